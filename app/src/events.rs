@@ -1,0 +1,468 @@
+//! The wire contract: every Socket.IO event Palaver speaks, defined once and shared by the
+//! server and the browser client.
+//!
+//! An event is a Rust type. The type carries its name ([`Event::NAME`]), its namespace
+//! ([`Event::Namespace`]), its direction (it implements [`ClientEvent`] or [`ServerEvent`]) and,
+//! when the receiver answers, its ack type ([`Request::Ack`]). Clients emit only
+//! `ClientEvent`s of their namespace, so sending a server event, or the wrong payload, does not
+//! compile.
+//!
+//! Event-name string literals live here and nowhere else. `docs/protocol.md` describes the same
+//! contract for people writing other clients.
+
+use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
+use serde::ser::SerializeTuple;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Longest message text accepted, in Unicode scalar values (what JS users call characters,
+/// give or take surrogate pairs).
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Longest client offset accepted; the tutorial client sends `${socket.id}-${counter}`.
+pub const MAX_CLIENT_OFFSET_CHARS: usize = 128;
+/// Longest display name accepted.
+pub const MAX_NAME_CHARS: usize = 32;
+/// The room every socket of the main namespace joins, and the only one for now.
+pub const LOBBY: &str = "lobby";
+/// How many messages the server-rendered page and a fresh client start with.
+pub const HISTORY_PAGE: usize = 50;
+/// The most messages replayed on connect; older gaps are not replayed (see docs/protocol.md).
+pub const MAX_REPLAY: usize = 1000;
+/// Name shown for clients that connect without one, such as the tutorial client.
+pub const ANONYMOUS: &str = "anonymous";
+
+/// A Socket.IO namespace and the `auth` payload its clients send on connect.
+pub trait Namespace: 'static {
+    const PATH: &'static str;
+    type Auth: Serialize + DeserializeOwned + Clone + 'static;
+}
+
+/// Anything sent over the wire as a Socket.IO event.
+pub trait Event: Serialize + DeserializeOwned + 'static {
+    const NAME: &'static str;
+    type Namespace: Namespace;
+}
+
+/// An event the browser sends and the server handles.
+pub trait ClientEvent: Event {}
+
+/// An event the server sends and the browser handles.
+pub trait ServerEvent: Event {}
+
+/// A client event that the server answers with an ack of type `Ack`.
+pub trait Request: ClientEvent {
+    type Ack: Serialize + DeserializeOwned + 'static;
+}
+
+/// Event names reserved by Socket.IO; no Palaver event may use one.
+pub const RESERVED_NAMES: &[&str] = &[
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// Every event name of the main namespace, with its direction, for tests and docs.
+pub const MAIN_EVENTS: &[(&str, Direction)] = &[
+    (SendMessage::NAME, Direction::ClientToServer),
+    (ChatMessage::NAME, Direction::ServerToClient),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The main namespace `/`
+// ---------------------------------------------------------------------------------------------
+
+/// The main namespace, `/`: the chat itself.
+pub struct Main;
+
+impl Namespace for Main {
+    const PATH: &'static str = "/";
+    type Auth = MainAuth;
+}
+
+/// The `auth` payload of the main namespace.
+///
+/// `serverOffset` is the Socket.IO tutorial's field: the highest message id the client already
+/// has. On connect the server first sends every lobby message with a greater id, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MainAuth {
+    #[serde(default)]
+    pub server_offset: i64,
+    /// Display name; identity comes from the connection, never from event payloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `chat message`, client to server: post `text` to the lobby.
+///
+/// On the wire it is the tutorial's argument list, `["chat message", text, clientOffset?]`.
+/// `client_offset` makes retries idempotent: a repeated offset is stored and broadcast once but
+/// acknowledged every time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendMessage {
+    pub text: String,
+    pub client_offset: Option<String>,
+}
+
+impl Event for SendMessage {
+    const NAME: &'static str = "chat message";
+    type Namespace = Main;
+}
+impl ClientEvent for SendMessage {}
+impl Request for SendMessage {
+    type Ack = Reply<Posted>;
+}
+
+/// The ack of [`SendMessage`]: the message is committed under this id and time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Posted {
+    pub id: i64,
+    /// Milliseconds since the Unix epoch, server clock.
+    pub ts: i64,
+}
+
+/// `chat message`, server to client: a stored lobby message.
+///
+/// On the wire: `["chat message", text, id, meta]`. The first two arguments are exactly what the
+/// Socket.IO tutorial's client reads (`(msg, serverOffset)`); it ignores `meta`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    pub text: String,
+    pub id: i64,
+    pub meta: MessageMeta,
+}
+
+impl Event for ChatMessage {
+    const NAME: &'static str = "chat message";
+    type Namespace = Main;
+}
+impl ServerEvent for ChatMessage {}
+
+/// What Palaver adds to the tutorial's `chat message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageMeta {
+    pub author: String,
+    /// Milliseconds since the Unix epoch, server clock.
+    pub ts: i64,
+    /// The sender's client offset, so its own pending copy can be matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_offset: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acks and errors
+// ---------------------------------------------------------------------------------------------
+
+/// The envelope of every ack: `{ "data": T }` or `{ "error": { "code", "message", … } }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reply<T> {
+    Data(T),
+    Error(WireError),
+}
+
+impl<T> Reply<T> {
+    pub fn into_result(self) -> Result<T, ChatError> {
+        match self {
+            Reply::Data(t) => Ok(t),
+            Reply::Error(e) => Err(e.error),
+        }
+    }
+}
+
+impl<T> From<Result<T, ChatError>> for Reply<T> {
+    fn from(r: Result<T, ChatError>) -> Self {
+        match r {
+            Ok(t) => Reply::Data(t),
+            Err(e) => Reply::Error(e.into()),
+        }
+    }
+}
+
+/// An error as sent on the wire: the typed error plus a human-readable `message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireError {
+    #[serde(flatten)]
+    pub error: ChatError,
+    pub message: String,
+}
+
+impl From<ChatError> for WireError {
+    fn from(error: ChatError) -> Self {
+        WireError {
+            message: error.to_string(),
+            error,
+        }
+    }
+}
+
+/// Every error a client can get in an ack. `code` is the stable, machine-readable part.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum ChatError {
+    #[error("message is empty")]
+    Empty,
+    #[error("message is longer than {max} characters")]
+    TooLong { max: usize },
+    #[error("client offset is longer than {max} characters")]
+    OffsetTooLong { max: usize },
+    #[error("invalid payload for `{event}`: {detail}")]
+    InvalidPayload { event: String, detail: String },
+    #[error("unknown event `{event}`")]
+    UnknownEvent { event: String },
+    #[error("the server could not store the message; try again")]
+    Unavailable,
+}
+
+/// Checks message text as the server does; the browser calls it before sending.
+/// Returns the text with surrounding whitespace trimmed.
+pub fn validate_text(text: &str) -> Result<&str, ChatError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ChatError::Empty);
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ChatError::TooLong {
+            max: MAX_MESSAGE_CHARS,
+        });
+    }
+    Ok(text)
+}
+
+/// Cleans a display name: trimmed, at most [`MAX_NAME_CHARS`], no control characters;
+/// empty becomes [`ANONYMOUS`]. Names are not unique or authenticated yet.
+pub fn clean_name(name: Option<&str>) -> String {
+    let name: String = name
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect();
+    if name.is_empty() {
+        ANONYMOUS.to_owned()
+    } else {
+        name
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-argument events. Socket.IO sends `emit(name, a, b, c)` as `[name, a, b, c]`; the shared
+// parser maps tuple-like serde types onto those arguments, so these types (de)serialize as tuples.
+// ---------------------------------------------------------------------------------------------
+
+impl Serialize for SendMessage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.client_offset {
+            Some(offset) => {
+                let mut t = s.serialize_tuple(2)?;
+                t.serialize_element(&self.text)?;
+                t.serialize_element(offset)?;
+                t.end()
+            }
+            None => {
+                let mut t = s.serialize_tuple(1)?;
+                t.serialize_element(&self.text)?;
+                t.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SendMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SendMessage;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("arguments (text: string, clientOffset?: string)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SendMessage, A::Error> {
+                let text: String = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                // Tutorial clients may send any JSON value as the offset; only a string or
+                // number is meaningful, anything else is treated as absent.
+                let client_offset = match seq.next_element::<serde_json::Value>()? {
+                    Some(serde_json::Value::String(s)) => Some(s),
+                    Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                };
+                // Extra arguments are ignored, as Socket.IO handlers ignore them.
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(SendMessage {
+                    text,
+                    client_offset,
+                })
+            }
+        }
+        d.deserialize_tuple(2, V)
+    }
+}
+
+impl Serialize for ChatMessage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(3)?;
+        t.serialize_element(&self.text)?;
+        t.serialize_element(&self.id)?;
+        t.serialize_element(&self.meta)?;
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ChatMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ChatMessage;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("arguments (text: string, id: number, meta: object)")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ChatMessage, A::Error> {
+                let text = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let id = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                let meta = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(2, &self))?;
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(ChatMessage { text, id, meta })
+            }
+        }
+        d.deserialize_tuple(3, V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn send_message_reads_tutorial_arguments() {
+        let m: SendMessage = serde_json::from_value(json!(["hi", "abc-1"])).unwrap();
+        assert_eq!(m.text, "hi");
+        assert_eq!(m.client_offset.as_deref(), Some("abc-1"));
+
+        let m: SendMessage = serde_json::from_value(json!(["hi"])).unwrap();
+        assert_eq!(m.client_offset, None);
+
+        let m: SendMessage = serde_json::from_value(json!(["hi", 7, {"extra": true}])).unwrap();
+        assert_eq!(m.client_offset.as_deref(), Some("7"));
+
+        assert!(serde_json::from_value::<SendMessage>(json!([42])).is_err());
+        assert!(serde_json::from_value::<SendMessage>(json!([])).is_err());
+    }
+
+    #[test]
+    fn send_message_round_trips() {
+        let m = SendMessage {
+            text: "hello".into(),
+            client_offset: Some("c1".into()),
+        };
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v, json!(["hello", "c1"]));
+        assert_eq!(serde_json::from_value::<SendMessage>(v).unwrap(), m);
+
+        let bare = SendMessage {
+            text: "x".into(),
+            client_offset: None,
+        };
+        assert_eq!(serde_json::to_value(&bare).unwrap(), json!(["x"]));
+    }
+
+    #[test]
+    fn chat_message_is_tutorial_shaped() {
+        let m = ChatMessage {
+            text: "hey".into(),
+            id: 12,
+            meta: MessageMeta {
+                author: "ann".into(),
+                ts: 1_700_000_000_000,
+                client_offset: None,
+            },
+        };
+        let v = serde_json::to_value(&m).unwrap();
+        assert_eq!(v, json!(["hey", 12, {"author": "ann", "ts": 1_700_000_000_000_i64}]));
+        assert_eq!(serde_json::from_value::<ChatMessage>(v).unwrap(), m);
+    }
+
+    #[test]
+    fn reply_envelope_shapes() {
+        let ok: Reply<Posted> = Ok(Posted { id: 3, ts: 9 }).into();
+        assert_eq!(
+            serde_json::to_value(&ok).unwrap(),
+            json!({"data": {"id": 3, "ts": 9}})
+        );
+        let err: Reply<Posted> = Err(ChatError::TooLong { max: 4000 }).into();
+        let v = serde_json::to_value(&err).unwrap();
+        assert_eq!(
+            v,
+            json!({"error": {"code": "too_long", "max": 4000,
+                             "message": "message is longer than 4000 characters"}})
+        );
+        let back: Reply<Posted> = serde_json::from_value(v).unwrap();
+        assert_eq!(back.into_result(), Err(ChatError::TooLong { max: 4000 }));
+    }
+
+    #[test]
+    fn auth_uses_tutorial_field_names() {
+        let a: MainAuth = serde_json::from_value(json!({"serverOffset": 5})).unwrap();
+        assert_eq!(a.server_offset, 5);
+        assert_eq!(a.name, None);
+        let a: MainAuth = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(a.server_offset, 0);
+        let a = MainAuth {
+            server_offset: 2,
+            name: Some("bo".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&a).unwrap(),
+            json!({"serverOffset": 2, "name": "bo"})
+        );
+    }
+
+    #[test]
+    fn no_event_uses_a_reserved_name() {
+        for (name, _) in MAIN_EVENTS {
+            assert!(!RESERVED_NAMES.contains(name), "{name} is reserved");
+        }
+    }
+
+    #[test]
+    fn validation() {
+        assert_eq!(validate_text("  hi \n"), Ok("hi"));
+        assert_eq!(validate_text(" \t\n"), Err(ChatError::Empty));
+        let long = "é".repeat(MAX_MESSAGE_CHARS);
+        assert!(validate_text(&long).is_ok());
+        assert_eq!(
+            validate_text(&format!("{long}x")),
+            Err(ChatError::TooLong {
+                max: MAX_MESSAGE_CHARS
+            })
+        );
+    }
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name(None), ANONYMOUS);
+        assert_eq!(clean_name(Some("  \u{7} ")), ANONYMOUS);
+        assert_eq!(clean_name(Some(" ann\n")), "ann");
+        assert_eq!(clean_name(Some(&"x".repeat(50))).len(), MAX_NAME_CHARS);
+    }
+}
