@@ -398,7 +398,10 @@ mod tests {
             },
         };
         let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v, json!(["hey", 12, {"author": "ann", "ts": 1_700_000_000_000_i64}]));
+        assert_eq!(
+            v,
+            json!(["hey", 12, {"author": "ann", "ts": 1_700_000_000_000_i64}])
+        );
         assert_eq!(serde_json::from_value::<ChatMessage>(v).unwrap(), m);
     }
 

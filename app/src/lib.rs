@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod events;
+pub mod history;
 
 pub use ui::{App, shell};
 

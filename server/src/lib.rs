@@ -1,1 +1,68 @@
+//! The Palaver server: axum serves the Leptos page, socketioxide the chat, SQLite keeps it.
+//!
+//! `main` parses [`Config`] and calls [`run`]; tests call the same `run` on port 0.
 
+mod chat;
+mod config;
+mod store;
+mod web;
+
+use std::future::Future;
+use std::time::Duration;
+
+use app::events::MAX_REPLAY;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tracing::info;
+
+pub use config::Config;
+pub use store::StoreError;
+
+/// The largest Engine.IO message accepted, in bytes. A 4,000-character message is at most
+/// 24 KiB of JSON; anything far larger is not a chat message and closes the transport.
+const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves Palaver on `listener` until `shutdown` completes, then disconnects every socket,
+/// lets in-flight requests finish and closes the database.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let store = store::Store::open(&config.database_url).await?;
+    let (sockets, io) = SocketIo::builder()
+        .with_state(chat::Chat::new(store.clone()))
+        // Room for a full replay on connect plus live traffic, before emits start failing.
+        .max_buffer_size(MAX_REPLAY + 1024)
+        .max_payload(MAX_PAYLOAD_BYTES as u64)
+        .ws_max_message_size(MAX_PAYLOAD_BYTES)
+        .connect_timeout(Duration::from_secs(20))
+        .build_layer();
+    chat::register(&io);
+
+    let mut options = config.leptos_options();
+    options.site_addr = listener.local_addr()?;
+    let app = web::router(options, store.clone(), sockets);
+
+    info!(addr = %listener.local_addr()?, database = %config.database_url, "palaver listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(close_sockets_on(io, shutdown))
+        .await?;
+    store.close().await;
+    info!("palaver stopped");
+    Ok(())
+}
+
+async fn close_sockets_on(io: SocketIo, shutdown: impl Future<Output = ()>) {
+    shutdown.await;
+    info!("shutting down: disconnecting sockets");
+    io.close().await;
+}

@@ -1,0 +1,81 @@
+//! One row of the message list.
+
+use leptos::prelude::*;
+
+use super::time;
+use super::timeline::{Row, SendState};
+
+#[component]
+pub(crate) fn MessageRow(
+    row: Row,
+    /// The reader's own name, to tell their messages apart.
+    me: Signal<String>,
+    /// False while rendering on the server and hydrating; then times switch to local.
+    hydrated: Signal<bool>,
+    on_retry: Callback<String>,
+) -> impl IntoView {
+    match row {
+        Row::Sent(m) => {
+            let ts = m.meta.ts;
+            let author = m.meta.author.clone();
+            let mine = {
+                let author = author.clone();
+                move || me.with(|me| *me == author)
+            };
+            view! {
+                <li class="message" class:mine=mine data-testid="message" data-id=m.id data-state="sent">
+                    <div class="meta">
+                        <span class="author">{author}</span>
+                        <Time ts hydrated/>
+                    </div>
+                    <p class="text">{m.text}</p>
+                </li>
+            }
+            .into_any()
+        }
+        Row::Pending(p) => {
+            let failed = match p.state {
+                SendState::Sending => None,
+                SendState::Failed(reason) => Some(reason),
+            };
+            let state = if failed.is_some() {
+                "failed"
+            } else {
+                "pending"
+            };
+            let busy = failed.is_none();
+            let key = p.key.clone();
+            view! {
+                <li class="message mine" data-testid="message" data-state=state aria-busy=busy.to_string()>
+                    <div class="meta">
+                        <span class="author">{p.author}</span>
+                        <span class="sending">{if busy { "sending…" } else { "not sent" }}</span>
+                    </div>
+                    <p class="text">{p.text}</p>
+                    {failed.map(|reason| view! {
+                        <div class="failure">
+                            <span class="error">{reason}</span>
+                            <button type="button" class="retry" on:click=move |_| on_retry.run(key.clone())>
+                                "Retry"
+                            </button>
+                        </div>
+                    })}
+                </li>
+            }
+            .into_any()
+        }
+    }
+}
+
+#[component]
+fn Time(ts: i64, hydrated: Signal<bool>) -> impl IntoView {
+    let text = move || {
+        #[cfg(feature = "hydrate")]
+        if hydrated.get() {
+            return time::local_hm(ts);
+        }
+        let _ = hydrated;
+        time::utc_hm(ts)
+    };
+    view! { <time datetime=time::utc_iso(ts) title=time::utc_iso(ts)>{text}</time> }
+}

@@ -1,0 +1,57 @@
+//! Configuration from flags and environment variables. Every option has a default, so
+//! `palaver` with no arguments runs on 127.0.0.1:3000 with a SQLite file under `./data/`.
+
+use std::net::SocketAddr;
+
+use leptos::config::LeptosOptions;
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "palaver",
+    version,
+    about = "Palaver: a self-hosted real-time chat server"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Database URL; the SQLite file (and its directory) is created on first start.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/palaver.db")]
+    pub database_url: String,
+
+    /// Directory holding the built site: `pkg/` with the wasm, JS and CSS.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}
+
+impl Config {
+    /// A configuration for `database_url` with every other option at its default.
+    pub fn with_database(database_url: impl Into<String>) -> Config {
+        Config {
+            addr: ([127, 0, 0, 1], 3000).into(),
+            database_url: database_url.into(),
+            site_root: "target/site".to_owned(),
+        }
+    }
+
+    /// Leptos' own options. cargo-leptos passes some through the environment (reload port,
+    /// output name); the rest come from this configuration.
+    pub(crate) fn leptos_options(&self) -> LeptosOptions {
+        // Without cargo-leptos (plain `cargo run`, tests) there is no output name to read, and
+        // asking for the configuration would only print a warning.
+        let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some()
+            || option_env!("LEPTOS_OUTPUT_NAME").is_some();
+        let mut options = from_cargo_leptos
+            .then(|| leptos::config::get_configuration(None).ok())
+            .flatten()
+            .map(|c| c.leptos_options)
+            .unwrap_or_else(|| LeptosOptions::builder().output_name("palaver").build());
+        if options.output_name.is_empty() {
+            options.output_name = "palaver".into();
+        }
+        options.site_addr = self.addr;
+        options.site_root = self.site_root.as_str().into();
+        options
+    }
+}

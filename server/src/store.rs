@@ -1,0 +1,263 @@
+//! Message persistence in SQLite.
+//!
+//! The store knows nothing about sockets or HTTP: it takes and returns plain data, and the
+//! socket layer translates. Every write is committed before the call returns, so a caller may
+//! acknowledge it.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database directory {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// A stored message, as the store sees it.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub(crate) struct StoredMessage {
+    pub(crate) id: i64,
+    pub(crate) author: String,
+    pub(crate) text: String,
+    pub(crate) client_offset: Option<String>,
+    pub(crate) created_at: i64,
+}
+
+/// What to store.
+pub(crate) struct NewMessage<'a> {
+    pub(crate) room: &'a str,
+    pub(crate) author: &'a str,
+    pub(crate) text: &'a str,
+    pub(crate) client_offset: Option<&'a str>,
+}
+
+/// The outcome of an insert: the stored row, and whether this call created it (false when the
+/// client offset had been stored before, so the caller must not broadcast it again).
+#[derive(Debug)]
+pub(crate) struct Inserted {
+    pub(crate) message: StoredMessage,
+    pub(crate) created: bool,
+}
+
+/// Cheap to clone: the pool is reference-counted.
+#[derive(Clone, Debug)]
+pub(crate) struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and runs migrations.
+    pub(crate) async fn open(url: &str) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            // WAL: readers (history, SSR) never block the writer.
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is fsynced before it returns, so an acknowledged message survives
+            // a crash of the machine, not only of the process.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        if let Some(dir) = options.get_filename().parent() {
+            create_dir(dir)?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Stores a message, or returns the existing one when `client_offset` was seen before.
+    pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
+        let created_at = now_ms();
+        let row: Option<StoredMessage> = sqlx::query_as(
+            "INSERT INTO messages (room, author, text, client_offset, created_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (client_offset) DO NOTHING
+             RETURNING id, author, text, client_offset, created_at",
+        )
+        .bind(m.room)
+        .bind(m.author)
+        .bind(m.text)
+        .bind(m.client_offset)
+        .bind(created_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(message) = row {
+            return Ok(Inserted {
+                message,
+                created: true,
+            });
+        }
+        // Only a conflicting client offset makes the insert a no-op.
+        let message = sqlx::query_as(
+            "SELECT id, author, text, client_offset, created_at FROM messages
+             WHERE client_offset = ?",
+        )
+        .bind(m.client_offset)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Inserted {
+            message,
+            created: false,
+        })
+    }
+
+    /// The newest `limit` messages of `room`, oldest first.
+    pub(crate) async fn latest(
+        &self,
+        room: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        self.newest_after(room, 0, limit).await
+    }
+
+    /// The messages of `room` with an id greater than `after`, oldest first; when there are
+    /// more than `limit`, only the newest `limit` of them.
+    pub(crate) async fn newest_after(
+        &self,
+        room: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut rows: Vec<StoredMessage> = sqlx::query_as(
+            "SELECT id, author, text, client_offset, created_at FROM messages
+             WHERE room = ? AND id > ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(room)
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// Checks that the database answers; used by `/healthz`.
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.display().to_string(),
+        source,
+    })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open_temp() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("sub/palaver.db").display());
+        let store = Store::open(&url).await.unwrap();
+        (dir, store)
+    }
+
+    fn msg<'a>(text: &'a str, offset: Option<&'a str>) -> NewMessage<'a> {
+        NewMessage {
+            room: "lobby",
+            author: "ann",
+            text,
+            client_offset: offset,
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_increase_and_offsets_dedupe() {
+        let (_dir, store) = open_temp().await;
+        let a = store.insert(msg("one", Some("c1"))).await.unwrap();
+        let b = store.insert(msg("two", None)).await.unwrap();
+        let again = store.insert(msg("one", Some("c1"))).await.unwrap();
+        assert!(a.created && b.created);
+        assert!(!again.created);
+        assert_eq!(again.message.id, a.message.id);
+        assert!(b.message.id > a.message.id);
+        // Messages without an offset are never deduplicated (NULLs are distinct in UNIQUE).
+        let c = store.insert(msg("two", None)).await.unwrap();
+        assert!(c.created);
+        assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn latest_and_after_are_oldest_first_and_per_room() {
+        let (_dir, store) = open_temp().await;
+        for i in 0..5 {
+            store.insert(msg(&format!("m{i}"), None)).await.unwrap();
+        }
+        store
+            .insert(NewMessage {
+                room: "elsewhere",
+                ..msg("x", None)
+            })
+            .await
+            .unwrap();
+        let latest = store.latest("lobby", 2).await.unwrap();
+        assert_eq!(
+            latest.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["m3", "m4"]
+        );
+        let after = store
+            .newest_after("lobby", latest[0].id - 2, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            after.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["m2", "m3", "m4"]
+        );
+        // Over the limit, the newest win: a long-absent client gets recent history.
+        let capped = store.newest_after("lobby", 0, 2).await.unwrap();
+        assert_eq!(
+            capped.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["m3", "m4"]
+        );
+    }
+
+    #[tokio::test]
+    async fn survives_reopen_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::open(&url).await.unwrap();
+        store.insert(msg("kept", Some("k"))).await.unwrap();
+        let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(mode.0, "wal");
+        store.close().await;
+        let store = Store::open(&url).await.unwrap();
+        let all = store.latest("lobby", 10).await.unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].text, "kept");
+    }
+}

@@ -1,0 +1,67 @@
+//! The HTTP side: the server-rendered chat page, static files, `/healthz`, and the Socket.IO
+//! layer in front of them all.
+
+use app::events::{HISTORY_PAGE, LOBBY};
+use app::history::RecentMessages;
+use app::{App, shell};
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use socketioxide::layer::SocketIoLayer;
+
+use crate::chat::to_event;
+use crate::store::Store;
+
+#[derive(Clone, FromRef)]
+struct WebState {
+    leptos_options: LeptosOptions,
+    store: Store,
+}
+
+pub(crate) fn router(options: LeptosOptions, store: Store, sockets: SocketIoLayer) -> Router {
+    let routes = generate_route_list(App);
+    let recent = recent_messages(store.clone());
+    let state = WebState {
+        leptos_options: options.clone(),
+        store,
+    };
+    Router::new()
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(recent.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
+        .with_state(state)
+        .layer(sockets)
+}
+
+fn recent_messages(store: Store) -> RecentMessages {
+    RecentMessages::new(move || {
+        let store = store.clone();
+        async move {
+            let rows = store
+                .latest(LOBBY, HISTORY_PAGE)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(rows.into_iter().map(to_event).collect())
+        }
+    })
+}
+
+/// 200 when the database answers, 503 otherwise.
+async fn healthz(State(store): State<Store>) -> (StatusCode, &'static str) {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}

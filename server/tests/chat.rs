@@ -1,0 +1,273 @@
+//! Black-box tests of the main namespace over real TCP, with a real SQLite file.
+
+mod support;
+
+use std::time::Duration;
+
+use app::events::{Event, HISTORY_PAGE, MAX_CLIENT_OFFSET_CHARS, MAX_MESSAGE_CHARS, SendMessage};
+use serde_json::{Value, json};
+use support::{Refused, SioClient, TestServer};
+
+/// `chat message`: the same name both ways, as in the Socket.IO tutorial.
+const CHAT: &str = SendMessage::NAME;
+
+fn posted_id(ack: &Value) -> i64 {
+    ack[0]["data"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("not a successful ack: {ack}"))
+}
+
+fn error_code(ack: &Value) -> &str {
+    ack[0]["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error ack: {ack}"))
+}
+
+#[tokio::test]
+async fn a_message_is_acked_after_storing_and_broadcast_to_everyone() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({})).await;
+
+    let (ack, before_ack) = ann.request(CHAT, vec![json!("hello"), json!("c-1")]).await;
+    let id = posted_id(&ack);
+    let ts = ack[0]["data"]["ts"].as_i64().unwrap();
+    assert!(ts > 1_600_000_000_000, "ts is epoch milliseconds: {ts}");
+
+    // The tutorial's `io.emit`: the sender hears its own message too, before the ack.
+    let expected = json!(["hello", id, {"author": "ann", "ts": ts, "clientOffset": "c-1"}]);
+    assert_eq!(before_ack, vec![(CHAT.to_owned(), expected.clone())]);
+    assert_eq!(bob.next_event().await, (CHAT.to_owned(), expected));
+
+    // Bob has no name: he is anonymous, and ids keep increasing.
+    let (ack2, _) = bob.request(CHAT, vec![json!("  hi ann  ")]).await;
+    assert!(posted_id(&ack2) > id);
+    let (_, args) = ann.next_event().await;
+    assert_eq!(args[0], "hi ann", "text is trimmed");
+    assert_eq!(args[2]["author"], "anonymous");
+    assert!(args[2].get("clientOffset").is_none());
+}
+
+#[tokio::test]
+async fn a_repeated_client_offset_is_stored_once_and_acked_every_time() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({})).await;
+
+    let (first, _) = ann.request(CHAT, vec![json!("once"), json!("dup")]).await;
+    let (again, events) = ann.request(CHAT, vec![json!("once"), json!("dup")]).await;
+    assert_eq!(posted_id(&first), posted_id(&again));
+    assert_eq!(first, again, "the original id and time are acknowledged");
+    assert!(events.is_empty(), "a repeat is not broadcast: {events:?}");
+
+    // Bob sees the message once: the next thing after it is the next message.
+    assert_eq!(bob.next_event().await.1[0], "once");
+    ann.request(CHAT, vec![json!("next"), json!("other")]).await;
+    assert_eq!(bob.next_event().await.1[0], "next");
+
+    // After a restart the offset is still known.
+    let mut server = server;
+    server.restart().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let (after_restart, _) = ann.request(CHAT, vec![json!("once"), json!("dup")]).await;
+    assert_eq!(posted_id(&after_restart), posted_id(&first));
+}
+
+#[tokio::test]
+async fn connecting_with_a_server_offset_replays_what_was_missed_in_order() {
+    let mut server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut ids = Vec::new();
+    for text in ["one", "two", "three"] {
+        let (ack, _) = ann.request(CHAT, vec![json!(text)]).await;
+        ids.push(posted_id(&ack));
+    }
+
+    let mut late = server.client(json!({"serverOffset": ids[0]})).await;
+    for (text, id) in [("two", ids[1]), ("three", ids[2])] {
+        let (name, args) = late.next_event().await;
+        assert_eq!(
+            (name.as_str(), &args[0], &args[1]),
+            (CHAT, &json!(text), &json!(id))
+        );
+    }
+    // Then live traffic, with nothing replayed twice.
+    ann.request(CHAT, vec![json!("four")]).await;
+    assert_eq!(late.next_event().await.1[0], "four");
+
+    // Everything survives a restart; a fresh client (offset 0) gets it all.
+    server.restart().await;
+    let mut fresh = server.client(json!({"serverOffset": 0})).await;
+    let mut texts = Vec::new();
+    for _ in 0..4 {
+        texts.push(fresh.next_event().await.1[0].as_str().unwrap().to_owned());
+    }
+    assert_eq!(texts, ["one", "two", "three", "four"]);
+    let mut ann = server.client(json!({"serverOffset": 4})).await;
+    let (ack, _) = ann.request(CHAT, vec![json!("five")]).await;
+    assert!(
+        posted_id(&ack) > ids[2],
+        "ids keep increasing after a restart"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_typed_error_and_the_connection_keeps_working() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({})).await;
+
+    let long = "x".repeat(MAX_MESSAGE_CHARS + 1);
+    let (ack, events) = ann.request(CHAT, vec![json!(long)]).await;
+    assert_eq!(error_code(&ack), "too_long");
+    assert_eq!(ack[0]["error"]["max"], MAX_MESSAGE_CHARS);
+    assert!(
+        ack[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4000")
+    );
+    assert!(events.is_empty());
+
+    let (ack, _) = ann.request(CHAT, vec![json!(" \n\t ")]).await;
+    assert_eq!(error_code(&ack), "empty");
+
+    let (ack, _) = ann.request(CHAT, vec![json!(42)]).await;
+    assert_eq!(error_code(&ack), "invalid_payload");
+    assert_eq!(ack[0]["error"]["event"], CHAT);
+
+    let (ack, _) = ann.request(CHAT, vec![]).await;
+    assert_eq!(error_code(&ack), "invalid_payload");
+
+    let offset = "o".repeat(MAX_CLIENT_OFFSET_CHARS + 1);
+    let (ack, _) = ann.request(CHAT, vec![json!("hi"), json!(offset)]).await;
+    assert_eq!(error_code(&ack), "offset_too_long");
+
+    let (ack, _) = ann.request("no such event", vec![json!(1)]).await;
+    assert_eq!(error_code(&ack), "unknown_event");
+    assert_eq!(ack[0]["error"]["event"], "no such event");
+
+    // Without an ack there is nobody to answer: the server logs and carries on.
+    ann.emit(CHAT, vec![json!({"not": "a string"})]).await;
+    ann.emit("no such event", vec![]).await;
+
+    // Exactly 4000 characters is fine, and the connection still works.
+    let max = "é".repeat(MAX_MESSAGE_CHARS);
+    let (ack, events) = ann.request(CHAT, vec![json!(max)]).await;
+    let id = posted_id(&ack);
+    assert_eq!(
+        events.len(),
+        1,
+        "only the valid message was broadcast: {events:?}"
+    );
+    let (_, args) = bob.next_event().await;
+    assert_eq!(args[1], id, "no rejected message reached other clients");
+}
+
+#[tokio::test]
+async fn invalid_auth_is_refused_with_connect_error() {
+    let server = TestServer::start().await;
+    let refused = SioClient::connect(server.addr, "/", json!({"serverOffset": "abc"})).await;
+    let Err(Refused::ConnectError(reason)) = refused else {
+        panic!("connect with bad auth should fail")
+    };
+    assert!(
+        reason["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid auth payload"),
+        "{reason}"
+    );
+    // Unknown auth fields are ignored, as Socket.IO clients may add their own.
+    let mut ok = server
+        .client(json!({"serverOffset": 0, "extra": true}))
+        .await;
+    let (ack, _) = ok.request(CHAT, vec![json!("still fine")]).await;
+    posted_id(&ack);
+}
+
+#[tokio::test]
+async fn a_malformed_frame_does_not_hurt_anyone_else() {
+    let server = TestServer::start().await;
+    let mut bob = server.client(json!({})).await;
+    let mut rude = server.client(json!({})).await;
+    rude.send_raw("42[\"chat message\",").await;
+    rude.send_raw("4Z").await;
+    rude.drop_connection().await;
+
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let (ack, _) = ann.request(CHAT, vec![json!("after the noise")]).await;
+    let id = posted_id(&ack);
+    assert_eq!(bob.next_event().await.1[1], id);
+}
+
+#[tokio::test]
+async fn names_are_cleaned_and_capped() {
+    let server = TestServer::start().await;
+    let long = "n".repeat(60);
+    let mut ann = server
+        .client(json!({"name": format!("  {long}\u{7}")}))
+        .await;
+    let (_, events) = ann.request(CHAT, vec![json!("hi")]).await;
+    assert_eq!(events[0].1[2]["author"], "n".repeat(32));
+}
+
+#[tokio::test]
+async fn the_page_is_rendered_with_the_latest_messages_escaped() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let total = HISTORY_PAGE + 5;
+    for i in 0..total {
+        ann.request(CHAT, vec![json!(format!("msg-{i:03}-end"))])
+            .await;
+    }
+    ann.request(CHAT, vec![json!("<img src=x onerror=alert(1)>")])
+        .await;
+
+    let (status, page) = server.get("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("msg-{:03}-end", total - 1)),
+        "newest is rendered"
+    );
+    // 50 newest in all: the XSS probe plus the last 49 numbered ones.
+    assert!(page.contains(&format!("msg-{:03}-end", total - 49)));
+    assert!(
+        !page.contains(&format!("msg-{:03}-end", total - 50)),
+        "only the latest 50"
+    );
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "text is escaped"
+    );
+    assert!(!page.contains("<img src=x"));
+    assert!(page.contains("data-testid=\"messages\""));
+
+    let (status, _) = server.get("/no/such/page").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn shutdown_disconnects_sockets_and_a_restart_serves_them_again() {
+    let mut server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    ann.request(CHAT, vec![json!("before")]).await;
+    server.stop().await;
+    // The server said goodbye: the socket gets a disconnect or its transport closes.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = tokio::spawn(async move { ann.next_packet().await }).await;
+    })
+    .await;
+    assert!(closed.is_ok(), "socket was not closed by the shutdown");
+    let (addr, _dir) = (server.addr, &server.dir);
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still listening"
+    );
+    server.restart().await;
+    let mut again = server.client(json!({})).await;
+    assert_eq!(again.next_event().await.1[0], "before");
+}

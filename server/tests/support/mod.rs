@@ -1,0 +1,309 @@
+//! Test harness: the real server on port 0 with a real SQLite file, and a minimal Socket.IO
+//! client that speaks raw Engine.IO v4 / Socket.IO v5 frames over a WebSocket, so these tests
+//! check the wire format itself rather than our own client's view of it.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use palaver_server::{Config, run};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+/// Upper bound for anything the server should do promptly; reaching it fails the test.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, stop, task) = spawn(&dir, "127.0.0.1:0").await;
+        TestServer {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        database_url(&self.dir)
+    }
+
+    /// Graceful shutdown, then a fresh server on the same address and database.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let (addr, stop, task) = spawn(&self.dir, &self.addr.to_string()).await;
+        assert_eq!(addr, self.addr);
+        self.stop = Some(stop);
+        self.task = Some(task);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task)
+                .await
+                .expect("server did not shut down in time")
+                .unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr, path).await
+    }
+
+    pub async fn client(&self, auth: Value) -> SioClient {
+        SioClient::connect(self.addr, "/", auth)
+            .await
+            .expect("connect refused")
+    }
+}
+
+fn database_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("data/palaver.db").display())
+}
+
+async fn spawn(
+    dir: &tempfile::TempDir,
+    addr: &str,
+) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Config::with_database(database_url(dir));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        run(listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("server failed");
+    });
+    (addr, stop, task)
+}
+
+/// A bare HTTP/1.1 GET; enough for `/healthz` and the rendered page.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf))
+        .await
+        .expect("HTTP response timed out")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text[9..12].parse().unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        (status, dechunk(body))
+    } else {
+        (status, body.to_owned())
+    }
+}
+
+/// Joins a chunked body well enough for substring assertions.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// What a namespace connect got back.
+#[derive(Debug)]
+pub enum Refused {
+    ConnectError(Value),
+}
+
+/// One Socket.IO client on one namespace, over raw frames.
+pub struct SioClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ns: String,
+    next_ack: i64,
+}
+
+impl SioClient {
+    pub async fn connect(addr: SocketAddr, ns: &str, auth: Value) -> Result<SioClient, Refused> {
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (mut ws, _) = connect_async(url).await.expect("websocket handshake");
+        let open = next_text(&mut ws).await;
+        assert!(
+            open.starts_with('0'),
+            "expected an Engine.IO open packet, got {open}"
+        );
+        let mut client = SioClient {
+            ws,
+            ns: ns.to_owned(),
+            next_ack: 0,
+        };
+        client
+            .send_raw(&format!("40{}{auth}", client.prefix()))
+            .await;
+        loop {
+            let frame = client.next_frame().await;
+            let Some(rest) = frame.strip_prefix('4') else {
+                continue;
+            };
+            let rest = rest.strip_prefix(&client.prefix()).unwrap_or(rest);
+            if let Some(body) = rest.strip_prefix('0') {
+                let v: Value = serde_json::from_str(body).unwrap();
+                assert!(v["sid"].is_string(), "CONNECT without sid: {frame}");
+                return Ok(client);
+            }
+            if let Some(body) = rest.strip_prefix('4') {
+                return Err(Refused::ConnectError(serde_json::from_str(body).unwrap()));
+            }
+        }
+    }
+
+    fn prefix(&self) -> String {
+        if self.ns == "/" {
+            String::new()
+        } else {
+            format!("{},", self.ns)
+        }
+    }
+
+    pub async fn send_raw(&mut self, frame: &str) {
+        self.ws.send(Message::text(frame)).await.unwrap();
+    }
+
+    /// Emits `[event, ...args]` without an ack.
+    pub async fn emit(&mut self, event: &str, args: Vec<Value>) {
+        let mut all = vec![json!(event)];
+        all.extend(args);
+        let frame = format!("42{}{}", self.prefix(), Value::Array(all));
+        self.send_raw(&frame).await;
+    }
+
+    /// Emits with an ack id and waits for the ack's arguments; events arriving meanwhile are
+    /// returned too, in order.
+    pub async fn request(
+        &mut self,
+        event: &str,
+        args: Vec<Value>,
+    ) -> (Value, Vec<(String, Value)>) {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let mut all = vec![json!(event)];
+        all.extend(args);
+        let frame = format!("42{}{id}{}", self.prefix(), Value::Array(all));
+        self.send_raw(&frame).await;
+        let mut events = Vec::new();
+        loop {
+            match self.next_packet().await {
+                Packet::Ack(ack_id, args) if ack_id == id => return (args, events),
+                Packet::Event(name, args) => events.push((name, args)),
+                other => panic!("unexpected packet while awaiting ack {id}: {other:?}"),
+            }
+        }
+    }
+
+    /// The next event's name and arguments (without the name).
+    pub async fn next_event(&mut self) -> (String, Value) {
+        match self.next_packet().await {
+            Packet::Event(name, args) => (name, args),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// Whether an event arrives within `wait`. For asserting that something does *not*
+    /// happen, after an ordering barrier has been passed (see the tests' use).
+    pub async fn try_next_event(&mut self, wait: Duration) -> Option<(String, Value)> {
+        tokio::time::timeout(wait, self.next_event()).await.ok()
+    }
+
+    pub async fn next_packet(&mut self) -> Packet {
+        loop {
+            let frame = self.next_frame().await;
+            let Some(rest) = frame.strip_prefix('4') else {
+                continue;
+            };
+            let rest = rest.strip_prefix(&self.prefix()).unwrap_or(rest);
+            let (kind, body) = rest.split_at(1);
+            let digits = body.chars().take_while(char::is_ascii_digit).count();
+            let (id, json) = body.split_at(digits);
+            let value: Value = serde_json::from_str(json).unwrap_or(Value::Null);
+            return match kind {
+                "2" => {
+                    let mut arr = value.as_array().cloned().unwrap_or_default();
+                    let name = arr.remove(0).as_str().unwrap().to_owned();
+                    Packet::Event(name, Value::Array(arr))
+                }
+                "3" => Packet::Ack(id.parse().unwrap(), value),
+                "1" => Packet::Disconnect,
+                _ => Packet::Other(frame),
+            };
+        }
+    }
+
+    /// The next Engine.IO message frame; answers pings on the way.
+    async fn next_frame(&mut self) -> String {
+        loop {
+            let frame = next_text(&mut self.ws).await;
+            if frame == "2" {
+                self.send_raw("3").await;
+                continue;
+            }
+            return frame;
+        }
+    }
+
+    /// Closes the transport without a Socket.IO disconnect, like a dropped network.
+    pub async fn drop_connection(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+#[derive(Debug)]
+pub enum Packet {
+    Event(String, Value),
+    Ack(i64, Value),
+    Disconnect,
+    Other(String),
+}
+
+async fn next_text(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> String {
+    loop {
+        let msg = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("no frame from the server in time")
+            .expect("websocket closed")
+            .expect("websocket error");
+        match msg {
+            Message::Text(t) => return t.to_string(),
+            Message::Close(_) => panic!("websocket closed by the server"),
+            _ => continue,
+        }
+    }
+}
