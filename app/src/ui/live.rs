@@ -2,11 +2,6 @@
 //!
 //! Browser only. On the server [`Live`] is an inert stand-in, so components need no `cfg`.
 
-use leptos::prelude::*;
-
-use super::status::Status;
-use super::timeline::Timeline;
-
 /// How long an attempt waits for its ack before the message is shown as failed.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -18,17 +13,31 @@ const NAME_KEY: &str = "palaver.name";
 pub(crate) use browser::Live;
 
 #[cfg(not(feature = "hydrate"))]
-#[derive(Clone)]
-pub(crate) struct Live;
+pub(crate) use inert::Live;
 
 #[cfg(not(feature = "hydrate"))]
-impl Live {
-    pub(crate) fn start(_: RwSignal<Timeline>, _: RwSignal<Status>, _: RwSignal<String>) -> Live {
-        Live
+mod inert {
+    use leptos::prelude::RwSignal;
+
+    use crate::ui::status::Status;
+    use crate::ui::timeline::Timeline;
+
+    /// The server never runs effects or event handlers, so nothing here is ever called.
+    #[derive(Clone)]
+    pub(crate) struct Live;
+
+    impl Live {
+        pub(crate) fn start(
+            _: RwSignal<Timeline>,
+            _: RwSignal<Status>,
+            _: RwSignal<String>,
+        ) -> Live {
+            Live
+        }
+        pub(crate) fn send(&self, _key: String) {}
+        pub(crate) fn retry(&self, _key: String) {}
+        pub(crate) fn rename(&self, _name: String) {}
     }
-    pub(crate) fn send(&self, _key: String) {}
-    pub(crate) fn retry(&self, _key: String) {}
-    pub(crate) fn rename(&self, _name: String) {}
 }
 
 #[cfg(feature = "hydrate")]
