@@ -183,7 +183,8 @@ mod browser {
         {
             return clean_name(Some(&name));
         }
-        let name = format!("guest-{:04}", fastrand::u16(0..10_000));
+        // Math.random: fastrand has no entropy source in the browser without extra features.
+        let name = format!("guest-{:04}", (js_sys::Math::random() * 10_000.0) as u32);
         if let Some(s) = storage {
             let _ = s.set_item(NAME_KEY, &name);
         }

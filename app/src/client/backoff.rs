@@ -1,0 +1,83 @@
+//! Reconnection delays: exponential, capped, with jitter so that clients dropped together do
+//! not all come back in the same instant (socket.io-client's `randomizationFactor`).
+
+#[derive(Debug, Clone)]
+pub(crate) struct Backoff {
+    initial_ms: f64,
+    max_ms: f64,
+    factor: f64,
+    /// ± fraction of the delay drawn at random.
+    jitter: f64,
+    attempt: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial_ms: 500.0,
+            max_ms: 5_000.0,
+            factor: 2.0,
+            jitter: 0.5,
+            attempt: 0,
+        }
+    }
+}
+
+impl Backoff {
+    /// Attempts made since the last success.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The delay before the next attempt, in ms. `random` is uniform in `[0, 1)`; it is a
+    /// parameter so tests are deterministic.
+    pub(crate) fn next_delay(&mut self, random: f64) -> u64 {
+        let base =
+            (self.initial_ms * self.factor.powi(self.attempt.min(30) as i32)).min(self.max_ms);
+        self.attempt = self.attempt.saturating_add(1);
+        let spread = base * self.jitter;
+        let delay = base - spread + 2.0 * spread * random.clamp(0.0, 1.0);
+        delay.min(self.max_ms).max(0.0).round() as u64
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_exponentially_then_caps() {
+        let mut b = Backoff::default();
+        let mids: Vec<u64> = (0..6).map(|_| b.next_delay(0.5)).collect();
+        assert_eq!(mids, [500, 1000, 2000, 4000, 5000, 5000]);
+        assert_eq!(b.attempt(), 6);
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        let mut low = Backoff::default();
+        let mut high = Backoff::default();
+        assert_eq!(low.next_delay(0.0), 250);
+        assert_eq!(high.next_delay(0.999_999), 750);
+        for _ in 0..10 {
+            low.next_delay(0.0);
+            high.next_delay(1.0);
+        }
+        assert_eq!(low.next_delay(0.0), 2500);
+        assert_eq!(high.next_delay(1.0), 5000, "never above the cap");
+    }
+
+    #[test]
+    fn reset_starts_over() {
+        let mut b = Backoff::default();
+        b.next_delay(0.5);
+        b.next_delay(0.5);
+        b.reset();
+        assert_eq!(b.attempt(), 0);
+        assert_eq!(b.next_delay(0.5), 500);
+    }
+}

@@ -1,0 +1,494 @@
+//! The browser driver: a `WebSocket`, one timer for the protocol's deadlines, and
+//! reconnection with backoff. All protocol decisions are [`Connection`]'s; this file only moves
+//! frames and time in and carries out what comes out.
+//!
+//! Single-threaded (the browser's event loop), hence `Rc` and `RefCell`. No `RefCell` borrow is
+//! held while user callbacks run, so callbacks may emit freely.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use leptos::prelude::*;
+use socketioxide_core::Value;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{MessageEvent, WebSocket};
+
+use super::backoff::Backoff;
+use super::connection::{
+    AckFailure, Connection, DecodeError, EmitError, Incoming, Millis, Ns, Output,
+};
+use crate::events::{ClientEvent, Namespace, Request, ServerEvent};
+
+/// The state of the one Engine.IO connection behind every [`Socket`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// The first attempt is under way.
+    Connecting,
+    /// The transport is open and the Engine.IO handshake done.
+    Connected,
+    /// The connection was lost; `attempt` reconnections have been tried since.
+    Reconnecting { attempt: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    #[error("not connected")]
+    NotConnected,
+    #[error("no answer in time")]
+    Timeout,
+    #[error("the connection was lost before the answer")]
+    Disconnected,
+    #[error("{0}")]
+    Decode(String),
+}
+
+/// One Engine.IO connection to the page's own server, shared by every [`Socket`].
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+/// A namespace on a [`Client`], typed so that only `N`'s events can be sent on it.
+pub struct Socket<N> {
+    client: Client,
+    ns: Ns<N>,
+}
+
+impl<N> Clone for Socket<N> {
+    fn clone(&self) -> Self {
+        Socket {
+            client: self.client.clone(),
+            ns: self.ns,
+        }
+    }
+}
+
+type EventHandler = Rc<dyn Fn(&Incoming)>;
+
+struct NsHandlers {
+    /// Sends CONNECT with freshly computed auth.
+    connect: Box<dyn Fn(&mut Connection) -> Result<(), EmitError>>,
+    events: HashMap<&'static str, Vec<EventHandler>>,
+    on_connect: Vec<Rc<dyn Fn()>>,
+    on_connect_error: Vec<Rc<dyn Fn(String)>>,
+    on_disconnect: Vec<Rc<dyn Fn()>>,
+    connected: RwSignal<bool>,
+}
+
+struct Transport {
+    ws: WebSocket,
+    // Kept alive as long as the socket may call them.
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+struct Inner {
+    url: String,
+    connection: RefCell<Connection>,
+    transport: RefCell<Option<Transport>>,
+    /// Bumped for each new WebSocket, so events of an abandoned one are ignored.
+    generation: Cell<u32>,
+    namespaces: RefCell<Vec<NsHandlers>>,
+    acks: RefCell<HashMap<i64, Rc<AckSlot>>>,
+    state: RwSignal<ConnectionState>,
+    backoff: RefCell<Backoff>,
+    timer: RefCell<Option<(i32, Closure<dyn FnMut()>)>>,
+    reconnect: RefCell<Option<(i32, Closure<dyn FnMut()>)>>,
+}
+
+impl Client {
+    /// Connects to `/socket.io/` on the page's own host.
+    pub fn connect() -> Client {
+        let location = window().location();
+        let scheme = match location.protocol().as_deref() {
+            Ok("https:") => "wss",
+            _ => "ws",
+        };
+        let host = location.host().unwrap_or_default();
+        Client::with_url(&format!(
+            "{scheme}://{host}/socket.io/?EIO=4&transport=websocket"
+        ))
+    }
+
+    /// Connects to an explicit Engine.IO WebSocket URL.
+    pub fn with_url(url: &str) -> Client {
+        let client = Client {
+            inner: Rc::new(Inner {
+                url: url.to_owned(),
+                connection: RefCell::new(Connection::new()),
+                transport: RefCell::new(None),
+                generation: Cell::new(0),
+                namespaces: RefCell::new(Vec::new()),
+                acks: RefCell::new(HashMap::new()),
+                state: RwSignal::new(ConnectionState::Connecting),
+                backoff: RefCell::new(Backoff::default()),
+                timer: RefCell::new(None),
+                reconnect: RefCell::new(None),
+            }),
+        };
+        open_transport(&client.inner);
+        client
+    }
+
+    pub fn state(&self) -> ReadSignal<ConnectionState> {
+        self.inner.state.read_only()
+    }
+
+    /// Joins namespace `N`. `auth` is called at every (re)connect, so it can carry state that
+    /// changes, such as the last message id seen.
+    pub fn socket<N: Namespace>(&self, auth: impl Fn() -> N::Auth + 'static) -> Socket<N> {
+        let ns = self.inner.connection.borrow_mut().add_namespace::<N>();
+        {
+            let mut namespaces = self.inner.namespaces.borrow_mut();
+            if namespaces.len() <= ns.index() {
+                namespaces.push(NsHandlers {
+                    connect: Box::new(move |c: &mut Connection| c.connect(ns, &auth())),
+                    events: HashMap::new(),
+                    on_connect: Vec::new(),
+                    on_connect_error: Vec::new(),
+                    on_disconnect: Vec::new(),
+                    connected: RwSignal::new(false),
+                });
+            }
+        }
+        let socket = Socket {
+            client: self.clone(),
+            ns,
+        };
+        if self.inner.connection.borrow().is_open() {
+            socket.connect_now();
+        }
+        socket
+    }
+}
+
+impl<N: Namespace> Socket<N> {
+    /// Emits an event without ack. Fails when the namespace is not connected: the caller
+    /// decides whether and when to retry.
+    pub fn emit<E: ClientEvent<Namespace = N>>(&self, event: &E) -> Result<(), EmitError> {
+        let result = self
+            .client
+            .inner
+            .connection
+            .borrow_mut()
+            .emit(self.ns, event);
+        pump(&self.client.inner);
+        result
+    }
+
+    /// Emits a request and waits for its ack, at most `timeout`.
+    pub async fn emit_with_ack<E: Request<Namespace = N>>(
+        &self,
+        event: &E,
+        timeout: Duration,
+    ) -> Result<E::Ack, AckError> {
+        let inner = &self.client.inner;
+        let sent = inner.connection.borrow_mut().emit_with_ack(
+            self.ns,
+            event,
+            timeout.as_millis() as Millis,
+            now(),
+        );
+        let id = match sent {
+            Ok(id) => id,
+            Err(EmitError::NotConnected) => return Err(AckError::NotConnected),
+            Err(EmitError::Encode(e)) => return Err(AckError::Decode(e)),
+        };
+        let slot = Rc::new(AckSlot::default());
+        inner.acks.borrow_mut().insert(id, slot.clone());
+        pump(inner);
+        match AckWait(slot).await {
+            Ok(value) => {
+                Connection::decode_ack::<E>(value).map_err(|DecodeError(e)| AckError::Decode(e))
+            }
+            Err(AckFailure::Timeout) => Err(AckError::Timeout),
+            Err(AckFailure::Disconnected) => Err(AckError::Disconnected),
+        }
+    }
+
+    /// Calls `handler` for every `E` received. A payload that does not decode as `E` is logged
+    /// and skipped.
+    pub fn on<E: ServerEvent<Namespace = N>>(&self, handler: impl Fn(E) + 'static) {
+        let handler: EventHandler =
+            Rc::new(
+                move |incoming: &Incoming| match incoming.clone().decode::<E>() {
+                    Ok(event) => handler(event),
+                    Err(e) => leptos::logging::warn!("ignored `{}`: {e}", E::NAME),
+                },
+            );
+        self.with_handlers(|h| h.events.entry(E::NAME).or_default().push(handler));
+    }
+
+    /// Called after every (re)connect of this namespace.
+    pub fn on_connect(&self, handler: impl Fn() + 'static) {
+        self.with_handlers(|h| h.on_connect.push(Rc::new(handler)));
+    }
+
+    /// Called when the server refuses this namespace, with its reason.
+    pub fn on_connect_error(&self, handler: impl Fn(String) + 'static) {
+        self.with_handlers(|h| h.on_connect_error.push(Rc::new(handler)));
+    }
+
+    pub fn on_disconnect(&self, handler: impl Fn() + 'static) {
+        self.with_handlers(|h| h.on_disconnect.push(Rc::new(handler)));
+    }
+
+    pub fn connected(&self) -> ReadSignal<bool> {
+        self.with_handlers(|h| h.connected.read_only())
+    }
+
+    /// Reconnects just this namespace, with freshly computed auth.
+    pub fn refresh_auth(&self) {
+        let inner = &self.client.inner;
+        inner.connection.borrow_mut().disconnect(self.ns);
+        pump(inner);
+        if inner.connection.borrow().is_open() {
+            self.connect_now();
+        }
+    }
+
+    fn connect_now(&self) {
+        let inner = &self.client.inner;
+        let result = {
+            let namespaces = inner.namespaces.borrow();
+            let mut connection = inner.connection.borrow_mut();
+            (namespaces[self.ns.index()].connect)(&mut connection)
+        };
+        if let Err(e) = result {
+            leptos::logging::warn!("cannot connect namespace {}: {e}", N::PATH);
+        }
+        pump(inner);
+    }
+
+    fn with_handlers<T>(&self, f: impl FnOnce(&mut NsHandlers) -> T) -> T {
+        f(&mut self.client.inner.namespaces.borrow_mut()[self.ns.index()])
+    }
+}
+
+fn open_transport(inner: &Rc<Inner>) {
+    let generation = inner.generation.get().wrapping_add(1);
+    inner.generation.set(generation);
+    let ws = match WebSocket::new(&inner.url) {
+        Ok(ws) => ws,
+        Err(e) => {
+            leptos::logging::warn!("cannot open a WebSocket: {e:?}");
+            return schedule_reconnect(inner);
+        }
+    };
+
+    let weak = Rc::downgrade(inner);
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        let Some(inner) = alive(&weak, generation) else {
+            return;
+        };
+        if let Some(text) = ev.data().as_string() {
+            inner.connection.borrow_mut().handle_frame(&text, now());
+            pump(&inner);
+        }
+    });
+    let weak = Rc::downgrade(inner);
+    // `error` is always followed by `close`, but a socket that never opened may only report
+    // the error; both lead to the same place, and `alive` makes the second call a no-op.
+    let on_close = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        if let Some(inner) = alive(&weak, generation) {
+            transport_lost(&inner);
+        }
+    });
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    ws.set_onerror(Some(on_close.as_ref().unchecked_ref()));
+    *inner.transport.borrow_mut() = Some(Transport {
+        ws,
+        _on_message: on_message,
+        _on_close: on_close,
+    });
+}
+
+/// The inner state, if it still exists and `generation` is still the current transport.
+fn alive(weak: &Weak<Inner>, generation: u32) -> Option<Rc<Inner>> {
+    weak.upgrade().filter(|i| i.generation.get() == generation)
+}
+
+fn transport_lost(inner: &Rc<Inner>) {
+    // Detach from the old socket first: its late events must not reach the new one.
+    inner.generation.set(inner.generation.get().wrapping_add(1));
+    if let Some(t) = inner.transport.borrow_mut().take() {
+        t.ws.set_onmessage(None);
+        t.ws.set_onclose(None);
+        t.ws.set_onerror(None);
+        let _ = t.ws.close();
+    }
+    inner.connection.borrow_mut().handle_close();
+    pump(inner);
+    schedule_reconnect(inner);
+}
+
+fn schedule_reconnect(inner: &Rc<Inner>) {
+    let delay = inner
+        .backoff
+        .borrow_mut()
+        .next_delay(js_sys::Math::random());
+    let attempt = inner.backoff.borrow().attempt();
+    inner.state.set(ConnectionState::Reconnecting { attempt });
+    let weak = Rc::downgrade(inner);
+    let retry = Closure::<dyn FnMut()>::new(move || {
+        if let Some(inner) = weak.upgrade() {
+            inner.reconnect.borrow_mut().take();
+            open_transport(&inner);
+        }
+    });
+    set_timer(&inner.reconnect, retry, delay as i32);
+}
+
+/// Carries out everything the connection has to say, then re-arms the deadline timer.
+fn pump(inner: &Rc<Inner>) {
+    loop {
+        let Some(output) = inner.connection.borrow_mut().poll_output() else {
+            break;
+        };
+        match output {
+            Output::Send(frame) => {
+                if let Some(t) = inner.transport.borrow().as_ref() {
+                    if let Err(e) = t.ws.send_with_str(&frame) {
+                        leptos::logging::warn!("WebSocket send failed: {e:?}");
+                    }
+                }
+            }
+            Output::CloseTransport => transport_lost(inner),
+            Output::Opened => {
+                inner.backoff.borrow_mut().reset();
+                inner.state.set(ConnectionState::Connected);
+                let count = inner.namespaces.borrow().len();
+                for index in 0..count {
+                    let result = {
+                        let namespaces = inner.namespaces.borrow();
+                        let mut connection = inner.connection.borrow_mut();
+                        (namespaces[index].connect)(&mut connection)
+                    };
+                    if let Err(e) = result {
+                        leptos::logging::warn!("cannot connect a namespace: {e}");
+                    }
+                }
+            }
+            Output::Connected(index) => {
+                let handlers = with_ns(inner, index, |h| {
+                    h.connected.set(true);
+                    h.on_connect.clone()
+                });
+                handlers.iter().for_each(|f| f());
+            }
+            Output::ConnectError(index, reason) => {
+                let handlers = with_ns(inner, index, |h| h.on_connect_error.clone());
+                handlers.iter().for_each(|f| f(reason.clone()));
+            }
+            Output::Disconnected(index) => {
+                let handlers = with_ns(inner, index, |h| {
+                    h.connected.set(false);
+                    h.on_disconnect.clone()
+                });
+                handlers.iter().for_each(|f| f());
+            }
+            Output::Event(index, incoming) => {
+                let handlers = with_ns(inner, index, |h| {
+                    h.events
+                        .get(incoming.name.as_str())
+                        .cloned()
+                        .unwrap_or_default()
+                });
+                if handlers.is_empty() {
+                    leptos::logging::warn!("no handler for `{}`", incoming.name);
+                }
+                handlers.iter().for_each(|f| f(&incoming));
+            }
+            Output::Ack(id, result) => {
+                if let Some(slot) = inner.acks.borrow_mut().remove(&id) {
+                    slot.complete(result);
+                }
+            }
+            Output::ProtocolError(e) => leptos::logging::warn!("Socket.IO: {e}"),
+        }
+    }
+    arm_deadline(inner);
+}
+
+fn with_ns<T>(inner: &Inner, index: usize, f: impl FnOnce(&NsHandlers) -> T) -> T {
+    f(&inner.namespaces.borrow()[index])
+}
+
+fn arm_deadline(inner: &Rc<Inner>) {
+    let Some(deadline) = inner.connection.borrow().next_deadline() else {
+        clear_timer(&inner.timer);
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    let tick = Closure::<dyn FnMut()>::new(move || {
+        if let Some(inner) = weak.upgrade() {
+            inner.connection.borrow_mut().handle_timeout(now());
+            pump(&inner);
+        }
+    });
+    let delay = (deadline - now()).ceil().max(0.0) as i32;
+    set_timer(&inner.timer, tick, delay);
+}
+
+type TimerSlot = RefCell<Option<(i32, Closure<dyn FnMut()>)>>;
+
+fn set_timer(slot: &TimerSlot, callback: Closure<dyn FnMut()>, delay_ms: i32) {
+    clear_timer(slot);
+    match window().set_timeout_with_callback_and_timeout_and_arguments_0(
+        callback.as_ref().unchecked_ref(),
+        delay_ms,
+    ) {
+        Ok(id) => *slot.borrow_mut() = Some((id, callback)),
+        Err(e) => leptos::logging::warn!("setTimeout failed: {e:?}"),
+    }
+}
+
+fn clear_timer(slot: &TimerSlot) {
+    // Taking the closure out first: the timer may be cleared from inside its own callback.
+    let previous = slot.borrow_mut().take();
+    if let Some((id, _callback)) = previous {
+        window().clear_timeout_with_handle(id);
+    }
+}
+
+fn now() -> Millis {
+    window().performance().map(|p| p.now()).unwrap_or_default()
+}
+
+/// Where an ack's outcome lands, and who is waiting for it.
+#[derive(Default)]
+struct AckSlot {
+    result: RefCell<Option<Result<Value, AckFailure>>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl AckSlot {
+    fn complete(&self, result: Result<Value, AckFailure>) {
+        *self.result.borrow_mut() = Some(result);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+}
+
+struct AckWait(Rc<AckSlot>);
+
+impl Future for AckWait {
+    type Output = Result<Value, AckFailure>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.0.result.borrow_mut().take() {
+            Some(result) => Poll::Ready(result),
+            None => {
+                *self.0.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs what building and testing Palaver needs, skipping whatever is already present.
+# Usage: scripts/setup.sh [--with-browser]
+#   --with-browser  also install Debian's Chromium (for the Playwright tests)
+# Other scripts source it: `source scripts/setup.sh` leaves PATH pointing at the tools.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WITH_BROWSER=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser) WITH_BROWSER=1 ;;
+    *) echo "setup: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+
+# Rust: the toolchain pinned in rust-toolchain.toml, with the wasm target. Environments with
+# RUSTUP_AUTO_INSTALL=0 do not add the pinned toolchain's targets by themselves.
+TOOLCHAIN="$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$ROOT/rust-toolchain.toml")"
+if ! rustup toolchain list | grep -q "^$TOOLCHAIN"; then
+  log "installing Rust $TOOLCHAIN"
+  rustup toolchain install "$TOOLCHAIN" --profile minimal --component rustfmt,clippy
+fi
+if ! rustup target list --installed --toolchain "$TOOLCHAIN" | grep -q '^wasm32-unknown-unknown$'; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown --toolchain "$TOOLCHAIN"
+fi
+for comp in rustfmt clippy; do
+  if ! rustup component list --installed --toolchain "$TOOLCHAIN" | grep -q "^$comp"; then
+    log "adding $comp"
+    rustup component add "$comp" --toolchain "$TOOLCHAIN"
+  fi
+done
+
+# cargo-leptos 0.3.10: newer releases need a newer rustc than we pin. Built with the default
+# toolchain outside the repo (the pin does not apply there). About 15 minutes on 2 cores.
+if [[ "$(cargo leptos --version 2>/dev/null || true)" != *"0.3.10"* ]]; then
+  log "installing cargo-leptos 0.3.10 (takes a while)"
+  (cd / && cargo install cargo-leptos --version 0.3.10 --locked)
+fi
+
+# wasm-bindgen CLI: must equal the wasm-bindgen crate in Cargo.lock exactly.
+WB_VERSION="$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/, ""); print; exit}' "$ROOT/Cargo.lock")"
+if [[ -z "$WB_VERSION" ]]; then
+  echo "setup: cannot read the wasm-bindgen version from Cargo.lock" >&2
+  exit 1
+fi
+if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSION" ]]; then
+  log "installing wasm-bindgen-cli $WB_VERSION"
+  (cd / && cargo install wasm-bindgen-cli --version "$WB_VERSION" --force)
+fi
+
+# Debian packages. Chromium only for the browser tests.
+if [[ "$WITH_BROWSER" == 1 && ! -x /usr/bin/chromium ]]; then
+  log "installing chromium from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q chromium
+fi
+
+# npm packages: wasm-opt (binaryen; Debian's is too old and emits broken wasm), Playwright,
+# socket.io-client. Reinstalled when package-lock.json changes.
+if ! command -v npm >/dev/null; then
+  log "installing node and npm from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q nodejs npm
+fi
+STAMP="$ROOT/end2end/node_modules/.palaver-lock"
+if [[ ! -f "$STAMP" ]] || ! cmp -s "$ROOT/end2end/package-lock.json" "$STAMP"; then
+  log "installing npm packages in end2end/"
+  (cd "$ROOT/end2end" && npm ci --no-audit --no-fund)
+  cp "$ROOT/end2end/package-lock.json" "$STAMP"
+fi
+
+log "ready: $(cargo leptos --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}')"
