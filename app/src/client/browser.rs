@@ -98,8 +98,15 @@ struct Inner {
     acks: RefCell<HashMap<i64, Rc<AckSlot>>>,
     state: RwSignal<ConnectionState>,
     backoff: RefCell<Backoff>,
-    timer: RefCell<Option<(i32, Closure<dyn FnMut()>)>>,
-    reconnect: RefCell<Option<(i32, Closure<dyn FnMut()>)>>,
+    /// The pending `setTimeout`s: the protocol's next deadline, and the next reconnection.
+    /// Their callbacks are created once and live as long as the client, because a timer
+    /// callback re-arms its own timer, and a closure must not be dropped while it runs.
+    deadline_timer: Cell<Option<i32>>,
+    reconnect_timer: Cell<Option<i32>>,
+    on_deadline: RefCell<Option<Closure<dyn FnMut()>>>,
+    on_reconnect: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// `offline` and `online` listeners on the window, kept alive with the client.
+    network: RefCell<Vec<Closure<dyn FnMut()>>>,
 }
 
 impl Client {
@@ -128,10 +135,15 @@ impl Client {
                 acks: RefCell::new(HashMap::new()),
                 state: RwSignal::new(ConnectionState::Connecting),
                 backoff: RefCell::new(Backoff::default()),
-                timer: RefCell::new(None),
-                reconnect: RefCell::new(None),
+                deadline_timer: Cell::new(None),
+                reconnect_timer: Cell::new(None),
+                on_deadline: RefCell::new(None),
+                on_reconnect: RefCell::new(None),
+                network: RefCell::new(Vec::new()),
             }),
         };
+        make_timer_callbacks(&client.inner);
+        watch_network(&client.inner);
         open_transport(&client.inner);
         client
     }
@@ -243,14 +255,15 @@ impl<N: Namespace> Socket<N> {
         self.with_handlers(|h| h.connected.read_only())
     }
 
-    /// Reconnects just this namespace, with freshly computed auth.
+    /// Reconnects with freshly computed auth.
+    ///
+    /// This opens a new Engine.IO session (every namespace reconnects) rather than sending
+    /// DISCONNECT then CONNECT on the current one: socketioxide keys a namespace's socket by
+    /// the session id and ignores a CONNECT that races the preceding DISCONNECT.
     pub fn refresh_auth(&self) {
         let inner = &self.client.inner;
-        inner.connection.borrow_mut().disconnect(self.ns);
-        pump(inner);
-        if inner.connection.borrow().is_open() {
-            self.connect_now();
-        }
+        drop_transport(inner);
+        open_transport(inner);
     }
 
     fn connect_now(&self) {
@@ -310,14 +323,53 @@ fn open_transport(inner: &Rc<Inner>) {
     });
 }
 
+/// Reacts to the browser's own view of the network at once: a WebSocket may otherwise look
+/// open for a long time after the network went away (until the ping watchdog fires), and a
+/// backoff delay would hold up the return.
+fn watch_network(inner: &Rc<Inner>) {
+    let weak = Rc::downgrade(inner);
+    let offline = Closure::<dyn FnMut()>::new(move || {
+        if let Some(inner) = weak.upgrade() {
+            if inner.transport.borrow().is_some() {
+                transport_lost(&inner);
+            }
+        }
+    });
+    let weak = Rc::downgrade(inner);
+    let online = Closure::<dyn FnMut()>::new(move || {
+        if let Some(inner) = weak.upgrade() {
+            if !inner.connection.borrow().is_open() {
+                drop_transport(&inner);
+                open_transport(&inner);
+            }
+        }
+    });
+    let window = window();
+    for (event, callback) in [("offline", &offline), ("online", &online)] {
+        if let Err(e) =
+            window.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref())
+        {
+            leptos::logging::warn!("cannot watch `{event}`: {e:?}");
+        }
+    }
+    inner.network.borrow_mut().extend([offline, online]);
+}
+
 /// The inner state, if it still exists and `generation` is still the current transport.
 fn alive(weak: &Weak<Inner>, generation: u32) -> Option<Rc<Inner>> {
     weak.upgrade().filter(|i| i.generation.get() == generation)
 }
 
 fn transport_lost(inner: &Rc<Inner>) {
+    drop_transport(inner);
+    schedule_reconnect(inner);
+}
+
+/// Abandons the current WebSocket, if any, and tells the protocol it is gone.
+fn drop_transport(inner: &Rc<Inner>) {
     // Detach from the old socket first: its late events must not reach the new one.
     inner.generation.set(inner.generation.get().wrapping_add(1));
+    clear_timer(&inner.reconnect_timer);
     if let Some(t) = inner.transport.borrow_mut().take() {
         t.ws.set_onmessage(None);
         t.ws.set_onclose(None);
@@ -326,7 +378,6 @@ fn transport_lost(inner: &Rc<Inner>) {
     }
     inner.connection.borrow_mut().handle_close();
     pump(inner);
-    schedule_reconnect(inner);
 }
 
 fn schedule_reconnect(inner: &Rc<Inner>) {
@@ -336,14 +387,27 @@ fn schedule_reconnect(inner: &Rc<Inner>) {
         .next_delay(js_sys::Math::random());
     let attempt = inner.backoff.borrow().attempt();
     inner.state.set(ConnectionState::Reconnecting { attempt });
+    set_timer(&inner.reconnect_timer, &inner.on_reconnect, delay as i32);
+}
+
+fn make_timer_callbacks(inner: &Rc<Inner>) {
     let weak = Rc::downgrade(inner);
-    let retry = Closure::<dyn FnMut()>::new(move || {
+    let on_deadline = Closure::<dyn FnMut()>::new(move || {
         if let Some(inner) = weak.upgrade() {
-            inner.reconnect.borrow_mut().take();
+            inner.deadline_timer.set(None);
+            inner.connection.borrow_mut().handle_timeout(now());
+            pump(&inner);
+        }
+    });
+    let weak = Rc::downgrade(inner);
+    let on_reconnect = Closure::<dyn FnMut()>::new(move || {
+        if let Some(inner) = weak.upgrade() {
+            inner.reconnect_timer.set(None);
             open_transport(&inner);
         }
     });
-    set_timer(&inner.reconnect, retry, delay as i32);
+    *inner.on_deadline.borrow_mut() = Some(on_deadline);
+    *inner.on_reconnect.borrow_mut() = Some(on_reconnect);
 }
 
 /// Carries out everything the connection has to say, then re-arms the deadline timer.
@@ -422,39 +486,37 @@ fn with_ns<T>(inner: &Inner, index: usize, f: impl FnOnce(&NsHandlers) -> T) -> 
 }
 
 fn arm_deadline(inner: &Rc<Inner>) {
-    let Some(deadline) = inner.connection.borrow().next_deadline() else {
-        clear_timer(&inner.timer);
-        return;
-    };
-    let weak = Rc::downgrade(inner);
-    let tick = Closure::<dyn FnMut()>::new(move || {
-        if let Some(inner) = weak.upgrade() {
-            inner.connection.borrow_mut().handle_timeout(now());
-            pump(&inner);
+    match inner.connection.borrow().next_deadline() {
+        Some(deadline) => {
+            let delay = (deadline - now()).ceil().max(0.0) as i32;
+            set_timer(&inner.deadline_timer, &inner.on_deadline, delay);
         }
-    });
-    let delay = (deadline - now()).ceil().max(0.0) as i32;
-    set_timer(&inner.timer, tick, delay);
+        None => clear_timer(&inner.deadline_timer),
+    }
 }
 
-type TimerSlot = RefCell<Option<(i32, Closure<dyn FnMut()>)>>;
-
-fn set_timer(slot: &TimerSlot, callback: Closure<dyn FnMut()>, delay_ms: i32) {
-    clear_timer(slot);
+fn set_timer(
+    id: &Cell<Option<i32>>,
+    callback: &RefCell<Option<Closure<dyn FnMut()>>>,
+    delay_ms: i32,
+) {
+    clear_timer(id);
+    let callback = callback.borrow();
+    let Some(callback) = callback.as_ref() else {
+        return;
+    };
     match window().set_timeout_with_callback_and_timeout_and_arguments_0(
         callback.as_ref().unchecked_ref(),
         delay_ms,
     ) {
-        Ok(id) => *slot.borrow_mut() = Some((id, callback)),
+        Ok(handle) => id.set(Some(handle)),
         Err(e) => leptos::logging::warn!("setTimeout failed: {e:?}"),
     }
 }
 
-fn clear_timer(slot: &TimerSlot) {
-    // Taking the closure out first: the timer may be cleared from inside its own callback.
-    let previous = slot.borrow_mut().take();
-    if let Some((id, _callback)) = previous {
-        window().clear_timeout_with_handle(id);
+fn clear_timer(id: &Cell<Option<i32>>) {
+    if let Some(handle) = id.take() {
+        window().clear_timeout_with_handle(handle);
     }
 }
 
