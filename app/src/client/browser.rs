@@ -70,10 +70,11 @@ impl<N> Clone for Socket<N> {
 }
 
 type EventHandler = Rc<dyn Fn(&Incoming)>;
+/// Sends a namespace's CONNECT with freshly computed auth.
+type Connector = Box<dyn Fn(&mut Connection) -> Result<(), EmitError>>;
 
 struct NsHandlers {
-    /// Sends CONNECT with freshly computed auth.
-    connect: Box<dyn Fn(&mut Connection) -> Result<(), EmitError>>,
+    connect: Connector,
     events: HashMap<&'static str, Vec<EventHandler>>,
     on_connect: Vec<Rc<dyn Fn()>>,
     on_connect_error: Vec<Rc<dyn Fn(String)>>,
@@ -329,19 +330,19 @@ fn open_transport(inner: &Rc<Inner>) {
 fn watch_network(inner: &Rc<Inner>) {
     let weak = Rc::downgrade(inner);
     let offline = Closure::<dyn FnMut()>::new(move || {
-        if let Some(inner) = weak.upgrade() {
-            if inner.transport.borrow().is_some() {
-                transport_lost(&inner);
-            }
+        if let Some(inner) = weak.upgrade()
+            && inner.transport.borrow().is_some()
+        {
+            transport_lost(&inner);
         }
     });
     let weak = Rc::downgrade(inner);
     let online = Closure::<dyn FnMut()>::new(move || {
-        if let Some(inner) = weak.upgrade() {
-            if !inner.connection.borrow().is_open() {
-                drop_transport(&inner);
-                open_transport(&inner);
-            }
+        if let Some(inner) = weak.upgrade()
+            && !inner.connection.borrow().is_open()
+        {
+            drop_transport(&inner);
+            open_transport(&inner);
         }
     });
     let window = window();
@@ -418,10 +419,10 @@ fn pump(inner: &Rc<Inner>) {
         };
         match output {
             Output::Send(frame) => {
-                if let Some(t) = inner.transport.borrow().as_ref() {
-                    if let Err(e) = t.ws.send_with_str(&frame) {
-                        leptos::logging::warn!("WebSocket send failed: {e:?}");
-                    }
+                if let Some(t) = inner.transport.borrow().as_ref()
+                    && let Err(e) = t.ws.send_with_str(&frame)
+                {
+                    leptos::logging::warn!("WebSocket send failed: {e:?}");
                 }
             }
             Output::CloseTransport => transport_lost(inner),
