@@ -1,0 +1,59 @@
+import { test, expect, openChat, send, messages, messageWithText } from './fixtures';
+import { connect, send as post } from '../support/sio.mjs';
+
+test('a send that gets no answer shows an error, and Retry delivers it once', async ({ browser, server }) => {
+  const bob = await openChat(browser, server, 'bob');
+  const context = await browser.newContext();
+  const ann = await context.newPage();
+  // Stand between ann's page and the server and swallow her messages while `swallow` is set.
+  let swallow = true;
+  await ann.routeWebSocket(/\/socket\.io\//, (ws) => {
+    const upstream = ws.connectToServer();
+    ws.onMessage((frame) => {
+      const isSend = typeof frame === 'string' && frame.startsWith('42') && frame.includes('"chat message"');
+      if (!(swallow && isSend)) upstream.send(frame);
+    });
+    upstream.onMessage((frame) => ws.send(frame));
+  });
+  await ann.addInitScript(() => localStorage.setItem('palaver.name', 'ann'));
+  await ann.goto(server.url);
+  await expect(ann.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+
+  await send(ann, 'lost in transit');
+  const row = messageWithText(ann, 'lost in transit');
+  await expect(row).toHaveAttribute('data-state', 'pending');
+  // The ack timeout is 10 s.
+  await expect(row).toHaveAttribute('data-state', 'failed', { timeout: 20_000 });
+  await expect(row.locator('.error')).toHaveText('No answer from the server');
+  await expect(messageWithText(bob, 'lost in transit')).toHaveCount(0);
+
+  swallow = false;
+  await row.getByRole('button', { name: 'Retry' }).click();
+  await expect(messageWithText(ann, 'lost in transit')).toHaveAttribute('data-state', 'sent');
+  await expect(messageWithText(ann, 'lost in transit')).toHaveCount(1);
+  await expect(messageWithText(bob, 'lost in transit')).toHaveCount(1);
+});
+
+test('the list follows new messages unless the reader has scrolled up', async ({ browser, server }) => {
+  const { socket } = await connect(server.url, { auth: { name: 'bot' } });
+  for (let i = 0; i < 40; i++) await post(socket, `line ${i}`);
+
+  const ann = await openChat(browser, server, 'ann');
+  await expect(messages(ann)).toHaveCount(40);
+  // The page opens at the newest message.
+  await expect(messageWithText(ann, 'line 39')).toBeInViewport();
+  await post(socket, 'line 40');
+  await expect(messageWithText(ann, 'line 40')).toBeInViewport();
+
+  // Scrolled up to read history: new messages do not move the view, a button offers them.
+  await ann.locator('.scroller').evaluate((el) => el.scrollTo({ top: -el.scrollHeight }));
+  await expect(messageWithText(ann, 'line 0')).toBeInViewport();
+  await post(socket, 'line 41');
+  await expect(ann.getByRole('button', { name: '1 new message ↓' })).toBeVisible();
+  await expect(messageWithText(ann, 'line 0')).toBeInViewport();
+  await expect(messageWithText(ann, 'line 41')).not.toBeInViewport();
+
+  await ann.getByRole('button', { name: '1 new message ↓' }).click();
+  await expect(messageWithText(ann, 'line 41')).toBeInViewport();
+  socket.close();
+});
