@@ -3,10 +3,18 @@ import { PalaverServer } from '../support/server.mjs';
 
 /** Every test gets its own server and database, started from the release binary. */
 export const test = base.extend<{ server: PalaverServer }>({
-  server: async ({}, use) => {
+  server: async ({}, use, testInfo) => {
     const server = await PalaverServer.start();
     await use(server);
     await server.dispose();
+    // The server's own log explains most failures; keep it with the report.
+    const log = server.logs.join('');
+    if (testInfo.status !== testInfo.expectedStatus || log.includes('panicked')) {
+      await testInfo.attach('palaver.log', { body: log, contentType: 'text/plain' });
+      console.log(log);
+    }
+    // Whatever a test does, the server must not panic.
+    expect(log).not.toContain('panicked');
   },
 });
 

@@ -212,8 +212,10 @@ async fn names_are_cleaned_and_capped() {
     assert_eq!(events[0].1[2]["author"], "n".repeat(32));
 }
 
-#[tokio::test]
+// Multi-threaded like the real server: rendering state must survive moving between workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_is_rendered_with_the_latest_messages_escaped() {
+    support::watch_server_panics();
     let server = TestServer::start().await;
     let (status, body) = server.get("/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
@@ -248,6 +250,15 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
 
     let (status, _) = server.get("/no/such/page").await;
     assert_eq!(status, 404);
+
+    // Renders run on whichever worker is free; none may panic (a thread-bound value in the
+    // render once did, when dropped on another worker).
+    let pages = (0..40).map(|_| server.get("/"));
+    for (status, page) in futures_util::future::join_all(pages).await {
+        assert_eq!(status, 200);
+        assert!(page.contains("data-testid=\"messages\""));
+    }
+    assert_eq!(support::server_panics(), 0, "the server panicked");
 }
 
 #[tokio::test]

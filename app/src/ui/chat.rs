@@ -43,7 +43,13 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     let stick = RwSignal::new(true);
     let unseen = RwSignal::new(0usize);
     let scroller = NodeRef::<html::Div>::new();
+    // The browser's `Live` holds JS handles, so it needs thread-local storage. The server's is
+    // inert and `Send`: local storage there would panic when tokio drops the render's owner on
+    // another worker thread.
+    #[cfg(feature = "hydrate")]
     let live = StoredValue::new_local(None::<Live>);
+    #[cfg(not(feature = "hydrate"))]
+    let live = StoredValue::new(None::<Live>);
 
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {

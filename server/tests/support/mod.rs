@@ -16,6 +16,30 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
+static SERVER_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts panics on tokio worker threads from now on (test threads' own panics are failures
+/// already). A panic in a spawned task does not fail a test by itself, so tests check this.
+pub fn watch_server_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("tokio"))
+            {
+                SERVER_PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            default(info)
+        }));
+    });
+}
+
+pub fn server_panics() -> usize {
+    SERVER_PANICS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Upper bound for anything the server should do promptly; reaching it fails the test.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
