@@ -72,6 +72,25 @@ mod tests {
     }
 
     #[test]
+    fn every_delay_is_within_half_to_one_and_a_half_of_its_base() {
+        for step in 0..=20 {
+            let random = f64::from(step) / 20.0;
+            let mut b = Backoff::default();
+            for attempt in 0..10 {
+                let base = (500.0 * 2f64.powi(attempt)).min(5_000.0);
+                let delay = b.next_delay(random) as f64;
+                assert!(
+                    delay >= base * 0.5 && delay <= (base * 1.5).min(5_000.0),
+                    "attempt {attempt}, random {random}: {delay}"
+                );
+            }
+        }
+        // A broken random source cannot escape the bounds either.
+        assert_eq!(Backoff::default().next_delay(-3.0), 250);
+        assert_eq!(Backoff::default().next_delay(f64::INFINITY), 750);
+    }
+
+    #[test]
     fn reset_starts_over() {
         let mut b = Backoff::default();
         b.next_delay(0.5);

@@ -3,7 +3,7 @@
 //! frames and time in and carries out what comes out.
 //!
 //! Single-threaded (the browser's event loop), hence `Rc` and `RefCell`. No `RefCell` borrow is
-//! held while user callbacks run, so callbacks may emit freely.
+//! held while user code runs (handlers, auth functions), so it may call back into the client.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -21,40 +21,48 @@ use web_sys::{MessageEvent, WebSocket};
 
 use super::backoff::Backoff;
 use super::connection::{
-    AckFailure, Connection, DecodeError, EmitError, Incoming, Millis, Ns, Output,
+    AckFailure, Connection, DecodeError, EmitError, Incoming, Millis, Ns, NsStatus, Output,
 };
 use crate::events::{ClientEvent, Namespace, Request, ServerEvent};
 
 /// The state of the one Engine.IO connection behind every [`Socket`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectionState {
-    /// The first attempt is under way.
+    /// Opening a session, with no failure since the last success: the first connection, or a
+    /// new session for fresh auth ([`Socket::refresh_auth`]).
     Connecting,
     /// The transport is open and the Engine.IO handshake done.
     Connected,
-    /// The connection was lost; `attempt` reconnections have been tried since.
+    /// The connection was lost; this is reconnection attempt `attempt` (from 1) since.
     Reconnecting { attempt: u32 },
+    /// For good: [`Client::close`] was called, or the URL cannot be opened at all.
+    Closed,
 }
 
+/// Why [`Socket::emit_with_ack`] has no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {
+    /// The namespace is not connected; nothing was sent.
     #[error("not connected")]
     NotConnected,
+    /// Sent, but no answer within the timeout. The server may still have handled it.
     #[error("no answer in time")]
     Timeout,
+    /// Sent, but the connection was lost before the answer.
     #[error("the connection was lost before the answer")]
     Disconnected,
+    /// The answer is not the request's `Ack` type (or, rarely, the request did not encode).
     #[error("{0}")]
     Decode(String),
 }
 
-/// One Engine.IO connection to the page's own server, shared by every [`Socket`].
+/// One Engine.IO connection, shared by every [`Socket`] made from it. Clones share it.
 #[derive(Clone)]
 pub struct Client {
     inner: Rc<Inner>,
 }
 
-/// A namespace on a [`Client`], typed so that only `N`'s events can be sent on it.
+/// Namespace `N` on a [`Client`], typed so that only `N`'s events can be sent and handled.
 pub struct Socket<N> {
     client: Client,
     ns: Ns<N>,
@@ -70,16 +78,20 @@ impl<N> Clone for Socket<N> {
 }
 
 type EventHandler = Rc<dyn Fn(&Incoming)>;
-/// Sends a namespace's CONNECT with freshly computed auth.
-type Connector = Box<dyn Fn(&mut Connection) -> Result<(), EmitError>>;
+/// Computes fresh auth (user code, so it runs with no borrow held) and returns what sends the
+/// namespace's CONNECT with it.
+type Connector = Rc<dyn Fn() -> Box<dyn FnOnce(&mut Connection) -> Result<(), EmitError>>>;
 
 struct NsHandlers {
+    path: &'static str,
     connect: Connector,
     events: HashMap<&'static str, Vec<EventHandler>>,
     on_connect: Vec<Rc<dyn Fn()>>,
     on_connect_error: Vec<Rc<dyn Fn(String)>>,
     on_disconnect: Vec<Rc<dyn Fn()>>,
-    connected: RwSignal<bool>,
+    // Reference-counted rather than arena signals, so they live as long as the client rather
+    // than as long as whichever component happened to create it.
+    connected: ArcRwSignal<bool>,
 }
 
 struct Transport {
@@ -89,15 +101,27 @@ struct Transport {
     _on_close: Closure<dyn FnMut(web_sys::Event)>,
 }
 
+impl Transport {
+    /// Detaches the handlers first: a closed socket still fires `close`, and the closures are
+    /// about to be dropped.
+    fn shut(self) {
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
+        let _ = self.ws.close();
+    }
+}
+
 struct Inner {
     url: String,
     connection: RefCell<Connection>,
     transport: RefCell<Option<Transport>>,
     /// Bumped for each new WebSocket, so events of an abandoned one are ignored.
     generation: Cell<u32>,
+    closed: Cell<bool>,
     namespaces: RefCell<Vec<NsHandlers>>,
     acks: RefCell<HashMap<i64, Rc<AckSlot>>>,
-    state: RwSignal<ConnectionState>,
+    state: ArcRwSignal<ConnectionState>,
     backoff: RefCell<Backoff>,
     /// The pending `setTimeout`s: the protocol's next deadline, and the next reconnection.
     /// Their callbacks are created once and live as long as the client, because a timer
@@ -107,7 +131,30 @@ struct Inner {
     on_deadline: RefCell<Option<Closure<dyn FnMut()>>>,
     on_reconnect: RefCell<Option<Closure<dyn FnMut()>>>,
     /// `offline` and `online` listeners on the window, kept alive with the client.
-    network: RefCell<Vec<Closure<dyn FnMut()>>>,
+    network: RefCell<Vec<Listener>>,
+}
+
+/// A window event listener: the event's name and the callback.
+type Listener = (&'static str, Closure<dyn FnMut()>);
+
+impl Drop for Inner {
+    /// Leaves nothing behind that would call into freed closures.
+    fn drop(&mut self) {
+        if let Some(t) = self.transport.get_mut().take() {
+            t.shut();
+        }
+        if let Some(window) = web_sys::window() {
+            for timer in [&self.deadline_timer, &self.reconnect_timer] {
+                if let Some(handle) = timer.take() {
+                    window.clear_timeout_with_handle(handle);
+                }
+            }
+            for (event, callback) in self.network.get_mut().drain(..) {
+                let _ = window
+                    .remove_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
+            }
+        }
+    }
 }
 
 impl Client {
@@ -124,7 +171,8 @@ impl Client {
         ))
     }
 
-    /// Connects to an explicit Engine.IO WebSocket URL.
+    /// Connects to an explicit Engine.IO WebSocket URL
+    /// (`ws(s)://host/socket.io/?EIO=4&transport=websocket`).
     pub fn with_url(url: &str) -> Client {
         let client = Client {
             inner: Rc::new(Inner {
@@ -132,9 +180,10 @@ impl Client {
                 connection: RefCell::new(Connection::new()),
                 transport: RefCell::new(None),
                 generation: Cell::new(0),
+                closed: Cell::new(false),
                 namespaces: RefCell::new(Vec::new()),
                 acks: RefCell::new(HashMap::new()),
-                state: RwSignal::new(ConnectionState::Connecting),
+                state: ArcRwSignal::new(ConnectionState::Connecting),
                 backoff: RefCell::new(Backoff::default()),
                 deadline_timer: Cell::new(None),
                 reconnect_timer: Cell::new(None),
@@ -150,40 +199,56 @@ impl Client {
     }
 
     pub fn state(&self) -> ReadSignal<ConnectionState> {
-        self.inner.state.read_only()
+        self.inner.state.read_only().into()
     }
 
     /// Joins namespace `N`. `auth` is called at every (re)connect, so it can carry state that
-    /// changes, such as the last message id seen.
+    /// changes, such as the last message id seen. Asking again for the same namespace returns
+    /// the same socket; its first `auth` stays.
     pub fn socket<N: Namespace>(&self, auth: impl Fn() -> N::Auth + 'static) -> Socket<N> {
         let ns = self.inner.connection.borrow_mut().add_namespace::<N>();
         {
             let mut namespaces = self.inner.namespaces.borrow_mut();
             if namespaces.len() <= ns.index() {
+                let connect: Connector = Rc::new(move || {
+                    let auth = auth();
+                    Box::new(move |c: &mut Connection| c.connect(ns, &auth))
+                });
                 namespaces.push(NsHandlers {
-                    connect: Box::new(move |c: &mut Connection| c.connect(ns, &auth())),
+                    path: N::PATH,
+                    connect,
                     events: HashMap::new(),
                     on_connect: Vec::new(),
                     on_connect_error: Vec::new(),
                     on_disconnect: Vec::new(),
-                    connected: RwSignal::new(false),
+                    connected: ArcRwSignal::new(false),
                 });
             }
         }
-        let socket = Socket {
+        let is_idle = self.inner.connection.borrow().status(ns) == NsStatus::Idle;
+        if self.inner.connection.borrow().is_open() && is_idle {
+            connect_namespace(&self.inner, ns.index());
+            pump(&self.inner);
+        }
+        Socket {
             client: self.clone(),
             ns,
-        };
-        if self.inner.connection.borrow().is_open() {
-            socket.connect_now();
         }
-        socket
+    }
+
+    /// Closes the connection for good: every socket disconnects, pending acks fail with
+    /// [`AckError::Disconnected`], and the state becomes [`ConnectionState::Closed`].
+    pub fn close(&self) {
+        let inner = &self.inner;
+        inner.closed.set(true);
+        drop_transport(inner);
+        inner.state.set(ConnectionState::Closed);
     }
 }
 
 impl<N: Namespace> Socket<N> {
-    /// Emits an event without ack. Fails when the namespace is not connected: the caller
-    /// decides whether and when to retry.
+    /// Emits an event without ack. Fails when the namespace is not connected: nothing is
+    /// buffered, the caller decides whether and when to retry.
     pub fn emit<E: ClientEvent<Namespace = N>>(&self, event: &E) -> Result<(), EmitError> {
         let result = self
             .client
@@ -232,7 +297,7 @@ impl<N: Namespace> Socket<N> {
             Rc::new(
                 move |incoming: &Incoming| match incoming.clone().decode::<E>() {
                     Ok(event) => handler(event),
-                    Err(e) => leptos::logging::warn!("ignored `{}`: {e}", E::NAME),
+                    Err(e) => leptos::logging::warn!("ignored `{}` on {}: {e}", E::NAME, N::PATH),
                 },
             );
         self.with_handlers(|h| h.events.entry(E::NAME).or_default().push(handler));
@@ -248,36 +313,31 @@ impl<N: Namespace> Socket<N> {
         self.with_handlers(|h| h.on_connect_error.push(Rc::new(handler)));
     }
 
+    /// Called when this namespace loses its connection, whatever the cause.
     pub fn on_disconnect(&self, handler: impl Fn() + 'static) {
         self.with_handlers(|h| h.on_disconnect.push(Rc::new(handler)));
     }
 
+    /// Whether this namespace is connected (CONNECT acknowledged, not lost since).
     pub fn connected(&self) -> ReadSignal<bool> {
-        self.with_handlers(|h| h.connected.read_only())
+        self.with_handlers(|h| h.connected.read_only()).into()
     }
 
     /// Reconnects with freshly computed auth.
     ///
-    /// This opens a new Engine.IO session (every namespace reconnects) rather than sending
-    /// DISCONNECT then CONNECT on the current one: socketioxide keys a namespace's socket by
-    /// the session id and ignores a CONNECT that races the preceding DISCONNECT.
+    /// This opens a new Engine.IO session (every namespace of the client reconnects) rather
+    /// than sending DISCONNECT then CONNECT on the current one: socketioxide ignores a CONNECT
+    /// that arrives while the disconnect handler of the namespace's previous socket is still
+    /// running, which would leave the namespace waiting forever.
     pub fn refresh_auth(&self) {
         let inner = &self.client.inner;
-        drop_transport(inner);
-        open_transport(inner);
-    }
-
-    fn connect_now(&self) {
-        let inner = &self.client.inner;
-        let result = {
-            let namespaces = inner.namespaces.borrow();
-            let mut connection = inner.connection.borrow_mut();
-            (namespaces[self.ns.index()].connect)(&mut connection)
-        };
-        if let Err(e) = result {
-            leptos::logging::warn!("cannot connect namespace {}: {e}", N::PATH);
+        if inner.closed.get() {
+            return;
         }
-        pump(inner);
+        drop_transport(inner);
+        inner.backoff.borrow_mut().reset();
+        inner.state.set(ConnectionState::Connecting);
+        open_transport(inner);
     }
 
     fn with_handlers<T>(&self, f: impl FnOnce(&mut NsHandlers) -> T) -> T {
@@ -290,9 +350,12 @@ fn open_transport(inner: &Rc<Inner>) {
     inner.generation.set(generation);
     let ws = match WebSocket::new(&inner.url) {
         Ok(ws) => ws,
+        // A malformed or forbidden URL (SyntaxError, SecurityError): retrying cannot help.
         Err(e) => {
-            leptos::logging::warn!("cannot open a WebSocket: {e:?}");
-            return schedule_reconnect(inner);
+            leptos::logging::warn!("cannot open a WebSocket to {}: {e:?}", inner.url);
+            inner.closed.set(true);
+            inner.state.set(ConnectionState::Closed);
+            return;
         }
     };
 
@@ -301,9 +364,12 @@ fn open_transport(inner: &Rc<Inner>) {
         let Some(inner) = alive(&weak, generation) else {
             return;
         };
-        if let Some(text) = ev.data().as_string() {
-            inner.connection.borrow_mut().handle_frame(&text, now());
-            pump(&inner);
+        match ev.data().as_string() {
+            Some(text) => {
+                inner.connection.borrow_mut().handle_frame(&text, now());
+                pump(&inner);
+            }
+            None => leptos::logging::warn!("Socket.IO: ignored a binary frame"),
         }
     });
     let weak = Rc::downgrade(inner);
@@ -322,6 +388,9 @@ fn open_transport(inner: &Rc<Inner>) {
         _on_message: on_message,
         _on_close: on_close,
     });
+    // From now on the handshake is due: a socket stuck connecting is given up on.
+    inner.connection.borrow_mut().handle_connecting(now());
+    pump(inner);
 }
 
 /// Reacts to the browser's own view of the network at once: a WebSocket may otherwise look
@@ -339,6 +408,7 @@ fn watch_network(inner: &Rc<Inner>) {
     let weak = Rc::downgrade(inner);
     let online = Closure::<dyn FnMut()>::new(move || {
         if let Some(inner) = weak.upgrade()
+            && !inner.closed.get()
             && !inner.connection.borrow().is_open()
         {
             drop_transport(&inner);
@@ -346,14 +416,15 @@ fn watch_network(inner: &Rc<Inner>) {
         }
     });
     let window = window();
-    for (event, callback) in [("offline", &offline), ("online", &online)] {
+    let mut network = inner.network.borrow_mut();
+    for (event, callback) in [("offline", offline), ("online", online)] {
         if let Err(e) =
             window.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref())
         {
             leptos::logging::warn!("cannot watch `{event}`: {e:?}");
         }
+        network.push((event, callback));
     }
-    inner.network.borrow_mut().extend([offline, online]);
 }
 
 /// The inner state, if it still exists and `generation` is still the current transport.
@@ -371,24 +442,25 @@ fn drop_transport(inner: &Rc<Inner>) {
     // Detach from the old socket first: its late events must not reach the new one.
     inner.generation.set(inner.generation.get().wrapping_add(1));
     clear_timer(&inner.reconnect_timer);
-    if let Some(t) = inner.transport.borrow_mut().take() {
-        t.ws.set_onmessage(None);
-        t.ws.set_onclose(None);
-        t.ws.set_onerror(None);
-        let _ = t.ws.close();
+    let transport = inner.transport.borrow_mut().take();
+    if let Some(t) = transport {
+        t.shut();
     }
     inner.connection.borrow_mut().handle_close();
     pump(inner);
 }
 
 fn schedule_reconnect(inner: &Rc<Inner>) {
+    if inner.closed.get() {
+        return;
+    }
     let delay = inner
         .backoff
         .borrow_mut()
         .next_delay(js_sys::Math::random());
     let attempt = inner.backoff.borrow().attempt();
     inner.state.set(ConnectionState::Reconnecting { attempt });
-    set_timer(&inner.reconnect_timer, &inner.on_reconnect, delay as i32);
+    set_timer(&inner.reconnect_timer, &inner.on_reconnect, delay);
 }
 
 fn make_timer_callbacks(inner: &Rc<Inner>) {
@@ -404,11 +476,25 @@ fn make_timer_callbacks(inner: &Rc<Inner>) {
     let on_reconnect = Closure::<dyn FnMut()>::new(move || {
         if let Some(inner) = weak.upgrade() {
             inner.reconnect_timer.set(None);
-            open_transport(&inner);
+            if !inner.closed.get() {
+                open_transport(&inner);
+            }
         }
     });
     *inner.on_deadline.borrow_mut() = Some(on_deadline);
     *inner.on_reconnect.borrow_mut() = Some(on_reconnect);
+}
+
+/// Sends namespace `index`'s CONNECT with fresh auth.
+fn connect_namespace(inner: &Inner, index: usize) {
+    let (path, connector) = {
+        let namespaces = inner.namespaces.borrow();
+        (namespaces[index].path, namespaces[index].connect.clone())
+    };
+    let send = connector();
+    if let Err(e) = send(&mut inner.connection.borrow_mut()) {
+        leptos::logging::warn!("cannot connect namespace {path}: {e}");
+    }
 }
 
 /// Carries out everything the connection has to say, then re-arms the deadline timer.
@@ -431,48 +517,44 @@ fn pump(inner: &Rc<Inner>) {
                 inner.state.set(ConnectionState::Connected);
                 let count = inner.namespaces.borrow().len();
                 for index in 0..count {
-                    let result = {
-                        let namespaces = inner.namespaces.borrow();
-                        let mut connection = inner.connection.borrow_mut();
-                        (namespaces[index].connect)(&mut connection)
-                    };
-                    if let Err(e) = result {
-                        leptos::logging::warn!("cannot connect a namespace: {e}");
-                    }
+                    connect_namespace(inner, index);
                 }
             }
             Output::Connected(index) => {
-                let handlers = with_ns(inner, index, |h| {
-                    h.connected.set(true);
-                    h.on_connect.clone()
+                let (connected, handlers) = with_ns(inner, index, |h| {
+                    (h.connected.clone(), h.on_connect.clone())
                 });
+                connected.set(true);
                 handlers.iter().for_each(|f| f());
             }
             Output::ConnectError(index, reason) => {
-                let handlers = with_ns(inner, index, |h| h.on_connect_error.clone());
+                let (path, handlers) =
+                    with_ns(inner, index, |h| (h.path, h.on_connect_error.clone()));
+                if handlers.is_empty() {
+                    leptos::logging::warn!("namespace {path} refused: {reason}");
+                }
                 handlers.iter().for_each(|f| f(reason.clone()));
             }
             Output::Disconnected(index) => {
-                let handlers = with_ns(inner, index, |h| {
-                    h.connected.set(false);
-                    h.on_disconnect.clone()
+                let (connected, handlers) = with_ns(inner, index, |h| {
+                    (h.connected.clone(), h.on_disconnect.clone())
                 });
+                connected.set(false);
                 handlers.iter().for_each(|f| f());
             }
             Output::Event(index, incoming) => {
-                let handlers = with_ns(inner, index, |h| {
-                    h.events
-                        .get(incoming.name.as_str())
-                        .cloned()
-                        .unwrap_or_default()
+                let (path, handlers) = with_ns(inner, index, |h| {
+                    let handlers = h.events.get(incoming.name.as_str()).cloned();
+                    (h.path, handlers.unwrap_or_default())
                 });
                 if handlers.is_empty() {
-                    leptos::logging::warn!("no handler for `{}`", incoming.name);
+                    leptos::logging::warn!("no handler for `{}` on {path}", incoming.name);
                 }
                 handlers.iter().for_each(|f| f(&incoming));
             }
             Output::Ack(id, result) => {
-                if let Some(slot) = inner.acks.borrow_mut().remove(&id) {
+                let slot = inner.acks.borrow_mut().remove(&id);
+                if let Some(slot) = slot {
                     slot.complete(result);
                 }
             }
@@ -482,14 +564,16 @@ fn pump(inner: &Rc<Inner>) {
     arm_deadline(inner);
 }
 
+/// Reads namespace `index`'s handlers; the borrow ends before anything found is called.
 fn with_ns<T>(inner: &Inner, index: usize, f: impl FnOnce(&NsHandlers) -> T) -> T {
     f(&inner.namespaces.borrow()[index])
 }
 
 fn arm_deadline(inner: &Rc<Inner>) {
-    match inner.connection.borrow().next_deadline() {
+    let deadline = inner.connection.borrow().next_deadline();
+    match deadline {
         Some(deadline) => {
-            let delay = (deadline - now()).ceil().max(0.0) as i32;
+            let delay = (deadline - now()).ceil().max(0.0) as u64;
             set_timer(&inner.deadline_timer, &inner.on_deadline, delay);
         }
         None => clear_timer(&inner.deadline_timer),
@@ -499,13 +583,15 @@ fn arm_deadline(inner: &Rc<Inner>) {
 fn set_timer(
     id: &Cell<Option<i32>>,
     callback: &RefCell<Option<Closure<dyn FnMut()>>>,
-    delay_ms: i32,
+    delay_ms: u64,
 ) {
     clear_timer(id);
     let callback = callback.borrow();
     let Some(callback) = callback.as_ref() else {
         return;
     };
+    // setTimeout takes an i32; longer delays would fire at once.
+    let delay_ms = delay_ms.min(i32::MAX as u64) as i32;
     match window().set_timeout_with_callback_and_timeout_and_arguments_0(
         callback.as_ref().unchecked_ref(),
         delay_ms,
@@ -521,6 +607,7 @@ fn clear_timer(id: &Cell<Option<i32>>) {
     }
 }
 
+/// Monotonic milliseconds. Not `std::time::Instant`, which panics in wasm32.
 fn now() -> Millis {
     window().performance().map(|p| p.now()).unwrap_or_default()
 }
@@ -535,7 +622,8 @@ struct AckSlot {
 impl AckSlot {
     fn complete(&self, result: Result<Value, AckFailure>) {
         *self.result.borrow_mut() = Some(result);
-        if let Some(w) = self.waker.borrow_mut().take() {
+        let waker = self.waker.borrow_mut().take();
+        if let Some(w) = waker {
             w.wake();
         }
     }
@@ -546,7 +634,8 @@ struct AckWait(Rc<AckSlot>);
 impl Future for AckWait {
     type Output = Result<Value, AckFailure>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.0.result.borrow_mut().take() {
+        let result = self.0.result.borrow_mut().take();
+        match result {
             Some(result) => Poll::Ready(result),
             None => {
                 *self.0.waker.borrow_mut() = Some(cx.waker().clone());

@@ -20,8 +20,13 @@ use crate::events::{ClientEvent, Namespace, Request, ServerEvent};
 /// Milliseconds, from whatever monotonic clock the driver uses (`performance.now()`).
 pub type Millis = f64;
 
-/// A namespace joined to a [`Connection`], typed by its [`Namespace`] so that only that
-/// namespace's client events can be emitted on it.
+/// How long a new transport may take to deliver the Engine.IO handshake, as socket.io-client's
+/// `timeout` option: a WebSocket stuck connecting can otherwise hang for minutes.
+pub const CONNECT_TIMEOUT: Millis = 20_000.0;
+
+/// A namespace added to a [`Connection`], typed by its [`Namespace`] so that only that
+/// namespace's client events can be emitted on it. Use it only with the connection that
+/// made it.
 pub struct Ns<N> {
     index: usize,
     _namespace: PhantomData<fn() -> N>,
@@ -46,10 +51,14 @@ impl<N> fmt::Debug for Ns<N> {
     }
 }
 
+/// Where a namespace stands on the current session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NsStatus {
+    /// Not joined: never asked, refused, left, or the session closed.
     Idle,
+    /// CONNECT sent, no answer yet.
     Connecting,
+    /// The server acknowledged the CONNECT; events flow both ways.
     Connected,
 }
 
@@ -58,7 +67,8 @@ pub enum NsStatus {
 pub enum Output {
     /// Write this text frame to the transport.
     Send(String),
-    /// Close the transport (the server closed the session, or stopped pinging).
+    /// Close the transport: the server closed the session, stopped pinging, or never sent
+    /// its handshake. Then report it with [`Connection::handle_close`].
     CloseTransport,
     /// The Engine.IO handshake is done: connect the namespaces now, with fresh auth.
     Opened,
@@ -124,9 +134,11 @@ struct PendingAck {
 /// One Engine.IO session over a WebSocket, with its namespaces.
 pub struct Connection {
     handshake: Option<Handshake>,
-    /// When the session counts as dead if no ping arrives: the server pings every
-    /// `pingInterval` and allows `pingTimeout` for the answer; we allow it the same margin.
-    ping_deadline: Option<Millis>,
+    /// When the transport counts as dead unless the server speaks: [`CONNECT_TIMEOUT`] after
+    /// it starts, then `pingInterval + pingTimeout` after the handshake and each ping (the
+    /// server pings every `pingInterval` and allows `pingTimeout` for the answer; we allow it
+    /// the same margin).
+    watchdog: Option<Millis>,
     namespaces: Vec<NsState>,
     next_ack: i64,
     acks: BTreeMap<i64, PendingAck>,
@@ -144,7 +156,7 @@ impl Connection {
     pub fn new() -> Connection {
         Connection {
             handshake: None,
-            ping_deadline: None,
+            watchdog: None,
             namespaces: Vec::new(),
             next_ack: 0,
             acks: BTreeMap::new(),
@@ -200,6 +212,16 @@ impl Connection {
         self.lose_namespace(ns.index);
     }
 
+    /// Rejoins the namespace with new auth on the same session: DISCONNECT, then CONNECT.
+    /// Its pending acks fail, since the server forgets them with the old socket.
+    ///
+    /// socketioxide 0.18 ignores a CONNECT that arrives while the disconnect handler of the
+    /// previous socket still runs, so the browser driver opens a new session instead.
+    pub fn refresh<N: Namespace>(&mut self, ns: Ns<N>, auth: &N::Auth) -> Result<(), EmitError> {
+        self.disconnect(ns);
+        self.connect(ns, auth)
+    }
+
     /// Emits an event that expects no answer.
     pub fn emit<E: ClientEvent>(
         &mut self,
@@ -241,17 +263,24 @@ impl Connection {
             .map_err(|e| DecodeError(e.to_string()))
     }
 
+    /// A transport is being opened: the handshake must arrive within [`CONNECT_TIMEOUT`].
+    /// Call it when the transport is created rather than when it opens, so that a connection
+    /// attempt that hangs also times out.
+    pub fn handle_connecting(&mut self, now: Millis) {
+        self.watchdog = Some(now + CONNECT_TIMEOUT);
+    }
+
     /// A text frame arrived.
     pub fn handle_frame(&mut self, frame: &str, now: Millis) {
         match engine::decode(frame) {
             Ok(EnginePacket::Open(handshake)) => {
-                self.ping_deadline = Some(now + ping_margin(&handshake));
+                self.watchdog = Some(now + ping_margin(&handshake));
                 self.handshake = Some(handshake);
                 self.out.push_back(Output::Opened);
             }
             Ok(EnginePacket::Ping) => {
                 if let Some(h) = &self.handshake {
-                    self.ping_deadline = Some(now + ping_margin(h));
+                    self.watchdog = Some(now + ping_margin(h));
                 }
                 self.out.push_back(Output::Send(engine::PONG.to_owned()));
             }
@@ -265,14 +294,15 @@ impl Connection {
     /// The transport closed, for whatever reason. Every namespace and pending ack is lost.
     pub fn handle_close(&mut self) {
         self.handshake = None;
-        self.ping_deadline = None;
+        self.watchdog = None;
         self.parser_state = ParserState::default();
         for index in 0..self.namespaces.len() {
             self.lose_namespace(index);
         }
     }
 
-    /// Time passed: expires acks, and notices a server that stopped pinging.
+    /// Time passed: expires acks, and notices a server that stopped pinging (or never sent
+    /// its handshake).
     pub fn handle_timeout(&mut self, now: Millis) {
         let expired: Vec<i64> = self
             .acks
@@ -285,8 +315,8 @@ impl Connection {
             self.out
                 .push_back(Output::Ack(id, Err(AckFailure::Timeout)));
         }
-        if self.ping_deadline.is_some_and(|d| d <= now) {
-            self.ping_deadline = None;
+        if self.watchdog.is_some_and(|d| d <= now) {
+            self.watchdog = None;
             self.out.push_back(Output::CloseTransport);
         }
     }
@@ -296,7 +326,7 @@ impl Connection {
         self.acks
             .values()
             .map(|a| a.deadline)
-            .chain(self.ping_deadline)
+            .chain(self.watchdog)
             .reduce(f64::min)
     }
 
@@ -315,6 +345,14 @@ impl Connection {
         let data = CommonParser
             .encode_value(event, Some(E::NAME))
             .map_err(|e| EmitError::Encode(e.to_string()))?;
+        // The codec drops the event name of a newtype struct, and the server closes the whole
+        // session over such a frame; refuse to send it.
+        if !data.as_str().is_some_and(|s| s.starts_with('[')) {
+            return Err(EmitError::Encode(format!(
+                "`{}` does not encode as an argument list",
+                E::NAME
+            )));
+        }
         Ok(Packet::event(<E::Namespace as Namespace>::PATH, data))
     }
 
@@ -332,6 +370,13 @@ impl Connection {
         // The shared codec parses what a server receives, which excludes CONNECT_ERROR.
         if let Some(rest) = packet.strip_prefix('4') {
             return self.handle_connect_error(rest);
+        }
+        // Binary packets (5, 6) must not reach the codec: it would wait for attachments, fail
+        // every later packet, and stamp the wait with `Instant::now()`, which panics in wasm.
+        if packet.starts_with(['5', '6']) {
+            return self.out.push_back(Output::ProtocolError(
+                "binary packets are not supported".into(),
+            ));
         }
         let parsed = CommonParser.decode_str(
             &ParseConfig::default(),
@@ -353,11 +398,15 @@ impl Connection {
             )));
         };
         match packet.inner {
+            // Answers to a CONNECT the client has since withdrawn are stale.
+            PacketData::Connect(_) if self.namespaces[index].status != NsStatus::Connecting => {}
             PacketData::Connect(_) => {
                 self.namespaces[index].status = NsStatus::Connected;
                 self.out.push_back(Output::Connected(index));
             }
             PacketData::Disconnect => self.lose_namespace(index),
+            // Stragglers sent before the namespace was left; its handlers expect none now.
+            PacketData::Event(..) if self.namespaces[index].status != NsStatus::Connected => {}
             PacketData::Event(data, _) => match CommonParser.read_event(&data) {
                 Ok(name) => {
                     let name = name.to_owned();
@@ -369,8 +418,10 @@ impl Connection {
                     .push_back(Output::ProtocolError(format!("event without a name: {e}"))),
             },
             PacketData::EventAck(data, id) => {
-                // An ack after its timeout was already reported; drop it.
-                if self.acks.remove(&id).is_some() {
+                // Unknown ids (answers after the timeout was reported, or on another
+                // namespace than the request's) are dropped.
+                if self.acks.get(&id).is_some_and(|a| a.ns == index) {
+                    self.acks.remove(&id);
                     self.out.push_back(Output::Ack(id, Ok(data)));
                 }
             }
@@ -405,8 +456,11 @@ impl Connection {
     }
 
     fn refuse(&mut self, index: usize, message: String) {
-        self.namespaces[index].status = NsStatus::Idle;
-        self.out.push_back(Output::ConnectError(index, message));
+        let ns = &mut self.namespaces[index];
+        if ns.status == NsStatus::Connecting {
+            ns.status = NsStatus::Idle;
+            self.out.push_back(Output::ConnectError(index, message));
+        }
     }
 
     fn namespace_index(&self, path: &str) -> Option<usize> {
@@ -439,19 +493,59 @@ fn ping_margin(h: &Handshake) -> Millis {
 
 #[cfg(test)]
 mod tests {
+    //! Raw frames in, raw frames out. Event names come from the contract (`NAME`), so the
+    //! frames are built with `format!`; everything else is the exact bytes on the wire.
+
+    use serde::{Deserialize, Serialize};
+
     use super::*;
     use crate::events::{
-        ChatMessage, Event, Main, MainAuth, MessageMeta, Posted, Reply, SendMessage,
+        ChatError, ChatMessage, Event, Main, MainAuth, MessageMeta, Posted, Reply, SendMessage,
     };
 
-    /// A second namespace, to check multiplexing.
+    /// A second namespace, to check multiplexing on one session.
     struct Admin;
     impl Namespace for Admin {
         const PATH: &'static str = "/admin";
-        type Auth = serde_json::Value;
+        type Auth = AdminAuth;
     }
 
+    #[derive(Clone, Serialize, Deserialize)]
+    struct AdminAuth {
+        token: String,
+    }
+
+    /// A client event of `/admin`. It borrows a contract name: names live in `events.rs`.
+    #[derive(Debug, Serialize, Deserialize)]
+    struct AdminSay {
+        text: String,
+    }
+    impl Event for AdminSay {
+        const NAME: &'static str = SendMessage::NAME;
+        type Namespace = Admin;
+    }
+    impl ClientEvent for AdminSay {}
+    impl Request for AdminSay {
+        type Ack = Reply<Posted>;
+    }
+
+    /// A server event of `/admin`.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct AdminNotice {
+        text: String,
+    }
+    impl Event for AdminNotice {
+        const NAME: &'static str = ChatMessage::NAME;
+        type Namespace = Admin;
+    }
+    impl ServerEvent for AdminNotice {}
+
     const OPEN: &str = r#"0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}"#;
+
+    /// The JSON array of an event: its name, then the arguments (already JSON).
+    fn event(name: &str, args: &str) -> String {
+        format!(r#"["{name}",{args}]"#)
+    }
 
     fn drain(c: &mut Connection) -> Vec<Output> {
         std::iter::from_fn(|| c.poll_output()).collect()
@@ -467,17 +561,30 @@ mod tests {
             .collect()
     }
 
-    /// An open session with `/` connected.
-    fn connected() -> (Connection, Ns<Main>) {
+    fn say(text: &str) -> AdminSay {
+        AdminSay { text: text.into() }
+    }
+
+    fn admin_auth() -> AdminAuth {
+        AdminAuth { token: "t".into() }
+    }
+
+    /// An open session with `/` and `/admin` connected, everything drained.
+    fn connected() -> (Connection, Ns<Main>, Ns<Admin>) {
         let mut c = Connection::new();
         let main = c.add_namespace::<Main>();
+        let admin = c.add_namespace::<Admin>();
+        c.handle_connecting(0.0);
         c.handle_frame(OPEN, 0.0);
         assert!(matches!(drain(&mut c)[..], [Output::Opened]));
         c.connect(main, &MainAuth::default()).unwrap();
-        c.handle_frame(r#"40{"sid":"x"}"#, 1.0);
+        c.connect(admin, &admin_auth()).unwrap();
+        c.handle_frame(r#"40{"sid":"m"}"#, 0.0);
+        c.handle_frame(r#"40/admin,{"sid":"a"}"#, 0.0);
         drain(&mut c);
         assert_eq!(c.status(main), NsStatus::Connected);
-        (c, main)
+        assert_eq!(c.status(admin), NsStatus::Connected);
+        (c, main, admin)
     }
 
     fn send_message(text: &str) -> SendMessage {
@@ -495,19 +602,24 @@ mod tests {
         assert_eq!(
             c.add_namespace::<Main>().index(),
             main.index(),
-            "registered once"
+            "added once"
         );
+        assert_ne!(main.index(), admin.index());
         let auth = MainAuth {
             server_offset: 7,
             name: Some("ann".into()),
         };
         assert_eq!(c.connect(main, &auth), Err(EmitError::NotConnected));
+        assert!(
+            drain(&mut c).is_empty(),
+            "nothing sent before the handshake"
+        );
 
         c.handle_frame(OPEN, 0.0);
+        assert!(c.is_open());
         assert!(matches!(drain(&mut c)[..], [Output::Opened]));
         c.connect(main, &auth).unwrap();
-        c.connect(admin, &serde_json::json!({"token": "t"}))
-            .unwrap();
+        c.connect(admin, &admin_auth()).unwrap();
         let out = drain(&mut c);
         assert_eq!(
             sent(&out),
@@ -517,34 +629,41 @@ mod tests {
             ]
         );
         assert_eq!(c.status(main), NsStatus::Connecting);
+        assert_eq!(c.status(admin), NsStatus::Connecting);
 
+        // The server answers in any order.
         c.handle_frame(r#"40/admin,{"sid":"a"}"#, 1.0);
+        assert_eq!(c.status(admin), NsStatus::Connected);
+        assert_eq!(c.status(main), NsStatus::Connecting);
         c.handle_frame(r#"40{"sid":"m"}"#, 1.0);
         let out = drain(&mut c);
-        assert!(matches!(
-            out[..],
-            [Output::Connected(1), Output::Connected(0)]
-        ));
-        assert_eq!(c.status(admin), NsStatus::Connected);
+        assert!(
+            matches!(out[..], [Output::Connected(1), Output::Connected(0)]),
+            "{out:?}"
+        );
+        assert_eq!(c.status(main), NsStatus::Connected);
     }
 
     #[test]
     fn events_are_encoded_per_namespace() {
-        let (mut c, main) = connected();
+        let (mut c, main, admin) = connected();
         c.emit(main, &send_message("hi")).unwrap();
         let bare = SendMessage {
             text: "yo".into(),
             client_offset: None,
         };
         c.emit(main, &bare).unwrap();
+        c.emit(admin, &say("psst")).unwrap();
         let out = drain(&mut c);
         assert_eq!(
             sent(&out),
             [
-                r#"42["chat message","hi","c1"]"#,
-                r#"42["chat message","yo"]"#
+                format!("42{}", event(SendMessage::NAME, r#""hi","c1""#)),
+                format!("42{}", event(SendMessage::NAME, r#""yo""#)),
+                format!("42/admin,{}", event(AdminSay::NAME, r#"{"text":"psst"}"#)),
             ]
         );
+        assert_eq!(out.len(), 3, "only frames: {out:?}");
     }
 
     #[test]
@@ -560,24 +679,32 @@ mod tests {
             c.emit(main, &send_message("x")),
             Err(EmitError::NotConnected)
         );
-        assert!(sent(&drain(&mut c)).is_empty());
+        c.connect(main, &MainAuth::default()).unwrap();
+        drain(&mut c);
+        assert_eq!(
+            c.emit(main, &send_message("x")),
+            Err(EmitError::NotConnected),
+            "not before the CONNECT is acknowledged"
+        );
+        assert_eq!(
+            c.emit_with_ack(main, &send_message("x"), 1_000.0, 0.0),
+            Err(EmitError::NotConnected)
+        );
+        assert!(drain(&mut c).is_empty(), "nothing buffered, nothing sent");
+        assert_eq!(c.next_deadline(), Some(45_000.0), "no ack pending");
     }
 
     #[test]
     fn incoming_events_reach_their_namespace_and_decode() {
-        let mut c = Connection::new();
-        let main = c.add_namespace::<Main>();
-        let _admin = c.add_namespace::<Admin>();
-        c.handle_frame(OPEN, 0.0);
-        c.connect(main, &MainAuth::default()).unwrap();
-        c.handle_frame(r#"40{"sid":"m"}"#, 0.0);
-        drain(&mut c);
+        let (mut c, _main, _admin) = connected();
+        let chat = event(ChatMessage::NAME, r#""hey",12,{"author":"bo","ts":5}"#);
+        c.handle_frame(&format!("42{chat}"), 1.0);
+        let notice = event(AdminNotice::NAME, r#"{"text":"restarting"}"#);
+        c.handle_frame(&format!("42/admin,{notice}"), 1.0);
 
-        c.handle_frame(r#"42["chat message","hey",12,{"author":"bo","ts":5}]"#, 1.0);
-        c.handle_frame(r#"42/admin,["stats",{"n":1}]"#, 1.0);
         let mut out = drain(&mut c).into_iter();
         let Some(Output::Event(0, incoming)) = out.next() else {
-            panic!("expected a main event")
+            panic!("expected an event of `/`")
         };
         assert_eq!(incoming.name, ChatMessage::NAME);
         let m: ChatMessage = incoming.decode().unwrap();
@@ -594,12 +721,18 @@ mod tests {
             }
         );
         let Some(Output::Event(1, incoming)) = out.next() else {
-            panic!("expected an admin event")
+            panic!("expected an event of `/admin`")
         };
-        assert_eq!(incoming.name, "stats");
+        assert_eq!(
+            incoming.decode::<AdminNotice>().unwrap(),
+            AdminNotice {
+                text: "restarting".into()
+            }
+        );
+        assert!(out.next().is_none());
 
-        // A payload of the wrong shape is an error, not a panic.
-        c.handle_frame(r#"42["chat message",42]"#, 2.0);
+        // A payload of the wrong shape is a decode error, not a panic.
+        c.handle_frame(&format!("42{}", event(ChatMessage::NAME, "42")), 2.0);
         let Some(Output::Event(0, bad)) = c.poll_output() else {
             panic!("expected an event")
         };
@@ -607,55 +740,94 @@ mod tests {
     }
 
     #[test]
+    fn events_of_a_namespace_left_are_dropped() {
+        let (mut c, _main, admin) = connected();
+        c.disconnect(admin);
+        drain(&mut c);
+        let notice = event(AdminNotice::NAME, r#"{"text":"late"}"#);
+        c.handle_frame(&format!("42/admin,{notice}"), 1.0);
+        assert!(c.poll_output().is_none());
+    }
+
+    #[test]
     fn acks_match_their_ids_and_decode() {
-        let (mut c, main) = connected();
-        let first = c
-            .emit_with_ack(main, &send_message("a"), 5_000.0, 10.0)
-            .unwrap();
-        let second = c
-            .emit_with_ack(main, &send_message("b"), 5_000.0, 10.0)
-            .unwrap();
-        assert_eq!((first, second), (0, 1));
+        let (mut c, main, admin) = connected();
+        let ids = [
+            c.emit_with_ack(main, &send_message("a"), 5_000.0, 10.0)
+                .unwrap(),
+            c.emit_with_ack(main, &send_message("b"), 5_000.0, 10.0)
+                .unwrap(),
+            c.emit_with_ack(admin, &say("c"), 5_000.0, 10.0).unwrap(),
+        ];
+        assert_eq!(ids, [0, 1, 2], "one counter per connection");
         assert_eq!(
             sent(&drain(&mut c)),
             [
-                r#"420["chat message","a","c1"]"#,
-                r#"421["chat message","b","c1"]"#
+                format!("420{}", event(SendMessage::NAME, r#""a","c1""#)),
+                format!("421{}", event(SendMessage::NAME, r#""b","c1""#)),
+                format!("42/admin,2{}", event(AdminSay::NAME, r#"{"text":"c"}"#)),
             ]
         );
         assert_eq!(c.next_deadline(), Some(5_010.0));
 
-        c.handle_frame(r#"431[{"data":{"id":9,"ts":2}}]"#, 20.0);
+        // An answer must come from the request's namespace.
+        c.handle_frame(r#"43/admin,0[{"data":{"id":9,"ts":9}}]"#, 15.0);
+        assert!(c.poll_output().is_none());
+
+        c.handle_frame(r#"431[{"data":{"id":1,"ts":2}}]"#, 20.0);
         c.handle_frame(
             r#"430[{"error":{"code":"empty","message":"message is empty"}}]"#,
             20.0,
         );
-        let out = drain(&mut c);
-        let answers: Vec<(i64, Reply<Posted>)> = out
+        c.handle_frame(r#"43/admin,2[{"data":{"id":3,"ts":4}}]"#, 20.0);
+        let answers: Vec<(i64, Reply<Posted>)> = drain(&mut c)
             .into_iter()
             .map(|o| match o {
                 Output::Ack(id, Ok(v)) => (id, Connection::decode_ack::<SendMessage>(v).unwrap()),
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(answers[0], (1, Reply::Data(Posted { id: 9, ts: 2 })));
-        assert_eq!(answers[1].0, 0);
         assert_eq!(
-            answers[1].1.clone().into_result(),
-            Err(crate::events::ChatError::Empty)
+            answers,
+            [
+                (1, Reply::Data(Posted { id: 1, ts: 2 })),
+                (0, Err(ChatError::Empty).into()),
+                (2, Reply::Data(Posted { id: 3, ts: 4 })),
+            ]
         );
+        assert_eq!(c.next_deadline(), Some(45_000.0), "only the watchdog left");
+
         // An unknown or repeated ack id is ignored.
-        c.handle_frame(r#"431[{"data":{"id":9,"ts":2}}]"#, 30.0);
+        c.handle_frame(r#"431[{"data":{"id":1,"ts":2}}]"#, 30.0);
         assert!(c.poll_output().is_none());
+        // The counter keeps going.
+        let next = c.emit_with_ack(main, &send_message("d"), 5_000.0, 30.0);
+        assert_eq!(next, Ok(3));
+    }
+
+    #[test]
+    fn an_ack_of_the_wrong_shape_is_a_decode_error() {
+        let (mut c, main, _) = connected();
+        let id = c
+            .emit_with_ack(main, &send_message("a"), 5_000.0, 0.0)
+            .unwrap();
+        drain(&mut c);
+        c.handle_frame(&format!(r#"43{id}["ok"]"#), 1.0);
+        let Some(Output::Ack(answered, Ok(value))) = c.poll_output() else {
+            panic!("expected an ack")
+        };
+        assert_eq!(answered, id);
+        assert!(Connection::decode_ack::<SendMessage>(value).is_err());
     }
 
     #[test]
     fn acks_time_out() {
-        let (mut c, main) = connected();
+        let (mut c, main, _) = connected();
         let id = c
             .emit_with_ack(main, &send_message("a"), 1_000.0, 100.0)
             .unwrap();
         drain(&mut c);
+        assert_eq!(c.next_deadline(), Some(1_100.0));
         c.handle_timeout(1_099.0);
         assert!(c.poll_output().is_none(), "not yet");
         c.handle_timeout(1_100.0);
@@ -663,44 +835,83 @@ mod tests {
             c.poll_output(),
             Some(Output::Ack(i, Err(AckFailure::Timeout))) if i == id
         ));
+        assert!(c.poll_output().is_none());
+        assert_eq!(c.next_deadline(), Some(45_000.0));
         // The late answer is dropped.
-        c.handle_frame(r#"430[{"data":{"id":1,"ts":1}}]"#, 1_200.0);
+        c.handle_frame(&format!(r#"43{id}[{{"data":{{"id":1,"ts":1}}}}]"#), 1_200.0);
         assert!(c.poll_output().is_none());
     }
 
     #[test]
     fn closing_fails_acks_and_disconnects_namespaces() {
-        let (mut c, main) = connected();
-        let id = c
+        let (mut c, main, admin) = connected();
+        let first = c
             .emit_with_ack(main, &send_message("a"), 5_000.0, 0.0)
             .unwrap();
+        let second = c.emit_with_ack(admin, &say("b"), 5_000.0, 0.0).unwrap();
         drain(&mut c);
         c.handle_close();
         let out = drain(&mut c);
-        assert!(matches!(out[0], Output::Ack(i, Err(AckFailure::Disconnected)) if i == id));
-        assert!(matches!(out[1], Output::Disconnected(0)));
-        assert_eq!(out.len(), 2);
+        assert!(
+            matches!(
+                out[..],
+                [
+                    Output::Ack(a, Err(AckFailure::Disconnected)),
+                    Output::Disconnected(0),
+                    Output::Ack(b, Err(AckFailure::Disconnected)),
+                    Output::Disconnected(1),
+                ] if a == first && b == second
+            ),
+            "{out:?}"
+        );
         assert!(!c.is_open());
         assert_eq!(c.status(main), NsStatus::Idle);
+        assert_eq!(c.status(admin), NsStatus::Idle);
         assert_eq!(c.next_deadline(), None);
         assert_eq!(
             c.emit(main, &send_message("x")),
             Err(EmitError::NotConnected)
         );
+        // Closing twice reports nothing new.
+        c.handle_close();
+        assert!(c.poll_output().is_none());
     }
 
     #[test]
     fn pings_are_answered_and_silence_closes_the_transport() {
-        let (mut c, _) = connected();
+        let (mut c, _, _) = connected();
         // OPEN at 0: the margin is pingInterval + pingTimeout = 45 s.
         assert_eq!(c.next_deadline(), Some(45_000.0));
         c.handle_frame("2", 25_000.0);
         assert_eq!(sent(&drain(&mut c)), ["3"]);
         assert_eq!(c.next_deadline(), Some(70_000.0));
+        // Other traffic does not count as a sign of life.
+        c.handle_frame("6", 60_000.0);
+        assert_eq!(c.next_deadline(), Some(70_000.0));
         c.handle_timeout(69_999.0);
         assert!(c.poll_output().is_none());
         c.handle_timeout(70_000.0);
         assert!(matches!(c.poll_output(), Some(Output::CloseTransport)));
+        assert!(c.poll_output().is_none());
+        assert_eq!(c.next_deadline(), None, "requested once");
+    }
+
+    #[test]
+    fn a_missing_handshake_closes_the_transport() {
+        let mut c = Connection::new();
+        c.add_namespace::<Main>();
+        c.handle_connecting(1_000.0);
+        assert_eq!(c.next_deadline(), Some(1_000.0 + CONNECT_TIMEOUT));
+        c.handle_timeout(CONNECT_TIMEOUT);
+        assert!(c.poll_output().is_none());
+        c.handle_timeout(1_000.0 + CONNECT_TIMEOUT);
+        assert!(matches!(c.poll_output(), Some(Output::CloseTransport)));
+
+        // In time, the handshake replaces the connect deadline with the ping one.
+        let mut c = Connection::new();
+        c.handle_connecting(0.0);
+        c.handle_frame(OPEN, 500.0);
+        assert_eq!(c.next_deadline(), Some(45_500.0));
     }
 
     #[test]
@@ -710,48 +921,168 @@ mod tests {
         let admin = c.add_namespace::<Admin>();
         c.handle_frame(OPEN, 0.0);
         c.connect(main, &MainAuth::default()).unwrap();
-        c.connect(admin, &serde_json::json!({})).unwrap();
+        c.connect(admin, &admin_auth()).unwrap();
         drain(&mut c);
         c.handle_frame(r#"44/admin,{"message":"unauthorized"}"#, 1.0);
+        assert_eq!(c.status(admin), NsStatus::Idle);
+        assert_eq!(c.status(main), NsStatus::Connecting);
         c.handle_frame(r#"44{"message":"invalid auth payload: x"}"#, 1.0);
         let out = drain(&mut c);
         assert!(matches!(&out[0], Output::ConnectError(1, m) if m == "unauthorized"));
-        assert!(matches!(&out[1], Output::ConnectError(0, m) if m.starts_with("invalid auth")));
-        assert_eq!(c.status(admin), NsStatus::Idle);
+        assert!(matches!(&out[1], Output::ConnectError(0, m) if m == "invalid auth payload: x"));
+        assert_eq!(out.len(), 2);
+        assert_eq!(c.status(main), NsStatus::Idle);
+        assert_eq!(
+            c.emit(main, &send_message("x")),
+            Err(EmitError::NotConnected)
+        );
+
+        // A refusal of a CONNECT no longer pending is stale.
+        c.handle_frame(r#"44{"message":"again"}"#, 2.0);
+        assert!(c.poll_output().is_none());
     }
 
     #[test]
-    fn server_disconnect_and_reconnecting_one_namespace() {
-        let (mut c, main) = connected();
-        let admin = c.add_namespace::<Admin>();
-        c.connect(admin, &serde_json::json!({})).unwrap();
-        c.handle_frame(r#"40/admin,{"sid":"a"}"#, 0.0);
+    fn the_server_disconnects_one_namespace() {
+        let (mut c, main, admin) = connected();
+        let on_main = c
+            .emit_with_ack(main, &send_message("a"), 5_000.0, 0.0)
+            .unwrap();
+        let on_admin = c.emit_with_ack(admin, &say("b"), 5_000.0, 0.0).unwrap();
         drain(&mut c);
 
-        // The client refreshes `/` (new auth): DISCONNECT then CONNECT; /admin is untouched.
-        c.disconnect(main);
-        c.connect(
-            main,
-            &MainAuth {
-                server_offset: 3,
-                name: Some("new".into()),
-            },
-        )
-        .unwrap();
+        c.handle_frame("41/admin,", 1.0);
+        let out = drain(&mut c);
+        assert!(
+            matches!(
+                out[..],
+                [Output::Ack(id, Err(AckFailure::Disconnected)), Output::Disconnected(1)]
+                    if id == on_admin
+            ),
+            "{out:?}"
+        );
+        assert_eq!(c.status(admin), NsStatus::Idle);
+        assert_eq!(
+            c.status(main),
+            NsStatus::Connected,
+            "the other is untouched"
+        );
+        c.handle_frame(
+            &format!(r#"43{on_main}[{{"data":{{"id":1,"ts":1}}}}]"#),
+            2.0,
+        );
+        assert!(matches!(c.poll_output(), Some(Output::Ack(id, Ok(_))) if id == on_main));
+
+        c.handle_frame("41", 3.0);
+        assert!(matches!(c.poll_output(), Some(Output::Disconnected(0))));
+        assert!(c.is_open(), "the session outlives its namespaces");
+    }
+
+    #[test]
+    fn refreshing_auth_rejoins_one_namespace() {
+        let (mut c, main, admin) = connected();
+        let pending = c
+            .emit_with_ack(main, &send_message("a"), 5_000.0, 0.0)
+            .unwrap();
+        drain(&mut c);
+
+        let auth = MainAuth {
+            server_offset: 3,
+            name: Some("new".into()),
+        };
+        c.refresh(main, &auth).unwrap();
         let out = drain(&mut c);
         assert_eq!(sent(&out), ["41", r#"40{"serverOffset":3,"name":"new"}"#]);
-        assert!(matches!(out[1], Output::Disconnected(0)));
-        assert_eq!(c.status(admin), NsStatus::Connected);
+        assert!(
+            matches!(
+                out[..],
+                [
+                    Output::Send(_),
+                    Output::Ack(id, Err(AckFailure::Disconnected)),
+                    Output::Disconnected(0),
+                    Output::Send(_),
+                ] if id == pending
+            ),
+            "{out:?}"
+        );
+        assert_eq!(c.status(main), NsStatus::Connecting);
+        assert_eq!(
+            c.status(admin),
+            NsStatus::Connected,
+            "the other is untouched"
+        );
 
-        // The server kicks /admin.
-        c.handle_frame("41/admin,", 1.0);
-        assert!(matches!(c.poll_output(), Some(Output::Disconnected(1))));
-        assert_eq!(c.status(admin), NsStatus::Idle);
+        c.handle_frame(r#"40{"sid":"m2"}"#, 1.0);
+        assert!(matches!(drain(&mut c)[..], [Output::Connected(0)]));
+        assert!(c.emit(main, &send_message("b")).is_ok());
+    }
+
+    /// The codec would write a newtype without its event name, a frame the server answers by
+    /// closing the session.
+    #[test]
+    fn an_event_that_is_not_an_argument_list_is_refused() {
+        #[derive(Serialize, Deserialize)]
+        struct Newtype(String);
+        impl Event for Newtype {
+            const NAME: &'static str = SendMessage::NAME;
+            type Namespace = Admin;
+        }
+        impl ClientEvent for Newtype {}
+
+        let (mut c, _, admin) = connected();
+        let result = c.emit(admin, &Newtype("x".into()));
+        assert!(matches!(result, Err(EmitError::Encode(_))), "{result:?}");
+        assert!(c.poll_output().is_none());
+    }
+
+    /// Every prefix of real frames, and every one-character corruption of them, is survived.
+    #[test]
+    fn mangled_frames_never_panic() {
+        let frames = [
+            OPEN.to_owned(),
+            format!(
+                "42{}",
+                event(ChatMessage::NAME, r#""hey",12,{"author":"bo","ts":5}"#)
+            ),
+            format!("42/admin,{}", event(AdminNotice::NAME, r#"{"text":"x"}"#)),
+            r#"43/admin,12[{"data":{"id":1,"ts":2}}]"#.to_owned(),
+            r#"44/admin,{"message":"no"}"#.to_owned(),
+            r#"40/admin,{"sid":"a"}"#.to_owned(),
+            "41/admin,".to_owned(),
+        ];
+        let (mut c, main, _) = connected();
+        for frame in &frames {
+            let chars: Vec<char> = frame.chars().collect();
+            for end in 0..=chars.len() {
+                let prefix: String = chars[..end].iter().collect();
+                c.handle_frame(&prefix, 1.0);
+                for replacement in ['"', ',', '/', '[', ']', '{', '0', '9', '-', 'é'] {
+                    let mut mangled = chars.clone();
+                    if end < mangled.len() {
+                        mangled[end] = replacement;
+                    }
+                    c.handle_frame(&mangled.iter().collect::<String>(), 1.0);
+                }
+            }
+        }
+        drain(&mut c);
+        // Still usable: a fresh session works as before.
+        c.handle_close();
+        c.handle_frame(OPEN, 2.0);
+        c.connect(main, &MainAuth::default()).unwrap();
+        c.handle_frame(r#"40{"sid":"m"}"#, 2.0);
+        drain(&mut c);
+        assert_eq!(c.status(main), NsStatus::Connected);
     }
 
     #[test]
     fn garbage_is_reported_not_fatal() {
-        let (mut c, main) = connected();
+        let (mut c, main, _) = connected();
+        let unknown_ns = format!("42/nowhere,{}", event(SendMessage::NAME, "1"));
+        let binary = format!(
+            "451-{}",
+            event(SendMessage::NAME, r#"{"_placeholder":true,"num":0}"#)
+        );
         for frame in [
             "",
             "9",
@@ -759,9 +1090,13 @@ mod tests {
             "4",
             "49",
             "42[",
-            "42/nowhere,[\"x\"]",
+            "42{}",
+            "42[1]",
             "43[1]",
-            "451-[\"x\"]",
+            "44/nowhere,{}",
+            unknown_ns.as_str(),
+            binary.as_str(),
+            r#"461-0[{"_placeholder":true,"num":0}]"#,
         ] {
             c.handle_frame(frame, 1.0);
             let out = drain(&mut c);
@@ -770,7 +1105,15 @@ mod tests {
                 "{frame:?} gave {out:?}"
             );
         }
+        assert!(c.is_open());
         assert_eq!(c.status(main), NsStatus::Connected);
+        assert!(c.emit(main, &send_message("still here")).is_ok());
+        drain(&mut c);
+        // Nothing lingers in the codec: the next event still arrives.
+        let chat = event(ChatMessage::NAME, r#""ok",1,{"author":"a","ts":1}"#);
+        c.handle_frame(&format!("42{chat}"), 1.0);
+        assert!(matches!(c.poll_output(), Some(Output::Event(0, _))));
+        // The server's own close is not garbage: the transport goes.
         c.handle_frame("1", 2.0);
         assert!(matches!(c.poll_output(), Some(Output::CloseTransport)));
     }

@@ -1,30 +1,48 @@
 //! A Socket.IO v5 client over Engine.IO v4 WebSockets, typed by Palaver's wire contract.
 //!
-//! Two layers:
-//! - [`Connection`]: the protocol logic without I/O. It multiplexes namespaces, matches acks and
-//!   watches pings. Frames and time go in; frames to send and events come out. It runs anywhere,
+//! Layers, each in its own module:
+//! - `engine`: Engine.IO v4 packets (open, close, ping, pong, message, noop) as text frames.
+//! - [`Connection`]: the protocol logic without I/O. One Engine.IO session multiplexing
+//!   namespaces: it connects them with their auth, matches acks, expires them and watches the
+//!   server's pings. Frames and time go in; frames to send and events come out. Socket.IO
+//!   packets go through the server's own codec, `socketioxide-parser-common`. It runs anywhere,
 //!   and that is how it is tested.
+//! - `backoff`: reconnection delays, exponential with jitter.
 //! - `Client` and `Socket` (browser only, feature `hydrate`): the driver. It owns the
-//!   `WebSocket` and the timers, and reconnects with exponential backoff and jitter. It exposes
-//!   the connection state as a Leptos signal.
+//!   `WebSocket` and the timers, and reconnects with backoff. It exposes the connection state
+//!   as Leptos signals.
 //!
 //! The API is typed by [`crate::events`]: a namespace handle only accepts that namespace's
-//! client events, and the payload is the event itself.
+//! client events, and the payload is the event itself. (The compile-fail examples below name
+//! their expected error codes; stable rustdoc does not check them, they were checked by hand.)
 //!
 //! ```
-//! use app::client::Connection;
-//! use app::events::{Main, SendMessage};
+//! use app::client::{Connection, EmitError, Output};
+//! use app::events::{Event, Main, MainAuth, SendMessage};
 //!
 //! let mut connection = Connection::new();
 //! let main = connection.add_namespace::<Main>();
 //! let message = SendMessage { text: "hi".into(), client_offset: None };
-//! // Not connected yet, but it type-checks.
-//! assert!(connection.emit(main, &message).is_err());
+//! assert_eq!(connection.emit(main, &message), Err(EmitError::NotConnected));
+//!
+//! // The server's handshake, then its answer to the namespace CONNECT.
+//! connection.handle_frame(r#"0{"sid":"s","upgrades":[],"pingInterval":25000,"pingTimeout":20000}"#, 0.0);
+//! connection.connect(main, &MainAuth::default()).unwrap();
+//! connection.handle_frame(r#"40{"sid":"m"}"#, 1.0);
+//! connection.emit(main, &message).unwrap();
+//! let frames: Vec<String> = std::iter::from_fn(|| connection.poll_output())
+//!     .filter_map(|output| match output {
+//!         Output::Send(frame) => Some(frame),
+//!         _ => None,
+//!     })
+//!     .collect();
+//! assert_eq!(frames[0], r#"40{"serverOffset":0}"#);
+//! assert_eq!(frames[1], format!(r#"42["{}","hi"]"#, SendMessage::NAME));
 //! ```
 //!
 //! Sending a server-to-client event does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! use app::client::Connection;
 //! use app::events::{ChatMessage, Main, MessageMeta};
 //!
@@ -40,13 +58,31 @@
 //!
 //! Neither does sending the wrong payload:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0308
 //! use app::client::Connection;
 //! use app::events::{Main, SendMessage};
 //!
 //! let mut connection = Connection::new();
 //! let main = connection.add_namespace::<Main>();
 //! let _ = connection.emit::<SendMessage>(main, &"hi".to_string()); // a String is not a SendMessage
+//! ```
+//!
+//! Nor sending an event on another namespace than its own:
+//!
+//! ```compile_fail,E0271
+//! use app::client::Connection;
+//! use app::events::{Namespace, SendMessage};
+//!
+//! struct Admin;
+//! impl Namespace for Admin {
+//!     const PATH: &'static str = "/admin";
+//!     type Auth = ();
+//! }
+//!
+//! let mut connection = Connection::new();
+//! let admin = connection.add_namespace::<Admin>();
+//! let message = SendMessage { text: "hi".into(), client_offset: None };
+//! let _ = connection.emit(admin, &message); // SendMessage belongs to `/`
 //! ```
 
 // Only the browser driver reconnects; natively the backoff is exercised by its tests.
@@ -59,7 +95,8 @@ mod engine;
 mod browser;
 
 pub use connection::{
-    AckFailure, Connection, DecodeError, EmitError, Incoming, Millis, Ns, NsStatus, Output,
+    AckFailure, CONNECT_TIMEOUT, Connection, DecodeError, EmitError, Incoming, Millis, Ns,
+    NsStatus, Output,
 };
 
 #[cfg(feature = "hydrate")]
