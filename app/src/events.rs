@@ -13,6 +13,7 @@
 use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Longest message text accepted, in Unicode scalar values (what JS users call characters,
@@ -26,8 +27,11 @@ pub const MAX_NAME_CHARS: usize = 32;
 pub const LOBBY: &str = "lobby";
 /// How many messages the server-rendered page and a fresh client start with.
 pub const HISTORY_PAGE: usize = 50;
-/// The most messages replayed on connect; older gaps are not replayed (see docs/protocol.md).
+/// The catch-up window: the most messages replayed per conversation on (re)connect or `sync`.
+/// A client further behind is told so ([`Synced::gap`]) and reloads recent history instead.
 pub const MAX_REPLAY: usize = 1000;
+/// The most messages one `history` request returns.
+pub const MAX_HISTORY_LIMIT: usize = 100;
 /// Name shown for clients that connect without one, such as the tutorial client.
 pub const ANONYMOUS: &str = "anonymous";
 
@@ -67,7 +71,11 @@ pub const RESERVED_NAMES: &[&str] = &[
 /// Every event name of the main namespace, with its direction, for tests and docs.
 pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (SendMessage::NAME, Direction::ClientToServer),
+    (Sync::NAME, Direction::ClientToServer),
+    (History::NAME, Direction::ClientToServer),
     (ChatMessage::NAME, Direction::ServerToClient),
+    (Synced::NAME, Direction::ServerToClient),
+    (RoomHead::NAME, Direction::ServerToClient),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,11 +100,17 @@ impl Namespace for Main {
 ///
 /// `serverOffset` is the Socket.IO tutorial's field: the highest message id the client already
 /// has. On connect the server first sends every lobby message with a greater id, oldest first.
+///
+/// `since` is Palaver's catch-up cursor, one per conversation: the id of the newest message the
+/// client holds with nothing missing before it. A client that sends it gets the bounded
+/// catch-up of [`Synced`] instead of the tutorial's replay.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MainAuth {
     #[serde(default)]
     pub server_offset: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Since>,
     /// Display name; identity comes from the connection, never from event payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -122,12 +136,104 @@ impl Request for SendMessage {
     type Ack = Reply<Posted>;
 }
 
-/// The ack of [`SendMessage`]: the message is committed under this id and time.
+/// The ack of [`SendMessage`]: the message is committed under this id, time and room sequence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Posted {
     pub id: i64,
     /// Milliseconds since the Unix epoch, server clock.
     pub ts: i64,
+    /// Its place in its room: 1, 2, 3… with no holes.
+    pub seq: i64,
+}
+
+/// Catch-up cursors: conversation (room) name to the id of the newest message held with
+/// nothing missing before it. `0` means "nothing held".
+pub type Since = BTreeMap<String, i64>;
+
+/// `sync`, client to server: "replay what I am missing". Sent when the client notices a hole
+/// (a `seq` skipped, or a [`RoomHead`] ahead of it). The server sends the missing
+/// `chat message`s, oldest first, then answers with one [`Synced`] per room.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sync {
+    pub since: Since,
+}
+
+impl Event for Sync {
+    const NAME: &'static str = "sync";
+    type Namespace = Main;
+}
+impl ClientEvent for Sync {}
+impl Request for Sync {
+    type Ack = Reply<Vec<Synced>>;
+}
+
+/// `room head`, server to room: the newest message of a room. Sent after the server had to
+/// drop a delivery to some member whose buffer was full; a member whose newest contiguous
+/// `seq` is below `lastSeq` sends `sync`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomHead {
+    pub room: String,
+    /// Id of the room's newest message, 0 when it has none.
+    pub last_id: i64,
+    /// Its `seq`, 0 when the room has no message.
+    pub last_seq: i64,
+}
+
+impl Event for RoomHead {
+    const NAME: &'static str = "room head";
+    type Namespace = Main;
+}
+impl ServerEvent for RoomHead {}
+
+/// `synced`, server to client: the catch-up of one room is complete. Sent on connect after the
+/// replay (for every room when the client sent `since`), and in the ack of [`Sync`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Synced {
+    #[serde(flatten)]
+    pub head: RoomHead,
+    /// More than [`MAX_REPLAY`] messages were missing, so none were replayed: the client
+    /// should drop what it holds of this room and reload its recent history.
+    pub gap: bool,
+    /// How many messages were replayed.
+    pub replayed: usize,
+}
+
+impl Event for Synced {
+    const NAME: &'static str = "synced";
+    type Namespace = Main;
+}
+impl ServerEvent for Synced {}
+
+/// `history`, client to server: a page of a room's messages, oldest first: the newest
+/// `limit` (default [`HISTORY_PAGE`], at most [`MAX_HISTORY_LIMIT`]) with an id below `before`,
+/// or the newest of all when `before` is absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub room: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl Event for History {
+    const NAME: &'static str = "history";
+    type Namespace = Main;
+}
+impl ClientEvent for History {}
+impl Request for History {
+    type Ack = Reply<HistoryPage>;
+}
+
+/// The ack of [`History`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// Oldest first, each in the argument shape of `chat message`: `[text, id, meta]`.
+    pub messages: Vec<ChatMessage>,
+    /// Whether older messages exist.
+    pub more: bool,
 }
 
 /// `chat message`, server to client: a stored lobby message.
@@ -154,6 +260,9 @@ pub struct MessageMeta {
     pub author: String,
     /// Milliseconds since the Unix epoch, server clock.
     pub ts: i64,
+    /// Its place in its room: 1, 2, 3… with no holes, so a client can tell it missed one.
+    #[serde(default)]
+    pub seq: i64,
     /// The sender's client offset, so its own pending copy can be matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_offset: Option<String>,
@@ -220,6 +329,8 @@ pub enum ChatError {
     InvalidPayload { event: String, detail: String },
     #[error("unknown event `{event}`")]
     UnknownEvent { event: String },
+    #[error("no room named `{room}`")]
+    UnknownRoom { room: String },
     #[error("the server could not store the message; try again")]
     Unavailable,
 }
@@ -394,23 +505,29 @@ mod tests {
             meta: MessageMeta {
                 author: "ann".into(),
                 ts: 1_700_000_000_000,
+                seq: 4,
                 client_offset: None,
             },
         };
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(
             v,
-            json!(["hey", 12, {"author": "ann", "ts": 1_700_000_000_000_i64}])
+            json!(["hey", 12, {"author": "ann", "ts": 1_700_000_000_000_i64, "seq": 4}])
         );
         assert_eq!(serde_json::from_value::<ChatMessage>(v).unwrap(), m);
     }
 
     #[test]
     fn reply_envelope_shapes() {
-        let ok: Reply<Posted> = Ok(Posted { id: 3, ts: 9 }).into();
+        let ok: Reply<Posted> = Ok(Posted {
+            id: 3,
+            ts: 9,
+            seq: 2,
+        })
+        .into();
         assert_eq!(
             serde_json::to_value(&ok).unwrap(),
-            json!({"data": {"id": 3, "ts": 9}})
+            json!({"data": {"id": 3, "ts": 9, "seq": 2}})
         );
         let err: Reply<Posted> = Err(ChatError::TooLong { max: 4000 }).into();
         let v = serde_json::to_value(&err).unwrap();
@@ -433,10 +550,40 @@ mod tests {
         let a = MainAuth {
             server_offset: 2,
             name: Some("bo".into()),
+            since: Some(Since::from([(LOBBY.to_owned(), 9)])),
         };
         assert_eq!(
             serde_json::to_value(&a).unwrap(),
-            json!({"serverOffset": 2, "name": "bo"})
+            json!({"serverOffset": 2, "name": "bo", "since": {"lobby": 9}})
+        );
+    }
+
+    #[test]
+    fn catch_up_shapes() {
+        let synced = Synced {
+            head: RoomHead {
+                room: LOBBY.into(),
+                last_id: 40,
+                last_seq: 31,
+            },
+            gap: false,
+            replayed: 3,
+        };
+        let v = serde_json::to_value(&synced).unwrap();
+        assert_eq!(
+            v,
+            json!({"room": "lobby", "lastId": 40, "lastSeq": 31, "gap": false, "replayed": 3})
+        );
+        assert_eq!(serde_json::from_value::<Synced>(v).unwrap(), synced);
+        let h: History = serde_json::from_value(json!({"room": "lobby"})).unwrap();
+        assert_eq!((h.before, h.limit), (None, None));
+        let page = HistoryPage {
+            messages: vec![],
+            more: true,
+        };
+        assert_eq!(
+            serde_json::to_value(&page).unwrap(),
+            json!({"messages": [], "more": true})
         );
     }
 

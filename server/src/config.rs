@@ -23,6 +23,11 @@ pub struct Config {
     /// Directory holding the built site: `pkg/` with the wasm, JS and CSS.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
+
+    /// Packets buffered per socket before deliveries to it are dropped (and later caught up).
+    /// Must hold a full catch-up (1,000 messages) plus live traffic.
+    #[arg(long, env = "PALAVER_SOCKET_BUFFER", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(16..))]
+    pub socket_buffer: u32,
 }
 
 impl Config {
@@ -32,6 +37,7 @@ impl Config {
             addr: ([127, 0, 0, 1], 3000).into(),
             database_url: database_url.into(),
             site_root: "target/site".to_owned(),
+            socket_buffer: 2048,
         }
     }
 

@@ -4,13 +4,14 @@
 
 mod chat;
 mod config;
+mod delivery;
+mod metrics;
 mod store;
 mod web;
 
 use std::future::Future;
 use std::time::Duration;
 
-use app::events::MAX_REPLAY;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -38,24 +39,30 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let store = store::Store::open(&config.database_url).await?;
+    let chat = chat::Chat::new(store.clone());
     let (sockets, io) = SocketIo::builder()
-        .with_state(chat::Chat::new(store.clone()))
-        // Room for a full replay on connect plus live traffic, before emits start failing.
-        .max_buffer_size(MAX_REPLAY + 1024)
+        .with_state(chat.clone())
+        // Bounds each socket's memory; what overflows is dropped, counted and caught up.
+        .max_buffer_size(config.socket_buffer as usize)
         .max_payload(MAX_PAYLOAD_BYTES as u64)
         .ws_max_message_size(MAX_PAYLOAD_BYTES)
         .connect_timeout(Duration::from_secs(20))
         .build_layer();
     chat::register(&io);
+    let announcer = tokio::spawn({
+        let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
+        async move { chat.lagging.announce(io, store, &chat.metrics).await }
+    });
 
     let mut options = config.leptos_options();
     options.site_addr = listener.local_addr()?;
-    let app = web::router(options, store.clone(), sockets);
+    let app = web::router(options, store.clone(), chat.metrics.clone(), sockets);
 
     info!(addr = %listener.local_addr()?, database = %config.database_url, "palaver listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(close_sockets_on(io, shutdown))
         .await?;
+    announcer.abort();
     store.close().await;
     info!("palaver stopped");
     Ok(())

@@ -32,7 +32,12 @@ pub(crate) struct StoredMessage {
     pub(crate) text: String,
     pub(crate) client_offset: Option<String>,
     pub(crate) created_at: i64,
+    /// Its place in its room, from 1, without holes.
+    pub(crate) seq: i64,
 }
+
+/// The columns of [`StoredMessage`], for every query that reads one.
+const COLUMNS: &str = "id, author, text, client_offset, created_at, seq";
 
 /// What to store.
 pub(crate) struct NewMessage<'a> {
@@ -82,12 +87,15 @@ impl Store {
     /// Stores a message, or returns the existing one when `client_offset` was seen before.
     pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
         let created_at = now_ms();
-        let row: Option<StoredMessage> = sqlx::query_as(
-            "INSERT INTO messages (room, author, text, client_offset, created_at)
-             VALUES (?, ?, ?, ?, ?)
+        // The seq subquery reads the unique (room, seq) index; callers serialise inserts per
+        // room, and the index turns any race into an error rather than a hole or a repeat.
+        let row: Option<StoredMessage> = sqlx::query_as(&format!(
+            "INSERT INTO messages (room, author, text, client_offset, created_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5,
+                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE room = ?1))
              ON CONFLICT (client_offset) DO NOTHING
-             RETURNING id, author, text, client_offset, created_at",
-        )
+             RETURNING {COLUMNS}"
+        ))
         .bind(m.room)
         .bind(m.author)
         .bind(m.text)
@@ -102,10 +110,9 @@ impl Store {
             });
         }
         // Only a conflicting client offset makes the insert a no-op.
-        let message = sqlx::query_as(
-            "SELECT id, author, text, client_offset, created_at FROM messages
-             WHERE client_offset = ?",
-        )
+        let message = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE client_offset = ?"
+        ))
         .bind(m.client_offset)
         .fetch_one(&self.pool)
         .await?;
@@ -132,10 +139,9 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let mut rows: Vec<StoredMessage> = sqlx::query_as(
-            "SELECT id, author, text, client_offset, created_at FROM messages
-             WHERE room = ? AND id > ? ORDER BY id DESC LIMIT ?",
-        )
+        let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id DESC LIMIT ?"
+        ))
         .bind(room)
         .bind(after)
         .bind(limit as i64)
@@ -143,6 +149,55 @@ impl Store {
         .await?;
         rows.reverse();
         Ok(rows)
+    }
+
+    /// The first `limit` messages of `room` with an id greater than `after`, oldest first.
+    pub(crate) async fn oldest_after(
+        &self,
+        room: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(room)
+        .bind(after)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The newest `limit` messages of `room` with an id below `before` (all when `None`),
+    /// oldest first, and whether older ones exist.
+    pub(crate) async fn page_before(
+        &self,
+        room: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<StoredMessage>, bool), StoreError> {
+        let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(room)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit as i64 + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        rows.reverse();
+        Ok((rows, more))
+    }
+
+    /// The id and seq of the newest message of `room`; `(0, 0)` when it has none.
+    pub(crate) async fn head(&self, room: &str) -> Result<(i64, i64), StoreError> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT id, seq FROM messages WHERE room = ? ORDER BY id DESC LIMIT 1")
+                .bind(room)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.unwrap_or((0, 0)))
     }
 
     /// Checks that the database answers; used by `/healthz`.
@@ -241,6 +296,54 @@ mod tests {
             capped.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
             ["m3", "m4"]
         );
+    }
+
+    #[tokio::test]
+    async fn seq_counts_each_room_without_holes() {
+        let (_dir, store) = open_temp().await;
+        let room = |room, text| NewMessage {
+            room,
+            ..msg(text, None)
+        };
+        let a1 = store.insert(room("a", "1")).await.unwrap().message;
+        let b1 = store.insert(room("b", "1")).await.unwrap().message;
+        let a2 = store.insert(room("a", "2")).await.unwrap().message;
+        assert_eq!((a1.seq, b1.seq, a2.seq), (1, 1, 2));
+        // A repeat takes no seq.
+        store.insert(msg("r", Some("k"))).await.unwrap();
+        store.insert(msg("r", Some("k"))).await.unwrap();
+        let l2 = store.insert(msg("s", None)).await.unwrap().message;
+        assert_eq!(l2.seq, 2);
+        assert_eq!(store.head("a").await.unwrap(), (a2.id, 2));
+        assert_eq!(store.head("none").await.unwrap(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn pages_go_back_from_before() {
+        let (_dir, store) = open_temp().await;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            ids.push(
+                store
+                    .insert(msg(&format!("m{i}"), None))
+                    .await
+                    .unwrap()
+                    .message
+                    .id,
+            );
+        }
+        let (newest, more) = store.page_before("lobby", None, 2).await.unwrap();
+        assert_eq!(
+            (newest.iter().map(|m| m.id).collect::<Vec<_>>(), more),
+            (ids[3..].to_vec(), true)
+        );
+        let (older, more) = store.page_before("lobby", Some(ids[2]), 5).await.unwrap();
+        assert_eq!(
+            (older.iter().map(|m| m.id).collect::<Vec<_>>(), more),
+            (ids[..2].to_vec(), false)
+        );
+        let after = store.oldest_after("lobby", ids[0], 2).await.unwrap();
+        assert_eq!(after.iter().map(|m| m.id).collect::<Vec<_>>(), ids[1..3]);
     }
 
     #[tokio::test]

@@ -1,12 +1,14 @@
 //! The HTTP side: the server-rendered chat page, static files, `/healthz`, and the Socket.IO
 //! layer in front of them all.
 
+use std::sync::Arc;
+
 use app::events::{HISTORY_PAGE, LOBBY};
 use app::history::RecentMessages;
 use app::{App, shell};
 use axum::Router;
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, StatusCode, header};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -14,23 +16,32 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use socketioxide::layer::SocketIoLayer;
 
 use crate::chat::to_event;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 #[derive(Clone, FromRef)]
 struct WebState {
     leptos_options: LeptosOptions,
     store: Store,
+    metrics: Arc<Metrics>,
 }
 
-pub(crate) fn router(options: LeptosOptions, store: Store, sockets: SocketIoLayer) -> Router {
+pub(crate) fn router(
+    options: LeptosOptions,
+    store: Store,
+    metrics: Arc<Metrics>,
+    sockets: SocketIoLayer,
+) -> Router {
     let routes = generate_route_list(App);
     let recent = recent_messages(store.clone());
     let state = WebState {
         leptos_options: options.clone(),
         store,
+        metrics,
     };
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -64,4 +75,13 @@ async fn healthz(State(store): State<Store>) -> (StatusCode, &'static str) {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
         }
     }
+}
+
+async fn metrics_text(
+    State(metrics): State<Arc<Metrics>>,
+) -> ([(HeaderName, &'static str); 1], String) {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics.render(),
+    )
 }

@@ -35,7 +35,8 @@ async fn a_message_is_acked_after_storing_and_broadcast_to_everyone() {
     assert!(ts > 1_600_000_000_000, "ts is epoch milliseconds: {ts}");
 
     // The tutorial's `io.emit`: the sender hears its own message too, before the ack.
-    let expected = json!(["hello", id, {"author": "ann", "ts": ts, "clientOffset": "c-1"}]);
+    let expected =
+        json!(["hello", id, {"author": "ann", "ts": ts, "seq": 1, "clientOffset": "c-1"}]);
     assert_eq!(before_ack, vec![(CHAT.to_owned(), expected.clone())]);
     assert_eq!(bob.next_event().await, (CHAT.to_owned(), expected));
 

@@ -608,6 +608,7 @@ mod tests {
         let auth = MainAuth {
             server_offset: 7,
             name: Some("ann".into()),
+            since: None,
         };
         assert_eq!(c.connect(main, &auth), Err(EmitError::NotConnected));
         assert!(
@@ -697,7 +698,10 @@ mod tests {
     #[test]
     fn incoming_events_reach_their_namespace_and_decode() {
         let (mut c, _main, _admin) = connected();
-        let chat = event(ChatMessage::NAME, r#""hey",12,{"author":"bo","ts":5}"#);
+        let chat = event(
+            ChatMessage::NAME,
+            r#""hey",12,{"author":"bo","ts":5,"seq":1}"#,
+        );
         c.handle_frame(&format!("42{chat}"), 1.0);
         let notice = event(AdminNotice::NAME, r#"{"text":"restarting"}"#);
         c.handle_frame(&format!("42/admin,{notice}"), 1.0);
@@ -716,6 +720,7 @@ mod tests {
                 meta: MessageMeta {
                     author: "bo".into(),
                     ts: 5,
+                    seq: 1,
                     client_offset: None
                 }
             }
@@ -774,12 +779,12 @@ mod tests {
         c.handle_frame(r#"43/admin,0[{"data":{"id":9,"ts":9}}]"#, 15.0);
         assert!(c.poll_output().is_none());
 
-        c.handle_frame(r#"431[{"data":{"id":1,"ts":2}}]"#, 20.0);
+        c.handle_frame(r#"431[{"data":{"id":1,"ts":2,"seq":1}}]"#, 20.0);
         c.handle_frame(
             r#"430[{"error":{"code":"empty","message":"message is empty"}}]"#,
             20.0,
         );
-        c.handle_frame(r#"43/admin,2[{"data":{"id":3,"ts":4}}]"#, 20.0);
+        c.handle_frame(r#"43/admin,2[{"data":{"id":3,"ts":4,"seq":2}}]"#, 20.0);
         let answers: Vec<(i64, Reply<Posted>)> = drain(&mut c)
             .into_iter()
             .map(|o| match o {
@@ -790,9 +795,23 @@ mod tests {
         assert_eq!(
             answers,
             [
-                (1, Reply::Data(Posted { id: 1, ts: 2 })),
+                (
+                    1,
+                    Reply::Data(Posted {
+                        id: 1,
+                        ts: 2,
+                        seq: 1
+                    })
+                ),
                 (0, Err(ChatError::Empty).into()),
-                (2, Reply::Data(Posted { id: 3, ts: 4 })),
+                (
+                    2,
+                    Reply::Data(Posted {
+                        id: 3,
+                        ts: 4,
+                        seq: 2
+                    })
+                ),
             ]
         );
         assert_eq!(c.next_deadline(), Some(45_000.0), "only the watchdog left");
@@ -989,6 +1008,7 @@ mod tests {
         let auth = MainAuth {
             server_offset: 3,
             name: Some("new".into()),
+            since: None,
         };
         c.refresh(main, &auth).unwrap();
         let out = drain(&mut c);

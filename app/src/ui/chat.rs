@@ -92,14 +92,11 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
         let text = draft.get_untracked();
         match validate_text(&text) {
             Ok(text) => {
-                let key = uuid::Uuid::new_v4().to_string();
-                let author = name.get_untracked();
-                timeline.update(|t| t.add_pending(key.clone(), text.to_owned(), author));
+                with_live(&|l| l.post(text.to_owned()));
                 draft.set(String::new());
                 composer_error.set(None);
                 stick.set(true);
                 request_animation_frame(scroll_to_newest);
-                with_live(&|l| l.send(key.clone()));
             }
             // Nothing to send; not worth an error message.
             Err(ChatError::Empty) => draft.set(String::new()),
@@ -108,6 +105,9 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     };
     let on_retry = Callback::new(move |key: String| {
         with_live(&|l| l.retry(key.clone()));
+    });
+    let on_discard = Callback::new(move |key: String| {
+        with_live(&|l| l.discard(key.clone()));
     });
     let me = Signal::derive(move || name.get());
     let hydrated_sig = Signal::from(hydrated);
@@ -145,7 +145,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                     <For
                         each=move || timeline.with(Timeline::rows)
                         key=Row::key
-                        children=move |row| view! { <MessageRow row me hydrated=hydrated_sig on_retry/> }
+                        children=move |row| view! { <MessageRow row me hydrated=hydrated_sig on_retry on_discard/> }
                     />
                 </ol>
                 <Show when=move || timeline.with(|t| t.len() == 0)>

@@ -13,6 +13,7 @@ pub(crate) fn MessageRow(
     /// False while rendering on the server and hydrating; then times switch to local.
     hydrated: Signal<bool>,
     on_retry: Callback<String>,
+    on_discard: Callback<String>,
 ) -> impl IntoView {
     match row {
         Row::Sent(m) => {
@@ -45,6 +46,7 @@ pub(crate) fn MessageRow(
             };
             let busy = failed.is_none();
             let key = p.key.clone();
+            let discard_key = p.key.clone();
             view! {
                 <li class="message mine" data-testid="message" data-state=state aria-busy=busy.to_string()>
                     <div class="meta">
@@ -57,6 +59,9 @@ pub(crate) fn MessageRow(
                             <span class="error">{reason}</span>
                             <button type="button" class="retry" on:click=move |_| on_retry.run(key.clone())>
                                 "Retry"
+                            </button>
+                            <button type="button" class="discard" on:click=move |_| on_discard.run(discard_key.clone())>
+                                "Discard"
                             </button>
                         </div>
                     })}

@@ -3,6 +3,7 @@
 mod chat;
 mod live;
 mod message;
+mod outbox;
 mod status;
 mod time;
 mod timeline;

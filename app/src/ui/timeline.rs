@@ -4,6 +4,10 @@
 //! Everything that reaches the list (the server-rendered page, live broadcasts, the replay
 //! after a reconnect, acks) goes through [`Timeline::confirm`], which is idempotent: merging
 //! the same message twice, or out of order, cannot duplicate or reorder it.
+//!
+//! The timeline also tracks its catch-up cursor: the newest message held with no `seq` missing
+//! before it (back to where the list started). That cursor is what the client sends as
+//! `since`; a message beyond it means a delivery was lost, and the client asks for a `sync`.
 
 use std::collections::BTreeMap;
 
@@ -48,9 +52,23 @@ impl Row {
     }
 }
 
+/// A message's place: its room `seq` and its server id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Place {
+    pub(crate) seq: i64,
+    pub(crate) id: i64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Timeline {
     sent: BTreeMap<i64, ChatMessage>,
+    /// seq to id, for the messages in `sent`.
+    seqs: BTreeMap<i64, i64>,
+    /// The catch-up cursor: everything from the start of the list up to here is held.
+    cursor: Place,
+    /// Between a `synced` gap and the reloaded page: the cursor means nothing then, so holes
+    /// are not reported.
+    reloading: bool,
     /// In the order the user sent them; shown after every confirmed message.
     pending: Vec<Pending>,
 }
@@ -58,17 +76,48 @@ pub(crate) struct Timeline {
 // Without `hydrate` only the server render uses the timeline; the rest serves the browser.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 impl Timeline {
+    /// A timeline starting with `initial`, a contiguous page of the room (its newest, or the
+    /// whole room when it has fewer messages).
     pub(crate) fn new(initial: Vec<ChatMessage>) -> Timeline {
         let mut t = Timeline::default();
+        t.start_at(&initial);
         for m in initial {
             t.confirm(m);
         }
         t
     }
 
-    /// The highest server id held: what the client asks the server to continue after.
+    /// Puts the cursor just before the first message of a contiguous page.
+    fn start_at(&mut self, page: &[ChatMessage]) {
+        self.cursor = match page.first() {
+            Some(m) => Place {
+                seq: m.meta.seq - 1,
+                // Not an id held; only ever sent if nothing at all arrives, and then the server
+                // replays from the page's start, which is merged idempotently.
+                id: m.id - 1,
+            },
+            None => Place::default(),
+        };
+    }
+
+    /// The id to continue after: the newest message held with nothing missing before it.
     pub(crate) fn last_id(&self) -> i64 {
-        self.sent.keys().next_back().copied().unwrap_or(0)
+        self.cursor.id
+    }
+
+    /// Whether a message after the cursor is held, so one before it was not delivered.
+    pub(crate) fn has_hole(&self) -> bool {
+        !self.reloading
+            && self
+                .seqs
+                .keys()
+                .next_back()
+                .is_some_and(|&newest| newest > self.cursor.seq)
+    }
+
+    /// Whether the room's head (`seq`) is beyond what is held.
+    pub(crate) fn is_behind(&self, head_seq: i64) -> bool {
+        !self.reloading && head_seq > self.cursor.seq
     }
 
     /// Merges a stored message. Drops the pending copy of it, if this client sent it.
@@ -76,7 +125,45 @@ impl Timeline {
         if let Some(offset) = &message.meta.client_offset {
             self.pending.retain(|p| &p.key != offset);
         }
+        self.seqs.insert(message.meta.seq, message.id);
         self.sent.insert(message.id, message);
+        self.advance();
+    }
+
+    fn advance(&mut self) {
+        while let Some(&id) = self.seqs.get(&(self.cursor.seq + 1)) {
+            self.cursor = Place {
+                seq: self.cursor.seq + 1,
+                id,
+            };
+        }
+    }
+
+    /// The server said the gap is too large to replay: what is held will be replaced by a
+    /// fresh page ([`Timeline::finish_reload`]).
+    pub(crate) fn begin_reload(&mut self) {
+        self.reloading = true;
+    }
+
+    #[cfg(test)]
+    fn is_reloading(&self) -> bool {
+        self.reloading
+    }
+
+    /// Replaces the held messages with `page` (the room's newest), keeping any newer message
+    /// that arrived live while the page was on its way.
+    pub(crate) fn finish_reload(&mut self, page: Vec<ChatMessage>) {
+        let newest = page.last().map_or(0, |m| m.id);
+        let live: Vec<ChatMessage> = std::mem::take(&mut self.sent)
+            .into_values()
+            .filter(|m| m.id > newest)
+            .collect();
+        self.seqs.clear();
+        self.reloading = false;
+        self.start_at(&page);
+        for m in page.into_iter().chain(live) {
+            self.confirm(m);
+        }
     }
 
     /// Turns a pending send into a stored message after its ack. A broadcast of the same
@@ -92,9 +179,12 @@ impl Timeline {
             meta: MessageMeta {
                 author: p.author,
                 ts: posted.ts,
+                seq: posted.seq,
                 client_offset: Some(p.key),
             },
         });
+        self.seqs.insert(posted.seq, posted.id);
+        self.advance();
     }
 
     pub(crate) fn add_pending(&mut self, key: String, text: String, author: String) {
@@ -112,14 +202,28 @@ impl Timeline {
         }
     }
 
-    pub(crate) fn pending(&self, key: &str) -> Option<&Pending> {
+    #[cfg(test)]
+    fn pending(&self, key: &str) -> Option<&Pending> {
         self.pending.iter().find(|p| p.key == key)
     }
 
-    /// Sends still waiting to go out (not failed), oldest first.
-    pub(crate) fn sending(&self) -> impl Iterator<Item = &Pending> {
+    /// Whether a stored message with client offset `key` is held.
+    pub(crate) fn has_offset(&self, key: &str) -> bool {
+        self.sent
+            .values()
+            .any(|m| m.meta.client_offset.as_deref() == Some(key))
+    }
+
+    /// Forgets a pending send (the user discarded it).
+    pub(crate) fn discard(&mut self, key: &str) {
+        self.pending.retain(|p| p.key != key);
+    }
+
+    /// The send to make next, oldest first: none while the oldest unsent one has failed, so
+    /// the user's messages are never stored out of the order they were written.
+    pub(crate) fn next_to_send(&self) -> Option<&Pending> {
         self.pending
-            .iter()
+            .first()
             .filter(|p| p.state == SendState::Sending)
     }
 
@@ -141,13 +245,19 @@ impl Timeline {
 mod tests {
     use super::*;
 
+    /// Message `id` with seq `id` (one room, ids without holes) unless a test says otherwise.
     fn msg(id: i64, text: &str, offset: Option<&str>) -> ChatMessage {
+        at(id, id, text, offset)
+    }
+
+    fn at(id: i64, seq: i64, text: &str, offset: Option<&str>) -> ChatMessage {
         ChatMessage {
             text: text.into(),
             id,
             meta: MessageMeta {
                 author: "ann".into(),
                 ts: id * 1000,
+                seq,
                 client_offset: offset.map(Into::into),
             },
         }
@@ -159,14 +269,59 @@ mod tests {
 
     #[test]
     fn merging_is_ordered_and_idempotent() {
-        let mut t = Timeline::new(vec![msg(1, "a", None), msg(3, "c", None)]);
+        let mut t = Timeline::new(vec![msg(1, "a", None)]);
         // A replay after reconnect overlaps what the page already had, and arrives out of order.
-        for m in [msg(4, "d", None), msg(2, "b", None), msg(3, "c", None)] {
+        for m in [
+            msg(4, "d", None),
+            msg(2, "b", None),
+            msg(3, "c", None),
+            msg(3, "c", None),
+        ] {
             t.confirm(m);
         }
         assert_eq!(ids(&t), ["m1", "m2", "m3", "m4"]);
         assert_eq!(t.last_id(), 4);
+        assert!(!t.has_hole());
         assert_eq!(Timeline::default().last_id(), 0);
+    }
+
+    #[test]
+    fn the_cursor_stops_at_the_first_missing_seq() {
+        // Ids are shared by every room, so they have holes; seqs do not.
+        let mut t = Timeline::new(vec![at(10, 4, "a", None), at(12, 5, "b", None)]);
+        assert_eq!((t.last_id(), t.has_hole()), (12, false));
+        // seq 6 was dropped on the way; 7 arrives.
+        t.confirm(at(20, 7, "d", None));
+        assert!(t.has_hole());
+        assert_eq!(t.last_id(), 12, "since must still ask for seq 6");
+        assert!(t.is_behind(7));
+        t.confirm(at(15, 6, "c", None));
+        assert_eq!(
+            (t.last_id(), t.has_hole(), t.is_behind(7)),
+            (20, false, false)
+        );
+    }
+
+    #[test]
+    fn a_fresh_page_starts_the_cursor_before_it() {
+        let t = Timeline::new(vec![at(50, 30, "x", None)]);
+        assert_eq!(t.last_id(), 50);
+        assert!(!t.is_behind(30) && t.is_behind(31));
+        let empty = Timeline::new(vec![]);
+        assert!(empty.is_behind(1) && !empty.is_behind(0));
+    }
+
+    #[test]
+    fn a_reload_replaces_old_messages_and_keeps_newer_live_ones() {
+        let mut t = Timeline::new(vec![at(1, 1, "old", None)]);
+        t.add_pending("k".into(), "mine".into(), "ann".into());
+        t.begin_reload();
+        // Live traffic keeps coming while the page loads; it is not a hole.
+        t.confirm(at(2000, 2000, "live", None));
+        assert!(!t.has_hole() && t.is_reloading());
+        t.finish_reload(vec![at(1998, 1998, "p1", None), at(1999, 1999, "p2", None)]);
+        assert_eq!(ids(&t), ["m1998", "m1999", "m2000", "pk"]);
+        assert_eq!((t.last_id(), t.has_hole()), (2000, false));
     }
 
     #[test]
@@ -177,7 +332,14 @@ mod tests {
         t.confirm(msg(2, "mine", Some("k1")));
         assert_eq!(ids(&t), ["m1", "m2"]);
         // The ack arriving afterwards changes nothing.
-        t.acknowledge("k1", Posted { id: 2, ts: 5 });
+        t.acknowledge(
+            "k1",
+            Posted {
+                id: 2,
+                ts: 5,
+                seq: 2,
+            },
+        );
         assert_eq!(ids(&t), ["m1", "m2"]);
         assert_eq!(t.len(), 2);
     }
@@ -186,7 +348,14 @@ mod tests {
     fn ack_before_broadcast_confirms_once() {
         let mut t = Timeline::default();
         t.add_pending("k1".into(), "mine".into(), "ann".into());
-        t.acknowledge("k1", Posted { id: 7, ts: 70 });
+        t.acknowledge(
+            "k1",
+            Posted {
+                id: 7,
+                ts: 70,
+                seq: 7,
+            },
+        );
         assert_eq!(ids(&t), ["m7"]);
         let rows = t.rows();
         let Row::Sent(m) = &rows[0] else {
@@ -198,18 +367,18 @@ mod tests {
     }
 
     #[test]
-    fn failed_sends_stay_until_retried() {
+    fn a_failed_send_holds_back_the_ones_after_it() {
         let mut t = Timeline::default();
         t.add_pending("k1".into(), "x".into(), "ann".into());
         t.add_pending("k2".into(), "y".into(), "ann".into());
+        assert_eq!(t.next_to_send().map(|p| p.key.as_str()), Some("k1"));
         t.set_state("k1", SendState::Failed("timeout".into()));
         assert_eq!(ids(&t), ["fk1", "pk2"]);
-        assert_eq!(
-            t.sending().map(|p| p.key.as_str()).collect::<Vec<_>>(),
-            ["k2"]
-        );
+        assert_eq!(t.next_to_send(), None);
         t.set_state("k1", SendState::Sending);
-        assert_eq!(t.sending().count(), 2);
-        assert_eq!(t.pending("k1").unwrap().text, "x");
+        assert_eq!(t.next_to_send().map(|p| p.key.as_str()), Some("k1"));
+        t.discard("k1");
+        assert_eq!(t.next_to_send().map(|p| p.key.as_str()), Some("k2"));
+        assert_eq!(t.pending("k2").unwrap().text, "y");
     }
 }

@@ -46,17 +46,24 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    configure: fn(&mut Config),
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// A server whose default configuration `configure` adjusts.
+    pub async fn start_with(configure: fn(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let (addr, stop, task) = spawn(&dir, "127.0.0.1:0").await;
+        let (addr, stop, task) = spawn(&dir, "127.0.0.1:0", configure).await;
         TestServer {
             addr,
             dir,
+            configure,
             stop: Some(stop),
             task: Some(task),
         }
@@ -69,7 +76,7 @@ impl TestServer {
     /// Graceful shutdown, then a fresh server on the same address and database.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (addr, stop, task) = spawn(&self.dir, &self.addr.to_string()).await;
+        let (addr, stop, task) = spawn(&self.dir, &self.addr.to_string(), self.configure).await;
         assert_eq!(addr, self.addr);
         self.stop = Some(stop);
         self.task = Some(task);
@@ -109,10 +116,12 @@ fn database_url(dir: &tempfile::TempDir) -> String {
 async fn spawn(
     dir: &tempfile::TempDir,
     addr: &str,
+    configure: fn(&mut Config),
 ) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
     let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = Config::with_database(database_url(dir));
+    let mut config = Config::with_database(database_url(dir));
+    configure(&mut config);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         run(listener, config, async {

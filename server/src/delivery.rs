@@ -1,0 +1,91 @@
+//! Deliveries that did not happen: counting emits socketioxide dropped, and telling the rooms
+//! concerned so that their members catch up.
+//!
+//! socketioxide gives each socket a bounded buffer and drops an emit when it is full, without
+//! saying to whom. A dropped `chat message` leaves a hole in that member's `seq` run. The member
+//! notices the hole at its next message; for the newest messages, where no next message may
+//! come, this module later broadcasts a `room head` to the room, and members behind it `sync`.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use app::events::{Event as _, RoomHead};
+use socketioxide::{BroadcastError, SocketError, SocketIo};
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How long to let full buffers drain before announcing a room's head.
+const SETTLE: Duration = Duration::from_millis(250);
+
+/// Rooms that had a delivery dropped since their head was last announced.
+#[derive(Default)]
+pub(crate) struct Lagging {
+    rooms: Mutex<BTreeSet<String>>,
+    wake: Notify,
+}
+
+impl Lagging {
+    /// Accounts for the outcome of a broadcast to `room`.
+    pub(crate) fn record(&self, metrics: &Metrics, room: &str, result: Result<(), BroadcastError>) {
+        let Err(e) = result else { return };
+        match e {
+            BroadcastError::Socket(errors) => {
+                let full = errors
+                    .iter()
+                    .filter(|e| matches!(e, SocketError::InternalChannelFull))
+                    .count();
+                // `Closed` means the socket is going away; its next connection catches up.
+                if full > 0 {
+                    metrics
+                        .emits_dropped
+                        .fetch_add(full as u64, Ordering::Relaxed);
+                    debug!(room, dropped = full, "deliveries dropped on full buffers");
+                    self.mark(room);
+                }
+            }
+            e => warn!(room, error = %e, "broadcast failed"),
+        }
+    }
+
+    fn mark(&self, room: &str) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        if rooms.insert(room.to_owned()) {
+            self.wake.notify_one();
+        }
+    }
+
+    fn take(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.rooms.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Announces the head of every lagging room, forever. A room whose announcement is itself
+    /// dropped stays lagging and is announced again after the next pause.
+    pub(crate) async fn announce(&self, io: SocketIo, store: Store, metrics: &Metrics) {
+        loop {
+            self.wake.notified().await;
+            tokio::time::sleep(SETTLE).await;
+            for room in self.take() {
+                let (last_id, last_seq) = match store.head(&room).await {
+                    Ok(head) => head,
+                    Err(e) => {
+                        warn!(room, error = %e, "room head query failed");
+                        self.mark(&room);
+                        continue;
+                    }
+                };
+                let head = RoomHead {
+                    room: room.clone(),
+                    last_id,
+                    last_seq,
+                };
+                let result = io.within(room.clone()).emit(RoomHead::NAME, &head).await;
+                self.record(metrics, &room, result);
+            }
+        }
+    }
+}
