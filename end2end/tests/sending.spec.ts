@@ -22,8 +22,8 @@ test('a send that gets no answer shows an error, and Retry delivers it once', as
   await send(ann, 'lost in transit');
   const row = messageWithText(ann, 'lost in transit');
   await expect(row).toHaveAttribute('data-state', 'pending');
-  // The ack timeout is 10 s.
-  await expect(row).toHaveAttribute('data-state', 'failed', { timeout: 20_000 });
+  // Three attempts of 5 s each, with 1 s and 2 s pauses between them.
+  await expect(row).toHaveAttribute('data-state', 'failed', { timeout: 30_000 });
   await expect(row.locator('.error')).toHaveText('No answer from the server');
   await expect(messageWithText(bob, 'lost in transit')).toHaveCount(0);
 
