@@ -47,7 +47,7 @@ export class PalaverServer {
       env: {
         ...process.env,
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
-        DATABASE_URL: `sqlite://${path.join(this.dir, 'palaver.db')}`,
+        DATABASE_URL: `sqlite://${this.database}`,
         LEPTOS_SITE_ROOT: path.join(ROOT, 'target', 'site'),
         LEPTOS_SITE_PKG_DIR: 'pkg',
         LEPTOS_OUTPUT_NAME: 'palaver',
@@ -94,6 +94,24 @@ export class PalaverServer {
   async restart() {
     await this.stop();
     await this.#spawn();
+  }
+
+  /** Kills the process with SIGKILL, like a crash: no shutdown, no flushing. */
+  async kill() {
+    if (!this.proc) return;
+    this.proc.kill('SIGKILL');
+    await this.exited;
+    this.proc = null;
+  }
+
+  /** Starts a stopped or killed server again on the same port and database. */
+  async resume() {
+    if (!this.proc) await this.#spawn();
+  }
+
+  /** The SQLite file. */
+  get database() {
+    return path.join(this.dir, 'palaver.db');
   }
 
   /** Stops the server and deletes its database. */
