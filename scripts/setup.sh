@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Palaver needs, skipping whatever is already present.
 # Usage: scripts/setup.sh [--with-browser]
-#   --with-browser  also install Debian's Chromium (for the Playwright tests)
+#   --with-browser  also install Debian's Chromium and sqlite3 (for the browser and chaos tests)
 # Other scripts source it: `source scripts/setup.sh` leaves PATH pointing at the tools.
 set -euo pipefail
 
@@ -60,6 +60,13 @@ if [[ "$WITH_BROWSER" == 1 && ! -x /usr/bin/chromium ]]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q chromium
+fi
+# The sqlite3 shell: the chaos test reads the database directly to check it.
+if [[ "$WITH_BROWSER" == 1 ]] && ! command -v sqlite3 >/dev/null; then
+  log "installing sqlite3 from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q sqlite3
 fi
 
 # npm packages: wasm-opt (binaryen; Debian's is too old and emits broken wasm), Playwright,

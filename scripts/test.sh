@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, Rust unit and integration tests, a release build,
-# the socket.io-client interop tests and the Playwright tests in Chromium.
+# the socket.io-client interop tests, the chaos test and the Playwright tests in Chromium.
 # Installs what is missing first. Stops at the first failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +28,10 @@ cargo leptos build --release
 
 step "socket.io-client interop tests"
 (cd end2end && npm run --silent interop)
+
+step "chaos test"
+# 50 clients, random disconnects, two SIGKILLs of the server; see end2end/chaos/chaos.mjs.
+(cd end2end && npm run --silent chaos)
 
 step "Playwright tests"
 (cd end2end && npx playwright test)
