@@ -1,0 +1,111 @@
+// What stalled readers cost everyone else: broadcast latency seen by healthy readers, and the
+// server's memory, without and then with sockets that stop reading (their TCP receive side is
+// paused, so the server's per-socket buffer fills and deliveries to them are dropped).
+//
+//   node chaos/stall.mjs [--readers 20] [--stalled 5] [--messages 2000] [--rate 200] [--bytes 2000]
+//
+// Prints figures; it asserts only that healthy readers lost nothing. Not a timed test.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { io } from 'socket.io-client';
+import { PalaverServer } from '../support/server.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    readers: { type: 'string', default: '20' },
+    stalled: { type: 'string', default: '5' },
+    messages: { type: 'string', default: '2000' },
+    rate: { type: 'string', default: '200' },
+    bytes: { type: 'string', default: '2000' },
+  },
+});
+const READERS = Number(opts.readers);
+const STALLED = Number(opts.stalled);
+const MESSAGES = Number(opts.messages);
+const RATE = Number(opts.rate);
+const PAD = 'x'.repeat(Number(opts.bytes));
+
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+const pct = (v, p) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)];
+
+function connect(url, name) {
+  const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { name, since: { lobby: 0 } } });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+function rssKiB(pid) {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line.split(/\s+/)[1]);
+}
+
+async function dropped(server) {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(text.split('\n').find((l) => l.startsWith('palaver_emits_dropped_total ')).split(' ')[1]);
+}
+
+/** Publishes MESSAGES messages at RATE per second; healthy readers record latencies. */
+async function phase(server, label, stalledCount) {
+  const readers = await Promise.all(Array.from({ length: READERS }, (_, i) => connect(server.url, `r${i}`)));
+  const latencies = [];
+  const counts = new Array(READERS).fill(0);
+  readers.forEach((s, i) =>
+    s.on('chat message', (text) => {
+      counts[i] += 1;
+      latencies.push(performance.now() - Number(text.split(' ')[0]));
+    }),
+  );
+  const stalled = await Promise.all(Array.from({ length: stalledCount }, (_, i) => connect(server.url, `s${i}`)));
+  // Stop reading: the kernel buffers fill, then the server's per-socket buffer.
+  for (const s of stalled) s.io.engine.transport.ws._socket.pause();
+  const publisher = await connect(server.url, 'pub');
+  const droppedBefore = await dropped(server);
+  const rssBefore = rssKiB(server.proc.pid);
+
+  const start = performance.now();
+  let inFlight = [];
+  for (let n = 0; n < MESSAGES; n++) {
+    const due = start + (n * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await pause(wait);
+    inFlight.push(publisher.timeout(10_000).emitWithAck('chat message', `${performance.now()} ${PAD}`, `${label}-${n}`));
+    if (inFlight.length >= 64) inFlight = [Promise.all(inFlight)];
+  }
+  await Promise.all(inFlight);
+  const deadline = Date.now() + 30_000;
+  while (counts.some((c) => c < MESSAGES) && Date.now() < deadline) await pause(50);
+  const result = {
+    label,
+    stalled: stalledCount,
+    p50: pct(latencies, 50),
+    p99: pct(latencies, 99),
+    max: Math.max(...latencies),
+    complete: counts.every((c) => c === MESSAGES),
+    dropped: (await dropped(server)) - droppedBefore,
+    rssGrowthKiB: rssKiB(server.proc.pid) - rssBefore,
+  };
+  [...readers, ...stalled, publisher].forEach((s) => s.close());
+  return result;
+}
+
+const server = await PalaverServer.start();
+let failed = false;
+try {
+  const rows = [await phase(server, 'healthy', 0), await phase(server, 'stalled', STALLED)];
+  console.log(`\n${READERS} readers, ${MESSAGES} messages of ${PAD.length} bytes at ${RATE}/s`);
+  console.log('phase    stalled  p50 ms  p99 ms  max ms  all delivered  drops  server RSS growth');
+  for (const r of rows) {
+    console.log(
+      `${r.label.padEnd(8)} ${String(r.stalled).padStart(7)} ${r.p50.toFixed(1).padStart(7)} ${r.p99.toFixed(1).padStart(7)} ${r.max.toFixed(0).padStart(7)}  ${String(r.complete).padStart(13)} ${String(r.dropped).padStart(6)}  ${(r.rssGrowthKiB / 1024).toFixed(1)} MiB`,
+    );
+    if (!r.complete) failed = true;
+  }
+} finally {
+  await server.dispose();
+}
+if (failed) {
+  console.error('a healthy reader missed messages');
+  process.exit(1);
+}
