@@ -2,7 +2,7 @@
 // server's memory, without and then with sockets that stop reading (their TCP receive side is
 // paused, so the server's per-socket buffer fills and deliveries to them are dropped).
 //
-//   node chaos/stall.mjs [--readers 20] [--stalled 5] [--messages 2000] [--rate 200] [--bytes 2000]
+//   node chaos/stall.mjs [--readers 20] [--stalled 5] [--messages 4000] [--rate 200] [--bytes 3500]
 //
 // Prints figures; it asserts only that healthy readers lost nothing. Not a timed test.
 import { readFileSync } from 'node:fs';
@@ -14,9 +14,9 @@ const { values: opts } = parseArgs({
   options: {
     readers: { type: 'string', default: '20' },
     stalled: { type: 'string', default: '5' },
-    messages: { type: 'string', default: '2000' },
+    messages: { type: 'string', default: '4000' },
     rate: { type: 'string', default: '200' },
-    bytes: { type: 'string', default: '2000' },
+    bytes: { type: 'string', default: '3500' },
   },
 });
 const READERS = Number(opts.readers);
@@ -70,7 +70,12 @@ async function phase(server, label, stalledCount) {
     const due = start + (n * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 0) await pause(wait);
-    inFlight.push(publisher.timeout(10_000).emitWithAck('chat message', `${performance.now()} ${PAD}`, `${label}-${n}`));
+    const ack = publisher.timeout(10_000).emitWithAck('chat message', `${performance.now()} ${PAD}`, `${label}-${n}`);
+    inFlight.push(
+      ack.then((a) => {
+        if (!a.data) throw new Error(`send refused: ${JSON.stringify(a.error)}`);
+      }),
+    );
     if (inFlight.length >= 64) inFlight = [Promise.all(inFlight)];
   }
   await Promise.all(inFlight);
@@ -93,7 +98,8 @@ async function phase(server, label, stalledCount) {
 const server = await PalaverServer.start();
 let failed = false;
 try {
-  const rows = [await phase(server, 'healthy', 0), await phase(server, 'stalled', STALLED)];
+  // Healthy again last, to tell the stalled readers' cost from drift over the run.
+  const rows = [await phase(server, 'healthy', 0), await phase(server, 'stalled', STALLED), await phase(server, 'after', 0)];
   console.log(`\n${READERS} readers, ${MESSAGES} messages of ${PAD.length} bytes at ${RATE}/s`);
   console.log('phase    stalled  p50 ms  p99 ms  max ms  all delivered  drops  server RSS growth');
   for (const r of rows) {
