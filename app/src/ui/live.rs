@@ -186,6 +186,10 @@ mod browser {
                     .emit_with_ack(&Sync { since }, ACK_TIMEOUT)
                     .await;
                 this.sender.borrow_mut().syncing = false;
+                // A gap reported while this sync was under way could not start its reload.
+                if this.timeline.with_untracked(Timeline::is_reloading) {
+                    this.reload();
+                }
                 match result.map(|r| r.into_result()) {
                     Ok(Ok(done)) => done.into_iter().for_each(|s| this.synced(s)),
                     // A reconnect catches up anyway; the next hole asks again otherwise.

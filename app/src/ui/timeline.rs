@@ -145,8 +145,7 @@ impl Timeline {
         self.reloading = true;
     }
 
-    #[cfg(test)]
-    fn is_reloading(&self) -> bool {
+    pub(crate) fn is_reloading(&self) -> bool {
         self.reloading
     }
 
