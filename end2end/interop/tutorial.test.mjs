@@ -110,3 +110,18 @@ for (const [label, transport] of Object.entries(transports)) {
 test('a malformed auth payload is refused with connect_error', async () => {
   await assert.rejects(connect(server.url, { auth: { serverOffset: 'abc' } }), /invalid auth payload/);
 });
+
+describe('socket.io-client, handshake origin', () => {
+  test('a foreign Origin is refused and the site’s own is accepted', async () => {
+    // Node's client can set the header a browser would send for a page on another site.
+    const foreign = { transports: ['websocket'], extraHeaders: { Origin: 'http://evil.example' } };
+    await assert.rejects(connect(server.url, foreign), (err) => {
+      assert.match(err.message, /websocket error/);
+      return true;
+    });
+    const own = { transports: ['websocket'], extraHeaders: { Origin: server.url } };
+    const { socket } = await connect(server.url, own);
+    assert.ok(socket.connected);
+    socket.close();
+  });
+});

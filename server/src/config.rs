@@ -28,6 +28,11 @@ pub struct Config {
     /// Must hold a full catch-up (1,000 messages) plus live traffic.
     #[arg(long, env = "PALAVER_SOCKET_BUFFER", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(16..))]
     pub socket_buffer: u32,
+
+    /// Origins whose pages may open a socket, comma-separated (e.g. `https://chat.example.org`).
+    /// Empty: only pages served by this server, as the browser addressed it.
+    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -38,6 +43,7 @@ impl Config {
             database_url: database_url.into(),
             site_root: "target/site".to_owned(),
             socket_buffer: 2048,
+            allowed_origins: Vec::new(),
         }
     }
 

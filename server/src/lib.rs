@@ -6,6 +6,7 @@ mod chat;
 mod config;
 mod delivery;
 mod metrics;
+mod origin;
 mod store;
 mod web;
 
@@ -56,7 +57,14 @@ pub async fn run(
 
     let mut options = config.leptos_options();
     options.site_addr = listener.local_addr()?;
-    let app = web::router(options, store.clone(), chat.metrics.clone(), sockets);
+    let origins = origin::Origins::new(&config.allowed_origins);
+    let app = web::router(
+        options,
+        store.clone(),
+        chat.metrics.clone(),
+        sockets,
+        origins,
+    );
 
     info!(addr = %listener.local_addr()?, database = %config.database_url, "palaver listening");
     axum::serve(listener, app)

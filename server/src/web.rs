@@ -1,15 +1,15 @@
-//! The HTTP side: the server-rendered chat page, static files, `/healthz`, and the Socket.IO
-//! layer in front of them all.
+//! The HTTP side: the server-rendered chat page, static files, `/healthz`, `/metrics`, and the
+//! Socket.IO layer in front of them all, behind the handshake's origin check.
 
 use std::sync::Arc;
 
 use app::events::{HISTORY_PAGE, LOBBY};
 use app::history::RecentMessages;
 use app::{App, shell};
-use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::routing::get;
+use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -17,6 +17,7 @@ use socketioxide::layer::SocketIoLayer;
 
 use crate::chat::to_event;
 use crate::metrics::Metrics;
+use crate::origin::{self, Origins};
 use crate::store::Store;
 
 #[derive(Clone, FromRef)]
@@ -31,6 +32,7 @@ pub(crate) fn router(
     store: Store,
     metrics: Arc<Metrics>,
     sockets: SocketIoLayer,
+    origins: Origins,
 ) -> Router {
     let routes = generate_route_list(App);
     let recent = recent_messages(store.clone());
@@ -51,6 +53,8 @@ pub(crate) fn router(
         .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
         .with_state(state)
         .layer(sockets)
+        // Outside the Socket.IO layer, so a refused handshake never reaches it.
+        .layer(middleware::from_fn_with_state(origins, origin::check))
 }
 
 fn recent_messages(store: Store) -> RecentMessages {

@@ -283,3 +283,38 @@ async fn shutdown_disconnects_sockets_and_a_restart_serves_them_again() {
     let mut again = server.client(json!({})).await;
     assert_eq!(again.next_event().await.1[0], "before");
 }
+
+#[tokio::test]
+async fn a_page_from_another_origin_cannot_open_a_socket() {
+    let server = TestServer::start().await;
+    let handshake = "/socket.io/?EIO=4&transport=polling";
+    let own = format!("Origin: http://{}\r\n", server.addr);
+    for (headers, status) in [
+        ("Origin: http://evil.example\r\n", 403),
+        ("Origin: null\r\n", 403),
+        (own.as_str(), 200),
+        // Not a browser: no Origin, no page to protect.
+        ("", 200),
+    ] {
+        let (got, body) = support::http_get_with(server.addr, handshake, headers).await;
+        assert_eq!(got, status, "{headers:?}: {body}");
+    }
+    // Only the handshake is guarded; the page itself is public.
+    let (got, _) =
+        support::http_get_with(server.addr, "/healthz", "Origin: http://evil.example\r\n").await;
+    assert_eq!(got, 200);
+
+    let listed =
+        TestServer::start_with(|c| c.allowed_origins = vec!["https://chat.example.org".into()])
+            .await;
+    let (got, _) = support::http_get_with(
+        listed.addr,
+        handshake,
+        "Origin: https://chat.example.org\r\n",
+    )
+    .await;
+    assert_eq!(got, 200);
+    let own = format!("Origin: http://{}\r\n", listed.addr);
+    let (got, _) = support::http_get_with(listed.addr, handshake, &own).await;
+    assert_eq!(got, 403, "a list replaces the default");
+}
