@@ -317,6 +317,24 @@ impl SioClient {
         }
     }
 
+    /// Waits until the server ends this socket: a DISCONNECT packet, a close frame, or the
+    /// connection going away. False if none of these happens within `wait`. Unlike the
+    /// readers above it does not panic on a close, so no backtrace is taken (slow in debug
+    /// builds under RUST_BACKTRACE, enough to stall concurrent tests).
+    pub async fn closed_within(mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, async {
+            while let Some(Ok(msg)) = self.ws.next().await {
+                match msg {
+                    Message::Close(_) => return,
+                    Message::Text(t) if t.starts_with("41") => return,
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+
     /// Closes the transport without a Socket.IO disconnect, like a dropped network.
     pub async fn drop_connection(mut self) {
         let _ = self.ws.close(None).await;
