@@ -5,7 +5,9 @@
 //   node chaos/stall.mjs [--readers 20] [--stalled 5] [--messages 4000] [--rate 200] [--bytes 3500]
 //
 // Prints figures; it asserts only that healthy readers lost nothing. Not a timed test.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 import { PalaverServer } from '../support/server.mjs';
@@ -36,6 +38,30 @@ function connect(url, name) {
   });
 }
 
+/** Starts a child process holding `count` sockets that stop reading; resolves once they have. */
+function stallElsewhere(url, count, label) {
+  const script = `
+    import { io } from 'socket.io-client';
+    const sockets = await Promise.all(Array.from({ length: ${count} }, (_, i) => new Promise((resolve, reject) => {
+      const s = io(${JSON.stringify(url)}, { transports: ['websocket'], forceNew: true, reconnection: false,
+        auth: { name: ${JSON.stringify(label)} + '-stalled-' + i, since: { lobby: 0 } } });
+      s.once('connect', () => resolve(s));
+      s.once('connect_error', reject);
+    })));
+    for (const s of sockets) s.io.engine.transport.ws._socket.pause();
+    console.log('stalled');
+    setInterval(() => {}, 1 << 30);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: path.resolve(import.meta.dirname, '..'),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout.once('data', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`the stalling process exited with ${code}`)));
+  });
+}
+
 function rssKiB(pid) {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
   return Number(line.split(/\s+/)[1]);
@@ -57,9 +83,9 @@ async function phase(server, label, stalledCount) {
       latencies.push(performance.now() - Number(text.split(' ')[0]));
     }),
   );
-  const stalled = await Promise.all(Array.from({ length: stalledCount }, (_, i) => connect(server.url, `s${i}`)));
-  // Stop reading: the kernel buffers fill, then the server's per-socket buffer.
-  for (const s of stalled) s.io.engine.transport.ws._socket.pause();
+  // The stalled sockets live in another process, so that they cannot slow this one's
+  // event loop and the readers' figures show only what the server does.
+  const stalled = stalledCount > 0 ? await stallElsewhere(server.url, stalledCount, label) : null;
   const publisher = await connect(server.url, 'pub');
   const droppedBefore = await dropped(server);
   const rssBefore = rssKiB(server.proc.pid);
@@ -91,7 +117,8 @@ async function phase(server, label, stalledCount) {
     dropped: (await dropped(server)) - droppedBefore,
     rssGrowthKiB: rssKiB(server.proc.pid) - rssBefore,
   };
-  [...readers, ...stalled, publisher].forEach((s) => s.close());
+  [...readers, publisher].forEach((s) => s.close());
+  stalled?.kill();
   return result;
 }
 
