@@ -1,5 +1,5 @@
-//! The main namespace `/`: who connected, `chat message`, catch-up (on connect and by `sync`),
-//! `history`, and what happens to everything else a client sends.
+//! The main namespace `/`: who connected, `chat message`, and what happens to everything else
+//! a client sends. Catch-up and `history` live in `catchup.rs`.
 //!
 //! This module translates between the wire contract (`app::events`) and the store. It is the
 //! only place that knows both.
@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::events::{
-    self, ChatError, ChatMessage, Event as _, HISTORY_PAGE, History, HistoryPage, LOBBY,
-    MAX_CLIENT_OFFSET_CHARS, MAX_HISTORY_LIMIT, MAX_REPLAY, Main, MainAuth, MessageMeta,
-    Namespace as _, Posted, Reply, RoomHead, SendMessage, Since, Sync, Synced,
+    self, ChatError, ChatMessage, Event as _, History, LOBBY, MAX_CLIENT_OFFSET_CHARS, Main,
+    MainAuth, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Sync, Synced,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -22,24 +21,22 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use tokio::sync::Mutex;
 use tracing::{error, info, warn};
 
+use crate::catchup::{self, CatchUpError, Cursor};
 use crate::delivery::Lagging;
 use crate::metrics::Metrics;
-use crate::store::{NewMessage, Store, StoreError, StoredMessage};
-
-/// The most rooms one `sync` may name; more is not a real client.
-const MAX_SYNC_ROOMS: usize = 64;
+use crate::store::{NewMessage, Store, StoredMessage};
 
 /// Shared state of the chat namespace. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Chat {
-    store: Store,
+    pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) lagging: Arc<Lagging>,
     /// Held across "commit, then broadcast" and across "join, then replay", so that every
     /// client sees messages in id order and a connecting client neither misses nor repeats a
     /// message committed while it joins. SQLite serialises writers anyway, so this costs no
     /// write throughput.
-    order: Arc<Mutex<()>>,
+    pub(crate) order: Arc<Mutex<()>>,
 }
 
 impl Chat {
@@ -86,8 +83,8 @@ async fn on_connect(socket: SocketRef, Data(auth): Data<MainAuth>, State(chat): 
     info!(sid = %socket.id, ns = socket.ns(), %name, "socket connected");
 
     socket.on(SendMessage::NAME, on_send);
-    socket.on(Sync::NAME, on_sync);
-    socket.on(History::NAME, on_history);
+    socket.on(Sync::NAME, catchup::on_sync);
+    socket.on(History::NAME, catchup::on_history);
     socket.on_fallback(on_unknown_event);
     socket.on_disconnect(on_disconnect);
 
@@ -99,168 +96,16 @@ async fn on_connect(socket: SocketRef, Data(auth): Data<MainAuth>, State(chat): 
         Some(since) => Cursor::Since(since.get(LOBBY).copied().unwrap_or(0)),
         None => Cursor::Tutorial(auth.server_offset),
     };
-    let synced = match catch_up(&socket, &chat, LOBBY, cursor).await {
+    let synced = match catchup::catch_up(&socket, &chat, LOBBY, cursor).await {
         Ok(synced) => synced,
-        Err(e) => return drop_behind(&socket, e),
+        Err(e) => return catchup::drop_behind(&socket, e),
     };
     // Only clients that sent `since` know `synced`; the tutorial's gets exactly its replay.
     if matches!(cursor, Cursor::Since(_))
         && let Err(e) = socket.emit(Synced::NAME, &synced)
     {
-        drop_behind(&socket, CatchUpError::Emit(e.to_string()));
+        catchup::drop_behind(&socket, CatchUpError::Emit(e.to_string()));
     }
-}
-
-/// Where a catch-up starts.
-#[derive(Debug, Clone, Copy)]
-enum Cursor {
-    /// Palaver's cursor: replay everything after this id, or nothing if that is too much.
-    Since(i64),
-    /// The tutorial's `serverOffset`: replay the newest [`MAX_REPLAY`] after it.
-    Tutorial(i64),
-}
-
-#[derive(Debug, thiserror::Error)]
-enum CatchUpError {
-    #[error("catch-up query failed: {0}")]
-    Store(#[from] StoreError),
-    #[error("catch-up emit failed: {0}")]
-    Emit(String),
-}
-
-/// Sends `socket` what it is missing of `room`, oldest first. The caller holds the order lock,
-/// so nothing is committed to the room meanwhile: the replay ends exactly where live delivery
-/// starts.
-async fn catch_up(
-    socket: &SocketRef,
-    chat: &Chat,
-    room: &str,
-    cursor: Cursor,
-) -> Result<Synced, CatchUpError> {
-    let (last_id, last_seq) = chat.store.head(room).await?;
-    let (missed, gap) = match cursor {
-        // A cursor beyond the head means the client holds messages this server never stored
-        // (another database): it must reload, not trust what it has.
-        Cursor::Since(after) if after > last_id => (Vec::new(), true),
-        Cursor::Since(after) => {
-            let rows = chat.store.oldest_after(room, after, MAX_REPLAY + 1).await?;
-            if rows.len() > MAX_REPLAY {
-                (Vec::new(), true)
-            } else {
-                (rows, false)
-            }
-        }
-        Cursor::Tutorial(after) => {
-            let mut rows = chat.store.newest_after(room, after, MAX_REPLAY + 1).await?;
-            let gap = rows.len() > MAX_REPLAY;
-            if gap {
-                rows.remove(0);
-            }
-            (rows, gap)
-        }
-    };
-    let replayed = missed.len();
-    for m in missed {
-        socket
-            .emit(ChatMessage::NAME, &to_event(m))
-            .map_err(|e| CatchUpError::Emit(e.to_string()))?;
-    }
-    let m = &chat.metrics;
-    m.catchups.fetch_add(1, Ordering::Relaxed);
-    m.messages_replayed
-        .fetch_add(replayed as u64, Ordering::Relaxed);
-    if gap {
-        m.catchup_gaps.fetch_add(1, Ordering::Relaxed);
-    }
-    Ok(Synced {
-        head: RoomHead {
-            room: room.to_owned(),
-            last_id,
-            last_seq,
-        },
-        gap,
-        replayed,
-    })
-}
-
-/// A catch-up that could not be completed leaves a hole the client cannot see. Closing the
-/// socket makes it reconnect and catch up from its own cursor, which still predates the hole.
-fn drop_behind(socket: &SocketRef, e: CatchUpError) {
-    error!(sid = %socket.id, error = %e, "catch-up failed; disconnecting the socket");
-    let _ = socket.clone().disconnect();
-}
-
-async fn on_sync(
-    socket: SocketRef,
-    TryData(request): TryData<Sync>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async { sync(&socket, &chat, parsed::<Sync>(request)?.since).await }.await;
-    answer(&socket, Sync::NAME, ack, wants_ack, result);
-}
-
-async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synced>, ChatError> {
-    if since.len() > MAX_SYNC_ROOMS {
-        return Err(ChatError::InvalidPayload {
-            event: Sync::NAME.to_owned(),
-            detail: format!("at most {MAX_SYNC_ROOMS} rooms"),
-        });
-    }
-    let joined = socket.rooms();
-    if let Some(room) = since
-        .keys()
-        .find(|r| !joined.iter().any(|j| j == r.as_str()))
-    {
-        return Err(ChatError::UnknownRoom { room: room.clone() });
-    }
-    let _order = chat.order.lock().await;
-    let mut done = Vec::with_capacity(since.len());
-    for (room, after) in since {
-        match catch_up(socket, chat, &room, Cursor::Since(after)).await {
-            Ok(synced) => done.push(synced),
-            Err(CatchUpError::Store(e)) => {
-                error!(sid = %socket.id, error = %e, "sync query failed");
-                return Err(ChatError::Unavailable);
-            }
-            Err(e) => {
-                drop_behind(socket, e);
-                return Err(ChatError::Unavailable);
-            }
-        }
-    }
-    Ok(done)
-}
-
-async fn on_history(
-    socket: SocketRef,
-    TryData(request): TryData<History>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async { history(&socket, &chat, parsed::<History>(request)?).await }.await;
-    answer(&socket, History::NAME, ack, wants_ack, result);
-}
-
-async fn history(socket: &SocketRef, chat: &Chat, r: History) -> Result<HistoryPage, ChatError> {
-    if !socket.rooms().iter().any(|j| *j == r.room) {
-        return Err(ChatError::UnknownRoom { room: r.room });
-    }
-    let limit = r.limit.unwrap_or(HISTORY_PAGE).clamp(1, MAX_HISTORY_LIMIT);
-    let (rows, more) = chat
-        .store
-        .page_before(&r.room, r.before, limit)
-        .await
-        .map_err(|e| {
-            error!(sid = %socket.id, error = %e, "history query failed");
-            ChatError::Unavailable
-        })?;
-    Ok(HistoryPage {
-        messages: rows.into_iter().map(to_event).collect(),
-        more,
-    })
 }
 
 async fn on_send(
@@ -275,7 +120,9 @@ async fn on_send(
 }
 
 /// The payload of `E`, or the `invalid_payload` error that answers it.
-fn parsed<E: events::Event>(payload: Result<E, socketioxide::ParserError>) -> Result<E, ChatError> {
+pub(crate) fn parsed<E: events::Event>(
+    payload: Result<E, socketioxide::ParserError>,
+) -> Result<E, ChatError> {
     payload.map_err(|e| ChatError::InvalidPayload {
         event: E::NAME.to_owned(),
         detail: e.to_string(),
@@ -346,7 +193,7 @@ async fn on_disconnect(socket: SocketRef, reason: DisconnectReason) {
 }
 
 /// Sends the result in the ack, or logs the error when the client asked for no ack.
-fn answer<T: serde::Serialize>(
+pub(crate) fn answer<T: serde::Serialize>(
     socket: &SocketRef,
     event: &str,
     ack: AckSender,
@@ -389,7 +236,7 @@ pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {
 
 /// Whether the client expects an ack. socketioxide's `AckSender` silently drops a reply when
 /// none is expected; we want to log rejected input in that case instead.
-struct AckRequested(bool);
+pub(crate) struct AckRequested(pub(crate) bool);
 
 impl<A: Adapter> FromMessageParts<A> for AckRequested {
     type Error = Infallible;
