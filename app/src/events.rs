@@ -21,8 +21,11 @@ use std::fmt;
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// Longest client offset accepted; the tutorial client sends `${socket.id}-${counter}`.
 pub const MAX_CLIENT_OFFSET_CHARS: usize = 128;
-/// Longest display name accepted.
+/// Longest nickname accepted.
 pub const MAX_NAME_CHARS: usize = 32;
+/// How long a session token is valid after it was issued. The server issues a fresh one on
+/// every connect, so only a person away this long has to pick their name again.
+pub const SESSION_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 /// The room every socket of the main namespace joins, and the only one for now.
 pub const LOBBY: &str = "lobby";
 /// How many messages the server-rendered page and a fresh client start with.
@@ -32,7 +35,8 @@ pub const HISTORY_PAGE: usize = 50;
 pub const MAX_REPLAY: usize = 1000;
 /// The most messages one `history` request returns.
 pub const MAX_HISTORY_LIMIT: usize = 100;
-/// Name shown for clients that connect without one, such as the tutorial client.
+/// Name shown for clients that connect without a name or token, such as the tutorial client.
+/// It is reserved: nobody can claim it as a nickname.
 pub const ANONYMOUS: &str = "anonymous";
 
 /// A Socket.IO namespace and the `auth` payload its clients send on connect.
@@ -74,6 +78,7 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (Sync::NAME, Direction::ClientToServer),
     (History::NAME, Direction::ClientToServer),
     (ChatMessage::NAME, Direction::ServerToClient),
+    (Session::NAME, Direction::ServerToClient),
     (Synced::NAME, Direction::ServerToClient),
     (RoomHead::NAME, Direction::ServerToClient),
 ];
@@ -111,9 +116,75 @@ pub struct MainAuth {
     pub server_offset: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Since>,
-    /// Display name; identity comes from the connection, never from event payloads.
+    /// The nickname to claim (see [`validate_name`]), when the client has no session yet or
+    /// wants another name. Identity comes from the connection, never from event payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The session token from the last [`Session`]: proves the client is the person who
+    /// claimed that name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// `session`, server to client, right after a connect with a name or token: who the server
+/// knows this connection as, and a fresh token to present next time. Keep only the newest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub name: String,
+    pub token: String,
+    /// Milliseconds since the Unix epoch after which the token is refused.
+    pub expires_at: i64,
+}
+
+impl Event for Session {
+    const NAME: &'static str = "session";
+    type Namespace = Main;
+}
+impl ServerEvent for Session {}
+
+/// Why a namespace refused a connection. Its code is the whole `message` of the
+/// `connect_error` packet, so a client can match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The `auth` payload is not the namespace's shape.
+    #[error("invalid_auth")]
+    InvalidAuth,
+    /// The nickname breaks the rules of [`validate_name`].
+    #[error("invalid_name")]
+    InvalidName,
+    /// Someone else holds the nickname.
+    #[error("name_taken")]
+    NameTaken,
+    /// The token was not issued by this server (forged, altered, or another server's secret).
+    #[error("invalid_token")]
+    InvalidToken,
+    /// The token is older than [`SESSION_TTL_MS`]; claim the name again.
+    #[error("expired_token")]
+    ExpiredToken,
+    /// The namespace needs credentials this client does not have (`/admin`).
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The server cannot check the credentials right now; try again.
+    #[error("unavailable")]
+    Unavailable,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 7] = [
+        Refusal::InvalidAuth,
+        Refusal::InvalidName,
+        Refusal::NameTaken,
+        Refusal::InvalidToken,
+        Refusal::ExpiredToken,
+        Refusal::Unauthorized,
+        Refusal::Unavailable,
+    ];
+
+    /// The refusal a `connect_error` message stands for, if it is one of ours.
+    pub fn from_message(message: &str) -> Option<Refusal> {
+        Refusal::ALL.into_iter().find(|r| r.to_string() == message)
+    }
 }
 
 /// `chat message`, client to server: post `text` to the lobby.
@@ -350,23 +421,25 @@ pub fn validate_text(text: &str) -> Result<&str, ChatError> {
     Ok(text)
 }
 
-/// Cleans a display name: trimmed, at most [`MAX_NAME_CHARS`], no control characters;
-/// empty becomes [`ANONYMOUS`]. Names are not unique or authenticated yet.
-pub fn clean_name(name: Option<&str>) -> String {
-    let name: String = name
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .chars()
-        .take(MAX_NAME_CHARS)
-        .collect();
-    if name.is_empty() {
-        ANONYMOUS.to_owned()
+/// Checks a nickname: 1 to [`MAX_NAME_CHARS`] ASCII letters, digits, `-`, `_` or `.`.
+/// ASCII only, so that no two names look alike but differ (Latin `a` and Cyrillic `а`).
+/// [`ANONYMOUS`] is reserved.
+pub fn validate_name(name: &str) -> Result<&str, Refusal> {
+    let ok = (1..=MAX_NAME_CHARS).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name_key(name) != ANONYMOUS;
+    if ok {
+        Ok(name)
     } else {
-        name
+        Err(Refusal::InvalidName)
     }
+}
+
+/// The form under which nicknames are compared: two names are the same when their keys are.
+pub fn name_key(name: &str) -> String {
+    name.to_ascii_lowercase()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,6 +624,7 @@ mod tests {
             server_offset: 2,
             name: Some("bo".into()),
             since: Some(Since::from([(LOBBY.to_owned(), 9)])),
+            token: None,
         };
         assert_eq!(
             serde_json::to_value(&a).unwrap(),
@@ -609,10 +683,30 @@ mod tests {
     }
 
     #[test]
-    fn names_are_cleaned() {
-        assert_eq!(clean_name(None), ANONYMOUS);
-        assert_eq!(clean_name(Some("  \u{7} ")), ANONYMOUS);
-        assert_eq!(clean_name(Some(" ann\n")), "ann");
-        assert_eq!(clean_name(Some(&"x".repeat(50))).len(), MAX_NAME_CHARS);
+    fn nicknames_follow_the_rules() {
+        for good in ["ann", "Bob_2", "x.y-z", &"a".repeat(MAX_NAME_CHARS)] {
+            assert_eq!(validate_name(good), Ok(good), "{good}");
+        }
+        for bad in [
+            "",
+            " ann",
+            "ann bob",
+            "аnn",
+            "a/b",
+            "Anonymous",
+            &"a".repeat(33),
+        ] {
+            assert_eq!(validate_name(bad), Err(Refusal::InvalidName), "{bad}");
+        }
+        assert_eq!(name_key("AnN"), name_key("aNn"));
+    }
+
+    #[test]
+    fn refusals_are_their_codes() {
+        for r in Refusal::ALL {
+            assert_eq!(Refusal::from_message(&r.to_string()), Some(r));
+        }
+        assert_eq!(Refusal::Unauthorized.to_string(), "unauthorized");
+        assert_eq!(Refusal::from_message("something else"), None);
     }
 }

@@ -80,7 +80,8 @@ class Client {
       transports: ['websocket'],
       reconnectionDelay: 100,
       reconnectionDelayMax: 1000,
-      auth: (cb) => cb({ name: this.name, since: { [ROOM]: this.cursor.id } }),
+      // The name is claimed on the first connect; the session token proves it on the others.
+      auth: (cb) => cb({ name: this.name, token: this.token, since: { [ROOM]: this.cursor.id } }),
     });
     this.socket.on('connect', () => {
       this.connectedAt = performance.now();
@@ -91,6 +92,13 @@ class Client {
     });
     this.socket.on('disconnect', () => {
       this.disconnectedAt ??= performance.now();
+    });
+    this.socket.on('session', (s) => {
+      this.token = s.token;
+    });
+    this.socket.on('connect_error', (e) => {
+      this.refusals = (this.refusals ?? 0) + 1;
+      console.error(`${this.name}: connect refused: ${e.message}`);
     });
     this.socket.on('chat message', (text, id, meta) => this.receive(id, meta.seq, false));
     this.socket.on('synced', (s) => {

@@ -81,3 +81,28 @@ test('a changed display name is used for the next messages and kept', async ({ b
   await ann.reload();
   await expect(ann.getByLabel('Display name')).toHaveValue('annie');
 });
+
+test('a name someone else holds is refused, and the holder keeps it across a reload', async ({ browser, server }) => {
+  const ann = await openChat(browser, server, 'ann');
+  const bob = await openChat(browser, server, 'bob');
+  const name = bob.getByLabel('Display name');
+  await name.fill('ANN');
+  await name.press('Enter');
+  await expect(bob.locator('#name-error')).toHaveText('“ANN” is taken; pick another name');
+  await expect(name).toHaveAttribute('aria-invalid', 'true');
+  // Bob is still Bob, connected, and his messages say so.
+  await expect(name).toHaveValue('bob');
+  await expect(bob.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+  await send(bob, 'still bob');
+  await expect(messageWithText(ann, 'still bob').locator('.author')).toHaveText('bob');
+
+  await name.fill('no spaces allowed');
+  await name.press('Enter');
+  await expect(bob.locator('#name-error')).toContainText('1 to 32 letters');
+
+  // Ann's session token keeps her name: a reload is still Ann, nobody else can be.
+  await ann.reload();
+  await expect(ann.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+  await expect(ann.getByLabel('Display name')).toHaveValue('ann');
+  expect(await ann.evaluate(() => localStorage.getItem('palaver.session'))).toMatch(/^v1\./);
+});

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     self, ChatError, ChatMessage, Event as _, History, LOBBY, MAX_CLIENT_OFFSET_CHARS, Main,
-    MainAuth, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Sync, Synced,
+    MainAuth, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Session, Sync, Synced,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -23,7 +23,9 @@ use tracing::{error, info, warn};
 
 use crate::catchup::{self, CatchUpError, Cursor};
 use crate::delivery::Lagging;
+use crate::identity::{self, authenticate};
 use crate::metrics::Metrics;
+use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 
 /// Shared state of the chat namespace. Cheap to clone.
@@ -37,12 +39,15 @@ pub(crate) struct Chat {
     /// message committed while it joins. SQLite serialises writers anyway, so this costs no
     /// write throughput.
     pub(crate) order: Arc<Mutex<()>>,
+    /// Signs and checks session tokens.
+    pub(crate) keys: Keys,
 }
 
 impl Chat {
-    pub(crate) fn new(store: Store) -> Chat {
+    pub(crate) fn new(store: Store, keys: Keys) -> Chat {
         Chat {
             store,
+            keys,
             metrics: Arc::default(),
             lagging: Arc::default(),
             order: Arc::default(),
@@ -50,37 +55,19 @@ impl Chat {
     }
 }
 
-/// Who a socket is. Set once by the connect middleware; never taken from event payloads.
-#[derive(Clone, Debug)]
-pub(crate) struct Identity {
-    pub(crate) name: String,
-}
-
-/// Why a connection to `/` is refused; sent to the client as `connect_error`.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum ConnectRefused {
-    #[error("invalid auth payload: {0}")]
-    InvalidAuth(String),
-}
-
 pub(crate) fn register(io: &SocketIo) {
     io.ns(Main::PATH, on_connect.with(authenticate));
 }
 
-async fn authenticate(
-    socket: SocketRef,
-    TryData(auth): TryData<MainAuth>,
-) -> Result<(), ConnectRefused> {
-    let auth = auth.map_err(|e| ConnectRefused::InvalidAuth(e.to_string()))?;
-    socket.extensions.insert(Identity {
-        name: events::clean_name(auth.name.as_deref()),
-    });
-    Ok(())
-}
-
 async fn on_connect(socket: SocketRef, Data(auth): Data<MainAuth>, State(chat): State<Chat>) {
-    let name = identity(&socket).name;
+    let name = identity::of(&socket).name;
     info!(sid = %socket.id, ns = socket.ns(), %name, "socket connected");
+    // First, so the client stores its new token before anything else can go wrong.
+    if let Some(session) = socket.extensions.remove::<Session>()
+        && let Err(e) = socket.emit(Session::NAME, &session)
+    {
+        warn!(sid = %socket.id, error = %e, "session not sent");
+    }
 
     socket.on(SendMessage::NAME, on_send);
     socket.on(Sync::NAME, catchup::on_sync);
@@ -138,7 +125,7 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
             max: MAX_CLIENT_OFFSET_CHARS,
         });
     }
-    let author = identity(socket).name;
+    let author = identity::of(socket).name;
 
     let _order = chat.order.lock().await;
     let inserted = chat
@@ -188,8 +175,9 @@ async fn on_unknown_event(
     );
 }
 
-async fn on_disconnect(socket: SocketRef, reason: DisconnectReason) {
+async fn on_disconnect(socket: SocketRef, reason: DisconnectReason, State(chat): State<Chat>) {
     info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
+    identity::seen_leaving(&chat, &identity::of(&socket)).await;
 }
 
 /// Sends the result in the ack, or logs the error when the client asked for no ack.
@@ -212,13 +200,6 @@ pub(crate) fn answer<T: serde::Serialize>(
     if let Err(e) = ack.send(&Reply::from(result)) {
         warn!(sid = %socket.id, event, error = %e, "ack not sent");
     }
-}
-
-fn identity(socket: &SocketRef) -> Identity {
-    // The middleware always sets it; the fallback only guards against a future code path.
-    socket.extensions.get::<Identity>().unwrap_or(Identity {
-        name: events::ANONYMOUS.to_owned(),
-    })
 }
 
 pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {

@@ -2,6 +2,7 @@
 //! `palaver` with no arguments runs on 127.0.0.1:3000 with a SQLite file under `./data/`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use leptos::config::LeptosOptions;
 
@@ -33,6 +34,16 @@ pub struct Config {
     /// Empty: only pages served by this server, as the browser addressed it.
     #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// Where generated secrets are kept (`session-secret`, `admin-token`).
+    /// Default: the SQLite file's directory.
+    #[arg(long, env = "PALAVER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Key that signs session tokens. Default: generated on first start and kept in the data
+    /// directory. Changing it signs everybody out.
+    #[arg(long, env = "PALAVER_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
 }
 
 impl Config {
@@ -44,6 +55,8 @@ impl Config {
             site_root: "target/site".to_owned(),
             socket_buffer: 2048,
             allowed_origins: Vec::new(),
+            data_dir: None,
+            session_secret: None,
         }
     }
 

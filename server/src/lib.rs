@@ -6,8 +6,11 @@ mod catchup;
 mod chat;
 mod config;
 mod delivery;
+mod identity;
 mod metrics;
 mod origin;
+mod secrets;
+mod session;
 mod store;
 mod web;
 
@@ -19,6 +22,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use config::Config;
+pub use secrets::SecretError;
 pub use store::StoreError;
 
 /// The largest Engine.IO message accepted, in bytes. A 4,000-character message is at most
@@ -29,6 +33,8 @@ const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
 pub enum ServerError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -41,7 +47,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let store = store::Store::open(&config.database_url).await?;
-    let chat = chat::Chat::new(store.clone());
+    let data_dir = secrets::data_dir(config.data_dir.as_deref(), &config.database_url);
+    let secret = secrets::load_or_create(
+        config.session_secret.as_deref(),
+        &data_dir,
+        "session-secret",
+    )?;
+    let chat = chat::Chat::new(store.clone(), session::Keys::new(secret.value()));
     let (sockets, io) = SocketIo::builder()
         .with_state(chat.clone())
         // Bounds each socket's memory; what overflows is dropped, counted and caught up.

@@ -55,6 +55,14 @@ pub(crate) struct Inserted {
     pub(crate) created: bool,
 }
 
+/// The outcome of claiming a nickname.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    Granted,
+    /// Another person holds it.
+    Taken,
+}
+
 /// Cheap to clone: the pool is reference-counted.
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
@@ -200,6 +208,56 @@ impl Store {
         Ok(row.unwrap_or((0, 0)))
     }
 
+    /// Gives `name` to `person` (renaming them if they had another), unless another person
+    /// holds it: someone seen within `hold_ms` of `now`. An older holder's claim has lapsed
+    /// with their token and is removed.
+    pub(crate) async fn claim_name(
+        &self,
+        person: &str,
+        name: &str,
+        name_key: &str,
+        now: i64,
+        hold_ms: i64,
+    ) -> Result<Claim, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM people WHERE name_key = ? AND person != ? AND last_seen < ?")
+            .bind(name_key)
+            .bind(person)
+            .bind(now.saturating_sub(hold_ms))
+            .execute(&mut *tx)
+            .await?;
+        let claimed = sqlx::query(
+            "INSERT INTO people (person, name, name_key, last_seen) VALUES (?, ?, ?, ?)
+             ON CONFLICT (person) DO UPDATE
+             SET name = excluded.name, name_key = excluded.name_key, last_seen = excluded.last_seen",
+        )
+        .bind(person)
+        .bind(name)
+        .bind(name_key)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match claimed {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(Claim::Granted)
+            }
+            // The unique name_key: someone else holds the name (also when two claim it at once).
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Claim::Taken),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records that `person` was seen at `now`, extending their hold on their name.
+    pub(crate) async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE people SET last_seen = MAX(last_seen, ?) WHERE person = ?")
+            .bind(now)
+            .bind(person)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Checks that the database answers; used by `/healthz`.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -221,7 +279,7 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
     })
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -344,6 +402,33 @@ mod tests {
         );
         let after = store.oldest_after("lobby", ids[0], 2).await.unwrap();
         assert_eq!(after.iter().map(|m| m.id).collect::<Vec<_>>(), ids[1..3]);
+    }
+
+    #[tokio::test]
+    async fn names_are_held_until_their_claim_lapses() {
+        let (_dir, store) = open_temp().await;
+        let hold = 1_000;
+        let claim = |person, name: &'static str, now| {
+            let store = store.clone();
+            async move {
+                store
+                    .claim_name(person, name, &name.to_lowercase(), now, hold)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(claim("p1", "Ann", 10).await, Claim::Granted);
+        // Case-insensitively taken, by someone else, while the hold lasts.
+        assert_eq!(claim("p2", "aNN", 500).await, Claim::Taken);
+        // The holder may claim it again, and rename.
+        assert_eq!(claim("p1", "ann", 600).await, Claim::Granted);
+        assert_eq!(claim("p1", "annie", 700).await, Claim::Granted);
+        // The old name is free once its person renamed.
+        assert_eq!(claim("p2", "ann", 800).await, Claim::Granted);
+        // Being seen extends the hold; after it lapses the name can be taken.
+        store.touch_person("p2", 1_500).await.unwrap();
+        assert_eq!(claim("p3", "ann", 2_400).await, Claim::Taken);
+        assert_eq!(claim("p3", "ann", 2_600).await, Claim::Granted);
     }
 
     #[tokio::test]

@@ -67,9 +67,10 @@ async fn a_repeated_client_offset_is_stored_once_and_acked_every_time() {
     assert_eq!(bob.next_event().await.1[0], "next");
 
     // After a restart the offset is still known.
+    let token = ann.session.clone().unwrap()["token"].clone();
     let mut server = server;
     server.restart().await;
-    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut ann = server.client(json!({"token": token})).await;
     let (after_restart, _) = ann.request(CHAT, vec![json!("once"), json!("dup")]).await;
     assert_eq!(posted_id(&after_restart), posted_id(&first));
 }
@@ -172,13 +173,7 @@ async fn invalid_auth_is_refused_with_connect_error() {
     let Err(Refused::ConnectError(reason)) = refused else {
         panic!("connect with bad auth should fail")
     };
-    assert!(
-        reason["message"]
-            .as_str()
-            .unwrap()
-            .contains("invalid auth payload"),
-        "{reason}"
-    );
+    assert_eq!(reason["message"], "invalid_auth", "{reason}");
     // Unknown auth fields are ignored, as Socket.IO clients may add their own.
     let mut ok = server
         .client(json!({"serverOffset": 0, "extra": true}))
@@ -203,14 +198,90 @@ async fn a_malformed_frame_does_not_hurt_anyone_else() {
 }
 
 #[tokio::test]
-async fn names_are_cleaned_and_capped() {
+async fn a_nickname_is_claimed_once_and_kept_by_its_token() {
     let server = TestServer::start().await;
-    let long = "n".repeat(60);
-    let mut ann = server
-        .client(json!({"name": format!("  {long}\u{7}")}))
+    let ann = server.client(json!({"name": "Ann"})).await;
+    let session = ann.session.clone().unwrap();
+    assert_eq!(session["name"], "Ann");
+    let token = session["token"].as_str().unwrap().to_owned();
+    assert!(session["expiresAt"].as_i64().unwrap() > 1_600_000_000_000);
+
+    // Taken, case-insensitively, while Ann holds it: online or not.
+    assert_eq!(server.refused(json!({"name": "aNN"})).await, "name_taken");
+    drop(ann);
+    assert_eq!(server.refused(json!({"name": "ann"})).await, "name_taken");
+
+    // Her token brings her back as Ann (several tabs are one person), with a fresh token,
+    // and it survives a restart: the key is kept in the data directory.
+    let mut tab = server.client(json!({"token": token})).await;
+    let (_, events) = tab.request(CHAT, vec![json!("hi")]).await;
+    assert_eq!(events[0].1[2]["author"], "Ann");
+    let mut server = server;
+    server.restart().await;
+    let mut again = server.client(json!({"token": token, "name": "Ann"})).await;
+    let fresh = again.session.clone().unwrap();
+    assert_eq!(fresh["name"], "Ann");
+    assert!(fresh["expiresAt"].as_i64() >= session["expiresAt"].as_i64());
+
+    // She can rename; her old name is then free for others.
+    let renamed = server
+        .client(json!({"token": token, "name": "annie"}))
         .await;
-    let (_, events) = ann.request(CHAT, vec![json!("hi")]).await;
-    assert_eq!(events[0].1[2]["author"], "n".repeat(32));
+    assert_eq!(renamed.session.clone().unwrap()["name"], "annie");
+    server.client(json!({"name": "ann"})).await;
+    let (_, events) = again.request(CHAT, vec![json!("still me")]).await;
+    assert_eq!(
+        events[0].1[2]["author"], "Ann",
+        "a connection keeps the name it was opened with"
+    );
+}
+
+#[tokio::test]
+async fn bad_names_and_tokens_are_refused_with_a_reason() {
+    let server = TestServer::start().await;
+    for bad in ["", "a b", "<ann>", "anonymous", "ünal", &"n".repeat(33)] {
+        assert_eq!(
+            server.refused(json!({"name": bad})).await,
+            "invalid_name",
+            "{bad}"
+        );
+    }
+    assert_eq!(server.refused(json!({"name": 7})).await, "invalid_auth");
+    assert_eq!(
+        server.refused(json!({"token": "v1.abc.def"})).await,
+        "invalid_token"
+    );
+
+    // A token signed with the right key but expired, and one with a rewritten name.
+    let key = server.session_secret();
+    let sign = |claims: Value| {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let signed = format!("v1.{}", b64.encode(claims.to_string()));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(signed.as_bytes());
+        format!("{signed}.{}", b64.encode(mac.finalize().into_bytes()))
+    };
+    let expired = sign(json!({"p": "p1", "n": "ann", "e": 1_000}));
+    assert_eq!(
+        server.refused(json!({"token": expired})).await,
+        "expired_token"
+    );
+    let good = sign(json!({"p": "p1", "n": "ann", "e": i64::MAX}));
+    server.client(json!({"token": good})).await;
+    let ann = server.client(json!({"name": "bob"})).await;
+    let token = ann.session.unwrap()["token"].as_str().unwrap().to_owned();
+    let (head, tag) = token.rsplit_once('.').unwrap();
+    let forged = format!("{head}x.{tag}");
+    assert_eq!(
+        server.refused(json!({"token": forged})).await,
+        "invalid_token"
+    );
+
+    // A guest (the tutorial's client) still connects, as anonymous, and gets no session.
+    let guest = server.client(json!({})).await;
+    assert!(guest.session.is_none());
 }
 
 // Multi-threaded like the real server: rendering state must survive moving between workers.

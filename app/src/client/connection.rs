@@ -609,6 +609,7 @@ mod tests {
             server_offset: 7,
             name: Some("ann".into()),
             since: None,
+            token: None,
         };
         assert_eq!(c.connect(main, &auth), Err(EmitError::NotConnected));
         assert!(
@@ -1009,6 +1010,7 @@ mod tests {
             server_offset: 3,
             name: Some("new".into()),
             since: None,
+            token: None,
         };
         c.refresh(main, &auth).unwrap();
         let out = drain(&mut c);

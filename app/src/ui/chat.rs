@@ -36,6 +36,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     let timeline = RwSignal::new(Timeline::new(initial));
     let status = RwSignal::new(Status::default());
     let name = RwSignal::new(String::new());
+    let name_error = RwSignal::new(None::<String>);
     let hydrated = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
     let composer_error = RwSignal::new(None::<String>);
@@ -53,7 +54,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
 
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {
-        live.set_value(Some(Live::start(timeline, status, name)));
+        live.set_value(Some(Live::start(timeline, status, name, name_error)));
         hydrated.set(true);
     });
 
@@ -124,7 +125,9 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                         aria-label="Display name"
                         autocomplete="nickname"
                         maxlength="32"
-                        placeholder="Your name"
+                        placeholder="Pick a name"
+                        aria-invalid=move || name_error.get().is_some().to_string()
+                        aria-describedby="name-error"
                         prop:value=move || name.get()
                         disabled=move || !hydrated.get()
                         on:change=move |ev| {
@@ -133,6 +136,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                         }
                     />
                 </label>
+                <p id="name-error" class="name-error" role="alert">{move || name_error.get()}</p>
             </header>
             <div class="scroller" node_ref=scroller on:scroll=on_scroll>
                 <ol

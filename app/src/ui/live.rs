@@ -12,9 +12,12 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// failed: about 18 s with the pauses between them.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const MAX_ATTEMPTS: u32 = 3;
-/// Where the display name is kept between visits.
+/// Where the nickname is kept between visits.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const NAME_KEY: &str = "palaver.name";
+/// Where the session token is kept: it proves we are the person who claimed the name.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const TOKEN_KEY: &str = "palaver.session";
 
 /// The pause after the `attempts`-th unanswered attempt: 1 s, 2 s, 4 s… at most 15 s.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -44,6 +47,7 @@ mod inert {
             _: RwSignal<Timeline>,
             _: RwSignal<Status>,
             _: RwSignal<String>,
+            _: RwSignal<Option<String>>,
         ) -> Live {
             Live
         }
@@ -64,11 +68,11 @@ mod browser {
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
 
-    use super::{ACK_TIMEOUT, MAX_ATTEMPTS, NAME_KEY, retry_pause};
+    use super::{ACK_TIMEOUT, MAX_ATTEMPTS, NAME_KEY, TOKEN_KEY, retry_pause};
     use crate::client::{AckError, Client, ConnectionState, Socket};
     use crate::events::{
-        ChatError, ChatMessage, HISTORY_PAGE, History, LOBBY, Main, MainAuth, RoomHead,
-        SendMessage, Since, Sync, Synced, clean_name,
+        ChatError, ChatMessage, HISTORY_PAGE, History, LOBBY, Main, MainAuth, Refusal, RoomHead,
+        SendMessage, Session, Since, Sync, Synced, validate_name,
     };
     use crate::ui::outbox::{self, Entry};
     use crate::ui::status::Status;
@@ -91,6 +95,10 @@ mod browser {
         socket: Socket<Main>,
         timeline: RwSignal<Timeline>,
         name: RwSignal<String>,
+        name_error: RwSignal<Option<String>>,
+        /// The nickname to claim on the next connect; `None` once the server confirmed one
+        /// (the token then says who we are) or refused it.
+        wanted: Rc<RefCell<Option<String>>>,
         sender: Rc<RefCell<Sender>>,
     }
 
@@ -99,18 +107,26 @@ mod browser {
             timeline: RwSignal<Timeline>,
             status: RwSignal<Status>,
             name: RwSignal<String>,
+            name_error: RwSignal<Option<String>>,
         ) -> Live {
-            name.set(load_name());
+            let saved = load_name();
+            name.set(saved.clone());
+            // With a token the server knows us already; without one, claim the saved name.
+            let wanted = Rc::new(RefCell::new(load_token().is_none().then_some(saved)));
             restore_outbox(timeline);
             let client = Client::connect();
             // Recomputed on every (re)connect: the server replays what came after the newest
-            // message held with nothing missing, and knows us by our current name.
-            let socket = client.socket::<Main>(move || {
-                let last = timeline.with_untracked(Timeline::last_id);
-                MainAuth {
-                    server_offset: last,
-                    name: Some(name.get_untracked()),
-                    since: Some(Since::from([(LOBBY.to_owned(), last)])),
+            // message held with nothing missing, and knows us by our token or claimed name.
+            let socket = client.socket::<Main>({
+                let wanted = wanted.clone();
+                move || {
+                    let last = timeline.with_untracked(Timeline::last_id);
+                    MainAuth {
+                        server_offset: last,
+                        name: wanted.borrow().clone(),
+                        token: load_token(),
+                        since: Some(Since::from([(LOBBY.to_owned(), last)])),
+                    }
                 }
             });
 
@@ -128,6 +144,8 @@ mod browser {
                 socket: socket.clone(),
                 timeline,
                 name,
+                name_error,
+                wanted,
                 sender: Rc::default(),
             };
             let this = live.clone();
@@ -142,10 +160,61 @@ mod browser {
             });
             let this = live.clone();
             socket.on_connect(move || this.pump());
-            socket.on_connect_error(|reason| {
-                leptos::logging::warn!("chat connection refused: {reason}");
-            });
+            let this = live.clone();
+            socket.on(move |s: Session| this.session(s));
+            let this = live.clone();
+            socket.on_connect_error(move |reason| this.refused(&reason));
             live
+        }
+
+        /// The server knows us as `s.name`: keep its token for next time.
+        fn session(&self, s: Session) {
+            if let Some(storage) = local_storage() {
+                let _ = storage.set_item(TOKEN_KEY, &s.token);
+                let _ = storage.set_item(NAME_KEY, &s.name);
+            }
+            self.wanted.borrow_mut().take();
+            self.name.set(s.name);
+            self.name_error.set(None);
+        }
+
+        /// The server refused the connection: fix what it objected to and connect again.
+        fn refused(&self, reason: &str) {
+            leptos::logging::warn!("chat connection refused: {reason}");
+            let token = load_token();
+            match Refusal::from_message(reason) {
+                // Signed out (expired, or the server's key changed): claim the name afresh.
+                Some(Refusal::InvalidToken | Refusal::ExpiredToken) => {
+                    if let Some(storage) = local_storage() {
+                        let _ = storage.remove_item(TOKEN_KEY);
+                    }
+                    let name = self.name.get_untracked();
+                    *self.wanted.borrow_mut() = validate_name(&name).is_ok().then_some(name);
+                }
+                // Keep the identity we have (the token's), or read as a guest until the
+                // person picks another name.
+                Some(Refusal::NameTaken | Refusal::InvalidName) => {
+                    let wanted = self.wanted.borrow_mut().take().unwrap_or_default();
+                    self.name_error
+                        .set(Some(if reason == Refusal::NameTaken.to_string() {
+                            format!("“{wanted}” is taken; pick another name")
+                        } else {
+                            NAME_RULES.to_owned()
+                        }));
+                    if token.is_none() {
+                        self.name.set(String::new());
+                    }
+                }
+                // The server could not check us; it may shortly.
+                Some(Refusal::Unavailable) => {}
+                // Nothing a retry would change.
+                Some(Refusal::InvalidAuth | Refusal::Unauthorized) | None => return,
+            }
+            let socket = self.socket.clone();
+            spawn_local(async move {
+                sleep(std::time::Duration::from_secs(1)).await;
+                socket.refresh_auth();
+            });
         }
 
         fn receive(&self, m: ChatMessage) {
@@ -326,16 +395,19 @@ mod browser {
             self.pump();
         }
 
-        /// Adopts a new display name: kept for the next visit and, since identity lives in the
-        /// connection, applied by reconnecting the namespace.
+        /// Claims another nickname. Identity lives in the connection, so this reconnects;
+        /// the server's `session` (or refusal) settles it.
         pub(crate) fn rename(&self, name: String) {
-            let name = clean_name(Some(&name));
-            if name == self.name.get_untracked() {
+            let name = name.trim().to_owned();
+            if validate_name(&name).is_err() {
+                self.name_error.set(Some(NAME_RULES.to_owned()));
                 return;
             }
-            if let Some(storage) = local_storage() {
-                let _ = storage.set_item(NAME_KEY, &name);
+            self.name_error.set(None);
+            if name == self.name.get_untracked() && self.wanted.borrow().is_none() {
+                return;
             }
+            *self.wanted.borrow_mut() = Some(name.clone());
             self.name.set(name);
             self.socket.refresh_auth();
         }
@@ -371,14 +443,21 @@ mod browser {
         web_sys::window()?.local_storage().ok()?
     }
 
+    const NAME_RULES: &str = "A name is 1 to 32 letters, digits, “-”, “_” or “.”";
+
+    fn load_token() -> Option<String> {
+        local_storage()?.get_item(TOKEN_KEY).ok().flatten()
+    }
+
     /// The saved name, or a fresh guest name saved for next time.
     fn load_name() -> String {
         let storage = local_storage();
         if let Some(name) = storage
             .as_ref()
             .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
+            .filter(|n| validate_name(n).is_ok())
         {
-            return clean_name(Some(&name));
+            return name;
         }
         // Math.random: fastrand has no entropy source in the browser without extra features.
         let name = format!("guest-{:04}", (js_sys::Math::random() * 10_000.0) as u32);

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use app::events::{Event as _, Main, Namespace as _, Session};
 use futures_util::{SinkExt, StreamExt};
 use palaver_server::{Config, run};
 use serde_json::{Value, json};
@@ -107,6 +108,19 @@ impl TestServer {
             .await
             .expect("connect refused")
     }
+
+    /// Connects to `/` with `auth` and returns the refusal's `connect_error` message.
+    pub async fn refused(&self, auth: Value) -> String {
+        match SioClient::connect(self.addr, "/", auth).await {
+            Err(Refused::ConnectError(e)) => e["message"].as_str().unwrap_or_default().to_owned(),
+            Ok(_) => panic!("the connection should have been refused"),
+        }
+    }
+
+    /// The key the server signs session tokens with (generated into the data directory).
+    pub fn session_secret(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("data/session-secret")).unwrap()
+    }
 }
 
 fn database_url(dir: &tempfile::TempDir) -> String {
@@ -188,6 +202,8 @@ pub struct SioClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     ns: String,
     next_ack: i64,
+    /// The `session` event the main namespace sends first to a named client.
+    pub session: Option<Value>,
 }
 
 impl SioClient {
@@ -203,7 +219,9 @@ impl SioClient {
             ws,
             ns: ns.to_owned(),
             next_ack: 0,
+            session: None,
         };
+        let named = ns == Main::PATH && (auth.get("name").is_some() || auth.get("token").is_some());
         client
             .send_raw(&format!("40{}{auth}", client.prefix()))
             .await;
@@ -216,6 +234,15 @@ impl SioClient {
             if let Some(body) = rest.strip_prefix('0') {
                 let v: Value = serde_json::from_str(body).unwrap();
                 assert!(v["sid"].is_string(), "CONNECT without sid: {frame}");
+                if named {
+                    let (event, args) = client.next_event().await;
+                    assert_eq!(
+                        event,
+                        Session::NAME,
+                        "a named client hears its session first"
+                    );
+                    client.session = Some(args[0].clone());
+                }
                 return Ok(client);
             }
             if let Some(body) = rest.strip_prefix('4') {

@@ -1,0 +1,121 @@
+//! Who a socket of the main namespace is: decided once, by the connect middleware, from the
+//! `auth` payload (a session token, a nickname to claim, or neither for a guest), then kept in
+//! the socket's extensions. Event payloads never say who sent them.
+
+use app::events::{
+    self, ANONYMOUS, Main, MainAuth, Namespace as _, Refusal, SESSION_TTL_MS, Session,
+};
+use socketioxide::extract::{SocketRef, State, TryData};
+use tracing::{error, warn};
+
+use crate::chat::Chat;
+use crate::session::Claims;
+use crate::store::{Claim, now_ms};
+
+/// Who a socket is. Set once by the connect middleware; never taken from event payloads.
+#[derive(Clone, Debug)]
+pub(crate) struct Identity {
+    pub(crate) name: String,
+    /// The person's stable id; `None` for a guest (no name, no token: the tutorial's client).
+    pub(crate) person: Option<String>,
+}
+
+impl Identity {
+    fn guest() -> Identity {
+        Identity {
+            name: ANONYMOUS.to_owned(),
+            person: None,
+        }
+    }
+}
+
+/// The middleware of the main namespace: a refusal becomes the client's `connect_error`.
+pub(crate) async fn authenticate(
+    socket: SocketRef,
+    TryData(auth): TryData<MainAuth>,
+    State(chat): State<Chat>,
+) -> Result<(), Refusal> {
+    let auth = auth.map_err(|e| {
+        warn!(sid = %socket.id, error = %e, "refused: invalid auth payload");
+        Refusal::InvalidAuth
+    })?;
+    let (identity, session) = identify(&chat, &auth).await.inspect_err(|r| {
+        warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
+    })?;
+    socket.extensions.insert(identity);
+    if let Some(session) = session {
+        socket.extensions.insert(session);
+    }
+    Ok(())
+}
+
+/// The identity `auth` proves, and the session to hand back (none for guests).
+///
+/// - A token alone: its person, under its name.
+/// - A name (with or without a token): claims it, for the token's person or a new one.
+/// - Neither: a guest.
+async fn identify(chat: &Chat, auth: &MainAuth) -> Result<(Identity, Option<Session>), Refusal> {
+    let now = now_ms();
+    let from_token = auth
+        .token
+        .as_deref()
+        .map(|t| chat.keys.verify(t, now))
+        .transpose()?;
+    let name = match (&auth.name, &from_token) {
+        (Some(name), _) => events::validate_name(name)?.to_owned(),
+        (None, Some(claims)) => claims.name.clone(),
+        (None, None) => return Ok((Identity::guest(), None)),
+    };
+    let person = from_token
+        .map(|c| c.person)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let key = events::name_key(&name);
+    match chat
+        .store
+        .claim_name(&person, &name, &key, now, SESSION_TTL_MS)
+        .await
+    {
+        Ok(Claim::Granted) => {}
+        Ok(Claim::Taken) => return Err(Refusal::NameTaken),
+        Err(e) => {
+            error!(error = %e, "claiming a name failed");
+            return Err(Refusal::Unavailable);
+        }
+    }
+    // A fresh token on every connect: the session lasts as long as the person keeps coming.
+    let claims = Claims {
+        person: person.clone(),
+        name: name.clone(),
+        expires_at: now + SESSION_TTL_MS,
+    };
+    let session = Session {
+        token: chat.keys.issue(&claims),
+        name: name.clone(),
+        expires_at: claims.expires_at,
+    };
+    Ok((
+        Identity {
+            name,
+            person: Some(person),
+        },
+        Some(session),
+    ))
+}
+
+/// The socket's identity, as the middleware set it.
+pub(crate) fn of(socket: &SocketRef) -> Identity {
+    // The middleware always sets it; the fallback only guards against a future code path.
+    socket
+        .extensions
+        .get::<Identity>()
+        .unwrap_or_else(Identity::guest)
+}
+
+/// Keeps a leaving person's hold on their name from the moment they left.
+pub(crate) async fn seen_leaving(chat: &Chat, identity: &Identity) {
+    if let Some(person) = &identity.person
+        && let Err(e) = chat.store.touch_person(person, now_ms()).await
+    {
+        warn!(error = %e, "recording when a person left failed");
+    }
+}
