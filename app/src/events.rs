@@ -402,6 +402,9 @@ pub enum ChatError {
     UnknownEvent { event: String },
     #[error("no room named `{room}`")]
     UnknownRoom { room: String },
+    /// The sender is over the rate limit; nothing was stored. Send again after the wait.
+    #[error("you are sending too fast; wait {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
     #[error("the server could not store the message; try again")]
     Unavailable,
 }

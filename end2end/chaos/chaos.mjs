@@ -97,6 +97,8 @@ class Client {
       this.token = s.token;
     });
     this.socket.on('connect_error', (e) => {
+      // Transport errors while the server is down are expected; a refusal by the server is not.
+      if (e.type === 'TransportError' || e.message === 'websocket error') return;
       this.refusals = (this.refusals ?? 0) + 1;
       console.error(`${this.name}: connect refused: ${e.message}`);
     });
@@ -193,6 +195,10 @@ class Client {
         if (outcome.ack?.data) {
           this.outbox.shift();
           this.acked.push({ ...head, id: outcome.ack.data.id, seq: outcome.ack.data.seq });
+        } else if (outcome.ack?.error?.code === 'rate_limited') {
+          // A backlog written offline goes out faster than the rate limit: wait as told.
+          this.throttled = (this.throttled ?? 0) + 1;
+          await pause(outcome.ack.error.retry_after_ms);
         } else if (outcome.ack?.error) {
           throw new Error(`${head.text} refused: ${JSON.stringify(outcome.ack.error)}`);
         } else if (outcome.timeout) {
@@ -331,6 +337,8 @@ async function main() {
     if (disorder) failures.push(`${disorder} out-of-order deliveries`);
     if (offlineLost) failures.push(`${offlineLost} offline messages not delivered`);
     if (kills < KILLS) failures.push(`only ${kills} kills`);
+    const refusals = clients.reduce((n, c) => n + (c.refusals ?? 0), 0);
+    if (refusals) failures.push(`${refusals} connections refused by the server`);
 
     const reconnects = clients.flatMap((c) => c.reconnects);
     const catchups = clients.flatMap((c) => c.catchups);
@@ -352,6 +360,8 @@ async function main() {
       ['catch-up p50 / p99', `${ms(percentile(catchups, 50))} / ${ms(percentile(catchups, 99))}`],
       ['catch-ups beyond the window (paged back)', gaps],
       ['deliveries dropped (server count)', dropped],
+      ['sends throttled, then retried', clients.reduce((n, c) => n + (c.throttled ?? 0), 0)],
+      ['connections refused (must be 0)', refusals],
       ['run time', `${((performance.now() - started) / 1000).toFixed(1)} s`],
     ];
     console.log('\nchaos test');

@@ -22,9 +22,10 @@ async function freePort() {
 }
 
 export class PalaverServer {
-  /** Starts a server with a fresh database. */
-  static async start() {
+  /** Starts a server with a fresh database; `env` adds to or overrides its environment. */
+  static async start(env = {}) {
     const server = new PalaverServer();
+    server.env = env;
     await server.#spawn();
     return server;
   }
@@ -34,6 +35,7 @@ export class PalaverServer {
     this.port = 0;
     this.logs = [];
     this.proc = null;
+    this.env = {};
   }
 
   get url() {
@@ -53,6 +55,7 @@ export class PalaverServer {
         LEPTOS_OUTPUT_NAME: 'palaver',
         LEPTOS_ENV: 'PROD',
         RUST_LOG: process.env.RUST_LOG ?? 'info',
+        ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -19,9 +19,16 @@ export function connect(url, options = {}) {
   });
 }
 
-/** Emits `chat message` with an ack and resolves with the ack's argument. */
-export function send(socket, ...args) {
-  return socket.timeout(10_000).emitWithAck(CHAT, ...args);
+/**
+ * Emits `chat message` with an ack and resolves with the ack's argument. Like a well-behaved
+ * client, it waits as told and sends again when the server says `rate_limited`.
+ */
+export async function send(socket, ...args) {
+  for (;;) {
+    const ack = await socket.timeout(10_000).emitWithAck(CHAT, ...args);
+    if (ack?.error?.code !== 'rate_limited') return ack;
+    await new Promise((resolve) => setTimeout(resolve, ack.error.retry_after_ms));
+  }
 }
 
 /** Collects event argument lists; `next(n)` waits until n more have arrived. */

@@ -1,10 +1,14 @@
 import { test as base, expect, type Browser, type Page } from '@playwright/test';
 import { PalaverServer } from '../support/server.mjs';
 
-/** Every test gets its own server and database, started from the release binary. */
-export const test = base.extend<{ server: PalaverServer }>({
-  server: async ({}, use, testInfo) => {
-    const server = await PalaverServer.start();
+/**
+ * Every test gets its own server and database, started from the release binary, with the
+ * default configuration unless the test sets `serverEnv` (`test.use({ serverEnv: {…} })`).
+ */
+export const test = base.extend<{ server: PalaverServer; serverEnv: Record<string, string> }>({
+  serverEnv: [{}, { option: true }],
+  server: async ({ serverEnv }, use, testInfo) => {
+    const server = await PalaverServer.start(serverEnv);
     await use(server);
     await server.dispose();
     // The server's own log explains most failures; keep it with the report.

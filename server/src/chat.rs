@@ -27,6 +27,7 @@ use crate::identity::{self, authenticate};
 use crate::metrics::Metrics;
 use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
+use crate::throttle::Throttle;
 
 /// Shared state of the chat namespace. Cheap to clone.
 #[derive(Clone)]
@@ -41,13 +42,16 @@ pub(crate) struct Chat {
     pub(crate) order: Arc<Mutex<()>>,
     /// Signs and checks session tokens.
     pub(crate) keys: Keys,
+    /// Messages per person per second.
+    pub(crate) throttle: Arc<Throttle>,
 }
 
 impl Chat {
-    pub(crate) fn new(store: Store, keys: Keys) -> Chat {
+    pub(crate) fn new(store: Store, keys: Keys, throttle: Throttle) -> Chat {
         Chat {
             store,
             keys,
+            throttle: Arc::new(throttle),
             metrics: Arc::default(),
             lagging: Arc::default(),
             order: Arc::default(),
@@ -125,7 +129,20 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
             max: MAX_CLIENT_OFFSET_CHARS,
         });
     }
-    let author = identity::of(socket).name;
+    let identity = identity::of(socket);
+    // Per person, so tabs share one budget; a guest has only its socket.
+    let sender = identity
+        .person
+        .unwrap_or_else(|| format!("guest:{}", socket.id));
+    if let Err(wait) = chat.throttle.take(&sender, std::time::Instant::now()) {
+        chat.metrics
+            .messages_throttled
+            .fetch_add(1, Ordering::Relaxed);
+        return Err(ChatError::RateLimited {
+            retry_after_ms: wait.as_millis().max(1) as u64,
+        });
+    }
+    let author = identity.name;
 
     let _order = chat.order.lock().await;
     let inserted = chat

@@ -30,6 +30,14 @@ pub struct Config {
     #[arg(long, env = "PALAVER_SOCKET_BUFFER", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(16..))]
     pub socket_buffer: u32,
 
+    /// Messages one person may send per second, on average; 0 turns the limit off.
+    #[arg(long, env = "PALAVER_RATE_LIMIT", default_value_t = 10.0)]
+    pub rate_limit: f64,
+
+    /// Messages one person may send at once after a quiet spell.
+    #[arg(long, env = "PALAVER_RATE_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_burst: u32,
+
     /// Origins whose pages may open a socket, comma-separated (e.g. `https://chat.example.org`).
     /// Empty: only pages served by this server, as the browser addressed it.
     #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -55,6 +63,8 @@ impl Config {
             site_root: "target/site".to_owned(),
             socket_buffer: 2048,
             allowed_origins: Vec::new(),
+            rate_limit: 10.0,
+            rate_burst: 10,
             data_dir: None,
             session_secret: None,
         }

@@ -12,6 +12,7 @@ mod origin;
 mod secrets;
 mod session;
 mod store;
+mod throttle;
 mod web;
 
 use std::future::Future;
@@ -53,7 +54,11 @@ pub async fn run(
         &data_dir,
         "session-secret",
     )?;
-    let chat = chat::Chat::new(store.clone(), session::Keys::new(secret.value()));
+    let chat = chat::Chat::new(
+        store.clone(),
+        session::Keys::new(secret.value()),
+        throttle::Throttle::new(config.rate_limit, config.rate_burst),
+    );
     let (sockets, io) = SocketIo::builder()
         .with_state(chat.clone())
         // Bounds each socket's memory; what overflows is dropped, counted and caught up.

@@ -13,6 +13,8 @@ pub(crate) struct Metrics {
     /// Catch-ups that found more missing than the window and replayed nothing.
     pub(crate) catchup_gaps: AtomicU64,
     pub(crate) messages_replayed: AtomicU64,
+    /// Messages refused because their sender was over the rate limit.
+    pub(crate) messages_throttled: AtomicU64,
 }
 
 impl Metrics {
@@ -43,6 +45,11 @@ impl Metrics {
                 "Messages replayed by catch-ups.",
                 &self.messages_replayed,
             ),
+            (
+                "palaver_messages_throttled_total",
+                "Messages refused because the sender was over the rate limit.",
+                &self.messages_throttled,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in counters {
@@ -67,6 +74,6 @@ mod tests {
         let text = m.render();
         assert!(text.contains("\npalaver_emits_dropped_total 3\n"), "{text}");
         assert!(text.contains("# TYPE palaver_messages_stored_total counter"));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 5);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 6);
     }
 }

@@ -15,6 +15,11 @@ use support::{Packet, SioClient, TestServer};
 
 const CHAT: &str = SendMessage::NAME;
 
+/// These tests post thousands of messages as one person: no rate limit.
+fn unthrottled(c: &mut palaver_server::Config) {
+    c.rate_limit = 0.0;
+}
+
 /// Posts `n` messages as one client and returns their ids.
 async fn post_many(client: &mut SioClient, n: usize, text: impl Fn(usize) -> String) -> Vec<i64> {
     let mut ids = Vec::with_capacity(n);
@@ -38,7 +43,7 @@ fn error_code(ack: &Value) -> String {
 
 #[tokio::test]
 async fn connecting_with_since_replays_the_rest_then_says_synced() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(unthrottled).await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let ids = post_many(&mut ann, 5, |i| format!("m{i}")).await;
 
@@ -76,7 +81,7 @@ async fn connecting_with_since_replays_the_rest_then_says_synced() {
 
 #[tokio::test]
 async fn beyond_the_window_nothing_is_replayed_and_history_pages_back() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(unthrottled).await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let ids = post_many(&mut ann, MAX_REPLAY + 1, |i| format!("m{i}")).await;
 
@@ -137,7 +142,7 @@ async fn beyond_the_window_nothing_is_replayed_and_history_pages_back() {
 
 #[tokio::test]
 async fn a_cursor_from_another_database_is_told_to_reload() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(unthrottled).await;
     let mut bob = server.client(json!({"since": {"lobby": 77}})).await;
     let (name, args) = bob.next_event().await;
     assert_eq!(
@@ -148,7 +153,7 @@ async fn a_cursor_from_another_database_is_told_to_reload() {
 
 #[tokio::test]
 async fn sync_and_history_check_their_input() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(unthrottled).await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let ids = post_many(&mut ann, 3, |i| format!("m{i}")).await;
 
@@ -209,7 +214,11 @@ impl Held {
 async fn a_stalled_reader_loses_deliveries_and_recovers_them_through_sync() {
     // A tiny per-socket buffer, so that the kernel's socket buffers are what holds most of
     // the backlog and the server's channel fills quickly.
-    let server = TestServer::start_with(|c| c.socket_buffer = 16).await;
+    let server = TestServer::start_with(|c| {
+        c.socket_buffer = 16;
+        unthrottled(c);
+    })
+    .await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let mut carl = server.client(json!({"since": {"lobby": 0}})).await;
     let (name, _) = carl.next_event().await;

@@ -288,7 +288,8 @@ async fn bad_names_and_tokens_are_refused_with_a_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_is_rendered_with_the_latest_messages_escaped() {
     support::watch_server_panics();
-    let server = TestServer::start().await;
+    // More messages than the rate limit lets one person send at once.
+    let server = TestServer::start_with(|c| c.rate_limit = 0.0).await;
     let (status, body) = server.get("/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
 
@@ -387,4 +388,50 @@ async fn a_page_from_another_origin_cannot_open_a_socket() {
     let own = format!("Origin: http://{}\r\n", listed.addr);
     let (got, _) = support::http_get_with(listed.addr, handshake, &own).await;
     assert_eq!(got, 403, "a list replaces the default");
+}
+
+#[tokio::test]
+async fn a_flood_is_throttled_while_everyone_else_keeps_flowing() {
+    let server = TestServer::start().await;
+    let mut flood = server.client(json!({"name": "flood"})).await;
+    // Another tab of the same person shares the budget.
+    let token = flood.session.clone().unwrap()["token"].clone();
+    let mut tab = server.client(json!({"token": token})).await;
+    let mut bob = server.client(json!({"name": "bob"})).await;
+
+    // The default burst is 10; the rest of a fast stream is refused, not stored.
+    let mut accepted = 0;
+    let mut refused = Vec::new();
+    for i in 0..15 {
+        let (ack, _) = flood.request(CHAT, vec![json!(format!("f{i}"))]).await;
+        match ack[0]["data"]["id"].as_i64() {
+            Some(_) => accepted += 1,
+            None => refused.push(ack),
+        }
+    }
+    assert_eq!(accepted, 10, "refused: {refused:?}");
+    assert_eq!(error_code(&refused[0]), "rate_limited");
+    let (ack, _) = tab.request(CHAT, vec![json!("from the other tab")]).await;
+    assert_eq!(error_code(&ack), "rate_limited");
+    let wait = ack[0]["error"]["retry_after_ms"].as_u64().unwrap();
+    assert!(
+        (1..=100).contains(&wait),
+        "10 per second: at most 100 ms, got {wait}"
+    );
+
+    // Bob is not slowed down by the flood.
+    for i in 0..10 {
+        let (ack, _) = bob.request(CHAT, vec![json!(format!("b{i}"))]).await;
+        posted_id(&ack);
+    }
+    // Once the wait the server named has passed, the flooder may send again.
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    let (ack, _) = flood.request(CHAT, vec![json!("after the wait")]).await;
+    posted_id(&ack);
+
+    let (_, metrics) = server.get("/metrics").await;
+    assert!(
+        metrics.contains("palaver_messages_throttled_total 6"),
+        "{metrics}"
+    );
 }

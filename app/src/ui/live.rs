@@ -331,30 +331,37 @@ mod browser {
                     client_offset: Some(next.key.clone()),
                 };
                 let result = this.socket.emit_with_ack(&message, ACK_TIMEOUT).await;
-                let retry = match result.map(|r| r.into_result()) {
+                // How long to pause before the next attempt, if one should follow.
+                let pause = match result.map(|r| r.into_result()) {
                     Ok(Ok(posted)) => {
                         outbox::remove(&next.key);
                         this.sender.borrow_mut().attempts.remove(&next.key);
                         this.timeline.update(|t| t.acknowledge(&next.key, posted));
-                        false
+                        None
                     }
                     Ok(Err(ChatError::Unavailable)) | Err(AckError::Timeout) => {
-                        this.unanswered(&next.key)
+                        this.unanswered(&next.key).then(|| {
+                            let attempts = this.sender.borrow().attempts.get(&next.key).copied();
+                            retry_pause(attempts.unwrap_or(1))
+                        })
+                    }
+                    // Sending too fast: not a failed attempt, just wait as long as told.
+                    Ok(Err(ChatError::RateLimited { retry_after_ms })) => {
+                        Some(std::time::Duration::from_millis(retry_after_ms))
                     }
                     // Not an attempt: it goes out again on the next connect.
-                    Err(AckError::NotConnected | AckError::Disconnected) => false,
+                    Err(AckError::NotConnected | AckError::Disconnected) => None,
                     Ok(Err(e)) => {
                         this.fail(&next.key, capitalise(&e.to_string()));
-                        false
+                        None
                     }
                     Err(AckError::Decode(e)) => {
                         this.fail(&next.key, format!("Unexpected answer: {e}"));
-                        false
+                        None
                     }
                 };
-                if retry {
-                    let attempts = this.sender.borrow().attempts.get(&next.key).copied();
-                    sleep(retry_pause(attempts.unwrap_or(1))).await;
+                if let Some(pause) = pause {
+                    sleep(pause).await;
                 }
                 this.sender.borrow_mut().busy = false;
                 this.pump();
