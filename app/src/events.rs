@@ -38,6 +38,8 @@ pub const MAX_HISTORY_LIMIT: usize = 100;
 /// Name shown for clients that connect without a name or token, such as the tutorial client.
 /// It is reserved: nobody can claim it as a nickname.
 pub const ANONYMOUS: &str = "anonymous";
+/// Author of announcements from `/admin`; reserved like [`ANONYMOUS`].
+pub const ADMIN_AUTHOR: &str = "admin";
 
 /// A Socket.IO namespace and the `auth` payload its clients send on connect.
 pub trait Namespace: 'static {
@@ -81,6 +83,14 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (Session::NAME, Direction::ServerToClient),
     (Synced::NAME, Direction::ServerToClient),
     (RoomHead::NAME, Direction::ServerToClient),
+    (Kicked::NAME, Direction::ServerToClient),
+];
+
+/// Every event name of the `/admin` namespace, with its direction.
+pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
+    (Kick::NAME, Direction::ClientToServer),
+    (Announce::NAME, Direction::ClientToServer),
+    (Stats::NAME, Direction::ServerToClient),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,6 +347,126 @@ pub struct MessageMeta {
     /// The sender's client offset, so its own pending copy can be matched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_offset: Option<String>,
+    /// What kind of message this is, when it is not a person's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<MessageKind>,
+}
+
+/// Messages that are not a person's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// Posted from `/admin` with [`Announce`].
+    Announcement,
+}
+
+/// `kicked`, server to the sockets of one person: an admin disconnected them. The server
+/// closes the connection right after; the client should not reconnect on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kicked {
+    pub reason: String,
+}
+
+impl Event for Kicked {
+    const NAME: &'static str = "kicked";
+    type Namespace = Main;
+}
+impl ServerEvent for Kicked {}
+
+// ---------------------------------------------------------------------------------------------
+// The admin namespace `/admin`
+// ---------------------------------------------------------------------------------------------
+
+/// `/admin`: live statistics and moderation, for holders of the admin token only.
+pub struct Admin;
+
+impl Namespace for Admin {
+    const PATH: &'static str = "/admin";
+    type Auth = AdminAuth;
+}
+
+/// The `auth` payload of `/admin`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AdminAuth {
+    /// The admin token from the server's configuration (or the one it printed on first start).
+    #[serde(default)]
+    pub token: String,
+}
+
+/// `stats`, server to every `/admin` socket, on connect and then every second.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Connected sockets per namespace.
+    pub namespaces: Vec<NamespaceStats>,
+    /// The main namespace's rooms, with who is in them.
+    pub rooms: Vec<RoomStats>,
+    /// Messages stored in the last 60 seconds.
+    pub messages_per_minute: u64,
+}
+
+impl Event for Stats {
+    const NAME: &'static str = "stats";
+    type Namespace = Admin;
+}
+impl ServerEvent for Stats {}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceStats {
+    pub path: String,
+    pub sockets: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomStats {
+    pub room: String,
+    /// Names of the people in it, each once however many tabs they have, sorted.
+    pub members: Vec<String>,
+    /// Its sockets, guests and tabs included.
+    pub sockets: usize,
+}
+
+/// `kick`, admin to server: disconnect every socket of the person called `name`, after
+/// telling them why ([`Kicked`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Kick {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Event for Kick {
+    const NAME: &'static str = "kick";
+    type Namespace = Admin;
+}
+impl ClientEvent for Kick {}
+impl Request for Kick {
+    type Ack = Reply<KickDone>;
+}
+
+/// The ack of [`Kick`]: how many sockets were disconnected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KickDone {
+    pub sockets: usize,
+}
+
+/// `announce`, admin to server: post `text` as an announcement to `room`, or to every room
+/// when `room` is absent. Stored and delivered like any message ([`MessageKind::Announcement`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Announce {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    pub text: String,
+}
+
+impl Event for Announce {
+    const NAME: &'static str = "announce";
+    type Namespace = Admin;
+}
+impl ClientEvent for Announce {}
+impl Request for Announce {
+    /// One per room it was posted to.
+    type Ack = Reply<Vec<Posted>>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,6 +532,8 @@ pub enum ChatError {
     UnknownEvent { event: String },
     #[error("no room named `{room}`")]
     UnknownRoom { room: String },
+    #[error("nobody called `{name}` is connected")]
+    UnknownPerson { name: String },
     /// The sender is over the rate limit; nothing was stored. Send again after the wait.
     #[error("you are sending too fast; wait {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u64 },
@@ -426,13 +558,13 @@ pub fn validate_text(text: &str) -> Result<&str, ChatError> {
 
 /// Checks a nickname: 1 to [`MAX_NAME_CHARS`] ASCII letters, digits, `-`, `_` or `.`.
 /// ASCII only, so that no two names look alike but differ (Latin `a` and Cyrillic `а`).
-/// [`ANONYMOUS`] is reserved.
+/// [`ANONYMOUS`] and [`ADMIN_AUTHOR`] are reserved.
 pub fn validate_name(name: &str) -> Result<&str, Refusal> {
     let ok = (1..=MAX_NAME_CHARS).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && name_key(name) != ANONYMOUS;
+        && ![ANONYMOUS, ADMIN_AUTHOR].contains(&name_key(name).as_str());
     if ok {
         Ok(name)
     } else {
@@ -583,6 +715,7 @@ mod tests {
                 ts: 1_700_000_000_000,
                 seq: 4,
                 client_offset: None,
+                kind: None,
             },
         };
         let v = serde_json::to_value(&m).unwrap();
@@ -666,7 +799,7 @@ mod tests {
 
     #[test]
     fn no_event_uses_a_reserved_name() {
-        for (name, _) in MAIN_EVENTS {
+        for (name, _) in MAIN_EVENTS.iter().chain(ADMIN_EVENTS) {
             assert!(!RESERVED_NAMES.contains(name), "{name} is reserved");
         }
     }

@@ -11,12 +11,14 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     self, ChatError, ChatMessage, Event as _, History, LOBBY, MAX_CLIENT_OFFSET_CHARS, Main,
-    MainAuth, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Session, Sync, Synced,
+    MainAuth, MessageKind, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Session, Sync,
+    Synced,
 };
 use socketioxide::SocketIo;
-use socketioxide::adapter::Adapter;
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{AckSender, Data, Event, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
+use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::{DisconnectReason, Socket};
 use tokio::sync::Mutex;
 use tracing::{error, info, warn};
@@ -44,13 +46,16 @@ pub(crate) struct Chat {
     pub(crate) keys: Keys,
     /// Messages per person per second.
     pub(crate) throttle: Arc<Throttle>,
+    /// What `/admin` clients must present.
+    pub(crate) admin_token: Arc<str>,
 }
 
 impl Chat {
-    pub(crate) fn new(store: Store, keys: Keys, throttle: Throttle) -> Chat {
+    pub(crate) fn new(store: Store, keys: Keys, throttle: Throttle, admin_token: &str) -> Chat {
         Chat {
             store,
             keys,
+            admin_token: admin_token.into(),
             throttle: Arc::new(throttle),
             metrics: Arc::default(),
             lagging: Arc::default(),
@@ -143,21 +148,29 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
         });
     }
     let author = identity.name;
+    let message = NewMessage {
+        room: LOBBY,
+        author: &author,
+        text,
+        client_offset: offset,
+        kind: None,
+    };
+    publish(chat, socket.within(LOBBY), message).await
+}
 
+/// Stores a message (idempotently by client offset) and broadcasts it with `to`, under the
+/// order lock. Shared by people's messages and `/admin`'s announcements.
+pub(crate) async fn publish(
+    chat: &Chat,
+    to: BroadcastOperators<LocalAdapter>,
+    message: NewMessage<'_>,
+) -> Result<Posted, ChatError> {
+    let room = message.room.to_owned();
     let _order = chat.order.lock().await;
-    let inserted = chat
-        .store
-        .insert(NewMessage {
-            room: LOBBY,
-            author: &author,
-            text,
-            client_offset: offset,
-        })
-        .await
-        .map_err(|e| {
-            error!(sid = %socket.id, error = %e, "storing a message failed");
-            ChatError::Unavailable
-        })?;
+    let inserted = chat.store.insert(message).await.map_err(|e| {
+        error!(%room, error = %e, "storing a message failed");
+        ChatError::Unavailable
+    })?;
     let stored = inserted.message;
     let posted = Posted {
         id: stored.id,
@@ -166,16 +179,16 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
     };
     // A repeated offset was broadcast when it was first stored; only the ack repeats.
     if inserted.created {
-        chat.metrics.messages_stored.fetch_add(1, Ordering::Relaxed);
+        chat.metrics.record_stored();
         let event = to_event(stored);
-        let result = socket.within(LOBBY).emit(ChatMessage::NAME, &event).await;
-        chat.lagging.record(&chat.metrics, LOBBY, result);
+        let result = to.emit(ChatMessage::NAME, &event).await;
+        chat.lagging.record(&chat.metrics, &room, result);
     }
     Ok(posted)
 }
 
 /// Anything without a handler: answered with `unknown_event` when an ack is expected.
-async fn on_unknown_event(
+pub(crate) async fn on_unknown_event(
     socket: SocketRef,
     Event(event): Event,
     ack: AckSender,
@@ -228,6 +241,10 @@ pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {
             ts: m.created_at,
             seq: m.seq,
             client_offset: m.client_offset,
+            kind: match m.kind.as_deref() {
+                Some("announcement") => Some(MessageKind::Announcement),
+                _ => None,
+            },
         },
     }
 }

@@ -52,6 +52,11 @@ pub struct Config {
     /// directory. Changing it signs everybody out.
     #[arg(long, env = "PALAVER_SESSION_SECRET", hide_env_values = true)]
     pub session_secret: Option<String>,
+
+    /// What `/admin` clients must present. Default: generated and printed on first start, and
+    /// kept in the data directory (`admin-token`).
+    #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 impl Config {
@@ -67,6 +72,7 @@ impl Config {
             rate_burst: 10,
             data_dir: None,
             session_secret: None,
+            admin_token: None,
         }
     }
 

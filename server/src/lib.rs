@@ -2,6 +2,7 @@
 //!
 //! `main` parses [`Config`] and calls [`run`]; tests call the same `run` on port 0.
 
+mod admin;
 mod catchup;
 mod chat;
 mod config;
@@ -54,10 +55,12 @@ pub async fn run(
         &data_dir,
         "session-secret",
     )?;
+    let admin_token = admin::load_token(config.admin_token.as_deref(), &data_dir)?;
     let chat = chat::Chat::new(
         store.clone(),
         session::Keys::new(secret.value()),
         throttle::Throttle::new(config.rate_limit, config.rate_burst),
+        &admin_token,
     );
     let (sockets, io) = SocketIo::builder()
         .with_state(chat.clone())
@@ -68,6 +71,8 @@ pub async fn run(
         .connect_timeout(Duration::from_secs(20))
         .build_layer();
     chat::register(&io);
+    admin::register(&io);
+    let stats = tokio::spawn(admin::push_stats(io.clone(), chat.clone()));
     let announcer = tokio::spawn({
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
@@ -89,6 +94,7 @@ pub async fn run(
         .with_graceful_shutdown(close_sockets_on(io, shutdown))
         .await?;
     announcer.abort();
+    stats.abort();
     store.close().await;
     info!("palaver stopped");
     Ok(())

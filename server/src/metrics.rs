@@ -1,7 +1,16 @@
 //! Counters for `/metrics`, in the Prometheus text format.
 
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
 
 #[derive(Default, Debug)]
 pub(crate) struct Metrics {
@@ -15,9 +24,37 @@ pub(crate) struct Metrics {
     pub(crate) messages_replayed: AtomicU64,
     /// Messages refused because their sender was over the rate limit.
     pub(crate) messages_throttled: AtomicU64,
+    /// Messages stored per second over the last minute, for `/admin`'s messages per minute.
+    last_minute: Mutex<Vec<(u64, u64)>>,
 }
 
 impl Metrics {
+    /// Counts a stored message (not a repeat).
+    pub(crate) fn record_stored(&self) {
+        self.messages_stored.fetch_add(1, Ordering::Relaxed);
+        let second = unix_seconds();
+        let mut minute = self.last_minute.lock().unwrap_or_else(|e| e.into_inner());
+        if minute.is_empty() {
+            minute.resize(60, (0, 0));
+        }
+        let slot = &mut minute[(second % 60) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        slot.1 += 1;
+    }
+
+    /// Messages stored in the last 60 seconds.
+    pub(crate) fn messages_per_minute(&self) -> u64 {
+        let now = unix_seconds();
+        let minute = self.last_minute.lock().unwrap_or_else(|e| e.into_inner());
+        minute
+            .iter()
+            .filter(|(second, _)| now.saturating_sub(*second) < 60)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub(crate) fn render(&self) -> String {
         let counters = [
             (
@@ -75,5 +112,10 @@ mod tests {
         assert!(text.contains("\npalaver_emits_dropped_total 3\n"), "{text}");
         assert!(text.contains("# TYPE palaver_messages_stored_total counter"));
         assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 6);
+        assert_eq!(m.messages_per_minute(), 0);
+        m.record_stored();
+        m.record_stored();
+        assert_eq!(m.messages_per_minute(), 2);
+        assert!(m.render().contains("\npalaver_messages_stored_total 2\n"));
     }
 }

@@ -34,10 +34,12 @@ pub(crate) struct StoredMessage {
     pub(crate) created_at: i64,
     /// Its place in its room, from 1, without holes.
     pub(crate) seq: i64,
+    /// `None` for a person's message; `announcement` for one from `/admin`.
+    pub(crate) kind: Option<String>,
 }
 
 /// The columns of [`StoredMessage`], for every query that reads one.
-const COLUMNS: &str = "id, author, text, client_offset, created_at, seq";
+const COLUMNS: &str = "id, author, text, client_offset, created_at, seq, kind";
 
 /// What to store.
 pub(crate) struct NewMessage<'a> {
@@ -45,6 +47,7 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) author: &'a str,
     pub(crate) text: &'a str,
     pub(crate) client_offset: Option<&'a str>,
+    pub(crate) kind: Option<&'a str>,
 }
 
 /// The outcome of an insert: the stored row, and whether this call created it (false when the
@@ -98,8 +101,8 @@ impl Store {
         // The seq subquery reads the unique (room, seq) index; callers serialise inserts per
         // room, and the index turns any race into an error rather than a hole or a repeat.
         let row: Option<StoredMessage> = sqlx::query_as(&format!(
-            "INSERT INTO messages (room, author, text, client_offset, created_at, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5,
+            "INSERT INTO messages (room, author, text, client_offset, created_at, kind, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6,
                      (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE room = ?1))
              ON CONFLICT (client_offset) DO NOTHING
              RETURNING {COLUMNS}"
@@ -109,6 +112,7 @@ impl Store {
         .bind(m.text)
         .bind(m.client_offset)
         .bind(created_at)
+        .bind(m.kind)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(message) = row {
@@ -303,6 +307,7 @@ mod tests {
             author: "ann",
             text,
             client_offset: offset,
+            kind: None,
         }
     }
 

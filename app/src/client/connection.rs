@@ -722,7 +722,8 @@ mod tests {
                     author: "bo".into(),
                     ts: 5,
                     seq: 1,
-                    client_offset: None
+                    client_offset: None,
+                    kind: None,
                 }
             }
         );

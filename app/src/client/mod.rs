@@ -51,7 +51,7 @@
 //! let message = ChatMessage {
 //!     text: "hi".into(),
 //!     id: 1,
-//!     meta: MessageMeta { author: "ann".into(), ts: 0, seq: 1, client_offset: None },
+//!     meta: MessageMeta { author: "ann".into(), ts: 0, seq: 1, client_offset: None, kind: None },
 //! };
 //! let _ = connection.emit(main, &message); // ChatMessage is not a ClientEvent
 //! ```

@@ -71,8 +71,8 @@ mod browser {
     use super::{ACK_TIMEOUT, MAX_ATTEMPTS, NAME_KEY, TOKEN_KEY, retry_pause};
     use crate::client::{AckError, Client, ConnectionState, Socket};
     use crate::events::{
-        ChatError, ChatMessage, HISTORY_PAGE, History, LOBBY, Main, MainAuth, Refusal, RoomHead,
-        SendMessage, Session, Since, Sync, Synced, validate_name,
+        ChatError, ChatMessage, HISTORY_PAGE, History, Kicked, LOBBY, Main, MainAuth, Refusal,
+        RoomHead, SendMessage, Session, Since, Sync, Synced, validate_name,
     };
     use crate::ui::outbox::{self, Entry};
     use crate::ui::status::Status;
@@ -133,6 +133,9 @@ mod browser {
             let transport = client.state();
             let joined = socket.connected();
             Effect::new(move |_| {
+                if status.get_untracked() == Status::Removed {
+                    return;
+                }
                 status.set(match (joined.get(), transport.get()) {
                     (true, _) => Status::Connected,
                     (false, ConnectionState::Connecting) => Status::Connecting,
@@ -162,6 +165,11 @@ mod browser {
             socket.on_connect(move || this.pump());
             let this = live.clone();
             socket.on(move |s: Session| this.session(s));
+            socket.on(move |k: Kicked| {
+                // Shown where the name's problems are shown: it is about who we are.
+                name_error.set(Some(format!("Removed by a moderator: {}", k.reason)));
+                status.set(Status::Removed);
+            });
             let this = live.clone();
             socket.on_connect_error(move |reason| this.refused(&reason));
             live

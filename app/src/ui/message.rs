@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use super::time;
 use super::timeline::{Row, SendState};
+use crate::events::MessageKind;
 
 #[component]
 pub(crate) fn MessageRow(
@@ -19,12 +20,13 @@ pub(crate) fn MessageRow(
         Row::Sent(m) => {
             let ts = m.meta.ts;
             let author = m.meta.author.clone();
+            let announcement = m.meta.kind == Some(MessageKind::Announcement);
             let mine = {
                 let author = author.clone();
                 move || me.with(|me| *me == author)
             };
             view! {
-                <li class="message" class:mine=mine data-testid="message" data-id=m.id data-state="sent">
+                <li class="message" class:mine=mine class:announcement=announcement data-testid="message" data-id=m.id data-state="sent">
                     <div class="meta">
                         <span class="author">{author}</span>
                         <Time ts hydrated/>

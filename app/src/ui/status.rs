@@ -11,6 +11,8 @@ pub(crate) enum Status {
     Connecting,
     Connected,
     Reconnecting,
+    /// A moderator disconnected this person; the page does not reconnect until reloaded.
+    Removed,
 }
 
 impl Status {
@@ -19,6 +21,7 @@ impl Status {
             Status::Connecting => "connecting",
             Status::Connected => "connected",
             Status::Reconnecting => "reconnecting",
+            Status::Removed => "removed",
         }
     }
 
@@ -27,6 +30,7 @@ impl Status {
             Status::Connecting => "Connecting…",
             Status::Connected => "Connected",
             Status::Reconnecting => "Reconnecting…",
+            Status::Removed => "Removed by a moderator",
         }
     }
 }

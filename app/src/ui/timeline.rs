@@ -180,6 +180,7 @@ impl Timeline {
                 ts: posted.ts,
                 seq: posted.seq,
                 client_offset: Some(p.key),
+                kind: None,
             },
         });
         self.seqs.insert(posted.seq, posted.id);
@@ -258,6 +259,7 @@ mod tests {
                 ts: id * 1000,
                 seq,
                 client_offset: offset.map(Into::into),
+                kind: None,
             },
         }
     }

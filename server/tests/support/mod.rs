@@ -230,8 +230,11 @@ impl SioClient {
             let Some(rest) = frame.strip_prefix('4') else {
                 continue;
             };
+            // `<type>[/ns,]<json>`: the packet type comes before the namespace.
+            let (kind, rest) = rest.split_at(1);
             let rest = rest.strip_prefix(&client.prefix()).unwrap_or(rest);
-            if let Some(body) = rest.strip_prefix('0') {
+            if kind == "0" {
+                let body = rest;
                 let v: Value = serde_json::from_str(body).unwrap();
                 assert!(v["sid"].is_string(), "CONNECT without sid: {frame}");
                 if named {
@@ -245,8 +248,8 @@ impl SioClient {
                 }
                 return Ok(client);
             }
-            if let Some(body) = rest.strip_prefix('4') {
-                return Err(Refused::ConnectError(serde_json::from_str(body).unwrap()));
+            if kind == "4" {
+                return Err(Refused::ConnectError(serde_json::from_str(rest).unwrap()));
             }
         }
     }
@@ -314,8 +317,8 @@ impl SioClient {
             let Some(rest) = frame.strip_prefix('4') else {
                 continue;
             };
-            let rest = rest.strip_prefix(&self.prefix()).unwrap_or(rest);
             let (kind, body) = rest.split_at(1);
+            let body = body.strip_prefix(&self.prefix()).unwrap_or(body);
             let digits = body.chars().take_while(char::is_ascii_digit).count();
             let (id, json) = body.split_at(digits);
             let value: Value = serde_json::from_str(json).unwrap_or(Value::Null);
