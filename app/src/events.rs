@@ -79,7 +79,10 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (SendMessage::NAME, Direction::ClientToServer),
     (Sync::NAME, Direction::ClientToServer),
     (History::NAME, Direction::ClientToServer),
+    (StartTyping::NAME, Direction::ClientToServer),
     (ChatMessage::NAME, Direction::ServerToClient),
+    (Presence::NAME, Direction::ServerToClient),
+    (Typing::NAME, Direction::ServerToClient),
     (Session::NAME, Direction::ServerToClient),
     (Synced::NAME, Direction::ServerToClient),
     (RoomHead::NAME, Direction::ServerToClient),
@@ -358,6 +361,67 @@ pub struct MessageMeta {
 pub enum MessageKind {
     /// Posted from `/admin` with [`Announce`].
     Announcement,
+}
+
+/// How often a person's typing is passed on, at most; more frequent `typing` is dropped.
+pub const TYPING_EVERY_MS: u64 = 2_000;
+/// How long "is typing…" shows without a fresh `typing`.
+pub const TYPING_SHOWS_MS: u64 = 5_000;
+
+/// `presence`, server to a room: who is in it now. Sent to the room whenever a person comes
+/// or goes (their first tab opens, their last one closes) or a guest does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub room: String,
+    /// People online in the room, each once however many tabs they have, sorted.
+    pub online: Vec<String>,
+    /// Connected guests (no name), counted by socket.
+    pub guests: usize,
+}
+
+impl Event for Presence {
+    const NAME: &'static str = "presence";
+    type Namespace = Main;
+}
+impl ServerEvent for Presence {}
+
+/// `typing`, client to server: "I am typing in `room`". Volatile: no ack, and a client sends
+/// it only while connected, at most once every [`TYPING_EVERY_MS`]. Guests' is ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartTyping {
+    pub room: String,
+}
+
+impl Event for StartTyping {
+    const NAME: &'static str = "typing";
+    type Namespace = Main;
+}
+impl ClientEvent for StartTyping {}
+
+/// `typing`, server to the room's other sockets: `name` is typing. Show it for
+/// [`TYPING_SHOWS_MS`], or until a message from `name` arrives. Volatile: may be dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Typing {
+    pub room: String,
+    pub name: String,
+}
+
+impl Event for Typing {
+    const NAME: &'static str = "typing";
+    type Namespace = Main;
+}
+impl ServerEvent for Typing {}
+
+/// "ann is typing…", "ann and bob are typing…", "ann, bob and cy are typing…"; more than
+/// three read "Several people are typing…". `None` when nobody is.
+pub fn typing_phrase(names: &[String]) -> Option<String> {
+    Some(match names {
+        [] => return None,
+        [one] => format!("{one} is typing…"),
+        [a, b] => format!("{a} and {b} are typing…"),
+        [a, b, c] => format!("{a}, {b} and {c} are typing…"),
+        _ => "Several people are typing…".to_owned(),
+    })
 }
 
 /// `kicked`, server to the sockets of one person: an admin disconnected them. The server
@@ -835,6 +899,25 @@ mod tests {
             assert_eq!(validate_name(bad), Err(Refusal::InvalidName), "{bad}");
         }
         assert_eq!(name_key("AnN"), name_key("aNn"));
+    }
+
+    #[test]
+    fn typists_read_naturally() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(typing_phrase(&[]), None);
+        assert_eq!(typing_phrase(&names(&["ann"])).unwrap(), "ann is typing…");
+        assert_eq!(
+            typing_phrase(&names(&["ann", "bob"])).unwrap(),
+            "ann and bob are typing…"
+        );
+        assert_eq!(
+            typing_phrase(&names(&["ann", "bob", "cy"])).unwrap(),
+            "ann, bob and cy are typing…"
+        );
+        assert_eq!(
+            typing_phrase(&names(&["a", "b", "c", "d"])).unwrap(),
+            "Several people are typing…"
+        );
     }
 
     #[test]

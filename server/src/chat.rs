@@ -11,8 +11,8 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     self, ChatError, ChatMessage, Event as _, History, LOBBY, MAX_CLIENT_OFFSET_CHARS, Main,
-    MainAuth, MessageKind, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Session, Sync,
-    Synced,
+    MainAuth, MessageKind, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Session,
+    StartTyping, Sync, Synced,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -27,6 +27,7 @@ use crate::catchup::{self, CatchUpError, Cursor};
 use crate::delivery::Lagging;
 use crate::identity::{self, authenticate};
 use crate::metrics::Metrics;
+use crate::presence;
 use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
@@ -48,6 +49,8 @@ pub(crate) struct Chat {
     pub(crate) throttle: Arc<Throttle>,
     /// What `/admin` clients must present.
     pub(crate) admin_token: Arc<str>,
+    /// Who is in which room, and who typed when.
+    pub(crate) presence: Arc<presence::Rooms>,
 }
 
 impl Chat {
@@ -56,6 +59,7 @@ impl Chat {
             store,
             keys,
             admin_token: admin_token.into(),
+            presence: Arc::default(),
             throttle: Arc::new(throttle),
             metrics: Arc::default(),
             lagging: Arc::default(),
@@ -81,11 +85,14 @@ async fn on_connect(socket: SocketRef, Data(auth): Data<MainAuth>, State(chat): 
     socket.on(SendMessage::NAME, on_send);
     socket.on(Sync::NAME, catchup::on_sync);
     socket.on(History::NAME, catchup::on_history);
+    socket.on(StartTyping::NAME, presence::on_typing);
     socket.on_fallback(on_unknown_event);
     socket.on_disconnect(on_disconnect);
 
-    let _order = chat.order.lock().await;
+    let order = chat.order.lock().await;
     socket.join(LOBBY);
+    let who = identity::of(&socket);
+    let arrived = chat.presence.enter(LOBBY, &who);
     // A client that sends `since` gets the bounded catch-up; the tutorial's client, which only
     // knows `serverOffset`, gets the newest messages after it.
     let cursor = match &auth.since {
@@ -101,6 +108,13 @@ async fn on_connect(socket: SocketRef, Data(auth): Data<MainAuth>, State(chat): 
         && let Err(e) = socket.emit(Synced::NAME, &synced)
     {
         catchup::drop_behind(&socket, CatchUpError::Emit(e.to_string()));
+    }
+    drop(order);
+    if socket.connected() {
+        presence::announce(&socket, arrived).await;
+    } else {
+        // Gone already: its disconnect handler may have run before it was counted in.
+        chat.presence.leave(LOBBY, &who);
     }
 }
 
@@ -207,7 +221,13 @@ pub(crate) async fn on_unknown_event(
 
 async fn on_disconnect(socket: SocketRef, reason: DisconnectReason, State(chat): State<Chat>) {
     info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
-    identity::seen_leaving(&chat, &identity::of(&socket)).await;
+    let who = identity::of(&socket);
+    // The disconnect handler runs before socketioxide takes the socket out of its rooms
+    // (Socket.IO's `disconnecting`), so its rooms are still known here.
+    for room in socket.rooms() {
+        presence::announce(&socket, chat.presence.leave(&room, &who)).await;
+    }
+    identity::seen_leaving(&chat, &who).await;
 }
 
 /// Sends the result in the ack, or logs the error when the client asked for no ack.

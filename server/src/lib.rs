@@ -10,6 +10,7 @@ mod delivery;
 mod identity;
 mod metrics;
 mod origin;
+mod presence;
 mod secrets;
 mod session;
 mod store;

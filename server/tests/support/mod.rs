@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::events::{Event as _, Main, Namespace as _, Session};
+use app::events::{Event as _, Main, Namespace as _, Presence, Session, Typing};
 use futures_util::{SinkExt, StreamExt};
 use palaver_server::{Config, run};
 use serde_json::{Value, json};
@@ -204,7 +204,15 @@ pub struct SioClient {
     next_ack: i64,
     /// The `session` event the main namespace sends first to a named client.
     pub session: Option<Value>,
+    /// `presence` and `typing` events, set aside so that tests about messages need not skip
+    /// them; read with [`SioClient::next_ambient`].
+    ambient: std::collections::VecDeque<(String, Value)>,
+    /// Packets read while looking for an ambient event, for `next_packet` to return first.
+    pending: std::collections::VecDeque<Packet>,
 }
+
+/// Events that come and go with connections, not with what a test does.
+const AMBIENT: [&str; 2] = [Presence::NAME, Typing::NAME];
 
 impl SioClient {
     pub async fn connect(addr: SocketAddr, ns: &str, auth: Value) -> Result<SioClient, Refused> {
@@ -220,6 +228,8 @@ impl SioClient {
             ns: ns.to_owned(),
             next_ack: 0,
             session: None,
+            ambient: Default::default(),
+            pending: Default::default(),
         };
         let named = ns == Main::PATH && (auth.get("name").is_some() || auth.get("token").is_some());
         client
@@ -311,7 +321,44 @@ impl SioClient {
         tokio::time::timeout(wait, self.next_event()).await.ok()
     }
 
+    /// The next packet, ambient events aside.
     pub async fn next_packet(&mut self) -> Packet {
+        if let Some(p) = self.pending.pop_front() {
+            return p;
+        }
+        loop {
+            match self.read_packet().await {
+                Packet::Event(name, args) if AMBIENT.contains(&name.as_str()) => {
+                    self.ambient.push_back((name, args))
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The next ambient event called `name` (`presence` or `typing`): its first argument.
+    pub async fn next_ambient(&mut self, name: &str) -> Value {
+        loop {
+            if let Some(i) = self.ambient.iter().position(|(n, _)| n == name) {
+                return self.ambient.remove(i).unwrap().1[0].clone();
+            }
+            match self.read_packet().await {
+                Packet::Event(n, args) if AMBIENT.contains(&n.as_str()) => {
+                    self.ambient.push_back((n, args))
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Whether an ambient event called `name` arrives within `wait`.
+    pub async fn try_next_ambient(&mut self, name: &str, wait: Duration) -> Option<Value> {
+        tokio::time::timeout(wait, self.next_ambient(name))
+            .await
+            .ok()
+    }
+
+    async fn read_packet(&mut self) -> Packet {
         loop {
             let frame = self.next_frame().await;
             let Some(rest) = frame.strip_prefix('4') else {

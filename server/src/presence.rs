@@ -1,0 +1,186 @@
+//! Who is in each room right now, and who is typing. In memory: it describes connections,
+//! which do not survive a restart either.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use app::events::{Event as _, Presence, StartTyping, TYPING_EVERY_MS, Typing};
+use socketioxide::extract::{SocketRef, State, TryData};
+use tracing::debug;
+
+use crate::chat::Chat;
+use crate::identity::{self, Identity};
+
+/// Sockets per person per room, and guests per room.
+#[derive(Debug, Default)]
+pub(crate) struct Rooms {
+    inner: Mutex<HashMap<String, RoomPresence>>,
+    /// When each person's typing was last passed on.
+    typing: Mutex<HashMap<String, Instant>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct RoomPresence {
+    people: BTreeMap<String, usize>,
+    guests: usize,
+}
+
+impl Rooms {
+    /// Counts a socket of `who` into `room`; the room's presence when that changed who is in it.
+    pub(crate) fn enter(&self, room: &str, who: &Identity) -> Option<Presence> {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = rooms.entry(room.to_owned()).or_default();
+        let changed = match &who.person {
+            Some(_) => {
+                let n = r.people.entry(who.name.clone()).or_default();
+                *n += 1;
+                *n == 1
+            }
+            None => {
+                r.guests += 1;
+                true
+            }
+        };
+        changed.then(|| presence(room, r))
+    }
+
+    /// Counts a socket of `who` out of `room`; the room's presence when that changed who is
+    /// in it (their last tab closed, or a guest left).
+    pub(crate) fn leave(&self, room: &str, who: &Identity) -> Option<Presence> {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let r = rooms.get_mut(room)?;
+        let changed = match &who.person {
+            Some(_) => match r.people.get_mut(&who.name) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                Some(_) => {
+                    r.people.remove(&who.name);
+                    true
+                }
+                None => false,
+            },
+            None => {
+                r.guests = r.guests.saturating_sub(1);
+                true
+            }
+        };
+        let snapshot = presence(room, r);
+        if r.people.is_empty() && r.guests == 0 {
+            rooms.remove(room);
+        }
+        changed.then_some(snapshot)
+    }
+
+    /// Whether `person`'s typing may be passed on now (at most once per [`TYPING_EVERY_MS`]).
+    fn may_type(&self, person: &str, now: Instant) -> bool {
+        let mut typing = self.typing.lock().unwrap_or_else(|e| e.into_inner());
+        let every = Duration::from_millis(TYPING_EVERY_MS);
+        // Bounded by the people online: entries older than the interval are spent.
+        if typing.len() > 10_000 {
+            typing.retain(|_, at| now.saturating_duration_since(*at) < every);
+        }
+        match typing.get(person) {
+            Some(at) if now.saturating_duration_since(*at) < every => false,
+            _ => {
+                typing.insert(person.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+fn presence(room: &str, r: &RoomPresence) -> Presence {
+    Presence {
+        room: room.to_owned(),
+        online: r.people.keys().cloned().collect(),
+        guests: r.guests,
+    }
+}
+
+/// Tells the room who is in it, when that changed.
+pub(crate) async fn announce(socket: &SocketRef, change: Option<Presence>) {
+    let Some(p) = change else { return };
+    // Everyone in the room, this socket included (on leaving it is still in the room, and
+    // its own copy is simply lost with it). Best effort: the next change says it again.
+    let _ = socket.within(p.room.clone()).emit(Presence::NAME, &p).await;
+}
+
+/// `typing`: passed on to the room's other sockets, volatile and throttled per person.
+pub(crate) async fn on_typing(
+    socket: SocketRef,
+    TryData(request): TryData<StartTyping>,
+    State(chat): State<Chat>,
+) {
+    let Ok(StartTyping { room }) = request else {
+        debug!(sid = %socket.id, "ignored a malformed typing");
+        return;
+    };
+    let who = identity::of(&socket);
+    let Some(person) = &who.person else { return };
+    if !socket.rooms().iter().any(|r| *r == room) || !chat.presence.may_type(person, Instant::now())
+    {
+        return;
+    }
+    let typing = Typing {
+        room: room.clone(),
+        name: who.name,
+    };
+    // Volatile: a socket that cannot take it now does not need it later.
+    let _ = socket.to(room).emit(Typing::NAME, &typing).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(name: &str) -> Identity {
+        Identity {
+            name: name.into(),
+            person: Some(format!("id-{name}")),
+        }
+    }
+
+    fn guest() -> Identity {
+        Identity {
+            name: "anonymous".into(),
+            person: None,
+        }
+    }
+
+    #[test]
+    fn tabs_count_as_one_person() {
+        let rooms = Rooms::default();
+        let ann = person("ann");
+        let first = rooms.enter("lobby", &ann).unwrap();
+        assert_eq!(first.online, ["ann"]);
+        assert_eq!(
+            rooms.enter("lobby", &ann),
+            None,
+            "a second tab changes nothing"
+        );
+        let with_guest = rooms.enter("lobby", &guest()).unwrap();
+        assert_eq!((with_guest.online.len(), with_guest.guests), (1, 1));
+        assert_eq!(rooms.leave("lobby", &ann), None, "one tab is still open");
+        let gone = rooms.leave("lobby", &ann).unwrap();
+        assert_eq!((gone.online.len(), gone.guests), (0, 1));
+        rooms.leave("lobby", &guest()).unwrap();
+        assert!(
+            rooms.inner.lock().unwrap().is_empty(),
+            "empty rooms are forgotten"
+        );
+        assert_eq!(rooms.leave("lobby", &ann), None);
+    }
+
+    #[test]
+    fn typing_passes_at_most_every_two_seconds() {
+        let rooms = Rooms::default();
+        let now = Instant::now();
+        assert!(rooms.may_type("ann", now));
+        assert!(!rooms.may_type("ann", now + Duration::from_millis(1_999)));
+        assert!(rooms.may_type("bob", now));
+        assert!(rooms.may_type("ann", now + Duration::from_millis(TYPING_EVERY_MS)));
+    }
+}
