@@ -7,7 +7,7 @@ use super::live::Live;
 use super::message::MessageRow;
 use super::status::{Status, StatusBadge};
 use super::timeline::{Row, Timeline};
-use crate::events::{ChatError, ChatMessage, validate_text};
+use crate::events::{ChatError, ChatMessage, Presence, typing_phrase, validate_text};
 use crate::history::recent_messages;
 
 /// How close to the newest message (in px) still counts as "reading the newest".
@@ -37,6 +37,8 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     let status = RwSignal::new(Status::default());
     let name = RwSignal::new(String::new());
     let name_error = RwSignal::new(None::<String>);
+    let presence = RwSignal::new(Presence::default());
+    let typists = RwSignal::new(Vec::<String>::new());
     let hydrated = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
     let composer_error = RwSignal::new(None::<String>);
@@ -54,7 +56,9 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
 
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {
-        live.set_value(Some(Live::start(timeline, status, name, name_error)));
+        live.set_value(Some(Live::start(
+            timeline, status, name, name_error, presence, typists,
+        )));
         hydrated.set(true);
     });
 
@@ -138,6 +142,9 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                 </label>
                 <p id="name-error" class="name-error" role="alert">{move || name_error.get()}</p>
             </header>
+            <p class="presence" data-testid="presence">
+                {move || presence.with(|p| online_line(&p.online, p.guests))}
+            </p>
             <div class="scroller" node_ref=scroller on:scroll=on_scroll>
                 <ol
                     class="messages"
@@ -164,6 +171,9 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                     }}
                 </button>
             </Show>
+            <p class="typing" data-testid="typing" aria-live="polite">
+                {move || typists.with(|t| typing_phrase(t))}
+            </p>
             <form class="composer" data-testid="composer" on:submit=submit>
                 <input
                     id="message-input"
@@ -171,7 +181,10 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                     autocomplete="off"
                     placeholder="Write a message…"
                     prop:value=move || draft.get()
-                    on:input=move |ev| draft.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        draft.set(event_target_value(&ev));
+                        with_live(&|l| l.typed());
+                    }
                     disabled=move || !hydrated.get()
                     aria-invalid=move || composer_error.get().is_some().to_string()
                     aria-describedby="composer-error"
@@ -180,5 +193,34 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                 <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
             </form>
         </main>
+    }
+}
+
+/// "Online: ann, bob and 2 guests", or nothing before the server said.
+fn online_line(online: &[String], guests: usize) -> String {
+    let guests = match guests {
+        0 => None,
+        1 => Some("1 guest".to_owned()),
+        n => Some(format!("{n} guests")),
+    };
+    match (online.is_empty(), guests) {
+        (true, None) => String::new(),
+        (true, Some(g)) => format!("Online: {g}"),
+        (false, None) => format!("Online: {}", online.join(", ")),
+        (false, Some(g)) => format!("Online: {} and {g}", online.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::online_line;
+
+    #[test]
+    fn the_online_line_reads_naturally() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(online_line(&[], 0), "");
+        assert_eq!(online_line(&names(&["ann", "bob"]), 0), "Online: ann, bob");
+        assert_eq!(online_line(&names(&["ann"]), 1), "Online: ann and 1 guest");
+        assert_eq!(online_line(&[], 3), "Online: 3 guests");
     }
 }

@@ -35,6 +35,7 @@ pub(crate) use inert::Live;
 mod inert {
     use leptos::prelude::RwSignal;
 
+    use crate::events::Presence;
     use crate::ui::status::Status;
     use crate::ui::timeline::Timeline;
 
@@ -48,10 +49,13 @@ mod inert {
             _: RwSignal<Status>,
             _: RwSignal<String>,
             _: RwSignal<Option<String>>,
+            _: RwSignal<Presence>,
+            _: RwSignal<Vec<String>>,
         ) -> Live {
             Live
         }
         pub(crate) fn post(&self, _text: String) {}
+        pub(crate) fn typed(&self) {}
         pub(crate) fn retry(&self, _key: String) {}
         pub(crate) fn discard(&self, _key: String) {}
         pub(crate) fn rename(&self, _name: String) {}
@@ -71,8 +75,9 @@ mod browser {
     use super::{ACK_TIMEOUT, MAX_ATTEMPTS, NAME_KEY, TOKEN_KEY, retry_pause};
     use crate::client::{AckError, Client, ConnectionState, Socket};
     use crate::events::{
-        ChatError, ChatMessage, HISTORY_PAGE, History, Kicked, LOBBY, Main, MainAuth, Refusal,
-        RoomHead, SendMessage, Session, Since, Sync, Synced, validate_name,
+        ChatError, ChatMessage, HISTORY_PAGE, History, Kicked, LOBBY, Main, MainAuth, Presence,
+        Refusal, RoomHead, SendMessage, Session, Since, StartTyping, Sync, Synced, TYPING_EVERY_MS,
+        TYPING_SHOWS_MS, Typing, validate_name,
     };
     use crate::ui::outbox::{self, Entry};
     use crate::ui::status::Status;
@@ -100,6 +105,11 @@ mod browser {
         /// (the token then says who we are) or refused it.
         wanted: Rc<RefCell<Option<String>>>,
         sender: Rc<RefCell<Sender>>,
+        /// Who is typing (shown), and until when each shows (`Date.now()` ms).
+        typists: RwSignal<Vec<String>>,
+        typing_until: Rc<RefCell<HashMap<String, f64>>>,
+        /// When our own `typing` last went out.
+        typed_at: Rc<RefCell<f64>>,
     }
 
     impl Live {
@@ -108,6 +118,8 @@ mod browser {
             status: RwSignal<Status>,
             name: RwSignal<String>,
             name_error: RwSignal<Option<String>>,
+            presence: RwSignal<Presence>,
+            typists: RwSignal<Vec<String>>,
         ) -> Live {
             let saved = load_name();
             name.set(saved.clone());
@@ -150,7 +162,17 @@ mod browser {
                 name_error,
                 wanted,
                 sender: Rc::default(),
+                typists,
+                typing_until: Rc::default(),
+                typed_at: Rc::default(),
             };
+            socket.on(move |p: Presence| {
+                if p.room == LOBBY {
+                    presence.set(p);
+                }
+            });
+            let this = live.clone();
+            socket.on(move |t: Typing| this.someone_typed(t));
             let this = live.clone();
             socket.on(move |m: ChatMessage| this.receive(m));
             let this = live.clone();
@@ -229,6 +251,8 @@ mod browser {
             if let Some(key) = &m.meta.client_offset {
                 outbox::remove(key);
             }
+            // Their message is what they were typing.
+            self.stop_showing_typist(&m.meta.author);
             self.timeline.update(|t| t.confirm(m));
             // A seq skipped: the server dropped a delivery to us.
             if self.timeline.with_untracked(Timeline::has_hole) {
@@ -304,6 +328,54 @@ mod browser {
                     Ok(Err(e)) => leptos::logging::warn!("history refused: {e}"),
                     Err(e) => leptos::logging::warn!("history failed: {e:?}"),
                 }
+            });
+        }
+
+        /// Shows that `t.name` is typing for a few seconds, unless it is us (another tab).
+        fn someone_typed(&self, t: Typing) {
+            if t.room != LOBBY || t.name == self.name.get_untracked() {
+                return;
+            }
+            let until = js_sys::Date::now() + TYPING_SHOWS_MS as f64;
+            self.typing_until.borrow_mut().insert(t.name.clone(), until);
+            self.typists.update(|v| {
+                if !v.contains(&t.name) {
+                    v.push(t.name.clone());
+                }
+            });
+            let this = self.clone();
+            spawn_local(async move {
+                sleep(std::time::Duration::from_millis(TYPING_SHOWS_MS)).await;
+                // A fresher `typing` moved the deadline: that one's timer removes it.
+                let expired = this
+                    .typing_until
+                    .borrow()
+                    .get(&t.name)
+                    .is_some_and(|u| *u <= js_sys::Date::now());
+                if expired {
+                    this.stop_showing_typist(&t.name);
+                }
+            });
+        }
+
+        fn stop_showing_typist(&self, name: &str) {
+            if self.typing_until.borrow_mut().remove(name).is_some() {
+                self.typists.update(|v| v.retain(|n| n != name));
+            }
+        }
+
+        /// The composer changed: tell the room, at most every two seconds, while connected
+        /// (typing is volatile: never queued for later).
+        pub(crate) fn typed(&self) {
+            let now = js_sys::Date::now();
+            if !self.socket.connected().get_untracked()
+                || now - *self.typed_at.borrow() < TYPING_EVERY_MS as f64
+            {
+                return;
+            }
+            *self.typed_at.borrow_mut() = now;
+            let _ = self.socket.emit(&StartTyping {
+                room: LOBBY.to_owned(),
             });
         }
 
