@@ -1,5 +1,6 @@
 //! The Leptos UI: the HTML shell, the router and the chat page.
 
+mod admin;
 mod chat;
 mod live;
 mod message;
@@ -47,6 +48,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 // Async: the whole page, history included, is in the first HTML response.
                 <Route path=StaticSegment("") view=chat::ChatPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("admin") view=admin::AdminPage/>
             </Routes>
         </Router>
     }

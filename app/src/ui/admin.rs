@@ -1,0 +1,315 @@
+//! The `/admin` page: sign in with the admin token, then live statistics, announcements and
+//! kicking a person, over the `/admin` namespace.
+
+use leptos::prelude::*;
+
+use crate::events::Stats;
+
+/// Where the page keeps the admin token between visits.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const TOKEN_KEY: &str = "palaver.admin";
+
+/// Where the page's connection stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(crate) enum Access {
+    #[default]
+    SignedOut,
+    Connecting,
+    Connected,
+    /// The server refused the token (its `connect_error` code).
+    Refused(String),
+}
+
+#[component]
+pub(crate) fn AdminPage() -> impl IntoView {
+    let token = RwSignal::new(String::new());
+    let access = RwSignal::new(Access::default());
+    let stats = RwSignal::new(None::<Stats>);
+    let feedback = RwSignal::new(None::<String>);
+    let hydrated = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    let live = StoredValue::new_local(None::<browser::AdminLive>);
+    #[cfg(not(feature = "hydrate"))]
+    let live = StoredValue::new(None::<inert::AdminLive>);
+
+    Effect::new(move |_| {
+        hydrated.set(true);
+        #[cfg(feature = "hydrate")]
+        if let Some(saved) = browser::saved_token() {
+            token.set(saved);
+            live.set_value(Some(browser::AdminLive::start(token, access, stats)));
+        }
+    });
+    let sign_in = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            live.update_value(|l| {
+                if let Some(old) = l.take() {
+                    old.close();
+                }
+            });
+            live.set_value(Some(browser::AdminLive::start(token, access, stats)));
+        }
+    };
+    let room = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    let kick_name = RwSignal::new(String::new());
+    let kick_reason = RwSignal::new(String::new());
+    let announce = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (r, t) = (room.get_untracked(), text.get_untracked());
+        live.with_value(|l| {
+            if let Some(l) = l {
+                l.announce((!r.is_empty()).then_some(r), t, feedback);
+            }
+        });
+        text.set(String::new());
+    };
+    let kick = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (n, r) = (kick_name.get_untracked(), kick_reason.get_untracked());
+        live.with_value(|l| {
+            if let Some(l) = l {
+                l.kick(n, (!r.is_empty()).then_some(r), feedback);
+            }
+        });
+    };
+    let connected = move || access.get() == Access::Connected;
+
+    view! {
+        <main class="admin" data-hydrated=move || hydrated.get().to_string()>
+            <header class="topbar">
+                <h1 class="brand">"Palaver admin"</h1>
+                <a href="/">"Back to the chat"</a>
+            </header>
+            <form class="admin-signin" on:submit=sign_in>
+                <label>
+                    "Admin token "
+                    <input
+                        id="admin-token"
+                        type="password"
+                        autocomplete="off"
+                        prop:value=move || token.get()
+                        on:input=move |ev| token.set(event_target_value(&ev))
+                        disabled=move || !hydrated.get()
+                    />
+                </label>
+                <button type="submit" disabled=move || !hydrated.get()>"Sign in"</button>
+                <p class="admin-access" data-testid="admin-access" role="status">
+                    {move || match access.get() {
+                        Access::SignedOut => "Signed out".to_owned(),
+                        Access::Connecting => "Connecting…".to_owned(),
+                        Access::Connected => "Connected".to_owned(),
+                        Access::Refused(code) => format!("Refused: {code}"),
+                    }}
+                </p>
+            </form>
+            <Show when=connected>
+                <StatsPanel stats/>
+                <form class="admin-action" on:submit=announce>
+                    <h2>"Announce"</h2>
+                    <RoomChoice stats room/>
+                    <TextInput label="Announcement" placeholder="Announcement" value=text/>
+                    <button type="submit">"Announce"</button>
+                </form>
+                <form class="admin-action" on:submit=kick>
+                    <h2>"Kick"</h2>
+                    <TextInput label="Name to kick" placeholder="Name" value=kick_name/>
+                    <TextInput label="Reason" placeholder="Reason (shown to them)" value=kick_reason/>
+                    <button type="submit">"Kick"</button>
+                </form>
+                <p class="admin-feedback" data-testid="admin-feedback" role="status">{move || feedback.get()}</p>
+            </Show>
+        </main>
+    }
+}
+
+/// The live statistics, as the last `stats` had them.
+#[component]
+fn StatsPanel(stats: RwSignal<Option<Stats>>) -> impl IntoView {
+    view! {
+        <section class="admin-stats" data-testid="admin-stats" aria-label="Live statistics">
+            {move || stats.get().map(|s| view! {
+                <p>
+                    <span data-testid="messages-per-minute">{s.messages_per_minute}</span>
+                    " messages in the last minute"
+                </p>
+                <ul class="namespaces">
+                    {s.namespaces.into_iter().map(|n| view! {
+                        <li data-testid="namespace">{format!("{}: {} sockets", n.path, n.sockets)}</li>
+                    }).collect_view()}
+                </ul>
+                <RoomTable rooms=s.rooms/>
+            }.into_any())}
+        </section>
+    }
+}
+
+#[component]
+fn RoomTable(rooms: Vec<crate::events::RoomStats>) -> impl IntoView {
+    view! {
+        <table class="rooms">
+            <thead><tr><th>"Room"</th><th>"Sockets"</th><th>"Members"</th></tr></thead>
+            <tbody>
+                {rooms.into_iter().map(|r| view! {
+                    <tr data-testid="room" data-room=r.room.clone()>
+                        <td>{r.room.clone()}</td>
+                        <td>{r.sockets}</td>
+                        <td class="members">{r.members.join(", ")}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Every room, or one of those `stats` lists.
+#[component]
+fn RoomChoice(stats: RwSignal<Option<Stats>>, room: RwSignal<String>) -> impl IntoView {
+    view! {
+        <select aria-label="Room" on:change=move |ev| room.set(event_target_value(&ev))>
+            <option value="">"Every room"</option>
+            {move || stats.with(|s| s.as_ref().map(|s| s.rooms.iter().map(|r| {
+                let name = r.room.clone();
+                view! { <option value=name.clone()>{name.clone()}</option> }
+            }).collect_view()))}
+        </select>
+    }
+}
+
+#[component]
+fn TextInput(
+    label: &'static str,
+    placeholder: &'static str,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <input
+            aria-label=label
+            placeholder=placeholder
+            prop:value=move || value.get()
+            on:input=move |ev| value.set(event_target_value(&ev))
+        />
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+mod inert {
+    use leptos::prelude::RwSignal;
+
+    /// The server renders the page but never runs its handlers.
+    pub(crate) struct AdminLive;
+
+    impl AdminLive {
+        pub(crate) fn announce(&self, _: Option<String>, _: String, _: RwSignal<Option<String>>) {}
+        pub(crate) fn kick(&self, _: String, _: Option<String>, _: RwSignal<Option<String>>) {}
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::time::Duration;
+
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+
+    use super::{Access, TOKEN_KEY};
+    use crate::client::{Client, Socket};
+    use crate::events::{Admin, AdminAuth, Announce, Kick, Stats};
+
+    const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+    pub(crate) struct AdminLive {
+        client: Client,
+        socket: Socket<Admin>,
+    }
+
+    pub(crate) fn saved_token() -> Option<String> {
+        storage()?
+            .get_item(TOKEN_KEY)
+            .ok()
+            .flatten()
+            .filter(|t| !t.is_empty())
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    impl AdminLive {
+        pub(crate) fn start(
+            token: RwSignal<String>,
+            access: RwSignal<Access>,
+            stats: RwSignal<Option<Stats>>,
+        ) -> AdminLive {
+            access.set(Access::Connecting);
+            let client = Client::connect();
+            let socket = client.socket::<Admin>(move || AdminAuth {
+                token: token.get_untracked(),
+            });
+            socket.on(move |s: Stats| stats.set(Some(s)));
+            socket.on_connect(move || {
+                access.set(Access::Connected);
+                if let Some(s) = storage() {
+                    let _ = s.set_item(TOKEN_KEY, &token.get_untracked());
+                }
+            });
+            let closer = client.clone();
+            socket.on_connect_error(move |code| {
+                // A wrong token stays wrong: stop, forget it, and say so.
+                access.set(Access::Refused(code));
+                if let Some(s) = storage() {
+                    let _ = s.remove_item(TOKEN_KEY);
+                }
+                closer.close();
+            });
+            AdminLive { client, socket }
+        }
+
+        pub(crate) fn close(&self) {
+            self.client.close();
+        }
+
+        pub(crate) fn announce(
+            &self,
+            room: Option<String>,
+            text: String,
+            feedback: RwSignal<Option<String>>,
+        ) {
+            let socket = self.socket.clone();
+            spawn_local(async move {
+                let result = socket
+                    .emit_with_ack(&Announce { room, text }, ACK_TIMEOUT)
+                    .await;
+                feedback.set(Some(match result.map(|r| r.into_result()) {
+                    Ok(Ok(posted)) => format!("Announced in {} room(s)", posted.len()),
+                    Ok(Err(e)) => format!("Not announced: {e}"),
+                    Err(e) => format!("Not announced: {e:?}"),
+                }));
+            });
+        }
+
+        pub(crate) fn kick(
+            &self,
+            name: String,
+            reason: Option<String>,
+            feedback: RwSignal<Option<String>>,
+        ) {
+            let socket = self.socket.clone();
+            spawn_local(async move {
+                let request = Kick {
+                    name: name.clone(),
+                    reason,
+                };
+                let result = socket.emit_with_ack(&request, ACK_TIMEOUT).await;
+                feedback.set(Some(match result.map(|r| r.into_result()) {
+                    Ok(Ok(done)) => format!("Kicked {name} ({} connection(s))", done.sockets),
+                    Ok(Err(e)) => format!("Not kicked: {e}"),
+                    Err(e) => format!("Not kicked: {e:?}"),
+                }));
+            });
+        }
+    }
+}
