@@ -26,8 +26,12 @@ pub const MAX_NAME_CHARS: usize = 32;
 /// How long a session token is valid after it was issued. The server issues a fresh one on
 /// every connect, so only a person away this long has to pick their name again.
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
-/// The room every socket of the main namespace joins, and the only one for now.
+/// The room every socket of the main namespace is in. It cannot be left.
 pub const LOBBY: &str = "lobby";
+/// Longest room name accepted.
+pub const MAX_ROOM_NAME_CHARS: usize = 32;
+/// Conversation ids of direct conversations start with this; room names cannot contain `:`.
+pub const DM_PREFIX: &str = "dm:";
 /// How many messages the server-rendered page and a fresh client start with.
 pub const HISTORY_PAGE: usize = 50;
 /// The catch-up window: the most messages replayed per conversation on (re)connect or `sync`.
@@ -80,6 +84,11 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (Sync::NAME, Direction::ClientToServer),
     (History::NAME, Direction::ClientToServer),
     (StartTyping::NAME, Direction::ClientToServer),
+    (CreateRoom::NAME, Direction::ClientToServer),
+    (JoinRoom::NAME, Direction::ClientToServer),
+    (LeaveRoom::NAME, Direction::ClientToServer),
+    (OpenDm::NAME, Direction::ClientToServer),
+    (MarkRead::NAME, Direction::ClientToServer),
     (ChatMessage::NAME, Direction::ServerToClient),
     (Presence::NAME, Direction::ServerToClient),
     (Typing::NAME, Direction::ServerToClient),
@@ -87,12 +96,17 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (Synced::NAME, Direction::ServerToClient),
     (RoomHead::NAME, Direction::ServerToClient),
     (Kicked::NAME, Direction::ServerToClient),
+    (RoomList::NAME, Direction::ServerToClient),
+    (RoomUpdate::NAME, Direction::ServerToClient),
+    (MessageDeleted::NAME, Direction::ServerToClient),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
 pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
     (Kick::NAME, Direction::ClientToServer),
     (Announce::NAME, Direction::ClientToServer),
+    (DeleteMessage::NAME, Direction::ClientToServer),
+    (RecentInRoom::NAME, Direction::ClientToServer),
     (Stats::NAME, Direction::ServerToClient),
 ];
 
@@ -200,15 +214,17 @@ impl Refusal {
     }
 }
 
-/// `chat message`, client to server: post `text` to the lobby.
+/// `chat message`, client to server: post `text` to a conversation, the lobby by default.
 ///
-/// On the wire it is the tutorial's argument list, `["chat message", text, clientOffset?]`.
-/// `client_offset` makes retries idempotent: a repeated offset is stored and broadcast once but
-/// acknowledged every time.
+/// On the wire it is the tutorial's argument list, `["chat message", text, clientOffset?,
+/// room?]`. `client_offset` makes retries idempotent: a repeated offset is stored and broadcast
+/// once but acknowledged every time. `room` is a room the sender has joined, or one of their
+/// direct conversations; absent (the tutorial's client) means [`LOBBY`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct SendMessage {
     pub text: String,
     pub client_offset: Option<String>,
+    pub room: Option<String>,
 }
 
 impl Event for SendMessage {
@@ -320,7 +336,7 @@ pub struct HistoryPage {
     pub more: bool,
 }
 
-/// `chat message`, server to client: a stored lobby message.
+/// `chat message`, server to client: a stored message of a conversation the client is in.
 ///
 /// On the wire: `["chat message", text, id, meta]`. The first two arguments are exactly what the
 /// Socket.IO tutorial's client reads (`(msg, serverOffset)`); it ignores `meta`.
@@ -341,6 +357,9 @@ impl ServerEvent for ChatMessage {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageMeta {
+    /// The conversation it belongs to: a room name, or a direct conversation's id.
+    #[serde(default = "lobby")]
+    pub room: String,
     pub author: String,
     /// Milliseconds since the Unix epoch, server clock.
     pub ts: i64,
@@ -355,12 +374,30 @@ pub struct MessageMeta {
     pub kind: Option<MessageKind>,
 }
 
-/// Messages that are not a person's own.
+fn lobby() -> String {
+    LOBBY.to_owned()
+}
+
+/// Messages that are not a person's own words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// Posted from `/admin` with [`Announce`].
     Announcement,
+    /// `author` joined the room. Text: "joined".
+    Joined,
+    /// `author` left the room. Text: "left".
+    Left,
+    /// Removed by a moderator ([`DeleteMessage`]): kept as a tombstone with empty text and
+    /// author, so the room's `seq` has no hole. Clients show nothing for it.
+    Deleted,
+}
+
+impl MessageKind {
+    /// Whether it counts as unread: people's words and announcements do, notices do not.
+    pub fn is_unread_worthy(kind: Option<MessageKind>) -> bool {
+        matches!(kind, None | Some(MessageKind::Announcement))
+    }
 }
 
 /// How often a person's typing is passed on, at most; more frequent `typing` is dropped.
@@ -436,6 +473,165 @@ impl Event for Kicked {
     type Namespace = Main;
 }
 impl ServerEvent for Kicked {}
+
+// ---------------------------------------------------------------------------------------------
+// Rooms and direct conversations
+// ---------------------------------------------------------------------------------------------
+
+/// Whether a conversation is a room anyone may join or a direct conversation of two people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    Room,
+    Dm,
+}
+
+/// One conversation, as the person receiving it sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomInfo {
+    /// The conversation id: what `chat message`, `history`, `sync` and `typing` name.
+    pub room: String,
+    pub kind: RoomKind,
+    /// What to call it: the room's name, or the other person's name for a direct conversation.
+    pub title: String,
+    /// People who belong to it.
+    pub members: usize,
+    /// Of those, how many are online, plus connected guests (lobby only).
+    pub online: usize,
+    /// Whether the receiving person belongs to it.
+    pub joined: bool,
+    /// Messages (not notices) after the receiving person's read marker; 0 when not joined.
+    pub unread: u64,
+    /// The room's newest `seq`, 0 when empty.
+    pub last_seq: i64,
+}
+
+/// `rooms`, server to one person (each of their sockets): every room, joined or not, and
+/// their direct conversations. Sent on connect and whenever their memberships change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomList {
+    pub rooms: Vec<RoomInfo>,
+}
+
+impl Event for RoomList {
+    const NAME: &'static str = "rooms";
+    type Namespace = Main;
+}
+impl ServerEvent for RoomList {}
+
+/// `room update`, server to the whole namespace: a room was created, or its member or online
+/// count changed. Never sent for direct conversations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomUpdate {
+    pub room: String,
+    pub members: usize,
+    pub online: usize,
+}
+
+impl Event for RoomUpdate {
+    const NAME: &'static str = "room update";
+    type Namespace = Main;
+}
+impl ServerEvent for RoomUpdate {}
+
+/// `create room`, client to server: creates a room named `name` (see [`validate_room_name`];
+/// it is lowercased) and joins it. Named people only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateRoom {
+    pub name: String,
+}
+
+impl Event for CreateRoom {
+    const NAME: &'static str = "create room";
+    type Namespace = Main;
+}
+impl ClientEvent for CreateRoom {}
+impl Request for CreateRoom {
+    type Ack = Reply<RoomInfo>;
+}
+
+/// `join room`, client to server: joins an existing room, with every socket of the person.
+/// Joining a room one is in already is not an error. Named people only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRoom {
+    pub room: String,
+}
+
+impl Event for JoinRoom {
+    const NAME: &'static str = "join room";
+    type Namespace = Main;
+}
+impl ClientEvent for JoinRoom {}
+impl Request for JoinRoom {
+    type Ack = Reply<RoomInfo>;
+}
+
+/// `leave room`, client to server: leaves a room, with every socket of the person. The lobby
+/// cannot be left, nor a direct conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveRoom {
+    pub room: String,
+}
+
+impl Event for LeaveRoom {
+    const NAME: &'static str = "leave room";
+    type Namespace = Main;
+}
+impl ClientEvent for LeaveRoom {}
+impl Request for LeaveRoom {
+    type Ack = Reply<Left>;
+}
+
+/// The ack of [`LeaveRoom`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Left {
+    pub room: String,
+}
+
+/// `open dm`, client to server: the direct conversation with the person called `name`
+/// (created on first use). Only its two people can read or write it. Named people only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenDm {
+    pub name: String,
+}
+
+impl Event for OpenDm {
+    const NAME: &'static str = "open dm";
+    type Namespace = Main;
+}
+impl ClientEvent for OpenDm {}
+impl Request for OpenDm {
+    type Ack = Reply<RoomInfo>;
+}
+
+/// `read`, client to server: "I have seen `room` up to `seq`". Moves the person's read marker
+/// forward (never back), which is what `unread` in [`RoomInfo`] counts from. No ack needed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub room: String,
+    pub seq: i64,
+}
+
+impl Event for MarkRead {
+    const NAME: &'static str = "read";
+    type Namespace = Main;
+}
+impl ClientEvent for MarkRead {}
+
+/// `message deleted`, server to the conversation: a moderator removed message `id`. Remove it
+/// from view; history and catch-up return it as a [`MessageKind::Deleted`] tombstone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDeleted {
+    pub room: String,
+    pub id: i64,
+}
+
+impl Event for MessageDeleted {
+    const NAME: &'static str = "message deleted";
+    type Namespace = Main;
+}
+impl ServerEvent for MessageDeleted {}
 
 // ---------------------------------------------------------------------------------------------
 // The admin namespace `/admin`
@@ -533,6 +729,37 @@ impl Request for Announce {
     type Ack = Reply<Vec<Posted>>;
 }
 
+/// `delete message`, admin to server: removes message `id` for everyone, live and in history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteMessage {
+    pub id: i64,
+}
+
+impl Event for DeleteMessage {
+    const NAME: &'static str = "delete message";
+    type Namespace = Admin;
+}
+impl ClientEvent for DeleteMessage {}
+impl Request for DeleteMessage {
+    type Ack = Reply<MessageDeleted>;
+}
+
+/// `recent`, admin to server: the newest messages of a room (not a direct conversation: those
+/// stay between their two people), oldest first, so a moderator can pick one to delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentInRoom {
+    pub room: String,
+}
+
+impl Event for RecentInRoom {
+    const NAME: &'static str = "recent";
+    type Namespace = Admin;
+}
+impl ClientEvent for RecentInRoom {}
+impl Request for RecentInRoom {
+    type Ack = Reply<HistoryPage>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Acks and errors
 // ---------------------------------------------------------------------------------------------
@@ -594,10 +821,27 @@ pub enum ChatError {
     InvalidPayload { event: String, detail: String },
     #[error("unknown event `{event}`")]
     UnknownEvent { event: String },
+    /// No such room, or a direct conversation that is not the asker's (the two are not told
+    /// apart, so a stranger learns nothing of other people's conversations).
     #[error("no room named `{room}`")]
     UnknownRoom { room: String },
-    #[error("nobody called `{name}` is connected")]
+    #[error("you are not in `{room}`; join it first")]
+    NotMember { room: String },
+    #[error("a room named `{room}` exists already")]
+    RoomExists { room: String },
+    #[error("a room name is 1 to {max} lowercase letters, digits, `-` or `_`")]
+    InvalidRoomName { max: usize },
+    #[error("`{room}` cannot be left")]
+    CannotLeave { room: String },
+    #[error("pick a name first: guests can only read and write in the lobby")]
+    NameRequired,
+    #[error("nobody is called `{name}`")]
     UnknownPerson { name: String },
+    #[error("no message {id}")]
+    UnknownMessage { id: i64 },
+    /// An `/admin` action sent to the main namespace.
+    #[error("`{event}` is for moderators, on the /admin namespace")]
+    AdminOnly { event: String },
     /// The sender is over the rate limit; nothing was stored. Send again after the wait.
     #[error("you are sending too fast; wait {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u64 },
@@ -636,6 +880,29 @@ pub fn validate_name(name: &str) -> Result<&str, Refusal> {
     }
 }
 
+/// Checks a room name and returns its canonical form: trimmed, lowercased, 1 to
+/// [`MAX_ROOM_NAME_CHARS`] ASCII letters, digits, `-` or `_`, starting with a letter or digit.
+pub fn validate_room_name(name: &str) -> Result<String, ChatError> {
+    let name = name.trim().to_ascii_lowercase();
+    let ok = (1..=MAX_ROOM_NAME_CHARS).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(name)
+    } else {
+        Err(ChatError::InvalidRoomName {
+            max: MAX_ROOM_NAME_CHARS,
+        })
+    }
+}
+
+/// Whether a conversation id names a direct conversation.
+pub fn is_dm(room: &str) -> bool {
+    room.starts_with(DM_PREFIX)
+}
+
 /// The form under which nicknames are compared: two names are the same when their keys are.
 pub fn name_key(name: &str) -> String {
     name.to_ascii_lowercase()
@@ -648,19 +915,21 @@ pub fn name_key(name: &str) -> String {
 
 impl Serialize for SendMessage {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.client_offset {
-            Some(offset) => {
-                let mut t = s.serialize_tuple(2)?;
-                t.serialize_element(&self.text)?;
-                t.serialize_element(offset)?;
-                t.end()
-            }
-            None => {
-                let mut t = s.serialize_tuple(1)?;
-                t.serialize_element(&self.text)?;
-                t.end()
-            }
+        // The room goes third, so the offset is always written when a room is (null if none).
+        let len = match (&self.client_offset, &self.room) {
+            (_, Some(_)) => 3,
+            (Some(_), None) => 2,
+            (None, None) => 1,
+        };
+        let mut t = s.serialize_tuple(len)?;
+        t.serialize_element(&self.text)?;
+        if len >= 2 {
+            t.serialize_element(&self.client_offset)?;
         }
+        if let Some(room) = &self.room {
+            t.serialize_element(room)?;
+        }
+        t.end()
     }
 }
 
@@ -670,7 +939,7 @@ impl<'de> Deserialize<'de> for SendMessage {
         impl<'de> Visitor<'de> for V {
             type Value = SendMessage;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("arguments (text: string, clientOffset?: string)")
+                f.write_str("arguments (text: string, clientOffset?: string, room?: string)")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SendMessage, A::Error> {
                 let text: String = seq
@@ -683,15 +952,18 @@ impl<'de> Deserialize<'de> for SendMessage {
                     Some(serde_json::Value::Number(n)) => Some(n.to_string()),
                     _ => None,
                 };
+                // A room must be a string when given; null means the lobby.
+                let room = seq.next_element::<Option<String>>()?.flatten();
                 // Extra arguments are ignored, as Socket.IO handlers ignore them.
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
                 Ok(SendMessage {
                     text,
                     client_offset,
+                    room,
                 })
             }
         }
-        d.deserialize_tuple(2, V)
+        d.deserialize_tuple(3, V)
     }
 }
 
@@ -745,8 +1017,15 @@ mod tests {
         let m: SendMessage = serde_json::from_value(json!(["hi"])).unwrap();
         assert_eq!(m.client_offset, None);
 
-        let m: SendMessage = serde_json::from_value(json!(["hi", 7, {"extra": true}])).unwrap();
+        let m: SendMessage =
+            serde_json::from_value(json!(["hi", 7, null, {"extra": true}])).unwrap();
         assert_eq!(m.client_offset.as_deref(), Some("7"));
+        assert_eq!(m.room, None);
+
+        let m: SendMessage = serde_json::from_value(json!(["hi", null, "rust"])).unwrap();
+        assert_eq!((m.client_offset, m.room.as_deref()), (None, Some("rust")));
+        // A room that is not a string is a bad request, not a lobby message.
+        assert!(serde_json::from_value::<SendMessage>(json!(["hi", "o", 5])).is_err());
 
         assert!(serde_json::from_value::<SendMessage>(json!([42])).is_err());
         assert!(serde_json::from_value::<SendMessage>(json!([])).is_err());
@@ -757,6 +1036,7 @@ mod tests {
         let m = SendMessage {
             text: "hello".into(),
             client_offset: Some("c1".into()),
+            room: None,
         };
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(v, json!(["hello", "c1"]));
@@ -765,8 +1045,18 @@ mod tests {
         let bare = SendMessage {
             text: "x".into(),
             client_offset: None,
+            room: None,
         };
         assert_eq!(serde_json::to_value(&bare).unwrap(), json!(["x"]));
+
+        let in_room = SendMessage {
+            text: "x".into(),
+            client_offset: None,
+            room: Some("rust".into()),
+        };
+        let v = serde_json::to_value(&in_room).unwrap();
+        assert_eq!(v, json!(["x", null, "rust"]));
+        assert_eq!(serde_json::from_value::<SendMessage>(v).unwrap(), in_room);
     }
 
     #[test]
@@ -775,6 +1065,7 @@ mod tests {
             text: "hey".into(),
             id: 12,
             meta: MessageMeta {
+                room: LOBBY.into(),
                 author: "ann".into(),
                 ts: 1_700_000_000_000,
                 seq: 4,
@@ -785,9 +1076,12 @@ mod tests {
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(
             v,
-            json!(["hey", 12, {"author": "ann", "ts": 1_700_000_000_000_i64, "seq": 4}])
+            json!(["hey", 12, {"room": "lobby", "author": "ann", "ts": 1_700_000_000_000_i64, "seq": 4}])
         );
         assert_eq!(serde_json::from_value::<ChatMessage>(v).unwrap(), m);
+        // Older servers sent no room: it was the lobby.
+        let old = json!(["hey", 12, {"author": "ann", "ts": 1_700_000_000_000_i64, "seq": 4}]);
+        assert_eq!(serde_json::from_value::<ChatMessage>(old).unwrap(), m);
     }
 
     #[test]
@@ -918,6 +1212,53 @@ mod tests {
             typing_phrase(&names(&["a", "b", "c", "d"])).unwrap(),
             "Several people are typing…"
         );
+    }
+
+    #[test]
+    fn room_names_follow_the_rules() {
+        assert_eq!(validate_room_name(" Rust-Lang_2 ").as_deref(), Ok("rust-lang_2"));
+        assert_eq!(validate_room_name("lobby").as_deref(), Ok("lobby"));
+        for bad in ["", "-x", "a b", "dm:x", "é", "a.b", &"r".repeat(33)] {
+            assert_eq!(
+                validate_room_name(bad),
+                Err(ChatError::InvalidRoomName {
+                    max: MAX_ROOM_NAME_CHARS
+                }),
+                "{bad}"
+            );
+        }
+        // No room name can pass for a direct conversation.
+        assert!(is_dm("dm:a:b") && !is_dm("dmx"));
+    }
+
+    #[test]
+    fn room_shapes() {
+        let info = RoomInfo {
+            room: "rust".into(),
+            kind: RoomKind::Room,
+            title: "rust".into(),
+            members: 3,
+            online: 2,
+            joined: true,
+            unread: 4,
+            last_seq: 9,
+        };
+        assert_eq!(
+            serde_json::to_value(&info).unwrap(),
+            json!({"room": "rust", "kind": "room", "title": "rust", "members": 3, "online": 2,
+                   "joined": true, "unread": 4, "lastSeq": 9})
+        );
+        let err = serde_json::to_value(Reply::<Left>::from(Err(ChatError::NotMember {
+            room: "x".into(),
+        })))
+        .unwrap();
+        assert_eq!(err["error"]["code"], "not_member");
+        assert_eq!(
+            serde_json::to_value(MessageKind::Deleted).unwrap(),
+            json!("deleted")
+        );
+        assert!(MessageKind::is_unread_worthy(None));
+        assert!(!MessageKind::is_unread_worthy(Some(MessageKind::Joined)));
     }
 
     #[test]

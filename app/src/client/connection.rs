@@ -591,6 +591,7 @@ mod tests {
         SendMessage {
             text: text.into(),
             client_offset: Some("c1".into()),
+            room: None,
         }
     }
 
@@ -653,6 +654,7 @@ mod tests {
         let bare = SendMessage {
             text: "yo".into(),
             client_offset: None,
+            room: None,
         };
         c.emit(main, &bare).unwrap();
         c.emit(admin, &say("psst")).unwrap();
@@ -719,6 +721,7 @@ mod tests {
                 text: "hey".into(),
                 id: 12,
                 meta: MessageMeta {
+                    room: "lobby".into(),
                     author: "bo".into(),
                     ts: 5,
                     seq: 1,

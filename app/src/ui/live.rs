@@ -409,6 +409,7 @@ mod browser {
                 let message = SendMessage {
                     text: next.text,
                     client_offset: Some(next.key.clone()),
+                    room: None,
                 };
                 let result = this.socket.emit_with_ack(&message, ACK_TIMEOUT).await;
                 // How long to pause before the next attempt, if one should follow.

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::events::{ChatMessage, MessageMeta, Posted};
+use crate::events::{ChatMessage, LOBBY, MessageMeta, Posted};
 
 /// A message the user sent that the server has not acknowledged.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +176,7 @@ impl Timeline {
             text: p.text,
             id: posted.id,
             meta: MessageMeta {
+                room: LOBBY.to_owned(),
                 author: p.author,
                 ts: posted.ts,
                 seq: posted.seq,
@@ -255,6 +256,7 @@ mod tests {
             text: text.into(),
             id,
             meta: MessageMeta {
+                room: LOBBY.into(),
                 author: "ann".into(),
                 ts: id * 1000,
                 seq,
