@@ -1,13 +1,14 @@
 //! The `/admin` namespace: its own middleware (the admin token), handlers and events. It sees
 //! the main namespace from outside, through the `SocketIo` handle: live statistics, kicking a
-//! person, and announcements.
+//! person, announcements, and deleting messages.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use app::events::{
-    self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, ChatError, Event as _, Kick, KickDone, Kicked,
-    LOBBY, Main, Namespace as _, NamespaceStats, Refusal, RoomStats, Stats,
+    self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, ChatError, DeleteMessage, Event as _,
+    HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, Namespace as _,
+    NamespaceStats, RecentInRoom, Refusal, RoomStats, Stats,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -15,10 +16,12 @@ use socketioxide::handler::ConnectHandler;
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
-use crate::chat::{AckRequested, Chat, answer, on_unknown_event, parsed, publish};
+use crate::chat::{AckRequested, Chat, answer, on_unknown_event, parsed, publish, to_event};
+use crate::conversation::Conversation;
 use crate::identity;
+use crate::rooms::unavailable;
 use crate::secrets::{Loaded, SecretError, load_or_create};
-use crate::store::NewMessage;
+use crate::store::{NewMessage, RoomKind, now_ms};
 
 /// How often `/admin` sockets get fresh `stats`.
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -63,6 +66,8 @@ async fn on_connect(socket: SocketRef, io: SocketIo, State(chat): State<Chat>) {
     info!(sid = %socket.id, ns = socket.ns(), "admin connected");
     socket.on(Kick::NAME, on_kick);
     socket.on(Announce::NAME, on_announce);
+    socket.on(DeleteMessage::NAME, on_delete);
+    socket.on(RecentInRoom::NAME, on_recent);
     socket.on_fallback(on_unknown_event);
     if let Err(e) = socket.emit(Stats::NAME, &stats(&io, &chat).await) {
         warn!(sid = %socket.id, error = %e, "stats not sent");
@@ -99,7 +104,11 @@ async fn stats(io: &SocketIo, chat: &Chat) -> Stats {
     if let Some(main) = io.of(Main::PATH) {
         let mut names = main.clone().rooms().await.unwrap_or_default();
         names.sort();
+        // Public rooms only: personal rooms hold one person's sockets, not a conversation.
         for room in names {
+            if !matches!(Conversation::parse(&room), Ok(Conversation::Room(_))) {
+                continue;
+            }
             let sockets = main.clone().within(room.clone()).sockets();
             let members: BTreeSet<String> = sockets.iter().map(|s| identity::of(s).name).collect();
             rooms.push(RoomStats {
@@ -182,18 +191,16 @@ async fn announce(
     a: Announce,
 ) -> Result<Vec<app::events::Posted>, ChatError> {
     let text = events::validate_text(&a.text)?;
-    // The lobby is the only room until rooms can be created.
-    let rooms = match a.room.as_deref() {
-        None | Some(LOBBY) => vec![LOBBY],
-        Some(other) => {
-            return Err(ChatError::UnknownRoom {
-                room: other.to_owned(),
-            });
+    let rooms = match a.room {
+        None => chat.store.public_rooms().await.map_err(unavailable)?,
+        Some(room) => {
+            public_room(chat, &room).await?;
+            vec![room]
         }
     };
     let main = io.of(Main::PATH).ok_or(ChatError::Unavailable)?;
     let mut posted = Vec::with_capacity(rooms.len());
-    for room in rooms {
+    for room in &rooms {
         let message = NewMessage {
             room,
             author: ADMIN_AUTHOR,
@@ -201,7 +208,87 @@ async fn announce(
             client_offset: None,
             kind: Some("announcement"),
         };
-        posted.push(publish(chat, main.clone().within(room), message).await?);
+        posted.push(publish(chat, main.clone().within(room.clone()), message).await?);
     }
     Ok(posted)
+}
+
+/// `room` if it names an existing public room; direct conversations are not moderators'
+/// to read or post in.
+async fn public_room(chat: &Chat, room: &str) -> Result<(), ChatError> {
+    let unknown = || ChatError::UnknownRoom {
+        room: room.to_owned(),
+    };
+    match Conversation::parse(room) {
+        Ok(Conversation::Room(name))
+            if chat.store.room_kind(&name).await.map_err(unavailable)? == Some(RoomKind::Room) =>
+        {
+            Ok(())
+        }
+        _ => Err(unknown()),
+    }
+}
+
+async fn on_delete(
+    socket: SocketRef,
+    io: SocketIo,
+    TryData(request): TryData<DeleteMessage>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async { delete(&io, &chat, parsed::<DeleteMessage>(request)?.id).await }.await;
+    answer(&socket, DeleteMessage::NAME, ack, wants_ack, result);
+}
+
+/// Replaces the message with a tombstone, then tells its conversation to drop it from view.
+async fn delete(io: &SocketIo, chat: &Chat, id: i64) -> Result<MessageDeleted, ChatError> {
+    // Under the order lock, like a post: a catch-up running now sees either the message and
+    // then its `message deleted`, or the tombstone.
+    let _order = chat.order.lock().await;
+    let room = chat
+        .store
+        .delete_message(id, now_ms())
+        .await
+        .map_err(unavailable)?
+        .ok_or(ChatError::UnknownMessage { id })?;
+    let deleted = MessageDeleted { room, id };
+    let audience = Conversation::parse(&deleted.room)
+        .map(|c| c.audience())
+        .unwrap_or_else(|_| vec![deleted.room.clone()]);
+    if let Some(main) = io.of(Main::PATH) {
+        let result = main
+            .within(audience)
+            .emit(MessageDeleted::NAME, &deleted)
+            .await;
+        if let Err(e) = result {
+            warn!(id, error = %e, "a deletion notice was not delivered to everyone");
+        }
+    }
+    info!(id, room = %deleted.room, "message deleted");
+    Ok(deleted)
+}
+
+async fn on_recent(
+    socket: SocketRef,
+    TryData(request): TryData<RecentInRoom>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let room = parsed::<RecentInRoom>(request)?.room;
+        public_room(&chat, &room).await?;
+        let (rows, more) = chat
+            .store
+            .page_before(&room, None, HISTORY_PAGE)
+            .await
+            .map_err(unavailable)?;
+        Ok(HistoryPage {
+            messages: rows.into_iter().map(to_event).collect(),
+            more,
+        })
+    }
+    .await;
+    answer(&socket, RecentInRoom::NAME, ack, wants_ack, result);
 }

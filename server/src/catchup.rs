@@ -12,10 +12,11 @@ use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use tracing::error;
 
 use crate::chat::{AckRequested, Chat, answer, parsed, to_event};
+use crate::rooms::accessible;
 use crate::store::StoreError;
 
-/// The most rooms one `sync` may name; more is not a real client.
-const MAX_SYNC_ROOMS: usize = 64;
+/// The most rooms one `sync` (or one connect's `since`) may name; more is not a real client.
+pub(crate) const MAX_SYNC_ROOMS: usize = 64;
 
 /// Where a catch-up starts.
 #[derive(Debug, Clone, Copy)]
@@ -114,12 +115,8 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
             detail: format!("at most {MAX_SYNC_ROOMS} rooms"),
         });
     }
-    let joined = socket.rooms();
-    if let Some(room) = since
-        .keys()
-        .find(|r| !joined.iter().any(|j| j == r.as_str()))
-    {
-        return Err(ChatError::UnknownRoom { room: room.clone() });
+    for room in since.keys() {
+        accessible(socket, chat, room).await?;
     }
     let _order = chat.order.lock().await;
     let mut done = Vec::with_capacity(since.len());
@@ -151,9 +148,7 @@ pub(crate) async fn on_history(
 }
 
 async fn history(socket: &SocketRef, chat: &Chat, r: History) -> Result<HistoryPage, ChatError> {
-    if !socket.rooms().iter().any(|j| *j == r.room) {
-        return Err(ChatError::UnknownRoom { room: r.room });
-    }
+    accessible(socket, chat, &r.room).await?;
     let limit = r.limit.unwrap_or(HISTORY_PAGE).clamp(1, MAX_HISTORY_LIMIT);
     let (rows, more) = chat
         .store

@@ -1,5 +1,5 @@
 //! The main namespace `/`: who connected, `chat message`, and what happens to everything else
-//! a client sends. Catch-up and `history` live in `catchup.rs`.
+//! a client sends. Catch-up and `history` live in `catchup.rs`, rooms in `rooms.rs`.
 //!
 //! This module translates between the wire contract (`app::events`) and the store. It is the
 //! only place that knows both.
@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::events::{
-    self, ChatError, ChatMessage, Event as _, History, LOBBY, MAX_CLIENT_OFFSET_CHARS, Main,
-    MainAuth, MessageKind, MessageMeta, Namespace as _, Posted, Reply, SendMessage, Session,
+    self, ADMIN_EVENTS, ChatError, ChatMessage, CreateRoom, Direction, Event as _, History,
+    JoinRoom, LOBBY, LeaveRoom, MAX_CLIENT_OFFSET_CHARS, Main, MainAuth, MarkRead, MessageKind,
+    MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomList, SendMessage, Session,
     StartTyping, Sync, Synced,
 };
 use socketioxide::SocketIo;
@@ -23,11 +24,14 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use tokio::sync::Mutex;
 use tracing::{error, info, warn};
 
-use crate::catchup::{self, CatchUpError, Cursor};
+use crate::catchup::{self, CatchUpError, Cursor, MAX_SYNC_ROOMS};
+use crate::conversation::{Conversation, person_room};
 use crate::delivery::Lagging;
+use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
 use crate::metrics::Metrics;
 use crate::presence;
+use crate::rooms;
 use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
@@ -51,6 +55,8 @@ pub(crate) struct Chat {
     pub(crate) admin_token: Arc<str>,
     /// Who is in which room, and who typed when.
     pub(crate) presence: Arc<presence::Rooms>,
+    /// Rooms whose counts changed and must be announced.
+    pub(crate) directory: Arc<Directory>,
 }
 
 impl Chat {
@@ -60,6 +66,7 @@ impl Chat {
             keys,
             admin_token: admin_token.into(),
             presence: Arc::default(),
+            directory: Arc::default(),
             throttle: Arc::new(throttle),
             metrics: Arc::default(),
             lagging: Arc::default(),
@@ -72,9 +79,14 @@ pub(crate) fn register(io: &SocketIo) {
     io.ns(Main::PATH, on_connect.with(authenticate));
 }
 
-async fn on_connect(socket: SocketRef, Data(auth): Data<MainAuth>, State(chat): State<Chat>) {
-    let name = identity::of(&socket).name;
-    info!(sid = %socket.id, ns = socket.ns(), %name, "socket connected");
+async fn on_connect(
+    socket: SocketRef,
+    io: SocketIo,
+    Data(auth): Data<MainAuth>,
+    State(chat): State<Chat>,
+) {
+    let who = identity::of(&socket);
+    info!(sid = %socket.id, ns = socket.ns(), name = %who.name, "socket connected");
     // First, so the client stores its new token before anything else can go wrong.
     if let Some(session) = socket.extensions.remove::<Session>()
         && let Err(e) = socket.emit(Session::NAME, &session)
@@ -86,36 +98,94 @@ async fn on_connect(socket: SocketRef, Data(auth): Data<MainAuth>, State(chat): 
     socket.on(Sync::NAME, catchup::on_sync);
     socket.on(History::NAME, catchup::on_history);
     socket.on(StartTyping::NAME, presence::on_typing);
+    socket.on(CreateRoom::NAME, rooms::on_create);
+    socket.on(JoinRoom::NAME, rooms::on_join);
+    socket.on(LeaveRoom::NAME, rooms::on_leave);
+    socket.on(OpenDm::NAME, rooms::on_open_dm);
+    socket.on(MarkRead::NAME, rooms::on_read);
     socket.on_fallback(on_unknown_event);
     socket.on_disconnect(on_disconnect);
 
+    // The person's rooms, lobby included; a guest is in the lobby only.
+    let mut joined = match &who.person {
+        Some(person) => chat.store.rooms_of(person).await.unwrap_or_else(|e| {
+            error!(sid = %socket.id, error = %e, "room memberships query failed");
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    if !joined.iter().any(|r| r == LOBBY) {
+        joined.insert(0, LOBBY.to_owned());
+    }
+
     let order = chat.order.lock().await;
-    socket.join(LOBBY);
-    let who = identity::of(&socket);
-    let arrived = chat.presence.enter(LOBBY, &who);
-    // A client that sends `since` gets the bounded catch-up; the tutorial's client, which only
-    // knows `serverOffset`, gets the newest messages after it.
-    let cursor = match &auth.since {
-        Some(since) => Cursor::Since(since.get(LOBBY).copied().unwrap_or(0)),
-        None => Cursor::Tutorial(auth.server_offset),
-    };
-    let synced = match catchup::catch_up(&socket, &chat, LOBBY, cursor).await {
-        Ok(synced) => synced,
-        Err(e) => return catchup::drop_behind(&socket, e),
-    };
-    // Only clients that sent `since` know `synced`; the tutorial's gets exactly its replay.
-    if matches!(cursor, Cursor::Since(_))
-        && let Err(e) = socket.emit(Synced::NAME, &synced)
-    {
-        catchup::drop_behind(&socket, CatchUpError::Emit(e.to_string()));
+    if let Some(person) = &who.person {
+        socket.join(person_room(person));
+    }
+    let mut arrived = Vec::with_capacity(joined.len());
+    for room in &joined {
+        socket.join(room.clone());
+        arrived.push(chat.presence.enter(room, &who));
+    }
+    if let Err(e) = replay(&socket, &chat, &auth, &joined).await {
+        catchup::drop_behind(&socket, e);
     }
     drop(order);
-    if socket.connected() {
-        presence::announce(&socket, arrived).await;
-    } else {
+    if !socket.connected() {
         // Gone already: its disconnect handler may have run before it was counted in.
-        chat.presence.leave(LOBBY, &who);
+        for room in &joined {
+            chat.presence.leave(room, &who);
+        }
+        return;
     }
+    match directory::room_list(&chat, &io, &who).await {
+        Ok(list) => {
+            let _ = socket.emit(RoomList::NAME, &list);
+        }
+        Err(e) => warn!(sid = %socket.id, error = %e, "room list query failed"),
+    }
+    for change in arrived {
+        presence::announce(&chat, &socket, change).await;
+    }
+}
+
+/// The catch-up on connect. A client that sends `since` gets the bounded catch-up of the lobby
+/// and of every other conversation it names that it may read, each ended by `synced`; the
+/// tutorial's client, which only knows `serverOffset`, gets the newest lobby messages after it.
+async fn replay(
+    socket: &SocketRef,
+    chat: &Chat,
+    auth: &MainAuth,
+    joined: &[String],
+) -> Result<(), CatchUpError> {
+    let Some(since) = &auth.since else {
+        let cursor = Cursor::Tutorial(auth.server_offset);
+        catchup::catch_up(socket, chat, LOBBY, cursor).await?;
+        return Ok(());
+    };
+    let person = identity::of(socket).person;
+    let mut plan = vec![(LOBBY.to_owned(), since.get(LOBBY).copied().unwrap_or(0))];
+    // Conversations left meanwhile, or never ours, are skipped: `rooms` tells the client
+    // which it has.
+    plan.extend(
+        since
+            .iter()
+            .filter(|(room, _)| room.as_str() != LOBBY)
+            .filter(|(room, _)| match Conversation::parse(room) {
+                Ok(c @ Conversation::Dm { .. }) => person.as_deref().is_some_and(|p| c.is_party(p)),
+                Ok(Conversation::Room(name)) => joined.contains(&name),
+                Err(_) => false,
+            })
+            .take(MAX_SYNC_ROOMS)
+            .map(|(room, after)| (room.clone(), *after)),
+    );
+    for (room, after) in plan {
+        let synced = catchup::catch_up(socket, chat, &room, Cursor::Since(after)).await?;
+        socket
+            .emit(Synced::NAME, &synced)
+            .map_err(|e| CatchUpError::Emit(e.to_string()))?;
+    }
+    Ok(())
 }
 
 async fn on_send(
@@ -148,6 +218,8 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
             max: MAX_CLIENT_OFFSET_CHARS,
         });
     }
+    let room = m.room.as_deref().unwrap_or(LOBBY);
+    let conversation = rooms::accessible(socket, chat, room).await?;
     let identity = identity::of(socket);
     // Per person, so tabs share one budget; a guest has only its socket.
     let sender = identity
@@ -162,14 +234,15 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
         });
     }
     let author = identity.name;
+    let room = conversation.id();
     let message = NewMessage {
-        room: LOBBY,
+        room: &room,
         author: &author,
         text,
         client_offset: offset,
         kind: None,
     };
-    publish(chat, socket.within(LOBBY), message).await
+    publish(chat, socket.within(conversation.audience()), message).await
 }
 
 /// Stores a message (idempotently by client offset) and broadcasts it with `to`, under the
@@ -208,15 +281,20 @@ pub(crate) async fn on_unknown_event(
     ack: AckSender,
     AckRequested(wants_ack): AckRequested,
 ) {
-    answer::<()>(
-        &socket,
-        &event,
-        ack,
-        wants_ack,
-        Err(ChatError::UnknownEvent {
+    // Moderators' requests have their own namespace; say so rather than "unknown".
+    let for_admins = ADMIN_EVENTS
+        .iter()
+        .any(|(name, dir)| *name == event && *dir == Direction::ClientToServer);
+    let error = if for_admins && socket.ns() == Main::PATH {
+        ChatError::AdminOnly {
             event: event.clone(),
-        }),
-    );
+        }
+    } else {
+        ChatError::UnknownEvent {
+            event: event.clone(),
+        }
+    };
+    answer::<()>(&socket, &event, ack, wants_ack, Err(error));
 }
 
 async fn on_disconnect(socket: SocketRef, reason: DisconnectReason, State(chat): State<Chat>) {
@@ -225,7 +303,7 @@ async fn on_disconnect(socket: SocketRef, reason: DisconnectReason, State(chat):
     // The disconnect handler runs before socketioxide takes the socket out of its rooms
     // (Socket.IO's `disconnecting`), so its rooms are still known here.
     for room in socket.rooms() {
-        presence::announce(&socket, chat.presence.leave(&room, &who)).await;
+        presence::announce(&chat, &socket, chat.presence.leave(&room, &who)).await;
     }
     identity::seen_leaving(&chat, &who).await;
 }
@@ -253,18 +331,25 @@ pub(crate) fn answer<T: serde::Serialize>(
 }
 
 pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {
+    let kind = match m.kind.as_deref() {
+        Some("announcement") => Some(MessageKind::Announcement),
+        Some("joined") => Some(MessageKind::Joined),
+        Some("left") => Some(MessageKind::Left),
+        Some("deleted") => Some(MessageKind::Deleted),
+        _ => None,
+    };
+    let deleted = kind == Some(MessageKind::Deleted);
     ChatMessage {
         text: m.text,
         id: m.id,
         meta: MessageMeta {
-            author: m.author,
+            room: m.room,
+            // A tombstone says nothing of what it was, nor whose.
+            author: if deleted { String::new() } else { m.author },
             ts: m.created_at,
             seq: m.seq,
-            client_offset: m.client_offset,
-            kind: match m.kind.as_deref() {
-                Some("announcement") => Some(MessageKind::Announcement),
-                _ => None,
-            },
+            client_offset: if deleted { None } else { m.client_offset },
+            kind,
         },
     }
 }

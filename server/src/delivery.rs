@@ -16,6 +16,7 @@ use socketioxide::{BroadcastError, SocketError, SocketIo};
 use tokio::sync::Notify;
 use tracing::{debug, warn};
 
+use crate::conversation::Conversation;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -83,7 +84,11 @@ impl Lagging {
                     last_id,
                     last_seq,
                 };
-                let result = io.within(room.clone()).emit(RoomHead::NAME, &head).await;
+                // A direct conversation's members are reached through their own rooms.
+                let audience = Conversation::parse(&room)
+                    .map(|c| c.audience())
+                    .unwrap_or_else(|_| vec![room.clone()]);
+                let result = io.within(audience).emit(RoomHead::NAME, &head).await;
                 self.record(metrics, &room, result);
             }
         }

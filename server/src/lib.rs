@@ -6,11 +6,14 @@ mod admin;
 mod catchup;
 mod chat;
 mod config;
+mod conversation;
 mod delivery;
+mod directory;
 mod identity;
 mod metrics;
 mod origin;
 mod presence;
+mod rooms;
 mod secrets;
 mod session;
 mod store;
@@ -74,6 +77,10 @@ pub async fn run(
     chat::register(&io);
     admin::register(&io);
     let stats = tokio::spawn(admin::push_stats(io.clone(), chat.clone()));
+    let directory = tokio::spawn({
+        let (io, chat) = (io.clone(), chat.clone());
+        async move { chat.directory.clone().announce(io, chat).await }
+    });
     let announcer = tokio::spawn({
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
@@ -95,6 +102,7 @@ pub async fn run(
         .with_graceful_shutdown(close_sockets_on(io, shutdown))
         .await?;
     announcer.abort();
+    directory.abort();
     stats.abort();
     store.close().await;
     info!("palaver stopped");

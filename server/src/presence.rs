@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use app::events::{Event as _, Presence, StartTyping, TYPING_EVERY_MS, Typing};
+
+use crate::rooms::may_address;
 use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::debug;
 
@@ -74,6 +76,12 @@ impl Rooms {
         changed.then_some(snapshot)
     }
 
+    /// People online in `room`, each once, plus its guests.
+    pub(crate) fn online(&self, room: &str) -> usize {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.get(room).map_or(0, |r| r.people.len() + r.guests)
+    }
+
     /// Whether `person`'s typing may be passed on now (at most once per [`TYPING_EVERY_MS`]).
     fn may_type(&self, person: &str, now: Instant) -> bool {
         let mut typing = self.typing.lock().unwrap_or_else(|e| e.into_inner());
@@ -100,9 +108,10 @@ fn presence(room: &str, r: &RoomPresence) -> Presence {
     }
 }
 
-/// Tells the room who is in it, when that changed.
-pub(crate) async fn announce(socket: &SocketRef, change: Option<Presence>) {
+/// Tells the room who is in it, when that changed, and the directory that its count did.
+pub(crate) async fn announce(chat: &Chat, socket: &SocketRef, change: Option<Presence>) {
     let Some(p) = change else { return };
+    chat.directory.touch(&p.room);
     // Everyone in the room, this socket included (on leaving it is still in the room, and
     // its own copy is simply lost with it). Best effort: the next change says it again.
     let _ = socket.within(p.room.clone()).emit(Presence::NAME, &p).await;
@@ -120,16 +129,22 @@ pub(crate) async fn on_typing(
     };
     let who = identity::of(&socket);
     let Some(person) = &who.person else { return };
-    if !socket.rooms().iter().any(|r| *r == room) || !chat.presence.may_type(person, Instant::now())
-    {
+    let Some(conversation) = may_address(&socket, &room) else {
+        return;
+    };
+    if !chat.presence.may_type(person, Instant::now()) {
         return;
     }
     let typing = Typing {
-        room: room.clone(),
+        room,
         name: who.name,
     };
+    // Everyone in the conversation but this socket (for a direct one: both people's sockets).
     // Volatile: a socket that cannot take it now does not need it later.
-    let _ = socket.to(room).emit(Typing::NAME, &typing).await;
+    let _ = socket
+        .to(conversation.audience())
+        .emit(Typing::NAME, &typing)
+        .await;
 }
 
 #[cfg(test)]

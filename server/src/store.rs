@@ -28,18 +28,52 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub(crate) struct StoredMessage {
     pub(crate) id: i64,
+    /// The conversation: a room name or a direct conversation's id.
+    pub(crate) room: String,
     pub(crate) author: String,
     pub(crate) text: String,
     pub(crate) client_offset: Option<String>,
     pub(crate) created_at: i64,
     /// Its place in its room, from 1, without holes.
     pub(crate) seq: i64,
-    /// `None` for a person's message; `announcement` for one from `/admin`.
+    /// `None` for a person's message; `announcement` (from `/admin`), `joined`, `left`, or
+    /// `deleted` (a tombstone).
     pub(crate) kind: Option<String>,
 }
 
+/// Whether a conversation is a public room or a direct conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoomKind {
+    Room,
+    Dm,
+}
+
+impl RoomKind {
+    fn from_column(kind: &str) -> RoomKind {
+        if kind == "dm" {
+            RoomKind::Dm
+        } else {
+            RoomKind::Room
+        }
+    }
+}
+
+/// A conversation as one person sees it (see [`Store::room_list`]).
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub(crate) struct RoomRow {
+    pub(crate) name: String,
+    /// `room` or `dm`.
+    pub(crate) kind: String,
+    pub(crate) members: i64,
+    pub(crate) joined: bool,
+    pub(crate) last_seq: i64,
+    pub(crate) unread: i64,
+    /// For a direct conversation: the other person's name (none when talking to oneself).
+    pub(crate) peer: Option<String>,
+}
+
 /// The columns of [`StoredMessage`], for every query that reads one.
-const COLUMNS: &str = "id, author, text, client_offset, created_at, seq, kind";
+const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind";
 
 /// What to store.
 pub(crate) struct NewMessage<'a> {
@@ -243,6 +277,15 @@ impl Store {
         .await;
         match claimed {
             Ok(_) => {
+                // Everyone with a name belongs to the lobby.
+                sqlx::query(
+                    "INSERT INTO members (room, person, joined_at) VALUES ('lobby', ?, ?)
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(person)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(Claim::Granted)
             }
@@ -262,6 +305,197 @@ impl Store {
         Ok(())
     }
 
+    /// Creates a public room with `person` as its first member; false when the name is taken.
+    pub(crate) async fn create_room(
+        &self,
+        name: &str,
+        person: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let created = sqlx::query(
+            "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?, 'room', ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(person)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if created {
+            add_member(&mut tx, name, person, now).await?;
+            tx.commit().await?;
+        }
+        Ok(created)
+    }
+
+    /// The kind of the conversation called `name`, if it exists.
+    pub(crate) async fn room_kind(&self, name: &str) -> Result<Option<RoomKind>, StoreError> {
+        let kind: Option<(String,)> = sqlx::query_as("SELECT kind FROM rooms WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(kind.map(|(k,)| RoomKind::from_column(&k)))
+    }
+
+    /// Adds `person` to `room`; false when they were in it already.
+    pub(crate) async fn join(
+        &self,
+        room: &str,
+        person: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(add_member(&mut conn, room, person, now).await?)
+    }
+
+    /// Takes `person` out of `room`; false when they were not in it.
+    pub(crate) async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM members WHERE room = ? AND person = ?")
+                .bind(room)
+                .bind(person)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    /// The public rooms `person` belongs to (not their direct conversations), lobby included.
+    pub(crate) async fn rooms_of(&self, person: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT m.room FROM members m JOIN rooms r ON r.name = m.room
+             WHERE m.person = ? AND r.kind = 'room' ORDER BY m.room",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    /// Every public room, and `person`'s direct conversations (none for a guest), as `person`
+    /// sees them: whether they belong, how many messages they have not read.
+    pub(crate) async fn room_list(&self, person: Option<&str>) -> Result<Vec<RoomRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT r.name, r.kind,
+                    (SELECT COUNT(*) FROM members c WHERE c.room = r.name) AS members,
+                    me.person IS NOT NULL AS joined,
+                    COALESCE((SELECT MAX(seq) FROM messages x WHERE x.room = r.name), 0)
+                        AS last_seq,
+                    CASE WHEN me.person IS NULL THEN 0 ELSE
+                        (SELECT COUNT(*) FROM messages x
+                         WHERE x.room = r.name AND x.seq > me.read_seq
+                           AND (x.kind IS NULL OR x.kind = 'announcement'))
+                    END AS unread,
+                    (SELECT p.name FROM members o JOIN people p ON p.person = o.person
+                     WHERE o.room = r.name AND o.person != me.person) AS peer
+             FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = ?1
+             WHERE r.kind = 'room' OR me.person IS NOT NULL
+             ORDER BY r.kind DESC, r.name = 'lobby' DESC, r.name",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many people belong to `room`.
+    pub(crate) async fn member_count(&self, room: &str) -> Result<usize, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE room = ?")
+            .bind(room)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as usize)
+    }
+
+    /// The names of every public room.
+    pub(crate) async fn public_rooms(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM rooms WHERE kind = 'room' ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    /// The person holding the name whose key is `name_key`, and the name as they spell it.
+    pub(crate) async fn person_named(
+        &self,
+        name_key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT person, name FROM people WHERE name_key = ?")
+                .bind(name_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Creates the direct conversation `name` between `a` and `b`, unless it exists.
+    pub(crate) async fn open_dm(
+        &self,
+        name: &str,
+        a: &str,
+        b: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?, 'dm', ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(a)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        add_member(&mut tx, name, a, now).await?;
+        add_member(&mut tx, name, b, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves `person`'s read marker in `room` forward to `seq` (never back, and never past the
+    /// room's newest message, so a bogus `seq` cannot hide messages yet to come).
+    pub(crate) async fn mark_read(
+        &self,
+        room: &str,
+        person: &str,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE members
+             SET read_seq = MAX(read_seq,
+                                MIN(?1, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?2)))
+             WHERE room = ?2 AND person = ?3",
+        )
+        .bind(seq)
+            .bind(room)
+            .bind(person)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes message `id`: its text goes, a tombstone keeps its place (and `seq`). The room
+    /// it was in, or `None` when there is no such message (deleting twice is not an error).
+    pub(crate) async fn delete_message(
+        &self,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "UPDATE messages SET text = '', kind = 'deleted', deleted_at = COALESCE(deleted_at, ?)
+             WHERE id = ? RETURNING room",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(r,)| r))
+    }
+
     /// Checks that the database answers; used by `/healthz`.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -271,6 +505,27 @@ impl Store {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn add_member(
+    conn: &mut sqlx::SqliteConnection,
+    room: &str,
+    person: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    // read_seq starts at the room's head: a newcomer has nothing unread.
+    Ok(sqlx::query(
+        "INSERT INTO members (room, person, joined_at, read_seq)
+         VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?1))
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(room)
+    .bind(person)
+    .bind(now)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {

@@ -3,25 +3,15 @@
 mod support;
 
 use app::events::{
-    Admin, Announce, Event, Kick, Kicked, MessageKind, Namespace, SendMessage, Stats,
+    Admin, Announce, DeleteMessage, Event, Kick, Kicked, MessageKind, Namespace, SendMessage, Stats,
 };
 use serde_json::{Value, json};
 use support::{PATIENCE, Packet, Refused, SioClient, TestServer};
 
 const CHAT: &str = SendMessage::NAME;
 
-/// The token the server generated into its data directory on start.
-async fn admin_token(server: &TestServer) -> String {
-    // Answering HTTP means `run` has loaded its secrets.
-    assert_eq!(server.get("/healthz").await.0, 200);
-    std::fs::read_to_string(server.dir.path().join("data/admin-token")).unwrap()
-}
-
 async fn admin(server: &TestServer) -> SioClient {
-    let token = admin_token(server).await;
-    SioClient::connect(server.addr, Admin::PATH, json!({ "token": token }))
-        .await
-        .expect("the admin token is accepted")
+    server.admin().await
 }
 
 /// The next `stats` whose lobby has exactly `members` (none: the room does not exist).
@@ -59,10 +49,16 @@ async fn only_the_admin_token_opens_admin() {
     // A person of the main namespace cannot take admin actions there either.
     let mut ann = server.client(json!({"name": "ann"})).await;
     let (ack, _) = ann.request(Kick::NAME, vec![json!({"name": "ann"})]).await;
-    assert_eq!(ack[0]["error"]["code"], "unknown_event");
+    assert_eq!(ack[0]["error"]["code"], "admin_only");
     let (ack, _) = ann
         .request(Announce::NAME, vec![json!({"text": "hi"})])
         .await;
+    assert_eq!(ack[0]["error"]["code"], "admin_only");
+    let (ack, _) = ann
+        .request(DeleteMessage::NAME, vec![json!({"id": 1})])
+        .await;
+    assert_eq!(ack[0]["error"]["code"], "admin_only");
+    let (ack, _) = ann.request("no such event", vec![]).await;
     assert_eq!(ack[0]["error"]["code"], "unknown_event");
 }
 

@@ -35,8 +35,7 @@ async fn a_message_is_acked_after_storing_and_broadcast_to_everyone() {
     assert!(ts > 1_600_000_000_000, "ts is epoch milliseconds: {ts}");
 
     // The tutorial's `io.emit`: the sender hears its own message too, before the ack.
-    let expected =
-        json!(["hello", id, {"author": "ann", "ts": ts, "seq": 1, "clientOffset": "c-1"}]);
+    let expected = json!(["hello", id, {"room": "lobby", "author": "ann", "ts": ts, "seq": 1, "clientOffset": "c-1"}]);
     assert_eq!(before_ack, vec![(CHAT.to_owned(), expected.clone())]);
     assert_eq!(bob.next_event().await, (CHAT.to_owned(), expected));
 
@@ -402,6 +401,7 @@ async fn a_flood_is_throttled_while_everyone_else_keeps_flowing() {
     // The default burst is 10; the rest of a fast stream is refused, not stored.
     let mut accepted = 0;
     let mut refused = Vec::new();
+    let started = std::time::Instant::now();
     for i in 0..15 {
         let (ack, _) = flood.request(CHAT, vec![json!(format!("f{i}"))]).await;
         match ack[0]["data"]["id"].as_i64() {
@@ -409,7 +409,12 @@ async fn a_flood_is_throttled_while_everyone_else_keeps_flowing() {
             None => refused.push(ack),
         }
     }
-    assert_eq!(accepted, 10, "refused: {refused:?}");
+    // The burst, plus what refilled while the requests ran (a slow machine takes a while).
+    let refilled = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize;
+    assert!(
+        (10..=10 + refilled).contains(&accepted),
+        "accepted {accepted}, refused: {refused:?}"
+    );
     assert_eq!(error_code(&refused[0]), "rate_limited");
     let (ack, _) = tab.request(CHAT, vec![json!("from the other tab")]).await;
     assert_eq!(error_code(&ack), "rate_limited");
@@ -430,8 +435,9 @@ async fn a_flood_is_throttled_while_everyone_else_keeps_flowing() {
     posted_id(&ack);
 
     let (_, metrics) = server.get("/metrics").await;
+    let throttled = refused.len() + 1;
     assert!(
-        metrics.contains("palaver_messages_throttled_total 6"),
+        metrics.contains(&format!("palaver_messages_throttled_total {throttled}")),
         "{metrics}"
     );
 }

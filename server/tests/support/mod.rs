@@ -7,7 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use app::events::{Event as _, Main, Namespace as _, Presence, Session, Typing};
+use app::events::{
+    Event as _, Main, Namespace as _, Presence, RoomList, RoomUpdate, Session, Typing,
+};
 use futures_util::{SinkExt, StreamExt};
 use palaver_server::{Config, run};
 use serde_json::{Value, json};
@@ -117,6 +119,25 @@ impl TestServer {
         }
     }
 
+    /// The token the server generated into its data directory on start.
+    pub async fn admin_token(&self) -> String {
+        // Answering HTTP means `run` has loaded its secrets.
+        assert_eq!(self.get("/healthz").await.0, 200);
+        std::fs::read_to_string(self.dir.path().join("data/admin-token")).unwrap()
+    }
+
+    /// A client of `/admin`, holding the admin token.
+    pub async fn admin(&self) -> SioClient {
+        let token = self.admin_token().await;
+        SioClient::connect(
+            self.addr,
+            app::events::Admin::PATH,
+            json!({ "token": token }),
+        )
+        .await
+        .expect("the admin token is accepted")
+    }
+
     /// The key the server signs session tokens with (generated into the data directory).
     pub fn session_secret(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("data/session-secret")).unwrap()
@@ -204,7 +225,7 @@ pub struct SioClient {
     next_ack: i64,
     /// The `session` event the main namespace sends first to a named client.
     pub session: Option<Value>,
-    /// `presence` and `typing` events, set aside so that tests about messages need not skip
+    /// `presence`, `typing`, `rooms` and `room update` events, set aside so that tests about messages need not skip
     /// them; read with [`SioClient::next_ambient`].
     ambient: std::collections::VecDeque<(String, Value)>,
     /// Packets read while looking for an ambient event, for `next_packet` to return first.
@@ -212,7 +233,12 @@ pub struct SioClient {
 }
 
 /// Events that come and go with connections, not with what a test does.
-const AMBIENT: [&str; 2] = [Presence::NAME, Typing::NAME];
+const AMBIENT: [&str; 4] = [
+    Presence::NAME,
+    Typing::NAME,
+    RoomList::NAME,
+    RoomUpdate::NAME,
+];
 
 impl SioClient {
     pub async fn connect(addr: SocketAddr, ns: &str, auth: Value) -> Result<SioClient, Refused> {
@@ -307,6 +333,16 @@ impl SioClient {
         }
     }
 
+    /// Like [`SioClient::request`], but events arriving meanwhile stay queued for
+    /// [`SioClient::next_event`].
+    pub async fn ask(&mut self, event: &str, args: Vec<Value>) -> Value {
+        let (ack, events) = self.request(event, args).await;
+        for (i, (name, args)) in events.into_iter().enumerate() {
+            self.pending.insert(i, Packet::Event(name, args));
+        }
+        ack
+    }
+
     /// The next event's name and arguments (without the name).
     pub async fn next_event(&mut self) -> (String, Value) {
         match self.next_packet().await {
@@ -336,7 +372,7 @@ impl SioClient {
         }
     }
 
-    /// The next ambient event called `name` (`presence` or `typing`): its first argument.
+    /// The next ambient event called `name` (see [`AMBIENT`]): its first argument.
     pub async fn next_ambient(&mut self, name: &str) -> Value {
         loop {
             if let Some(i) = self.ambient.iter().position(|(n, _)| n == name) {

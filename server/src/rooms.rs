@@ -1,0 +1,292 @@
+//! Rooms and direct conversations: creating, joining and leaving rooms, opening a direct
+//! conversation, read markers, and the one check that decides whether a socket may read or
+//! write a conversation.
+//!
+//! Memberships belong to people, not sockets: when a person joins or leaves a room, every one
+//! of their sockets (found through their personal room) joins or leaves it.
+
+use app::events::{
+    self, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom, Left, Main, MarkRead,
+    MessageKind, Namespace as _, OpenDm, RoomInfo,
+};
+use socketioxide::SocketIo;
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use tracing::{error, info};
+
+use crate::chat::{AckRequested, Chat, answer, parsed, publish};
+use crate::conversation::{Conversation, person_room};
+use crate::directory::{room_info, send_to_person};
+use crate::identity::{self, Identity};
+use crate::presence;
+use crate::store::{NewMessage, RoomKind, StoreError, now_ms};
+
+/// The conversation `room` names, if `socket` may read and write it: a room its person
+/// belongs to (the lobby for guests), or a direct conversation of theirs. Checked for every
+/// send, history page, sync and read marker.
+pub(crate) async fn accessible(
+    socket: &SocketRef,
+    chat: &Chat,
+    room: &str,
+) -> Result<Conversation, ChatError> {
+    let conversation = Conversation::parse(room)?;
+    match &conversation {
+        Conversation::Dm { .. } => {
+            // Someone else's conversation is reported exactly like one that does not exist.
+            let party = identity::of(socket)
+                .person
+                .is_some_and(|p| conversation.is_party(&p));
+            if party && chat.store.room_kind(room).await.map_err(unavailable)? == Some(RoomKind::Dm)
+            {
+                Ok(conversation)
+            } else {
+                Err(ChatError::UnknownRoom {
+                    room: room.to_owned(),
+                })
+            }
+        }
+        Conversation::Room(name) => {
+            if socket.rooms().iter().any(|r| r == name) {
+                return Ok(conversation);
+            }
+            match chat.store.room_kind(name).await.map_err(unavailable)? {
+                Some(RoomKind::Room) => Err(ChatError::NotMember { room: name.clone() }),
+                _ => Err(ChatError::UnknownRoom { room: name.clone() }),
+            }
+        }
+    }
+}
+
+/// Whether `socket` may address `room` right now, without asking the store: for volatile
+/// events (`typing`), where a rare stale answer costs nothing.
+pub(crate) fn may_address(socket: &SocketRef, room: &str) -> Option<Conversation> {
+    let conversation = Conversation::parse(room).ok()?;
+    let allowed = match &conversation {
+        Conversation::Dm { .. } => identity::of(socket)
+            .person
+            .is_some_and(|p| conversation.is_party(&p)),
+        Conversation::Room(name) => socket.rooms().iter().any(|r| r == name),
+    };
+    allowed.then_some(conversation)
+}
+
+pub(crate) fn unavailable(e: StoreError) -> ChatError {
+    error!(error = %e, "room query failed");
+    ChatError::Unavailable
+}
+
+fn person(who: &Identity) -> Result<&str, ChatError> {
+    who.person.as_deref().ok_or(ChatError::NameRequired)
+}
+
+pub(crate) async fn on_create(
+    socket: SocketRef,
+    io: SocketIo,
+    TryData(request): TryData<CreateRoom>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let who = identity::of(&socket);
+        let person = person(&who)?;
+        let name = events::validate_room_name(&parsed::<CreateRoom>(request)?.name)?;
+        let created = chat
+            .store
+            .create_room(&name, person, now_ms())
+            .await
+            .map_err(unavailable)?;
+        if !created {
+            return Err(ChatError::RoomExists { room: name });
+        }
+        info!(room = %name, by = %who.name, "room created");
+        enter(&io, &chat, &who, &name).await;
+        settled(&io, &chat, &who, &name).await
+    }
+    .await;
+    answer(&socket, CreateRoom::NAME, ack, wants_ack, result);
+}
+
+pub(crate) async fn on_join(
+    socket: SocketRef,
+    io: SocketIo,
+    TryData(request): TryData<JoinRoom>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let who = identity::of(&socket);
+        let person = person(&who)?;
+        let room = parsed::<JoinRoom>(request)?.room;
+        let unknown = || ChatError::UnknownRoom { room: room.clone() };
+        let Ok(Conversation::Room(name)) = Conversation::parse(&room) else {
+            return Err(unknown());
+        };
+        if chat.store.room_kind(&name).await.map_err(unavailable)? != Some(RoomKind::Room) {
+            return Err(unknown());
+        }
+        let joined = chat
+            .store
+            .join(&name, person, now_ms())
+            .await
+            .map_err(unavailable)?;
+        enter(&io, &chat, &who, &name).await;
+        if joined {
+            notice(&io, &chat, &who, &name, MessageKind::Joined).await;
+        }
+        settled(&io, &chat, &who, &name).await
+    }
+    .await;
+    answer(&socket, JoinRoom::NAME, ack, wants_ack, result);
+}
+
+pub(crate) async fn on_leave(
+    socket: SocketRef,
+    io: SocketIo,
+    TryData(request): TryData<LeaveRoom>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let who = identity::of(&socket);
+        let person = person(&who)?;
+        let room = parsed::<LeaveRoom>(request)?.room;
+        let name = match Conversation::parse(&room)? {
+            Conversation::Room(name) if name != LOBBY => name,
+            _ => return Err(ChatError::CannotLeave { room }),
+        };
+        // Told to the room while the leaver is still in it, so their other tabs see it too.
+        let member = chat.store.rooms_of(person).await.map_err(unavailable)?;
+        if !member.contains(&name) {
+            return Err(ChatError::NotMember { room: name });
+        }
+        notice(&io, &chat, &who, &name, MessageKind::Left).await;
+        chat.store.leave(&name, person).await.map_err(unavailable)?;
+        if let Some(main) = io.of(Main::PATH) {
+            let sockets = main.within(person_room(person)).sockets();
+            for s in &sockets {
+                let change = chat.presence.leave(&name, &identity::of(s));
+                presence::announce(&chat, s, change).await;
+                s.leave(name.clone());
+            }
+        }
+        chat.directory.touch(&name);
+        send_to_person(&chat, &io, &who).await;
+        info!(room = %name, by = %who.name, "left a room");
+        Ok(Left { room: name })
+    }
+    .await;
+    answer(&socket, LeaveRoom::NAME, ack, wants_ack, result);
+}
+
+pub(crate) async fn on_open_dm(
+    socket: SocketRef,
+    io: SocketIo,
+    TryData(request): TryData<OpenDm>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let who = identity::of(&socket);
+        let me = person(&who)?;
+        let name = parsed::<OpenDm>(request)?.name;
+        let unknown = || ChatError::UnknownPerson { name: name.clone() };
+        let (them, their_name) = chat
+            .store
+            .person_named(&events::name_key(&name))
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(unknown)?;
+        let dm = Conversation::dm(me, &them).id();
+        chat.store
+            .open_dm(&dm, me, &them, now_ms())
+            .await
+            .map_err(unavailable)?;
+        let peer = Identity {
+            name: their_name,
+            person: Some(them),
+        };
+        send_to_person(&chat, &io, &peer).await;
+        settled(&io, &chat, &who, &dm).await
+    }
+    .await;
+    answer(&socket, OpenDm::NAME, ack, wants_ack, result);
+}
+
+pub(crate) async fn on_read(
+    socket: SocketRef,
+    TryData(request): TryData<MarkRead>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let r = parsed::<MarkRead>(request)?;
+        let Some(person) = identity::of(&socket).person else {
+            // Guests have no marker to move.
+            return Ok(());
+        };
+        accessible(&socket, &chat, &r.room).await?;
+        chat.store
+            .mark_read(&r.room, &person, r.seq)
+            .await
+            .map_err(unavailable)
+    }
+    .await;
+    answer(&socket, MarkRead::NAME, ack, wants_ack, result);
+}
+
+/// Puts every socket of `who` into `room` and counts them in.
+async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
+    let (Some(person), Some(main)) = (&who.person, io.of(Main::PATH)) else {
+        return;
+    };
+    for s in main.within(person_room(person)).sockets() {
+        if s.rooms().iter().any(|r| r == room) {
+            continue;
+        }
+        s.join(room.to_owned());
+        let change = chat.presence.enter(room, &identity::of(&s));
+        presence::announce(chat, &s, change).await;
+    }
+    chat.directory.touch(room);
+}
+
+/// Posts "joined" or "left" to the room, from `who`.
+async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: MessageKind) {
+    let (text, column) = match kind {
+        MessageKind::Joined => ("joined", "joined"),
+        _ => ("left", "left"),
+    };
+    let Some(main) = io.of(Main::PATH) else {
+        return;
+    };
+    let message = NewMessage {
+        room,
+        author: &who.name,
+        text,
+        client_offset: None,
+        kind: Some(column),
+    };
+    // The membership has changed whatever happens to the notice; a failure is only logged.
+    if let Err(e) = publish(chat, main.within(room.to_owned()), message).await {
+        error!(room, error = %e, "posting a notice failed");
+    }
+}
+
+/// After a change of `who`'s memberships: their sockets get the new list; the ack gets the
+/// conversation's entry.
+async fn settled(
+    io: &SocketIo,
+    chat: &Chat,
+    who: &Identity,
+    room: &str,
+) -> Result<RoomInfo, ChatError> {
+    send_to_person(chat, io, who).await;
+    room_info(chat, io, who, room)
+        .await
+        .map_err(unavailable)?
+        .ok_or(ChatError::Unavailable)
+}
