@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use app::events::{Event as _, Presence, StartTyping, TYPING_EVERY_MS, Typing};
 
-use crate::rooms::may_address;
+use crate::rooms::accessible;
 use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::debug;
 
@@ -129,12 +129,13 @@ pub(crate) async fn on_typing(
     };
     let who = identity::of(&socket);
     let Some(person) = &who.person else { return };
-    let Some(conversation) = may_address(&socket, &room) else {
-        return;
-    };
+    // Throttled before the access check, so a stream of bad ones cannot make the store work.
     if !chat.presence.may_type(person, Instant::now()) {
         return;
     }
+    let Ok(conversation) = accessible(&socket, &chat, &room).await else {
+        return;
+    };
     let typing = Typing {
         room,
         name: who.name,

@@ -56,19 +56,6 @@ pub(crate) async fn accessible(
     }
 }
 
-/// Whether `socket` may address `room` right now, without asking the store: for volatile
-/// events (`typing`), where a rare stale answer costs nothing.
-pub(crate) fn may_address(socket: &SocketRef, room: &str) -> Option<Conversation> {
-    let conversation = Conversation::parse(room).ok()?;
-    let allowed = match &conversation {
-        Conversation::Dm { .. } => identity::of(socket)
-            .person
-            .is_some_and(|p| conversation.is_party(&p)),
-        Conversation::Room(name) => socket.rooms().iter().any(|r| r == name),
-    };
-    allowed.then_some(conversation)
-}
-
 pub(crate) fn unavailable(e: StoreError) -> ChatError {
     error!(error = %e, "room query failed");
     ChatError::Unavailable
