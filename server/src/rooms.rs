@@ -45,7 +45,19 @@ pub(crate) async fn accessible(
             }
         }
         Conversation::Room(name) => {
-            if socket.rooms().iter().any(|r| r == name) {
+            // Everyone is in the lobby. A socket is put into its rooms by the connect handler,
+            // which the client does not wait for: a request that races it is judged by the
+            // stored membership, and what it posts is replayed by the catch-up that follows.
+            if name == LOBBY || socket.rooms().iter().any(|r| r == name) {
+                return Ok(conversation);
+            }
+            if let Some(person) = identity::of(socket).person
+                && chat
+                    .store
+                    .is_member(name, &person)
+                    .await
+                    .map_err(unavailable)?
+            {
                 return Ok(conversation);
             }
             match chat.store.room_kind(name).await.map_err(unavailable)? {

@@ -351,6 +351,17 @@ impl Store {
         Ok(add_member(&mut conn, room, person, now).await?)
     }
 
+    /// Whether `person` belongs to `room`.
+    pub(crate) async fn is_member(&self, room: &str, person: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM members WHERE room = ? AND person = ?")
+                .bind(room)
+                .bind(person)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
     /// Takes `person` out of `room`; false when they were not in it.
     pub(crate) async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
         Ok(
