@@ -84,7 +84,10 @@ test('a direct conversation reaches its two people and nobody else', async () =>
 test('a moderator deletes a message; it is gone live and from history', async () => {
   const token = readFileSync(path.join(path.dirname(server.database), 'admin-token'), 'utf8');
   const ann = await person('ann');
+  // Sent the moment the client is connected, racing the server's connect handler: it must be
+  // accepted all the same (the lobby is everyone's).
   const ack = await send(ann.socket, 'oops');
+  assert.ok(Number.isInteger(ack.data?.id), JSON.stringify(ack));
   await ann.received.next(1);
   const admin = io(`${server.url}/admin`, { reconnection: false, forceNew: true, auth: { token } });
   await new Promise((resolve, reject) => {
