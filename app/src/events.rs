@@ -1216,7 +1216,10 @@ mod tests {
 
     #[test]
     fn room_names_follow_the_rules() {
-        assert_eq!(validate_room_name(" Rust-Lang_2 ").as_deref(), Ok("rust-lang_2"));
+        assert_eq!(
+            validate_room_name(" Rust-Lang_2 ").as_deref(),
+            Ok("rust-lang_2")
+        );
         assert_eq!(validate_room_name("lobby").as_deref(), Ok("lobby"));
         for bad in ["", "-x", "a b", "dm:x", "é", "a.b", &"r".repeat(33)] {
             assert_eq!(

@@ -52,3 +52,46 @@ export function messages(page: Page) {
 export function messageWithText(page: Page, text: string) {
   return messages(page).filter({ has: page.locator('.text', { hasText: text }) });
 }
+
+/** A conversation the page lists as ours (a joined room or a direct one), by its title. */
+export function convo(page: Page, title: string) {
+  return page.locator(`[data-testid="convo"][data-title="${title}"]`);
+}
+
+/** The unread badge of a conversation in the sidebar (absent when nothing is unread). */
+export function unread(page: Page, title: string) {
+  return convo(page, title).getByTestId('unread');
+}
+
+/** Opens a conversation from the sidebar and waits until it is on screen. */
+export async function openConvo(page: Page, title: string) {
+  await convo(page, title).click();
+  await expect(page.getByTestId('convo-title')).toHaveText(title);
+  await expect(convo(page, title)).toHaveAttribute('aria-current', 'true');
+}
+
+/** Creates a room from the sidebar; the page then shows it. */
+export async function createRoom(page: Page, name: string) {
+  await page.getByLabel('New room name').fill(name);
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await expect(page.getByTestId('convo-title')).toHaveText(name);
+  await expect(convo(page, name)).toBeVisible();
+}
+
+/** Joins a room listed under "More rooms"; the page then shows it. */
+export async function joinRoom(page: Page, name: string) {
+  await page.getByRole('button', { name: `Join ${name}`, exact: true }).click();
+  await expect(page.getByTestId('convo-title')).toHaveText(name);
+  await expect(page.getByTestId('history-loading')).toHaveCount(0);
+}
+
+/** The notices ("ann joined") of the conversation on screen. */
+export function notices(page: Page) {
+  return page.getByTestId('messages').getByTestId('notice');
+}
+
+/** A message whose text is exactly `text`. */
+export function messageExactly(page: Page, text: string) {
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return messages(page).filter({ has: page.locator('.text', { hasText: exact }) });
+}

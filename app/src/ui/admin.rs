@@ -1,9 +1,9 @@
-//! The `/admin` page: sign in with the admin token, then live statistics, announcements and
-//! kicking a person, over the `/admin` namespace.
+//! The `/admin` page: sign in with the admin token, then live statistics, announcements to
+//! one room or all, deleting messages, and kicking a person, over the `/admin` namespace.
 
 use leptos::prelude::*;
 
-use crate::events::Stats;
+use crate::events::{ChatMessage, LOBBY, MessageKind, Stats};
 
 /// Where the page keeps the admin token between visits.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -76,6 +76,24 @@ pub(crate) fn AdminPage() -> impl IntoView {
             }
         });
     };
+    let moderated = RwSignal::new(LOBBY.to_owned());
+    let recent = RwSignal::new(None::<Vec<ChatMessage>>);
+    let load_recent = move |_| {
+        let r = moderated.get_untracked();
+        live.with_value(|l| {
+            if let Some(l) = l {
+                l.recent(r, recent, feedback);
+            }
+        });
+    };
+    let delete = Callback::new(move |id: i64| {
+        let r = moderated.get_untracked();
+        live.with_value(|l| {
+            if let Some(l) = l {
+                l.delete(id, r, recent, feedback);
+            }
+        });
+    });
     let connected = move || access.get() == Access::Connected;
 
     view! {
@@ -114,6 +132,21 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     <TextInput label="Announcement" placeholder="Announcement" value=text/>
                     <button type="submit">"Announce"</button>
                 </form>
+                <section class="admin-action" aria-labelledby="moderate-heading">
+                    <h2 id="moderate-heading">"Messages"</h2>
+                    <select
+                        aria-label="Room to moderate"
+                        prop:value=move || moderated.get()
+                        on:change=move |ev| {
+                            moderated.set(event_target_value(&ev));
+                            recent.set(None);
+                        }
+                    >
+                        <RoomOptions stats/>
+                    </select>
+                    <button type="button" on:click=load_recent>"Show recent"</button>
+                    <RecentList recent delete/>
+                </section>
                 <form class="admin-action" on:submit=kick>
                     <h2>"Kick"</h2>
                     <TextInput label="Name to kick" placeholder="Name" value=kick_name/>
@@ -169,13 +202,70 @@ fn RoomTable(rooms: Vec<crate::events::RoomStats>) -> impl IntoView {
 #[component]
 fn RoomChoice(stats: RwSignal<Option<Stats>>, room: RwSignal<String>) -> impl IntoView {
     view! {
-        <select aria-label="Room" on:change=move |ev| room.set(event_target_value(&ev))>
+        <select
+            aria-label="Room"
+            prop:value=move || room.get()
+            on:change=move |ev| room.set(event_target_value(&ev))
+        >
             <option value="">"Every room"</option>
-            {move || stats.with(|s| s.as_ref().map(|s| s.rooms.iter().map(|r| {
-                let name = r.room.clone();
-                view! { <option value=name.clone()>{name.clone()}</option> }
-            }).collect_view()))}
+            <RoomOptions stats/>
         </select>
+    }
+}
+
+/// One option per room `stats` lists: the lobby (always) first, then by name. Keyed, so the
+/// option chosen is not redrawn (and unchosen) by every `stats`.
+#[component]
+fn RoomOptions(stats: RwSignal<Option<Stats>>) -> impl IntoView {
+    let rooms = move || {
+        let mut rooms: Vec<String> = stats.with(|s| {
+            s.as_ref()
+                .map(|s| s.rooms.iter().map(|r| r.room.clone()).collect())
+                .unwrap_or_default()
+        });
+        rooms.retain(|r| r != LOBBY);
+        rooms.sort();
+        rooms.insert(0, LOBBY.to_owned());
+        rooms
+    };
+    view! {
+        <For
+            each=rooms
+            key=|r| r.clone()
+            children=|r| view! { <option value=r.clone()>{r.clone()}</option> }
+        />
+    }
+}
+
+/// The newest messages of the room being moderated, each with Delete.
+#[component]
+fn RecentList(recent: RwSignal<Option<Vec<ChatMessage>>>, delete: Callback<i64>) -> impl IntoView {
+    move || {
+        recent.get().map(|messages| {
+            let shown: Vec<ChatMessage> = messages
+                .into_iter()
+                .filter(|m| m.meta.kind != Some(MessageKind::Deleted))
+                .collect();
+            if shown.is_empty() {
+                return view! { <p class="recent-empty">"No messages."</p> }.into_any();
+            }
+            view! {
+                <ol class="recent" data-testid="recent">
+                    {shown.into_iter().map(|m| {
+                        let id = m.id;
+                        let notice = matches!(m.meta.kind, Some(MessageKind::Joined | MessageKind::Left));
+                        view! {
+                            <li data-testid="recent-message" data-id=id class:notice=notice>
+                                <span class="author">{m.meta.author}</span>
+                                <span class="text">{m.text}</span>
+                                <button type="button" on:click=move |_| delete.run(id)>"Delete"</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+            }
+            .into_any()
+        })
     }
 }
 
@@ -202,9 +292,13 @@ mod inert {
     /// The server renders the page but never runs its handlers.
     pub(crate) struct AdminLive;
 
+    type Recent = RwSignal<Option<Vec<crate::events::ChatMessage>>>;
+
     impl AdminLive {
         pub(crate) fn announce(&self, _: Option<String>, _: String, _: RwSignal<Option<String>>) {}
         pub(crate) fn kick(&self, _: String, _: Option<String>, _: RwSignal<Option<String>>) {}
+        pub(crate) fn recent(&self, _: String, _: Recent, _: RwSignal<Option<String>>) {}
+        pub(crate) fn delete(&self, _: i64, _: String, _: Recent, _: RwSignal<Option<String>>) {}
     }
 }
 
@@ -217,10 +311,15 @@ mod browser {
 
     use super::{Access, TOKEN_KEY};
     use crate::client::{Client, Socket};
-    use crate::events::{Admin, AdminAuth, Announce, Kick, Stats};
+    use crate::events::{
+        Admin, AdminAuth, Announce, ChatMessage, DeleteMessage, Kick, RecentInRoom, Stats,
+    };
 
     const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
+    type Recent = RwSignal<Option<Vec<ChatMessage>>>;
+
+    #[derive(Clone)]
     pub(crate) struct AdminLive {
         client: Client,
         socket: Socket<Admin>,
@@ -309,6 +408,49 @@ mod browser {
                     Ok(Err(e)) => format!("Not kicked: {e}"),
                     Err(e) => format!("Not kicked: {e:?}"),
                 }));
+            });
+        }
+
+        /// Shows the newest messages of `room`, to pick what to delete.
+        pub(crate) fn recent(
+            &self,
+            room: String,
+            recent: Recent,
+            feedback: RwSignal<Option<String>>,
+        ) {
+            let socket = self.socket.clone();
+            spawn_local(async move {
+                let result = socket
+                    .emit_with_ack(&RecentInRoom { room: room.clone() }, ACK_TIMEOUT)
+                    .await;
+                match result.map(|r| r.into_result()) {
+                    Ok(Ok(page)) => recent.set(Some(page.messages)),
+                    Ok(Err(e)) => feedback.set(Some(format!("Cannot show {room}: {e}"))),
+                    Err(e) => feedback.set(Some(format!("Cannot show {room}: {e:?}"))),
+                }
+            });
+        }
+
+        /// Deletes message `id` for everyone, then shows `room`'s newest messages again.
+        pub(crate) fn delete(
+            &self,
+            id: i64,
+            room: String,
+            recent: Recent,
+            feedback: RwSignal<Option<String>>,
+        ) {
+            let this = self.clone();
+            spawn_local(async move {
+                let result = this
+                    .socket
+                    .emit_with_ack(&DeleteMessage { id }, ACK_TIMEOUT)
+                    .await;
+                feedback.set(Some(match result.map(|r| r.into_result()) {
+                    Ok(Ok(done)) => format!("Deleted message {} in {}", done.id, done.room),
+                    Ok(Err(e)) => format!("Not deleted: {e}"),
+                    Err(e) => format!("Not deleted: {e:?}"),
+                }));
+                this.recent(room, recent, feedback);
             });
         }
     }

@@ -1,10 +1,10 @@
-//! One row of the message list.
+//! One row of the message list: a message, a pending send, or a notice ("ann joined").
 
 use leptos::prelude::*;
 
 use super::time;
 use super::timeline::{Row, SendState};
-use crate::events::MessageKind;
+use crate::events::{ChatMessage, MessageKind};
 
 #[component]
 pub(crate) fn MessageRow(
@@ -17,6 +17,18 @@ pub(crate) fn MessageRow(
     on_discard: Callback<String>,
 ) -> impl IntoView {
     match row {
+        Row::Sent(m) if notice_text(&m).is_some() => {
+            let text = notice_text(&m).unwrap_or_default();
+            let ts = m.meta.ts;
+            view! {
+                <li class="notice" data-testid="notice" data-id=m.id>
+                    <span class="notice-text">{text}</span>
+                    " "
+                    <Time ts hydrated/>
+                </li>
+            }
+            .into_any()
+        }
         Row::Sent(m) => {
             let ts = m.meta.ts;
             let author = m.meta.author.clone();
@@ -74,6 +86,15 @@ pub(crate) fn MessageRow(
     }
 }
 
+/// "ann joined", "ann left": what a notice says; `None` for anything else.
+fn notice_text(m: &ChatMessage) -> Option<String> {
+    match m.meta.kind {
+        Some(MessageKind::Joined) => Some(format!("{} joined", m.meta.author)),
+        Some(MessageKind::Left) => Some(format!("{} left", m.meta.author)),
+        _ => None,
+    }
+}
+
 #[component]
 fn Time(ts: i64, hydrated: Signal<bool>) -> impl IntoView {
     let text = move || {
@@ -85,4 +106,36 @@ fn Time(ts: i64, hydrated: Signal<bool>) -> impl IntoView {
         time::utc_hm(ts)
     };
     view! { <time datetime=time::utc_iso(ts) title=time::utc_iso(ts)>{text}</time> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::notice_text;
+    use crate::events::{ChatMessage, MessageKind, MessageMeta};
+
+    #[test]
+    fn notices_name_who_came_or_went() {
+        let with = |kind| ChatMessage {
+            text: "joined".into(),
+            id: 1,
+            meta: MessageMeta {
+                room: "rust".into(),
+                author: "ann".into(),
+                ts: 0,
+                seq: 1,
+                client_offset: None,
+                kind,
+            },
+        };
+        assert_eq!(
+            notice_text(&with(Some(MessageKind::Joined))).unwrap(),
+            "ann joined"
+        );
+        assert_eq!(
+            notice_text(&with(Some(MessageKind::Left))).unwrap(),
+            "ann left"
+        );
+        assert_eq!(notice_text(&with(None)), None);
+        assert_eq!(notice_text(&with(Some(MessageKind::Announcement))), None);
+    }
 }

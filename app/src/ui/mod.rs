@@ -1,10 +1,14 @@
-//! The Leptos UI: the HTML shell, the router and the chat page.
+//! The Leptos UI: the HTML shell, the router, the chat page and the admin page.
 
 mod admin;
 mod chat;
+mod conversation;
 mod live;
 mod message;
 mod outbox;
+mod rooms;
+mod sidebar;
+mod state;
 mod status;
 mod time;
 mod timeline;

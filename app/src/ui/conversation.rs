@@ -1,0 +1,402 @@
+//! The conversation on screen: its header (title, counts, Leave), who is online, the message
+//! list with older pages at its top, who is typing, and the composer.
+
+use std::collections::HashMap;
+
+use leptos::html;
+use leptos::prelude::*;
+
+use super::live::LiveHandle;
+use super::message::MessageRow;
+use super::rooms::counts_line;
+use super::state::ChatState;
+use super::timeline::{Row, Timeline};
+use crate::events::{ChatError, LOBBY, RoomKind, is_dm, typing_phrase, validate_text};
+
+/// How close to the newest message (in px) still counts as "reading the newest".
+const STICK_PX: i32 = 48;
+/// How close to the oldest message held (in px) asks for the page before it.
+const OLDER_PX: i32 = 400;
+
+/// Drafts by conversation, so switching does not lose or misdirect what was being written.
+pub(crate) type Drafts = StoredValue<HashMap<String, String>>;
+
+#[component]
+pub(crate) fn Conversation(
+    room: String,
+    timeline: ArcRwSignal<Timeline>,
+    state: ChatState,
+    live: LiveHandle,
+    hydrated: Signal<bool>,
+    drafts: Drafts,
+) -> impl IntoView {
+    let timeline = RwSignal::from(timeline);
+    let room = StoredValue::new(room);
+    let draft =
+        RwSignal::new(drafts.with_value(|d| d.get(&room.get_value()).cloned().unwrap_or_default()));
+    let composer_error = RwSignal::new(None::<String>);
+    // Whether the reader is at the newest message; the list follows it only then. `mark` is
+    // the newest message they saw there.
+    let stick = RwSignal::new(true);
+    let mark = RwSignal::new(timeline.with_untracked(Timeline::newest_id));
+    // Where the reader was when an older page was asked for: restored once it is in, since
+    // the browser would otherwise keep the view at the top, over the new page, and the next
+    // scroll event would ask for another.
+    let keep = StoredValue::new(None::<i32>);
+    let scroller = NodeRef::<html::Div>::new();
+    let load_older = move || {
+        if !timeline.with_untracked(Timeline::can_load_older) {
+            return;
+        }
+        if let Some(el) = scroller.get_untracked() {
+            keep.set_value(Some(el.scroll_top()));
+        }
+        live.run(|l| l.load_older());
+    };
+
+    let scroll_to_newest = move || {
+        // The scroller is `column-reverse`, so its newest end is scrollTop 0; that also makes
+        // the server-rendered page open at the newest message before any script runs.
+        if let Some(el) = scroller.get_untracked() {
+            el.set_scroll_top(0);
+        }
+        stick.set(true);
+        mark.set(timeline.with_untracked(Timeline::newest_id));
+    };
+    Effect::new(move |previous: Option<(i64, usize)>| {
+        let (now, loading_older) =
+            timeline.with(|t| ((t.newest_id(), t.len()), t.is_loading_older()));
+        if !loading_older
+            && let Some(top) = keep.try_update_value(Option::take).flatten()
+            && let Some(el) = scroller.get_untracked()
+        {
+            // `column-reverse`: scrollTop counts from the newest end, which did not move.
+            el.set_scroll_top(top);
+        }
+        if previous.is_some_and(|p| p != now) && stick.get_untracked() {
+            request_animation_frame(scroll_to_newest);
+        }
+        now
+    });
+    let unseen = move || {
+        if stick.get() {
+            0
+        } else {
+            timeline.with(|t| t.shown_after(mark.get()))
+        }
+    };
+    let on_scroll = move |_| {
+        let Some(el) = scroller.get_untracked() else {
+            return;
+        };
+        let at_newest = el.scroll_top() >= -STICK_PX;
+        if at_newest != stick.get_untracked() {
+            stick.set(at_newest);
+        }
+        if at_newest {
+            mark.set(timeline.with_untracked(Timeline::newest_id));
+        }
+        // scrollTop runs from 0 (newest) down to -(scrollHeight - clientHeight) (oldest).
+        let to_oldest = el.scroll_height() - el.client_height() + el.scroll_top();
+        if to_oldest < OLDER_PX {
+            load_older();
+        }
+    };
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = draft.get_untracked();
+        match validate_text(&text) {
+            Ok(text) => {
+                live.run(|l| l.post(text.to_owned()));
+                draft.set(String::new());
+                drafts.update_value(|d| {
+                    d.remove(&room.get_value());
+                });
+                composer_error.set(None);
+                request_animation_frame(scroll_to_newest);
+            }
+            // Nothing to send; not worth an error message.
+            Err(ChatError::Empty) => draft.set(String::new()),
+            Err(e) => composer_error.set(Some(e.to_string())),
+        }
+    };
+    let on_retry = Callback::new(move |key: String| live.run(|l| l.retry(key.clone())));
+    let on_discard = Callback::new(move |key: String| live.run(|l| l.discard(key.clone())));
+    let me = Signal::derive(move || state.name.get());
+    let typing = move || {
+        state.typists.with(|all| {
+            let names: Vec<String> = room.with_value(|room| {
+                all.iter()
+                    .filter(|(r, _)| r == room)
+                    .map(|(_, n)| n.clone())
+                    .collect()
+            });
+            typing_phrase(&names)
+        })
+    };
+    let placeholder = move || {
+        let title = state.rooms.with(|r| r.title(&room.get_value()));
+        if is_dm(&room.get_value()) {
+            format!("Message {title}…")
+        } else {
+            format!("Message #{title}…")
+        }
+    };
+
+    view! {
+        <section class="conversation" aria-label="Conversation" data-room=room.get_value()>
+            <Header room state live/>
+            <PresenceLine room state live/>
+            <div class="scroller" node_ref=scroller on:scroll=on_scroll>
+                <ol
+                    class="messages"
+                    data-testid="messages"
+                    aria-label="Messages"
+                    aria-live="polite"
+                    aria-relevant="additions"
+                >
+                    <For
+                        each=move || timeline.with(Timeline::rows)
+                        key=Row::key
+                        children=move |row| view! { <MessageRow row me hydrated on_retry on_discard/> }
+                    />
+                </ol>
+                // After the list in the DOM: `column-reverse` shows it above, at the oldest end.
+                <HistoryEdge timeline load_older/>
+            </div>
+            <Show when=move || { unseen() > 0 }>
+                <button type="button" class="jump" on:click=move |_| scroll_to_newest()>
+                    {move || match unseen() {
+                        1 => "1 new message ↓".to_owned(),
+                        n => format!("{n} new messages ↓"),
+                    }}
+                </button>
+            </Show>
+            <p class="typing" data-testid="typing" aria-live="polite">{typing}</p>
+            <form class="composer" data-testid="composer" on:submit=submit>
+                <input
+                    id="message-input"
+                    aria-label="Message"
+                    autocomplete="off"
+                    placeholder=placeholder
+                    prop:value=move || draft.get()
+                    on:input=move |ev| {
+                        let value = event_target_value(&ev);
+                        drafts.update_value(|d| {
+                            d.insert(room.get_value(), value.clone());
+                        });
+                        draft.set(value);
+                        live.run(|l| l.typed());
+                    }
+                    disabled=move || !hydrated.get()
+                    aria-invalid=move || composer_error.get().is_some().to_string()
+                    aria-describedby="composer-error"
+                />
+                <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
+                <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
+            </form>
+        </section>
+    }
+    // Erased: the nested view types otherwise overflow rustc's query depth in release builds.
+    .into_any()
+}
+
+/// The conversation's name, its counts, and Leave for rooms that can be left.
+#[component]
+fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl IntoView {
+    let info = move || state.rooms.with(|r| r.get(&room.get_value()).cloned());
+    let kind = move || info().map_or(RoomKind::Room, |i| i.kind);
+    let title = move || state.rooms.with(|r| r.title(&room.get_value()));
+    let counts = move || match info() {
+        Some(i) if i.kind == RoomKind::Dm => "Direct conversation".to_owned(),
+        Some(i) => counts_line(&i),
+        None => String::new(),
+    };
+    let can_leave = move || {
+        room.with_value(|r| r != LOBBY)
+            && info().is_some_and(|i| i.kind == RoomKind::Room && i.joined)
+    };
+    view! {
+        <header class="convo-head">
+            <h2
+                class="convo-title"
+                data-testid="convo-title"
+                data-kind=move || if kind() == RoomKind::Dm { "dm" } else { "room" }
+            >
+                {title}
+            </h2>
+            <span class="convo-counts" data-testid="convo-counts">{counts}</span>
+            <Show when=can_leave>
+                <button
+                    type="button"
+                    class="leave"
+                    on:click=move |_| live.run(|l| l.leave(room.get_value()))
+                >
+                    "Leave"
+                </button>
+            </Show>
+        </header>
+    }
+}
+
+/// "Online: ann, bob": who is in the room; in a direct conversation, which of its two people
+/// are online (everyone online is in the lobby). Other people's names open a direct
+/// conversation with them.
+#[component]
+fn PresenceLine(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl IntoView {
+    let pieces = move || {
+        let room = room.get_value();
+        let me = state.name.get();
+        state.presence.with(|all| {
+            if is_dm(&room) {
+                let other = state.rooms.with(|r| r.title(&room));
+                let online: Vec<String> = all.get(LOBBY).map_or_else(Vec::new, |p| {
+                    p.online
+                        .iter()
+                        .filter(|n| **n == me || **n == other)
+                        .cloned()
+                        .collect()
+                });
+                online_pieces(&online, 0)
+            } else {
+                all.get(&room)
+                    .map_or_else(Vec::new, |p| online_pieces(&p.online, p.guests))
+            }
+        })
+    };
+    view! {
+        <p class="presence" data-testid="presence">
+            {move || {
+                let me = state.name.get();
+                pieces()
+                    .into_iter()
+                    .map(|piece| match piece {
+                        Piece::Person(name) if name != me => {
+                            let label = format!("Message {name}");
+                            let target = name.clone();
+                            view! {
+                                <button
+                                    type="button"
+                                    class="person"
+                                    aria-label=label.clone()
+                                    title=label
+                                    on:click=move |_| live.run(|l| l.open_dm(target.clone()))
+                                >
+                                    {name}
+                                </button>
+                            }
+                            .into_any()
+                        }
+                        Piece::Person(name) => view! { <span class="person me">{name}</span> }.into_any(),
+                        Piece::Text(text) => text.into_any(),
+                    })
+                    .collect_view()
+            }}
+        </p>
+    }
+}
+
+/// The oldest end of the list: the beginning of the conversation, or a way to load more.
+#[component]
+fn HistoryEdge(
+    timeline: RwSignal<Timeline>,
+    load_older: impl Fn() + Copy + Send + 'static,
+) -> impl IntoView {
+    move || {
+        timeline.with(|t| {
+            if t.is_reloading() {
+                view! { <p class="edge" data-testid="history-loading" role="status">"Loading messages…"</p> }
+                    .into_any()
+            } else if t.is_complete() && t.len() == 0 {
+                view! { <p class="empty">"No messages yet. Say hello!"</p> }.into_any()
+            } else if t.is_complete() {
+                view! { <p class="edge" data-testid="history-start">"This is the beginning of the conversation."</p> }
+                    .into_any()
+            } else if t.is_loading_older() {
+                view! { <p class="edge" role="status">"Loading older messages…"</p> }.into_any()
+            } else {
+                view! {
+                    <button
+                        type="button"
+                        class="edge older"
+                        data-testid="load-older"
+                        on:click=move |_| load_older()
+                    >
+                        "Load older messages"
+                    </button>
+                }
+                .into_any()
+            }
+        })
+    }
+}
+
+/// A piece of the presence line: plain text, or a person's name.
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Text(String),
+    Person(String),
+}
+
+/// "Online: ann, bob and 2 guests" in pieces, or nothing before the server said.
+fn online_pieces(online: &[String], guests: usize) -> Vec<Piece> {
+    let guests = match guests {
+        0 => None,
+        1 => Some("1 guest".to_owned()),
+        n => Some(format!("{n} guests")),
+    };
+    if online.is_empty() {
+        return guests
+            .map(|g| vec![Piece::Text(format!("Online: {g}"))])
+            .unwrap_or_default();
+    }
+    let mut pieces = vec![Piece::Text("Online: ".to_owned())];
+    for (i, name) in online.iter().enumerate() {
+        if i > 0 {
+            pieces.push(Piece::Text(", ".to_owned()));
+        }
+        pieces.push(Piece::Person(name.clone()));
+    }
+    if let Some(g) = guests {
+        pieces.push(Piece::Text(format!(" and {g}")));
+    }
+    pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Piece, online_pieces};
+
+    /// The line as it reads.
+    fn online_line(online: &[&str], guests: usize) -> String {
+        let online: Vec<String> = online.iter().map(|s| s.to_string()).collect();
+        online_pieces(&online, guests)
+            .into_iter()
+            .map(|p| match p {
+                Piece::Text(t) | Piece::Person(t) => t,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_online_line_reads_naturally() {
+        assert_eq!(online_line(&[], 0), "");
+        assert_eq!(online_line(&["ann", "bob"], 0), "Online: ann, bob");
+        assert_eq!(online_line(&["ann"], 1), "Online: ann and 1 guest");
+        assert_eq!(online_line(&[], 3), "Online: 3 guests");
+    }
+
+    #[test]
+    fn names_are_pieces_of_their_own() {
+        let pieces = online_pieces(&["ann".into(), "bob".into()], 0);
+        let people: Vec<&Piece> = pieces
+            .iter()
+            .filter(|p| matches!(p, Piece::Person(_)))
+            .collect();
+        assert_eq!(
+            people,
+            [&Piece::Person("ann".into()), &Piece::Person("bob".into())]
+        );
+    }
+}

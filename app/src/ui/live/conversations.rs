@@ -1,0 +1,246 @@
+//! Conversations: opening one (its timeline starts from `history`), joining, creating and
+//! leaving rooms, direct conversations, older pages, and read markers.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::ACK_TIMEOUT;
+use super::browser::Live;
+use super::sender::capitalise;
+use crate::client::AckError;
+use crate::events::{
+    ChatError, CreateRoom, HISTORY_PAGE, History, JoinRoom, LOBBY, LeaveRoom, MarkRead, OpenDm,
+    RoomInfo, RoomList, validate_room_name,
+};
+use crate::ui::outbox;
+use crate::ui::timeline::Timeline;
+
+impl Live {
+    /// Shows conversation `room`, starting its timeline from its newest page if the page
+    /// holds none yet.
+    pub(crate) fn open(&self, room: String) {
+        if self.state.timeline(&room).is_none() {
+            let timeline = ArcRwSignal::new(Timeline::loading(&room));
+            self.state.timelines.update(|all| {
+                all.insert(room.clone(), timeline);
+            });
+            self.reload(&room);
+        }
+        self.state.alert.set(None);
+        // Setting it redraws the conversation, scroll position included: only on a change.
+        if self.state.active.get_untracked() != room {
+            self.state.active.set(room.clone());
+        }
+        self.seen(&room);
+    }
+
+    /// The conversation on screen is read up to what it shows: clear its badge and move the
+    /// server's read marker, once per new `seq`.
+    pub(super) fn seen(&self, room: &str) {
+        self.state.rooms.maybe_update(|r| r.viewed(room));
+        let Some(seq) = self
+            .state
+            .timeline(room)
+            .and_then(|t| t.with_untracked(|t| (!t.is_reloading()).then(|| t.newest_seq())))
+        else {
+            return;
+        };
+        let reported = self.books.borrow().read.get(room).copied().unwrap_or(0);
+        if seq <= reported {
+            return;
+        }
+        let mark = MarkRead {
+            room: room.to_owned(),
+            seq,
+        };
+        // Not connected: the next `rooms` after connecting calls this again.
+        if self.socket.emit(&mark).is_ok() {
+            self.books.borrow_mut().read.insert(room.to_owned(), seq);
+        }
+    }
+
+    /// The server's list of our conversations: on connect, and whenever our memberships
+    /// change (here or in another tab).
+    pub(super) fn room_list(&self, list: RoomList) {
+        let active = self.state.active.get_untracked();
+        self.state.rooms.update(|r| r.apply_list(list, &active));
+        // Rooms left in another tab, or that a new identity is not in.
+        let gone: Vec<String> = self.state.timelines.with_untracked(|all| {
+            all.keys()
+                .filter(|room| *room != LOBBY)
+                .filter(|room| !self.state.rooms.with_untracked(|r| r.is_member(room)))
+                .cloned()
+                .collect()
+        });
+        for room in gone {
+            self.forget(&room);
+        }
+        self.seen(&self.state.active.get_untracked());
+    }
+
+    /// Stops holding a conversation we are no longer in; the lobby is shown if it was.
+    fn forget(&self, room: &str) {
+        if self.state.active.get_untracked() == room {
+            self.state.active.set(LOBBY.to_owned());
+            self.seen(LOBBY);
+        }
+        let timeline = self.state.timelines.try_update(|all| all.remove(room));
+        // Its unsent messages cannot be sent any more.
+        if let Some(Some(t)) = timeline {
+            for key in t.with_untracked(Timeline::pending_keys) {
+                outbox::remove(&key);
+            }
+        }
+        self.state.presence.update(|all| {
+            all.remove(room);
+        });
+        self.state.typists.update(|v| v.retain(|(r, _)| r != room));
+        self.books.borrow_mut().read.remove(room);
+    }
+
+    /// Joins a listed room and shows it.
+    pub(crate) fn join(&self, room: String) {
+        let this = self.clone();
+        spawn_local(async move {
+            let result = this
+                .socket
+                .emit_with_ack(&JoinRoom { room: room.clone() }, ACK_TIMEOUT)
+                .await;
+            this.entered(
+                result.map(|r| r.into_result()),
+                &format!("Could not join {room}"),
+            );
+        });
+    }
+
+    /// Creates a room (and so joins it) and shows it.
+    pub(crate) fn create(&self, name: String) {
+        let name = match validate_room_name(&name) {
+            Ok(name) => name,
+            Err(e) => return self.state.alert.set(Some(capitalised(&e))),
+        };
+        let this = self.clone();
+        spawn_local(async move {
+            let result = this
+                .socket
+                .emit_with_ack(&CreateRoom { name: name.clone() }, ACK_TIMEOUT)
+                .await;
+            this.entered(
+                result.map(|r| r.into_result()),
+                &format!("Could not create {name}"),
+            );
+        });
+    }
+
+    /// Shows the direct conversation with `name` (the server creates it on first use).
+    pub(crate) fn open_dm(&self, name: String) {
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            let result = this
+                .socket
+                .emit_with_ack(&OpenDm { name: name.clone() }, ACK_TIMEOUT)
+                .await;
+            this.entered(
+                result.map(|r| r.into_result()),
+                &format!("Could not message {name}"),
+            );
+        });
+    }
+
+    /// Where a join, create or open ends: the conversation listed and shown, or the reason
+    /// it is not.
+    fn entered(&self, result: Result<Result<RoomInfo, ChatError>, AckError>, failed: &str) {
+        match result {
+            Ok(Ok(info)) => {
+                let room = info.room.clone();
+                let viewing = room.clone();
+                self.state.rooms.update(|r| r.upsert(info, &viewing));
+                self.open(room);
+            }
+            Ok(Err(e)) => self.state.alert.set(Some(capitalised(&e))),
+            Err(e) => self
+                .state
+                .alert
+                .set(Some(format!("{failed}: {}", ack_problem(&e)))),
+        }
+    }
+
+    /// Leaves a room; the lobby is shown if it was on screen.
+    pub(crate) fn leave(&self, room: String) {
+        let this = self.clone();
+        spawn_local(async move {
+            let result = this
+                .socket
+                .emit_with_ack(&LeaveRoom { room: room.clone() }, ACK_TIMEOUT)
+                .await;
+            match result.map(|r| r.into_result()) {
+                Ok(Ok(left)) => {
+                    this.state.rooms.update(|r| r.left(&left.room));
+                    this.forget(&left.room);
+                    this.state.alert.set(None);
+                }
+                Ok(Err(e)) => this.state.alert.set(Some(capitalised(&e))),
+                Err(e) => this
+                    .state
+                    .alert
+                    .set(Some(format!("Could not leave {room}: {}", ack_problem(&e)))),
+            }
+        });
+    }
+
+    /// Fetches the page before the oldest message the conversation on screen holds.
+    pub(crate) fn load_older(&self) {
+        let room = self.state.active.get_untracked();
+        let Some(timeline) = self.state.timeline(&room) else {
+            return;
+        };
+        let before = timeline.with_untracked(|t| t.can_load_older().then(|| t.oldest_id()));
+        let Some(before) = before else {
+            return;
+        };
+        timeline.update(|t| t.set_loading_older(true));
+        let this = self.clone();
+        spawn_local(async move {
+            let request = History {
+                room: room.clone(),
+                before,
+                limit: Some(HISTORY_PAGE),
+            };
+            let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
+            // A reload meanwhile replaced what the page was older than.
+            if timeline.with_untracked(|t| t.oldest_id() != before || t.is_reloading()) {
+                timeline.update(|t| t.set_loading_older(false));
+                return;
+            }
+            match result.map(|r| r.into_result()) {
+                Ok(Ok(page)) => timeline.update(|t| t.prepend_older(page.messages, page.more)),
+                // The reader scrolls again, or presses the button, to ask again.
+                Ok(Err(e)) => {
+                    leptos::logging::warn!("older history of {room} refused: {e}");
+                    timeline.update(|t| t.set_loading_older(false));
+                }
+                Err(e) => {
+                    leptos::logging::warn!("older history of {room} failed: {e:?}");
+                    timeline.update(|t| t.set_loading_older(false));
+                }
+            }
+        });
+    }
+}
+
+/// An error as a sentence.
+fn capitalised(e: &ChatError) -> String {
+    capitalise(&e.to_string())
+}
+
+fn ack_problem(e: &AckError) -> &'static str {
+    match e {
+        AckError::Timeout => "no answer from the server",
+        AckError::NotConnected | AckError::Disconnected => "not connected",
+        AckError::Decode(_) => "unexpected answer from the server",
+    }
+}

@@ -1,0 +1,346 @@
+//! The conversations the sidebar lists: rooms (joined or not) and the person's direct
+//! conversations, with their counts and unread badges.
+//!
+//! The server's `rooms` is the truth about memberships and unread counts (from the person's
+//! read marker); between two of them the page counts unread messages itself, from the live
+//! `chat message`s. Pure, so those rules are unit-tested.
+
+use std::collections::BTreeMap;
+
+use crate::events::{
+    LOBBY, MessageKind, MessageMeta, RoomInfo, RoomKind, RoomList, RoomUpdate, is_dm,
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Rooms {
+    by_id: BTreeMap<String, RoomInfo>,
+}
+
+impl Default for Rooms {
+    /// Before the server's list arrives (and on the server-rendered page): the lobby, which
+    /// everyone is in.
+    fn default() -> Rooms {
+        let mut by_id = BTreeMap::new();
+        by_id.insert(LOBBY.to_owned(), placeholder(LOBBY, RoomKind::Room, LOBBY));
+        Rooms { by_id }
+    }
+}
+
+/// An entry for a conversation the server has not described yet.
+fn placeholder(room: &str, kind: RoomKind, title: &str) -> RoomInfo {
+    RoomInfo {
+        room: room.to_owned(),
+        kind,
+        title: title.to_owned(),
+        members: 0,
+        online: 0,
+        joined: true,
+        unread: 0,
+        last_seq: 0,
+    }
+}
+
+// Without `hydrate` only the server render reads the list; the rest serves the browser.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+impl Rooms {
+    /// Takes the server's list. The conversation being viewed has nothing unread, whatever
+    /// the server counted before our `read` reached it.
+    pub(crate) fn apply_list(&mut self, list: RoomList, viewing: &str) {
+        self.by_id = list
+            .rooms
+            .into_iter()
+            .map(|mut info| {
+                if info.room == viewing {
+                    info.unread = 0;
+                }
+                (info.room.clone(), info)
+            })
+            .collect();
+        self.by_id
+            .entry(LOBBY.to_owned())
+            .or_insert_with(|| placeholder(LOBBY, RoomKind::Room, LOBBY));
+    }
+
+    /// A room's counts changed, or a room was created (then it is new to us, and not joined).
+    pub(crate) fn apply_update(&mut self, update: RoomUpdate) {
+        let info = self.by_id.entry(update.room.clone()).or_insert_with(|| {
+            let mut info = placeholder(&update.room, RoomKind::Room, &update.room);
+            info.joined = false;
+            info
+        });
+        info.members = update.members;
+        info.online = update.online;
+    }
+
+    /// What a `join room`, `create room` or `open dm` answered: a conversation we are in.
+    pub(crate) fn upsert(&mut self, mut info: RoomInfo, viewing: &str) {
+        if info.room == viewing {
+            info.unread = 0;
+        }
+        // An answer may be older than a live message already counted: keep the newer seq.
+        if let Some(old) = self.by_id.get(&info.room) {
+            info.last_seq = info.last_seq.max(old.last_seq);
+        }
+        self.by_id.insert(info.room.clone(), info);
+    }
+
+    /// We left `room`: it is listed as one to join again.
+    pub(crate) fn left(&mut self, room: &str) {
+        if let Some(info) = self.by_id.get_mut(room) {
+            info.joined = false;
+            info.unread = 0;
+        }
+    }
+
+    /// Counts a message that arrived live. It is unread when it is new (a replay of one
+    /// already counted is not), someone else's, worth reading (not a notice), and its
+    /// conversation is not the one being viewed. Returns whether anything changed.
+    pub(crate) fn arrived(&mut self, meta: &MessageMeta, me: &str, viewing: bool) -> bool {
+        let info = self.by_id.entry(meta.room.clone()).or_insert_with(|| {
+            // A direct conversation someone just opened with us, or a room we joined in
+            // another tab, before the server's new list reached this one.
+            let (kind, title) = if is_dm(&meta.room) && meta.author != me {
+                (RoomKind::Dm, meta.author.as_str())
+            } else if is_dm(&meta.room) {
+                (RoomKind::Dm, meta.room.as_str())
+            } else {
+                (RoomKind::Room, meta.room.as_str())
+            };
+            placeholder(&meta.room, kind, title)
+        });
+        if meta.seq <= info.last_seq {
+            return false;
+        }
+        info.last_seq = meta.seq;
+        if !viewing && meta.author != me && MessageKind::is_unread_worthy(meta.kind) {
+            info.unread += 1;
+        }
+        true
+    }
+
+    /// The conversation is on screen: nothing in it is unread. Returns whether that changed.
+    pub(crate) fn viewed(&mut self, room: &str) -> bool {
+        match self.by_id.get_mut(room) {
+            Some(info) if info.unread > 0 => {
+                info.unread = 0;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn get(&self, room: &str) -> Option<&RoomInfo> {
+        self.by_id.get(room)
+    }
+
+    /// Whether we belong to `room`: a room we joined, or one of our direct conversations.
+    pub(crate) fn is_member(&self, room: &str) -> bool {
+        // A direct conversation is listed only to its two people.
+        self.by_id
+            .get(room)
+            .is_some_and(|info| info.joined || info.kind == RoomKind::Dm)
+    }
+
+    /// What to call a conversation: its title, or its id before the server described it.
+    pub(crate) fn title(&self, room: &str) -> String {
+        self.by_id
+            .get(room)
+            .map_or_else(|| room.to_owned(), |info| info.title.clone())
+    }
+
+    /// Rooms we are in: the lobby first, then by name.
+    pub(crate) fn joined(&self) -> Vec<RoomInfo> {
+        let mut rooms: Vec<RoomInfo> = self
+            .by_id
+            .values()
+            .filter(|i| i.kind == RoomKind::Room && i.joined)
+            .cloned()
+            .collect();
+        rooms.sort_by_key(|i| (i.room != LOBBY, i.room.clone()));
+        rooms
+    }
+
+    /// Rooms we could join, by name.
+    pub(crate) fn others(&self) -> Vec<RoomInfo> {
+        self.by_id
+            .values()
+            .filter(|i| i.kind == RoomKind::Room && !i.joined)
+            .cloned()
+            .collect()
+    }
+
+    /// Our direct conversations, by the other person's name.
+    pub(crate) fn direct(&self) -> Vec<RoomInfo> {
+        let mut dms: Vec<RoomInfo> = self
+            .by_id
+            .values()
+            .filter(|i| i.kind == RoomKind::Dm)
+            .cloned()
+            .collect();
+        dms.sort_by_key(|i| i.title.to_ascii_lowercase());
+        dms
+    }
+}
+
+/// "3 members, 2 online", or nothing before the server said.
+pub(crate) fn counts_line(info: &RoomInfo) -> String {
+    if info.members == 0 && info.online == 0 {
+        return String::new();
+    }
+    let members = match info.members {
+        1 => "1 member".to_owned(),
+        n => format!("{n} members"),
+    };
+    format!("{members}, {} online", info.online)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(room: &str, kind: RoomKind, joined: bool, unread: u64, last_seq: i64) -> RoomInfo {
+        RoomInfo {
+            room: room.into(),
+            kind,
+            title: if kind == RoomKind::Dm {
+                "bob".into()
+            } else {
+                room.into()
+            },
+            members: 2,
+            online: 1,
+            joined,
+            unread,
+            last_seq,
+        }
+    }
+
+    fn meta(room: &str, author: &str, seq: i64, kind: Option<MessageKind>) -> MessageMeta {
+        MessageMeta {
+            room: room.into(),
+            author: author.into(),
+            ts: 0,
+            seq,
+            client_offset: None,
+            kind,
+        }
+    }
+
+    fn listed() -> Rooms {
+        let mut rooms = Rooms::default();
+        rooms.apply_list(
+            RoomList {
+                rooms: vec![
+                    info("rust", RoomKind::Room, true, 2, 10),
+                    info(LOBBY, RoomKind::Room, true, 5, 40),
+                    info("go", RoomKind::Room, false, 0, 3),
+                    info("dm:1:2", RoomKind::Dm, true, 1, 4),
+                ],
+            },
+            LOBBY,
+        );
+        rooms
+    }
+
+    fn unread(rooms: &Rooms, room: &str) -> u64 {
+        rooms.get(room).map_or(0, |i| i.unread)
+    }
+
+    #[test]
+    fn the_list_is_sorted_and_split() {
+        let rooms = listed();
+        let names = |v: Vec<RoomInfo>| v.into_iter().map(|i| i.room).collect::<Vec<_>>();
+        assert_eq!(names(rooms.joined()), [LOBBY, "rust"]);
+        assert_eq!(names(rooms.others()), ["go"]);
+        assert_eq!(names(rooms.direct()), ["dm:1:2"]);
+        assert!(rooms.is_member("dm:1:2") && rooms.is_member("rust") && !rooms.is_member("go"));
+        assert_eq!(rooms.title("dm:1:2"), "bob");
+        // Before any list: the lobby alone.
+        assert_eq!(names(Rooms::default().joined()), [LOBBY]);
+    }
+
+    #[test]
+    fn unread_starts_from_the_server_except_where_we_look() {
+        let rooms = listed();
+        assert_eq!((unread(&rooms, "rust"), unread(&rooms, LOBBY)), (2, 0));
+        assert_eq!(unread(&rooms, "dm:1:2"), 1);
+    }
+
+    #[test]
+    fn live_messages_count_unless_viewed_own_notices_or_replayed() {
+        let mut rooms = listed();
+        assert!(rooms.arrived(&meta("rust", "bob", 11, None), "ann", false));
+        assert_eq!(unread(&rooms, "rust"), 3);
+        // A replay of something counted already.
+        assert!(!rooms.arrived(&meta("rust", "bob", 11, None), "ann", false));
+        assert!(!rooms.arrived(&meta("rust", "bob", 9, None), "ann", false));
+        // Our own, notices, and where we are looking do not count.
+        rooms.arrived(&meta("rust", "ann", 12, None), "ann", false);
+        rooms.arrived(
+            &meta("rust", "cy", 13, Some(MessageKind::Joined)),
+            "ann",
+            false,
+        );
+        rooms.arrived(&meta(LOBBY, "bob", 41, None), "ann", true);
+        assert_eq!((unread(&rooms, "rust"), unread(&rooms, LOBBY)), (3, 0));
+        // Announcements do.
+        rooms.arrived(
+            &meta("rust", "admin", 14, Some(MessageKind::Announcement)),
+            "ann",
+            false,
+        );
+        assert_eq!(unread(&rooms, "rust"), 4);
+
+        assert!(rooms.viewed("rust"));
+        assert!(!rooms.viewed("rust"));
+        assert_eq!(unread(&rooms, "rust"), 0);
+    }
+
+    #[test]
+    fn a_new_direct_conversation_appears_with_its_first_message() {
+        let mut rooms = listed();
+        rooms.arrived(&meta("dm:1:3", "cy", 1, None), "ann", false);
+        let dm = rooms.get("dm:1:3").unwrap();
+        assert_eq!(
+            (dm.kind, dm.title.as_str(), dm.unread),
+            (RoomKind::Dm, "cy", 1)
+        );
+        assert!(rooms.is_member("dm:1:3"));
+    }
+
+    #[test]
+    fn created_rooms_are_listed_to_join_and_left_ones_go_back_there() {
+        let mut rooms = listed();
+        rooms.apply_update(RoomUpdate {
+            room: "zig".into(),
+            members: 1,
+            online: 1,
+        });
+        assert!(!rooms.is_member("zig"));
+        rooms.apply_update(RoomUpdate {
+            room: "rust".into(),
+            members: 7,
+            online: 3,
+        });
+        let rust = rooms.get("rust").unwrap();
+        assert_eq!((rust.members, rust.online, rust.joined), (7, 3, true));
+
+        rooms.left("rust");
+        assert!(!rooms.is_member("rust") && unread(&rooms, "rust") == 0);
+
+        let mut joined = info("zig", RoomKind::Room, true, 4, 2);
+        joined.unread = 4;
+        rooms.upsert(joined, "zig");
+        assert!(rooms.is_member("zig"));
+        assert_eq!(unread(&rooms, "zig"), 0, "it is the one being opened");
+    }
+
+    #[test]
+    fn counts_read_naturally() {
+        let mut i = info("rust", RoomKind::Room, true, 0, 0);
+        assert_eq!(counts_line(&i), "2 members, 1 online");
+        i.members = 1;
+        assert_eq!(counts_line(&i), "1 member, 1 online");
+        assert_eq!(counts_line(&placeholder("x", RoomKind::Room, "x")), "");
+    }
+}

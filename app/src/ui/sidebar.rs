@@ -1,0 +1,133 @@
+//! The sidebar: the rooms we are in and our direct conversations, each with its unread badge;
+//! rooms to join; forms to create a room and to message someone.
+
+use leptos::prelude::*;
+
+use super::live::LiveHandle;
+use super::rooms::counts_line;
+use super::state::ChatState;
+use crate::events::{MAX_NAME_CHARS, MAX_ROOM_NAME_CHARS, RoomInfo};
+
+#[component]
+pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>) -> impl IntoView {
+    let new_room = RwSignal::new(String::new());
+    let dm_name = RwSignal::new(String::new());
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        live.run(|l| l.create(new_room.get_untracked()));
+        new_room.set(String::new());
+    };
+    let start_dm = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        live.run(|l| l.open_dm(dm_name.get_untracked()));
+        dm_name.set(String::new());
+    };
+    let joined = move || state.rooms.with(|r| r.joined());
+    let direct = move || state.rooms.with(|r| r.direct());
+    let others = move || state.rooms.with(|r| r.others());
+
+    view! {
+        <nav class="sidebar" aria-label="Conversations">
+            <h2 id="rooms-heading">"Rooms"</h2>
+            <ul class="convos" aria-labelledby="rooms-heading" data-testid="joined-rooms">
+                <For each=joined key=row_key children=move |info| view! { <ConvoLink info state live/> }/>
+            </ul>
+
+            <h2 id="dms-heading">"Direct messages"</h2>
+            <ul class="convos" aria-labelledby="dms-heading" data-testid="dms">
+                <For each=direct key=row_key children=move |info| view! { <ConvoLink info state live/> }/>
+            </ul>
+            <form class="side-form" on:submit=start_dm>
+                <input
+                    aria-label="Name to message"
+                    placeholder="Message someone…"
+                    autocomplete="off"
+                    maxlength=MAX_NAME_CHARS.to_string()
+                    prop:value=move || dm_name.get()
+                    on:input=move |ev| dm_name.set(event_target_value(&ev))
+                    disabled=move || !hydrated.get()
+                />
+                <button type="submit" disabled=move || !hydrated.get()>"Open"</button>
+            </form>
+
+            <h2 id="others-heading">"More rooms"</h2>
+            <ul class="browse" aria-labelledby="others-heading" data-testid="other-rooms">
+                <For
+                    each=others
+                    key=row_key
+                    children=move |info| {
+                        let room = info.room.clone();
+                        view! {
+                            <li class="browse-room" data-testid="other-room" data-room=info.room.clone()>
+                                <span class="title">{info.title.clone()}</span>
+                                <span class="counts">{counts_line(&info)}</span>
+                                <button
+                                    type="button"
+                                    aria-label=format!("Join {}", info.room)
+                                    on:click=move |_| live.run(|l| l.join(room.clone()))
+                                >
+                                    "Join"
+                                </button>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+            <form class="side-form" on:submit=create>
+                <input
+                    aria-label="New room name"
+                    placeholder="New room…"
+                    autocomplete="off"
+                    maxlength=MAX_ROOM_NAME_CHARS.to_string()
+                    prop:value=move || new_room.get()
+                    on:input=move |ev| new_room.set(event_target_value(&ev))
+                    disabled=move || !hydrated.get()
+                />
+                <button type="submit" disabled=move || !hydrated.get()>"Create"</button>
+            </form>
+            <p class="side-alert" data-testid="sidebar-alert" role="alert">{move || state.alert.get()}</p>
+        </nav>
+    }
+    // Erased: the nested view types otherwise overflow rustc's query depth in release builds.
+    .into_any()
+}
+
+/// A row's key: it changes whenever what the row shows does.
+fn row_key(info: &RoomInfo) -> (String, String, u64, usize, usize) {
+    (
+        info.room.clone(),
+        info.title.clone(),
+        info.unread,
+        info.members,
+        info.online,
+    )
+}
+
+/// One conversation we are in: its name and unread badge; opens it.
+#[component]
+fn ConvoLink(info: RoomInfo, state: ChatState, live: LiveHandle) -> impl IntoView {
+    let room = StoredValue::new(info.room.clone());
+    let current = move || room.with_value(|r| state.active.with(|a| a == r));
+    let unread = info.unread;
+    view! {
+        <li>
+            <button
+                type="button"
+                class="convo"
+                class:dm=crate::events::is_dm(&info.room)
+                data-testid="convo"
+                data-room=info.room.clone()
+                data-title=info.title.clone()
+                aria-current=move || current().then_some("true")
+                on:click=move |_| live.run(|l| l.open(room.get_value()))
+            >
+                <span class="title">{info.title.clone()}</span>
+                {(unread > 0).then(|| view! {
+                    <span class="badge" data-testid="unread" aria-label=format!("{unread} unread")>
+                        {unread}
+                    </span>
+                })}
+            </button>
+        </li>
+    }
+}

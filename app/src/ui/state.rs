@@ -1,0 +1,60 @@
+//! What the chat page shows, as signals: the live side (`live.rs`) writes them, the components
+//! read them.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+
+use super::rooms::Rooms;
+use super::status::Status;
+use super::timeline::Timeline;
+use crate::events::{ChatMessage, LOBBY, Presence};
+
+/// One timeline per conversation the page has opened, by conversation id. Each has its own
+/// signal, so a message in one conversation does not redraw another.
+pub(crate) type Timelines = HashMap<String, ArcRwSignal<Timeline>>;
+
+#[derive(Clone, Copy)]
+pub(crate) struct ChatState {
+    /// The conversation on screen. Its timeline always exists.
+    pub(crate) active: RwSignal<String>,
+    pub(crate) timelines: RwSignal<Timelines>,
+    pub(crate) rooms: RwSignal<Rooms>,
+    pub(crate) status: RwSignal<Status>,
+    /// Who we are (the server's `session`), or the name we are claiming.
+    pub(crate) name: RwSignal<String>,
+    pub(crate) name_error: RwSignal<Option<String>>,
+    /// Who is online, per room.
+    pub(crate) presence: RwSignal<HashMap<String, Presence>>,
+    /// Who is typing where: (conversation, name).
+    pub(crate) typists: RwSignal<Vec<(String, String)>>,
+    /// Why the last join, leave, create or open did not work.
+    pub(crate) alert: RwSignal<Option<String>>,
+}
+
+impl ChatState {
+    /// The page's state before the socket says anything: the lobby, with the messages the
+    /// server rendered.
+    pub(crate) fn new(lobby: Vec<ChatMessage>) -> ChatState {
+        let timelines = Timelines::from([(
+            LOBBY.to_owned(),
+            ArcRwSignal::new(Timeline::new(LOBBY, lobby)),
+        )]);
+        ChatState {
+            active: RwSignal::new(LOBBY.to_owned()),
+            timelines: RwSignal::new(timelines),
+            rooms: RwSignal::new(Rooms::default()),
+            status: RwSignal::new(Status::default()),
+            name: RwSignal::new(String::new()),
+            name_error: RwSignal::new(None),
+            presence: RwSignal::new(HashMap::new()),
+            typists: RwSignal::new(Vec::new()),
+            alert: RwSignal::new(None),
+        }
+    }
+
+    /// The timeline of `room`, if the page holds one. Not tracked.
+    pub(crate) fn timeline(&self, room: &str) -> Option<ArcRwSignal<Timeline>> {
+        self.timelines.with_untracked(|m| m.get(room).cloned())
+    }
+}
