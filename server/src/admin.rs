@@ -55,6 +55,12 @@ async fn authorize(
     let given = auth.map(|a| a.token).unwrap_or_default();
     // Constant time: the comparison must not reveal how much of a guess was right.
     if bool::from(given.as_bytes().ct_eq(chat.admin_token.as_bytes())) {
+        // Before CONNECT goes out, so no request can beat them (see `chat::register_handlers`).
+        socket.on(Kick::NAME, on_kick);
+        socket.on(Announce::NAME, on_announce);
+        socket.on(DeleteMessage::NAME, on_delete);
+        socket.on(RecentInRoom::NAME, on_recent);
+        socket.on_fallback(on_unknown_event);
         Ok(())
     } else {
         warn!(sid = %socket.id, "refused an /admin connection without the admin token");
@@ -64,11 +70,6 @@ async fn authorize(
 
 async fn on_connect(socket: SocketRef, io: SocketIo, State(chat): State<Chat>) {
     info!(sid = %socket.id, ns = socket.ns(), "admin connected");
-    socket.on(Kick::NAME, on_kick);
-    socket.on(Announce::NAME, on_announce);
-    socket.on(DeleteMessage::NAME, on_delete);
-    socket.on(RecentInRoom::NAME, on_recent);
-    socket.on_fallback(on_unknown_event);
     if let Err(e) = socket.emit(Stats::NAME, &stats(&io, &chat).await) {
         warn!(sid = %socket.id, error = %e, "stats not sent");
     }

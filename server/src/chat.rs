@@ -94,18 +94,6 @@ async fn on_connect(
         warn!(sid = %socket.id, error = %e, "session not sent");
     }
 
-    socket.on(SendMessage::NAME, on_send);
-    socket.on(Sync::NAME, catchup::on_sync);
-    socket.on(History::NAME, catchup::on_history);
-    socket.on(StartTyping::NAME, presence::on_typing);
-    socket.on(CreateRoom::NAME, rooms::on_create);
-    socket.on(JoinRoom::NAME, rooms::on_join);
-    socket.on(LeaveRoom::NAME, rooms::on_leave);
-    socket.on(OpenDm::NAME, rooms::on_open_dm);
-    socket.on(MarkRead::NAME, rooms::on_read);
-    socket.on_fallback(on_unknown_event);
-    socket.on_disconnect(on_disconnect);
-
     // The person's rooms, lobby included; a guest is in the lobby only.
     let mut joined = match &who.person {
         Some(person) => chat.store.rooms_of(person).await.unwrap_or_else(|e| {
@@ -147,6 +135,24 @@ async fn on_connect(
     for change in arrived {
         presence::announce(&chat, &socket, change).await;
     }
+}
+
+/// Registers the namespace's handlers. Called by the connect middleware once it lets the
+/// socket in: socketioxide sends CONNECT before it spawns the connect handler, so a client's
+/// first event can arrive before that handler runs, and without a handler it would be dropped
+/// unanswered.
+pub(crate) fn register_handlers(socket: &SocketRef) {
+    socket.on(SendMessage::NAME, on_send);
+    socket.on(Sync::NAME, catchup::on_sync);
+    socket.on(History::NAME, catchup::on_history);
+    socket.on(StartTyping::NAME, presence::on_typing);
+    socket.on(CreateRoom::NAME, rooms::on_create);
+    socket.on(JoinRoom::NAME, rooms::on_join);
+    socket.on(LeaveRoom::NAME, rooms::on_leave);
+    socket.on(OpenDm::NAME, rooms::on_open_dm);
+    socket.on(MarkRead::NAME, rooms::on_read);
+    socket.on_fallback(on_unknown_event);
+    socket.on_disconnect(on_disconnect);
 }
 
 /// The catch-up on connect. A client that sends `since` gets the bounded catch-up of the lobby

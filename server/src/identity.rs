@@ -46,6 +46,7 @@ pub(crate) async fn authenticate(
     if let Some(session) = session {
         socket.extensions.insert(session);
     }
+    crate::chat::register_handlers(&socket);
     Ok(())
 }
 
