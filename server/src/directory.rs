@@ -85,20 +85,6 @@ pub(crate) async fn room_list(
     })
 }
 
-/// One conversation of `who`'s list.
-pub(crate) async fn room_info(
-    chat: &Chat,
-    io: &SocketIo,
-    who: &Identity,
-    room: &str,
-) -> Result<Option<RoomInfo>, StoreError> {
-    Ok(room_list(chat, io, who)
-        .await?
-        .rooms
-        .into_iter()
-        .find(|r| r.room == room))
-}
-
 fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
     let dm = r.kind == "dm";
     let online = if dm {
@@ -133,19 +119,19 @@ fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
     }
 }
 
-/// Sends `person` (each of their sockets) their room list, after their memberships changed.
-pub(crate) async fn send_to_person(chat: &Chat, io: &SocketIo, who: &Identity) {
-    let Some(person) = &who.person else { return };
-    let Some(main) = io.of(Main::PATH) else {
-        return;
-    };
-    match room_list(chat, io, who).await {
-        Ok(list) => {
-            let _ = main
-                .within(person_room(person))
-                .emit(RoomList::NAME, &list)
-                .await;
-        }
-        Err(e) => warn!(error = %e, "room list query failed"),
+/// Sends `who` (each of their sockets) their room list, after their memberships changed, and
+/// returns it; `None` for a guest or when the query failed (logged).
+pub(crate) async fn send_to_person(chat: &Chat, io: &SocketIo, who: &Identity) -> Option<RoomList> {
+    let person = who.person.as_ref()?;
+    let list = room_list(chat, io, who)
+        .await
+        .inspect_err(|e| warn!(error = %e, "room list query failed"))
+        .ok()?;
+    if let Some(main) = io.of(Main::PATH) {
+        let _ = main
+            .within(person_room(person))
+            .emit(RoomList::NAME, &list)
+            .await;
     }
+    Some(list)
 }

@@ -15,7 +15,7 @@ use tracing::{error, info};
 
 use crate::chat::{AckRequested, Chat, answer, parsed, publish};
 use crate::conversation::{Conversation, person_room};
-use crate::directory::{room_info, send_to_person};
+use crate::directory::send_to_person;
 use crate::identity::{self, Identity};
 use crate::presence;
 use crate::store::{NewMessage, RoomKind, StoreError, now_ms};
@@ -156,8 +156,12 @@ pub(crate) async fn on_leave(
             _ => return Err(ChatError::CannotLeave { room }),
         };
         // Told to the room while the leaver is still in it, so their other tabs see it too.
-        let member = chat.store.rooms_of(person).await.map_err(unavailable)?;
-        if !member.contains(&name) {
+        if !chat
+            .store
+            .is_member(&name, person)
+            .await
+            .map_err(unavailable)?
+        {
             return Err(ChatError::NotMember { room: name });
         }
         notice(&io, &chat, &who, &name, MessageKind::Left).await;
@@ -283,9 +287,9 @@ async fn settled(
     who: &Identity,
     room: &str,
 ) -> Result<RoomInfo, ChatError> {
-    send_to_person(chat, io, who).await;
-    room_info(chat, io, who, room)
+    // One query serves both: the list the person's sockets get holds the ack's entry.
+    send_to_person(chat, io, who)
         .await
-        .map_err(unavailable)?
+        .and_then(|list| list.rooms.into_iter().find(|r| r.room == room))
         .ok_or(ChatError::Unavailable)
 }
