@@ -1,0 +1,325 @@
+//! One benchmark client: a Socket.IO connection over WebSocket, driven by the browser's own
+//! protocol logic (`app::client::Connection`) and typed by the shared wire contract.
+//!
+//! A connected client is an actor task owning its socket. Scenarios talk to it through a
+//! [`Client`] handle; deliveries and acks are recorded straight into the shared [`Recorder`].
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use app::client::{Connection, Ns, Output};
+use app::events::{
+    ChatMessage, CreateRoom, Event as _, JoinRoom, Main, MainAuth, RoomInfo, SendMessage, Since,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
+
+use crate::probe::{Probe, now_us};
+use crate::recorder::{Arrival, Order, Recorder};
+
+/// How long a request may wait for its ack before it counts as failed.
+const ACK_TIMEOUT_MS: f64 = 30_000.0;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ClientError {
+    #[error("TCP connect from {source_ip}: {error}")]
+    Tcp {
+        source_ip: Ipv4Addr,
+        error: std::io::Error,
+    },
+    #[error("WebSocket handshake: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    #[error("the server closed the connection during the handshake")]
+    Closed,
+    #[error("connect_error: {0}")]
+    Refused(String),
+    #[error("request failed: {0}")]
+    Request(String),
+}
+
+/// Source addresses to spread clients over: each one has about 28k ephemeral ports.
+pub(crate) fn source_ip(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, 2 + (i % 8) as u8)
+}
+
+/// Writes a request into the connection; its ack id, or `None` when not connected.
+type Frame = Box<dyn FnOnce(&mut Connection, Ns<Main>) -> Option<i64> + Send>;
+
+enum Command {
+    Post {
+        room: String,
+        probe: Probe,
+        offset: String,
+        done: Option<oneshot::Sender<bool>>,
+    },
+    Request {
+        frame: Frame,
+        done: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// A handle on a connected client; dropping every handle closes the connection.
+#[derive(Clone)]
+pub(crate) struct Client {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+type Ws = WebSocketStream<TcpStream>;
+
+pub(crate) async fn connect(
+    server: SocketAddr,
+    source: Ipv4Addr,
+    name: Option<String>,
+    recorder: Arc<Recorder>,
+) -> Result<Client, ClientError> {
+    let tcp = async {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((source, 0)))?;
+        let stream = socket.connect(server).await?;
+        stream.set_nodelay(true)?;
+        Ok::<_, std::io::Error>(stream)
+    }
+    .await
+    .map_err(|error| ClientError::Tcp {
+        source_ip: source,
+        error,
+    })?;
+    let url = format!("ws://{server}/socket.io/?EIO=4&transport=websocket");
+    // Small buffers: a generator holding 20k connections should not measure itself.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0);
+    let (mut ws, _) = client_async_with_config(url, tcp, Some(config)).await?;
+
+    let mut conn = Connection::new();
+    let main = conn.add_namespace::<Main>();
+    let auth = MainAuth {
+        // Cursors, so that a connect replays only what this client lacks (nothing, in a
+        // fresh room) instead of the tutorial's newest 1,000 lobby messages.
+        since: Some(Since::default()),
+        name,
+        ..MainAuth::default()
+    };
+    loop {
+        let Some(frame) = ws.next().await else {
+            return Err(ClientError::Closed);
+        };
+        let Message::Text(text) = frame? else {
+            continue;
+        };
+        conn.handle_frame(&text, now_ms());
+        while let Some(out) = conn.poll_output() {
+            match out {
+                Output::Opened => conn
+                    .connect(main, &auth)
+                    .map_err(|e| ClientError::Refused(e.to_string()))?,
+                Output::Send(frame) => ws.feed(Message::text(frame)).await?,
+                Output::Connected(_) => {
+                    ws.flush().await?;
+                    let (commands, inbox) = mpsc::unbounded_channel();
+                    tokio::spawn(run(ws, conn, main, inbox, recorder));
+                    return Ok(Client { commands });
+                }
+                Output::ConnectError(_, reason) => return Err(ClientError::Refused(reason)),
+                Output::CloseTransport => return Err(ClientError::Closed),
+                _ => {}
+            }
+        }
+        ws.flush().await?;
+    }
+}
+
+fn now_ms() -> f64 {
+    now_us() as f64 / 1000.0
+}
+
+impl Client {
+    /// Sends a benchmark message; its ack is recorded. `done` learns whether it was acked.
+    pub(crate) fn post(&self, room: &str, probe: Probe, done: Option<oneshot::Sender<bool>>) {
+        let offset = format!("b{}-{}-{}", probe.publisher, probe.seq, probe.scheduled_us);
+        let _ = self.commands.send(Command::Post {
+            room: room.to_owned(),
+            probe,
+            offset,
+            done,
+        });
+    }
+
+    pub(crate) async fn create_room(&self, name: &str) -> Result<(), ClientError> {
+        let event = CreateRoom {
+            name: name.to_owned(),
+        };
+        self.request(move |c, ns| c.emit_with_ack(ns, &event, ACK_TIMEOUT_MS, now_ms()).ok())
+            .await
+    }
+
+    pub(crate) async fn join_room(&self, room: &str) -> Result<(), ClientError> {
+        let event = JoinRoom {
+            room: room.to_owned(),
+        };
+        self.request(move |c, ns| c.emit_with_ack(ns, &event, ACK_TIMEOUT_MS, now_ms()).ok())
+            .await
+    }
+
+    /// [`Client::create_room`], taking the name by value so that the future borrows nothing.
+    pub(crate) async fn create_room_owned(&self, name: String) -> Result<(), ClientError> {
+        self.create_room(&name).await
+    }
+
+    pub(crate) async fn join_room_owned(&self, room: String) -> Result<(), ClientError> {
+        self.join_room(&room).await
+    }
+
+    async fn request(
+        &self,
+        frame: impl FnOnce(&mut Connection, Ns<Main>) -> Option<i64> + Send + 'static,
+    ) -> Result<(), ClientError> {
+        let (done, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                frame: Box::new(frame),
+                done,
+            })
+            .map_err(|_| ClientError::Closed)?;
+        answer
+            .await
+            .map_err(|_| ClientError::Closed)?
+            .map_err(ClientError::Request)
+    }
+}
+
+enum Pending {
+    Post(u64, Option<oneshot::Sender<bool>>),
+    Request(oneshot::Sender<Result<(), String>>),
+}
+
+/// The actor: frames in, frames out, until every handle is dropped or the server leaves.
+async fn run(
+    mut ws: Ws,
+    mut conn: Connection,
+    main: Ns<Main>,
+    mut inbox: mpsc::UnboundedReceiver<Command>,
+    recorder: Arc<Recorder>,
+) {
+    let mut pending: HashMap<i64, Pending> = HashMap::new();
+    let mut order = Order::default();
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(text))) => conn.handle_frame(&text, now_ms()),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    recorder.with(|t| t.dropped += 1);
+                    break;
+                }
+            },
+            command = inbox.recv() => match command {
+                Some(Command::Post { room, probe, offset, done }) => {
+                    let message = SendMessage {
+                        text: probe.encode(),
+                        client_offset: Some(offset),
+                        room: Some(room),
+                    };
+                    recorder.with(|t| t.sent += 1);
+                    match conn.emit_with_ack(main, &message, ACK_TIMEOUT_MS, now_ms()) {
+                        Ok(id) => {
+                            pending.insert(id, Pending::Post(probe.scheduled_us, done));
+                        }
+                        Err(_) => {
+                            recorder.with(|t| t.failed += 1);
+                            if let Some(done) = done {
+                                let _ = done.send(false);
+                            }
+                        }
+                    }
+                }
+                Some(Command::Request { frame, done }) => match frame(&mut conn, main) {
+                    Some(id) => {
+                        pending.insert(id, Pending::Request(done));
+                    }
+                    None => {
+                        let _ = done.send(Err("not connected".into()));
+                    }
+                },
+                None => closing = true,
+            },
+        }
+        while let Some(out) = conn.poll_output() {
+            match out {
+                Output::Send(frame) => {
+                    // A failed write shows up as the connection ending, on the next read.
+                    let _ = ws.feed(Message::text(frame)).await;
+                }
+                Output::Event(_, incoming) if incoming.name == ChatMessage::NAME => {
+                    let Ok(message) = incoming.decode::<ChatMessage>() else {
+                        continue;
+                    };
+                    let Some(probe) = Probe::parse(&message.text) else {
+                        continue;
+                    };
+                    let arrival = order.arrive(probe.publisher, probe.seq);
+                    let latency = now_us().saturating_sub(probe.scheduled_us);
+                    recorder.with(|t| {
+                        t.received += 1;
+                        match arrival {
+                            Arrival::InOrder => {}
+                            Arrival::Duplicate => t.duplicates += 1,
+                            Arrival::Reordered => t.reordered += 1,
+                        }
+                        t.latency.record(latency);
+                    });
+                }
+                Output::Ack(id, answer) => match pending.remove(&id) {
+                    Some(Pending::Post(scheduled, done)) => {
+                        let ok = answer
+                            .ok()
+                            .and_then(|v| Connection::decode_ack::<SendMessage>(v).ok())
+                            .is_some_and(|reply| reply.into_result().is_ok());
+                        let latency = now_us().saturating_sub(scheduled);
+                        recorder.with(|t| {
+                            if ok {
+                                t.acked += 1;
+                                t.ack.record(latency);
+                            } else {
+                                t.failed += 1;
+                            }
+                        });
+                        if let Some(done) = done {
+                            let _ = done.send(ok);
+                        }
+                    }
+                    Some(Pending::Request(done)) => {
+                        let result = match answer {
+                            Ok(v) => Connection::decode_ack::<JoinRoom>(v)
+                                .map_err(|e| e.to_string())
+                                .and_then(|r| r.into_result().map_err(|e| e.to_string()))
+                                .map(|_: RoomInfo| ()),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        let _ = done.send(result);
+                    }
+                    None => {}
+                },
+                Output::CloseTransport => {
+                    recorder.with(|t| t.dropped += 1);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if ws.flush().await.is_err() {
+            recorder.with(|t| t.dropped += 1);
+            break;
+        }
+        if closing {
+            let _ = ws.close(None).await;
+            return;
+        }
+    }
+}

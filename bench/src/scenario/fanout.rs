@@ -1,0 +1,133 @@
+//! Fan-out: one room with many receivers, publishers posting at rising rates. The knee is the
+//! highest rate at which every message reaches every receiver with p99 under 50 ms. The same
+//! room then serves the latency scenario, at fixed fractions of a rate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::recorder::Recorder;
+use crate::scenario::{Publisher, ScenarioError, Step, all, gather, publish_open_loop};
+use crate::servers::Server;
+
+const ROOM: &str = "fanout";
+/// Latency bound of a step that counts as keeping up.
+pub(crate) const KNEE_P99_MS: f64 = 50.0;
+
+pub(crate) struct Room {
+    clients: Vec<Client>,
+    publishers: usize,
+    recorder: Arc<Recorder>,
+}
+
+/// `receivers` members in one room; the first `publishers` of them also publish.
+pub(crate) async fn gather_room(
+    server: &Server,
+    receivers: usize,
+    publishers: usize,
+) -> Result<Room, ScenarioError> {
+    let recorder = Arc::new(Recorder::default());
+    let clients = gather(server.addr, receivers, |i| format!("fan{i}"), &recorder).await?;
+    clients[0].create_room(ROOM).await?;
+    all(clients[1..].iter().map(|c| c.join_room(ROOM))).await?;
+    recorder.take();
+    Ok(Room {
+        clients,
+        publishers,
+        recorder,
+    })
+}
+
+impl Room {
+    pub(crate) async fn step(
+        &self,
+        server: &Server,
+        rate: f64,
+        seconds: f64,
+    ) -> Result<Step, ScenarioError> {
+        let publishers: Vec<Publisher> = self.clients[..self.publishers]
+            .iter()
+            .map(|client| Publisher {
+                client,
+                room: ROOM.to_owned(),
+            })
+            .collect();
+        publish_open_loop(
+            &publishers,
+            self.clients.len() as u64,
+            rate,
+            seconds,
+            Duration::from_secs(5),
+            &self.recorder,
+            server.pid(),
+        )
+        .await
+    }
+}
+
+/// The knee search's outcome.
+pub(crate) struct Knee {
+    /// The highest passing rate (messages per second) and its step; `None` when even the
+    /// lowest rate failed.
+    pub(crate) best: Option<(f64, Step)>,
+    /// The first failing rate, when one was reached.
+    pub(crate) failed_at: Option<f64>,
+}
+
+fn passes(step: &Step) -> bool {
+    step.complete() && step.p99_ms() < KNEE_P99_MS
+}
+
+/// Climbs `rates` until a step fails, then bisects once between the last pass and the failure.
+pub(crate) async fn knee(
+    server: &Server,
+    room: &Room,
+    rates: &[f64],
+    seconds: f64,
+    log: &dyn Fn(String),
+) -> Result<Knee, ScenarioError> {
+    let mut best: Option<(f64, Step)> = None;
+    let mut failed_at = None;
+    for &rate in rates {
+        let step = room.step(server, rate, seconds).await?;
+        let pass = passes(&step);
+        log(describe(rate, &step, pass));
+        if pass {
+            best = Some((rate, step));
+        } else {
+            failed_at = Some(rate);
+            break;
+        }
+    }
+    if let (Some((low, _)), Some(high)) = (&best, failed_at) {
+        let mid = ((low + high) / 2.0).round();
+        if mid > *low && mid < high {
+            let step = room.step(server, mid, seconds).await?;
+            let pass = passes(&step);
+            log(describe(mid, &step, pass));
+            if pass {
+                best = Some((mid, step));
+            } else {
+                failed_at = Some(mid);
+            }
+        }
+    }
+    Ok(Knee { best, failed_at })
+}
+
+pub(crate) fn describe(rate: f64, step: &Step, pass: bool) -> String {
+    format!(
+        "  {rate:>6.0} msg/s: {} sent {} acked {} missing {} dup {} reord, p50 {:.1} p99 {:.1} max {:.1} ms, server {:.2} µs/delivery, generator {:.0}% {}",
+        step.tally.sent,
+        step.tally.acked,
+        step.missing(),
+        step.tally.duplicates,
+        step.tally.reordered,
+        step.tally.latency.quantile(0.5) as f64 / 1000.0,
+        step.p99_ms(),
+        step.tally.latency.max() as f64 / 1000.0,
+        step.cpu_us_per_delivery(),
+        step.generator_load * 100.0,
+        if pass { "ok" } else { "FAIL" },
+    )
+}

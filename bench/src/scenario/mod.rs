@@ -1,0 +1,178 @@
+//! The scenarios, and what they share: connecting a crowd, publishing on an open-loop
+//! schedule, and waiting for deliveries to drain.
+
+pub(crate) mod fanout;
+pub(crate) mod frontend;
+pub(crate) mod idle;
+pub(crate) mod persist;
+pub(crate) mod rooms;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use futures_util::stream;
+
+use crate::client::{self, Client, ClientError};
+use crate::probe::{Probe, now_us};
+use crate::recorder::{Recorder, Tally};
+use crate::servers::{ServerError, cpu_seconds_of};
+
+static NEXT_PUBLISHER: AtomicU32 = AtomicU32::new(0);
+
+/// Connections opened at once while a crowd gathers.
+const CONNECTING_AT_ONCE: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScenarioError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Connects `count` named clients, `name(i)` for the i-th, spread over the source addresses.
+/// The first failure ends it.
+pub(crate) async fn gather(
+    server: SocketAddr,
+    count: usize,
+    name: impl Fn(usize) -> String,
+    recorder: &Arc<Recorder>,
+) -> Result<Vec<Client>, ClientError> {
+    let names: Vec<String> = (0..count).map(name).collect();
+    let results: Vec<Result<Client, ClientError>> = stream::iter(names.into_iter().enumerate())
+        .map(|(i, name)| {
+            client::connect(server, client::source_ip(i), Some(name), recorder.clone())
+        })
+        .buffered(CONNECTING_AT_ONCE)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Runs `requests` with at most [`CONNECTING_AT_ONCE`] in flight; the first failure ends it.
+pub(crate) async fn all<F>(requests: impl IntoIterator<Item = F>) -> Result<(), ClientError>
+where
+    F: std::future::Future<Output = Result<(), ClientError>>,
+{
+    let results: Vec<Result<(), ClientError>> = stream::iter(requests)
+        .buffer_unordered(CONNECTING_AT_ONCE)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Who publishes where in an open-loop run: send `k` goes to `publishers[k % len]`.
+pub(crate) struct Publisher<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) room: String,
+}
+
+/// What one measured step saw.
+pub(crate) struct Step {
+    pub(crate) tally: Tally,
+    /// Deliveries that should have arrived: every send times its room's size.
+    pub(crate) expected: u64,
+    /// Server CPU seconds from the first send until the deliveries drained.
+    pub(crate) server_cpu: f64,
+    /// The generator's CPU use while publishing, as a fraction of one core.
+    pub(crate) generator_load: f64,
+}
+
+impl Step {
+    pub(crate) fn missing(&self) -> u64 {
+        self.expected
+            .saturating_sub(self.tally.received - self.tally.duplicates)
+    }
+
+    /// Every message delivered once, in order, and every send acknowledged.
+    pub(crate) fn complete(&self) -> bool {
+        self.missing() == 0
+            && self.tally.failed == 0
+            && self.tally.duplicates == 0
+            && self.tally.dropped == 0
+            && self.tally.acked == self.tally.sent
+    }
+
+    pub(crate) fn p99_ms(&self) -> f64 {
+        self.tally.latency.quantile(0.99) as f64 / 1000.0
+    }
+
+    /// Server CPU microseconds per delivery.
+    pub(crate) fn cpu_us_per_delivery(&self) -> f64 {
+        let delivered = (self.tally.received - self.tally.duplicates).max(1);
+        self.server_cpu * 1e6 / delivered as f64
+    }
+
+    /// The generator spent most of a core: what it measured is a lower bound.
+    pub(crate) fn generator_bound(&self) -> bool {
+        self.generator_load > 0.9
+    }
+}
+
+/// Publishes `rate` messages per second for `seconds`, round-robin over `publishers`, on a
+/// fixed schedule that does not wait for the server (open loop), then waits up to `drain` for
+/// the deliveries. `room_size` is how many members receive each message.
+pub(crate) async fn publish_open_loop(
+    publishers: &[Publisher<'_>],
+    room_size: u64,
+    rate: f64,
+    seconds: f64,
+    drain: Duration,
+    recorder: &Recorder,
+    server_pid: u32,
+) -> Result<Step, ScenarioError> {
+    recorder.take();
+    // Fresh publisher ids for every run, so that receivers' sequence tracking from an earlier
+    // step does not mistake this step's first messages for repeats.
+    let first_id = NEXT_PUBLISHER.fetch_add(publishers.len() as u32, Ordering::Relaxed);
+    let total = (rate * seconds).round() as u64;
+    let mut seqs = vec![0u64; publishers.len()];
+    let own = std::process::id();
+    let cpu_before = cpu_seconds_of(server_pid)?;
+    let gen_before = cpu_seconds_of(own)?;
+    // A moment's head start so the first sends are not late by construction.
+    let start = Instant::now() + Duration::from_millis(50);
+    let start_us = now_us() + 50_000;
+    let interval_us = 1e6 / rate;
+    for k in 0..total {
+        let offset_us = (k as f64 * interval_us) as u64;
+        tokio::time::sleep_until((start + Duration::from_micros(offset_us)).into()).await;
+        let p = (k % publishers.len() as u64) as usize;
+        seqs[p] += 1;
+        let probe = Probe {
+            publisher: first_id + p as u32,
+            seq: seqs[p],
+            scheduled_us: start_us + offset_us,
+        };
+        publishers[p].client.post(&publishers[p].room, probe, None);
+    }
+    let publishing = start.elapsed().as_secs_f64().max(1e-3);
+    let generator_load = (cpu_seconds_of(own)? - gen_before) / publishing;
+    let expected = total * room_size;
+    let deadline = Instant::now() + drain;
+    loop {
+        let t = recorder.snapshot();
+        let done = t.received - t.duplicates >= expected && t.acked + t.failed >= t.sent;
+        if done || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let server_cpu = cpu_seconds_of(server_pid)? - cpu_before;
+    Ok(Step {
+        tally: recorder.take(),
+        expected,
+        server_cpu,
+        generator_load,
+    })
+}
+
+/// Milliseconds, for the table.
+pub(crate) fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}

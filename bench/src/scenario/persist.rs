@@ -1,0 +1,68 @@
+//! Persisted sends: concurrent senders, each posting to a room of its own and waiting for the
+//! ack before the next send (closed loop). Measures how many acknowledged, stored messages per
+//! second the server sustains, not fan-out.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::probe::{Probe, now_us};
+use crate::recorder::{Recorder, Tally};
+use crate::scenario::{ScenarioError, all, gather};
+use crate::servers::Server;
+
+pub(crate) struct Persisted {
+    pub(crate) tally: Tally,
+    pub(crate) seconds: f64,
+}
+
+impl Persisted {
+    pub(crate) fn acked_per_second(&self) -> f64 {
+        self.tally.acked as f64 / self.seconds
+    }
+}
+
+pub(crate) async fn run(
+    server: &Server,
+    senders: usize,
+    seconds: f64,
+) -> Result<Persisted, ScenarioError> {
+    let recorder = Arc::new(Recorder::default());
+    let clients = gather(server.addr, senders, |i| format!("snd{i}"), &recorder).await?;
+    all(clients
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.create_room_owned(format!("own{i}"))))
+    .await?;
+    recorder.take();
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let loops = clients.iter().enumerate().map(|(i, client)| async move {
+        let room = format!("own{i}");
+        let mut seq = 0;
+        while Instant::now() < until {
+            seq += 1;
+            let (done, acked) = oneshot::channel();
+            let probe = Probe {
+                publisher: i as u32,
+                seq,
+                scheduled_us: now_us(),
+            };
+            client.post(&room, probe, Some(done));
+            if !acked.await.unwrap_or(false) {
+                break;
+            }
+        }
+    });
+    futures_util::future::join_all(loops).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let tally = recorder.take();
+    if tally.failed > 0 {
+        return Err(ScenarioError::Failed(format!(
+            "{} of {} persisted sends failed",
+            tally.failed, tally.sent
+        )));
+    }
+    Ok(Persisted { tally, seconds })
+}

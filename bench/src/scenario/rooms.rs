@@ -1,0 +1,75 @@
+//! Many rooms: clients in rooms of ten, one member of each publishing, at a fixed total rate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::recorder::Recorder;
+use crate::scenario::{Publisher, ScenarioError, Step, all, gather, publish_open_loop};
+use crate::servers::Server;
+
+pub(crate) struct ManyRooms {
+    pub(crate) step: Step,
+    /// How long connecting everyone and joining the rooms took.
+    pub(crate) gather_seconds: f64,
+}
+
+pub(crate) async fn run(
+    server: &Server,
+    clients: usize,
+    room_size: usize,
+    rate: f64,
+    seconds: f64,
+) -> Result<ManyRooms, ScenarioError> {
+    let rooms = clients / room_size;
+    let recorder = Arc::new(Recorder::default());
+    let started = Instant::now();
+    // Each room's first member creates it, then the others join.
+    let owners = gather(server.addr, rooms, |r| format!("own{r}"), &recorder).await?;
+    all(owners
+        .iter()
+        .enumerate()
+        .map(|(r, c)| c.create_room_owned(room(r))))
+    .await?;
+    let members = gather(
+        server.addr,
+        rooms * (room_size - 1),
+        |i| format!("mem{i}"),
+        &recorder,
+    )
+    .await?;
+    all(members
+        .iter()
+        .enumerate()
+        .map(|(i, c)| c.join_room_owned(room(i % rooms))))
+    .await?;
+    let gather_seconds = started.elapsed().as_secs_f64();
+    // Let the server's coalesced announcements of all those arrivals settle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let publishers: Vec<Publisher> = owners
+        .iter()
+        .enumerate()
+        .map(|(r, client)| Publisher {
+            client,
+            room: room(r),
+        })
+        .collect();
+    let step = publish_open_loop(
+        &publishers,
+        room_size as u64,
+        rate,
+        seconds,
+        Duration::from_secs(5),
+        &recorder,
+        server.pid(),
+    )
+    .await?;
+    drop(members);
+    Ok(ManyRooms {
+        step,
+        gather_seconds,
+    })
+}
+
+fn room(r: usize) -> String {
+    format!("room{r}")
+}

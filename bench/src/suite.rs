@@ -1,0 +1,675 @@
+//! The whole benchmark: every scenario against Palaver and against the Node reference, in
+//! alternating order, each on a fresh server pinned to its own core, then one table.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::report::{Better, Cell, Row, table};
+use crate::scenario::{ScenarioError, Step, fanout, frontend, idle, ms, persist, rooms};
+use crate::servers::{Binaries, Kind, Launch, Server};
+
+/// How big each scenario is.
+pub(crate) struct Plan {
+    idle_levels: Vec<usize>,
+    idle_settle: Duration,
+    idle_cpu_window: Duration,
+    fan_receivers: usize,
+    fan_publishers: usize,
+    fan_rates: Vec<f64>,
+    step_seconds: f64,
+    latency_seconds: f64,
+    rooms_clients: usize,
+    room_size: usize,
+    rooms_rate: f64,
+    rooms_seconds: f64,
+    persist_senders: usize,
+    persist_seconds: f64,
+    frontend_runs: usize,
+}
+
+impl Plan {
+    /// The figures the issue asks for.
+    pub(crate) fn full() -> Plan {
+        Plan {
+            idle_levels: vec![1_000, 10_000, 19_000],
+            idle_settle: Duration::from_secs(3),
+            idle_cpu_window: Duration::from_secs(10),
+            fan_receivers: 1_000,
+            fan_publishers: 10,
+            fan_rates: vec![
+                10.0, 25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 650.0, 800.0, 1000.0,
+                1300.0, 1600.0, 2000.0,
+            ],
+            step_seconds: 5.0,
+            latency_seconds: 10.0,
+            rooms_clients: 10_000,
+            room_size: 10,
+            rooms_rate: 1_000.0,
+            rooms_seconds: 10.0,
+            persist_senders: 100,
+            persist_seconds: 10.0,
+            frontend_runs: 10,
+        }
+    }
+
+    /// A small run of everything, to show that the suite and both servers work (the test
+    /// script runs it); its figures mean nothing.
+    pub(crate) fn quick() -> Plan {
+        Plan {
+            idle_levels: vec![50, 100, 150],
+            idle_settle: Duration::from_millis(500),
+            idle_cpu_window: Duration::from_secs(1),
+            fan_receivers: 50,
+            fan_publishers: 2,
+            fan_rates: vec![10.0, 20.0],
+            step_seconds: 1.0,
+            latency_seconds: 1.0,
+            rooms_clients: 100,
+            room_size: 10,
+            rooms_rate: 50.0,
+            rooms_seconds: 1.0,
+            persist_senders: 10,
+            persist_seconds: 1.0,
+            frontend_runs: 1,
+        }
+    }
+}
+
+pub(crate) struct Suite {
+    pub(crate) bins: Binaries,
+    pub(crate) plan: Plan,
+    pub(crate) server_core: usize,
+    pub(crate) only: Vec<String>,
+    /// Which servers to measure: both, unless narrowed down while investigating.
+    pub(crate) servers: Vec<Kind>,
+}
+
+fn log(line: String) {
+    eprintln!("{line}");
+}
+
+/// The two servers, in the order for the `n`-th scenario.
+fn order(n: usize) -> [Kind; 2] {
+    if n.is_multiple_of(2) {
+        [Kind::Palaver, Kind::Node]
+    } else {
+        [Kind::Node, Kind::Palaver]
+    }
+}
+
+fn error_cell(e: &ScenarioError) -> Cell {
+    Cell::Text(format!("error: {e}"))
+}
+
+/// Results per server, in table order: `[palaver, node]`.
+struct Pair<T> {
+    palaver: Option<T>,
+    node: Option<T>,
+}
+
+impl<T> Pair<T> {
+    fn new() -> Self {
+        Pair {
+            palaver: None,
+            node: None,
+        }
+    }
+    fn set(&mut self, kind: Kind, value: T) {
+        match kind {
+            Kind::Palaver => self.palaver = Some(value),
+            Kind::Node => self.node = Some(value),
+        }
+    }
+}
+
+impl Suite {
+    /// The servers of `order` this run measures.
+    fn kinds(&self, order: [Kind; 2]) -> Vec<Kind> {
+        order
+            .into_iter()
+            .filter(|k| self.servers.contains(k))
+            .collect()
+    }
+
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+
+    async fn start(
+        &self,
+        kind: Kind,
+        pinned: bool,
+        persist: bool,
+    ) -> Result<Server, ScenarioError> {
+        let launch = Launch {
+            kind,
+            core: pinned.then_some(self.server_core),
+            persist,
+        };
+        Ok(Server::start(&self.bins, &launch).await?)
+    }
+
+    /// Runs every wanted scenario; the table, and whether every scenario ran.
+    pub(crate) async fn run(&self) -> (String, bool) {
+        let mut rows = Vec::new();
+        let mut ok = true;
+        let mut n = 0;
+        let mut node_knee = None;
+        if self.wants("idle") {
+            ok &= self.idle(order(n), &mut rows).await;
+            n += 1;
+        }
+        if self.wants("fanout") {
+            let (fine, knee) = self.fanout(order(n), &mut rows).await;
+            ok &= fine;
+            node_knee = knee;
+            n += 1;
+        }
+        if self.wants("latency") {
+            ok &= self.latency(order(n), node_knee, &mut rows).await;
+            n += 1;
+        }
+        if self.wants("rooms") {
+            ok &= self.many_rooms(order(n), &mut rows).await;
+            n += 1;
+        }
+        if self.wants("persist") {
+            ok &= self.persisted(order(n), &mut rows).await;
+        }
+        if self.wants("unpinned") {
+            ok &= self.unpinned(&mut rows).await;
+        }
+        if self.wants("frontend") {
+            ok &= self.frontend(&mut rows).await;
+        }
+        (table(&rows), ok)
+    }
+
+    async fn idle(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> bool {
+        let p = &self.plan;
+        let mut results = Pair::new();
+        for kind in self.kinds(order) {
+            log(format!("idle: {}", kind.label()));
+            let result = async {
+                let server = self.start(kind, true, false).await?;
+                let r = idle::run(&server, &p.idle_levels, p.idle_settle, p.idle_cpu_window).await;
+                server.stop().await;
+                r
+            }
+            .await;
+            if let Ok(r) = &result {
+                for l in &r.levels {
+                    log(format!(
+                        "  {:>6} connections: {:.1} MB",
+                        l.connections,
+                        l.rss as f64 / 1e6
+                    ));
+                }
+            }
+            results.set(kind, result);
+        }
+        let ok = [&results.palaver, &results.node]
+            .into_iter()
+            .flatten()
+            .all(|r| matches!(r, Ok(i) if i.dropped == 0));
+        let scenario = "Idle connections";
+        let both = [&results.palaver, &results.node];
+        for (i, level) in p.idle_levels.iter().enumerate() {
+            rows.push(row(
+                scenario,
+                format!("server RSS with {level} held"),
+                Better::Lower,
+                both,
+                |r| Cell::of(r.levels[i + 1].rss as f64 / 1e6, "MB"),
+            ));
+        }
+        let (first, last) = (p.idle_levels[0], p.idle_levels[p.idle_levels.len() - 1]);
+        rows.push(row(
+            scenario,
+            format!("RSS per connection, {first} → {last}"),
+            Better::Lower,
+            both,
+            |r| Cell::of(r.slope() / 1024.0, "KB"),
+        ));
+        rows.push(row(
+            scenario,
+            "connections dropped",
+            Better::Lower,
+            both,
+            |r| Cell::of(r.dropped as f64, ""),
+        ));
+        rows.push(row(
+            scenario,
+            format!("idle CPU, {last} held"),
+            Better::Lower,
+            both,
+            |r| Cell::of(r.idle_cpu * 100.0, "% of a core"),
+        ));
+        ok
+    }
+
+    async fn knee_of(&self, kind: Kind, pinned: bool) -> Result<fanout::Knee, ScenarioError> {
+        let p = &self.plan;
+        let server = self.start(kind, pinned, false).await?;
+        let result = async {
+            let room = fanout::gather_room(&server, p.fan_receivers, p.fan_publishers).await?;
+            fanout::knee(&server, &room, &p.fan_rates, p.step_seconds, &log).await
+        }
+        .await;
+        server.stop().await;
+        result
+    }
+
+    async fn fanout(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> (bool, Option<f64>) {
+        let p = &self.plan;
+        let mut results = Pair::new();
+        for kind in self.kinds(order) {
+            log(format!(
+                "fan-out to {} receivers: {}",
+                p.fan_receivers,
+                kind.label()
+            ));
+            results.set(kind, self.knee_of(kind, true).await);
+        }
+        let node_knee = match &results.node {
+            Some(Ok(k)) => k.best.as_ref().map(|(rate, _)| *rate),
+            _ => None,
+        };
+        let ok = [&results.palaver, &results.node]
+            .iter()
+            .filter(|r| r.is_some())
+            .all(|r| matches!(r, Some(Ok(k)) if k.best.is_some()));
+        knee_rows(
+            rows,
+            &format!("Fan-out, 1 room of {}", p.fan_receivers),
+            p.fan_receivers,
+            [&results.palaver, &results.node],
+        );
+        (ok, node_knee)
+    }
+
+    async fn unpinned(&self, rows: &mut Vec<Row>) -> bool {
+        let p = &self.plan;
+        log(format!(
+            "fan-out to {} receivers: Palaver unpinned",
+            p.fan_receivers
+        ));
+        let result = self.knee_of(Kind::Palaver, false).await;
+        let ok = matches!(&result, Ok(k) if k.best.is_some());
+        knee_rows(
+            rows,
+            "Fan-out, Palaver unpinned",
+            p.fan_receivers,
+            [&Some(result), &None],
+        );
+        ok
+    }
+
+    async fn latency(&self, order: [Kind; 2], node_knee: Option<f64>, rows: &mut Vec<Row>) -> bool {
+        let p = &self.plan;
+        // Without the reference's knee (not measured in this run), the lowest rung stands in.
+        let base = node_knee.unwrap_or(p.fan_rates[0] * 4.0);
+        let fractions = [0.25, 0.5, 0.75];
+        let mut results: Pair<Result<Vec<Step>, ScenarioError>> = Pair::new();
+        for kind in self.kinds(order) {
+            log(format!(
+                "latency at fractions of {base:.0} msg/s: {}",
+                kind.label()
+            ));
+            let result = async {
+                let server = self.start(kind, true, false).await?;
+                let steps = async {
+                    let room =
+                        fanout::gather_room(&server, p.fan_receivers, p.fan_publishers).await?;
+                    let mut steps = Vec::new();
+                    for f in fractions {
+                        let rate = (base * f).max(1.0);
+                        let step = room.step(&server, rate, p.latency_seconds).await?;
+                        log(fanout::describe(rate, &step, step.complete()));
+                        steps.push(step);
+                    }
+                    Ok::<_, ScenarioError>(steps)
+                }
+                .await;
+                server.stop().await;
+                steps
+            }
+            .await;
+            results.set(kind, result);
+        }
+        let ok = [&results.palaver, &results.node]
+            .iter()
+            .filter(|r| r.is_some())
+            .all(|r| matches!(r, Some(Ok(steps)) if steps.iter().all(Step::complete)));
+        for (i, f) in fractions.iter().enumerate() {
+            let scenario = format!(
+                "Latency at {:.0}% of Node's knee ({:.0} msg/s × {})",
+                f * 100.0,
+                (base * f).max(1.0),
+                p.fan_receivers
+            );
+            let both = [&results.palaver, &results.node];
+            type Quantile = fn(&Step) -> u64;
+            let quantiles: [(&str, Quantile); 4] = [
+                ("p50", |s| s.tally.latency.quantile(0.5)),
+                ("p99", |s| s.tally.latency.quantile(0.99)),
+                ("p99.9", |s| s.tally.latency.quantile(0.999)),
+                ("max", |s| s.tally.latency.max()),
+            ];
+            for (name, q) in quantiles {
+                rows.push(row(
+                    &scenario,
+                    format!("{name} latency"),
+                    Better::Lower,
+                    both,
+                    |steps| step_cell(&steps[i], ms(q(&steps[i])), "ms"),
+                ));
+            }
+            rows.push(row(
+                &scenario,
+                "deliveries missing",
+                Better::Lower,
+                both,
+                |steps| Cell::of(steps[i].missing() as f64, ""),
+            ));
+        }
+        ok
+    }
+
+    async fn many_rooms(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> bool {
+        let p = &self.plan;
+        let mut results = Pair::new();
+        for kind in self.kinds(order) {
+            log(format!(
+                "{} clients in rooms of {}: {}",
+                p.rooms_clients,
+                p.room_size,
+                kind.label()
+            ));
+            let result = async {
+                let server = self.start(kind, true, false).await?;
+                let r = rooms::run(
+                    &server,
+                    p.rooms_clients,
+                    p.room_size,
+                    p.rooms_rate,
+                    p.rooms_seconds,
+                )
+                .await;
+                server.stop().await;
+                r
+            }
+            .await;
+            if let Ok(r) = &result {
+                log(format!("  gathered in {:.1} s", r.gather_seconds));
+                log(fanout::describe(p.rooms_rate, &r.step, r.step.complete()));
+            }
+            results.set(kind, result);
+        }
+        let ok = [&results.palaver, &results.node]
+            .iter()
+            .filter(|r| r.is_some())
+            .all(|r| matches!(r, Some(Ok(m)) if m.step.complete()));
+        let scenario = format!(
+            "Many rooms: {} clients, rooms of {}, {:.0} msg/s",
+            p.rooms_clients, p.room_size, p.rooms_rate
+        );
+        let both = [&results.palaver, &results.node];
+        type Quantile = fn(&Step) -> u64;
+        let quantiles: [(&str, Quantile); 3] = [
+            ("p50", |s| s.tally.latency.quantile(0.5)),
+            ("p99", |s| s.tally.latency.quantile(0.99)),
+            ("max", |s| s.tally.latency.max()),
+        ];
+        for (name, q) in quantiles {
+            rows.push(row(
+                &scenario,
+                format!("{name} latency"),
+                Better::Lower,
+                both,
+                |m| step_cell(&m.step, ms(q(&m.step)), "ms"),
+            ));
+        }
+        rows.push(row(
+            &scenario,
+            "deliveries missing",
+            Better::Lower,
+            both,
+            |m| Cell::of(m.step.missing() as f64, ""),
+        ));
+        rows.push(row(
+            &scenario,
+            "time to connect and join everyone",
+            Better::Lower,
+            both,
+            |m| Cell::of(m.gather_seconds, "s"),
+        ));
+        ok
+    }
+
+    async fn persisted(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> bool {
+        let p = &self.plan;
+        let mut results = Pair::new();
+        for kind in self.kinds(order) {
+            log(format!(
+                "persisted sends, {} senders: {}",
+                p.persist_senders,
+                kind.label()
+            ));
+            let result = async {
+                let server = self.start(kind, true, true).await?;
+                let r = persist::run(&server, p.persist_senders, p.persist_seconds).await;
+                server.stop().await;
+                r
+            }
+            .await;
+            if let Ok(r) = &result {
+                log(format!(
+                    "  {:.0} acked/s, ack p50 {:.2} ms p99 {:.2} ms",
+                    r.acked_per_second(),
+                    ms(r.tally.ack.quantile(0.5)),
+                    ms(r.tally.ack.quantile(0.99))
+                ));
+            }
+            results.set(kind, result);
+        }
+        let ok = [&results.palaver, &results.node]
+            .iter()
+            .filter(|r| r.is_some())
+            .all(|r| matches!(r, Some(Ok(m)) if m.tally.acked > 0));
+        let scenario = format!(
+            "Persisted sends, {} senders (SQLite, synchronous=FULL)",
+            p.persist_senders
+        );
+        let both = [&results.palaver, &results.node];
+        rows.push(row(
+            &scenario,
+            "acknowledged messages/s",
+            Better::Higher,
+            both,
+            |r| Cell::of(r.acked_per_second(), "/s"),
+        ));
+        rows.push(row(&scenario, "ack p50", Better::Lower, both, |r| {
+            Cell::of(ms(r.tally.ack.quantile(0.5)), "ms")
+        }));
+        rows.push(row(&scenario, "ack p99", Better::Lower, both, |r| {
+            Cell::of(ms(r.tally.ack.quantile(0.99)), "ms")
+        }));
+        ok
+    }
+
+    async fn frontend(&self, rows: &mut Vec<Row>) -> bool {
+        log("front end: Palaver".into());
+        let pkg: PathBuf = self.bins.site_root.join("pkg");
+        let result = async {
+            let server = self.start(Kind::Palaver, true, false).await?;
+            let r = frontend::run(
+                &server,
+                &self.bins.node_dir,
+                &pkg,
+                50,
+                self.plan.frontend_runs,
+            )
+            .await;
+            server.stop().await;
+            r
+        }
+        .await;
+        let scenario = "Front end (Palaver only)";
+        let mut push = |metric: String, palaver: Cell| {
+            rows.push(Row {
+                scenario: scenario.into(),
+                metric,
+                palaver,
+                node: Cell::Missing,
+                better: Better::Lower,
+            })
+        };
+        let v = match result {
+            Ok(v) => v,
+            Err(e) => {
+                push("all".into(), error_cell(&e));
+                return false;
+            }
+        };
+        let num = |path: &[&str]| {
+            path.iter()
+                .try_fold(&v, |v, k| v.get(*k))
+                .and_then(serde_json::Value::as_f64)
+        };
+        for asset in ["wasm", "js", "css", "total"] {
+            for enc in ["raw", "gzip", "brotli"] {
+                if let Some(bytes) = num(&["bytes", asset, enc]) {
+                    push(
+                        format!("{asset} bytes, {enc}"),
+                        Cell::of(bytes / 1024.0, "KB"),
+                    );
+                }
+            }
+        }
+        if let Some(bytes) = num(&["transfer", "total"]) {
+            push(
+                "first load, bytes on the wire".into(),
+                Cell::of(bytes / 1024.0, "KB"),
+            );
+        }
+        for (name, key) in [("median", "median_ms"), ("p95", "p95_ms")] {
+            if let Some(t) = num(&["ssr", key]) {
+                push(
+                    format!("SSR of the page with 50 messages, {name}"),
+                    Cell::of(t, "ms"),
+                );
+            }
+        }
+        for (name, key) in [
+            ("median", "median_ms"),
+            ("p95", "p95_ms"),
+            ("max", "max_ms"),
+        ] {
+            if let Some(t) = num(&["hydrate", key]) {
+                push(
+                    format!("navigation to hydrated and connected, {name}"),
+                    Cell::of(t, "ms"),
+                );
+            }
+        }
+        num(&["hydrate", "median_ms"]).is_some()
+    }
+}
+
+/// A latency figure, marked as a lower bound when the generator was saturated.
+fn step_cell(step: &Step, value: f64, unit: &'static str) -> Cell {
+    Cell::Value {
+        value,
+        unit,
+        lower_bound: step.generator_bound(),
+    }
+}
+
+fn knee_rows(
+    rows: &mut Vec<Row>,
+    scenario: &str,
+    receivers: usize,
+    results: [&Option<Result<fanout::Knee, ScenarioError>>; 2],
+) {
+    rows.push(row(
+        scenario,
+        "first failing rate (messages/s)",
+        Better::Higher,
+        results,
+        |k| match k.failed_at {
+            Some(rate) => Cell::of(rate, "/s"),
+            None => Cell::Text("none: every rate passed".into()),
+        },
+    ));
+    let bound = |s: &Step, value: f64| Cell::Value {
+        value,
+        unit: "/s",
+        lower_bound: s.generator_bound(),
+    };
+    rows.push(row(
+        scenario,
+        "knee: messages/s published",
+        Better::Higher,
+        results,
+        at_knee(|r, s| bound(s, r)),
+    ));
+    rows.push(row(
+        scenario,
+        "knee: deliveries/s",
+        Better::Higher,
+        results,
+        at_knee(|r, s| bound(s, r * receivers as f64)),
+    ));
+    rows.push(row(
+        scenario,
+        "knee: p99 latency",
+        Better::Lower,
+        results,
+        at_knee(|_, s| Cell::of(s.p99_ms(), "ms")),
+    ));
+    rows.push(row(
+        scenario,
+        "server CPU per delivery at the knee",
+        Better::Lower,
+        results,
+        at_knee(|_, s| Cell::of(s.cpu_us_per_delivery(), "µs")),
+    ));
+    rows.push(row(
+        scenario,
+        "deliveries per server CPU-second",
+        Better::Higher,
+        results,
+        at_knee(|_, s| Cell::of(1e6 / s.cpu_us_per_delivery(), "/s")),
+    ));
+}
+
+/// A figure of the knee's step; text when no rate passed.
+fn at_knee(get: impl Fn(f64, &Step) -> Cell) -> impl Fn(&fanout::Knee) -> Cell {
+    move |k| match &k.best {
+        Some((rate, step)) => get(*rate, step),
+        None => Cell::Text("below the lowest rate".into()),
+    }
+}
+
+/// A row of one figure of each server's result.
+fn row<T>(
+    scenario: &str,
+    metric: impl Into<String>,
+    better: Better,
+    results: [&Option<Result<T, ScenarioError>>; 2],
+    get: impl Fn(&T) -> Cell,
+) -> Row {
+    let cell = |r: &Option<Result<T, ScenarioError>>| match r {
+        Some(Ok(v)) => get(v),
+        Some(Err(e)) => error_cell(e),
+        None => Cell::Missing,
+    };
+    Row {
+        scenario: scenario.into(),
+        metric: metric.into(),
+        palaver: cell(results[0]),
+        node: cell(results[1]),
+        better,
+    }
+}
