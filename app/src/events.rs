@@ -405,13 +405,25 @@ pub const TYPING_EVERY_MS: u64 = 2_000;
 /// How long "is typing…" shows without a fresh `typing`.
 pub const TYPING_SHOWS_MS: u64 = 5_000;
 
-/// `presence`, server to a room: who is in it now. Sent to the room whenever a person comes
-/// or goes (their first tab opens, their last one closes) or a guest does.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// How many people `presence` names at most; the rest are counted in [`Presence::more`].
+pub const PRESENCE_NAMES: usize = 100;
+
+/// `presence`, server to a room: who is in it now. Sent to the room after a person comes or
+/// goes (their first tab opens, their last one closes) or a guest does: coalesced, at most
+/// every 200 ms, and less often in big rooms (every 200 ms per 1,000 people, at most 5 s).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     pub room: String,
-    /// People online in the room, each once however many tabs they have, sorted.
+    /// People online in the room, each once however many tabs they have, sorted; at most
+    /// [`PRESENCE_NAMES`] of them.
     pub online: Vec<String>,
+    /// People online beyond those named.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: usize,
     /// Connected guests (no name), counted by socket.
     pub guests: usize,
 }

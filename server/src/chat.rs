@@ -133,7 +133,7 @@ async fn on_connect(
         Err(e) => warn!(sid = %socket.id, error = %e, "room list query failed"),
     }
     for change in arrived {
-        presence::announce(&chat, &socket, change).await;
+        presence::announce(&chat, change);
     }
 }
 
@@ -309,7 +309,7 @@ async fn on_disconnect(socket: SocketRef, reason: DisconnectReason, State(chat):
     // The disconnect handler runs before socketioxide takes the socket out of its rooms
     // (Socket.IO's `disconnecting`), so its rooms are still known here.
     for room in socket.rooms() {
-        presence::announce(&chat, &socket, chat.presence.leave(&room, &who)).await;
+        presence::announce(&chat, chat.presence.leave(&room, &who));
     }
     identity::seen_leaving(&chat, &who).await;
 }

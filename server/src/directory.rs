@@ -1,16 +1,24 @@
-//! The room directory: every person's list of rooms (`rooms`), and the namespace-wide
-//! `room update` when a room's member or online count changes.
+//! The room directory: every person's list of rooms (`rooms`), and the live announcements of
+//! what changes in it: `room update` (member and online counts) and `presence` (who is in).
 //!
-//! Counts change with every connect and disconnect, so updates are coalesced: a room changed
-//! several times within [`SETTLE`] is announced once, with its counts at that moment.
+//! Counts and presence change with every connect and disconnect, so announcements are
+//! coalesced: a room changed many times is announced once, with its state at that moment, at
+//! most once per [`SETTLE`], and less often the more people it holds (see [`pace`]). Announcing
+//! every arrival to everyone already there made a crowd's arrival quadratic: 19,000 people
+//! connecting sent 180 million presence events. A room's counts go to its members; a new
+//! room's go to everyone, so that people discover it live. Others see fresh counts of rooms
+//! they are not in with their next `rooms`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use app::events::{Event as _, Main, Namespace as _, RoomInfo, RoomKind, RoomList, RoomUpdate};
+use app::events::{
+    Event as _, Main, Namespace as _, Presence, RoomInfo, RoomKind, RoomList, RoomUpdate,
+};
 use socketioxide::SocketIo;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tracing::warn;
 
 use crate::chat::Chat;
@@ -18,42 +26,117 @@ use crate::conversation::{Conversation, person_room};
 use crate::identity::Identity;
 use crate::store::{RoomRow, StoreError};
 
-/// How long changes gather before a room's counts are announced.
+/// The shortest time between two announcements of one room.
 const SETTLE: Duration = Duration::from_millis(200);
+/// The longest, however big the room.
+const SLOWEST: Duration = Duration::from_secs(5);
+/// People per [`SETTLE`] of pause: a room of 10,000 is announced at most every 2 s.
+const PEOPLE_PER_SETTLE: usize = 1_000;
 
-/// Rooms whose counts changed since they were last announced.
+/// How long to leave between two announcements of a room with `online` people: each costs
+/// one delivery per member, so big rooms are announced less often.
+pub(crate) fn pace(online: usize) -> Duration {
+    let factor = u32::try_from(online / PEOPLE_PER_SETTLE)
+        .unwrap_or(u32::MAX)
+        .max(1);
+    SETTLE.saturating_mul(factor).min(SLOWEST)
+}
+
 #[derive(Default)]
 pub(crate) struct Directory {
-    changed: Mutex<BTreeSet<String>>,
+    pending: Mutex<Pending>,
     wake: Notify,
 }
 
+#[derive(Default)]
+struct Pending {
+    /// Rooms whose counts or presence changed since they were last announced.
+    changed: BTreeSet<String>,
+    /// Rooms created since: their counts go to everyone.
+    created: BTreeSet<String>,
+    /// When each room was last announced; forgotten once it is [`SLOWEST`] old.
+    announced: HashMap<String, Instant>,
+}
+
+/// What is due now.
+struct Due {
+    changed: Vec<String>,
+    created: Vec<String>,
+}
+
 impl Directory {
-    /// Notes that `room`'s counts (or existence) changed. Direct conversations are private and
-    /// never announced.
+    /// Notes that `room`'s counts or presence changed. Direct conversations have neither.
     pub(crate) fn touch(&self, room: &str) {
         if !matches!(Conversation::parse(room), Ok(Conversation::Room(_))) {
             return;
         }
-        let mut changed = self.changed.lock().unwrap_or_else(|p| p.into_inner());
-        if changed.insert(room.to_owned()) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.changed.insert(room.to_owned()) {
             self.wake.notify_one();
         }
     }
 
-    fn take(&self) -> BTreeSet<String> {
-        std::mem::take(&mut *self.changed.lock().unwrap_or_else(|p| p.into_inner()))
+    /// Notes that `room` was created: everyone hears of it.
+    pub(crate) fn created(&self, room: &str) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.created.insert(room.to_owned());
+        pending.changed.insert(room.to_owned());
+        self.wake.notify_one();
     }
 
-    /// Announces changed rooms to the whole namespace, forever.
+    /// Takes the rooms whose pause is over, given each room's pace; the rest wait.
+    fn take_due(&self, now: Instant, pace_of: impl Fn(&str) -> Duration) -> Due {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let Pending {
+            changed,
+            created,
+            announced,
+        } = &mut *pending;
+        announced.retain(|_, at| now.saturating_duration_since(*at) < SLOWEST);
+        let due: Vec<String> = changed
+            .iter()
+            .filter(|room| {
+                announced
+                    .get(*room)
+                    .is_none_or(|at| now.saturating_duration_since(*at) >= pace_of(room))
+            })
+            .cloned()
+            .collect();
+        for room in &due {
+            changed.remove(room);
+            announced.insert(room.clone(), now);
+        }
+        let created = due.iter().filter(|r| created.remove(*r)).cloned().collect();
+        Due {
+            changed: due,
+            created,
+        }
+    }
+
+    fn idle(&self) -> bool {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.changed.is_empty()
+    }
+
+    /// Announces changed rooms, forever.
     pub(crate) async fn announce(&self, io: SocketIo, chat: Chat) {
         loop {
-            self.wake.notified().await;
+            if self.idle() {
+                self.wake.notified().await;
+            }
             tokio::time::sleep(SETTLE).await;
             let Some(main) = io.of(Main::PATH) else {
                 continue;
             };
-            for room in self.take() {
+            let due = self.take_due(Instant::now(), |room| pace(chat.presence.online(room)));
+            for room in due.changed {
+                if let Some(presence) = chat.presence.snapshot(&room) {
+                    let _ = main
+                        .clone()
+                        .within(room.clone())
+                        .emit(Presence::NAME, &presence)
+                        .await;
+                }
                 let members = match chat.store.member_count(&room).await {
                     Ok(n) => n,
                     Err(e) => {
@@ -66,8 +149,12 @@ impl Directory {
                     room,
                     members,
                 };
-                // Best effort: the next change, or the next connect's `rooms`, says it again.
-                let _ = main.clone().emit(RoomUpdate::NAME, &update).await;
+                let to = if due.created.contains(&update.room) {
+                    main.clone()
+                } else {
+                    main.clone().within(update.room.clone())
+                };
+                let _ = to.emit(RoomUpdate::NAME, &update).await;
             }
         }
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use app::events::{Event as _, Presence, StartTyping, TYPING_EVERY_MS, Typing};
+use app::events::{Event as _, PRESENCE_NAMES, Presence, StartTyping, TYPING_EVERY_MS, Typing};
 
 use crate::rooms::accessible;
 use socketioxide::extract::{SocketRef, State, TryData};
@@ -76,6 +76,12 @@ impl Rooms {
         changed.then_some(snapshot)
     }
 
+    /// Who is in `room` now, as `presence` tells it; `None` when nobody is.
+    pub(crate) fn snapshot(&self, room: &str) -> Option<Presence> {
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.get(room).map(|r| presence(room, r))
+    }
+
     /// People online in `room`, each once, plus its guests.
     pub(crate) fn online(&self, room: &str) -> usize {
         let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -100,21 +106,23 @@ impl Rooms {
     }
 }
 
+/// The room's presence, naming at most [`PRESENCE_NAMES`] people (the first in name order):
+/// the event goes to everyone in the room, so a full list would cost the square of its size.
 fn presence(room: &str, r: &RoomPresence) -> Presence {
     Presence {
         room: room.to_owned(),
-        online: r.people.keys().cloned().collect(),
+        online: r.people.keys().take(PRESENCE_NAMES).cloned().collect(),
+        more: r.people.len().saturating_sub(PRESENCE_NAMES),
         guests: r.guests,
     }
 }
 
-/// Tells the room who is in it, when that changed, and the directory that its count did.
-pub(crate) async fn announce(chat: &Chat, socket: &SocketRef, change: Option<Presence>) {
-    let Some(p) = change else { return };
-    chat.directory.touch(&p.room);
-    // Everyone in the room, this socket included (on leaving it is still in the room, and
-    // its own copy is simply lost with it). Best effort: the next change says it again.
-    let _ = socket.within(p.room.clone()).emit(Presence::NAME, &p).await;
+/// Has the room told who is in it, when that changed: soon, coalesced with other changes, by
+/// the directory (see `directory.rs`), along with its counts.
+pub(crate) fn announce(chat: &Chat, change: Option<Presence>) {
+    if let Some(p) = change {
+        chat.directory.touch(&p.room);
+    }
 }
 
 /// `typing`: passed on to the room's other sockets, volatile and throttled per person.

@@ -98,6 +98,7 @@ pub(crate) async fn on_create(
             return Err(ChatError::RoomExists { room: name });
         }
         info!(room = %name, by = %who.name, "room created");
+        chat.directory.created(&name);
         enter(&io, &chat, &who, &name).await;
         settled(&io, &chat, &who, &name).await
     }
@@ -170,7 +171,7 @@ pub(crate) async fn on_leave(
             let sockets = main.within(person_room(person)).sockets();
             for s in &sockets {
                 let change = chat.presence.leave(&name, &identity::of(s));
-                presence::announce(&chat, s, change).await;
+                presence::announce(&chat, change);
                 s.leave(name.clone());
             }
         }
@@ -252,7 +253,7 @@ async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
         }
         s.join(room.to_owned());
         let change = chat.presence.enter(room, &identity::of(&s));
-        presence::announce(chat, &s, change).await;
+        presence::announce(chat, change);
     }
     chat.directory.touch(room);
 }

@@ -258,10 +258,10 @@ fn PresenceLine(room: StoredValue<String>, state: ChatState, live: LiveHandle) -
                         .cloned()
                         .collect()
                 });
-                online_pieces(&online, 0)
+                online_pieces(&online, 0, 0)
             } else {
                 all.get(&room)
-                    .map_or_else(Vec::new, |p| online_pieces(&p.online, p.guests))
+                    .map_or_else(Vec::new, |p| online_pieces(&p.online, p.more, p.guests))
             }
         })
     };
@@ -339,8 +339,9 @@ enum Piece {
     Person(String),
 }
 
-/// "Online: ann, bob and 2 guests" in pieces, or nothing before the server said.
-fn online_pieces(online: &[String], guests: usize) -> Vec<Piece> {
+/// "Online: ann, bob, 3 more and 2 guests" in pieces, or nothing before the server said.
+/// `more` counts the people online whom a big room's presence does not name.
+fn online_pieces(online: &[String], more: usize, guests: usize) -> Vec<Piece> {
     let guests = match guests {
         0 => None,
         1 => Some("1 guest".to_owned()),
@@ -358,6 +359,9 @@ fn online_pieces(online: &[String], guests: usize) -> Vec<Piece> {
         }
         pieces.push(Piece::Person(name.clone()));
     }
+    if more > 0 {
+        pieces.push(Piece::Text(format!(", {more} more")));
+    }
     if let Some(g) = guests {
         pieces.push(Piece::Text(format!(" and {g}")));
     }
@@ -370,8 +374,12 @@ mod tests {
 
     /// The line as it reads.
     fn online_line(online: &[&str], guests: usize) -> String {
+        online_line_with_more(online, 0, guests)
+    }
+
+    fn online_line_with_more(online: &[&str], more: usize, guests: usize) -> String {
         let online: Vec<String> = online.iter().map(|s| s.to_string()).collect();
-        online_pieces(&online, guests)
+        online_pieces(&online, more, guests)
             .into_iter()
             .map(|p| match p {
                 Piece::Text(t) | Piece::Person(t) => t,
@@ -385,11 +393,15 @@ mod tests {
         assert_eq!(online_line(&["ann", "bob"], 0), "Online: ann, bob");
         assert_eq!(online_line(&["ann"], 1), "Online: ann and 1 guest");
         assert_eq!(online_line(&[], 3), "Online: 3 guests");
+        assert_eq!(
+            online_line_with_more(&["ann", "bob"], 3, 2),
+            "Online: ann, bob, 3 more and 2 guests"
+        );
     }
 
     #[test]
     fn names_are_pieces_of_their_own() {
-        let pieces = online_pieces(&["ann".into(), "bob".into()], 0);
+        let pieces = online_pieces(&["ann".into(), "bob".into()], 0, 0);
         let people: Vec<&Piece> = pieces
             .iter()
             .filter(|p| matches!(p, Piece::Person(_)))
