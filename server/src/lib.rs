@@ -98,6 +98,13 @@ pub async fn run(
     );
 
     info!(addr = %listener.local_addr()?, database = %config.database_url, "palaver listening");
+    // No Nagle: a chat sends small frames, and Nagle holding one back until the peer's
+    // delayed ACK (40 ms) put a 40 ms floor under acks and deliveries.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(close_sockets_on(io, shutdown))
         .await?;
