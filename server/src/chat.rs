@@ -35,6 +35,7 @@ use crate::rooms;
 use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
+use crate::writer::{self, OwnedMessage, Writer};
 
 /// Shared state of the chat namespace. Cheap to clone.
 #[derive(Clone)]
@@ -57,10 +58,22 @@ pub(crate) struct Chat {
     pub(crate) presence: Arc<presence::Rooms>,
     /// Rooms whose counts changed and must be announced.
     pub(crate) directory: Arc<Directory>,
+    /// Stores and broadcasts every message, committing those that arrive together at once.
+    pub(crate) writer: Writer,
 }
 
 impl Chat {
+    /// The chat's state, and its writer task (so: within a Tokio runtime).
     pub(crate) fn new(store: Store, keys: Keys, throttle: Throttle, admin_token: &str) -> Chat {
+        let metrics: Arc<Metrics> = Arc::default();
+        let lagging: Arc<Lagging> = Arc::default();
+        let order: Arc<Mutex<()>> = Arc::default();
+        let writer = Writer::start(writer::Shared {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            lagging: lagging.clone(),
+            order: order.clone(),
+        });
         Chat {
             store,
             keys,
@@ -68,9 +81,10 @@ impl Chat {
             presence: Arc::default(),
             directory: Arc::default(),
             throttle: Arc::new(throttle),
-            metrics: Arc::default(),
-            lagging: Arc::default(),
-            order: Arc::default(),
+            metrics,
+            lagging,
+            order,
+            writer,
         }
     }
 }
@@ -251,33 +265,15 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
     publish(chat, socket.within(conversation.audience()), message).await
 }
 
-/// Stores a message (idempotently by client offset) and broadcasts it with `to`, under the
-/// order lock. Shared by people's messages and `/admin`'s announcements.
+/// Stores a message (idempotently by client offset) and broadcasts it with `to`, in id
+/// order, through the writer. Shared by people's messages, notices and `/admin`'s
+/// announcements.
 pub(crate) async fn publish(
     chat: &Chat,
     to: BroadcastOperators<LocalAdapter>,
     message: NewMessage<'_>,
 ) -> Result<Posted, ChatError> {
-    let room = message.room.to_owned();
-    let _order = chat.order.lock().await;
-    let inserted = chat.store.insert(message).await.map_err(|e| {
-        error!(%room, error = %e, "storing a message failed");
-        ChatError::Unavailable
-    })?;
-    let stored = inserted.message;
-    let posted = Posted {
-        id: stored.id,
-        ts: stored.created_at,
-        seq: stored.seq,
-    };
-    // A repeated offset was broadcast when it was first stored; only the ack repeats.
-    if inserted.created {
-        chat.metrics.record_stored();
-        let event = to_event(stored);
-        let result = to.emit(ChatMessage::NAME, &event).await;
-        chat.lagging.record(&chat.metrics, &room, result);
-    }
-    Ok(posted)
+    chat.writer.post(OwnedMessage::from(&message), to).await
 }
 
 /// Anything without a handler: answered with `unknown_event` when an ack is expected.

@@ -19,10 +19,12 @@ mod session;
 mod store;
 mod throttle;
 mod web;
+mod writer;
 
 use std::future::Future;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tracing::info;

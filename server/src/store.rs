@@ -4,12 +4,13 @@
 //! socket layer translates. Every write is committed before the call returns, so a caller may
 //! acknowledge it.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::{Connection as _, FromRow, SqliteConnection, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -17,6 +18,8 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("a message inserted in a batch was not returned")]
+    Lost,
     #[error("cannot create the database directory {path}: {source}")]
     CreateDir {
         path: String,
@@ -130,42 +133,111 @@ impl Store {
     }
 
     /// Stores a message, or returns the existing one when `client_offset` was seen before.
+    /// The server stores through the writer's [`Store::insert_batch`]; tests use this.
+    #[cfg(test)]
     pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
+        let mut conn = self.writer_connection().await?;
+        let mut one = self.insert_batch(&mut conn, &[m]).await?;
+        Ok(one.remove(0))
+    }
+
+    /// A connection of the writer's own, outside the pool: it keeps its page cache warm
+    /// (each pooled connection has its own, and the pool hands them out in turn).
+    pub(crate) async fn writer_connection(&self) -> Result<SqliteConnection, StoreError> {
+        Ok(self.pool.acquire().await?.detach())
+    }
+
+    /// Stores several messages in one transaction, so that they share one commit (and its
+    /// fsync), in a fixed number of statements whatever their number: each one's outcome, in
+    /// order. A message whose client offset is stored already (or came earlier in the batch)
+    /// is not stored again: its outcome is the stored one, with `created: false`. All or
+    /// nothing: on error, nothing is stored.
+    ///
+    /// Callers must not insert concurrently: seqs are computed here, from each room's newest,
+    /// and the unique (room, seq) index turns a race into an error rather than a hole.
+    pub(crate) async fn insert_batch(
+        &self,
+        conn: &mut SqliteConnection,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<Inserted>, StoreError> {
+        // IMMEDIATE: take the write lock now. A deferred transaction reads first, and in WAL
+        // mode its upgrade to a writer fails at once ("database is locked", no busy wait) if
+        // another connection committed meanwhile, as a name claim or a membership may.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let stored = stored_offsets(&mut tx, messages).await?;
+        let mut newest = newest_seqs(&mut tx, messages).await?;
         let created_at = now_ms();
-        // The seq subquery reads the unique (room, seq) index; callers serialise inserts per
-        // room, and the index turns any race into an error rather than a hole or a repeat.
-        let row: Option<StoredMessage> = sqlx::query_as(&format!(
-            "INSERT INTO messages (room, author, text, client_offset, created_at, kind, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6,
-                     (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE room = ?1))
-             ON CONFLICT (client_offset) DO NOTHING
-             RETURNING {COLUMNS}"
-        ))
-        .bind(m.room)
-        .bind(m.author)
-        .bind(m.text)
-        .bind(m.client_offset)
-        .bind(created_at)
-        .bind(m.kind)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(message) = row {
-            return Ok(Inserted {
-                message,
-                created: true,
-            });
+        // What becomes of each message: stored before, a new row, or a repeat of a new row.
+        enum Plan {
+            Stored(StoredMessage),
+            New { room: String, seq: i64 },
+            RepeatOf(usize),
         }
-        // Only a conflicting client offset makes the insert a no-op.
-        let message = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE client_offset = ?"
-        ))
-        .bind(m.client_offset)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(Inserted {
-            message,
-            created: false,
-        })
+        let mut first_with_offset: HashMap<&str, usize> = HashMap::new();
+        let mut plans = Vec::with_capacity(messages.len());
+        let mut fresh = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            if let Some(offset) = m.client_offset {
+                if let Some(existing) = stored.get(offset) {
+                    plans.push(Plan::Stored(existing.clone()));
+                    continue;
+                }
+                if let Some(&first) = first_with_offset.get(offset) {
+                    plans.push(Plan::RepeatOf(first));
+                    continue;
+                }
+                first_with_offset.insert(offset, i);
+            }
+            let seq = newest.entry(m.room.to_owned()).or_insert(0);
+            *seq += 1;
+            plans.push(Plan::New {
+                room: m.room.to_owned(),
+                seq: *seq,
+            });
+            fresh.push((m, *seq));
+        }
+        let mut inserted: HashMap<(String, i64), StoredMessage> = HashMap::new();
+        if !fresh.is_empty() {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; fresh.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO messages (room, author, text, client_offset, created_at, kind, seq)
+                 VALUES {values} RETURNING {COLUMNS}"
+            );
+            let mut query = sqlx::query_as::<_, StoredMessage>(&sql);
+            for (m, seq) in &fresh {
+                query = query
+                    .bind(m.room)
+                    .bind(m.author)
+                    .bind(m.text)
+                    .bind(m.client_offset)
+                    .bind(created_at)
+                    .bind(m.kind)
+                    .bind(*seq);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                inserted.insert((row.room.clone(), row.seq), row);
+            }
+        }
+        tx.commit().await?;
+        let mut outcomes: Vec<Inserted> = Vec::with_capacity(plans.len());
+        for plan in plans {
+            let outcome = match plan {
+                Plan::Stored(message) => Inserted {
+                    message,
+                    created: false,
+                },
+                Plan::New { room, seq } => Inserted {
+                    message: inserted.remove(&(room, seq)).ok_or(StoreError::Lost)?,
+                    created: true,
+                },
+                Plan::RepeatOf(i) => Inserted {
+                    message: outcomes[i].message.clone(),
+                    created: false,
+                },
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
     }
 
     /// The newest `limit` messages of `room`, oldest first.
@@ -518,6 +590,49 @@ impl Store {
     }
 }
 
+/// The stored messages among `messages`' client offsets, by offset.
+async fn stored_offsets(
+    conn: &mut SqliteConnection,
+    messages: &[NewMessage<'_>],
+) -> Result<HashMap<String, StoredMessage>, StoreError> {
+    let offsets: BTreeSet<&str> = messages.iter().filter_map(|m| m.client_offset).collect();
+    if offsets.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let marks = vec!["?"; offsets.len()].join(", ");
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE client_offset IN ({marks})");
+    let mut query = sqlx::query_as::<_, StoredMessage>(&sql);
+    for offset in &offsets {
+        query = query.bind(*offset);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|m| Some((m.client_offset.clone()?, m)))
+        .collect())
+}
+
+/// The newest seq of each of `messages`' rooms (absent: none yet).
+async fn newest_seqs(
+    conn: &mut SqliteConnection,
+    messages: &[NewMessage<'_>],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let rooms: BTreeSet<&str> = messages.iter().map(|m| m.room).collect();
+    // One MAX per room, each answered from the end of the (room, seq) index; a GROUP BY
+    // would read every message of the rooms instead.
+    let values = vec!["(?)"; rooms.len()].join(", ");
+    let sql = format!(
+        "WITH r(room) AS (VALUES {values})
+         SELECT r.room, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE messages.room = r.room)
+         FROM r"
+    );
+    let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+    for room in &rooms {
+        query = query.bind(*room);
+    }
+    Ok(query.fetch_all(&mut *conn).await?.into_iter().collect())
+}
+
 async fn add_member(
     conn: &mut sqlx::SqliteConnection,
     room: &str,
@@ -625,6 +740,53 @@ mod tests {
             capped.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
             ["m3", "m4"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_numbers_rooms_on_and_stores_each_offset_once() {
+        let (_dir, store) = open_temp().await;
+        let old = store.insert(msg("old", Some("o0"))).await.unwrap().message;
+        let m = |room, text, offset| NewMessage {
+            room,
+            author: "ann",
+            text,
+            client_offset: offset,
+            kind: None,
+        };
+        let batch = [
+            m("lobby", "a", Some("o1")),
+            m("other", "b", None),
+            m("lobby", "c", Some("o1")),
+            m("lobby", "d", Some("o0")),
+            m("lobby", "e", None),
+        ];
+        let mut conn = store.writer_connection().await.unwrap();
+        let out = store.insert_batch(&mut conn, &batch).await.unwrap();
+        let seen: Vec<(&str, &str, i64, bool)> = out
+            .iter()
+            .map(|i| {
+                (
+                    i.message.room.as_str(),
+                    i.message.text.as_str(),
+                    i.message.seq,
+                    i.created,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("lobby", "a", old.seq + 1, true),
+                ("other", "b", 1, true),
+                ("lobby", "a", old.seq + 1, false),
+                ("lobby", "old", old.seq, false),
+                ("lobby", "e", old.seq + 2, true),
+            ]
+        );
+        assert!(out[0].message.id < out[1].message.id && out[1].message.id < out[4].message.id);
+        let lobby = store.latest("lobby", 10).await.unwrap();
+        let texts: Vec<&str> = lobby.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["old", "a", "e"]);
     }
 
     #[tokio::test]

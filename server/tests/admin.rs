@@ -162,7 +162,7 @@ async fn a_kicked_person_is_told_and_disconnected_everywhere() {
     }
     // Bob carries on.
     let (ack, _) = bob.request(CHAT, vec![json!("still here")]).await;
-    assert!(ack[0]["data"]["id"].is_i64());
+    assert!(ack[0]["data"]["id"].is_i64(), "{ack:?}");
 
     let (ack, _) = admin
         .request(Kick::NAME, vec![json!({"name": "nobody"})])
