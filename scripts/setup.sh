@@ -77,11 +77,15 @@ if ! command -v npm >/dev/null; then
   apt-get update -q
   apt-get install -y -q nodejs npm
 fi
-STAMP="$ROOT/end2end/node_modules/.palaver-lock"
-if [[ ! -f "$STAMP" ]] || ! cmp -s "$ROOT/end2end/package-lock.json" "$STAMP"; then
-  log "installing npm packages in end2end/"
-  (cd "$ROOT/end2end" && npm ci --no-audit --no-fund)
-  cp "$ROOT/end2end/package-lock.json" "$STAMP"
-fi
+# Installs the npm packages of directory $1 when its package-lock.json changed since the last time.
+npm_install() {
+  local dir="$ROOT/$1" stamp="$ROOT/$1/node_modules/.palaver-lock"
+  if [[ ! -f "$stamp" ]] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    log "installing npm packages in $1/"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
+}
+npm_install end2end
 
 log "ready: $(cargo leptos --version), $(wasm-bindgen --version), wasm-opt $(wasm-opt --version | awk '{print $3}')"

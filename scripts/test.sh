@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, Rust unit and integration tests, a release build,
-# the socket.io-client interop tests, the chaos test and the Playwright tests in Chromium.
+# a quick run of the benchmark suite, the socket.io-client interop tests, the chaos test and
+# the Playwright tests in Chromium.
 # Installs what is missing first. Stops at the first failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,14 +18,22 @@ step "clippy"
 # One package at a time: a workspace build would merge app's ssr and hydrate features.
 cargo clippy -p app --tests -- -D warnings
 cargo clippy -p server --tests -- -D warnings
+cargo clippy -p palaver-bench --tests -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests"
 cargo test -p app
 cargo test -p server
+cargo test -p palaver-bench
 
 step "release build"
 cargo leptos build --release
+
+step "benchmark suite, quick run"
+# Checks that the load generator, the Node reference and the front-end measurement work, and
+# that no delivery is lost at low rates; its figures mean nothing (bench/run.sh runs the real one).
+bench/run.sh --quick
+(cd bench/node && npm run --silent check)
 
 step "socket.io-client interop tests"
 (cd end2end && npm run --silent interop)

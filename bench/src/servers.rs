@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +94,11 @@ impl Server {
                     // Flood control is per person; the benchmark's publishers are deliberately
                     // faster than any person.
                     ("PALAVER_RATE_LIMIT", "0".to_owned()),
-                    ("RUST_LOG", "error".to_owned()),
+                    // Quiet unless asked: logging every event would be measured too.
+                    (
+                        "RUST_LOG",
+                        std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "error".into()),
+                    ),
                 ],
             ),
             Kind::Node => {
@@ -123,18 +126,13 @@ impl Server {
             .args(&args)
             .envs(envs)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            // Readiness is seen by connecting. Its output (errors only, unless
+            // BENCH_SERVER_LOG says more) goes to stderr, away from the table.
+            .stdout(std::io::stderr())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        let mut child = command.spawn().map_err(spawn_err)?;
+        let child = command.spawn().map_err(spawn_err)?;
         let pid = child.id().unwrap_or(0);
-        // Drain its output so that it never blocks on a full pipe.
-        if let Some(out) = child.stdout.take() {
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(out).lines();
-                while let Ok(Some(_)) = lines.next_line().await {}
-            });
-        }
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let server = Server {
             addr,
