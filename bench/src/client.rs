@@ -220,36 +220,6 @@ fn record(recorder: &Recorder, order: &mut Order, probe: Probe) {
     });
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_probes_from_deliveries_only() {
-        let probe = Probe {
-            publisher: 3,
-            seq: 9,
-            scheduled_us: 1_000,
-        };
-        let frame = format!(
-            r#"42["chat message","{}",17,{{"room":"r","author":"a","ts":1,"seq":4}}]"#,
-            probe.encode()
-        );
-        assert_eq!(delivery(&frame), Some(probe));
-        // Other events, namespaces, escapes and plain texts are left to the Connection.
-        assert_eq!(
-            delivery(&frame.replacen("chat message", "chat messages", 1)),
-            None
-        );
-        assert_eq!(delivery(&frame.replacen("42[", "42/admin,[", 1)), None);
-        assert_eq!(
-            delivery(r#"42["chat message","3 9 1000 \"quoted\"",1,{}]"#),
-            None
-        );
-        assert_eq!(delivery(r#"42["chat message","hello",1,{}]"#), None);
-    }
-}
-
 enum Pending {
     Post(u64, Option<oneshot::Sender<bool>>),
     Request(oneshot::Sender<Result<(), String>>),
@@ -370,5 +340,35 @@ async fn run(
             let _ = ws.close(None).await;
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_probes_from_deliveries_only() {
+        let probe = Probe {
+            publisher: 3,
+            seq: 9,
+            scheduled_us: 1_000,
+        };
+        let frame = format!(
+            r#"42["chat message","{}",17,{{"room":"r","author":"a","ts":1,"seq":4}}]"#,
+            probe.encode()
+        );
+        assert_eq!(delivery(&frame), Some(probe));
+        // Other events, namespaces, escapes and plain texts are left to the Connection.
+        assert_eq!(
+            delivery(&frame.replacen("chat message", "chat messages", 1)),
+            None
+        );
+        assert_eq!(delivery(&frame.replacen("42[", "42/admin,[", 1)), None);
+        assert_eq!(
+            delivery(r#"42["chat message","3 9 1000 \"quoted\"",1,{}]"#),
+            None
+        );
+        assert_eq!(delivery(r#"42["chat message","hello",1,{}]"#), None);
     }
 }

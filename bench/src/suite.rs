@@ -32,8 +32,9 @@ impl Plan {
     pub(crate) fn full() -> Plan {
         Plan {
             idle_levels: vec![1_000, 10_000, 19_000],
-            idle_settle: Duration::from_secs(3),
-            idle_cpu_window: Duration::from_secs(10),
+            idle_settle: Duration::from_secs(5),
+            // A whole heartbeat period (25 s): every connection pings once in it.
+            idle_cpu_window: Duration::from_secs(25),
             fan_receivers: 1_000,
             fan_publishers: 10,
             fan_rates: vec![
@@ -321,6 +322,8 @@ impl Suite {
                 let steps = async {
                     let room =
                         fanout::gather_room(&server, p.fan_receivers, p.fan_publishers).await?;
+                    room.warm_up(&server, base * fractions[0], p.latency_seconds)
+                        .await?;
                     let mut steps = Vec::new();
                     for f in fractions {
                         let rate = (base * f).max(1.0);

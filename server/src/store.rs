@@ -473,8 +473,10 @@ impl Store {
                          WHERE x.room = r.name AND x.seq > me.read_seq
                            AND (x.kind IS NULL OR x.kind = 'announcement'))
                     END AS unread,
-                    (SELECT p.name FROM members o JOIN people p ON p.person = o.person
-                     WHERE o.room = r.name AND o.person != me.person) AS peer
+                    CASE WHEN r.kind = 'dm' THEN
+                        (SELECT p.name FROM members o JOIN people p ON p.person = o.person
+                         WHERE o.room = r.name AND o.person != me.person)
+                    END AS peer
              FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = ?1
              WHERE r.kind = 'room' OR me.person IS NOT NULL
              ORDER BY r.kind DESC, r.name = 'lobby' DESC, r.name",

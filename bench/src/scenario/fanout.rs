@@ -39,6 +39,17 @@ pub(crate) async fn gather_room(
 }
 
 impl Room {
+    /// An unmeasured step first: a just-started server (Node's JIT above all) is slower for
+    /// its first seconds than it will be, and the first measured rate should not pay for that.
+    pub(crate) async fn warm_up(
+        &self,
+        server: &Server,
+        rate: f64,
+        seconds: f64,
+    ) -> Result<(), ScenarioError> {
+        self.step(server, rate, seconds).await.map(drop)
+    }
+
     pub(crate) async fn step(
         &self,
         server: &Server,
@@ -86,6 +97,7 @@ pub(crate) async fn knee(
     seconds: f64,
     log: &dyn Fn(String),
 ) -> Result<Knee, ScenarioError> {
+    room.warm_up(server, rates[0], seconds).await?;
     let mut best: Option<(f64, Step)> = None;
     let mut failed_at = None;
     for &rate in rates {

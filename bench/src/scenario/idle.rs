@@ -71,6 +71,8 @@ pub(crate) async fn run(
             rss: settle_and_measure(server, settle).await?,
         });
     }
+    // Idle means after the arrivals' aftermath (room lists, paced presence) has passed.
+    tokio::time::sleep(settle * 3).await;
     let before = server.cpu_seconds()?;
     tokio::time::sleep(cpu_window).await;
     let idle_cpu = (server.cpu_seconds()? - before) / cpu_window.as_secs_f64();
