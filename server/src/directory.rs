@@ -5,9 +5,10 @@
 //! coalesced: a room changed many times is announced once, with its state at that moment, at
 //! most once per [`SETTLE`], and less often the more people it holds (see [`pace`]). Announcing
 //! every arrival to everyone already there made a crowd's arrival quadratic: 19,000 people
-//! connecting sent 180 million presence events. A room's counts go to its members; a new
-//! room's go to everyone, so that people discover it live. Others see fresh counts of rooms
-//! they are not in with their next `rooms`.
+//! connecting sent 180 million presence events. A room's counts go to everyone while at most
+//! [`EVERYONE_UP_TO`] sockets are connected, and to its members beyond; a new room's go to
+//! everyone, so that people discover it live. On a big server, others see fresh counts of
+//! rooms they are not in with their next `rooms`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -32,6 +33,11 @@ const SETTLE: Duration = Duration::from_millis(200);
 const SLOWEST: Duration = Duration::from_secs(5);
 /// People per [`SETTLE`] of pause: a room of 10,000 is announced at most every 2 s.
 const PEOPLE_PER_SETTLE: usize = 1_000;
+
+/// Up to this many connections, every room's counts go to everyone; beyond, to its members
+/// (and a new room's to everyone), so that many rooms changing at once cost their members'
+/// deliveries, not rooms × everyone.
+const EVERYONE_UP_TO: usize = 1_000;
 
 /// How long to leave between two announcements of a room with `online` people: each costs
 /// one delivery per member, so big rooms are announced less often.
@@ -129,6 +135,11 @@ impl Directory {
                 continue;
             };
             let due = self.take_due(Instant::now(), |room| pace(chat.presence.online(room)));
+            if due.changed.is_empty() {
+                continue;
+            }
+            // Everyone hears every room's counts while that stays cheap.
+            let to_everyone = main.clone().sockets().len() <= EVERYONE_UP_TO;
             for room in due.changed {
                 if let Some(presence) = chat.presence.snapshot(&room) {
                     let _ = main
@@ -149,7 +160,7 @@ impl Directory {
                     room,
                     members,
                 };
-                let to = if due.created.contains(&update.room) {
+                let to = if to_everyone || due.created.contains(&update.room) {
                     main.clone()
                 } else {
                     main.clone().within(update.room.clone())
