@@ -74,6 +74,9 @@ pub async fn run(
         .max_buffer_size(config.socket_buffer as usize)
         .max_payload(MAX_PAYLOAD_BYTES as u64)
         .ws_max_message_size(MAX_PAYLOAD_BYTES)
+        // Chat frames are small; a larger frame is read in several chunks. Kept per socket,
+        // so 1 KiB instead of 4 saves 3 KiB on every idle connection.
+        .ws_read_buffer_size(1024)
         .connect_timeout(Duration::from_secs(20))
         .build_layer();
     chat::register(&io);

@@ -282,6 +282,13 @@ impl SioClient {
                     );
                     client.session = Some(args[0].clone());
                 }
+                if ns == Main::PATH {
+                    // `rooms` ends the connect handler: the socket is in its rooms from then
+                    // on. A request sent earlier is judged by the stored memberships and its
+                    // own broadcast reaches it through the catch-up, possibly after its ack;
+                    // tests start from the settled state. The event stays queued.
+                    client.wait_for_ambient(RoomList::NAME).await;
+                }
                 return Ok(client);
             }
             if kind == "4" {
@@ -378,6 +385,18 @@ impl SioClient {
             if let Some(i) = self.ambient.iter().position(|(n, _)| n == name) {
                 return self.ambient.remove(i).unwrap().1[0].clone();
             }
+            match self.read_packet().await {
+                Packet::Event(n, args) if AMBIENT.contains(&n.as_str()) => {
+                    self.ambient.push_back((n, args))
+                }
+                other => self.pending.push_back(other),
+            }
+        }
+    }
+
+    /// Reads until an ambient event called `name` has arrived, leaving it queued.
+    async fn wait_for_ambient(&mut self, name: &str) {
+        while !self.ambient.iter().any(|(n, _)| n == name) {
             match self.read_packet().await {
                 Packet::Event(n, args) if AMBIENT.contains(&n.as_str()) => {
                     self.ambient.push_back((n, args))
