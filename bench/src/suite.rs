@@ -351,30 +351,13 @@ impl Suite {
                 (base * f).max(1.0),
                 p.fan_receivers
             );
-            let both = [&results.palaver, &results.node];
-            type Quantile = fn(&Step) -> u64;
-            let quantiles: [(&str, Quantile); 4] = [
-                ("p50", |s| s.tally.latency.quantile(0.5)),
-                ("p99", |s| s.tally.latency.quantile(0.99)),
-                ("p99.9", |s| s.tally.latency.quantile(0.999)),
-                ("max", |s| s.tally.latency.max()),
-            ];
-            for (name, q) in quantiles {
-                rows.push(row(
-                    &scenario,
-                    format!("{name} latency"),
-                    Better::Lower,
-                    both,
-                    |steps| step_cell(&steps[i], ms(q(&steps[i])), "ms"),
-                ));
-            }
-            rows.push(row(
+            delivery_rows(
+                rows,
                 &scenario,
-                "deliveries missing",
-                Better::Lower,
-                both,
-                |steps| Cell::of(steps[i].missing() as f64, ""),
-            ));
+                [&results.palaver, &results.node],
+                &[("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999), ("max", 1.0)],
+                |steps| &steps[i],
+            );
         }
         ok
     }
@@ -417,29 +400,14 @@ impl Suite {
             "Many rooms: {} clients, rooms of {}, {:.0} msg/s",
             p.rooms_clients, p.room_size, p.rooms_rate
         );
-        let both = [&results.palaver, &results.node];
-        type Quantile = fn(&Step) -> u64;
-        let quantiles: [(&str, Quantile); 3] = [
-            ("p50", |s| s.tally.latency.quantile(0.5)),
-            ("p99", |s| s.tally.latency.quantile(0.99)),
-            ("max", |s| s.tally.latency.max()),
-        ];
-        for (name, q) in quantiles {
-            rows.push(row(
-                &scenario,
-                format!("{name} latency"),
-                Better::Lower,
-                both,
-                |m| step_cell(&m.step, ms(q(&m.step)), "ms"),
-            ));
-        }
-        rows.push(row(
+        delivery_rows(
+            rows,
             &scenario,
-            "deliveries missing",
-            Better::Lower,
-            both,
-            |m| Cell::of(m.step.missing() as f64, ""),
-        ));
+            [&results.palaver, &results.node],
+            &[("p50", 0.5), ("p99", 0.99), ("max", 1.0)],
+            |m| &m.step,
+        );
+        let both = [&results.palaver, &results.node];
         rows.push(row(
             &scenario,
             "time to connect and join everyone",
@@ -653,6 +621,36 @@ fn at_knee(get: impl Fn(f64, &Step) -> Cell) -> impl Fn(&fanout::Knee) -> Cell {
         Some((rate, step)) => get(*rate, step),
         None => Cell::Text("below the lowest rate".into()),
     }
+}
+
+/// Latency at `quantiles` (1.0: the maximum) and missing deliveries, of the step `step_of`
+/// picks from each server's result.
+fn delivery_rows<T>(
+    rows: &mut Vec<Row>,
+    scenario: &str,
+    results: [&Option<Result<T, ScenarioError>>; 2],
+    quantiles: &[(&str, f64)],
+    step_of: impl Fn(&T) -> &Step,
+) {
+    for (name, q) in quantiles {
+        rows.push(row(
+            scenario,
+            format!("{name} latency"),
+            Better::Lower,
+            results,
+            |r| {
+                let step = step_of(r);
+                step_cell(step, ms(step.tally.latency.quantile(*q)), "ms")
+            },
+        ));
+    }
+    rows.push(row(
+        scenario,
+        "deliveries missing",
+        Better::Lower,
+        results,
+        |r| Cell::of(step_of(r).missing() as f64, ""),
+    ));
 }
 
 /// A row of one figure of each server's result.
