@@ -233,3 +233,48 @@ pub(crate) async fn send_to_person(chat: &Chat, io: &SocketIo, who: &Identity) -
     }
     Some(list)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bigger_rooms_are_announced_less_often() {
+        assert_eq!(pace(0), SETTLE);
+        assert_eq!(pace(1_999), SETTLE);
+        assert_eq!(pace(10_000), Duration::from_secs(2));
+        assert_eq!(pace(1_000_000), SLOWEST);
+    }
+
+    #[test]
+    fn a_room_waits_out_its_pace_and_a_new_room_goes_to_everyone() {
+        let d = Directory::default();
+        let start = Instant::now();
+        let second = |_: &str| Duration::from_secs(1);
+        d.created("rust");
+        d.touch("lobby");
+        d.touch("dm:a:b");
+        let due = d.take_due(start, second);
+        assert_eq!(
+            due.changed,
+            ["lobby", "rust"],
+            "direct conversations have no counts"
+        );
+        assert_eq!(due.created, ["rust"]);
+        // Changed again within its pace: held back, then announced once, as a change only.
+        d.touch("rust");
+        d.touch("rust");
+        assert!(
+            d.take_due(start + Duration::from_millis(500), second)
+                .changed
+                .is_empty()
+        );
+        assert!(!d.idle(), "still pending");
+        let due = d.take_due(start + Duration::from_secs(1), second);
+        assert_eq!(
+            (due.changed, due.created),
+            (vec!["rust".to_owned()], vec![])
+        );
+        assert!(d.idle());
+    }
+}

@@ -199,6 +199,19 @@ mod tests {
     }
 
     #[test]
+    fn a_big_room_names_the_first_hundred_and_counts_the_rest() {
+        let rooms = Rooms::default();
+        for i in 0..PRESENCE_NAMES + 5 {
+            rooms.enter("lobby", &person(&format!("p{i:03}")));
+        }
+        let p = rooms.snapshot("lobby").unwrap();
+        assert_eq!(p.online.len(), PRESENCE_NAMES);
+        assert_eq!((p.online[0].as_str(), p.more), ("p000", 5));
+        assert_eq!(rooms.online("lobby"), PRESENCE_NAMES + 5);
+        assert!(rooms.snapshot("elsewhere").is_none());
+    }
+
+    #[test]
     fn typing_passes_at_most_every_two_seconds() {
         let rooms = Rooms::default();
         let now = Instant::now();
