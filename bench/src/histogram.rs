@@ -40,7 +40,8 @@ fn highest(i: usize) -> u64 {
     let block = i / SUB;
     let shift = block - 1;
     let low = (SUB + i % SUB) << shift;
-    low + (1u64 << shift) - 1
+    // Add (width - 1), not width then -1: the top bucket ends at u64::MAX, where low + width overflows.
+    low + ((1u64 << shift) - 1)
 }
 
 impl Histogram {
