@@ -15,7 +15,7 @@ source scripts/setup.sh --with-browser
 npm_install bench/node
 
 log "building Palaver and the load generator (release)"
-cargo leptos build --release
+cargo leptos build --release --precompress
 cargo build --release -p palaver-bench
 
 if [[ "$(nproc)" -lt 2 ]]; then

@@ -27,7 +27,7 @@ cargo test -p server
 cargo test -p palaver-bench
 
 step "release build"
-cargo leptos build --release
+cargo leptos build --release --precompress
 
 step "benchmark suite, quick run"
 # Checks that the load generator, the Node reference and the front-end measurement work, and

@@ -54,9 +54,12 @@ pub(crate) fn router(
         )
         .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
         .with_state(state)
-        // The page and its assets (the wasm is 1.2 MB raw, about 0.4 MB in brotli), for
-        // clients that accept it. Quality 5: near the best ratio at a fraction of the CPU of
-        // 11, which would take seconds per first visit.
+        // The fallback serves the `.br`/`.gz` copies that `cargo leptos build --release
+        // --precompress` writes (brotli 11, no work per visit; compressing the 1.2 MB wasm at
+        // quality 5 per request made it arrive 150 to 400 ms late on loopback). This layer
+        // compresses the page, and the assets when no copy exists (`cargo leptos watch`);
+        // responses that already carry an encoding pass through. Quality 5: near the best
+        // ratio at a fraction of the CPU of 11.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
         .layer(sockets)
         // Outside the Socket.IO layer, so a refused handshake never reaches it.

@@ -156,6 +156,8 @@ async fn spawn(
     let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = Config::with_database(database_url(dir));
+    // Empty until a test writes assets into `site/pkg`.
+    config.site_root = dir.path().join("site").display().to_string();
     configure(&mut config);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
