@@ -149,6 +149,9 @@ async fn on_connect(
     for change in arrived {
         presence::announce(&chat, change);
     }
+    if let Some(person) = &who.person {
+        presence::tell_dms(&chat, &io, person, false).await;
+    }
 }
 
 /// Registers the namespace's handlers. Called by the connect middleware once it lets the
@@ -299,13 +302,25 @@ pub(crate) async fn on_unknown_event(
     answer::<()>(&socket, &event, ack, wants_ack, Err(error));
 }
 
-async fn on_disconnect(socket: SocketRef, reason: DisconnectReason, State(chat): State<Chat>) {
+async fn on_disconnect(
+    socket: SocketRef,
+    io: SocketIo,
+    reason: DisconnectReason,
+    State(chat): State<Chat>,
+) {
     info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
     let who = identity::of(&socket);
     // The disconnect handler runs before socketioxide takes the socket out of its rooms
     // (Socket.IO's `disconnecting`), so its rooms are still known here.
+    let mut gone = false;
     for room in socket.rooms() {
-        presence::announce(&chat, chat.presence.leave(&room, &who));
+        let change = chat.presence.leave(&room, &who);
+        // Everyone online is in the lobby: leaving it means their last tab closed.
+        gone |= room == LOBBY && change.is_some();
+        presence::announce(&chat, change);
+    }
+    if let (true, Some(person)) = (gone, &who.person) {
+        presence::tell_dms(&chat, &io, person, true).await;
     }
     identity::seen_leaving(&chat, &who).await;
 }

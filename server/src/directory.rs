@@ -183,17 +183,19 @@ pub(crate) async fn room_list(
     })
 }
 
+/// Whether any socket of `person` is connected (to this node).
+pub(crate) fn is_online(io: &SocketIo, person: &str) -> bool {
+    io.of(Main::PATH)
+        .is_some_and(|ns| !ns.within(person_room(person)).sockets().is_empty())
+}
+
 fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
     let dm = r.kind == "dm";
     let online = if dm {
         // The two people, each counted when any of their sockets is here.
         match Conversation::parse(&r.name) {
             Ok(Conversation::Dm { a, b }) => {
-                let here = |p: &str| {
-                    io.of(Main::PATH)
-                        .is_some_and(|ns| !ns.within(person_room(p)).sockets().is_empty())
-                };
-                usize::from(here(&a)) + usize::from(a != b && here(&b))
+                usize::from(is_online(io, &a)) + usize::from(a != b && is_online(io, &b))
             }
             _ => 0,
         }

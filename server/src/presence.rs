@@ -5,13 +5,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use app::events::{Event as _, PRESENCE_NAMES, Presence, StartTyping, TYPING_EVERY_MS, Typing};
+use app::events::{
+    Event as _, Main, Namespace as _, PRESENCE_NAMES, Presence, StartTyping, TYPING_EVERY_MS,
+    Typing,
+};
 
 use crate::rooms::accessible;
+use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State, TryData};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::chat::Chat;
+use crate::conversation::person_room;
+use crate::directory;
 use crate::identity::{self, Identity};
 
 /// Sockets per person per room, and guests per room.
@@ -122,6 +128,43 @@ fn presence(room: &str, r: &RoomPresence) -> Presence {
 pub(crate) fn announce(chat: &Chat, change: Option<Presence>) {
     if let Some(p) = change {
         chat.directory.touch(&p.room);
+    }
+}
+
+/// Tells both people of each of `person`'s direct conversations which of the two are online,
+/// as a `presence` of the conversation. The lobby's `presence` names at most 100 people, so
+/// it cannot tell whether one particular person is there. `leaving`: `person`'s last socket
+/// is going; the disconnect handler runs while it still counts as connected.
+pub(crate) async fn tell_dms(chat: &Chat, io: &SocketIo, person: &str, leaving: bool) {
+    let dms = match chat.store.dms_of(person).await {
+        Ok(dms) => dms,
+        Err(e) => {
+            warn!(person, error = %e, "direct conversations query failed");
+            return;
+        }
+    };
+    let Some(main) = io.of(Main::PATH) else {
+        return;
+    };
+    for dm in dms {
+        let online = dm
+            .people
+            .iter()
+            .filter(|(p, _)| !(leaving && p == person) && directory::is_online(io, p))
+            .map(|(_, name)| name.clone())
+            .collect();
+        let presence = Presence {
+            room: dm.room,
+            online,
+            more: 0,
+            guests: 0,
+        };
+        let audience: Vec<String> = dm.people.iter().map(|(p, _)| person_room(p)).collect();
+        let _ = main
+            .clone()
+            .to(audience)
+            .emit(Presence::NAME, &presence)
+            .await;
     }
 }
 

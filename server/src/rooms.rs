@@ -213,7 +213,9 @@ pub(crate) async fn on_open_dm(
             person: Some(them),
         };
         send_to_person(&chat, &io, &peer).await;
-        settled(&io, &chat, &who, &dm).await
+        let settled = settled(&io, &chat, &who, &dm).await;
+        presence::tell_dms(&chat, &io, me, false).await;
+        settled
     }
     .await;
     answer(&socket, OpenDm::NAME, ack, wants_ack, result);

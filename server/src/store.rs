@@ -61,6 +61,13 @@ impl RoomKind {
     }
 }
 
+/// A direct conversation and its people: `(person, name)`, one or two of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DmPeople {
+    pub(crate) room: String,
+    pub(crate) people: Vec<(String, String)>,
+}
+
 /// A conversation as one person sees it (see [`Store::room_list`]).
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub(crate) struct RoomRow {
@@ -539,6 +546,34 @@ impl Store {
         add_member(&mut tx, name, b, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The direct conversations `person` is in, each with its people (`person` included) and
+    /// their names, in room order.
+    pub(crate) async fn dms_of(&self, person: &str) -> Result<Vec<DmPeople>, StoreError> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT m.room, o.person, p.name
+             FROM members m
+             JOIN rooms r ON r.name = m.room AND r.kind = 'dm'
+             JOIN members o ON o.room = m.room
+             JOIN people p ON p.person = o.person
+             WHERE m.person = ?
+             ORDER BY m.room, p.name",
+        )
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut dms: Vec<DmPeople> = Vec::new();
+        for (room, person, name) in rows {
+            match dms.last_mut() {
+                Some(dm) if dm.room == room => dm.people.push((person, name)),
+                _ => dms.push(DmPeople {
+                    room,
+                    people: vec![(person, name)],
+                }),
+            }
+        }
+        Ok(dms)
     }
 
     /// Moves `person`'s read marker in `room` forward to `seq` (never back, and never past the

@@ -335,6 +335,45 @@ async fn a_direct_conversation_is_private_to_its_two_people() {
     assert_eq!(page["messages"][0][0], "just between us");
 }
 
+/// The next `presence` of `room`, skipping those of other rooms.
+async fn presence_of(client: &mut SioClient, room: &str) -> Value {
+    loop {
+        let p = client.next_ambient(Presence::NAME).await;
+        if p["room"] == room {
+            return p;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_direct_conversation_tells_its_two_people_which_of_them_is_online() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let bob = server.client(json!({"name": "bob"})).await;
+    let mut cy = server.client(json!({"name": "cy"})).await;
+    let bob_token = bob.session.clone().unwrap()["token"].clone();
+    let dm = data(&request(&mut ann, OpenDm::NAME, vec![json!({"name": "bob"})]).await);
+    let id = dm["room"].as_str().unwrap().to_owned();
+    let both = json!({"room": id, "online": ["ann", "bob"], "guests": 0});
+    assert_eq!(presence_of(&mut ann, &id).await, both);
+
+    bob.drop_connection().await;
+    let alone = json!({"room": id, "online": ["ann"], "guests": 0});
+    assert_eq!(presence_of(&mut ann, &id).await, alone);
+
+    let mut bob = server.client(json!({"token": bob_token})).await;
+    assert_eq!(presence_of(&mut bob, &id).await, both);
+    assert_eq!(presence_of(&mut ann, &id).await, both);
+
+    // Nobody else hears of it: cy's presence events are all of the lobby.
+    while let Some(p) = cy
+        .try_next_ambient(Presence::NAME, Duration::from_millis(300))
+        .await
+    {
+        assert_eq!(p["room"], "lobby", "{p}");
+    }
+}
+
 #[tokio::test]
 async fn memberships_and_unread_counts_persist() {
     let mut server = TestServer::start().await;

@@ -11,7 +11,7 @@ use super::message::MessageRow;
 use super::rooms::counts_line;
 use super::state::ChatState;
 use super::timeline::{Row, Timeline};
-use crate::events::{ChatError, LOBBY, RoomKind, is_dm, typing_phrase, validate_text};
+use crate::events::{ChatError, LOBBY, Presence, RoomKind, is_dm, typing_phrase, validate_text};
 
 /// How close to the newest message (in px) still counts as "reading the newest".
 const STICK_PX: i32 = 48;
@@ -241,8 +241,7 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
 }
 
 /// "Online: ann, bob": who is in the room; in a direct conversation, which of its two people
-/// are online (everyone online is in the lobby). Other people's names open a direct
-/// conversation with them.
+/// are online. Other people's names open a direct conversation with them.
 #[component]
 fn PresenceLine(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl IntoView {
     let pieces = move || {
@@ -251,14 +250,7 @@ fn PresenceLine(room: StoredValue<String>, state: ChatState, live: LiveHandle) -
         state.presence.with(|all| {
             if is_dm(&room) {
                 let other = state.rooms.with(|r| r.title(&room));
-                let online: Vec<String> = all.get(LOBBY).map_or_else(Vec::new, |p| {
-                    p.online
-                        .iter()
-                        .filter(|n| **n == me || **n == other)
-                        .cloned()
-                        .collect()
-                });
-                online_pieces(&online, 0, 0)
+                online_pieces(&dm_online(all, &room, &me, &other), 0, 0)
             } else {
                 all.get(&room)
                     .map_or_else(Vec::new, |p| online_pieces(&p.online, p.more, p.guests))
@@ -368,9 +360,50 @@ fn online_pieces(online: &[String], more: usize, guests: usize) -> Vec<Piece> {
     pieces
 }
 
+/// Which of a direct conversation's two people (`me` and `other`) are online: as the server
+/// told it for the conversation, or until it has, as far as the lobby's names tell (they
+/// leave out people beyond the first 100).
+fn dm_online(all: &HashMap<String, Presence>, room: &str, me: &str, other: &str) -> Vec<String> {
+    if let Some(p) = all.get(room) {
+        return p.online.clone();
+    }
+    all.get(LOBBY).map_or_else(Vec::new, |p| {
+        p.online
+            .iter()
+            .filter(|n| *n == me || *n == other)
+            .cloned()
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Piece, online_pieces};
+    use std::collections::HashMap;
+
+    use super::{Piece, dm_online, online_pieces};
+    use crate::events::Presence;
+
+    fn presence(room: &str, online: &[&str], more: usize) -> (String, Presence) {
+        let p = Presence {
+            room: room.into(),
+            online: online.iter().map(|s| s.to_string()).collect(),
+            more,
+            guests: 0,
+        };
+        (room.into(), p)
+    }
+
+    #[test]
+    fn a_direct_conversation_trusts_its_own_presence_over_the_lobby() {
+        // 150 online: the lobby names 100 of them, and not zed.
+        let lobby = presence("lobby", &["amy", "ann"], 148);
+        let mut all: HashMap<String, Presence> = [lobby].into();
+        assert_eq!(dm_online(&all, "dm:p1:p2", "ann", "zed"), ["ann"]);
+        all.extend([presence("dm:p1:p2", &["ann", "zed"], 0)]);
+        assert_eq!(dm_online(&all, "dm:p1:p2", "ann", "zed"), ["ann", "zed"]);
+        all.extend([presence("dm:p1:p2", &["ann"], 0)]);
+        assert_eq!(dm_online(&all, "dm:p1:p2", "ann", "zed"), ["ann"]);
+    }
 
     /// The line as it reads.
     fn online_line(online: &[&str], guests: usize) -> String {
