@@ -5,8 +5,21 @@ import { PalaverServer } from '../support/server.mjs';
  * Every test gets its own server and database, started from the release binary, with the
  * default configuration unless the test sets `serverEnv` (`test.use({ serverEnv: {…} })`).
  */
-export const test = base.extend<{ server: PalaverServer; serverEnv: Record<string, string> }>({
+export const test = base.extend<{
+  server: PalaverServer;
+  serverEnv: Record<string, string>;
+  closeContexts: void;
+}>({
   serverEnv: [{}, { option: true }],
+  // Tests open their own contexts (one per person). Closed after each test, so that their pages
+  // do not keep reconnecting to a stopped server while later tests run.
+  closeContexts: [
+    async ({ browser }, use) => {
+      await use();
+      await Promise.all(browser.contexts().map((c) => c.close()));
+    },
+    { auto: true },
+  ],
   server: async ({ serverEnv }, use, testInfo) => {
     const server = await PalaverServer.start(serverEnv);
     await use(server);
