@@ -140,17 +140,18 @@ async fn on_connect(
         }
         return;
     }
-    match directory::room_list(&chat, &io, &who).await {
+    let list = directory::room_list(&chat, &io, &who).await;
+    match &list {
         Ok(list) => {
-            let _ = socket.emit(RoomList::NAME, &list);
+            let _ = socket.emit(RoomList::NAME, list);
         }
         Err(e) => warn!(sid = %socket.id, error = %e, "room list query failed"),
     }
     for change in arrived {
         presence::announce(&chat, change);
     }
-    if let Some(person) = &who.person {
-        presence::tell_dms(&chat, &io, person, false).await;
+    if let Ok(list) = &list {
+        presence::tell_dms(&io, &who, list).await;
     }
 }
 
@@ -320,7 +321,7 @@ async fn on_disconnect(
         presence::announce(&chat, change);
     }
     if let (true, Some(person)) = (gone, &who.person) {
-        presence::tell_dms(&chat, &io, person, true).await;
+        presence::tell_dms_leaving(&chat, &io, person).await;
     }
     identity::seen_leaving(&chat, &who).await;
 }

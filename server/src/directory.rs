@@ -6,7 +6,7 @@
 //! most once per [`SETTLE`], and less often the more people it holds (see [`pace`]). Announcing
 //! every arrival to everyone already there made a crowd's arrival quadratic: 19,000 people
 //! connecting sent 180 million presence events. A room's counts go to everyone while at most
-//! [`EVERYONE_UP_TO`] sockets are connected, and to its members beyond; a new room's go to
+//! [`EVERYONE_UP_TO`] are online (people, each once, and guests), and to its members beyond; a new room's go to
 //! everyone, so that people discover it live. On a big server, others see fresh counts of
 //! rooms they are not in with their next `rooms`.
 
@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use app::events::{
-    Event as _, Main, Namespace as _, Presence, RoomInfo, RoomKind, RoomList, RoomUpdate,
+    Event as _, LOBBY, Main, Namespace as _, Presence, RoomInfo, RoomKind, RoomList, RoomUpdate,
 };
 use socketioxide::SocketIo;
 use tokio::sync::Notify;
@@ -34,7 +34,7 @@ const SLOWEST: Duration = Duration::from_secs(5);
 /// People per [`SETTLE`] of pause: a room of 10,000 is announced at most every 2 s.
 const PEOPLE_PER_SETTLE: usize = 1_000;
 
-/// Up to this many connections, every room's counts go to everyone; beyond, to its members
+/// Up to this many online (the lobby's people and guests), every room's counts go to everyone; beyond, to its members
 /// (and a new room's to everyone), so that many rooms changing at once cost their members'
 /// deliveries, not rooms × everyone.
 const EVERYONE_UP_TO: usize = 1_000;
@@ -138,8 +138,9 @@ impl Directory {
             if due.changed.is_empty() {
                 continue;
             }
-            // Everyone hears every room's counts while that stays cheap.
-            let to_everyone = main.clone().sockets().len() <= EVERYONE_UP_TO;
+            // Everyone hears every room's counts while that stays cheap. Everyone online is
+            // in the lobby, so its count is the server's, without listing every socket.
+            let to_everyone = chat.presence.online(LOBBY) <= EVERYONE_UP_TO;
             for room in due.changed {
                 if let Some(presence) = chat.presence.snapshot(&room) {
                     let _ = main

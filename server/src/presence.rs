@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use app::events::{
-    Event as _, Main, Namespace as _, PRESENCE_NAMES, Presence, StartTyping, TYPING_EVERY_MS,
-    Typing,
+    Event as _, Main, Namespace as _, PRESENCE_NAMES, Presence, RoomInfo, RoomList, StartTyping,
+    TYPING_EVERY_MS, Typing,
 };
 
 use crate::rooms::accessible;
@@ -16,9 +16,10 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{debug, warn};
 
 use crate::chat::Chat;
-use crate::conversation::person_room;
+use crate::conversation::{Conversation, person_room};
 use crate::directory;
 use crate::identity::{self, Identity};
+use crate::store::DmPeople;
 
 /// Sockets per person per room, and guests per room.
 #[derive(Debug, Default)]
@@ -131,40 +132,66 @@ pub(crate) fn announce(chat: &Chat, change: Option<Presence>) {
     }
 }
 
-/// Tells both people of each of `person`'s direct conversations which of the two are online,
-/// as a `presence` of the conversation. The lobby's `presence` names at most 100 people, so
-/// it cannot tell whether one particular person is there. `leaving`: `person`'s last socket
-/// is going; the disconnect handler runs while it still counts as connected.
-pub(crate) async fn tell_dms(chat: &Chat, io: &SocketIo, person: &str, leaving: bool) {
-    let dms = match chat.store.dms_of(person).await {
-        Ok(dms) => dms,
-        Err(e) => {
-            warn!(person, error = %e, "direct conversations query failed");
-            return;
-        }
-    };
+/// Tells a direct conversation's two people which of them are online, as a `presence` of
+/// the conversation: the lobby's `presence` names at most 100 people, so it cannot tell whether
+/// one particular person is there. `leaving`: a person whose last socket is going; the
+/// disconnect handler runs while it still counts as connected.
+pub(crate) async fn tell_dm(io: &SocketIo, dm: &DmPeople, leaving: Option<&str>) {
     let Some(main) = io.of(Main::PATH) else {
         return;
     };
-    for dm in dms {
-        let online = dm
-            .people
-            .iter()
-            .filter(|(p, _)| !(leaving && p == person) && directory::is_online(io, p))
-            .map(|(_, name)| name.clone())
-            .collect();
-        let presence = Presence {
-            room: dm.room,
-            online,
-            more: 0,
-            guests: 0,
-        };
-        let audience: Vec<String> = dm.people.iter().map(|(p, _)| person_room(p)).collect();
-        let _ = main
-            .clone()
-            .to(audience)
-            .emit(Presence::NAME, &presence)
-            .await;
+    let mut online: Vec<String> = dm
+        .people
+        .iter()
+        .filter(|(p, _)| leaving != Some(p.as_str()) && directory::is_online(io, p))
+        .map(|(_, name)| name.clone())
+        .collect();
+    // Sorted, as every `presence` is.
+    online.sort();
+    let presence = Presence {
+        room: dm.room.clone(),
+        online,
+        more: 0,
+        guests: 0,
+    };
+    let audience: Vec<String> = dm.people.iter().map(|(p, _)| person_room(p)).collect();
+    let _ = main.to(audience).emit(Presence::NAME, &presence).await;
+}
+
+/// The direct conversation `info` of `who`'s room list, with its people; `None` for a room.
+pub(crate) fn dm_of(who: &Identity, info: &RoomInfo) -> Option<DmPeople> {
+    let me = who.person.as_ref()?;
+    let Ok(Conversation::Dm { a, b }) = Conversation::parse(&info.room) else {
+        return None;
+    };
+    let mut people = vec![(me.clone(), who.name.clone())];
+    // A note to oneself has one person; otherwise the list titles it with the other's name.
+    let other = if a == *me { b } else { a };
+    if other != *me {
+        people.push((other, info.title.clone()));
+    }
+    Some(DmPeople {
+        room: info.room.clone(),
+        people,
+    })
+}
+
+/// [`tell_dm`] for each direct conversation of `who`'s room list.
+pub(crate) async fn tell_dms(io: &SocketIo, who: &Identity, list: &RoomList) {
+    for dm in list.rooms.iter().filter_map(|info| dm_of(who, info)) {
+        tell_dm(io, &dm, None).await;
+    }
+}
+
+/// [`tell_dm`] for each direct conversation of `person`, whose last socket is going.
+pub(crate) async fn tell_dms_leaving(chat: &Chat, io: &SocketIo, person: &str) {
+    match chat.store.dms_of(person).await {
+        Ok(dms) => {
+            for dm in &dms {
+                tell_dm(io, dm, Some(person)).await;
+            }
+        }
+        Err(e) => warn!(person, error = %e, "direct conversations query failed"),
     }
 }
 

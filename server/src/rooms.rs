@@ -213,9 +213,11 @@ pub(crate) async fn on_open_dm(
             person: Some(them),
         };
         send_to_person(&chat, &io, &peer).await;
-        let settled = settled(&io, &chat, &who, &dm).await;
-        presence::tell_dms(&chat, &io, me, false).await;
-        settled
+        let info = settled(&io, &chat, &who, &dm).await?;
+        if let Some(dm) = presence::dm_of(&who, &info) {
+            presence::tell_dm(&io, &dm, None).await;
+        }
+        Ok(info)
     }
     .await;
     answer(&socket, OpenDm::NAME, ack, wants_ack, result);

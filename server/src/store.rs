@@ -549,7 +549,7 @@ impl Store {
     }
 
     /// The direct conversations `person` is in, each with its people (`person` included) and
-    /// their names, in room order.
+    /// their names.
     pub(crate) async fn dms_of(&self, person: &str) -> Result<Vec<DmPeople>, StoreError> {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT m.room, o.person, p.name
@@ -558,7 +558,7 @@ impl Store {
              JOIN members o ON o.room = m.room
              JOIN people p ON p.person = o.person
              WHERE m.person = ?
-             ORDER BY m.room, p.name",
+             ORDER BY m.room",
         )
         .bind(person)
         .fetch_all(&self.pool)

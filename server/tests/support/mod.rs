@@ -285,10 +285,10 @@ impl SioClient {
                     client.session = Some(args[0].clone());
                 }
                 if ns == Main::PATH {
-                    // `rooms` ends the connect handler: the socket is in its rooms from then
-                    // on. A request sent earlier is judged by the stored memberships and its
-                    // own broadcast reaches it through the catch-up, possibly after its ack;
-                    // tests start from the settled state. The event stays queued.
+                    // The connect handler sends `rooms` once the socket is in its rooms. A
+                    // request sent earlier is judged by the stored memberships and its own
+                    // broadcast reaches it through the catch-up, possibly after its ack; tests
+                    // start from the settled state. The event stays queued.
                     client.wait_for_ambient(RoomList::NAME).await;
                 }
                 return Ok(client);
@@ -383,17 +383,9 @@ impl SioClient {
 
     /// The next ambient event called `name` (see [`AMBIENT`]): its first argument.
     pub async fn next_ambient(&mut self, name: &str) -> Value {
-        loop {
-            if let Some(i) = self.ambient.iter().position(|(n, _)| n == name) {
-                return self.ambient.remove(i).unwrap().1[0].clone();
-            }
-            match self.read_packet().await {
-                Packet::Event(n, args) if AMBIENT.contains(&n.as_str()) => {
-                    self.ambient.push_back((n, args))
-                }
-                other => self.pending.push_back(other),
-            }
-        }
+        self.wait_for_ambient(name).await;
+        let i = self.ambient.iter().position(|(n, _)| n == name).unwrap();
+        self.ambient.remove(i).unwrap().1[0].clone()
     }
 
     /// Reads until an ambient event called `name` has arrived, leaving it queued.
