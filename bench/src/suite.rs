@@ -150,7 +150,8 @@ impl Suite {
         Ok(Server::start(&self.bins, &launch).await?)
     }
 
-    /// Runs every wanted scenario; the table, and whether every scenario ran.
+    /// Runs every wanted scenario; the table, and whether every scenario ran without losing a
+    /// delivery at its lowest load (latency only shapes the figures, it fails nothing).
     pub(crate) async fn run(&self) -> (String, bool) {
         let mut rows = Vec::new();
         let mut ok = true;
@@ -279,7 +280,7 @@ impl Suite {
         let ok = [&results.palaver, &results.node]
             .iter()
             .filter(|r| r.is_some())
-            .all(|r| matches!(r, Some(Ok(k)) if k.best.is_some()));
+            .all(|r| matches!(r, Some(Ok(k)) if k.lowest_complete));
         knee_rows(
             rows,
             &format!("Fan-out, 1 room of {}", p.fan_receivers),
@@ -296,7 +297,7 @@ impl Suite {
             p.fan_receivers
         ));
         let result = self.knee_of(Kind::Palaver, false).await;
-        let ok = matches!(&result, Ok(k) if k.best.is_some());
+        let ok = matches!(&result, Ok(k) if k.lowest_complete);
         knee_rows(
             rows,
             "Fan-out, Palaver unpinned",

@@ -83,6 +83,9 @@ pub(crate) struct Knee {
     pub(crate) best: Option<(f64, Step)>,
     /// The first failing rate, when one was reached.
     pub(crate) failed_at: Option<f64>,
+    /// Whether the lowest rate delivered every message once, in order. A knee missed on
+    /// latency alone is a figure for the table; a loss at the lowest rate is a fault.
+    pub(crate) lowest_complete: bool,
 }
 
 fn passes(step: &Step) -> bool {
@@ -100,8 +103,10 @@ pub(crate) async fn knee(
     room.warm_up(server, rates[0], seconds).await?;
     let mut best: Option<(f64, Step)> = None;
     let mut failed_at = None;
+    let mut lowest_complete = None;
     for &rate in rates {
         let step = room.step(server, rate, seconds).await?;
+        lowest_complete.get_or_insert(step.complete());
         let pass = passes(&step);
         log(describe(rate, &step, pass));
         if pass {
@@ -124,7 +129,11 @@ pub(crate) async fn knee(
             }
         }
     }
-    Ok(Knee { best, failed_at })
+    Ok(Knee {
+        best,
+        failed_at,
+        lowest_complete: lowest_complete.unwrap_or(false),
+    })
 }
 
 pub(crate) fn describe(rate: f64, step: &Step, pass: bool) -> String {
