@@ -141,7 +141,12 @@ fn now_ms() -> f64 {
 impl Client {
     /// Sends a benchmark message; its ack is recorded. `done` learns whether it was acked.
     pub(crate) fn post(&self, room: &str, probe: Probe, done: Option<oneshot::Sender<bool>>) {
-        let offset = format!("b{}-{}-{}", probe.publisher, probe.seq, probe.scheduled_us);
+        // Time first, fixed-width, like the browser's UUIDv7 keys: offsets then sort by time, so
+        // a server's unique index on them grows at one end instead of taking random inserts.
+        let offset = format!(
+            "{:016x}-b{}-{}",
+            probe.scheduled_us, probe.publisher, probe.seq
+        );
         let _ = self.commands.send(Command::Post {
             room: room.to_owned(),
             probe,
