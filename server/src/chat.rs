@@ -63,8 +63,13 @@ pub(crate) struct Chat {
 }
 
 impl Chat {
-    /// The chat's state, and its writer task (so: within a Tokio runtime).
-    pub(crate) fn new(store: Store, keys: Keys, throttle: Throttle, admin_token: &str) -> Chat {
+    /// The chat's state, and its writer (a thread of its own).
+    pub(crate) fn new(
+        store: Store,
+        keys: Keys,
+        throttle: Throttle,
+        admin_token: &str,
+    ) -> Result<Chat, std::io::Error> {
         let metrics: Arc<Metrics> = Arc::default();
         let lagging: Arc<Lagging> = Arc::default();
         let order: Arc<Mutex<()>> = Arc::default();
@@ -73,8 +78,8 @@ impl Chat {
             metrics: metrics.clone(),
             lagging: lagging.clone(),
             order: order.clone(),
-        });
-        Chat {
+        })?;
+        Ok(Chat {
             store,
             keys,
             admin_token: admin_token.into(),
@@ -85,7 +90,7 @@ impl Chat {
             lagging,
             order,
             writer,
-        }
+        })
     }
 }
 

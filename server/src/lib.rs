@@ -3,6 +3,7 @@
 //! `main` parses [`Config`] and calls [`run`]; tests call the same `run` on port 0.
 
 mod admin;
+mod batch;
 mod catchup;
 mod chat;
 mod config;
@@ -67,7 +68,7 @@ pub async fn run(
         session::Keys::new(secret.value()),
         throttle::Throttle::new(config.rate_limit, config.rate_burst),
         &admin_token,
-    );
+    )?;
     let (sockets, io) = SocketIo::builder()
         .with_state(chat.clone())
         // Bounds each socket's memory; what overflows is dropped, counted and caught up.

@@ -4,13 +4,13 @@
 //! socket layer translates. Every write is committed before the call returns, so a caller may
 //! acknowledge it.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::batch::WriterConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection as _, FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -18,8 +18,8 @@ pub enum StoreError {
     Sqlx(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("a message inserted in a batch was not returned")]
-    Lost,
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("cannot create the database directory {path}: {source}")]
     CreateDir {
         path: String,
@@ -83,7 +83,26 @@ pub(crate) struct RoomRow {
 }
 
 /// The columns of [`StoredMessage`], for every query that reads one.
-const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind";
+pub(crate) const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind";
+
+// Clients page and catch up by id, and the reads go through the `(room, seq)` index (there is
+// no `(room, id)` one: see migration 0006). Within a room seq grows with id, so "id above ?2"
+// is "seq above the seq of the room's last message with an id up to ?2", and "id below ?2" is
+// "seq below the seq of the room's first message with an id from ?2". The first lookup answers
+// for a cursor that is a message of the room, as clients' cursors are, in one rowid probe;
+// any other id takes a walk down the room's index, which holds ids, from its newest end.
+
+/// The seq of `?1`'s last message with an id up to `?2` (0 when none).
+const SEQ_UP_TO_ID: &str = "COALESCE(
+    (SELECT seq FROM messages WHERE id = ?2 AND room = ?1),
+    (SELECT seq FROM messages WHERE room = ?1 AND id <= ?2 ORDER BY seq DESC LIMIT 1),
+    0)";
+
+/// One past the seq of `?1`'s last message with an id below `?2` (1 when none).
+const SEQ_OF_ID: &str = "COALESCE(
+    (SELECT seq FROM messages WHERE id = ?2 AND room = ?1),
+    (SELECT seq + 1 FROM messages WHERE room = ?1 AND id < ?2 ORDER BY seq DESC LIMIT 1),
+    1)";
 
 /// What to store.
 pub(crate) struct NewMessage<'a> {
@@ -114,6 +133,9 @@ pub(crate) enum Claim {
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
     pool: SqlitePool,
+    /// The database file, which the writer opens for itself.
+    path: PathBuf,
+    in_memory: bool,
 }
 
 impl Store {
@@ -127,8 +149,15 @@ impl Store {
             // a crash of the machine, not only of the process.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
+            // The writer's multi-row INSERT … RETURNING needs a temporary table; on disk that is
+            // a file created and unlinked in /var/tmp for every batch.
+            .pragma("temp_store", "MEMORY")
             .foreign_keys(true);
-        if let Some(dir) = options.get_filename().parent() {
+        // sqlx names an in-memory database `file:sqlx-in-memory-N`, shared by the pool's
+        // connections through SQLite's shared cache; the writer joins it by that name.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let path = options.get_filename().to_owned();
+        if let Some(dir) = path.parent().filter(|_| !in_memory) {
             create_dir(dir)?;
         }
         let pool = SqlitePoolOptions::new()
@@ -136,115 +165,25 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            path,
+            in_memory,
+        })
     }
 
     /// Stores a message, or returns the existing one when `client_offset` was seen before.
-    /// The server stores through the writer's [`Store::insert_batch`]; tests use this.
+    /// The server stores through the writer's batches; tests use this.
     #[cfg(test)]
     pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
-        let mut conn = self.writer_connection().await?;
-        let mut one = self.insert_batch(&mut conn, &[m]).await?;
+        let mut one = self.writer_connection()?.insert_batch(&[m])?;
         Ok(one.remove(0))
     }
 
-    /// A connection of the writer's own, outside the pool: it keeps its page cache warm
-    /// (each pooled connection has its own, and the pool hands them out in turn).
-    pub(crate) async fn writer_connection(&self) -> Result<SqliteConnection, StoreError> {
-        Ok(self.pool.acquire().await?.detach())
-    }
-
-    /// Stores several messages in one transaction, so that they share one commit (and its
-    /// fsync), in a fixed number of statements whatever their number: each one's outcome, in
-    /// order. A message whose client offset is stored already (or came earlier in the batch)
-    /// is not stored again: its outcome is the stored one, with `created: false`. All or
-    /// nothing: on error, nothing is stored.
-    ///
-    /// Callers must not insert concurrently: seqs are computed here, from each room's newest,
-    /// and the unique (room, seq) index turns a race into an error rather than a hole.
-    pub(crate) async fn insert_batch(
-        &self,
-        conn: &mut SqliteConnection,
-        messages: &[NewMessage<'_>],
-    ) -> Result<Vec<Inserted>, StoreError> {
-        // IMMEDIATE: take the write lock now. A deferred transaction reads first, and in WAL
-        // mode its upgrade to a writer fails at once ("database is locked", no busy wait) if
-        // another connection committed meanwhile, as a name claim or a membership may.
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let stored = stored_offsets(&mut tx, messages).await?;
-        let mut newest = newest_seqs(&mut tx, messages).await?;
-        let created_at = now_ms();
-        // What becomes of each message: stored before, a new row, or a repeat of a new row.
-        enum Plan {
-            Stored(StoredMessage),
-            New { room: String, seq: i64 },
-            RepeatOf(usize),
-        }
-        let mut first_with_offset: HashMap<&str, usize> = HashMap::new();
-        let mut plans = Vec::with_capacity(messages.len());
-        let mut fresh = Vec::new();
-        for (i, m) in messages.iter().enumerate() {
-            if let Some(offset) = m.client_offset {
-                if let Some(existing) = stored.get(offset) {
-                    plans.push(Plan::Stored(existing.clone()));
-                    continue;
-                }
-                if let Some(&first) = first_with_offset.get(offset) {
-                    plans.push(Plan::RepeatOf(first));
-                    continue;
-                }
-                first_with_offset.insert(offset, i);
-            }
-            let seq = newest.entry(m.room.to_owned()).or_insert(0);
-            *seq += 1;
-            plans.push(Plan::New {
-                room: m.room.to_owned(),
-                seq: *seq,
-            });
-            fresh.push((m, *seq));
-        }
-        let mut inserted: HashMap<(String, i64), StoredMessage> = HashMap::new();
-        if !fresh.is_empty() {
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; fresh.len()].join(", ");
-            let sql = format!(
-                "INSERT INTO messages (room, author, text, client_offset, created_at, kind, seq)
-                 VALUES {values} RETURNING {COLUMNS}"
-            );
-            let mut query = sqlx::query_as::<_, StoredMessage>(&sql);
-            for (m, seq) in &fresh {
-                query = query
-                    .bind(m.room)
-                    .bind(m.author)
-                    .bind(m.text)
-                    .bind(m.client_offset)
-                    .bind(created_at)
-                    .bind(m.kind)
-                    .bind(*seq);
-            }
-            for row in query.fetch_all(&mut *tx).await? {
-                inserted.insert((row.room.clone(), row.seq), row);
-            }
-        }
-        tx.commit().await?;
-        let mut outcomes: Vec<Inserted> = Vec::with_capacity(plans.len());
-        for plan in plans {
-            let outcome = match plan {
-                Plan::Stored(message) => Inserted {
-                    message,
-                    created: false,
-                },
-                Plan::New { room, seq } => Inserted {
-                    message: inserted.remove(&(room, seq)).ok_or(StoreError::Lost)?,
-                    created: true,
-                },
-                Plan::RepeatOf(i) => Inserted {
-                    message: outcomes[i].message.clone(),
-                    created: false,
-                },
-            };
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
+    /// A connection of the writer's own, outside the pool (see [`crate::batch`]); it also keeps
+    /// its page cache warm, where pooled connections each have their own.
+    pub(crate) fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
+        WriterConnection::open(&self.path, self.in_memory)
     }
 
     /// The newest `limit` messages of `room`, oldest first.
@@ -265,7 +204,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND seq > {SEQ_UP_TO_ID}
+             ORDER BY seq DESC LIMIT ?3"
         ))
         .bind(room)
         .bind(after)
@@ -284,7 +224,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id LIMIT ?"
+            "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND seq > {SEQ_UP_TO_ID}
+             ORDER BY seq LIMIT ?3"
         ))
         .bind(room)
         .bind(after)
@@ -302,7 +243,8 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<StoredMessage>, bool), StoreError> {
         let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND seq < {SEQ_OF_ID}
+             ORDER BY seq DESC LIMIT ?3"
         ))
         .bind(room)
         .bind(before.unwrap_or(i64::MAX))
@@ -318,7 +260,7 @@ impl Store {
     /// The id and seq of the newest message of `room`; `(0, 0)` when it has none.
     pub(crate) async fn head(&self, room: &str) -> Result<(i64, i64), StoreError> {
         let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT id, seq FROM messages WHERE room = ? ORDER BY id DESC LIMIT 1")
+            sqlx::query_as("SELECT id, seq FROM messages WHERE room = ? ORDER BY seq DESC LIMIT 1")
                 .bind(room)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -627,49 +569,6 @@ impl Store {
     }
 }
 
-/// The stored messages among `messages`' client offsets, by offset.
-async fn stored_offsets(
-    conn: &mut SqliteConnection,
-    messages: &[NewMessage<'_>],
-) -> Result<HashMap<String, StoredMessage>, StoreError> {
-    let offsets: BTreeSet<&str> = messages.iter().filter_map(|m| m.client_offset).collect();
-    if offsets.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let marks = vec!["?"; offsets.len()].join(", ");
-    let sql = format!("SELECT {COLUMNS} FROM messages WHERE client_offset IN ({marks})");
-    let mut query = sqlx::query_as::<_, StoredMessage>(&sql);
-    for offset in &offsets {
-        query = query.bind(*offset);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|m| Some((m.client_offset.clone()?, m)))
-        .collect())
-}
-
-/// The newest seq of each of `messages`' rooms (absent: none yet).
-async fn newest_seqs(
-    conn: &mut SqliteConnection,
-    messages: &[NewMessage<'_>],
-) -> Result<HashMap<String, i64>, StoreError> {
-    let rooms: BTreeSet<&str> = messages.iter().map(|m| m.room).collect();
-    // One MAX per room, each answered from the end of the (room, seq) index; a GROUP BY
-    // would read every message of the rooms instead.
-    let values = vec!["(?)"; rooms.len()].join(", ");
-    let sql = format!(
-        "WITH r(room) AS (VALUES {values})
-         SELECT r.room, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE messages.room = r.room)
-         FROM r"
-    );
-    let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-    for room in &rooms {
-        query = query.bind(*room);
-    }
-    Ok(query.fetch_all(&mut *conn).await?.into_iter().collect())
-}
-
 async fn add_member(
     conn: &mut sqlx::SqliteConnection,
     room: &str,
@@ -797,8 +696,8 @@ mod tests {
             m("lobby", "d", Some("o0")),
             m("lobby", "e", None),
         ];
-        let mut conn = store.writer_connection().await.unwrap();
-        let out = store.insert_batch(&mut conn, &batch).await.unwrap();
+        let mut conn = store.writer_connection().unwrap();
+        let out = conn.insert_batch(&batch).unwrap();
         let seen: Vec<(&str, &str, i64, bool)> = out
             .iter()
             .map(|i| {
@@ -874,6 +773,49 @@ mod tests {
         assert_eq!(after.iter().map(|m| m.id).collect::<Vec<_>>(), ids[1..3]);
     }
 
+    /// Cursors are ids, which rooms share; an id of another room (or of no message) still
+    /// cuts a room's history where its own ids would.
+    #[tokio::test]
+    async fn cursors_from_other_rooms_cut_a_room_by_id() {
+        let (_dir, store) = open_temp().await;
+        // lobby gets ids 1, 3, 5, 7; "other" gets 2, 4, 6, 8.
+        let (mut lobby, mut other) = (Vec::new(), Vec::new());
+        for i in 0..4 {
+            lobby.push(store.insert(msg(&format!("l{i}"), None)).await.unwrap());
+            other.push(
+                store
+                    .insert(NewMessage {
+                        room: "other",
+                        ..msg(&format!("o{i}"), None)
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        let ids = |rows: &[StoredMessage]| rows.iter().map(|m| m.id).collect::<Vec<_>>();
+        let lobby: Vec<i64> = lobby.iter().map(|m| m.message.id).collect();
+        let cut = other[1].message.id;
+        assert!(lobby[1] < cut && cut < lobby[2]);
+        let after = store.oldest_after("lobby", cut, 10).await.unwrap();
+        assert_eq!(ids(&after), lobby[2..]);
+        let newest = store.newest_after("lobby", cut, 1).await.unwrap();
+        assert_eq!(ids(&newest), lobby[3..]);
+        let (before, more) = store.page_before("lobby", Some(cut), 10).await.unwrap();
+        assert_eq!((ids(&before), more), (lobby[..2].to_vec(), false));
+        // Beyond every id, and before the first.
+        assert!(
+            store
+                .oldest_after("lobby", 1_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let (all, _) = store.page_before("lobby", Some(1_000), 10).await.unwrap();
+        assert_eq!(ids(&all), lobby);
+        let (none, more) = store.page_before("lobby", Some(1), 10).await.unwrap();
+        assert_eq!((ids(&none), more), (vec![], false));
+    }
+
     #[tokio::test]
     async fn names_are_held_until_their_claim_lapses() {
         let (_dir, store) = open_temp().await;
@@ -899,6 +841,18 @@ mod tests {
         store.touch_person("p2", 1_500).await.unwrap();
         assert_eq!(claim("p3", "ann", 2_400).await, Claim::Taken);
         assert_eq!(claim("p3", "ann", 2_600).await, Claim::Granted);
+    }
+
+    /// The writer's own connection joins the in-memory database the pool shares.
+    #[tokio::test]
+    async fn an_in_memory_store_reads_what_its_writer_stored() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        store.insert(msg("kept", None)).await.unwrap();
+        let all = store.latest("lobby", 10).await.unwrap();
+        assert_eq!(
+            all.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["kept"]
+        );
     }
 
     #[tokio::test]
