@@ -37,6 +37,8 @@ impl WriterConnection {
         // FULL: a commit is fsynced before it returns, so an acknowledged message survives a
         // crash of the machine. WAL is a property of the file, set when the store opened it.
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Temporary tables (INSERT … RETURNING uses one) in memory: on disk, each was a file
+        // created and unlinked in /var/tmp for every batch.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         Ok(WriterConnection { conn })

@@ -149,8 +149,7 @@ impl Store {
             // a crash of the machine, not only of the process.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            // The writer's multi-row INSERT … RETURNING needs a temporary table; on disk that is
-            // a file created and unlinked in /var/tmp for every batch.
+            // Temporary tables (… RETURNING uses one) in memory, as on the writer's connection.
             .pragma("temp_store", "MEMORY")
             .foreign_keys(true);
         // sqlx names an in-memory database `file:sqlx-in-memory-N`, shared by the pool's
