@@ -92,11 +92,12 @@ pub(crate) const COLUMNS: &str = "id, room, author, text, client_offset, created
 // for a cursor that is a message of the room, as clients' cursors are, in one rowid probe;
 // any other id takes a walk down the room's index, which holds ids, from its newest end.
 
-/// The seq of `?1`'s last message with an id up to `?2` (0 when none).
-const SEQ_UP_TO_ID: &str = "COALESCE(
+/// The seq of `?1`'s last message with an id up to `?2` (0 when none). Cursor 0, "from the
+/// start" (every `latest`), is answered at once: the walk would read the whole room for it.
+const SEQ_UP_TO_ID: &str = "CASE WHEN ?2 <= 0 THEN 0 ELSE COALESCE(
     (SELECT seq FROM messages WHERE id = ?2 AND room = ?1),
     (SELECT seq FROM messages WHERE room = ?1 AND id <= ?2 ORDER BY seq DESC LIMIT 1),
-    0)";
+    0) END";
 
 /// One past the seq of `?1`'s last message with an id below `?2` (1 when none).
 const SEQ_OF_ID: &str = "COALESCE(
