@@ -80,9 +80,8 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer on a thread of its own; it ends when the last `Writer` is dropped.
     ///
-    /// Its own thread and runtime, because a batch takes several round trips to SQLite's
-    /// thread, and on the shared runtime each of them queued behind the sockets' work (the
-    /// acks just sent, the posts they brought back): 1 to 3 ms per round trip under load.
+    /// Its own thread and runtime, because it blocks on SQLite for each batch (see
+    /// [`crate::batch`]), which must not hold up the runtime that serves the sockets.
     pub(crate) fn start(shared: Shared) -> Result<Writer, std::io::Error> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let runtime = tokio::runtime::Builder::new_current_thread()
