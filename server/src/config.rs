@@ -53,6 +53,16 @@ pub struct Config {
     #[arg(long, env = "PALAVER_SESSION_SECRET", hide_env_values = true)]
     pub session_secret: Option<String>,
 
+    /// Up to this many online, every room's member and online counts go to everyone (for the
+    /// rooms to join); beyond it, to the room's members only (a new room's still to everyone),
+    /// so that a crowd's arrival does not cost rooms × everyone deliveries.
+    #[arg(
+        long,
+        env = "PALAVER_COUNTS_TO_EVERYONE_UP_TO",
+        default_value_t = 1_000
+    )]
+    pub counts_to_everyone_up_to: usize,
+
     /// What `/admin` clients must present. Default: generated and printed on first start, and
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
@@ -70,6 +80,7 @@ impl Config {
             allowed_origins: Vec::new(),
             rate_limit: 10.0,
             rate_burst: 10,
+            counts_to_everyone_up_to: 1_000,
             data_dir: None,
             session_secret: None,
             admin_token: None,

@@ -6,9 +6,11 @@
 //! most once per [`SETTLE`], and less often the more people it holds (see [`pace`]). Announcing
 //! every arrival to everyone already there made a crowd's arrival quadratic: 19,000 people
 //! connecting sent 180 million presence events. A room's counts go to everyone while at most
-//! [`EVERYONE_UP_TO`] are online (people, each once, and guests), and to its members beyond; a new room's go to
-//! everyone, so that people discover it live. On a big server, others see fresh counts of
-//! rooms they are not in with their next `rooms`.
+//! `counts_to_everyone_up_to` (1,000 by default) are online (people, each once, and guests),
+//! and to its members beyond, so that many rooms changing at once cost their members'
+//! deliveries, not rooms × everyone; a new room's go to everyone, so that people discover it
+//! live. On a big server, others see fresh counts of rooms they are not in with their next
+//! `rooms`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -33,11 +35,6 @@ const SETTLE: Duration = Duration::from_millis(200);
 const SLOWEST: Duration = Duration::from_secs(5);
 /// People per [`SETTLE`] of pause: a room of 10,000 is announced at most every 2 s.
 const PEOPLE_PER_SETTLE: usize = 1_000;
-
-/// Up to this many online (the lobby's people and guests), every room's counts go to everyone; beyond, to its members
-/// (and a new room's to everyone), so that many rooms changing at once cost their members'
-/// deliveries, not rooms × everyone.
-const EVERYONE_UP_TO: usize = 1_000;
 
 /// How long to leave between two announcements of a room with `online` people: each costs
 /// one delivery per member, so big rooms are announced less often.
@@ -124,8 +121,9 @@ impl Directory {
         pending.changed.is_empty()
     }
 
-    /// Announces changed rooms, forever.
-    pub(crate) async fn announce(&self, io: SocketIo, chat: Chat) {
+    /// Announces changed rooms, forever; counts to everyone while at most `everyone_up_to`
+    /// are online.
+    pub(crate) async fn announce(&self, io: SocketIo, chat: Chat, everyone_up_to: usize) {
         loop {
             if self.idle() {
                 self.wake.notified().await;
@@ -140,7 +138,7 @@ impl Directory {
             }
             // Everyone hears every room's counts while that stays cheap. Everyone online is
             // in the lobby, so its count is the server's, without listing every socket.
-            let to_everyone = chat.presence.online(LOBBY) <= EVERYONE_UP_TO;
+            let to_everyone = chat.presence.online(LOBBY) <= everyone_up_to;
             for room in due.changed {
                 if let Some(presence) = chat.presence.snapshot(&room) {
                     let _ = main

@@ -85,7 +85,11 @@ pub async fn run(
     let stats = tokio::spawn(admin::push_stats(io.clone(), chat.clone()));
     let directory = tokio::spawn({
         let (io, chat) = (io.clone(), chat.clone());
-        async move { chat.directory.clone().announce(io, chat).await }
+        let everyone_up_to = config.counts_to_everyone_up_to;
+        async move {
+            let directory = chat.directory.clone();
+            directory.announce(io, chat, everyone_up_to).await
+        }
     });
     let announcer = tokio::spawn({
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());

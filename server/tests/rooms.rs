@@ -450,6 +450,36 @@ async fn presence_and_counts_follow_joins() {
     }
 }
 
+/// Beyond `counts_to_everyone_up_to` people online, a room's changed counts go to its members
+/// only; a new room is still announced to everyone.
+#[tokio::test]
+async fn on_a_big_server_counts_go_to_members_only() {
+    // "Big" from two people online.
+    let server = TestServer::start_with(|c| c.counts_to_everyone_up_to = 1).await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({"name": "bob"})).await;
+    data(&request(&mut ann, CreateRoom::NAME, vec![json!({"name": "ops"})]).await);
+    while bob.next_ambient(RoomUpdate::NAME).await["room"] != "ops" {}
+    let mut cat = server.client(json!({"name": "cat"})).await;
+    data(&request(&mut cat, JoinRoom::NAME, vec![json!({"room": "ops"})]).await);
+    loop {
+        let update = ann.next_ambient(RoomUpdate::NAME).await;
+        if update["room"] == "ops" && update["members"] == 2 {
+            break;
+        }
+    }
+    // A room created after that reaches everyone: Bob would have heard of ops's new count
+    // before it.
+    data(&request(&mut ann, CreateRoom::NAME, vec![json!({"name": "zzz"})]).await);
+    loop {
+        let update = bob.next_ambient(RoomUpdate::NAME).await;
+        assert_ne!(update["room"], "ops", "a non-member heard {update}");
+        if update["room"] == "zzz" {
+            break;
+        }
+    }
+}
+
 #[tokio::test]
 async fn older_pages_load_fifty_at_a_time() {
     // Unthrottled, to fill the room quickly.
