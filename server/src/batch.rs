@@ -6,6 +6,7 @@
 //! waited for the scheduler (about 1.5 ms for the first of each batch).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::Duration;
 
@@ -96,11 +97,9 @@ impl WriterConnection {
                         continue;
                     }
                 }
-                let seq = match seqs.get_mut(m.room) {
-                    Some(seq) => seq,
-                    None => seqs
-                        .entry(m.room)
-                        .or_insert(newest_seq.query_row([m.room], |r| r.get(0))?),
+                let seq = match seqs.entry(m.room) {
+                    Entry::Occupied(seq) => seq.into_mut(),
+                    Entry::Vacant(seq) => seq.insert(newest_seq.query_row([m.room], |r| r.get(0))?),
                 };
                 *seq += 1;
                 let id: i64 = insert.query_row(
