@@ -8,8 +8,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/setup.sh --with-browser
 
+# A run starts from a clean clone in CI, where incremental caches only cost disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 started=$SECONDS
+
+# A full disk shows up as a linker's bus error half an hour in; say so at the start instead.
+free_kb=$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')
+if (( free_kb < 8 * 1024 * 1024 )); then
+    echo "warning: only $((free_kb / 1024)) MiB free under $ROOT; a full run needs about 8 GiB" >&2
+fi
 
 step "format"
 cargo fmt --all --check
