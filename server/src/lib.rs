@@ -10,6 +10,7 @@ mod config;
 mod conversation;
 mod delivery;
 mod directory;
+mod handshake;
 mod identity;
 mod metrics;
 mod origin;

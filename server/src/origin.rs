@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
 /// Where the Socket.IO layer answers.
-const SOCKET_PATH: &str = "/socket.io/";
+pub(crate) const SOCKET_PATH: &str = "/socket.io/";
 
 /// Which origins may open a socket.
 #[derive(Clone, Debug, Default)]

@@ -18,6 +18,7 @@ use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 
 use crate::chat::to_event;
+use crate::handshake;
 use crate::metrics::Metrics;
 use crate::origin::{self, Origins};
 use crate::store::Store;
@@ -62,6 +63,7 @@ pub(crate) fn router(
         // ratio at a fraction of the CPU of 11.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
         .layer(sockets)
+        .layer(middleware::from_fn(handshake::detach))
         // Outside the Socket.IO layer, so a refused handshake never reaches it.
         .layer(middleware::from_fn_with_state(origins, origin::check))
 }

@@ -1,0 +1,74 @@
+//! Copies a Socket.IO request's URI and headers out of hyper's read buffer before the
+//! Socket.IO layer sees them.
+//!
+//! hyper parses a request without copying: the URI and every header value are slices of the
+//! connection's read buffer (16 KiB). engineioxide keeps the handshake's request parts for the
+//! session's whole life, and axum's `OriginalUri` extension rides along, so each open socket
+//! kept that buffer alive after the upgrade to WebSocket: half of an idle connection's memory.
+//! Copies of the few hundred bytes actually used let it go.
+
+use axum::extract::{OriginalUri, Request};
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::origin::SOCKET_PATH;
+
+pub(crate) async fn detach(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with(SOCKET_PATH) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    parts.uri = owned_uri(&parts.uri);
+    parts.headers = owned_headers(&parts.headers);
+    if let Some(OriginalUri(uri)) = parts.extensions.get::<OriginalUri>() {
+        let uri = owned_uri(uri);
+        parts.extensions.insert(OriginalUri(uri));
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+fn owned_uri(uri: &Uri) -> Uri {
+    // Parsing a `String` makes the URI own its bytes; a URI that parsed once parses again.
+    Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
+}
+
+fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            // `from_bytes` copies; `clone` would share hyper's buffer. Names are already owned.
+            let mut copy =
+                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            copy.set_sensitive(value.is_sensitive());
+            (name.clone(), copy)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header;
+
+    #[test]
+    fn copies_keep_every_value_and_repeated_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("chat.example.org"));
+        headers.append(header::COOKIE, HeaderValue::from_static("a=1"));
+        headers.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        let copy = owned_headers(&headers);
+        assert_eq!(copy, headers);
+        assert_eq!(copy.get_all(header::COOKIE).iter().count(), 2);
+        // A copy, not a second handle on the same bytes.
+        assert_ne!(
+            copy[header::HOST].as_bytes().as_ptr(),
+            headers[header::HOST].as_bytes().as_ptr()
+        );
+
+        let uri: Uri = "/socket.io/?EIO=4&transport=websocket".parse().unwrap();
+        let copy = owned_uri(&uri);
+        assert_eq!(copy, uri);
+        assert_ne!(copy.path().as_ptr(), uri.path().as_ptr());
+    }
+}
