@@ -16,6 +16,8 @@ pub(crate) struct Plan {
     fan_receivers: usize,
     fan_publishers: usize,
     fan_rates: Vec<f64>,
+    /// How many times the rate ladder is climbed; the median knee is reported.
+    fan_ladders: usize,
     step_seconds: f64,
     latency_seconds: f64,
     rooms_clients: usize,
@@ -41,6 +43,7 @@ impl Plan {
                 10.0, 25.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0, 500.0, 650.0, 800.0, 1000.0,
                 1300.0, 1600.0, 2000.0,
             ],
+            fan_ladders: 3,
             step_seconds: 5.0,
             latency_seconds: 10.0,
             rooms_clients: 10_000,
@@ -63,6 +66,7 @@ impl Plan {
             fan_receivers: 50,
             fan_publishers: 2,
             fan_rates: vec![10.0, 20.0],
+            fan_ladders: 1,
             step_seconds: 1.0,
             latency_seconds: 1.0,
             rooms_clients: 100,
@@ -255,7 +259,15 @@ impl Suite {
         let server = self.start(kind, pinned, false).await?;
         let result = async {
             let room = fanout::gather_room(&server, p.fan_receivers, p.fan_publishers).await?;
-            fanout::knee(&server, &room, &p.fan_rates, p.step_seconds, &log).await
+            fanout::median_knee(
+                &server,
+                &room,
+                &p.fan_rates,
+                p.step_seconds,
+                p.fan_ladders,
+                &log,
+            )
+            .await
         }
         .await;
         server.stop().await;
@@ -566,7 +578,17 @@ fn knee_rows(
 ) {
     rows.push(row(
         scenario,
-        "first failing rate (messages/s)",
+        "knee of each ladder climbed (messages/s)",
+        Better::Higher,
+        results,
+        |k| {
+            let knees: Vec<String> = k.ladders.iter().map(|r| format!("{r:.0}")).collect();
+            Cell::Text(knees.join(", "))
+        },
+    ));
+    rows.push(row(
+        scenario,
+        "median ladder: first failing rate (messages/s)",
         Better::Higher,
         results,
         |k| match k.failed_at {
@@ -581,7 +603,7 @@ fn knee_rows(
     };
     rows.push(row(
         scenario,
-        "knee: messages/s published",
+        "knee: messages/s published (median ladder)",
         Better::Higher,
         results,
         at_knee(|r, s| bound(s, r)),
