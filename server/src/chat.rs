@@ -35,6 +35,7 @@ use crate::rooms;
 use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
+use crate::turn::Turn;
 use crate::writer::{self, OwnedMessage, Writer};
 
 /// Shared state of the chat namespace. Cheap to clone.
@@ -219,12 +220,15 @@ async fn replay(
 
 async fn on_send(
     socket: SocketRef,
+    mut turn: Turn,
     TryData(message): TryData<SendMessage>,
     ack: AckSender,
     AckRequested(wants_ack): AckRequested,
     State(chat): State<Chat>,
 ) {
-    let result = async { post(&socket, &chat, parsed::<SendMessage>(message)?).await }.await;
+    // First of all: a turn dropped before its wait would let the next post pass an earlier one.
+    turn.wait().await;
+    let result = async { post(&socket, &chat, parsed::<SendMessage>(message)?, turn).await }.await;
     answer(&socket, SendMessage::NAME, ack, wants_ack, result);
 }
 
@@ -238,8 +242,14 @@ pub(crate) fn parsed<E: events::Event>(
     })
 }
 
-/// Validates, stores (idempotently by client offset) and broadcasts one message.
-async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted, ChatError> {
+/// Validates, stores (idempotently by client offset) and broadcasts one message. `turn` is
+/// the socket's turn, already waited for; it is passed on once the message is queued.
+async fn post(
+    socket: &SocketRef,
+    chat: &Chat,
+    m: SendMessage,
+    turn: Turn,
+) -> Result<Posted, ChatError> {
     let text = events::validate_text(&m.text)?;
     let offset = m.client_offset.as_deref();
     if offset.is_some_and(|o| o.chars().count() > MAX_CLIENT_OFFSET_CHARS) {
@@ -271,7 +281,15 @@ async fn post(socket: &SocketRef, chat: &Chat, m: SendMessage) -> Result<Posted,
         client_offset: offset,
         kind: None,
     };
-    publish(chat, socket.within(conversation.audience()), message).await
+    let answer = chat
+        .writer
+        .enqueue(
+            OwnedMessage::from(&message),
+            socket.within(conversation.audience()),
+        )
+        .await?;
+    drop(turn);
+    answer.await
 }
 
 /// Stores a message (idempotently by client offset) and broadcasts it with `to`, in id

@@ -20,6 +20,7 @@ mod secrets;
 mod session;
 mod store;
 mod throttle;
+mod turn;
 mod web;
 mod writer;
 

@@ -100,12 +100,22 @@ impl Writer {
         message: OwnedMessage,
         to: BroadcastOperators<LocalAdapter>,
     ) -> Result<Posted, ChatError> {
+        self.enqueue(message, to).await?.await
+    }
+
+    /// Queues `message` for storing and broadcasting, and returns its answer to wait for.
+    /// Messages are stored in the order they were queued.
+    pub(crate) async fn enqueue(
+        &self,
+        message: OwnedMessage,
+        to: BroadcastOperators<LocalAdapter>,
+    ) -> Result<impl Future<Output = Result<Posted, ChatError>> + use<>, ChatError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { message, to, reply })
             .await
             .map_err(|_| ChatError::Unavailable)?;
-        answer.await.map_err(|_| ChatError::Unavailable)?
+        Ok(async move { answer.await.map_err(|_| ChatError::Unavailable)? })
     }
 }
 

@@ -441,3 +441,26 @@ async fn a_flood_is_throttled_while_everyone_else_keeps_flowing() {
         "{metrics}"
     );
 }
+
+/// A client that does not wait for acks (the tutorial's `socket.emit`) still has its messages
+/// stored in the order it sent them. The multi-threaded runtime matters: its scheduler runs the
+/// newest spawned task first, which reordered a burst of one socket's handlers under load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_burst_from_one_socket_is_stored_in_the_order_sent() {
+    const BURST: usize = 100;
+    let server = TestServer::start_with(|c| c.rate_limit = 0.0).await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({})).await;
+    for i in 0..BURST {
+        ann.emit(CHAT, vec![json!(format!("m{i}"))]).await;
+    }
+    let mut heard = Vec::new();
+    while heard.len() < BURST {
+        let (name, args) = bob.next_event().await;
+        if name == CHAT {
+            heard.push(args[0].as_str().unwrap().to_owned());
+        }
+    }
+    let sent: Vec<String> = (0..BURST).map(|i| format!("m{i}")).collect();
+    assert_eq!(heard, sent);
+}
