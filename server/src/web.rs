@@ -63,6 +63,7 @@ pub(crate) fn router(
         // ratio at a fraction of the CPU of 11.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
         .layer(sockets)
+        // Outside the Socket.IO layer, which keeps each handshake's request for the session.
         .layer(middleware::from_fn(handshake::detach))
         // Outside the Socket.IO layer, so a refused handshake never reaches it.
         .layer(middleware::from_fn_with_state(origins, origin::check))
