@@ -49,7 +49,53 @@ fn owned_headers(headers: &HeaderMap) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::header;
+    use axum::Router;
+    use axum::body::{Body, Bytes};
+    use axum::http::{StatusCode, header};
+    use tower::ServiceExt;
+
+    /// Behind the middleware, as the Socket.IO layer sits, nothing of the request points into
+    /// the buffer it was parsed from: not the URI, not a header, not axum's `OriginalUri`
+    /// (which the first attempt at this missed).
+    #[tokio::test]
+    async fn behind_it_nothing_points_into_the_read_buffer() {
+        // Like hyper: the URI and a header value are slices of one read buffer.
+        let buffer = Bytes::from(b"/socket.io/?EIO=4&transport=websocketchat.example.org".to_vec());
+        let start = buffer.as_ptr() as usize;
+        let end = start + buffer.len();
+        let outside = move |bytes: &[u8]| {
+            let at = bytes.as_ptr() as usize;
+            at < start || at >= end
+        };
+        let request = Request::builder()
+            .uri(Uri::from_maybe_shared(buffer.slice(..37)).unwrap())
+            .header(
+                header::HOST,
+                HeaderValue::from_maybe_shared(buffer.slice(37..)).unwrap(),
+            )
+            .body(Body::empty())
+            .unwrap();
+        assert!(
+            !outside(request.uri().path().as_bytes()),
+            "the test's own premise"
+        );
+
+        let app = Router::new()
+            .fallback(move |request: Request| async move {
+                let original = &request.extensions().get::<OriginalUri>().unwrap().0;
+                let fine = outside(request.uri().path().as_bytes())
+                    && outside(original.path().as_bytes())
+                    && outside(request.headers()[header::HOST].as_bytes());
+                if fine {
+                    StatusCode::OK
+                } else {
+                    StatusCode::IM_A_TEAPOT
+                }
+            })
+            .layer(axum::middleware::from_fn(detach));
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 
     #[test]
     fn copies_keep_every_value_and_repeated_header() {

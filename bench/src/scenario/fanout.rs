@@ -166,13 +166,14 @@ pub(crate) async fn knee(
             }
         }
     }
-    let rate = best.as_ref().map_or(0.0, |(rate, _)| *rate);
-    Ok(Knee {
+    let mut knee = Knee {
         best,
         failed_at,
         lowest_complete: lowest_complete.unwrap_or(false),
-        ladders: vec![rate],
-    })
+        ladders: Vec::new(),
+    };
+    knee.ladders.push(knee.rate());
+    Ok(knee)
 }
 
 pub(crate) fn describe(rate: f64, step: &Step, pass: bool) -> String {
