@@ -39,6 +39,10 @@ pub const HISTORY_PAGE: usize = 50;
 pub const MAX_REPLAY: usize = 1000;
 /// The most messages one `history` request returns.
 pub const MAX_HISTORY_LIMIT: usize = 100;
+/// How many rooms a `browse rooms` page holds unless the request asks otherwise.
+pub const BROWSE_PAGE: usize = 50;
+/// The most rooms one `browse rooms` page holds.
+pub const MAX_BROWSE_LIMIT: usize = 200;
 /// Name shown for clients that connect without a name or token, such as the tutorial client.
 /// It is reserved: nobody can claim it as a nickname.
 pub const ANONYMOUS: &str = "anonymous";
@@ -88,6 +92,7 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (JoinRoom::NAME, Direction::ClientToServer),
     (LeaveRoom::NAME, Direction::ClientToServer),
     (OpenDm::NAME, Direction::ClientToServer),
+    (BrowseRooms::NAME, Direction::ClientToServer),
     (MarkRead::NAME, Direction::ClientToServer),
     (ChatMessage::NAME, Direction::ServerToClient),
     (Presence::NAME, Direction::ServerToClient),
@@ -519,8 +524,10 @@ pub struct RoomInfo {
     pub last_seq: i64,
 }
 
-/// `rooms`, server to one person (each of their sockets): every room, joined or not, and
-/// their direct conversations. Sent on connect and whenever their memberships change.
+/// `rooms`, server to one person (each of their sockets): their own conversations, that is
+/// the rooms they belong to (the lobby included) and their direct conversations; a guest's
+/// holds the lobby alone. Sent on connect and whenever their memberships change. Rooms to
+/// join are found with [`BrowseRooms`], so the list stays small however many rooms exist.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomList {
     pub rooms: Vec<RoomInfo>,
@@ -615,6 +622,39 @@ impl Event for OpenDm {
 impl ClientEvent for OpenDm {}
 impl Request for OpenDm {
     type Ack = Reply<RoomInfo>;
+}
+
+/// `browse rooms`, client to server: a page of the public rooms the person does not belong
+/// to, by name: the first `limit` (default [`BROWSE_PAGE`], at most [`MAX_BROWSE_LIMIT`])
+/// named after `after`, or from the first when `after` is absent. With `matching`, only rooms
+/// whose name contains it (compared lowercased, at most [`MAX_ROOM_NAME_CHARS`]). Guests may
+/// browse too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowseRooms {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl Event for BrowseRooms {
+    const NAME: &'static str = "browse rooms";
+    type Namespace = Main;
+}
+impl ClientEvent for BrowseRooms {}
+impl Request for BrowseRooms {
+    type Ack = Reply<RoomPage>;
+}
+
+/// The ack of [`BrowseRooms`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomPage {
+    /// By name; each with `joined: false` and `unread: 0`.
+    pub rooms: Vec<RoomInfo>,
+    /// Whether more rooms follow the last one: ask again with it as `after`.
+    pub more: bool,
 }
 
 /// `read`, client to server: "I have seen `room` up to `seq`". Moves the person's read marker

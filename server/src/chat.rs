@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::events::{
-    self, ADMIN_EVENTS, ChatError, ChatMessage, CreateRoom, Direction, Event as _, History,
-    JoinRoom, LOBBY, LeaveRoom, MAX_CLIENT_OFFSET_CHARS, Main, MainAuth, MarkRead, MessageKind,
-    MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomList, SendMessage, Session,
-    StartTyping, Sync, Synced,
+    self, ADMIN_EVENTS, BrowseRooms, ChatError, ChatMessage, CreateRoom, Direction, Event as _,
+    History, JoinRoom, LOBBY, LeaveRoom, MAX_CLIENT_OFFSET_CHARS, Main, MainAuth, MarkRead,
+    MessageKind, MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomList, SendMessage,
+    Session, StartTyping, Sync, Synced,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -174,6 +174,7 @@ pub(crate) fn register_handlers(socket: &SocketRef) {
     socket.on(JoinRoom::NAME, rooms::on_join);
     socket.on(LeaveRoom::NAME, rooms::on_leave);
     socket.on(OpenDm::NAME, rooms::on_open_dm);
+    socket.on(BrowseRooms::NAME, rooms::on_browse);
     socket.on(MarkRead::NAME, rooms::on_read);
     socket.on_fallback(on_unknown_event);
     socket.on_disconnect(on_disconnect);

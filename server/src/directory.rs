@@ -1,5 +1,5 @@
-//! The room directory: every person's list of rooms (`rooms`), and the live announcements of
-//! what changes in it: `room update` (member and online counts) and `presence` (who is in).
+//! The room directory: every person's list of their own conversations (`rooms`), the pages
+//! of rooms they could join (`browse rooms`), and the live announcements of what changes: `room update` (member and online counts) and `presence` (who is in).
 //!
 //! Counts and presence change with every connect and disconnect, so announcements are
 //! coalesced: a room changed many times is announced once, with its state at that moment, at
@@ -10,14 +10,15 @@
 //! and to its members beyond, so that many rooms changing at once cost their members'
 //! deliveries, not rooms × everyone; a new room's go to everyone, so that people discover it
 //! live. On a big server, others see fresh counts of rooms they are not in with their next
-//! `rooms`.
+//! `browse rooms` page.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use app::events::{
-    Event as _, LOBBY, Main, Namespace as _, Presence, RoomInfo, RoomKind, RoomList, RoomUpdate,
+    Event as _, LOBBY, Main, Namespace as _, Presence, RoomInfo, RoomKind, RoomList, RoomPage,
+    RoomUpdate,
 };
 use socketioxide::SocketIo;
 use tokio::sync::Notify;
@@ -170,7 +171,7 @@ impl Directory {
     }
 }
 
-/// Every room and `who`'s direct conversations, as `who` sees them.
+/// `who`'s own conversations (the lobby alone for a guest), as `who` sees them.
 pub(crate) async fn room_list(
     chat: &Chat,
     io: &SocketIo,
@@ -179,6 +180,28 @@ pub(crate) async fn room_list(
     let rows = chat.store.room_list(who.person.as_deref()).await?;
     Ok(RoomList {
         rooms: rows.into_iter().map(|r| info(chat, io, who, r)).collect(),
+    })
+}
+
+/// A page of the public rooms `who` could join; `matching` is already lowercased and
+/// checked. One more row than the page is read to learn whether more follow.
+pub(crate) async fn browse(
+    chat: &Chat,
+    io: &SocketIo,
+    who: &Identity,
+    after: Option<&str>,
+    matching: Option<&str>,
+    limit: usize,
+) -> Result<RoomPage, StoreError> {
+    let mut rows = chat
+        .store
+        .browse(who.person.as_deref(), after, matching, limit + 1)
+        .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok(RoomPage {
+        rooms: rows.into_iter().map(|r| info(chat, io, who, r)).collect(),
+        more,
     })
 }
 

@@ -6,8 +6,9 @@
 //! of their sockets (found through their personal room) joins or leaves it.
 
 use app::events::{
-    self, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom, Left, Main, MarkRead,
-    MessageKind, Namespace as _, OpenDm, RoomInfo,
+    self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom,
+    Left, MAX_BROWSE_LIMIT, MAX_ROOM_NAME_CHARS, Main, MarkRead, MessageKind, Namespace as _,
+    OpenDm, RoomInfo,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -15,7 +16,7 @@ use tracing::{error, info};
 
 use crate::chat::{AckRequested, Chat, answer, parsed, publish};
 use crate::conversation::{Conversation, person_room};
-use crate::directory::send_to_person;
+use crate::directory::{self, send_to_person};
 use crate::identity::{self, Identity};
 use crate::presence;
 use crate::store::{NewMessage, RoomKind, StoreError, now_ms};
@@ -75,6 +76,52 @@ pub(crate) fn unavailable(e: StoreError) -> ChatError {
 
 fn person(who: &Identity) -> Result<&str, ChatError> {
     who.person.as_deref().ok_or(ChatError::NameRequired)
+}
+
+/// `browse rooms`: a page of the rooms the person could join. Guests may look too.
+pub(crate) async fn on_browse(
+    socket: SocketRef,
+    io: SocketIo,
+    TryData(request): TryData<BrowseRooms>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let request = parsed::<BrowseRooms>(request)?;
+        let matching = browse_filter(request.matching.as_deref())?;
+        let limit = request
+            .limit
+            .unwrap_or(BROWSE_PAGE)
+            .clamp(1, MAX_BROWSE_LIMIT);
+        let who = identity::of(&socket);
+        directory::browse(
+            &chat,
+            &io,
+            &who,
+            request.after.as_deref(),
+            matching.as_deref(),
+            limit,
+        )
+        .await
+        .map_err(unavailable)
+    }
+    .await;
+    answer(&socket, BrowseRooms::NAME, ack, wants_ack, result);
+}
+
+/// What `browse rooms` matches names against: lowercased like the names, `None` when blank.
+fn browse_filter(matching: Option<&str>) -> Result<Option<String>, ChatError> {
+    let Some(text) = matching.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if text.chars().count() > MAX_ROOM_NAME_CHARS {
+        return Err(ChatError::InvalidPayload {
+            event: BrowseRooms::NAME.to_owned(),
+            detail: format!("`matching` is longer than {MAX_ROOM_NAME_CHARS} characters"),
+        });
+    }
+    Ok(Some(text.to_ascii_lowercase()))
 }
 
 pub(crate) async fn on_create(

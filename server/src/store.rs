@@ -408,8 +408,10 @@ impl Store {
         Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 
-    /// Every public room, and `person`'s direct conversations (none for a guest), as `person`
-    /// sees them: whether they belong, how many messages they have not read.
+    /// `person`'s own conversations, as `person` sees them: the rooms they belong to and their
+    /// direct conversations, with how many messages they have not read. A guest (`None`)
+    /// gets the lobby alone. Driven from `person`'s memberships, so it costs the same however
+    /// many rooms the server has.
     pub(crate) async fn room_list(&self, person: Option<&str>) -> Result<Vec<RoomRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT r.name, r.kind,
@@ -427,10 +429,42 @@ impl Store {
                          WHERE o.room = r.name AND o.person != me.person)
                     END AS peer
              FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = ?1
-             WHERE r.kind = 'room' OR me.person IS NOT NULL
+             WHERE r.name IN (SELECT room FROM members WHERE person = ?1 UNION SELECT 'lobby')
              ORDER BY r.kind DESC, r.name = 'lobby' DESC, r.name",
         )
         .bind(person)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Up to `limit` public rooms `person` does not belong to (for a guest: every public room
+    /// but the lobby), by name, named after `after`, whose name contains `matching`.
+    pub(crate) async fn browse(
+        &self,
+        person: Option<&str>,
+        after: Option<&str>,
+        matching: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RoomRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT r.name, r.kind,
+                    (SELECT COUNT(*) FROM members c WHERE c.room = r.name) AS members,
+                    0 AS joined,
+                    COALESCE((SELECT MAX(seq) FROM messages x WHERE x.room = r.name), 0)
+                        AS last_seq,
+                    0 AS unread,
+                    NULL AS peer
+             FROM rooms r
+             WHERE r.kind = 'room' AND r.name > ?2 AND r.name != 'lobby'
+               AND (?3 IS NULL OR instr(r.name, ?3) > 0)
+               AND NOT EXISTS (SELECT 1 FROM members me WHERE me.room = r.name AND me.person = ?1)
+             ORDER BY r.name
+             LIMIT ?4",
+        )
+        .bind(person)
+        .bind(after.unwrap_or(""))
+        .bind(matching)
+        .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?)
     }

@@ -5,9 +5,9 @@ mod support;
 use std::time::Duration;
 
 use app::events::{
-    Announce, ChatMessage, CreateRoom, DeleteMessage, Event, History, JoinRoom, LeaveRoom,
-    MarkRead, MessageDeleted, OpenDm, Presence, RecentInRoom, RoomList, RoomUpdate, SendMessage,
-    StartTyping, Stats, Sync, Synced, Typing,
+    Announce, BrowseRooms, ChatMessage, CreateRoom, DeleteMessage, Event, History, JoinRoom,
+    LeaveRoom, MarkRead, MessageDeleted, OpenDm, Presence, RecentInRoom, RoomList, RoomUpdate,
+    SendMessage, StartTyping, Stats, Sync, Synced, Typing,
 };
 use serde_json::{Value, json};
 use support::{SioClient, TestServer};
@@ -372,6 +372,85 @@ async fn a_direct_conversation_tells_its_two_people_which_of_them_is_online() {
     {
         assert_eq!(p["room"], "lobby", "{p}");
     }
+}
+
+/// The room names of a `browse rooms` page, and whether more follow.
+async fn browse(client: &mut SioClient, request: Value) -> (Vec<String>, bool) {
+    let page = data(&client.ask(BrowseRooms::NAME, vec![request]).await);
+    let names = page["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(
+                (&r["joined"], &r["unread"], &r["kind"]),
+                (&json!(false), &json!(0), &json!("room")),
+                "{r}"
+            );
+            r["room"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    (names, page["more"].as_bool().unwrap())
+}
+
+#[tokio::test]
+async fn the_list_holds_ones_own_and_the_rest_are_browsed_a_page_at_a_time() {
+    support::watch_server_panics();
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    for name in ["rust", "alpha", "delta", "beta", "gamma"] {
+        data(&request(&mut ann, CreateRoom::NAME, vec![json!({ "name": name })]).await);
+    }
+    let mut bob = server.client(json!({"name": "bob"})).await;
+    data(&request(&mut bob, JoinRoom::NAME, vec![json!({"room": "beta"})]).await);
+
+    // Bob's list: what he is in, however many rooms exist.
+    let token = bob.session.clone().unwrap()["token"].clone();
+    let mut tab = server.client(json!({ "token": token })).await;
+    let list = rooms(&mut tab).await;
+    assert_eq!(list.keys().collect::<Vec<_>>(), ["beta", "lobby"]);
+
+    // The others, by name, a page at a time, each counted.
+    let (first, more) = browse(&mut bob, json!({"limit": 2})).await;
+    assert_eq!((first, more), (vec!["alpha".into(), "delta".into()], true));
+    let (second, more) = browse(&mut bob, json!({"after": "delta", "limit": 2})).await;
+    assert_eq!((second, more), (vec!["gamma".into(), "rust".into()], false));
+    let page = data(&request(&mut bob, BrowseRooms::NAME, vec![json!({"limit": 1})]).await);
+    assert_eq!(
+        (&page["rooms"][0]["members"], &page["rooms"][0]["title"]),
+        (&json!(1), &json!("alpha"))
+    );
+
+    // By name: a part of it, in any case.
+    let (found, _) = browse(&mut bob, json!({"matching": "TA"})).await;
+    assert_eq!(found, ["delta"], "beta is his already");
+    let (found, _) = browse(&mut bob, json!({"matching": " rus "})).await;
+    assert_eq!(found, ["rust"]);
+    let (found, more) = browse(&mut bob, json!({"matching": "zig"})).await;
+    assert!(found.is_empty() && !more);
+
+    // Ann is in all of them; a guest may look at all of them but the lobby.
+    assert_eq!(browse(&mut ann, json!({})).await, (vec![], false));
+    let mut guest = server.client(json!({})).await;
+    assert_eq!(
+        rooms(&mut guest).await.keys().collect::<Vec<_>>(),
+        ["lobby"]
+    );
+    let (all, _) = browse(&mut guest, json!({})).await;
+    assert_eq!(all, ["alpha", "beta", "delta", "gamma", "rust"]);
+
+    // Bad requests get typed errors; a limit out of range is brought into it.
+    let long = "a".repeat(app::events::MAX_ROOM_NAME_CHARS + 1);
+    for bad in [
+        json!({ "matching": long }),
+        json!(5),
+        json!({"limit": "ten"}),
+    ] {
+        let ack = request(&mut bob, BrowseRooms::NAME, vec![bad.clone()]).await;
+        assert_eq!(code(&ack), "invalid_payload", "{bad}");
+    }
+    let (one, more) = browse(&mut bob, json!({"limit": 0})).await;
+    assert_eq!((one.len(), more), (1, true));
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@
 //! Browser only. On the server [`Live`] is an inert stand-in, so components need no `cfg`.
 //! The browser's is split by what it does:
 //! - `browser`: the connection, identity, incoming messages and catch-up, typing;
-//! - `conversations`: opening, joining, leaving and paging back through conversations, and
-//!   read markers;
+//! - `conversations`: opening, joining, leaving and paging back through conversations, read
+//!   markers, and browsing the rooms to join;
 //! - `sender`: the ordered sender over the outbox.
 
 use std::time::Duration;
@@ -105,6 +105,8 @@ mod inert {
         pub(crate) fn create(&self, _name: String) {}
         pub(crate) fn leave(&self, _room: String) {}
         pub(crate) fn open_dm(&self, _name: String) {}
+        pub(crate) fn browse(&self, _matching: String) {}
+        pub(crate) fn browse_more(&self) {}
         pub(crate) fn load_older(&self) {}
     }
 }

@@ -1,9 +1,10 @@
-//! The conversations the sidebar lists: rooms (joined or not) and the person's direct
-//! conversations, with their counts and unread badges.
+//! The conversations the sidebar lists: the person's rooms and direct conversations, with
+//! their counts and unread badges, and the rooms they could join that the page has seen.
 //!
 //! The server's `rooms` is the truth about memberships and unread counts (from the person's
 //! read marker); between two of them the page counts unread messages itself, from the live
-//! `chat message`s. Pure, so those rules are unit-tested.
+//! `chat message`s. Rooms to join come a page at a time from `browse rooms`, and live from
+//! `room update` when one is created. Pure, so those rules are unit-tested.
 
 use std::collections::BTreeMap;
 
@@ -43,10 +44,12 @@ fn placeholder(room: &str, kind: RoomKind, title: &str) -> RoomInfo {
 // Without `hydrate` only the server render reads the list; the rest serves the browser.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 impl Rooms {
-    /// Takes the server's list. The conversation being viewed has nothing unread, whatever
-    /// the server counted before our `read` reached it.
+    /// Takes the server's list of our conversations. The conversation being viewed has
+    /// nothing unread, whatever the server counted before our `read` reached it. A room we
+    /// held that the list leaves out is one we left (here or in another tab): it stays, to
+    /// join again. A direct conversation it leaves out was another identity's.
     pub(crate) fn apply_list(&mut self, list: RoomList, viewing: &str) {
-        self.by_id = list
+        let mut by_id: BTreeMap<String, RoomInfo> = list
             .rooms
             .into_iter()
             .map(|mut info| {
@@ -56,9 +59,27 @@ impl Rooms {
                 (info.room.clone(), info)
             })
             .collect();
-        self.by_id
+        for (room, mut info) in std::mem::take(&mut self.by_id) {
+            if info.kind == RoomKind::Room && !by_id.contains_key(&room) {
+                info.joined = false;
+                info.unread = 0;
+                by_id.insert(room, info);
+            }
+        }
+        by_id
             .entry(LOBBY.to_owned())
             .or_insert_with(|| placeholder(LOBBY, RoomKind::Room, LOBBY));
+        self.by_id = by_id;
+    }
+
+    /// A page of `browse rooms`: rooms we could join, with their counts. One we joined
+    /// since the page was read keeps our entry.
+    pub(crate) fn browsed(&mut self, page: Vec<RoomInfo>) {
+        for info in page {
+            if !self.is_member(&info.room) {
+                self.by_id.insert(info.room.clone(), info);
+            }
+        }
     }
 
     /// A room's counts changed, or a room was created (then it is new to us, and not joined).
@@ -160,11 +181,12 @@ impl Rooms {
         rooms
     }
 
-    /// Rooms we could join, by name.
-    pub(crate) fn others(&self) -> Vec<RoomInfo> {
+    /// Rooms we could join whose name contains `matching` (lowercase; empty matches all),
+    /// by name.
+    pub(crate) fn others(&self, matching: &str) -> Vec<RoomInfo> {
         self.by_id
             .values()
-            .filter(|i| i.kind == RoomKind::Room && !i.joined)
+            .filter(|i| i.kind == RoomKind::Room && !i.joined && i.room.contains(matching))
             .cloned()
             .collect()
     }
@@ -180,6 +202,20 @@ impl Rooms {
         dms.sort_by_key(|i| i.title.to_ascii_lowercase());
         dms
     }
+}
+
+/// Where the "More rooms" list stands: what it is filtered by, and where the next page of
+/// `browse rooms` starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Browse {
+    /// Lowercased, trimmed; empty for every room.
+    pub(crate) matching: String,
+    /// The `after` of the next page, when the server said more follow.
+    pub(crate) next: Option<String>,
+    /// A page is being read.
+    pub(crate) loading: bool,
+    /// The first page for `matching` has come: until then, an empty list says nothing.
+    pub(crate) answered: bool,
 }
 
 /// "3 members, 2 online", or nothing before the server said.
@@ -251,7 +287,7 @@ mod tests {
         let rooms = listed();
         let names = |v: Vec<RoomInfo>| v.into_iter().map(|i| i.room).collect::<Vec<_>>();
         assert_eq!(names(rooms.joined()), [LOBBY, "rust"]);
-        assert_eq!(names(rooms.others()), ["go"]);
+        assert_eq!(names(rooms.others("")), ["go"]);
         assert_eq!(names(rooms.direct()), ["dm:1:2"]);
         assert!(rooms.is_member("dm:1:2") && rooms.is_member("rust") && !rooms.is_member("go"));
         assert_eq!(rooms.title("dm:1:2"), "bob");
@@ -333,6 +369,36 @@ mod tests {
         rooms.upsert(joined, "zig");
         assert!(rooms.is_member("zig"));
         assert_eq!(unread(&rooms, "zig"), 0, "it is the one being opened");
+    }
+
+    #[test]
+    fn a_new_list_keeps_rooms_to_join_and_drops_what_is_not_ours() {
+        let mut rooms = listed();
+        rooms.browsed(vec![
+            info("zig", RoomKind::Room, false, 0, 7),
+            // Stale: we are in rust, whatever the page read before our join.
+            info("rust", RoomKind::Room, false, 0, 10),
+        ]);
+        assert!(rooms.is_member("rust"), "a page does not undo a join");
+        assert_eq!(unread(&rooms, "rust"), 2);
+        // The next list (we left rust in another tab) names only what we are in.
+        rooms.apply_list(
+            RoomList {
+                rooms: vec![info(LOBBY, RoomKind::Room, true, 0, 40)],
+            },
+            LOBBY,
+        );
+        let names = |v: Vec<RoomInfo>| v.into_iter().map(|i| i.room).collect::<Vec<_>>();
+        assert_eq!(names(rooms.joined()), [LOBBY]);
+        assert_eq!(names(rooms.others("")), ["go", "rust", "zig"]);
+        assert_eq!(unread(&rooms, "rust"), 0);
+        assert!(
+            rooms.direct().is_empty(),
+            "a conversation the list leaves out is not ours"
+        );
+        assert_eq!(names(rooms.others("i")), ["zig"]);
+        assert_eq!(names(rooms.others("u")), ["rust"]);
+        assert!(rooms.others("x").is_empty());
     }
 
     #[test]

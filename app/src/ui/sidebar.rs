@@ -1,5 +1,6 @@
 //! The sidebar: the rooms we are in and our direct conversations, each with its unread badge;
-//! rooms to join; forms to create a room and to message someone.
+//! rooms to join, found a page at a time and by name; forms to create a room and to message
+//! someone.
 
 use leptos::prelude::*;
 
@@ -24,7 +25,16 @@ pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>
     };
     let joined = move || state.rooms.with(|r| r.joined());
     let direct = move || state.rooms.with(|r| r.direct());
-    let others = move || state.rooms.with(|r| r.others());
+    let matching = move || state.browse.with(|b| b.matching.clone());
+    let others = move || {
+        let matching = matching();
+        state.rooms.with(|r| r.others(&matching))
+    };
+    let more_follow = move || state.browse.with(|b| b.next.is_some());
+    let loading = move || state.browse.with(|b| b.loading);
+    let none_left = move || {
+        state.browse.with(|b| b.answered) && !loading() && !more_follow() && others().is_empty()
+    };
 
     view! {
         <nav class="sidebar" aria-label="Conversations">
@@ -51,6 +61,19 @@ pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>
             </form>
 
             <h2 id="others-heading">"More rooms"</h2>
+            <input
+                class="find-room"
+                type="search"
+                aria-label="Find a room"
+                placeholder="Find a room…"
+                autocomplete="off"
+                maxlength=MAX_ROOM_NAME_CHARS.to_string()
+                on:input=move |ev| {
+                    let text = event_target_value(&ev);
+                    live.run(|l| l.browse(text));
+                }
+                disabled=move || !hydrated.get()
+            />
             <ul class="browse" aria-labelledby="others-heading" data-testid="other-rooms">
                 <For
                     each=others
@@ -73,6 +96,22 @@ pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>
                     }
                 />
             </ul>
+            <Show when=none_left>
+                <p class="browse-empty" data-testid="no-other-rooms">
+                    {move || if matching().is_empty() { "No other rooms yet" } else { "No room matches" }}
+                </p>
+            </Show>
+            <Show when=more_follow>
+                <button
+                    type="button"
+                    class="browse-more"
+                    data-testid="more-rooms"
+                    disabled=loading
+                    on:click=move |_| live.run(|l| l.browse_more())
+                >
+                    "Show more rooms"
+                </button>
+            </Show>
             <form class="side-form" on:submit=create>
                 <input
                     aria-label="New room name"

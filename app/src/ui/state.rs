@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use super::rooms::Rooms;
+use super::rooms::{Browse, Rooms};
 use super::status::Status;
 use super::timeline::Timeline;
 use crate::events::{ChatMessage, LOBBY, Presence};
@@ -20,6 +20,8 @@ pub(crate) struct ChatState {
     pub(crate) active: RwSignal<String>,
     pub(crate) timelines: RwSignal<Timelines>,
     pub(crate) rooms: RwSignal<Rooms>,
+    /// The "More rooms" list's filter and next page.
+    pub(crate) browse: RwSignal<Browse>,
     pub(crate) status: RwSignal<Status>,
     /// Who we are (the server's `session`), or the name we are claiming.
     pub(crate) name: RwSignal<String>,
@@ -44,6 +46,7 @@ impl ChatState {
             active: RwSignal::new(LOBBY.to_owned()),
             timelines: RwSignal::new(timelines),
             rooms: RwSignal::new(Rooms::default()),
+            browse: RwSignal::new(Browse::default()),
             status: RwSignal::new(Status::default()),
             name: RwSignal::new(String::new()),
             name_error: RwSignal::new(None),

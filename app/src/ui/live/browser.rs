@@ -33,6 +33,8 @@ pub(super) struct Books {
     pub(super) queue: Vec<(String, String)>,
     /// Conversations with a `sync` or `history` reload under way.
     pub(super) syncing: HashSet<String>,
+    /// Counts `browse rooms` requests: only the answer to the newest is shown.
+    pub(super) browse_asked: u64,
     /// The newest `seq` reported with `read`, per conversation.
     pub(super) read: HashMap<String, i64>,
     /// When our own `typing` last went out, per conversation.
@@ -135,6 +137,8 @@ impl Live {
             for room in loading {
                 this.reload(&room);
             }
+            // Rooms created or emptied while we were away: the first page again.
+            this.browse(this.state.browse.with_untracked(|b| b.matching.clone()));
             this.pump();
         });
         let this = live.clone();

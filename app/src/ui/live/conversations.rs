@@ -9,8 +9,8 @@ use super::browser::Live;
 use super::sender::capitalise;
 use crate::client::AckError;
 use crate::events::{
-    ChatError, CreateRoom, HISTORY_PAGE, History, JoinRoom, LOBBY, LeaveRoom, MarkRead, OpenDm,
-    RoomInfo, RoomList, validate_room_name,
+    BrowseRooms, ChatError, CreateRoom, HISTORY_PAGE, History, JoinRoom, LOBBY, LeaveRoom,
+    MarkRead, OpenDm, RoomInfo, RoomList, RoomPage, validate_room_name,
 };
 use crate::ui::outbox;
 use crate::ui::timeline::Timeline;
@@ -96,6 +96,67 @@ impl Live {
         });
         self.state.typists.update(|v| v.retain(|(r, _)| r != room));
         self.books.borrow_mut().read.remove(room);
+    }
+
+    /// Lists the rooms to join whose name contains `matching`, from the first page.
+    pub(crate) fn browse(&self, matching: String) {
+        let matching = matching.trim().to_ascii_lowercase();
+        self.state.browse.update(|b| {
+            b.matching = matching.clone();
+            b.next = None;
+            b.answered = false;
+        });
+        self.browse_page(None);
+    }
+
+    /// The next page of rooms to join, after the last one listed.
+    pub(crate) fn browse_more(&self) {
+        if let Some(after) = self.state.browse.with_untracked(|b| b.next.clone()) {
+            self.browse_page(Some(after));
+        }
+    }
+
+    fn browse_page(&self, after: Option<String>) {
+        let asked = {
+            let mut books = self.books.borrow_mut();
+            books.browse_asked += 1;
+            books.browse_asked
+        };
+        let matching = self.state.browse.with_untracked(|b| b.matching.clone());
+        self.state.browse.update(|b| b.loading = true);
+        let request = BrowseRooms {
+            after,
+            matching: (!matching.is_empty()).then_some(matching),
+            limit: None,
+        };
+        let this = self.clone();
+        spawn_local(async move {
+            let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
+            // A newer filter or page was asked for meanwhile: its answer is the one to show.
+            if this.books.borrow().browse_asked != asked {
+                return;
+            }
+            match result.map(|r| r.into_result()) {
+                Ok(Ok(RoomPage { rooms, more })) => {
+                    let next = more.then(|| rooms.last().map(|r| r.room.clone())).flatten();
+                    this.state.rooms.update(|r| r.browsed(rooms));
+                    this.state.browse.update(|b| {
+                        b.next = next;
+                        b.loading = false;
+                        b.answered = true;
+                    });
+                }
+                Ok(Err(e)) => {
+                    this.state.browse.update(|b| b.loading = false);
+                    this.state.alert.set(Some(capitalised(&e)));
+                }
+                // Not connected: the next connect asks again.
+                Err(e) => {
+                    this.state.browse.update(|b| b.loading = false);
+                    leptos::logging::warn!("browse rooms failed: {e:?}");
+                }
+            }
+        });
     }
 
     /// Joins a listed room and shows it.
