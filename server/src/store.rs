@@ -415,7 +415,7 @@ impl Store {
     pub(crate) async fn room_list(&self, person: Option<&str>) -> Result<Vec<RoomRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT r.name, r.kind,
-                    (SELECT COUNT(*) FROM members c WHERE c.room = r.name) AS members,
+                    r.members,
                     me.person IS NOT NULL AS joined,
                     COALESCE((SELECT MAX(seq) FROM messages x WHERE x.room = r.name), 0)
                         AS last_seq,
@@ -448,7 +448,7 @@ impl Store {
     ) -> Result<Vec<RoomRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT r.name, r.kind,
-                    (SELECT COUNT(*) FROM members c WHERE c.room = r.name) AS members,
+                    r.members,
                     0 AS joined,
                     COALESCE((SELECT MAX(seq) FROM messages x WHERE x.room = r.name), 0)
                         AS last_seq,
@@ -471,10 +471,11 @@ impl Store {
 
     /// How many people belong to `room`.
     pub(crate) async fn member_count(&self, room: &str) -> Result<usize, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM members WHERE room = ?")
-            .bind(room)
-            .fetch_one(&self.pool)
-            .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(members), 0) FROM rooms WHERE name = ?")
+                .bind(room)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n as usize)
     }
 
@@ -660,6 +661,37 @@ mod tests {
             client_offset: offset,
             kind: None,
         }
+    }
+
+    #[tokio::test]
+    async fn member_counts_follow_claims_joins_and_leaves() {
+        let (_dir, store) = open_temp().await;
+        let hold = 1_000;
+        for (person, name) in [("p1", "ann"), ("p2", "bob")] {
+            store.claim_name(person, name, name, 1, hold).await.unwrap();
+        }
+        // Claiming again (a reconnect) does not count twice.
+        store.claim_name("p1", "ann", "ann", 2, hold).await.unwrap();
+        assert!(store.create_room("rust", "p1", 3).await.unwrap());
+        assert!(store.join("rust", "p2", 4).await.unwrap());
+        assert!(!store.join("rust", "p2", 5).await.unwrap());
+        let counts = |store: Store| async move {
+            (
+                store.member_count("lobby").await.unwrap(),
+                store.member_count("rust").await.unwrap(),
+                store.member_count("nowhere").await.unwrap(),
+            )
+        };
+        assert_eq!(counts(store.clone()).await, (2, 2, 0));
+        assert!(store.leave("rust", "p1").await.unwrap());
+        assert!(!store.leave("rust", "p1").await.unwrap());
+        assert_eq!(counts(store.clone()).await, (2, 1, 0));
+        let listed = store.room_list(Some("p2")).await.unwrap();
+        let members: Vec<(&str, i64)> = listed
+            .iter()
+            .map(|r| (r.name.as_str(), r.members))
+            .collect();
+        assert_eq!(members, [("lobby", 2), ("rust", 1)]);
     }
 
     #[tokio::test]
