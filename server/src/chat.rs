@@ -36,7 +36,7 @@ use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
 use crate::turn::Turn;
-use crate::writer::{self, OwnedMessage, Writer};
+use crate::writer::{self, Answer, OwnedMessage, Writer};
 
 /// Shared state of the chat namespace. Cheap to clone.
 #[derive(Clone)]
@@ -229,8 +229,21 @@ async fn on_send(
 ) {
     // First of all: a turn dropped before its wait would let the next post pass an earlier one.
     turn.wait().await;
-    let result = async { post(&socket, &chat, parsed::<SendMessage>(message)?, turn).await }.await;
-    answer(&socket, SendMessage::NAME, ack, wants_ack, result);
+    let checked = async { check(&socket, &chat, parsed::<SendMessage>(message)?).await }.await;
+    let (message, to) = match checked {
+        Ok(post) => post,
+        // Refused: the turn passes on as this returns.
+        Err(e) => return answer::<Posted>(&socket, SendMessage::NAME, ack, wants_ack, Err(e)),
+    };
+    let poster = socket.clone();
+    let reply = move |outcome: Result<Posted, ChatError>| {
+        answer(&poster, SendMessage::NAME, ack, wants_ack, outcome)
+    };
+    chat.writer
+        .enqueue(message, to, Answer::Call(Box::new(reply)))
+        .await;
+    // Queued: the writer keeps the order from here.
+    drop(turn);
 }
 
 /// The payload of `E`, or the `invalid_payload` error that answers it.
@@ -243,14 +256,13 @@ pub(crate) fn parsed<E: events::Event>(
     })
 }
 
-/// Validates, stores (idempotently by client offset) and broadcasts one message. `turn` is
-/// the socket's turn, already waited for; it is passed on once the message is queued.
-async fn post(
+/// Validates one message and says where it goes; the writer then stores it (idempotently
+/// by client offset) and broadcasts it.
+async fn check(
     socket: &SocketRef,
     chat: &Chat,
     m: SendMessage,
-    turn: Turn,
-) -> Result<Posted, ChatError> {
+) -> Result<(OwnedMessage, BroadcastOperators<LocalAdapter>), ChatError> {
     let text = events::validate_text(&m.text)?;
     let offset = m.client_offset.as_deref();
     if offset.is_some_and(|o| o.chars().count() > MAX_CLIENT_OFFSET_CHARS) {
@@ -282,15 +294,10 @@ async fn post(
         client_offset: offset,
         kind: None,
     };
-    let answer = chat
-        .writer
-        .enqueue(
-            OwnedMessage::from(&message),
-            socket.within(conversation.audience()),
-        )
-        .await?;
-    drop(turn);
-    answer.await
+    Ok((
+        OwnedMessage::from(&message),
+        socket.within(conversation.audience()),
+    ))
 }
 
 /// Stores a message (idempotently by client offset) and broadcasts it with `to`, in id

@@ -60,7 +60,29 @@ impl OwnedMessage {
 struct Job {
     message: OwnedMessage,
     to: BroadcastOperators<LocalAdapter>,
-    reply: oneshot::Sender<Result<Posted, ChatError>>,
+    answer: Answer,
+}
+
+/// Who learns how a post ended, and how.
+pub(crate) enum Answer {
+    /// A task that waits for the outcome.
+    Waiter(oneshot::Sender<Result<Posted, ChatError>>),
+    /// Called on the writer's thread right after the message's broadcast. A poster's ack sent
+    /// from here is queued on its socket with its own copy of the message, before the socket's
+    /// task wakes, so both usually leave in one write; answered from the poster's task, each
+    /// took a write (and a wake-up) of its own.
+    Call(Box<dyn FnOnce(Result<Posted, ChatError>) + Send>),
+}
+
+impl Answer {
+    fn give(self, outcome: Result<Posted, ChatError>) {
+        match self {
+            Answer::Waiter(reply) => {
+                let _ = reply.send(outcome);
+            }
+            Answer::Call(f) => f(outcome),
+        }
+    }
 }
 
 /// What the writer shares with the rest of the chat.
@@ -100,22 +122,28 @@ impl Writer {
         message: OwnedMessage,
         to: BroadcastOperators<LocalAdapter>,
     ) -> Result<Posted, ChatError> {
-        self.enqueue(message, to).await?.await
+        let (reply, outcome) = oneshot::channel();
+        self.enqueue(message, to, Answer::Waiter(reply)).await;
+        outcome.await.map_err(|_| ChatError::Unavailable)?
     }
 
-    /// Queues `message` for storing and broadcasting, and returns its answer to wait for.
-    /// Messages are stored in the order they were queued.
+    /// Queues `message` for storing and broadcasting; `answer` is given its outcome in every
+    /// case. Messages are stored in the order they were queued, so a poster may go on once
+    /// this returns.
     pub(crate) async fn enqueue(
         &self,
         message: OwnedMessage,
         to: BroadcastOperators<LocalAdapter>,
-    ) -> Result<impl Future<Output = Result<Posted, ChatError>> + use<>, ChatError> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job { message, to, reply })
-            .await
-            .map_err(|_| ChatError::Unavailable)?;
-        Ok(async move { answer.await.map_err(|_| ChatError::Unavailable)? })
+        answer: Answer,
+    ) {
+        let job = Job {
+            message,
+            to,
+            answer,
+        };
+        if let Err(refused) = self.queue.send(job).await {
+            refused.0.answer.give(Err(ChatError::Unavailable));
+        }
     }
 }
 
@@ -145,7 +173,7 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
             Err(e) => {
                 error!(posts = batch.len(), error = %e, "committing messages failed");
                 for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(ChatError::Unavailable));
+                    job.answer.give(Err(ChatError::Unavailable));
                 }
                 continue;
             }
@@ -166,7 +194,7 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
                 let sent = job.to.emit(ChatMessage::NAME, &to_event(stored)).await;
                 shared.lagging.record(&shared.metrics, &room, sent);
             }
-            let _ = job.reply.send(Ok(posted));
+            job.answer.give(Ok(posted));
         }
         debug!(posts, ?committed, total = ?started.elapsed(), "batch written");
     }
