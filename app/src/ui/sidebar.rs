@@ -61,6 +61,20 @@ pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>
             </form>
 
             <h2 id="others-heading">"More rooms"</h2>
+            // The form and the alert come before the list, which may be long.
+            <form class="side-form" on:submit=create>
+                <input
+                    aria-label="New room name"
+                    placeholder="New room…"
+                    autocomplete="off"
+                    maxlength=MAX_ROOM_NAME_CHARS.to_string()
+                    prop:value=move || new_room.get()
+                    on:input=move |ev| new_room.set(event_target_value(&ev))
+                    disabled=move || !hydrated.get()
+                />
+                <button type="submit" disabled=move || !hydrated.get()>"Create"</button>
+            </form>
+            <p class="side-alert" data-testid="sidebar-alert" role="alert">{move || state.alert.get()}</p>
             <input
                 class="find-room"
                 type="search"
@@ -112,19 +126,6 @@ pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>
                     "Show more rooms"
                 </button>
             </Show>
-            <form class="side-form" on:submit=create>
-                <input
-                    aria-label="New room name"
-                    placeholder="New room…"
-                    autocomplete="off"
-                    maxlength=MAX_ROOM_NAME_CHARS.to_string()
-                    prop:value=move || new_room.get()
-                    on:input=move |ev| new_room.set(event_target_value(&ev))
-                    disabled=move || !hydrated.get()
-                />
-                <button type="submit" disabled=move || !hydrated.get()>"Create"</button>
-            </form>
-            <p class="side-alert" data-testid="sidebar-alert" role="alert">{move || state.alert.get()}</p>
         </nav>
     }
     // Erased: the nested view types otherwise overflow rustc's query depth in release builds.
