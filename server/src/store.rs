@@ -695,6 +695,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_from_before_member_counts_gets_them_on_upgrade() {
+        // The migrations as they were before 0007, applied to a database with people in it.
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("migrations");
+        std::fs::create_dir(&before).unwrap();
+        let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        for entry in std::fs::read_dir(all).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_owned();
+            if name.to_str().unwrap() < "0007" {
+                std::fs::copy(&path, before.join(name)).unwrap();
+            }
+        }
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let pool = SqlitePool::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        for statement in [
+            "INSERT INTO rooms (name, kind, created_at) VALUES ('rust', 'room', 1)",
+            "INSERT INTO members (room, person, joined_at)
+             VALUES ('lobby', 'p1', 1), ('lobby', 'p2', 1), ('rust', 'p1', 1)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(store.member_count("lobby").await.unwrap(), 2);
+        assert_eq!(store.member_count("rust").await.unwrap(), 1);
+        // And from then on the triggers keep them.
+        assert!(store.join("rust", "p2", 2).await.unwrap());
+        assert_eq!(store.member_count("rust").await.unwrap(), 2);
+    }
+
+    #[tokio::test]
     async fn ids_increase_and_offsets_dedupe() {
         let (_dir, store) = open_temp().await;
         let a = store.insert(msg("one", Some("c1"))).await.unwrap();
