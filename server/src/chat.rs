@@ -36,7 +36,7 @@ use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
 use crate::turn::Turn;
-use crate::writer::{self, Answer, OwnedMessage, Writer};
+use crate::writer::{self, Answer, Callback, OwnedMessage, Writer};
 
 /// Shared state of the chat namespace. Cheap to clone.
 #[derive(Clone)]
@@ -240,7 +240,7 @@ async fn on_send(
         answer(&poster, SendMessage::NAME, ack, wants_ack, outcome)
     };
     chat.writer
-        .enqueue(message, to, Answer::Call(Box::new(reply)))
+        .enqueue(message, to, Answer::Call(Callback::new(reply)))
         .await;
     // Queued: the writer keeps the order from here.
     drop(turn);

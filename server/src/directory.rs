@@ -1,5 +1,6 @@
 //! The room directory: every person's list of their own conversations (`rooms`), the pages
-//! of rooms they could join (`browse rooms`), and the live announcements of what changes: `room update` (member and online counts) and `presence` (who is in).
+//! of rooms they could join (`browse rooms`), and the live announcements of what changes:
+//! `room update` (member and online counts) and `presence` (who is in).
 //!
 //! Counts and presence change with every connect and disconnect, so announcements are
 //! coalesced: a room changed many times is announced once, with its state at that moment, at

@@ -71,7 +71,33 @@ pub(crate) enum Answer {
     /// from here is queued on its socket with its own copy of the message, before the socket's
     /// task wakes, so both usually leave in one write; answered from the poster's task, each
     /// took a write (and a wake-up) of its own.
-    Call(Box<dyn FnOnce(Result<Posted, ChatError>) + Send>),
+    Call(Callback),
+}
+
+type Outcome = Box<dyn FnOnce(Result<Posted, ChatError>) + Send>;
+
+/// A callback that is called exactly once: dropped uncalled (the writer's thread died with
+/// the post in hand), it answers `unavailable`, as a waiter would learn from its closed channel.
+pub(crate) struct Callback(Option<Outcome>);
+
+impl Callback {
+    pub(crate) fn new(f: impl FnOnce(Result<Posted, ChatError>) + Send + 'static) -> Callback {
+        Callback(Some(Box::new(f)))
+    }
+
+    fn call(mut self, outcome: Result<Posted, ChatError>) {
+        if let Some(f) = self.0.take() {
+            f(outcome);
+        }
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(Err(ChatError::Unavailable));
+        }
+    }
 }
 
 impl Answer {
@@ -80,7 +106,7 @@ impl Answer {
             Answer::Waiter(reply) => {
                 let _ = reply.send(outcome);
             }
-            Answer::Call(f) => f(outcome),
+            Answer::Call(f) => f.call(outcome),
         }
     }
 }
@@ -197,5 +223,27 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
             job.answer.give(Ok(posted));
         }
         debug!(posts, ?committed, total = ?started.elapsed(), "batch written");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    #[test]
+    fn a_callback_is_answered_once_and_never_forgotten() {
+        let (told, heard) = mpsc::channel();
+        let t = told.clone();
+        Answer::Call(Callback::new(move |o| t.send(o).unwrap())).give(Ok(Posted {
+            id: 1,
+            ts: 2,
+            seq: 3,
+        }));
+        assert_eq!(heard.try_recv().unwrap().unwrap().id, 1);
+        assert!(heard.try_recv().is_err(), "answered once");
+        drop(Callback::new(move |o| told.send(o).unwrap()));
+        assert_eq!(heard.try_recv().unwrap(), Err(ChatError::Unavailable));
     }
 }
