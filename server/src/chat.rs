@@ -36,7 +36,7 @@ use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
 use crate::turn::Turn;
-use crate::writer::{self, Answer, Callback, OwnedMessage, Writer};
+use crate::writer::{self, Answer, OwnedMessage, Writer};
 
 /// Shared state of the chat namespace. Cheap to clone.
 #[derive(Clone)]
@@ -239,9 +239,7 @@ async fn on_send(
     let reply = move |outcome: Result<Posted, ChatError>| {
         answer(&poster, SendMessage::NAME, ack, wants_ack, outcome)
     };
-    chat.writer
-        .enqueue(message, to, Answer::Call(Callback::new(reply)))
-        .await;
+    chat.writer.enqueue(message, to, Answer::new(reply)).await;
     // Queued: the writer keeps the order from here.
     drop(turn);
 }

@@ -63,50 +63,31 @@ struct Job {
     answer: Answer,
 }
 
-/// Who learns how a post ended, and how.
-pub(crate) enum Answer {
-    /// A task that waits for the outcome.
-    Waiter(oneshot::Sender<Result<Posted, ChatError>>),
-    /// Called on the writer's thread right after the message's broadcast. A poster's ack sent
-    /// from here is queued on its socket with its own copy of the message, before the socket's
-    /// task wakes, so both usually leave in one write; answered from the poster's task, each
-    /// took a write (and a wake-up) of its own.
-    Call(Callback),
-}
-
 type Outcome = Box<dyn FnOnce(Result<Posted, ChatError>) + Send>;
 
-/// A callback that is called exactly once: dropped uncalled (the writer's thread died with
-/// the post in hand), it answers `unavailable`, as a waiter would learn from its closed channel.
-pub(crate) struct Callback(Option<Outcome>);
+/// Who learns how a post ended: called once, on the writer's thread, right after the
+/// message's broadcast. A poster's ack sent from here is queued on its socket with its own
+/// copy of the message, before the socket's task wakes, so both usually leave in one write;
+/// answered from the poster's task, each took a write (and a wake-up) of its own. Dropped
+/// uncalled (the writer's thread died with the post in hand), it answers `unavailable`.
+pub(crate) struct Answer(Option<Outcome>);
 
-impl Callback {
-    pub(crate) fn new(f: impl FnOnce(Result<Posted, ChatError>) + Send + 'static) -> Callback {
-        Callback(Some(Box::new(f)))
+impl Answer {
+    pub(crate) fn new(f: impl FnOnce(Result<Posted, ChatError>) + Send + 'static) -> Answer {
+        Answer(Some(Box::new(f)))
     }
 
-    fn call(mut self, outcome: Result<Posted, ChatError>) {
+    fn give(mut self, outcome: Result<Posted, ChatError>) {
         if let Some(f) = self.0.take() {
             f(outcome);
         }
     }
 }
 
-impl Drop for Callback {
+impl Drop for Answer {
     fn drop(&mut self) {
         if let Some(f) = self.0.take() {
             f(Err(ChatError::Unavailable));
-        }
-    }
-}
-
-impl Answer {
-    fn give(self, outcome: Result<Posted, ChatError>) {
-        match self {
-            Answer::Waiter(reply) => {
-                let _ = reply.send(outcome);
-            }
-            Answer::Call(f) => f.call(outcome),
         }
     }
 }
@@ -149,7 +130,10 @@ impl Writer {
         to: BroadcastOperators<LocalAdapter>,
     ) -> Result<Posted, ChatError> {
         let (reply, outcome) = oneshot::channel();
-        self.enqueue(message, to, Answer::Waiter(reply)).await;
+        let answer = Answer::new(move |o| {
+            let _ = reply.send(o);
+        });
+        self.enqueue(message, to, answer).await;
         outcome.await.map_err(|_| ChatError::Unavailable)?
     }
 
@@ -233,17 +217,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_callback_is_answered_once_and_never_forgotten() {
+    fn an_answer_is_given_once_and_never_forgotten() {
         let (told, heard) = mpsc::channel();
         let t = told.clone();
-        Answer::Call(Callback::new(move |o| t.send(o).unwrap())).give(Ok(Posted {
+        Answer::new(move |o| t.send(o).unwrap()).give(Ok(Posted {
             id: 1,
             ts: 2,
             seq: 3,
         }));
         assert_eq!(heard.try_recv().unwrap().unwrap().id, 1);
         assert!(heard.try_recv().is_err(), "answered once");
-        drop(Callback::new(move |o| told.send(o).unwrap()));
+        drop(Answer::new(move |o| told.send(o).unwrap()));
         assert_eq!(heard.try_recv().unwrap(), Err(ChatError::Unavailable));
     }
 }
