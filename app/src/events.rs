@@ -950,6 +950,19 @@ pub fn validate_room_name(name: &str) -> Result<String, ChatError> {
     }
 }
 
+/// What `browse rooms` matches room names against: `matching` trimmed and lowercased, as
+/// names are; `None` when blank. Longer than any room name is a bad request.
+pub fn browse_matching(matching: &str) -> Result<Option<String>, ChatError> {
+    let text = matching.trim();
+    if text.chars().count() > MAX_ROOM_NAME_CHARS {
+        return Err(ChatError::InvalidPayload {
+            event: BrowseRooms::NAME.to_owned(),
+            detail: format!("`matching` is longer than {MAX_ROOM_NAME_CHARS} characters"),
+        });
+    }
+    Ok((!text.is_empty()).then(|| text.to_ascii_lowercase()))
+}
+
 /// Whether a conversation id names a direct conversation.
 pub fn is_dm(room: &str) -> bool {
     room.starts_with(DM_PREFIX)
@@ -1205,6 +1218,18 @@ mod tests {
             serde_json::to_value(&page).unwrap(),
             json!({"messages": [], "more": true})
         );
+    }
+
+    #[test]
+    fn a_room_search_is_normalised_like_names() {
+        assert_eq!(browse_matching("  RuSt "), Ok(Some("rust".into())));
+        assert_eq!(browse_matching(" \t"), Ok(None));
+        let long = "a".repeat(MAX_ROOM_NAME_CHARS + 1);
+        assert!(matches!(
+            browse_matching(&long),
+            Err(ChatError::InvalidPayload { .. })
+        ));
+        assert!(browse_matching(&long[1..]).is_ok());
     }
 
     #[test]

@@ -7,8 +7,7 @@
 
 use app::events::{
     self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom,
-    Left, MAX_BROWSE_LIMIT, MAX_ROOM_NAME_CHARS, Main, MarkRead, MessageKind, Namespace as _,
-    OpenDm, RoomInfo,
+    Left, MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -89,7 +88,7 @@ pub(crate) async fn on_browse(
 ) {
     let result = async {
         let request = parsed::<BrowseRooms>(request)?;
-        let matching = browse_filter(request.matching.as_deref())?;
+        let matching = events::browse_matching(request.matching.as_deref().unwrap_or_default())?;
         let limit = request
             .limit
             .unwrap_or(BROWSE_PAGE)
@@ -108,20 +107,6 @@ pub(crate) async fn on_browse(
     }
     .await;
     answer(&socket, BrowseRooms::NAME, ack, wants_ack, result);
-}
-
-/// What `browse rooms` matches names against: lowercased like the names, `None` when blank.
-fn browse_filter(matching: Option<&str>) -> Result<Option<String>, ChatError> {
-    let Some(text) = matching.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > MAX_ROOM_NAME_CHARS {
-        return Err(ChatError::InvalidPayload {
-            event: BrowseRooms::NAME.to_owned(),
-            detail: format!("`matching` is longer than {MAX_ROOM_NAME_CHARS} characters"),
-        });
-    }
-    Ok(Some(text.to_ascii_lowercase()))
 }
 
 pub(crate) async fn on_create(

@@ -10,7 +10,7 @@ use super::sender::capitalise;
 use crate::client::AckError;
 use crate::events::{
     BrowseRooms, ChatError, CreateRoom, HISTORY_PAGE, History, JoinRoom, LOBBY, LeaveRoom,
-    MarkRead, OpenDm, RoomInfo, RoomList, RoomPage, validate_room_name,
+    MarkRead, OpenDm, RoomInfo, RoomList, RoomPage, browse_matching, validate_room_name,
 };
 use crate::ui::outbox;
 use crate::ui::timeline::Timeline;
@@ -100,7 +100,10 @@ impl Live {
 
     /// Lists the rooms to join whose name contains `matching`, from the first page.
     pub(crate) fn browse(&self, matching: String) {
-        let matching = matching.trim().to_ascii_lowercase();
+        let matching = match browse_matching(&matching) {
+            Ok(matching) => matching.unwrap_or_default(),
+            Err(e) => return self.state.alert.set(Some(capitalised(&e))),
+        };
         self.state.browse.update(|b| {
             b.matching = matching.clone();
             b.next = None;
