@@ -1,53 +1,97 @@
-//! How the server-rendered page gets its first messages.
+//! How the server-rendered page gets its first messages, and how the browser gets the same ones
+//! back to hydrate it.
 //!
-//! `app` must not depend on the server's store, so the server puts a [`RecentMessages`] loader
-//! into the Leptos context and the chat page calls it while rendering.
+//! The server loads the newest lobby messages before it renders `/` and hands them to the
+//! render as a request extension, a [`FirstPage`]. The chat page draws them, and the shell writes
+//! the same value as JSON into the document's head, where the browser reads it synchronously
+//! before hydrating. (A `Resource` inside `Suspense` did this before; it made the wasm carry an
+//! asynchronous copy of the page's hydration code as well.)
+
+use serde::{Deserialize, Serialize};
 
 use crate::events::ChatMessage;
 
-#[cfg(feature = "ssr")]
-pub use ssr::RecentMessages;
+/// The newest lobby messages, oldest first, or why they could not be loaded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FirstPage(pub Result<Vec<ChatMessage>, String>);
 
-#[cfg(feature = "ssr")]
-mod ssr {
-    use super::ChatMessage;
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::sync::Arc;
+/// The `<script type="application/json">` in the head that carries the [`FirstPage`].
+pub(crate) const ELEMENT_ID: &str = "palaver-first-page";
 
-    type LoadFuture = Pin<Box<dyn Future<Output = Result<Vec<ChatMessage>, String>> + Send>>;
-
-    /// Loads the newest lobby messages, oldest first. Provided by the server as context.
-    #[derive(Clone)]
-    pub struct RecentMessages(Arc<dyn Fn() -> LoadFuture + Send + Sync>);
-
-    impl RecentMessages {
-        pub fn new<F, Fut>(load: F) -> Self
-        where
-            F: Fn() -> Fut + Send + Sync + 'static,
-            Fut: Future<Output = Result<Vec<ChatMessage>, String>> + Send + 'static,
+impl FirstPage {
+    /// The page to render with. None on the server for a request that carries none; in the
+    /// browser, none after a navigation inside the app (the socket's history fills the lobby).
+    pub(crate) fn current() -> Option<FirstPage> {
+        #[cfg(feature = "ssr")]
         {
-            RecentMessages(Arc::new(move || Box::pin(load())))
+            leptos::prelude::use_context::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<FirstPage>().cloned())
         }
+        #[cfg(feature = "hydrate")]
+        {
+            let text = web_sys::window()?
+                .document()?
+                .get_element_by_id(ELEMENT_ID)?
+                .text_content()?;
+            Some(FirstPage::from_json(&text))
+        }
+        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+        {
+            None
+        }
+    }
 
-        pub(crate) async fn load(&self) -> Result<Vec<ChatMessage>, String> {
-            (self.0)().await
-        }
+    /// The JSON to put inside the head's script element. `<` is escaped, so no message text can
+    /// close the element or open a comment; JSON readers turn `\u003c` back into `<`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self)
+            .expect("a first page is plain data and always serialises")
+            .replace('<', "\\u003c")
+    }
+
+    /// Reads what [`FirstPage::to_json`] wrote; anything else is an error to show, not a panic.
+    pub fn from_json(text: &str) -> FirstPage {
+        serde_json::from_str(text)
+            .unwrap_or_else(|e| FirstPage(Err(format!("the page's messages are unreadable: {e}"))))
     }
 }
 
-/// The newest lobby messages for the first render. On the server this asks the store; in the
-/// browser it is never awaited, because hydration reads the value serialised into the page.
-pub(crate) async fn recent_messages() -> Result<Vec<ChatMessage>, String> {
-    #[cfg(feature = "ssr")]
-    {
-        match leptos::prelude::use_context::<RecentMessages>() {
-            Some(source) => source.load().await,
-            None => Err("no message source in context".to_owned()),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::MessageMeta;
+
+    fn message(text: &str) -> ChatMessage {
+        ChatMessage {
+            text: text.to_owned(),
+            id: 42,
+            meta: MessageMeta {
+                room: "lobby".to_owned(),
+                author: "ann".to_owned(),
+                ts: 1_700_000_000_000,
+                seq: 7,
+                client_offset: None,
+                kind: None,
+            },
         }
     }
-    #[cfg(not(feature = "ssr"))]
-    {
-        Ok(Vec::new())
+
+    #[test]
+    fn the_json_cannot_close_its_script_element_and_reads_back_the_same() {
+        let page = FirstPage(Ok(vec![message(
+            "</script><script>alert(1)</script><!-- x",
+        )]));
+        let json = page.to_json();
+        assert!(!json.contains('<'), "{json}");
+        assert_eq!(FirstPage::from_json(&json), page);
+
+        let failed = FirstPage(Err("database unavailable".to_owned()));
+        assert_eq!(FirstPage::from_json(&failed.to_json()), failed);
+    }
+
+    #[test]
+    fn unreadable_json_is_an_error_to_show() {
+        let FirstPage(result) = FirstPage::from_json("{\"Ok\": [1, 2]}");
+        assert!(result.unwrap_err().contains("unreadable"));
     }
 }

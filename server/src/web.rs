@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use app::events::{HISTORY_PAGE, LOBBY};
-use app::history::RecentMessages;
+use app::history::FirstPage;
 use app::{App, shell};
-use axum::extract::{FromRef, State};
-use axum::http::{HeaderName, StatusCode, header};
+use axum::Router;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use socketioxide::layer::SocketIoLayer;
 use tower_http::CompressionLevel;
@@ -38,7 +39,6 @@ pub(crate) fn router(
     origins: Origins,
 ) -> Router {
     let routes = generate_route_list(App);
-    let recent = recent_messages(store.clone());
     let state = WebState {
         leptos_options: options.clone(),
         store,
@@ -47,13 +47,12 @@ pub(crate) fn router(
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(recent.clone()),
-            move || shell(options.clone()),
-        )
+        .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.store.clone(),
+            first_page,
+        ))
         .with_state(state)
         // The fallback serves the `.br`/`.gz` copies that `cargo leptos build --release
         // --precompress` writes (brotli 11, no work per visit; compressing the 1.2 MB wasm at
@@ -69,17 +68,21 @@ pub(crate) fn router(
         .layer(middleware::from_fn_with_state(origins, origin::check))
 }
 
-fn recent_messages(store: Store) -> RecentMessages {
-    RecentMessages::new(move || {
-        let store = store.clone();
-        async move {
-            let rows = store
-                .latest(LOBBY, HISTORY_PAGE)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(rows.into_iter().map(to_event).collect())
-        }
-    })
+/// Loads the chat page's first messages before it is rendered, so that rendering, and the
+/// browser's hydration after it, need no asynchronous step (see `app::history`).
+async fn first_page(State(store): State<Store>, mut request: Request, next: Next) -> Response {
+    if request.method() == Method::GET && request.uri().path() == "/" {
+        let page = store
+            .latest(LOBBY, HISTORY_PAGE)
+            .await
+            .map(|rows| rows.into_iter().map(to_event).collect())
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not load the chat page's messages");
+                e.to_string()
+            });
+        request.extensions_mut().insert(FirstPage(page));
+    }
+    next.run(request).await
 }
 
 /// 200 when the database answers, 503 otherwise.

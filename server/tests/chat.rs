@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use app::events::{Event, HISTORY_PAGE, MAX_CLIENT_OFFSET_CHARS, MAX_MESSAGE_CHARS, SendMessage};
+use app::history::FirstPage;
 use serde_json::{Value, json};
 use support::{Refused, SioClient, TestServer};
 
@@ -300,6 +301,8 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
     }
     ann.request(CHAT, vec![json!("<img src=x onerror=alert(1)>")])
         .await;
+    ann.request(CHAT, vec![json!("</script><script>alert(2)</script>")])
+        .await;
 
     let (status, page) = server.get("/").await;
     assert_eq!(status, 200);
@@ -307,10 +310,10 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
         page.contains(&format!("msg-{:03}-end", total - 1)),
         "newest is rendered"
     );
-    // 50 newest in all: the XSS probe plus the last 49 numbered ones.
-    assert!(page.contains(&format!("msg-{:03}-end", total - 49)));
+    // 50 newest in all: the two XSS probes plus the last 48 numbered ones.
+    assert!(page.contains(&format!("msg-{:03}-end", total - 48)));
     assert!(
-        !page.contains(&format!("msg-{:03}-end", total - 50)),
+        !page.contains(&format!("msg-{:03}-end", total - 49)),
         "only the latest 50"
     );
     assert!(
@@ -318,7 +321,23 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
         "text is escaped"
     );
     assert!(!page.contains("<img src=x"));
+    assert!(!page.contains("</script><script>alert(2)"));
     assert!(page.contains("data-testid=\"messages\""));
+
+    // The same 50, for the browser to hydrate with, in the head's JSON.
+    let start = page
+        .find(r#"id="palaver-first-page">"#)
+        .expect("the page carries its first messages as JSON")
+        + r#"id="palaver-first-page">"#.len();
+    let json = &page[start..start + page[start..].find("</script>").unwrap()];
+    let FirstPage(first) = FirstPage::from_json(json);
+    let first = first.expect("loaded");
+    assert_eq!(first.len(), HISTORY_PAGE);
+    assert_eq!(first[0].text, format!("msg-{:03}-end", total - 48));
+    assert_eq!(
+        first[HISTORY_PAGE - 1].text,
+        "</script><script>alert(2)</script>"
+    );
 
     let (status, _) = server.get("/no/such/page").await;
     assert_eq!(status, 404);

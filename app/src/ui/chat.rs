@@ -10,23 +10,18 @@ use super::state::ChatState;
 use super::status::StatusBadge;
 use super::timeline::Timeline;
 use crate::events::ChatMessage;
-use crate::history::recent_messages;
+use crate::history::FirstPage;
 
 #[component]
 pub(crate) fn ChatPage() -> impl IntoView {
-    // Blocking: rendered into the first HTML response and serialised for hydration.
-    let recent = Resource::new_blocking(|| (), |_| recent_messages());
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match recent.await {
-                    Ok(messages) => view! { <ChatRoom initial=messages/> }.into_any(),
-                    Err(e) => view! {
-                        <main class="chat"><p class="fatal" role="alert">{format!("Could not load messages: {e}")}</p></main>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+    // Synchronous on both sides: the server loaded the messages before rendering, and the
+    // browser reads the same ones from the head, so hydration needs no asynchronous step.
+    match FirstPage::current().unwrap_or(FirstPage(Ok(Vec::new()))).0 {
+        Ok(messages) => view! { <ChatRoom initial=messages/> }.into_any(),
+        Err(e) => view! {
+            <main class="chat"><p class="fatal" role="alert">{format!("Could not load messages: {e}")}</p></main>
+        }
+        .into_any(),
     }
 }
 

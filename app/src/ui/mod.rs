@@ -15,8 +15,10 @@ mod timeline;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::StaticSegment;
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+
+use crate::history::{self, FirstPage};
 
 /// A speech bubble, inline so the page needs no static assets besides the build output.
 const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Cpath fill='%233056d3' d='M4 6a4 4 0 0 1 4-4h16a4 4 0 0 1 4 4v12a4 4 0 0 1-4 4H13l-7 6v-6H8a4 4 0 0 1-4-4z'/%3E%3C/svg%3E";
@@ -34,12 +36,21 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
+                {first_page_script()}
             </head>
             <body>
                 <App/>
             </body>
         </html>
     }
+}
+
+/// The chat page's first messages as JSON, for the browser to hydrate with (see
+/// [`crate::history`]); only on a request the server loaded them for.
+fn first_page_script() -> Option<impl IntoView> {
+    FirstPage::current().map(|page| {
+        view! { <script type="application/json" id=history::ELEMENT_ID inner_html=page.to_json()></script> }
+    })
 }
 
 #[component]
@@ -50,8 +61,7 @@ pub fn App() -> impl IntoView {
         <Title text="Palaver"/>
         <Router>
             <Routes fallback=NotFound>
-                // Async: the whole page, history included, is in the first HTML response.
-                <Route path=StaticSegment("") view=chat::ChatPage ssr=SsrMode::Async/>
+                <Route path=StaticSegment("") view=chat::ChatPage/>
                 <Route path=StaticSegment("admin") view=admin::AdminPage/>
             </Routes>
         </Router>
