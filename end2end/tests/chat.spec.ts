@@ -35,6 +35,31 @@ test('history survives a reload and is in the server-rendered page', async ({ br
   for (const text of ['first', 'second', 'third']) expect(html).toContain(`>${text}<`);
 });
 
+test('the page opens its one socket while it loads, and uses it', async ({ browser, server }) => {
+  const page = await (await browser.newContext()).newPage();
+  // In the order the browser did them: the socket opened by the page's head should come before
+  // the wasm has even arrived, and the client should adopt it rather than open a second one.
+  const events: string[] = [];
+  page.on('websocket', (ws) => events.push(`socket ${new URL(ws.url()).pathname}`));
+  page.on('requestfinished', (request) => {
+    if (request.url().endsWith('.wasm') && !events.includes('wasm')) events.push('wasm');
+  });
+  await page.addInitScript(() => localStorage.setItem('palaver.name', 'ann'));
+  await page.goto(server.url);
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+
+  await send(page, 'over the early socket');
+  await expect(messageWithText(page, 'over the early socket')).toHaveAttribute('data-state', 'sent');
+  expect(events).toEqual(['socket /socket.io/', 'wasm']);
+
+  // After a reload (the wasm may now come from the cache, so no order), one socket again.
+  events.length = 0;
+  await page.reload();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+  await expect(messageWithText(page, 'over the early socket')).toHaveAttribute('data-state', 'sent');
+  expect(events.filter((e) => e.startsWith('socket'))).toEqual(['socket /socket.io/']);
+});
+
 test('markup in a message is shown as text', async ({ browser, server }) => {
   const probe = '<img src=x onerror=alert(1)>';
   const ann = await openChat(browser, server, 'ann');

@@ -23,6 +23,7 @@ use super::backoff::Backoff;
 use super::connection::{
     AckFailure, Connection, DecodeError, EmitError, Incoming, Millis, Ns, NsStatus, Output,
 };
+use super::early;
 use crate::events::{ClientEvent, Namespace, Request, ServerEvent};
 
 /// The state of the one Engine.IO connection behind every [`Socket`].
@@ -166,9 +167,7 @@ impl Client {
             _ => "ws",
         };
         let host = location.host().unwrap_or_default();
-        Client::with_url(&format!(
-            "{scheme}://{host}/socket.io/?EIO=4&transport=websocket"
-        ))
+        Client::with_url(&format!("{scheme}://{host}{}", early::PATH))
     }
 
     /// Connects to an explicit Engine.IO WebSocket URL
@@ -348,15 +347,24 @@ impl<N: Namespace> Socket<N> {
 fn open_transport(inner: &Rc<Inner>) {
     let generation = inner.generation.get().wrapping_add(1);
     inner.generation.set(generation);
-    let ws = match WebSocket::new(&inner.url) {
-        Ok(ws) => ws,
-        // A malformed or forbidden URL (SyntaxError, SecurityError): retrying cannot help.
-        Err(e) => {
-            leptos::logging::warn!("cannot open a WebSocket to {}: {e:?}", inner.url);
-            inner.closed.set(true);
-            inner.state.set(ConnectionState::Closed);
-            return;
-        }
+    // The first connection takes over the socket the page's head opened, if there is one.
+    let adopted = if generation == 1 {
+        early::take(&inner.url)
+    } else {
+        None
+    };
+    let (ws, early_frames) = match adopted {
+        Some(adopted) => adopted,
+        None => match WebSocket::new(&inner.url) {
+            Ok(ws) => (ws, Vec::new()),
+            // A malformed or forbidden URL (SyntaxError, SecurityError): retrying cannot help.
+            Err(e) => {
+                leptos::logging::warn!("cannot open a WebSocket to {}: {e:?}", inner.url);
+                inner.closed.set(true);
+                inner.state.set(ConnectionState::Closed);
+                return;
+            }
+        },
     };
 
     let weak = Rc::downgrade(inner);
@@ -391,6 +399,11 @@ fn open_transport(inner: &Rc<Inner>) {
     // From now on the handshake is due: a socket stuck connecting is given up on.
     inner.connection.borrow_mut().handle_connecting(now());
     pump(inner);
+    // What an adopted socket received before it was ours, as if it arrived just now.
+    for frame in early_frames {
+        inner.connection.borrow_mut().handle_frame(&frame, now());
+        pump(inner);
+    }
 }
 
 /// Reacts to the browser's own view of the network at once: a WebSocket may otherwise look

@@ -89,6 +89,7 @@
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod backoff;
 mod connection;
+pub(crate) mod early;
 mod engine;
 
 #[cfg(feature = "hydrate")]

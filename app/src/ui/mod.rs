@@ -18,6 +18,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::StaticSegment;
 use leptos_router::components::{Route, Router, Routes};
 
+use crate::client::early;
 use crate::history::{self, FirstPage};
 
 /// A speech bubble, inline so the page needs no static assets besides the build output.
@@ -33,10 +34,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href=FAVICON/>
+                {early_socket()}
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
-                {first_page_script()}
+                {first_page_json()}
             </head>
             <body>
                 <App/>
@@ -45,12 +47,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The chat page's first messages as JSON, for the browser to hydrate with (see
-/// [`crate::history`]); only on a request the server loaded them for.
-fn first_page_script() -> Option<impl IntoView> {
+/// For the chat page only: its first messages as JSON, for the browser to hydrate with (see
+/// [`crate::history`]).
+fn first_page_json() -> Option<impl IntoView> {
     FirstPage::current().map(|page| {
         view! { <script type="application/json" id=history::ELEMENT_ID inner_html=page.to_json()></script> }
     })
+}
+
+/// For the chat page only, and ahead of everything it loads: the script that opens its socket
+/// (see [`crate::client::early`]). None for a page that could not load its messages.
+fn early_socket() -> Option<impl IntoView> {
+    FirstPage::current()
+        .filter(|page| page.0.is_ok())
+        .map(|_| view! { <script inner_html=early::script()></script> })
 }
 
 #[component]
