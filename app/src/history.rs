@@ -27,7 +27,7 @@ impl FirstPage {
             leptos::prelude::use_context::<http::request::Parts>()
                 .and_then(|parts| parts.extensions.get::<FirstPage>().cloned())
         }
-        #[cfg(feature = "hydrate")]
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
         {
             let text = web_sys::window()?
                 .document()?
