@@ -26,6 +26,15 @@ const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/s
 
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // Only the chat page's request carries one; read (and cloned) once for both scripts.
+    let first_page = FirstPage::current();
+    let early_socket = first_page
+        .as_ref()
+        .filter(|page| page.0.is_ok())
+        .map(|_| view! { <script inner_html=early::script()></script> });
+    let first_page_json = first_page.map(|page| {
+        view! { <script type="application/json" id=history::ELEMENT_ID inner_html=page.to_json()></script> }
+    });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -34,33 +43,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href=FAVICON/>
-                {early_socket()}
+                // Ahead of everything the page loads: opens its socket (`client::early`).
+                {early_socket}
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
-                {first_page_json()}
+                // The first messages, for the browser to hydrate with (`history`).
+                {first_page_json}
             </head>
             <body>
                 <App/>
             </body>
         </html>
     }
-}
-
-/// For the chat page only: its first messages as JSON, for the browser to hydrate with (see
-/// [`crate::history`]).
-fn first_page_json() -> Option<impl IntoView> {
-    FirstPage::current().map(|page| {
-        view! { <script type="application/json" id=history::ELEMENT_ID inner_html=page.to_json()></script> }
-    })
-}
-
-/// For the chat page only, and ahead of everything it loads: the script that opens its socket
-/// (see [`crate::client::early`]). None for a page that could not load its messages.
-fn early_socket() -> Option<impl IntoView> {
-    FirstPage::current()
-        .filter(|page| page.0.is_ok())
-        .map(|_| view! { <script inner_html=early::script()></script> })
 }
 
 #[component]
