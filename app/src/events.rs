@@ -843,7 +843,8 @@ impl<T> From<Result<T, ChatError>> for Reply<T> {
 }
 
 /// An error as sent on the wire: the typed error plus a human-readable `message`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Decoded by hand (below), encoded by serde.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WireError {
     #[serde(flatten)]
     pub error: ChatError,
@@ -859,8 +860,76 @@ impl From<ChatError> for WireError {
     }
 }
 
+impl<'de> Deserialize<'de> for WireError {
+    /// Reads the error as one flat struct of optional fields, then picks the variant by `code`.
+    /// serde's derived decoder for a flattened, internally tagged enum buffers the whole object
+    /// first, and that generic machinery was a twentieth of the browser's wasm.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Flat {
+            code: String,
+            message: String,
+            max: Option<usize>,
+            event: Option<String>,
+            detail: Option<String>,
+            room: Option<String>,
+            name: Option<String>,
+            id: Option<i64>,
+            retry_after_ms: Option<u64>,
+        }
+        let f = Flat::deserialize(deserializer)?;
+        // Each variant's fields, required only by the codes that carry them.
+        fn need<T, E: de::Error>(field: &Option<T>, name: &'static str) -> Result<T, E>
+        where
+            T: Clone,
+        {
+            field.clone().ok_or_else(|| E::missing_field(name))
+        }
+        let max = || need(&f.max, "max");
+        let event = || need(&f.event, "event");
+        let room = || need(&f.room, "room");
+        let error = match f.code.as_str() {
+            "empty" => ChatError::Empty,
+            "too_long" => ChatError::TooLong { max: max()? },
+            "offset_too_long" => ChatError::OffsetTooLong { max: max()? },
+            "invalid_payload" => ChatError::InvalidPayload {
+                event: event()?,
+                detail: need(&f.detail, "detail")?,
+            },
+            "unknown_event" => ChatError::UnknownEvent { event: event()? },
+            "unknown_room" => ChatError::UnknownRoom { room: room()? },
+            "not_member" => ChatError::NotMember { room: room()? },
+            "room_exists" => ChatError::RoomExists { room: room()? },
+            "invalid_room_name" => ChatError::InvalidRoomName { max: max()? },
+            "cannot_leave" => ChatError::CannotLeave { room: room()? },
+            "name_required" => ChatError::NameRequired,
+            "unknown_person" => ChatError::UnknownPerson {
+                name: need(&f.name, "name")?,
+            },
+            "unknown_message" => ChatError::UnknownMessage {
+                id: need(&f.id, "id")?,
+            },
+            "admin_only" => ChatError::AdminOnly { event: event()? },
+            "rate_limited" => ChatError::RateLimited {
+                retry_after_ms: need(&f.retry_after_ms, "retry_after_ms")?,
+            },
+            "unavailable" => ChatError::Unavailable,
+            other => {
+                return Err(de::Error::custom(format_args!(
+                    "unknown error code `{other}`"
+                )));
+            }
+        };
+        Ok(WireError {
+            error,
+            message: f.message,
+        })
+    }
+}
+
 /// Every error a client can get in an ack. `code` is the stable, machine-readable part.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+/// Only encoded on its own; [`WireError`] decodes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum ChatError {
     #[error("message is empty")]
@@ -1170,6 +1239,75 @@ mod tests {
         );
         let back: Reply<Posted> = serde_json::from_value(v).unwrap();
         assert_eq!(back.into_result(), Err(ChatError::TooLong { max: 4000 }));
+    }
+
+    /// The hand-written decoder reads back what serde's derived encoder writes, for every code.
+    #[test]
+    fn every_error_round_trips_through_the_wire() {
+        let text = || "x".to_string();
+        let every = [
+            ChatError::Empty,
+            ChatError::TooLong { max: 1 },
+            ChatError::OffsetTooLong { max: 2 },
+            ChatError::InvalidPayload {
+                event: text(),
+                detail: "d".into(),
+            },
+            ChatError::UnknownEvent { event: text() },
+            ChatError::UnknownRoom { room: text() },
+            ChatError::NotMember { room: text() },
+            ChatError::RoomExists { room: text() },
+            ChatError::InvalidRoomName { max: 3 },
+            ChatError::CannotLeave { room: text() },
+            ChatError::NameRequired,
+            ChatError::UnknownPerson { name: text() },
+            ChatError::UnknownMessage { id: -4 },
+            ChatError::AdminOnly { event: text() },
+            ChatError::RateLimited { retry_after_ms: 5 },
+            ChatError::Unavailable,
+        ];
+        for error in every {
+            // A new variant that is missing here fails this match, so the list stays complete.
+            match &error {
+                ChatError::Empty
+                | ChatError::TooLong { .. }
+                | ChatError::OffsetTooLong { .. }
+                | ChatError::InvalidPayload { .. }
+                | ChatError::UnknownEvent { .. }
+                | ChatError::UnknownRoom { .. }
+                | ChatError::NotMember { .. }
+                | ChatError::RoomExists { .. }
+                | ChatError::InvalidRoomName { .. }
+                | ChatError::CannotLeave { .. }
+                | ChatError::NameRequired
+                | ChatError::UnknownPerson { .. }
+                | ChatError::UnknownMessage { .. }
+                | ChatError::AdminOnly { .. }
+                | ChatError::RateLimited { .. }
+                | ChatError::Unavailable => {}
+            }
+            let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();
+            let back: Reply<Posted> = serde_json::from_str(&wire).unwrap();
+            assert_eq!(back.into_result(), Err(error), "{wire}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_error_is_a_decoding_error_not_a_panic() {
+        for bad in [
+            json!({"error": {"code": "too_long", "message": "m"}}),
+            json!({"error": {"code": "no_such_code", "message": "m"}}),
+            json!({"error": {"code": "empty"}}),
+            json!({"error": {"code": "unknown_message", "id": "seven", "message": "m"}}),
+        ] {
+            let err = serde_json::from_value::<Reply<Posted>>(bad.clone()).unwrap_err();
+            assert!(!err.to_string().is_empty(), "{bad}");
+        }
+        let known = serde_json::from_value::<Reply<Posted>>(
+            json!({"error": {"code": "empty", "message": "m", "added_later": 1}}),
+        )
+        .unwrap();
+        assert_eq!(known.into_result(), Err(ChatError::Empty));
     }
 
     #[test]
