@@ -8,6 +8,6 @@ pub mod client;
 pub mod events;
 pub mod history;
 
-pub use ui::{App, shell};
+pub use ui::{App, Page, shell};
 
 mod ui;

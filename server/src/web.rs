@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use app::events::{HISTORY_PAGE, LOBBY};
 use app::history::FirstPage;
-use app::{App, shell};
+use app::{Page, shell};
 use axum::Router;
 use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderName, Method, StatusCode, header};
@@ -13,7 +13,6 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, generate_route_list};
 use socketioxide::layer::SocketIoLayer;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
@@ -38,16 +37,24 @@ pub(crate) fn router(
     sockets: SocketIoLayer,
     origins: Origins,
 ) -> Router {
-    let routes = generate_route_list(App);
     let state = WebState {
         leptos_options: options.clone(),
         store,
         metrics,
     };
-    Router::new()
+    // Leptos spawns the render's tasks on tokio (`leptos_routes` did this before; an error
+    // only says it is set already, as when tests start several servers in one process).
+    let _ = any_spawner::Executor::init_tokio();
+    // The app's pages; any other path that is not a file gets the app's "not found" page.
+    let page =
+        leptos_axum::render_app_to_stream_with_context(|| (), move || shell(options.clone()));
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .route("/metrics", get(metrics_text));
+    for path in Page::PATHS {
+        router = router.route(path, get(page.clone()));
+    }
+    router
         .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
         .layer(middleware::from_fn_with_state(
             state.store.clone(),

@@ -339,8 +339,18 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
         "</script><script>alert(2)</script>"
     );
 
-    let (status, _) = server.get("/no/such/page").await;
-    assert_eq!(status, 404);
+    // Each path gets its own page, and only the chat page opens a socket from its head.
+    assert!(page.contains("__palaverEarlySocket"));
+    let (status, admin) = server.get("/admin").await;
+    assert_eq!(status, 200);
+    assert!(admin.contains(r#"class="admin">"#), "{admin}");
+    assert!(!admin.contains("__palaverEarlySocket"));
+    for path in ["/no/such/page", "/admin/", "/index.html"] {
+        let (status, missing) = server.get(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(missing.contains("Not found"), "{path}: {missing}");
+        assert!(!missing.contains(r#"data-testid="messages""#), "{path}");
+    }
 
     // Renders run on whichever worker is free; none may panic (a thread-bound value in the
     // render once did, when dropped on another worker).

@@ -1,4 +1,4 @@
-//! The Leptos UI: the HTML shell, the router, the chat page and the admin page.
+//! The Leptos UI: the HTML shell, the choice of page, the chat page and the admin page.
 
 mod admin;
 mod chat;
@@ -13,10 +13,9 @@ mod status;
 mod time;
 mod timeline;
 
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::StaticSegment;
-use leptos_router::components::{Route, Router, Routes};
 
 use crate::client::early;
 use crate::history::{self, FirstPage};
@@ -64,12 +63,45 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="leptos" href="/pkg/palaver.css"/>
         <Title text="Palaver"/>
-        <Router>
-            <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=chat::ChatPage/>
-                <Route path=StaticSegment("admin") view=admin::AdminPage/>
-            </Routes>
-        </Router>
+        {match Page::current() {
+            Page::Chat => EitherOf3::A(view! { <chat::ChatPage/> }),
+            Page::Admin => EitherOf3::B(view! { <admin::AdminPage/> }),
+            Page::NotFound => EitherOf3::C(view! { <NotFound/> }),
+        }}
+    }
+}
+
+/// The app's pages. Each load shows one, picked by its path; links between them load the page
+/// anew. No client-side router: with two pages it would only add to the wasm, and its erased
+/// route views keep an asynchronous copy of each page's hydration code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Chat,
+    Admin,
+    NotFound,
+}
+
+impl Page {
+    /// The paths the server renders the app at; every other path is [`Page::NotFound`].
+    pub const PATHS: [&str; 2] = ["/", "/admin"];
+
+    pub fn at(path: &str) -> Page {
+        match path {
+            "/" => Page::Chat,
+            "/admin" => Page::Admin,
+            _ => Page::NotFound,
+        }
+    }
+
+    /// The page being rendered: from the request on the server, from the address in the browser.
+    fn current() -> Page {
+        #[cfg(feature = "ssr")]
+        let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned());
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        let path = web_sys::window().and_then(|w| w.location().pathname().ok());
+        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+        let path: Option<String> = None;
+        Page::at(path.as_deref().unwrap_or_default())
     }
 }
 
