@@ -1,6 +1,7 @@
 //! The `/admin` page: sign in with the admin token, then live statistics, announcements to
 //! one room or all, deleting messages, and kicking a person, over the `/admin` namespace.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::events::{ChatMessage, LOBBY, MessageKind, Stats};
@@ -175,7 +176,7 @@ fn StatsPanel(stats: RwSignal<Option<Stats>>) -> impl IntoView {
                     }).collect_view()}
                 </ul>
                 <RoomTable rooms=s.rooms/>
-            }.into_any())}
+            })}
         </section>
     }
 }
@@ -247,9 +248,9 @@ fn RecentList(recent: RwSignal<Option<Vec<ChatMessage>>>, delete: Callback<i64>)
                 .filter(|m| m.meta.kind != Some(MessageKind::Deleted))
                 .collect();
             if shown.is_empty() {
-                return view! { <p class="recent-empty">"No messages."</p> }.into_any();
+                return Either::Left(view! { <p class="recent-empty">"No messages."</p> });
             }
-            view! {
+            Either::Right(view! {
                 <ol class="recent" data-testid="recent">
                     {shown.into_iter().map(|m| {
                         let id = m.id;
@@ -263,8 +264,7 @@ fn RecentList(recent: RwSignal<Option<Vec<ChatMessage>>>, delete: Callback<i64>)
                         }
                     }).collect_view()}
                 </ol>
-            }
-            .into_any()
+            })
         })
     }
 }

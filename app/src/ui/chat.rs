@@ -1,6 +1,7 @@
 //! The chat page: the header with status and name, the sidebar of conversations, and the
 //! conversation on screen.
 
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::conversation::{Conversation, Drafts};
@@ -17,11 +18,10 @@ pub(crate) fn ChatPage() -> impl IntoView {
     // Synchronous on both sides: the server loaded the messages before rendering, and the
     // browser reads the same ones from the head, so hydration needs no asynchronous step.
     match FirstPage::current().unwrap_or(FirstPage(Ok(Vec::new()))).0 {
-        Ok(messages) => view! { <ChatRoom initial=messages/> }.into_any(),
-        Err(e) => view! {
+        Ok(messages) => Either::Left(view! { <ChatRoom initial=messages/> }),
+        Err(e) => Either::Right(view! {
             <main class="chat"><p class="fatal" role="alert">{format!("Could not load messages: {e}")}</p></main>
-        }
-        .into_any(),
+        }),
     }
 }
 
@@ -79,6 +79,4 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
             </div>
         </main>
     }
-    // Erased: the nested view types otherwise overflow rustc's query depth in release builds.
-    .into_any()
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use leptos::either::{EitherOf3, EitherOf5};
 use leptos::html;
 use leptos::prelude::*;
 
@@ -198,8 +199,6 @@ pub(crate) fn Conversation(
             </form>
         </section>
     }
-    // Erased: the nested view types otherwise overflow rustc's query depth in release builds.
-    .into_any()
 }
 
 /// The conversation's name, its counts, and Leave for rooms that can be left.
@@ -267,7 +266,7 @@ fn PresenceLine(room: StoredValue<String>, state: ChatState, live: LiveHandle) -
                         Piece::Person(name) if name != me => {
                             let label = format!("Message {name}");
                             let target = name.clone();
-                            view! {
+                            EitherOf3::A(view! {
                                 <button
                                     type="button"
                                     class="person"
@@ -277,11 +276,10 @@ fn PresenceLine(room: StoredValue<String>, state: ChatState, live: LiveHandle) -
                                 >
                                     {name}
                                 </button>
-                            }
-                            .into_any()
+                            })
                         }
-                        Piece::Person(name) => view! { <span class="person me">{name}</span> }.into_any(),
-                        Piece::Text(text) => text.into_any(),
+                        Piece::Person(name) => EitherOf3::B(view! { <span class="person me">{name}</span> }),
+                        Piece::Text(text) => EitherOf3::C(text),
                     })
                     .collect_view()
             }}
@@ -298,17 +296,15 @@ fn HistoryEdge(
     move || {
         timeline.with(|t| {
             if t.is_reloading() {
-                view! { <p class="edge" data-testid="history-loading" role="status">"Loading messages…"</p> }
-                    .into_any()
+                EitherOf5::A(view! { <p class="edge" data-testid="history-loading" role="status">"Loading messages…"</p> })
             } else if t.is_complete() && t.len() == 0 {
-                view! { <p class="empty">"No messages yet. Say hello!"</p> }.into_any()
+                EitherOf5::B(view! { <p class="empty">"No messages yet. Say hello!"</p> })
             } else if t.is_complete() {
-                view! { <p class="edge" data-testid="history-start">"This is the beginning of the conversation."</p> }
-                    .into_any()
+                EitherOf5::C(view! { <p class="edge" data-testid="history-start">"This is the beginning of the conversation."</p> })
             } else if t.is_loading_older() {
-                view! { <p class="edge" role="status">"Loading older messages…"</p> }.into_any()
+                EitherOf5::D(view! { <p class="edge" role="status">"Loading older messages…"</p> })
             } else {
-                view! {
+                EitherOf5::E(view! {
                     <button
                         type="button"
                         class="edge older"
@@ -317,8 +313,7 @@ fn HistoryEdge(
                     >
                         "Load older messages"
                     </button>
-                }
-                .into_any()
+                })
             }
         })
     }

@@ -1,5 +1,6 @@
 //! One row of the message list: a message, a pending send, or a notice ("ann joined").
 
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 use super::time;
@@ -20,14 +21,13 @@ pub(crate) fn MessageRow(
         Row::Sent(m) if notice_text(&m).is_some() => {
             let text = notice_text(&m).unwrap_or_default();
             let ts = m.meta.ts;
-            view! {
+            EitherOf3::A(view! {
                 <li class="notice" data-testid="notice" data-id=m.id>
                     <span class="notice-text">{text}</span>
                     " "
                     <Time ts hydrated/>
                 </li>
-            }
-            .into_any()
+            })
         }
         Row::Sent(m) => {
             let ts = m.meta.ts;
@@ -37,7 +37,7 @@ pub(crate) fn MessageRow(
                 let author = author.clone();
                 move || me.with(|me| *me == author)
             };
-            view! {
+            EitherOf3::B(view! {
                 <li class="message" class:mine=mine class:announcement=announcement data-testid="message" data-id=m.id data-state="sent">
                     <div class="meta">
                         <span class="author">{author}</span>
@@ -45,8 +45,7 @@ pub(crate) fn MessageRow(
                     </div>
                     <p class="text">{m.text}</p>
                 </li>
-            }
-            .into_any()
+            })
         }
         Row::Pending(p) => {
             let failed = match p.state {
@@ -61,7 +60,7 @@ pub(crate) fn MessageRow(
             let busy = failed.is_none();
             let key = p.key.clone();
             let discard_key = p.key.clone();
-            view! {
+            EitherOf3::C(view! {
                 <li class="message mine" data-testid="message" data-state=state aria-busy=busy.to_string()>
                     <div class="meta">
                         <span class="author">{p.author}</span>
@@ -80,8 +79,7 @@ pub(crate) fn MessageRow(
                         </div>
                     })}
                 </li>
-            }
-            .into_any()
+            })
         }
     }
 }

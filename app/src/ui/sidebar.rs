@@ -128,8 +128,6 @@ pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>
             </Show>
         </nav>
     }
-    // Erased: the nested view types otherwise overflow rustc's query depth in release builds.
-    .into_any()
 }
 
 /// A row's key: it changes whenever what the row shows does.
