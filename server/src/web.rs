@@ -8,9 +8,9 @@ use app::history::FirstPage;
 use app::{Page, shell};
 use axum::Router;
 use axum::extract::{FromRef, Request, State};
-use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::http::{HeaderName, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use socketioxide::layer::SocketIoLayer;
@@ -53,6 +53,13 @@ pub(crate) fn router(
         .route("/metrics", get(metrics_text));
     for path in Page::PATHS {
         router = router.route(path, get(page.clone()));
+        // `/admin/` is the same page as typed by many: sent to its one address.
+        if path != "/" {
+            router = router.route(
+                &format!("{path}/"),
+                get(move |uri: Uri| without_slash(path, uri)),
+            );
+        }
     }
     router
         .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
@@ -90,6 +97,14 @@ async fn first_page(State(store): State<Store>, mut request: Request, next: Next
         request.extensions_mut().insert(FirstPage(page));
     }
     next.run(request).await
+}
+
+/// A permanent redirect to `path`, keeping the request's query.
+async fn without_slash(path: &'static str, uri: Uri) -> Redirect {
+    match uri.query() {
+        Some(query) => Redirect::permanent(&format!("{path}?{query}")),
+        None => Redirect::permanent(path),
+    }
 }
 
 /// 200 when the database answers, 503 otherwise.

@@ -345,7 +345,17 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
     assert_eq!(status, 200);
     assert!(admin.contains(r#"class="admin">"#), "{admin}");
     assert!(!admin.contains("__palaverEarlySocket"));
-    for path in ["/no/such/page", "/admin/", "/index.html"] {
+    // A trailing slash is sent to the page's one address, with its query.
+    for (path, to) in [("/admin/", "/admin"), ("/admin/?a=1", "/admin?a=1")] {
+        let head = support::http_get_raw(server.addr, path, "").await;
+        assert!(head.starts_with("HTTP/1.1 308"), "{path}: {head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("\r\nlocation: {to}\r\n")),
+            "{path}: {head}"
+        );
+    }
+    for path in ["/no/such/page", "/admin/x", "/index.html"] {
         let (status, missing) = server.get(path).await;
         assert_eq!(status, 404, "{path}");
         assert!(missing.contains("Not found"), "{path}: {missing}");

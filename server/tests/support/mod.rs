@@ -175,8 +175,8 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_get_with(addr, path, "").await
 }
 
-/// A GET with extra header lines, each ending in `\r\n`.
-pub async fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
+/// A GET's whole response, status line and headers included.
+pub async fn http_get_raw(addr: SocketAddr, path: &str, headers: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
@@ -186,7 +186,12 @@ pub async fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16,
         .await
         .expect("HTTP response timed out")
         .unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
+    String::from_utf8_lossy(&buf).to_string()
+}
+
+/// A GET with extra header lines, each ending in `\r\n`.
+pub async fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16, String) {
+    let text = http_get_raw(addr, path, headers).await;
     let status = text[9..12].parse().unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     if head
