@@ -85,7 +85,7 @@ impl Page {
     /// The paths the server renders the app at; every other path is [`Page::NotFound`].
     pub const PATHS: [&str; 2] = ["/", "/admin"];
 
-    pub fn at(path: &str) -> Page {
+    fn at(path: &str) -> Page {
         match path {
             "/" => Page::Chat,
             "/admin" => Page::Admin,
