@@ -85,7 +85,7 @@ pub(crate) fn router(
 /// Loads the chat page's first messages before it is rendered, so that rendering, and the
 /// browser's hydration after it, need no asynchronous step (see `app::history`).
 async fn first_page(State(store): State<Store>, mut request: Request, next: Next) -> Response {
-    if request.method() == Method::GET && request.uri().path() == "/" {
+    if request.method() == Method::GET && Page::at(request.uri().path()) == Page::Chat {
         let page = store
             .latest(LOBBY, HISTORY_PAGE)
             .await

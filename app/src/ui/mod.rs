@@ -85,7 +85,8 @@ impl Page {
     /// The paths the server renders the app at; every other path is [`Page::NotFound`].
     pub const PATHS: [&str; 2] = ["/", "/admin"];
 
-    fn at(path: &str) -> Page {
+    /// The page at `path`: the one place that maps paths to pages.
+    pub fn at(path: &str) -> Page {
         match path {
             "/" => Page::Chat,
             "/admin" => Page::Admin,
@@ -116,5 +117,20 @@ fn NotFound() -> impl IntoView {
             <h1>"Not found"</h1>
             <p><a href="/">"Back to the chat"</a></p>
         </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server registers `PATHS`; each must be a page, and every page but "not found" listed.
+    #[test]
+    fn every_path_the_server_registers_is_a_page() {
+        let pages = Page::PATHS.map(Page::at);
+        assert_eq!(pages, [Page::Chat, Page::Admin]);
+        for other in ["/admin/", "/chat", "", "/index.html"] {
+            assert_eq!(Page::at(other), Page::NotFound, "{other}");
+        }
     }
 }
