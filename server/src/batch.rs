@@ -10,13 +10,23 @@ use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
 use crate::store::{COLUMNS, Inserted, NewMessage, StoreError, StoredMessage, now_ms};
 
 pub(crate) struct WriterConnection {
     conn: Connection,
+    /// Each room's newest seq as this connection stored it, so that a batch need not look it
+    /// up with a query per room. Trusted only while `data_version` says that no other
+    /// connection has committed since.
+    newest: HashMap<String, i64>,
+    /// `PRAGMA data_version` when `newest` was last right. It changes when another connection
+    /// (the pool's, or another process's) commits, and not for this connection's own commits.
+    data_version: i64,
 }
+
+/// Rooms whose newest seq is remembered at most; beyond it the memory starts afresh.
+const REMEMBERED_ROOMS: usize = 10_000;
 
 impl WriterConnection {
     /// Opens the database that [`crate::store::Store::open`] created and migrated: its file,
@@ -42,7 +52,11 @@ impl WriterConnection {
         // and unlinked in /var/tmp for every batch.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        Ok(WriterConnection { conn })
+        Ok(WriterConnection {
+            conn,
+            newest: HashMap::new(),
+            data_version: 0,
+        })
     }
 
     /// Stores several messages in one transaction, so that they share one commit (and its
@@ -59,11 +73,21 @@ impl WriterConnection {
         // IMMEDIATE: take the write lock now. A deferred transaction reads first, and in WAL
         // mode its upgrade to a writer fails at once ("database is locked", no busy wait) if
         // another connection committed meanwhile, as a name claim or a membership may.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let WriterConnection {
+            conn,
+            newest,
+            data_version,
+        } = self;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Read under the write lock: nobody else commits until this transaction ends.
+        let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if version != *data_version || newest.len() > REMEMBERED_ROOMS {
+            newest.clear();
+        }
         let created_at = now_ms();
         let mut outcomes: Vec<Inserted> = Vec::with_capacity(messages.len());
+        // Each room's newest seq, as this batch moves it on.
+        let mut seqs: HashMap<&str, i64> = HashMap::new();
         {
             let mut by_offset = tx.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM messages WHERE client_offset = ?1"
@@ -73,13 +97,13 @@ impl WriterConnection {
             // No `RETURNING id`: it made each insert a statement of its own kind, with a
             // statement journal (a copy of every page it touched) and a temporary table for
             // the returned row; `last_insert_rowid` gives the id for nothing. About 18% more
-            // acknowledged messages per second (BENCHMARKS.md, item 22).
+            // acknowledged messages per second (BENCHMARKS.md, item 22). A stored offset is
+            // found by the insert's own uniqueness check, not by a lookup before every insert.
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages (room, author, text, client_offset, created_at, kind, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (client_offset) DO NOTHING",
             )?;
-            // Each room's newest seq, as this batch moves it on.
-            let mut seqs: HashMap<&str, i64> = HashMap::new();
             // The batch's earlier outcome for an offset, when it had one.
             let mut earlier: HashMap<&str, usize> = HashMap::new();
             for m in messages {
@@ -93,28 +117,33 @@ impl WriterConnection {
                         continue;
                     }
                     earlier.insert(offset, outcomes.len());
-                    if let Some(message) = by_offset.query_row([offset], message_of).optional()? {
-                        outcomes.push(Inserted {
-                            message,
-                            created: false,
-                        });
-                        continue;
-                    }
                 }
                 let seq = match seqs.entry(m.room) {
                     Entry::Occupied(seq) => seq.into_mut(),
-                    Entry::Vacant(seq) => seq.insert(newest_seq.query_row([m.room], |r| r.get(0))?),
+                    Entry::Vacant(seq) => seq.insert(match newest.get(m.room) {
+                        Some(&known) => known,
+                        None => newest_seq.query_row([m.room], |r| r.get(0))?,
+                    }),
                 };
-                *seq += 1;
-                insert.execute((
+                let inserted = insert.execute((
                     m.room,
                     m.author,
                     m.text,
                     m.client_offset,
                     created_at,
                     m.kind,
-                    *seq,
+                    *seq + 1,
                 ))?;
+                if inserted == 0 {
+                    // Only the offset can conflict: a (room, seq) clash is an error, not ignored.
+                    let message = by_offset.query_row([m.client_offset], message_of)?;
+                    outcomes.push(Inserted {
+                        message,
+                        created: false,
+                    });
+                    continue;
+                }
+                *seq += 1;
                 let id = tx.last_insert_rowid();
                 outcomes.push(Inserted {
                     message: StoredMessage {
@@ -132,6 +161,16 @@ impl WriterConnection {
             }
         }
         tx.commit()?;
+        // Remembered only once committed: a batch rolled back numbered nothing.
+        *data_version = version;
+        for (room, seq) in seqs {
+            match newest.get_mut(room) {
+                Some(known) => *known = seq,
+                None => {
+                    newest.insert(room.to_owned(), seq);
+                }
+            }
+        }
         Ok(outcomes)
     }
 }

@@ -830,6 +830,41 @@ mod tests {
         assert_eq!(texts, ["old", "a", "e"]);
     }
 
+    /// The writer remembers each room's newest seq between batches. A message stored
+    /// meanwhile through another connection must make it look again, or its next seq would
+    /// clash with that message's (and the whole batch would fail).
+    #[tokio::test]
+    async fn a_writer_numbers_on_after_another_connection_stored() {
+        let (_dir, file) = open_temp().await;
+        let memory = Store::open("sqlite::memory:").await.unwrap();
+        for store in [file, memory] {
+            let mut writer = store.writer_connection().unwrap();
+            let a = |text| NewMessage {
+                room: "a",
+                ..msg(text, None)
+            };
+            let mut post = |m| writer.insert_batch(&[m]).unwrap().remove(0);
+            assert_eq!(post(a("1")).message.seq, 1);
+            assert_eq!(post(a("2")).message.seq, 2);
+            assert_eq!(store.insert(a("3")).await.unwrap().message.seq, 3);
+            assert_eq!(post(a("4")).message.seq, 4);
+            // A repeated offset is found by the insert itself and takes no seq.
+            let first = post(msg("x", Some("k")));
+            let again = post(msg("x", Some("k")));
+            assert!(first.created && !again.created);
+            assert_eq!(again.message.id, first.message.id);
+            assert_eq!(post(a("5")).message.seq, 5);
+            let texts: Vec<String> = store
+                .latest("a", 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.text)
+                .collect();
+            assert_eq!(texts, ["1", "2", "3", "4", "5"]);
+        }
+    }
+
     #[tokio::test]
     async fn seq_counts_each_room_without_holes() {
         let (_dir, store) = open_temp().await;
