@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
-use crate::store::{COLUMNS, Inserted, NewMessage, StoreError, StoredMessage, now_ms};
+use crate::store::{
+    COLUMNS, Inserted, NewMessage, StoreError, StoredMessage, WAL_AUTOCHECKPOINT, now_ms,
+};
 
 pub(crate) struct WriterConnection {
     conn: Connection,
@@ -52,6 +54,7 @@ impl WriterConnection {
         // and unlinked in /var/tmp for every batch.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
         Ok(WriterConnection {
             conn,
             newest: HashMap::new(),
