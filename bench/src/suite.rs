@@ -449,10 +449,13 @@ impl Suite {
             .await;
             if let Ok(r) = &result {
                 log(format!(
-                    "  {:.0} acked/s, ack p50 {:.2} ms p99 {:.2} ms",
+                    "  {:.0} acked/s, ack p50 {:.2} ms p99 {:.2} ms, server {:.1} µs per ack, \
+                     generator {:.0}% busy",
                     r.acked_per_second(),
                     ms(r.tally.ack.quantile(0.5)),
-                    ms(r.tally.ack.quantile(0.99))
+                    ms(r.tally.ack.quantile(0.99)),
+                    r.cpu_us_per_ack(),
+                    r.generator_load * 100.0
                 ));
             }
             results.set(kind, result);
@@ -471,7 +474,11 @@ impl Suite {
             "acknowledged messages/s",
             Better::Higher,
             both,
-            |r| Cell::of(r.acked_per_second(), "/s"),
+            |r| Cell::Value {
+                value: r.acked_per_second(),
+                unit: "/s",
+                lower_bound: r.generator_bound(),
+            },
         ));
         rows.push(row(&scenario, "ack p50", Better::Lower, both, |r| {
             Cell::of(ms(r.tally.ack.quantile(0.5)), "ms")
@@ -479,6 +486,13 @@ impl Suite {
         rows.push(row(&scenario, "ack p99", Better::Lower, both, |r| {
             Cell::of(ms(r.tally.ack.quantile(0.99)), "ms")
         }));
+        rows.push(row(
+            &scenario,
+            "server CPU per acknowledged message",
+            Better::Lower,
+            both,
+            |r| Cell::of(r.cpu_us_per_ack(), "µs"),
+        ));
         ok
     }
 

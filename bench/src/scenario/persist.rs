@@ -10,16 +10,30 @@ use tokio::sync::oneshot;
 use crate::probe::{Probe, now_us};
 use crate::recorder::{Recorder, Tally};
 use crate::scenario::{ScenarioError, all, gather};
-use crate::servers::Server;
+use crate::servers::{Server, cpu_seconds_of};
 
 pub(crate) struct Persisted {
     pub(crate) tally: Tally,
     pub(crate) seconds: f64,
+    /// The server's CPU seconds while the senders ran.
+    pub(crate) server_cpu: f64,
+    /// The generator's CPU seconds per second while the senders ran (1.0: a whole core).
+    pub(crate) generator_load: f64,
 }
 
 impl Persisted {
     pub(crate) fn acked_per_second(&self) -> f64 {
         self.tally.acked as f64 / self.seconds
+    }
+
+    /// Server CPU microseconds per acknowledged message.
+    pub(crate) fn cpu_us_per_ack(&self) -> f64 {
+        self.server_cpu * 1e6 / self.tally.acked.max(1) as f64
+    }
+
+    /// The generator spent most of a core: the rate it measured is a lower bound.
+    pub(crate) fn generator_bound(&self) -> bool {
+        self.generator_load > 0.9
     }
 }
 
@@ -36,6 +50,9 @@ pub(crate) async fn run(
         .map(|(i, c)| c.create_room_owned(format!("own{i}"))))
     .await?;
     recorder.take();
+    let own = std::process::id();
+    let server_before = server.cpu_seconds()?;
+    let generator_before = cpu_seconds_of(own)?;
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
     let loops = clients.iter().enumerate().map(|(i, client)| async move {
@@ -57,6 +74,8 @@ pub(crate) async fn run(
     });
     futures_util::future::join_all(loops).await;
     let seconds = started.elapsed().as_secs_f64();
+    let server_cpu = server.cpu_seconds()? - server_before;
+    let generator_load = (cpu_seconds_of(own)? - generator_before) / seconds;
     let tally = recorder.take();
     if tally.failed > 0 {
         return Err(ScenarioError::Failed(format!(
@@ -64,5 +83,10 @@ pub(crate) async fn run(
             tally.failed, tally.sent
         )));
     }
-    Ok(Persisted { tally, seconds })
+    Ok(Persisted {
+        tally,
+        seconds,
+        server_cpu,
+        generator_load,
+    })
 }
