@@ -31,6 +31,12 @@ pub(crate) struct WriterConnection {
 const REMEMBERED_ROOMS: usize = 10_000;
 
 impl WriterConnection {
+    /// A pragma's value on this connection, for tests of its settings.
+    #[cfg(test)]
+    pub(crate) fn pragma(&self, name: &str) -> Result<i64, StoreError> {
+        Ok(self.conn.pragma_query_value(None, name, |r| r.get(0))?)
+    }
+
     /// Opens the database that [`crate::store::Store::open`] created and migrated: its file,
     /// or the in-memory database its pool shares.
     pub(crate) fn open(path: &Path, in_memory: bool) -> Result<WriterConnection, StoreError> {
@@ -83,7 +89,9 @@ impl WriterConnection {
         } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Read under the write lock: nobody else commits until this transaction ends.
-        let version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let version: i64 = tx
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
         if version != *data_version || newest.len() > REMEMBERED_ROOMS {
             newest.clear();
         }

@@ -110,8 +110,14 @@ impl Step {
 
     /// The generator spent most of a core: what it measured is a lower bound.
     pub(crate) fn generator_bound(&self) -> bool {
-        self.generator_load > 0.9
+        saturated(self.generator_load)
     }
+}
+
+/// Whether the generator, at `load` (a fraction of one core), was the limit of what it
+/// measured, rather than the server.
+pub(crate) fn saturated(load: f64) -> bool {
+    load > 0.9
 }
 
 /// Publishes `rate` messages per second for `seconds`, round-robin over `publishers`, on a

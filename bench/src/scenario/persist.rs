@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 
 use crate::probe::{Probe, now_us};
 use crate::recorder::{Recorder, Tally};
-use crate::scenario::{ScenarioError, all, gather};
+use crate::scenario::{ScenarioError, all, gather, saturated};
 use crate::servers::{Server, cpu_seconds_of};
 
 pub(crate) struct Persisted {
@@ -33,7 +33,7 @@ impl Persisted {
 
     /// The generator spent most of a core: the rate it measured is a lower bound.
     pub(crate) fn generator_bound(&self) -> bool {
-        self.generator_load > 0.9
+        saturated(self.generator_load)
     }
 }
 
