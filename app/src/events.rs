@@ -913,6 +913,9 @@ impl<'de> Deserialize<'de> for WireError {
             "rate_limited" => ChatError::RateLimited {
                 retry_after_ms: need(&f.retry_after_ms, "retry_after_ms")?,
             },
+            "overloaded" => ChatError::Overloaded {
+                retry_after_ms: need(&f.retry_after_ms, "retry_after_ms")?,
+            },
             "unavailable" => ChatError::Unavailable,
             other => {
                 return Err(de::Error::custom(format_args!(
@@ -966,6 +969,10 @@ pub enum ChatError {
     /// The sender is over the rate limit; nothing was stored. Send again after the wait.
     #[error("you are sending too fast; wait {retry_after_ms} ms")]
     RateLimited { retry_after_ms: u64 },
+    /// The answer would exceed what the server holds unread for this client (or for all
+    /// clients together); nothing was done. Ask again after the wait.
+    #[error("the server is busy sending you data; try again in {retry_after_ms} ms")]
+    Overloaded { retry_after_ms: u64 },
     #[error("the server could not store the message; try again")]
     Unavailable,
 }
@@ -1264,6 +1271,7 @@ mod tests {
             ChatError::UnknownMessage { id: -4 },
             ChatError::AdminOnly { event: text() },
             ChatError::RateLimited { retry_after_ms: 5 },
+            ChatError::Overloaded { retry_after_ms: 6 },
             ChatError::Unavailable,
         ];
         for error in every {
@@ -1284,6 +1292,7 @@ mod tests {
                 | ChatError::UnknownMessage { .. }
                 | ChatError::AdminOnly { .. }
                 | ChatError::RateLimited { .. }
+                | ChatError::Overloaded { .. }
                 | ChatError::Unavailable => {}
             }
             let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();

@@ -61,11 +61,17 @@ async fn authorize(
         socket.on(DeleteMessage::NAME, on_delete);
         socket.on(RecentInRoom::NAME, on_recent);
         socket.on_fallback(on_unknown_event);
+        socket.extensions.insert(chat.backlogs.attach(&socket));
+        socket.on_disconnect(on_disconnect);
         Ok(())
     } else {
         warn!(sid = %socket.id, "refused an /admin connection without the admin token");
         Err(Refusal::Unauthorized)
     }
+}
+
+async fn on_disconnect(socket: SocketRef, State(chat): State<Chat>) {
+    chat.backlogs.close(socket.id);
 }
 
 async fn on_connect(socket: SocketRef, io: SocketIo, State(chat): State<Chat>) {
@@ -253,6 +259,7 @@ async fn delete(io: &SocketIo, chat: &Chat, id: i64) -> Result<MessageDeleted, C
         .await
         .map_err(unavailable)?
         .ok_or(ChatError::UnknownMessage { id })?;
+    chat.recent.edited(&room);
     let deleted = MessageDeleted { room, id };
     let audience = Conversation::parse(&deleted.room)
         .map(|c| c.audience())

@@ -2,6 +2,7 @@
 //! `serverOffset`) and on `sync`; and `history`, the pages a client reloads or scrolls back
 //! through.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::events::{
@@ -11,7 +12,9 @@ use app::events::{
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use tracing::error;
 
+use crate::backlog::Backlog;
 use crate::chat::{AckRequested, Chat, answer, parsed, to_event};
+use crate::recent::{Delta, Seen};
 use crate::rooms::accessible;
 use crate::store::StoreError;
 
@@ -35,17 +38,31 @@ pub(crate) enum CatchUpError {
     Emit(String),
 }
 
-/// Sends `socket` what it is missing of `room`, oldest first. The caller holds the order lock,
-/// so nothing is committed to the room meanwhile: the replay ends exactly where live delivery
-/// starts.
-pub(crate) async fn catch_up(
-    socket: &SocketRef,
+/// A catch-up's reading, done without the order lock: the messages after the cursor as the
+/// room stood then. [`finish`] completes it under the lock.
+pub(crate) struct Prepared {
+    room: String,
+    cursor: Cursor,
+    seen: Seen,
+    /// Oldest first, each with the bytes it takes on the wire.
+    rows: Vec<(ChatMessage, u64)>,
+    /// The room's newest message when it was read: `(id, seq)`.
+    head: (i64, i64),
+    /// More was missed than a catch-up replays.
+    gap: bool,
+}
+
+/// Reads what `cursor` misses of `room`. Runs concurrently with posts and other catch-ups;
+/// only [`finish`] takes the order lock.
+pub(crate) async fn prepare(
     chat: &Chat,
     room: &str,
     cursor: Cursor,
-) -> Result<Synced, CatchUpError> {
+) -> Result<Prepared, StoreError> {
+    // Before the reads: an edit after this makes `finish` read again.
+    let seen = chat.recent.seen(room);
     let (last_id, last_seq) = chat.store.head(room).await?;
-    let (missed, gap) = match cursor {
+    let (rows, gap) = match cursor {
         // A cursor beyond the head means the client holds messages this server never stored
         // (another database): it must reload, not trust what it has.
         Cursor::Since(after) if after > last_id => (Vec::new(), true),
@@ -66,28 +83,139 @@ pub(crate) async fn catch_up(
             (rows, gap)
         }
     };
-    let replayed = missed.len();
-    for m in missed {
+    // A message committed between the two reads may be newer than the head read first.
+    let head = rows
+        .last()
+        .filter(|m| m.seq > last_seq)
+        .map_or((last_id, last_seq), |m| (m.id, m.seq));
+    Ok(Prepared {
+        room: room.to_owned(),
+        cursor,
+        seen,
+        rows: rows
+            .into_iter()
+            .map(|m| {
+                let m = to_event(m);
+                let bytes = wire_bytes(&m);
+                (m, bytes)
+            })
+            .collect(),
+        head,
+        gap,
+    })
+}
+
+/// Sends `socket` what `prepared` read, plus what was committed since, oldest first. The
+/// caller holds the order lock, so nothing is committed to the room meanwhile: the replay
+/// ends exactly where live delivery starts. What was committed since the read comes from
+/// memory ([`crate::recent`]); only when memory does not reach back does this query again.
+///
+/// The replay is charged to the socket's backlog: one too large for it is cut to the newest
+/// messages that fit (the tutorial's cursor), or becomes a `gap` (Palaver's, whose client
+/// then pages through `history`).
+pub(crate) async fn finish(
+    socket: &SocketRef,
+    chat: &Chat,
+    mut p: Prepared,
+) -> Result<Synced, CatchUpError> {
+    match chat.recent.since(&p.room, p.seen, p.head.1) {
+        Delta::Appended(new) => {
+            if let Some(last) = new.last() {
+                p.head = (last.id, last.meta.seq);
+            }
+            let over = matches!(p.cursor, Cursor::Since(_)) && p.gap;
+            if !over {
+                p.rows.extend(new.into_iter().map(|m| {
+                    let bytes = wire_bytes(&m);
+                    (m, bytes)
+                }));
+            }
+            if p.rows.len() > MAX_REPLAY {
+                match p.cursor {
+                    Cursor::Since(_) => p.rows.clear(),
+                    Cursor::Tutorial(_) => drop(p.rows.drain(..p.rows.len() - MAX_REPLAY)),
+                }
+                p.gap = true;
+            }
+        }
+        Delta::Unknown => {
+            let (room, cursor) = (std::mem::take(&mut p.room), p.cursor);
+            p = prepare(chat, &room, cursor).await?;
+        }
+    }
+    fit(socket, &mut p);
+    let replayed = p.rows.len();
+    for (m, _) in p.rows {
         socket
-            .emit(ChatMessage::NAME, &to_event(m))
+            .emit(ChatMessage::NAME, &m)
             .map_err(|e| CatchUpError::Emit(e.to_string()))?;
     }
     let m = &chat.metrics;
     m.catchups.fetch_add(1, Ordering::Relaxed);
     m.messages_replayed
         .fetch_add(replayed as u64, Ordering::Relaxed);
-    if gap {
+    if p.gap {
         m.catchup_gaps.fetch_add(1, Ordering::Relaxed);
     }
     Ok(Synced {
         head: RoomHead {
-            room: room.to_owned(),
-            last_id,
-            last_seq,
+            room: p.room,
+            last_id: p.head.0,
+            last_seq: p.head.1,
         },
-        gap,
+        gap: p.gap,
         replayed,
     })
+}
+
+/// Cuts a replay to what the socket's backlog takes, and charges it.
+fn fit(socket: &SocketRef, p: &mut Prepared) {
+    let Some(backlog) = socket.extensions.get::<Arc<Backlog>>() else {
+        return;
+    };
+    let total: u64 = p.rows.iter().map(|(_, b)| b).sum();
+    if total == 0 || backlog.charge(total).is_ok() {
+        return;
+    }
+    p.gap = true;
+    if matches!(p.cursor, Cursor::Since(_)) {
+        p.rows.clear();
+        return;
+    }
+    // The tutorial's client: the newest messages that fit.
+    let room = backlog.room_left();
+    let mut kept = 0u64;
+    let keep_from = p
+        .rows
+        .iter()
+        .rposition(|(_, b)| {
+            kept += b;
+            kept > room
+        })
+        .map_or(0, |i| i + 1);
+    p.rows.drain(..keep_from);
+    let kept: u64 = p.rows.iter().map(|(_, b)| b).sum();
+    if kept > 0 && backlog.charge(kept).is_err() {
+        p.rows.clear();
+    }
+}
+
+/// What `value` takes as JSON, without keeping the text.
+pub(crate) fn wire_bytes(value: &impl serde::Serialize) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail; a type that fails to serialize is sent as nothing.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// A catch-up that could not be completed leaves a hole the client cannot see. Closing the
@@ -118,10 +246,20 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
     for room in since.keys() {
         accessible(socket, chat, room).await?;
     }
-    let _order = chat.order.lock().await;
-    let mut done = Vec::with_capacity(since.len());
+    let mut read = Vec::with_capacity(since.len());
     for (room, after) in since {
-        match catch_up(socket, chat, &room, Cursor::Since(after)).await {
+        let prepared = prepare(chat, &room, Cursor::Since(after))
+            .await
+            .map_err(|e| {
+                error!(sid = %socket.id, error = %e, "sync query failed");
+                ChatError::Unavailable
+            })?;
+        read.push(prepared);
+    }
+    let _order = chat.order.lock().await;
+    let mut done = Vec::with_capacity(read.len());
+    for prepared in read {
+        match finish(socket, chat, prepared).await {
             Ok(synced) => done.push(synced),
             Err(CatchUpError::Store(e)) => {
                 error!(sid = %socket.id, error = %e, "sync query failed");

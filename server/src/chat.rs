@@ -24,6 +24,7 @@ use socketioxide::socket::{DisconnectReason, Socket};
 use tokio::sync::Mutex;
 use tracing::{error, info, warn};
 
+use crate::backlog::{Backlog, Backlogs};
 use crate::catchup::{self, CatchUpError, Cursor, MAX_SYNC_ROOMS};
 use crate::conversation::{Conversation, person_room};
 use crate::delivery::Lagging;
@@ -31,6 +32,7 @@ use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
 use crate::metrics::Metrics;
 use crate::presence;
+use crate::recent::Recent;
 use crate::rooms;
 use crate::session::Keys;
 use crate::store::{NewMessage, Store, StoredMessage};
@@ -61,6 +63,10 @@ pub(crate) struct Chat {
     pub(crate) directory: Arc<Directory>,
     /// Stores and broadcasts every message, committing those that arrive together at once.
     pub(crate) writer: Writer,
+    /// Each room's newest messages, for catch-ups that read without the order lock.
+    pub(crate) recent: Arc<Recent>,
+    /// What each socket has been sent and not yet read, in bytes.
+    pub(crate) backlogs: Backlogs,
 }
 
 impl Chat {
@@ -70,15 +76,18 @@ impl Chat {
         keys: Keys,
         throttle: Throttle,
         admin_token: &str,
+        backlogs: Backlogs,
     ) -> Result<Chat, std::io::Error> {
         let metrics: Arc<Metrics> = Arc::default();
         let lagging: Arc<Lagging> = Arc::default();
         let order: Arc<Mutex<()>> = Arc::default();
+        let recent: Arc<Recent> = Arc::default();
         let writer = Writer::start(writer::Shared {
             store: store.clone(),
             metrics: metrics.clone(),
             lagging: lagging.clone(),
             order: order.clone(),
+            recent: recent.clone(),
         })?;
         Ok(Chat {
             store,
@@ -91,6 +100,8 @@ impl Chat {
             lagging,
             order,
             writer,
+            recent,
+            backlogs,
         })
     }
 }
@@ -126,6 +137,18 @@ async fn on_connect(
         joined.insert(0, LOBBY.to_owned());
     }
 
+    // The catch-up's reads run before the order lock, so that a crowd connecting at once
+    // neither holds up posting nor waits on one another's queries.
+    let mut read = Vec::new();
+    for (room, cursor) in replay_plan(&socket, &auth, &joined) {
+        match catchup::prepare(&chat, &room, cursor).await {
+            Ok(prepared) => read.push(prepared),
+            Err(e) => {
+                catchup::drop_behind(&socket, e.into());
+                break;
+            }
+        }
+    }
     let order = chat.order.lock().await;
     if let Some(person) = &who.person {
         socket.join(person_room(person));
@@ -135,8 +158,20 @@ async fn on_connect(
         socket.join(room.clone());
         arrived.push(chat.presence.enter(room, &who));
     }
-    if let Err(e) = replay(&socket, &chat, &auth, &joined).await {
-        catchup::drop_behind(&socket, e);
+    for prepared in read {
+        let sent = catchup::finish(&socket, &chat, prepared)
+            .await
+            .and_then(|synced| match auth.since {
+                // The tutorial's client knows no `synced`.
+                None => Ok(()),
+                Some(_) => socket
+                    .emit(Synced::NAME, &synced)
+                    .map_err(|e| CatchUpError::Emit(e.to_string())),
+            });
+        if let Err(e) = sent {
+            catchup::drop_behind(&socket, e);
+            break;
+        }
     }
     drop(order);
     if !socket.connected() {
@@ -183,19 +218,15 @@ pub(crate) fn register_handlers(socket: &SocketRef) {
 /// The catch-up on connect. A client that sends `since` gets the bounded catch-up of the lobby
 /// and of every other conversation it names that it may read, each ended by `synced`; the
 /// tutorial's client, which only knows `serverOffset`, gets the newest lobby messages after it.
-async fn replay(
-    socket: &SocketRef,
-    chat: &Chat,
-    auth: &MainAuth,
-    joined: &[String],
-) -> Result<(), CatchUpError> {
+fn replay_plan(socket: &SocketRef, auth: &MainAuth, joined: &[String]) -> Vec<(String, Cursor)> {
     let Some(since) = &auth.since else {
-        let cursor = Cursor::Tutorial(auth.server_offset);
-        catchup::catch_up(socket, chat, LOBBY, cursor).await?;
-        return Ok(());
+        return vec![(LOBBY.to_owned(), Cursor::Tutorial(auth.server_offset))];
     };
     let person = identity::of(socket).person;
-    let mut plan = vec![(LOBBY.to_owned(), since.get(LOBBY).copied().unwrap_or(0))];
+    let mut plan = vec![(
+        LOBBY.to_owned(),
+        Cursor::Since(since.get(LOBBY).copied().unwrap_or(0)),
+    )];
     // Conversations left meanwhile, or never ours, are skipped: `rooms` tells the client
     // which it has.
     plan.extend(
@@ -208,15 +239,9 @@ async fn replay(
                 Err(_) => false,
             })
             .take(MAX_SYNC_ROOMS)
-            .map(|(room, after)| (room.clone(), *after)),
+            .map(|(room, after)| (room.clone(), Cursor::Since(*after))),
     );
-    for (room, after) in plan {
-        let synced = catchup::catch_up(socket, chat, &room, Cursor::Since(after)).await?;
-        socket
-            .emit(Synced::NAME, &synced)
-            .map_err(|e| CatchUpError::Emit(e.to_string()))?;
-    }
-    Ok(())
+    plan
 }
 
 async fn on_send(
@@ -353,9 +378,11 @@ async fn on_disconnect(
         presence::tell_dms_leaving(&chat, &io, person).await;
     }
     identity::seen_leaving(&chat, &who).await;
+    chat.backlogs.close(socket.id);
 }
 
-/// Sends the result in the ack, or logs the error when the client asked for no ack.
+/// Sends the result in the ack, or logs the error when the client asked for no ack. An answer
+/// that the socket's backlog cannot take is replaced by `overloaded`.
 pub(crate) fn answer<T: serde::Serialize>(
     socket: &SocketRef,
     event: &str,
@@ -372,10 +399,28 @@ pub(crate) fn answer<T: serde::Serialize>(
     if let Err(e) = &result {
         warn!(sid = %socket.id, event, error = %e, "rejected event");
     }
-    if let Err(e) = ack.send(&Reply::from(result)) {
+    let reply = Reply::from(result);
+    let charged = match socket.extensions.get::<Arc<Backlog>>() {
+        Some(backlog) => backlog.charge(catchup::wire_bytes(&reply)),
+        None => Ok(()),
+    };
+    let sent = match charged {
+        Ok(()) => ack.send(&reply),
+        Err(refused) => {
+            warn!(sid = %socket.id, event, %refused, "answer refused: the client is not reading");
+            let busy = ChatError::Overloaded {
+                retry_after_ms: OVERLOADED_RETRY_MS,
+            };
+            ack.send(&Reply::<()>::from(Err(busy)))
+        }
+    };
+    if let Err(e) = sent {
         warn!(sid = %socket.id, event, error = %e, "ack not sent");
     }
 }
+
+/// How long a client whose answer was refused for its backlog is told to wait.
+const OVERLOADED_RETRY_MS: u64 = 2_000;
 
 pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {
     let kind = match m.kind.as_deref() {

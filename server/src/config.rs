@@ -30,6 +30,46 @@ pub struct Config {
     #[arg(long, env = "PALAVER_SOCKET_BUFFER", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(16..))]
     pub socket_buffer: u32,
 
+    /// Bytes of answers and replays one socket may have unread before further answers to it
+    /// are refused (`overloaded`) and its replays cut.
+    #[arg(long, env = "PALAVER_SOCKET_BACKLOG_BYTES", default_value_t = 4 << 20)]
+    pub socket_backlog_bytes: u64,
+
+    /// Bytes of answers and replays all sockets together may have unread.
+    #[arg(long, env = "PALAVER_TOTAL_BACKLOG_BYTES", default_value_t = 256 << 20)]
+    pub total_backlog_bytes: u64,
+
+    /// Open connections at most (fewer if the open-file limit is lower); past it, only
+    /// `/healthz` is answered.
+    #[arg(long, env = "PALAVER_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Open connections from one address at most; 0 turns the limit off.
+    #[arg(long, env = "PALAVER_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub connections_per_address: usize,
+
+    /// New Socket.IO sessions per second from one address, on average; 0 turns it off.
+    #[arg(long, env = "PALAVER_SESSIONS_PER_ADDRESS", default_value_t = 20.0)]
+    pub sessions_per_address: f64,
+
+    /// New Socket.IO sessions one address may open at once after a quiet spell.
+    #[arg(long, env = "PALAVER_SESSIONS_PER_ADDRESS_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sessions_per_address_burst: u32,
+
+    /// New Socket.IO sessions per second in all, on average; 0 turns it off.
+    #[arg(long, env = "PALAVER_SESSIONS_PER_SECOND", default_value_t = 1_000.0)]
+    pub sessions_per_second: f64,
+
+    /// New Socket.IO sessions at once in all, after a quiet spell.
+    #[arg(long, env = "PALAVER_SESSIONS_BURST", default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub sessions_burst: u32,
+
+    /// Seconds a client has to send a request's head (or the next one on a kept-alive
+    /// connection), to keep a request body moving, and to connect to a Socket.IO namespace
+    /// after opening a session.
+    #[arg(long, env = "PALAVER_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+
     /// Messages one person may send per second, on average; 0 turns the limit off.
     #[arg(long, env = "PALAVER_RATE_LIMIT", default_value_t = 10.0)]
     pub rate_limit: f64,
@@ -77,6 +117,15 @@ impl Config {
             database_url: database_url.into(),
             site_root: "target/site".to_owned(),
             socket_buffer: 2048,
+            socket_backlog_bytes: 4 << 20,
+            total_backlog_bytes: 256 << 20,
+            max_connections: 20_000,
+            connections_per_address: 256,
+            sessions_per_address: 20.0,
+            sessions_per_address_burst: 100,
+            sessions_per_second: 1_000.0,
+            sessions_burst: 2_000,
+            request_timeout: 10,
             allowed_origins: Vec::new(),
             rate_limit: 10.0,
             rate_burst: 10,

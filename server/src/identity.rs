@@ -43,6 +43,7 @@ pub(crate) async fn authenticate(
         warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
     })?;
     socket.extensions.insert(identity);
+    socket.extensions.insert(chat.backlogs.attach(&socket));
     if let Some(session) = session {
         socket.extensions.insert(session);
     }

@@ -3,6 +3,8 @@
 //! `main` parses [`Config`] and calls [`run`]; tests call the same `run` on port 0.
 
 mod admin;
+mod admission;
+mod backlog;
 mod batch;
 mod catchup;
 mod chat;
@@ -12,9 +14,11 @@ mod delivery;
 mod directory;
 mod handshake;
 mod identity;
+mod listen;
 mod metrics;
 mod origin;
 mod presence;
+mod recent;
 mod rooms;
 mod secrets;
 mod session;
@@ -27,7 +31,6 @@ mod writer;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -39,6 +42,10 @@ pub use store::StoreError;
 /// The largest Engine.IO message accepted, in bytes. A 4,000-character message is at most
 /// 24 KiB of JSON; anything far larger is not a chat message and closes the transport.
 const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+/// After shutdown begins, how long requests in flight may take to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a session may go without connecting to a namespace before its backlog entry goes.
+const UNCONNECTED_SESSION: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -65,12 +72,18 @@ pub async fn run(
         "session-secret",
     )?;
     let admin_token = admin::load_token(config.admin_token.as_deref(), &data_dir)?;
+    let backlogs = backlog::Backlogs::new(backlog::Bounds {
+        per_socket: config.socket_backlog_bytes,
+        total: config.total_backlog_bytes,
+    });
     let chat = chat::Chat::new(
         store.clone(),
         session::Keys::new(secret.value()),
         throttle::Throttle::new(config.rate_limit, config.rate_burst),
         &admin_token,
+        backlogs.clone(),
     )?;
+    let request_timeout = Duration::from_secs(config.request_timeout);
     let (sockets, io) = SocketIo::builder()
         .with_state(chat.clone())
         // Bounds each socket's memory; what overflows is dropped, counted and caught up.
@@ -80,7 +93,7 @@ pub async fn run(
         // Chat frames are small; a larger frame is read in several chunks. Kept per socket,
         // so 1 KiB instead of 4 saves 3 KiB on every idle connection.
         .ws_read_buffer_size(1024)
-        .connect_timeout(Duration::from_secs(20))
+        .connect_timeout(request_timeout)
         .build_layer();
     chat::register(&io);
     admin::register(&io);
@@ -93,6 +106,16 @@ pub async fn run(
             directory.announce(io, chat, everyone_up_to).await
         }
     });
+    let sweeper = tokio::spawn({
+        let backlogs = backlogs.clone();
+        async move {
+            let mut every = tokio::time::interval(UNCONNECTED_SESSION);
+            loop {
+                every.tick().await;
+                backlogs.sweep(UNCONNECTED_SESSION);
+            }
+        }
+    });
     let announcer = tokio::spawn({
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
@@ -101,25 +124,33 @@ pub async fn run(
     let mut options = config.leptos_options();
     options.site_addr = listener.local_addr()?;
     let origins = origin::Origins::new(&config.allowed_origins);
+    let admission = admission::Admission::new(admission::Rates {
+        per_address: config.sessions_per_address,
+        per_address_burst: config.sessions_per_address_burst,
+        total: config.sessions_per_second,
+        total_burst: config.sessions_burst,
+    });
     let app = web::router(
         options,
         store.clone(),
         chat.metrics.clone(),
         sockets,
-        origins,
+        web::Guards {
+            origins,
+            admission,
+            backlogs,
+        },
     );
+    let limits = listen::Limits {
+        connections: listen::Limits::fitting_open_files(config.max_connections),
+        per_address: config.connections_per_address,
+        request_timeout,
+        shutdown_grace: SHUTDOWN_GRACE,
+    };
 
     info!(addr = %listener.local_addr()?, database = %config.database_url, "palaver listening");
-    // No Nagle: a chat sends small frames, and Nagle holding one back until the peer's
-    // delayed ACK (40 ms) put a 40 ms floor under acks and deliveries.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(close_sockets_on(io, shutdown))
-        .await?;
+    listen::serve(listener, app, limits, close_sockets_on(io, shutdown)).await;
+    sweeper.abort();
     announcer.abort();
     directory.abort();
     stats.abort();

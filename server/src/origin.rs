@@ -14,6 +14,12 @@ use tracing::warn;
 /// Where the Socket.IO layer answers.
 pub(crate) const SOCKET_PATH: &str = "/socket.io/";
 
+/// Whether the Socket.IO layer answers `path`: `/socket.io`, and anything under `/socket.io/`.
+pub(crate) fn is_socket_io(path: &str) -> bool {
+    path.strip_prefix("/socket.io")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Which origins may open a socket.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Origins {

@@ -17,6 +17,8 @@ use socketioxide::layer::SocketIoLayer;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 
+use crate::admission::{self, Admission};
+use crate::backlog::{self, Backlogs};
 use crate::chat::to_event;
 use crate::handshake;
 use crate::metrics::Metrics;
@@ -30,12 +32,19 @@ struct WebState {
     metrics: Arc<Metrics>,
 }
 
+/// What stands in front of the Socket.IO layer.
+pub(crate) struct Guards {
+    pub(crate) origins: Origins,
+    pub(crate) admission: Admission,
+    pub(crate) backlogs: Backlogs,
+}
+
 pub(crate) fn router(
     options: LeptosOptions,
     store: Store,
     metrics: Arc<Metrics>,
     sockets: SocketIoLayer,
-    origins: Origins,
+    guards: Guards,
 ) -> Router {
     let state = WebState {
         leptos_options: options.clone(),
@@ -78,8 +87,19 @@ pub(crate) fn router(
         .layer(sockets)
         // Outside the Socket.IO layer, which keeps each handshake's request for the session.
         .layer(middleware::from_fn(handshake::detach))
+        .layer(middleware::from_fn_with_state(
+            guards.backlogs,
+            backlog::drain,
+        ))
         // Outside the Socket.IO layer, so a refused handshake never reaches it.
-        .layer(middleware::from_fn_with_state(origins, origin::check))
+        .layer(middleware::from_fn_with_state(
+            guards.admission,
+            admission::check,
+        ))
+        .layer(middleware::from_fn_with_state(
+            guards.origins,
+            origin::check,
+        ))
 }
 
 /// Loads the chat page's first messages before it is rendered, so that rendering, and the

@@ -19,6 +19,7 @@ use crate::batch::WriterConnection;
 use crate::chat::to_event;
 use crate::delivery::Lagging;
 use crate::metrics::Metrics;
+use crate::recent::Recent;
 use crate::store::{NewMessage, Store};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
@@ -98,6 +99,7 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) lagging: Arc<Lagging>,
     pub(crate) order: Arc<Mutex<()>>,
+    pub(crate) recent: Arc<Recent>,
 }
 
 /// Hands posts to the writer task. Cheap to clone.
@@ -201,7 +203,9 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
             if inserted.created {
                 shared.metrics.record_stored();
                 let room = stored.room.clone();
-                let sent = job.to.emit(ChatMessage::NAME, &to_event(stored)).await;
+                let event = to_event(stored);
+                shared.recent.appended(&event);
+                let sent = job.to.emit(ChatMessage::NAME, &event).await;
                 shared.lagging.record(&shared.metrics, &room, sent);
             }
             job.answer.give(Ok(posted));

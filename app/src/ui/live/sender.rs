@@ -131,9 +131,10 @@ impl Live {
                     })
                 }
                 // Sending too fast: not a failed attempt, just wait as long as told.
-                Ok(Err(ChatError::RateLimited { retry_after_ms })) => {
-                    Some(std::time::Duration::from_millis(retry_after_ms))
-                }
+                Ok(Err(
+                    ChatError::RateLimited { retry_after_ms }
+                    | ChatError::Overloaded { retry_after_ms },
+                )) => Some(std::time::Duration::from_millis(retry_after_ms)),
                 // Not an attempt: it goes out again on the next connect.
                 Err(AckError::NotConnected | AckError::Disconnected) => None,
                 Ok(Err(e)) => {

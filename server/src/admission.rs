@@ -1,0 +1,154 @@
+//! Who may open a Socket.IO session: a rate of new sessions per address and in all, so that a
+//! storm of connections is refused cleanly (429 with `Retry-After`) before it costs a
+//! handshake, a session and a catch-up each.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::warn;
+
+use crate::listen::Quiet;
+use crate::throttle::Throttle;
+
+/// New sessions per second, with their bursts; a rate of 0 turns that limit off.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rates {
+    pub(crate) per_address: f64,
+    pub(crate) per_address_burst: u32,
+    pub(crate) total: f64,
+    pub(crate) total_burst: u32,
+}
+
+#[derive(Clone)]
+pub(crate) struct Admission {
+    per_address: Arc<Throttle>,
+    total: Arc<Throttle>,
+    refusals: Arc<std::sync::Mutex<Quiet>>,
+}
+
+impl Admission {
+    pub(crate) fn new(rates: Rates) -> Admission {
+        Admission {
+            per_address: Arc::new(Throttle::new(rates.per_address, rates.per_address_burst)),
+            total: Arc::new(Throttle::new(rates.total, rates.total_burst)),
+            refusals: Arc::new(std::sync::Mutex::new(Quiet::new(
+                std::time::Duration::from_secs(10),
+            ))),
+        }
+    }
+
+    /// Whether a new session from `ip` may open now, or how many seconds until it may.
+    fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        self.per_address
+            .take(&address_key(ip), now)
+            .and_then(|()| self.total.take("", now))
+            .map_err(|wait| wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
+}
+
+/// IPv6 hosts are limited by their /64, which one host or household usually owns whole.
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Whether a Socket.IO request opens a new Engine.IO session (it carries no `sid`).
+fn opens_a_session(request: &Request) -> bool {
+    crate::origin::is_socket_io(request.uri().path())
+        && !request
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .any(|p| p.starts_with("sid="))
+}
+
+pub(crate) async fn check(
+    State(admission): State<Admission>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if opens_a_session(&request)
+        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+        && let Err(wait) = admission.admit(peer.ip(), Instant::now())
+    {
+        let due = admission
+            .refusals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .due();
+        if let Some(skipped) = due {
+            warn!(peer = %peer.ip(), skipped, "new sessions over the rate; refused");
+        }
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many new connections; try again shortly",
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_has_its_burst_then_waits_and_others_are_not_held_up() {
+        let a = Admission::new(Rates {
+            per_address: 1.0,
+            per_address_burst: 3,
+            total: 0.0,
+            total_burst: 1,
+        });
+        let now = Instant::now();
+        let one: IpAddr = [10, 0, 0, 1].into();
+        for _ in 0..3 {
+            assert_eq!(a.admit(one, now), Ok(()));
+        }
+        assert_eq!(a.admit(one, now), Err(1));
+        assert_eq!(a.admit([10, 0, 0, 2].into(), now), Ok(()));
+    }
+
+    #[test]
+    fn the_total_binds_every_address() {
+        let a = Admission::new(Rates {
+            per_address: 0.0,
+            per_address_burst: 1,
+            total: 10.0,
+            total_burst: 2,
+        });
+        let now = Instant::now();
+        assert!(a.admit([10, 0, 0, 1].into(), now).is_ok());
+        assert!(a.admit([10, 0, 0, 2].into(), now).is_ok());
+        assert!(a.admit([10, 0, 0, 3].into(), now).is_err());
+    }
+
+    #[test]
+    fn ipv6_hosts_share_their_slash_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(address_key(mapped), "10.0.0.1");
+    }
+}
