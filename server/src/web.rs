@@ -30,6 +30,7 @@ struct WebState {
     leptos_options: LeptosOptions,
     store: Store,
     metrics: Arc<Metrics>,
+    backlogs: Backlogs,
 }
 
 /// What stands in front of the Socket.IO layer.
@@ -50,6 +51,7 @@ pub(crate) fn router(
         leptos_options: options.clone(),
         store,
         metrics,
+        backlogs: guards.backlogs.clone(),
     };
     // Leptos spawns the render's tasks on tokio (`leptos_routes` did this before; an error
     // only says it is set already, as when tests start several servers in one process).
@@ -140,9 +142,10 @@ async fn healthz(State(store): State<Store>) -> (StatusCode, &'static str) {
 
 async fn metrics_text(
     State(metrics): State<Arc<Metrics>>,
+    State(backlogs): State<Backlogs>,
 ) -> ([(HeaderName, &'static str); 1], String) {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics.render(),
+        metrics.render() + &backlogs.render(),
     )
 }
