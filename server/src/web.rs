@@ -20,7 +20,7 @@ use tower_http::compression::CompressionLayer;
 use crate::chat::to_event;
 use crate::handshake;
 use crate::metrics::Metrics;
-use crate::origin::{self, Origins};
+use crate::origin::{self, Access};
 use crate::store::Store;
 
 #[derive(Clone, FromRef)]
@@ -35,7 +35,7 @@ pub(crate) fn router(
     store: Store,
     metrics: Arc<Metrics>,
     sockets: SocketIoLayer,
-    origins: Origins,
+    access: Access,
 ) -> Router {
     let state = WebState {
         leptos_options: options.clone(),
@@ -79,7 +79,7 @@ pub(crate) fn router(
         // Outside the Socket.IO layer, which keeps each handshake's request for the session.
         .layer(middleware::from_fn(handshake::detach))
         // Outside the Socket.IO layer, so a refused handshake never reaches it.
-        .layer(middleware::from_fn_with_state(origins, origin::check))
+        .layer(middleware::from_fn_with_state(access, origin::check))
 }
 
 /// Loads the chat page's first messages before it is rendered, so that rendering, and the
