@@ -11,6 +11,7 @@ mod conversation;
 mod delivery;
 mod directory;
 mod handshake;
+mod headers;
 mod identity;
 mod metrics;
 mod origin;

@@ -121,6 +121,14 @@ impl Access {
         })
     }
 
+    /// The public URL's origin, if one is set.
+    pub(crate) fn public_origin(&self) -> Option<&Origin> {
+        match &self.site {
+            Site::Public(origin) => Some(origin),
+            Site::Bound(_) => None,
+        }
+    }
+
     /// Whether a request for `path` with these headers (and, over HTTP/2, this URI authority)
     /// may go on.
     fn judge(

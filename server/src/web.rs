@@ -19,6 +19,7 @@ use tower_http::compression::CompressionLayer;
 
 use crate::chat::to_event;
 use crate::handshake;
+use crate::headers::{self, Policy};
 use crate::metrics::Metrics;
 use crate::origin::{self, Access};
 use crate::store::Store;
@@ -37,6 +38,7 @@ pub(crate) fn router(
     sockets: SocketIoLayer,
     access: Access,
 ) -> Router {
+    let policy = Policy::new(access.public_origin(), &options);
     let state = WebState {
         leptos_options: options.clone(),
         store,
@@ -46,8 +48,10 @@ pub(crate) fn router(
     // only says it is set already, as when tests start several servers in one process).
     let _ = any_spawner::Executor::init_tokio();
     // The app's pages; any other path that is not a file gets the app's "not found" page.
-    let page =
-        leptos_axum::render_app_to_stream_with_context(|| (), move || shell(options.clone()));
+    // The render's scripts carry the nonce the response's policy names.
+    let page = leptos_axum::render_app_to_stream_with_context(headers::provide_nonce, move || {
+        shell(options.clone())
+    });
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text));
@@ -61,8 +65,12 @@ pub(crate) fn router(
             );
         }
     }
-    router
-        .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
+    let files_or_not_found = leptos_axum::file_and_error_handler_with_context::<WebState, _>(
+        headers::provide_nonce,
+        shell,
+    );
+    let router = router
+        .fallback(files_or_not_found)
         .layer(middleware::from_fn_with_state(
             state.store.clone(),
             first_page,
@@ -79,7 +87,9 @@ pub(crate) fn router(
         // Outside the Socket.IO layer, which keeps each handshake's request for the session.
         .layer(middleware::from_fn(handshake::detach))
         // Outside the Socket.IO layer, so a refused handshake never reaches it.
-        .layer(middleware::from_fn_with_state(access, origin::check))
+        .layer(middleware::from_fn_with_state(access, origin::check));
+    // Outermost: refusals carry the headers too.
+    headers::secure(router, policy)
 }
 
 /// Loads the chat page's first messages before it is rendered, so that rendering, and the
