@@ -67,7 +67,7 @@ fn address_key(ip: IpAddr) -> String {
 
 /// Whether a Socket.IO request opens a new Engine.IO session (it carries no `sid`).
 fn opens_a_session(request: &Request) -> bool {
-    crate::origin::is_socket_io(request.uri().path())
+    crate::origin::is_socket_request(request.uri().path())
         && !request
             .uri()
             .query()

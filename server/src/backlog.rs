@@ -194,7 +194,9 @@ impl Backlog {
 
     /// Counts `bytes` about to be queued for this socket, or refuses them.
     pub(crate) fn charge(&self, bytes: u64) -> Result<(), Refused> {
-        if std::env::var_os("MUTANT").is_some() { return Ok(()); }
+        if std::env::var_os("MUTANT").is_some() {
+            return Ok(());
+        }
         let bounds = self.owner.bounds;
         let mut queued = self.queued.load(Ordering::Relaxed);
         loop {
@@ -304,7 +306,7 @@ pub(crate) async fn drain(
     request: Request,
     next: Next,
 ) -> Response {
-    if !crate::origin::is_socket_io(request.uri().path()) {
+    if !crate::origin::is_socket_request(request.uri().path()) {
         return next.run(request).await;
     }
     let (sid, websocket) = session_of(&request);

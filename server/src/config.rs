@@ -78,9 +78,15 @@ pub struct Config {
     #[arg(long, env = "PALAVER_RATE_BURST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_burst: u32,
 
+    /// The address people use, `scheme://host[:port]` (e.g. `https://chat.example.org`, behind
+    /// a TLS proxy). Its origin is then the only one whose pages may open a socket. Default:
+    /// the listening address, by IP (or `localhost` on loopback); other names are refused.
+    #[arg(long, env = "PALAVER_PUBLIC_URL", value_parser = crate::origin::parse_address)]
+    pub public_url: Option<String>,
+
     /// Origins whose pages may open a socket, comma-separated (e.g. `https://chat.example.org`).
-    /// Empty: only pages served by this server, as the browser addressed it.
-    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    /// Replaces the site's own origin (the public URL's, or the listening address's).
+    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::origin::parse_address)]
     pub allowed_origins: Vec<String>,
 
     /// Where generated secrets are kept (`session-secret`, `admin-token`).
@@ -126,6 +132,7 @@ impl Config {
             sessions_per_second: 1_000.0,
             sessions_burst: 2_000,
             request_timeout: 10,
+            public_url: None,
             allowed_origins: Vec::new(),
             rate_limit: 10.0,
             rate_burst: 10,
@@ -154,5 +161,36 @@ impl Config {
         options.site_addr = self.addr;
         options.site_root = self.site_root.as_str().into();
         options
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn origins_and_the_public_url_are_checked_when_parsed() {
+        let config = Config::try_parse_from([
+            "palaver",
+            "--public-url",
+            "https://chat.example.org",
+            "--allowed-origins",
+            "https://a.example,http://b.example:8080/",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://chat.example.org")
+        );
+        assert_eq!(config.allowed_origins.len(), 2);
+        for bad in [
+            ["--public-url", "chat.example.org"],
+            ["--public-url", "https://chat.example.org/palaver"],
+            ["--allowed-origins", "https://a.example,null"],
+        ] {
+            let error = Config::try_parse_from(["palaver", bad[0], bad[1]]).unwrap_err();
+            assert!(error.to_string().contains("is not an origin"), "{error}");
+        }
     }
 }

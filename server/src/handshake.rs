@@ -12,10 +12,10 @@ use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::origin::SOCKET_PATH;
+use crate::origin::is_socket_request;
 
 pub(crate) async fn detach(request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with(SOCKET_PATH) {
+    if !is_socket_request(request.uri().path()) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();

@@ -13,6 +13,7 @@ mod conversation;
 mod delivery;
 mod directory;
 mod handshake;
+mod headers;
 mod identity;
 mod listen;
 mod metrics;
@@ -36,6 +37,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use config::Config;
+pub use origin::AddressError;
 pub use secrets::SecretError;
 pub use store::StoreError;
 
@@ -53,6 +55,8 @@ pub enum ServerError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
+    #[error(transparent)]
+    Address(#[from] origin::AddressError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -64,6 +68,11 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let access = origin::Access::new(
+        &config.allowed_origins,
+        config.public_url.as_deref(),
+        listener.local_addr()?,
+    )?;
     let store = store::Store::open(&config.database_url).await?;
     let data_dir = secrets::data_dir(config.data_dir.as_deref(), &config.database_url);
     let secret = secrets::load_or_create(
@@ -86,6 +95,8 @@ pub async fn run(
     let request_timeout = Duration::from_secs(config.request_timeout);
     let (sockets, io) = SocketIo::builder()
         .with_state(chat.clone())
+        // The path the origin check guards, and the handshake middleware copies.
+        .req_path(origin::SOCKET_PATH)
         // Bounds each socket's memory; what overflows is dropped, counted and caught up.
         .max_buffer_size(config.socket_buffer as usize)
         .max_payload(MAX_PAYLOAD_BYTES as u64)
@@ -123,7 +134,6 @@ pub async fn run(
 
     let mut options = config.leptos_options();
     options.site_addr = listener.local_addr()?;
-    let origins = origin::Origins::new(&config.allowed_origins);
     let admission = admission::Admission::new(admission::Rates {
         per_address: config.sessions_per_address,
         per_address_burst: config.sessions_per_address_burst,
@@ -136,7 +146,7 @@ pub async fn run(
         chat.metrics.clone(),
         sockets,
         web::Guards {
-            origins,
+            access,
             admission,
             backlogs,
         },

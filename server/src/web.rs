@@ -21,8 +21,9 @@ use crate::admission::{self, Admission};
 use crate::backlog::{self, Backlogs};
 use crate::chat::to_event;
 use crate::handshake;
+use crate::headers::{self, Policy};
 use crate::metrics::Metrics;
-use crate::origin::{self, Origins};
+use crate::origin::{self, Access};
 use crate::store::Store;
 
 #[derive(Clone, FromRef)]
@@ -35,7 +36,7 @@ struct WebState {
 
 /// What stands in front of the Socket.IO layer.
 pub(crate) struct Guards {
-    pub(crate) origins: Origins,
+    pub(crate) access: Access,
     pub(crate) admission: Admission,
     pub(crate) backlogs: Backlogs,
 }
@@ -47,6 +48,7 @@ pub(crate) fn router(
     sockets: SocketIoLayer,
     guards: Guards,
 ) -> Router {
+    let policy = Policy::new(guards.access.public_origin(), &options);
     let state = WebState {
         leptos_options: options.clone(),
         store,
@@ -57,8 +59,10 @@ pub(crate) fn router(
     // only says it is set already, as when tests start several servers in one process).
     let _ = any_spawner::Executor::init_tokio();
     // The app's pages; any other path that is not a file gets the app's "not found" page.
-    let page =
-        leptos_axum::render_app_to_stream_with_context(|| (), move || shell(options.clone()));
+    // The render's scripts carry the nonce the response's policy names.
+    let page = leptos_axum::render_app_to_stream_with_context(headers::provide_nonce, move || {
+        shell(options.clone())
+    });
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text));
@@ -72,8 +76,12 @@ pub(crate) fn router(
             );
         }
     }
-    router
-        .fallback(leptos_axum::file_and_error_handler::<WebState, _>(shell))
+    let files_or_not_found = leptos_axum::file_and_error_handler_with_context::<WebState, _>(
+        headers::provide_nonce,
+        shell,
+    );
+    let router = router
+        .fallback(files_or_not_found)
         .layer(middleware::from_fn_with_state(
             state.store.clone(),
             first_page,
@@ -98,10 +106,9 @@ pub(crate) fn router(
             guards.admission,
             admission::check,
         ))
-        .layer(middleware::from_fn_with_state(
-            guards.origins,
-            origin::check,
-        ))
+        .layer(middleware::from_fn_with_state(guards.access, origin::check));
+    // Outermost: refusals carry the headers too.
+    headers::secure(router, policy)
 }
 
 /// Loads the chat page's first messages before it is rendered, so that rendering, and the

@@ -164,7 +164,12 @@ async fn polling_sessions_that_never_poll_are_replayed_no_more_than_the_bound() 
         let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
         assert_eq!(post(&server, &path, r#"40{"serverOffset":0}"#).await, 200);
     }
-    wait_for_metric(&server, "palaver_catchups_total", catchups_before + SESSIONS).await;
+    wait_for_metric(
+        &server,
+        "palaver_catchups_total",
+        catchups_before + SESSIONS,
+    )
+    .await;
 
     let replayed = metric(&server, "palaver_messages_replayed_total").await - replayed_before;
     let unread = metric(&server, "palaver_backlog_bytes").await;
@@ -199,7 +204,10 @@ async fn idle_and_slow_connections_are_closed_after_the_request_timeout() {
     // Says nothing at all.
     let mut idle = TcpStream::connect(server.addr).await.unwrap();
     let started = Instant::now();
-    assert!(closed_within(&mut idle, PATIENCE).await, "idle connection kept");
+    assert!(
+        closed_within(&mut idle, PATIENCE).await,
+        "idle connection kept"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 
     // Slowloris: a header line now and then, never the end of the head.
@@ -256,7 +264,10 @@ async fn past_the_connection_limit_only_healthz_is_served() {
     drop(held);
     let deadline = Instant::now() + PATIENCE;
     while server.get("/").await.0 == 503 {
-        assert!(Instant::now() < deadline, "connections were never given back");
+        assert!(
+            Instant::now() < deadline,
+            "connections were never given back"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -307,9 +318,11 @@ async fn new_sessions_over_the_rate_are_refused_with_a_retry_after() {
 async fn shutdown_ends_in_bounded_time_while_a_client_holds_a_half_sent_request() {
     let mut server = TestServer::start_with(|c| c.request_timeout = 600).await;
     let mut half = TcpStream::connect(server.addr).await.unwrap();
-    half.write_all(b"POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
-        .await
-        .unwrap();
+    half.write_all(
+        b"POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await
+    .unwrap();
     let mut idle = TcpStream::connect(server.addr).await.unwrap();
     idle.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
     // Both are being served before the stop.

@@ -27,12 +27,15 @@ const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/s
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // Only the chat page's request carries one; read (and cloned) once for both scripts.
     let first_page = FirstPage::current();
-    let early_socket = first_page
-        .as_ref()
-        .filter(|page| page.0.is_ok())
-        .map(|_| view! { <script inner_html=early::script()></script> });
+    // The nonce the response's Content-Security-Policy names (leptos' own scripts carry it
+    // too). A data block is not run, but carries it so that every script of the page does.
+    let nonce = use_nonce();
+    let early_socket = first_page.as_ref().filter(|page| page.0.is_ok()).map(|_| {
+        let nonce = nonce.clone();
+        view! { <script nonce=nonce inner_html=early::script()></script> }
+    });
     let first_page_json = first_page.map(|page| {
-        view! { <script type="application/json" id=history::ELEMENT_ID inner_html=page.to_json()></script> }
+        view! { <script type="application/json" nonce=nonce id=history::ELEMENT_ID inner_html=page.to_json()></script> }
     });
     view! {
         <!DOCTYPE html>

@@ -205,7 +205,7 @@ pub async fn http_get_with(addr: SocketAddr, path: &str, headers: &str) -> (u16,
 }
 
 /// Joins a chunked body well enough for substring assertions.
-fn dechunk(body: &str) -> String {
+pub fn dechunk(body: &str) -> String {
     let mut out = String::new();
     let mut rest = body;
     while let Some((size, tail)) = rest.split_once("\r\n") {
