@@ -892,6 +892,7 @@ impl<'de> Deserialize<'de> for WireError {
             "empty" => ChatError::Empty,
             "too_long" => ChatError::TooLong { max: max()? },
             "offset_too_long" => ChatError::OffsetTooLong { max: max()? },
+            "offset_in_use" => ChatError::OffsetInUse,
             "invalid_payload" => ChatError::InvalidPayload {
                 event: event()?,
                 detail: need(&f.detail, "detail")?,
@@ -938,6 +939,11 @@ pub enum ChatError {
     TooLong { max: usize },
     #[error("client offset is longer than {max} characters")]
     OffsetTooLong { max: usize },
+    /// The sender used this client offset before for another message (another room or text).
+    /// Only a retry of the same message gets the stored one's ack; send anything else under a
+    /// new offset.
+    #[error("this client offset was used for another message; use a new one")]
+    OffsetInUse,
     #[error("invalid payload for `{event}`: {detail}")]
     InvalidPayload { event: String, detail: String },
     #[error("unknown event `{event}`")]
@@ -1079,12 +1085,18 @@ impl<'de> Deserialize<'de> for SendMessage {
                 let text: String = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                // Tutorial clients may send any JSON value as the offset; only a string or
-                // number is meaningful, anything else is treated as absent.
+                // The tutorial's client sends a string; a number is taken as its decimal
+                // form (so `7` and `"7"` are one offset). Anything else would deduplicate
+                // nothing, and is refused rather than taken as absent.
                 let client_offset = match seq.next_element::<serde_json::Value>()? {
                     Some(serde_json::Value::String(s)) => Some(s),
                     Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-                    _ => None,
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(_) => {
+                        return Err(de::Error::custom(
+                            "clientOffset must be a string, a number or null",
+                        ));
+                    }
                 };
                 // A room must be a string when given; null means the lobby.
                 let room = seq.next_element::<Option<String>>()?.flatten();
@@ -1158,6 +1170,10 @@ mod tests {
 
         let m: SendMessage = serde_json::from_value(json!(["hi", null, "rust"])).unwrap();
         assert_eq!((m.client_offset, m.room.as_deref()), (None, Some("rust")));
+        // An offset that is neither would deduplicate nothing: a bad request.
+        for offset in [json!(true), json!({"a": 1}), json!(["x"])] {
+            assert!(serde_json::from_value::<SendMessage>(json!(["hi", offset])).is_err());
+        }
         // A room that is not a string is a bad request, not a lobby message.
         assert!(serde_json::from_value::<SendMessage>(json!(["hi", "o", 5])).is_err());
 
@@ -1249,6 +1265,7 @@ mod tests {
             ChatError::Empty,
             ChatError::TooLong { max: 1 },
             ChatError::OffsetTooLong { max: 2 },
+            ChatError::OffsetInUse,
             ChatError::InvalidPayload {
                 event: text(),
                 detail: "d".into(),
@@ -1272,6 +1289,7 @@ mod tests {
                 ChatError::Empty
                 | ChatError::TooLong { .. }
                 | ChatError::OffsetTooLong { .. }
+                | ChatError::OffsetInUse
                 | ChatError::InvalidPayload { .. }
                 | ChatError::UnknownEvent { .. }
                 | ChatError::UnknownRoom { .. }

@@ -207,6 +207,7 @@ async fn announce(
             author: ADMIN_AUTHOR,
             text,
             client_offset: None,
+            sender: None,
             kind: Some("announcement"),
         };
         posted.push(publish(chat, main.clone().within(room.clone()), message).await?);

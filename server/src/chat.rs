@@ -33,7 +33,7 @@ use crate::metrics::Metrics;
 use crate::presence;
 use crate::rooms;
 use crate::session::Keys;
-use crate::store::{NewMessage, Store, StoredMessage};
+use crate::store::{GUEST_SENDER, NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
 use crate::turn::Turn;
 use crate::writer::{self, Answer, OwnedMessage, Writer};
@@ -272,10 +272,11 @@ async fn check(
     let conversation = rooms::accessible(socket, chat, room).await?;
     let identity = identity::of(socket);
     // Per person, so tabs share one budget; a guest has only its socket.
-    let sender = identity
-        .person
-        .unwrap_or_else(|| format!("guest:{}", socket.id));
-    if let Err(wait) = chat.throttle.take(&sender, std::time::Instant::now()) {
+    let budget = match &identity.person {
+        Some(person) => person.clone(),
+        None => format!("guest:{}", socket.id),
+    };
+    if let Err(wait) = chat.throttle.take(&budget, std::time::Instant::now()) {
         chat.metrics
             .messages_throttled
             .fetch_add(1, Ordering::Relaxed);
@@ -290,6 +291,7 @@ async fn check(
         author: &author,
         text,
         client_offset: offset,
+        sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
     };
     Ok((

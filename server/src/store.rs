@@ -111,8 +111,21 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) author: &'a str,
     pub(crate) text: &'a str,
     pub(crate) client_offset: Option<&'a str>,
+    /// Whose offset `client_offset` is: offsets are unique per sender. The person's id, or
+    /// [`GUEST_SENDER`]. Without it an offset deduplicates nothing.
+    pub(crate) sender: Option<&'a str>,
     pub(crate) kind: Option<&'a str>,
 }
+
+/// The sender of every guest's offsets. A guest has no stable id (a reconnect is a new
+/// socket), and the tutorial's client retries after reconnecting with the offset it first
+/// chose, so guests share one space of offsets (see [`OffsetInUse`]).
+pub(crate) const GUEST_SENDER: &str = "guest";
+
+/// A client offset its sender used before for another message (another room or text). Only a
+/// retry of the same message gets the stored one back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OffsetInUse;
 
 /// The outcome of an insert: the stored row, and whether this call created it (false when the
 /// client offset had been stored before, so the caller must not broadcast it again).
@@ -181,12 +194,24 @@ impl Store {
         })
     }
 
-    /// Stores a message, or returns the existing one when `client_offset` was seen before.
-    /// The server stores through the writer's batches; tests use this.
+    /// Stores a message, or returns the existing one when its sender's `client_offset` was
+    /// seen before. The server stores through the writer's batches; tests use this.
     #[cfg(test)]
-    pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
+    pub(crate) async fn try_insert(
+        &self,
+        m: NewMessage<'_>,
+    ) -> Result<Result<Inserted, OffsetInUse>, StoreError> {
         let mut one = self.writer_connection()?.insert_batch(&[m])?;
         Ok(one.remove(0))
+    }
+
+    /// [`Store::try_insert`] of a message whose offset, if any, is no other message's.
+    #[cfg(test)]
+    pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
+        Ok(self
+            .try_insert(m)
+            .await?
+            .expect("the test's offsets name one message each"))
     }
 
     /// A connection of the writer's own, outside the pool (see [`crate::batch`]); it also keeps
@@ -668,6 +693,7 @@ mod tests {
             author: "ann",
             text,
             client_offset: offset,
+            sender: Some("p-ann"),
             kind: None,
         }
     }
@@ -703,17 +729,16 @@ mod tests {
         assert_eq!(members, [("lobby", 2), ("rust", 1)]);
     }
 
-    #[tokio::test]
-    async fn a_database_from_before_member_counts_gets_them_on_upgrade() {
-        // The migrations as they were before 0007, applied to a database with people in it.
-        let dir = tempfile::tempdir().unwrap();
+    /// A database migrated by the migrations before `first_missing` only, as a server of
+    /// that time left it, and its URL.
+    async fn database_before(dir: &tempfile::TempDir, first_missing: &str) -> (String, SqlitePool) {
         let before = dir.path().join("migrations");
         std::fs::create_dir(&before).unwrap();
         let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         for entry in std::fs::read_dir(all).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_owned();
-            if name.to_str().unwrap() < "0007" {
+            if name.to_str().unwrap() < first_missing {
                 std::fs::copy(&path, before.join(name)).unwrap();
             }
         }
@@ -725,6 +750,14 @@ mod tests {
             .run(&pool)
             .await
             .unwrap();
+        (url, pool)
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_member_counts_gets_them_on_upgrade() {
+        // The migrations as they were before 0007, applied to a database with people in it.
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pool) = database_before(&dir, "0007").await;
         for statement in [
             "INSERT INTO rooms (name, kind, created_at) VALUES ('rust', 'room', 1)",
             "INSERT INTO members (room, person, joined_at)
@@ -743,6 +776,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_from_before_offsets_per_sender_keeps_its_messages_and_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pool) = database_before(&dir, "0008").await;
+        for statement in [
+            "INSERT INTO people (person, name, name_key, last_seen) VALUES ('p-ann', 'Ann', 'ann', 1)",
+            "INSERT INTO messages (id, room, author, text, client_offset, created_at, seq)
+             VALUES (1, 'lobby', 'Ann', 'by ann', 'o-ann', 1, 1),
+                    (2, 'lobby', 'anonymous', 'by a guest', 'o-guest', 1, 2),
+                    (3, 'lobby', 'gone', 'by a lapsed name', 'o-gone', 1, 3),
+                    (4, 'lobby', 'admin', 'announced', NULL, 1, 4)",
+            // Ids once handed out (say, by a batch rolled back) are not handed out again.
+            "UPDATE sqlite_sequence SET seq = 100 WHERE name = 'messages'",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        let texts: Vec<String> = (store.latest("lobby", 10).await.unwrap())
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(
+            texts,
+            ["by ann", "by a guest", "by a lapsed name", "announced"]
+        );
+        let retry = |sender, text, offset| NewMessage {
+            sender: Some(sender),
+            ..msg(text, Some(offset))
+        };
+        // Retries across the upgrade find their message, by the name's person or as a guest.
+        let ann = store
+            .insert(retry("p-ann", "by ann", "o-ann"))
+            .await
+            .unwrap();
+        assert_eq!((ann.message.id, ann.created), (1, false));
+        let guest = store
+            .insert(retry(GUEST_SENDER, "by a guest", "o-guest"))
+            .await
+            .unwrap();
+        assert_eq!((guest.message.id, guest.created), (2, false));
+        // Someone else's offset is no longer theirs to take; new ids carry on from the mark.
+        let bob = store.insert(retry("p-bob", "mine", "o-ann")).await.unwrap();
+        assert_eq!((bob.message.seq, bob.created), (5, true));
+        assert!(
+            bob.message.id > 100,
+            "id {} was handed out before",
+            bob.message.id
+        );
+    }
+
+    #[tokio::test]
     async fn ids_increase_and_offsets_dedupe() {
         let (_dir, store) = open_temp().await;
         let a = store.insert(msg("one", Some("c1"))).await.unwrap();
@@ -756,6 +841,20 @@ mod tests {
         let c = store.insert(msg("two", None)).await.unwrap();
         assert!(c.created);
         assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 3);
+        // Offsets are each sender's own: bob's "c1" is another message; ann's "c1" with other
+        // words is refused, not answered with her first message's id.
+        let bob = NewMessage {
+            sender: Some("p-bob"),
+            ..msg("bob's", Some("c1"))
+        };
+        let bob = store.insert(bob).await.unwrap();
+        assert!(bob.created && bob.message.id > c.message.id);
+        let reused = store
+            .try_insert(msg("other words", Some("c1")))
+            .await
+            .unwrap();
+        assert!(matches!(reused, Err(OffsetInUse)));
+        assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 4);
     }
 
     #[tokio::test]
@@ -798,45 +897,81 @@ mod tests {
         let old = store.insert(msg("old", Some("o0"))).await.unwrap().message;
         let m = |room, text, offset| NewMessage {
             room,
-            author: "ann",
             text,
             client_offset: offset,
-            kind: None,
+            ..msg("", None)
         };
         let batch = [
             m("lobby", "a", Some("o1")),
             m("other", "b", None),
-            m("lobby", "c", Some("o1")),
-            m("lobby", "d", Some("o0")),
+            // A retry, in the batch and of an earlier batch.
+            m("lobby", "a", Some("o1")),
+            m("lobby", "old", Some("o0")),
             m("lobby", "e", None),
+            // The same offsets for other messages: refused, in the batch and before it.
+            m("lobby", "c", Some("o1")),
+            m("other", "old", Some("o0")),
+            // Another sender's offsets are theirs.
+            NewMessage {
+                sender: Some("p-bob"),
+                ..m("lobby", "f", Some("o1"))
+            },
         ];
         let mut conn = store.writer_connection().unwrap();
         let out = conn.insert_batch(&batch).unwrap();
-        let seen: Vec<(&str, &str, i64, bool)> = out
+        let seen: Vec<Result<(&str, &str, i64, bool), OffsetInUse>> = out
             .iter()
             .map(|i| {
-                (
-                    i.message.room.as_str(),
-                    i.message.text.as_str(),
-                    i.message.seq,
-                    i.created,
-                )
+                i.as_ref().map_err(|e| *e).map(|i| {
+                    (
+                        i.message.room.as_str(),
+                        i.message.text.as_str(),
+                        i.message.seq,
+                        i.created,
+                    )
+                })
             })
             .collect();
         assert_eq!(
             seen,
             [
-                ("lobby", "a", old.seq + 1, true),
-                ("other", "b", 1, true),
-                ("lobby", "a", old.seq + 1, false),
-                ("lobby", "old", old.seq, false),
-                ("lobby", "e", old.seq + 2, true),
+                Ok(("lobby", "a", old.seq + 1, true)),
+                Ok(("other", "b", 1, true)),
+                Ok(("lobby", "a", old.seq + 1, false)),
+                Ok(("lobby", "old", old.seq, false)),
+                Ok(("lobby", "e", old.seq + 2, true)),
+                Err(OffsetInUse),
+                Err(OffsetInUse),
+                Ok(("lobby", "f", old.seq + 3, true)),
             ]
         );
-        assert!(out[0].message.id < out[1].message.id && out[1].message.id < out[4].message.id);
+        let id = |i: usize| out[i].as_ref().unwrap().message.id;
+        assert!(id(0) < id(1) && id(1) < id(4) && id(4) < id(7));
         let lobby = store.latest("lobby", 10).await.unwrap();
         let texts: Vec<&str> = lobby.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["old", "a", "e"]);
+        assert_eq!(texts, ["old", "a", "e", "f"]);
+    }
+
+    /// A retry of a message deleted meanwhile still gets its ack: its text is gone, its room
+    /// is not.
+    #[tokio::test]
+    async fn a_retry_finds_its_message_even_deleted() {
+        let (_dir, store) = open_temp().await;
+        let first = store.insert(msg("oops", Some("k"))).await.unwrap().message;
+        store.delete_message(first.id, 5).await.unwrap();
+        let again = store.try_insert(msg("oops", Some("k"))).await.unwrap();
+        assert_eq!(
+            again.map(|i| (i.message.id, i.created)),
+            Ok((first.id, false))
+        );
+        let elsewhere = NewMessage {
+            room: "other",
+            ..msg("oops", Some("k"))
+        };
+        assert!(matches!(
+            store.try_insert(elsewhere).await.unwrap(),
+            Err(OffsetInUse)
+        ));
     }
 
     /// The writer remembers each room's newest seq between batches. A message stored
@@ -852,7 +987,7 @@ mod tests {
                 room: "a",
                 ..msg(text, None)
             };
-            let mut post = |m| writer.insert_batch(&[m]).unwrap().remove(0);
+            let mut post = |m| writer.insert_batch(&[m]).unwrap().remove(0).unwrap();
             assert_eq!(post(a("1")).message.seq, 1);
             assert_eq!(post(a("2")).message.seq, 2);
             assert_eq!(store.insert(a("3")).await.unwrap().message.seq, 3);

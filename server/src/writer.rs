@@ -19,7 +19,7 @@ use crate::batch::WriterConnection;
 use crate::chat::to_event;
 use crate::delivery::Lagging;
 use crate::metrics::Metrics;
-use crate::store::{NewMessage, Store};
+use crate::store::{NewMessage, OffsetInUse, Store};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;
@@ -32,6 +32,7 @@ pub(crate) struct OwnedMessage {
     author: String,
     text: String,
     client_offset: Option<String>,
+    sender: Option<String>,
     kind: Option<String>,
 }
 
@@ -42,6 +43,7 @@ impl OwnedMessage {
             author: m.author.to_owned(),
             text: m.text.to_owned(),
             client_offset: m.client_offset.map(str::to_owned),
+            sender: m.sender.map(str::to_owned),
             kind: m.kind.map(str::to_owned),
         }
     }
@@ -52,6 +54,7 @@ impl OwnedMessage {
             author: &self.author,
             text: &self.text,
             client_offset: self.client_offset.as_deref(),
+            sender: self.sender.as_deref(),
             kind: self.kind.as_deref(),
         }
     }
@@ -190,7 +193,14 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
         };
         let committed = started.elapsed();
         let posts = batch.len();
-        for (job, inserted) in batch.drain(..).zip(outcomes) {
+        for (job, outcome) in batch.drain(..).zip(outcomes) {
+            let inserted = match outcome {
+                Ok(inserted) => inserted,
+                Err(OffsetInUse) => {
+                    job.answer.give(Err(ChatError::OffsetInUse));
+                    continue;
+                }
+            };
             let stored = inserted.message;
             let posted = Posted {
                 id: stored.id,

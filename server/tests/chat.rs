@@ -75,6 +75,60 @@ async fn a_repeated_client_offset_is_stored_once_and_acked_every_time() {
     assert_eq!(posted_id(&after_restart), posted_id(&first));
 }
 
+/// Offsets are each sender's own. With one offset space for the whole server, a message sent
+/// under someone else's offset was not stored, and its sender got the other message's ack.
+#[tokio::test]
+async fn a_client_offset_is_its_senders_own() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({"name": "bob"})).await;
+
+    let (first, _) = ann.request(CHAT, vec![json!("ann's"), json!("k1")]).await;
+    assert_eq!(bob.next_event().await.1[0], "ann's");
+    // Bob's "k1" is another message: stored, broadcast, acknowledged under its own id.
+    let (bobs, _) = bob.request(CHAT, vec![json!("bob's"), json!("k1")]).await;
+    assert_ne!(posted_id(&bobs), posted_id(&first));
+    let (_, args) = ann.next_event().await;
+    assert_eq!(
+        (&args[0], &args[1]),
+        (&json!("bob's"), &bobs[0]["data"]["id"])
+    );
+    // Ann's retry still gets her own message back; her "k1" with other words is refused.
+    let (again, _) = ann.request(CHAT, vec![json!("ann's"), json!("k1")]).await;
+    assert_eq!(again, first);
+    let (clash, events) = ann
+        .request(CHAT, vec![json!("other words"), json!("k1")])
+        .await;
+    assert_eq!(error_code(&clash), "offset_in_use");
+    assert!(events.is_empty(), "nothing was broadcast: {events:?}");
+    let (clash, _) = ann
+        .request(CHAT, vec![json!("ann's"), json!("k1"), json!("nowhere")])
+        .await;
+    assert_eq!(
+        error_code(&clash),
+        "unknown_room",
+        "checked before the offset"
+    );
+
+    // Guests have no stable id: their retries after a reconnect must still find their
+    // message, so they share one offset space, and only a retry of the same words matches.
+    let mut guest = server.client(json!({})).await;
+    let (mine, _) = guest.request(CHAT, vec![json!("g"), json!("g-1")]).await;
+    guest.drop_connection().await;
+    let mut back = server.client(json!({})).await;
+    let (retry, _) = back.request(CHAT, vec![json!("g"), json!("g-1")]).await;
+    assert_eq!(retry, mine);
+    let (other, _) = back.request(CHAT, vec![json!("not g"), json!("g-1")]).await;
+    assert_eq!(error_code(&other), "offset_in_use");
+
+    // A number is an offset too, the same as its decimal string; anything else is refused.
+    let (number, _) = back.request(CHAT, vec![json!("n"), json!(7)]).await;
+    let (string, _) = back.request(CHAT, vec![json!("n"), json!("7")]).await;
+    assert_eq!(number, string);
+    let (odd, _) = back.request(CHAT, vec![json!("n"), json!(true)]).await;
+    assert_eq!(error_code(&odd), "invalid_payload");
+}
+
 #[tokio::test]
 async fn connecting_with_a_server_offset_replays_what_was_missed_in_order() {
     let mut server = TestServer::start().await;
