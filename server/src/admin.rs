@@ -205,7 +205,7 @@ async fn announce(
         let message = NewMessage {
             room,
             author: ADMIN_AUTHOR,
-            text,
+            text: &text,
             client_offset: None,
             sender: None,
             kind: Some("announcement"),

@@ -289,7 +289,7 @@ async fn check(
     let message = NewMessage {
         room: &room,
         author: &author,
-        text,
+        text: &text,
         client_offset: offset,
         sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,

@@ -133,7 +133,7 @@ async fn an_announcement_reaches_the_room_and_stays_in_history() {
     // Nobody can claim the announcer's name.
     assert_eq!(
         server.refused(json!({"name": "Admin"})).await,
-        "invalid_name"
+        "reserved_name"
     );
     let (_, page) = server.get("/").await;
     assert!(page.contains("maintenance at 6"));
