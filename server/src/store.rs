@@ -609,8 +609,10 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes message `id`: its text goes, a tombstone keeps its place (and `seq`). The room
-    /// it was in, or `None` when there is no such message (deleting twice is not an error).
+    /// Deletes message `id` of a public room: its text goes, a tombstone keeps its place (and
+    /// `seq`). The room it was in, or `None` when there is no such message (deleting twice is
+    /// not an error), or it belongs to a direct conversation: those are their two people's
+    /// alone, and moderators cannot tell their messages from none.
     pub(crate) async fn delete_message(
         &self,
         id: i64,
@@ -618,7 +620,8 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(
             "UPDATE messages SET text = '', kind = 'deleted', deleted_at = COALESCE(deleted_at, ?)
-             WHERE id = ? RETURNING room",
+             WHERE id = ? AND room IN (SELECT name FROM rooms WHERE kind = 'room')
+             RETURNING room",
         )
         .bind(now)
         .bind(id)
