@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use crate::chat::{AckRequested, Chat, answer, on_unknown_event, parsed, publish, to_event};
 use crate::conversation::Conversation;
 use crate::identity;
+use crate::logging::Escaped;
 use crate::rooms::unavailable;
 use crate::secrets::{Loaded, SecretError, load_or_create};
 use crate::store::{NewMessage, RoomKind, now_ms};
@@ -167,7 +168,7 @@ async fn kick(io: &SocketIo, k: Kick) -> Result<KickDone, ChatError> {
         let _ = s.emit(Kicked::NAME, &notice);
         let _ = s.clone().disconnect();
     }
-    info!(name = %k.name, sockets = theirs.len(), "kicked");
+    info!(name = %Escaped(&k.name), sockets = theirs.len(), "kicked");
     Ok(KickDone {
         sockets: theirs.len(),
     })

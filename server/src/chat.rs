@@ -29,6 +29,7 @@ use crate::conversation::{Conversation, person_room};
 use crate::delivery::Lagging;
 use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
+use crate::logging::{self, Escaped, Rejections, Verdict};
 use crate::metrics::Metrics;
 use crate::presence;
 use crate::rooms;
@@ -341,6 +342,7 @@ async fn on_disconnect(
     State(chat): State<Chat>,
 ) {
     info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
+    log_unlogged(&socket);
     let who = identity::of(&socket);
     // The disconnect handler runs before socketioxide takes the socket out of its rooms
     // (Socket.IO's `disconnecting`), so its rooms are still known here.
@@ -357,7 +359,17 @@ async fn on_disconnect(
     identity::seen_leaving(&chat, &who).await;
 }
 
-/// Sends the result in the ack, or logs the error when the client asked for no ack.
+/// Logs how many of a leaving socket's rejected events were not logged.
+pub(crate) fn log_unlogged(socket: &SocketRef) {
+    if let Some(r) = socket.extensions.get::<Arc<Rejections>>() {
+        let unlogged = r.take_unlogged();
+        if unlogged > 0 {
+            warn!(sid = %socket.id, unlogged, "rejected events not logged");
+        }
+    }
+}
+
+/// Sends the result in the ack, and logs an error (rate-limited per socket).
 pub(crate) fn answer<T: serde::Serialize>(
     socket: &SocketRef,
     event: &str,
@@ -365,17 +377,34 @@ pub(crate) fn answer<T: serde::Serialize>(
     wants_ack: bool,
     result: Result<T, ChatError>,
 ) {
+    if let Err(e) = &result {
+        log_rejected(socket, event, e, wants_ack);
+    }
     if !wants_ack {
-        if let Err(e) = &result {
-            warn!(sid = %socket.id, event, error = %e, "rejected event without ack");
-        }
         return;
     }
-    if let Err(e) = &result {
-        warn!(sid = %socket.id, event, error = %e, "rejected event");
-    }
     if let Err(e) = ack.send(&Reply::from(result)) {
-        warn!(sid = %socket.id, event, error = %e, "ack not sent");
+        warn!(sid = %socket.id, event = %Escaped(event), error = %e, "ack not sent");
+    }
+}
+
+/// Logs a rejected event, a few a minute per socket at most: a client sending nothing but bad
+/// events must not fill the disk. What it quotes of the client is escaped.
+fn log_rejected(socket: &SocketRef, event: &str, e: &ChatError, wants_ack: bool) {
+    let (event, error) = (Escaped(event), Escaped(e));
+    match logging::rejections(socket).judge(std::time::Instant::now()) {
+        Verdict::Log { unlogged } => {
+            if unlogged > 0 {
+                warn!(sid = %socket.id, unlogged, "rejected events not logged");
+            }
+            warn!(sid = %socket.id, %event, %error, wants_ack, "rejected event");
+        }
+        Verdict::Quieten => warn!(
+            sid = %socket.id,
+            per_minute = logging::LOGGED_PER_MINUTE,
+            "more rejected events from this socket; counting them, not logging them"
+        ),
+        Verdict::Quiet => {}
     }
 }
 

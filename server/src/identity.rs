@@ -9,6 +9,7 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{error, warn};
 
 use crate::chat::Chat;
+use crate::logging::Escaped;
 use crate::session::Claims;
 use crate::store::{Claim, now_ms};
 
@@ -36,7 +37,7 @@ pub(crate) async fn authenticate(
     State(chat): State<Chat>,
 ) -> Result<(), Refusal> {
     let auth = auth.map_err(|e| {
-        warn!(sid = %socket.id, error = %e, "refused: invalid auth payload");
+        warn!(sid = %socket.id, error = %Escaped(&e), "refused: invalid auth payload");
         Refusal::InvalidAuth
     })?;
     let (identity, session) = identify(&chat, &auth).await.inspect_err(|r| {

@@ -12,6 +12,7 @@ mod delivery;
 mod directory;
 mod handshake;
 mod identity;
+mod logging;
 mod metrics;
 mod origin;
 mod presence;

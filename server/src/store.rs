@@ -922,7 +922,8 @@ mod tests {
         ];
         let mut conn = store.writer_connection().unwrap();
         let out = conn.insert_batch(&batch).unwrap();
-        let seen: Vec<Result<(&str, &str, i64, bool), OffsetInUse>> = out
+        type Seen<'a> = Result<(&'a str, &'a str, i64, bool), OffsetInUse>;
+        let seen: Vec<Seen> = out
             .iter()
             .map(|i| {
                 i.as_ref().map_err(|e| *e).map(|i| {
