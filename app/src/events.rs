@@ -110,6 +110,8 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
 /// Every event name of the `/admin` namespace, with its direction.
 pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
     (Kick::NAME, Direction::ClientToServer),
+    (Ban::NAME, Direction::ClientToServer),
+    (Unban::NAME, Direction::ClientToServer),
     (Announce::NAME, Direction::ClientToServer),
     (DeleteMessage::NAME, Direction::ClientToServer),
     (RecentInRoom::NAME, Direction::ClientToServer),
@@ -204,10 +206,13 @@ pub enum Refusal {
     /// The server cannot check the credentials right now; try again.
     #[error("unavailable")]
     Unavailable,
+    /// A moderator banned the person this token (or name) belongs to ([`Ban`]).
+    #[error("banned")]
+    Banned,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 8] = [
+    const ALL: [Refusal; 9] = [
         Refusal::InvalidAuth,
         Refusal::InvalidName,
         Refusal::ReservedName,
@@ -216,6 +221,7 @@ impl Refusal {
         Refusal::ExpiredToken,
         Refusal::Unauthorized,
         Refusal::Unavailable,
+        Refusal::Banned,
     ];
 
     /// The refusal a `connect_error` message stands for, if it is one of ours.
@@ -761,10 +767,52 @@ impl Request for Kick {
     type Ack = Reply<KickDone>;
 }
 
-/// The ack of [`Kick`]: how many sockets were disconnected.
+/// The ack of [`Kick`] and [`Ban`]: how many sockets were disconnected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KickDone {
     pub sockets: usize,
+}
+
+/// `ban`, admin to server: bans the person called `name`. Every socket of theirs is told why
+/// ([`Kicked`]) and disconnected, their session tokens are refused from now on
+/// ([`Refusal::Banned`]), and their name stays theirs: nobody else can claim it. A person who
+/// is not online can be banned too.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ban {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Event for Ban {
+    const NAME: &'static str = "ban";
+    type Namespace = Admin;
+}
+impl ClientEvent for Ban {}
+impl Request for Ban {
+    type Ack = Reply<KickDone>;
+}
+
+/// `unban`, admin to server: lifts the ban of the person called `name`. Their tokens work
+/// again, and their name is held for them as if they had just been seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unban {
+    pub name: String,
+}
+
+impl Event for Unban {
+    const NAME: &'static str = "unban";
+    type Namespace = Admin;
+}
+impl ClientEvent for Unban {}
+impl Request for Unban {
+    type Ack = Reply<Unbanned>;
+}
+
+/// The ack of [`Unban`]: the person's name, as they spell it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unbanned {
+    pub name: String,
 }
 
 /// `announce`, admin to server: post `text` as an announcement to `room`, or to every room

@@ -79,6 +79,7 @@ async fn identify(chat: &Chat, auth: &MainAuth) -> Result<(Identity, Option<Sess
     {
         Ok(Claim::Granted) => {}
         Ok(Claim::Taken) => return Err(Refusal::NameTaken),
+        Ok(Claim::Banned) => return Err(Refusal::Banned),
         Err(e) => {
             error!(error = %e, "claiming a name failed");
             return Err(Refusal::Unavailable);

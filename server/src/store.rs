@@ -141,6 +141,8 @@ pub(crate) enum Claim {
     Granted,
     /// Another person holds it.
     Taken,
+    /// The claiming person is banned.
+    Banned,
 }
 
 /// Cheap to clone: the pool is reference-counted.
@@ -301,9 +303,9 @@ impl Store {
         Ok(row.unwrap_or((0, 0)))
     }
 
-    /// Gives `name` to `person` (renaming them if they had another), unless another person
-    /// holds it: someone seen within `hold_ms` of `now`. An older holder's claim has lapsed
-    /// with their token and is removed.
+    /// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
+    /// or another person holds it: someone seen within `hold_ms` of `now`, or banned. An older
+    /// holder's claim has lapsed with their token and is removed.
     pub(crate) async fn claim_name(
         &self,
         person: &str,
@@ -313,12 +315,25 @@ impl Store {
         hold_ms: i64,
     ) -> Result<Claim, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM people WHERE name_key = ? AND person != ? AND last_seen < ?")
-            .bind(name_key)
-            .bind(person)
-            .bind(now.saturating_sub(hold_ms))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM people
+             WHERE name_key = ? AND person != ? AND last_seen < ? AND banned_at IS NULL",
+        )
+        .bind(name_key)
+        .bind(person)
+        .bind(now.saturating_sub(hold_ms))
+        .execute(&mut *tx)
+        .await?;
+        // After a write: a transaction that read first could not become a writer (WAL mode
+        // refuses at once) if another connection committed meanwhile.
+        let banned: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM people WHERE person = ? AND banned_at IS NOT NULL")
+                .bind(person)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if banned.is_some() {
+            return Ok(Claim::Banned);
+        }
         let claimed = sqlx::query(
             "INSERT INTO people (person, name, name_key, last_seen) VALUES (?, ?, ?, ?)
              ON CONFLICT (person) DO UPDATE
@@ -348,6 +363,41 @@ impl Store {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Claim::Taken),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Bans the person holding the name whose key is `name_key`, from `now` (or from when they
+    /// were banned already): their person id and name, or `None` when nobody holds it.
+    pub(crate) async fn ban(
+        &self,
+        name_key: &str,
+        now: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "UPDATE people SET banned_at = COALESCE(banned_at, ?) WHERE name_key = ?
+             RETURNING person, name",
+        )
+        .bind(now)
+        .bind(name_key)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Lifts the ban of the person holding the name whose key is `name_key`, and holds their
+    /// name for them as if they were seen at `now`: their name, or `None` when nobody holds it.
+    pub(crate) async fn unban(
+        &self,
+        name_key: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "UPDATE people SET banned_at = NULL, last_seen = MAX(last_seen, ?) WHERE name_key = ?
+             RETURNING name",
+        )
+        .bind(now)
+        .bind(name_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(n,)| n))
     }
 
     /// Records that `person` was seen at `now`, extending their hold on their name.
@@ -1129,6 +1179,57 @@ mod tests {
         store.touch_person("p2", 1_500).await.unwrap();
         assert_eq!(claim("p3", "ann", 2_400).await, Claim::Taken);
         assert_eq!(claim("p3", "ann", 2_600).await, Claim::Granted);
+    }
+
+    #[tokio::test]
+    async fn a_banned_person_cannot_claim_and_keeps_their_name() {
+        let (_dir, store) = open_temp().await;
+        let hold = 1_000;
+        store
+            .claim_name("p1", "Ann", "ann", 10, hold)
+            .await
+            .unwrap();
+        assert_eq!(store.ban("nobody", 20).await.unwrap(), None);
+        let banned = store.ban("ann", 20).await.unwrap();
+        assert_eq!(banned, Some(("p1".to_owned(), "Ann".to_owned())));
+        // Neither under their name nor another; and long after, nobody takes theirs.
+        assert_eq!(
+            store
+                .claim_name("p1", "Ann", "ann", 30, hold)
+                .await
+                .unwrap(),
+            Claim::Banned
+        );
+        assert_eq!(
+            store.claim_name("p1", "x", "x", 30, hold).await.unwrap(),
+            Claim::Banned
+        );
+        assert_eq!(
+            store
+                .claim_name("p2", "ann", "ann", 1_000_000, hold)
+                .await
+                .unwrap(),
+            Claim::Taken
+        );
+        // Lifted: theirs again, held from then on.
+        assert_eq!(
+            store.unban("ann", 2_000_000).await.unwrap().as_deref(),
+            Some("Ann")
+        );
+        assert_eq!(
+            store
+                .claim_name("p2", "ann", "ann", 2_000_500, hold)
+                .await
+                .unwrap(),
+            Claim::Taken
+        );
+        assert_eq!(
+            store
+                .claim_name("p1", "Ann", "ann", 2_000_600, hold)
+                .await
+                .unwrap(),
+            Claim::Granted
+        );
     }
 
     /// The writer's own connection joins the in-memory database the pool shares.

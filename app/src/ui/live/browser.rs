@@ -195,6 +195,14 @@ impl Live {
             Some(Refusal::Unavailable) => {}
             // Nothing a retry would change.
             Some(Refusal::InvalidAuth | Refusal::Unauthorized) | None => return,
+            // Nor for this person: say so where the name's problems are shown.
+            Some(Refusal::Banned) => {
+                self.state
+                    .name_error
+                    .set(Some("A moderator banned this name".to_owned()));
+                self.state.status.set(Status::Removed);
+                return;
+            }
         }
         let socket = self.socket.clone();
         spawn_local(async move {
