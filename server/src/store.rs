@@ -25,6 +25,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot create the database file {path}: {source}")]
+    CreateFile {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A stored message, as the store sees it.
@@ -181,8 +186,11 @@ impl Store {
         // connections through SQLite's shared cache; the writer joins it by that name.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let path = options.get_filename().to_owned();
-        if let Some(dir) = path.parent().filter(|_| !in_memory) {
-            create_dir(dir)?;
+        if !in_memory {
+            if let Some(dir) = path.parent() {
+                create_dir(dir)?;
+            }
+            create_file(&path)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -712,14 +720,35 @@ async fn add_member(
         == 1)
 }
 
+/// Creates `dir` and its missing parents, for their owner only: it holds every message, and
+/// (by default) the secrets.
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.as_os_str().is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+    crate::secrets::create_private_dir(dir).map_err(|source| StoreError::CreateDir {
         path: dir.display().to_string(),
         source,
     })
+}
+
+/// Creates the database file, empty (an empty file is an empty database), readable and
+/// writable by its owner only, unless it exists. SQLite would create it with the process's
+/// umask (usually readable by everyone), and gives its `-wal` and `-shm` files the main
+/// file's permissions.
+fn create_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::CreateFile {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
