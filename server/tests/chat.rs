@@ -298,6 +298,31 @@ async fn a_nickname_is_claimed_once_and_kept_by_its_token() {
     );
 }
 
+/// A name is held while its person is connected, however long ago they connected (their
+/// `last_seen` moves only when they come and go).
+#[tokio::test]
+async fn a_name_is_held_while_its_person_stays_connected() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    // As if she had connected longer ago than the hold: her last coming or going is that old.
+    let db = rusqlite::Connection::open(server.dir.path().join("data/palaver.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let aged = db
+        .execute("UPDATE people SET last_seen = 0 WHERE name_key = 'ann'", [])
+        .unwrap();
+    assert_eq!(aged, 1);
+
+    assert_eq!(server.refused(json!({"name": "ANN"})).await, "name_taken");
+    let (_, events) = ann.request(CHAT, vec![json!("still me")]).await;
+    assert_eq!(events[0].1[2]["author"], "ann");
+    // And once she leaves, it is held from then on.
+    let token = ann.session.clone().unwrap()["token"].clone();
+    ann.drop_connection().await;
+    assert_eq!(server.refused(json!({"name": "ann"})).await, "name_taken");
+    let back = server.client(json!({"token": token})).await;
+    assert_eq!(back.session.unwrap()["name"], "ann");
+}
+
 #[tokio::test]
 async fn bad_names_and_tokens_are_refused_with_a_reason() {
     let server = TestServer::start().await;
