@@ -488,6 +488,38 @@ async fn shutdown_disconnects_sockets_and_a_restart_serves_them_again() {
     assert_eq!(again.next_event().await.1[0], "before");
 }
 
+/// A handshake carrying a huge header (380 KB) either connects, or is refused outright with
+/// 431 when the server reads no headers that large; it never hangs or breaks the server.
+#[tokio::test]
+async fn a_handshake_with_a_huge_header_connects_or_is_refused_clearly() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::{Error, Message};
+    let server = TestServer::start().await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let mut request = url.into_client_request().unwrap();
+    let huge = "x".repeat(380 * 1024);
+    request
+        .headers_mut()
+        .insert("x-padding", huge.parse().unwrap());
+    tokio::time::timeout(support::PATIENCE, async {
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((mut ws, _)) => {
+                use futures_util::StreamExt;
+                let open = ws.next().await.unwrap().unwrap();
+                assert!(matches!(open, Message::Text(t) if t.starts_with('0')));
+            }
+            Err(Error::Http(response)) => assert_eq!(response.status(), 431),
+            Err(e) => panic!("neither connected nor refused clearly: {e}"),
+        }
+    })
+    .await
+    .expect("the handshake was answered");
+    // Either way, everyone else is served.
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let (ack, _) = ann.request(CHAT, vec![json!("fine")]).await;
+    posted_id(&ack);
+}
+
 #[tokio::test]
 async fn a_page_from_another_origin_cannot_open_a_socket() {
     let server = TestServer::start().await;
