@@ -38,4 +38,6 @@ DROP TABLE messages;
 ALTER TABLE messages_new RENAME TO messages;
 
 CREATE UNIQUE INDEX messages_room_seq ON messages (room, seq);
-CREATE UNIQUE INDEX messages_sender_offset ON messages (sender, client_offset);
+-- The offset first: offsets that start with the time (UUIDv7, as the browser sends) then grow
+-- the index at its end, as they did before, rather than at one place per sender.
+CREATE UNIQUE INDEX messages_offset_sender ON messages (client_offset, sender);

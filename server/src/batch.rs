@@ -116,7 +116,7 @@ impl WriterConnection {
                 "INSERT INTO messages
                      (room, author, text, client_offset, created_at, kind, seq, sender)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (sender, client_offset) DO NOTHING",
+                 ON CONFLICT (client_offset, sender) DO NOTHING",
             )?;
             // The batch's earlier message under a sender's offset, when it stored or found one.
             let mut earlier: HashMap<(&str, &str), usize> = HashMap::new();
