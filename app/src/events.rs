@@ -13,6 +13,7 @@
 use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -109,6 +110,8 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
 /// Every event name of the `/admin` namespace, with its direction.
 pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
     (Kick::NAME, Direction::ClientToServer),
+    (Ban::NAME, Direction::ClientToServer),
+    (Unban::NAME, Direction::ClientToServer),
     (Announce::NAME, Direction::ClientToServer),
     (DeleteMessage::NAME, Direction::ClientToServer),
     (RecentInRoom::NAME, Direction::ClientToServer),
@@ -185,6 +188,9 @@ pub enum Refusal {
     /// The nickname breaks the rules of [`validate_name`].
     #[error("invalid_name")]
     InvalidName,
+    /// The nickname is, or reads like, one of [`RESERVED_NICKNAMES`] (see [`validate_name`]).
+    #[error("reserved_name")]
+    ReservedName,
     /// Someone else holds the nickname.
     #[error("name_taken")]
     NameTaken,
@@ -200,17 +206,22 @@ pub enum Refusal {
     /// The server cannot check the credentials right now; try again.
     #[error("unavailable")]
     Unavailable,
+    /// A moderator banned the person this token (or name) belongs to ([`Ban`]).
+    #[error("banned")]
+    Banned,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 7] = [
+    const ALL: [Refusal; 9] = [
         Refusal::InvalidAuth,
         Refusal::InvalidName,
+        Refusal::ReservedName,
         Refusal::NameTaken,
         Refusal::InvalidToken,
         Refusal::ExpiredToken,
         Refusal::Unauthorized,
         Refusal::Unavailable,
+        Refusal::Banned,
     ];
 
     /// The refusal a `connect_error` message stands for, if it is one of ours.
@@ -756,10 +767,52 @@ impl Request for Kick {
     type Ack = Reply<KickDone>;
 }
 
-/// The ack of [`Kick`]: how many sockets were disconnected.
+/// The ack of [`Kick`] and [`Ban`]: how many sockets were disconnected.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KickDone {
     pub sockets: usize,
+}
+
+/// `ban`, admin to server: bans the person called `name`. Every socket of theirs is told why
+/// ([`Kicked`]) and disconnected, their session tokens are refused from now on
+/// ([`Refusal::Banned`]), and their name stays theirs: nobody else can claim it. A person who
+/// is not online can be banned too.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ban {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Event for Ban {
+    const NAME: &'static str = "ban";
+    type Namespace = Admin;
+}
+impl ClientEvent for Ban {}
+impl Request for Ban {
+    type Ack = Reply<KickDone>;
+}
+
+/// `unban`, admin to server: lifts the ban of the person called `name`. Their tokens work
+/// again, and their name is held for them as if they had just been seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unban {
+    pub name: String,
+}
+
+impl Event for Unban {
+    const NAME: &'static str = "unban";
+    type Namespace = Admin;
+}
+impl ClientEvent for Unban {}
+impl Request for Unban {
+    type Ack = Reply<Unbanned>;
+}
+
+/// The ack of [`Unban`]: the person's name, as they spell it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unbanned {
+    pub name: String,
 }
 
 /// `announce`, admin to server: post `text` as an announcement to `room`, or to every room
@@ -892,6 +945,7 @@ impl<'de> Deserialize<'de> for WireError {
             "empty" => ChatError::Empty,
             "too_long" => ChatError::TooLong { max: max()? },
             "offset_too_long" => ChatError::OffsetTooLong { max: max()? },
+            "offset_in_use" => ChatError::OffsetInUse,
             "invalid_payload" => ChatError::InvalidPayload {
                 event: event()?,
                 detail: need(&f.detail, "detail")?,
@@ -941,6 +995,11 @@ pub enum ChatError {
     TooLong { max: usize },
     #[error("client offset is longer than {max} characters")]
     OffsetTooLong { max: usize },
+    /// The sender used this client offset before for another message (another room or text).
+    /// Only a retry of the same message gets the stored one's ack; send anything else under a
+    /// new offset.
+    #[error("this client offset was used for another message; use a new one")]
+    OffsetInUse,
     #[error("invalid payload for `{event}`: {detail}")]
     InvalidPayload { event: String, detail: String },
     #[error("unknown event `{event}`")]
@@ -978,10 +1037,35 @@ pub enum ChatError {
 }
 
 /// Checks message text as the server does; the browser calls it before sending.
-/// Returns the text with surrounding whitespace trimmed.
-pub fn validate_text(text: &str) -> Result<&str, ChatError> {
+///
+/// Returns the text to store: control characters other than newline and tab removed (a
+/// carriage return, alone or before a newline, becomes one newline), then surrounding
+/// whitespace trimmed. Text with no visible character (only whitespace, controls, or
+/// invisible characters such as zero-width spaces) is [`ChatError::Empty`].
+pub fn validate_text(text: &str) -> Result<Cow<'_, str>, ChatError> {
     let text = text.trim();
-    if text.is_empty() {
+    let text = if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        let mut kept = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' | '\t' => kept.push(c),
+                '\r' => {
+                    chars.next_if_eq(&'\n');
+                    kept.push('\n');
+                }
+                c if c.is_control() => {}
+                c => kept.push(c),
+            }
+        }
+        Cow::Owned(kept.trim().to_owned())
+    } else {
+        Cow::Borrowed(text)
+    };
+    if !text.chars().any(is_visible) {
         return Err(ChatError::Empty);
     }
     if text.chars().count() > MAX_MESSAGE_CHARS {
@@ -992,20 +1076,76 @@ pub fn validate_text(text: &str) -> Result<&str, ChatError> {
     Ok(text)
 }
 
+/// Whether `c` shows as something: not whitespace, not a control, and not one of the
+/// characters that render as nothing (Unicode's default-ignorable code points: zero-width
+/// spaces and joiners, direction marks, variation selectors, tags…; and the blank fillers
+/// that render as empty space without being whitespace).
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !c.is_control()
+        && !matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
 /// Checks a nickname: 1 to [`MAX_NAME_CHARS`] ASCII letters, digits, `-`, `_` or `.`.
 /// ASCII only, so that no two names look alike but differ (Latin `a` and Cyrillic `а`).
-/// [`ANONYMOUS`] and [`ADMIN_AUTHOR`] are reserved.
+/// Names that read as the server's own or its staff's ([`RESERVED_NICKNAMES`], also spelled
+/// with digits for letters or with punctuation, such as `Adm1n.` or `r-o-o-t`) are
+/// [`Refusal::ReservedName`].
 pub fn validate_name(name: &str) -> Result<&str, Refusal> {
     let ok = (1..=MAX_NAME_CHARS).contains(&name.len())
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && ![ANONYMOUS, ADMIN_AUTHOR].contains(&name_key(name).as_str());
-    if ok {
-        Ok(name)
-    } else {
-        Err(Refusal::InvalidName)
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        return Err(Refusal::InvalidName);
     }
+    let look = looks_like(name);
+    // Punctuation alone (`.`, `--`) reads as nobody, and as nothing in a list of names.
+    if look.is_empty() || RESERVED_NICKNAMES.iter().any(|r| looks_like(r) == look) {
+        return Err(Refusal::ReservedName);
+    }
+    Ok(name)
+}
+
+/// Names nobody may claim, because they would pass for the server or its moderators (or, for
+/// [`ANONYMOUS`], for the guests).
+pub const RESERVED_NICKNAMES: &[&str] = &[
+    ANONYMOUS,
+    ADMIN_AUTHOR,
+    "admins",
+    "administrator",
+    "sysadmin",
+    "moderator",
+    "mod",
+    "mods",
+    "staff",
+    "system",
+    "sysop",
+    "root",
+    "palaver",
+];
+
+/// How a name reads: lowercased, digits that pass for letters read as those letters (`1` and
+/// `l` alike as `i`), punctuation dropped. Two names that read alike can be told apart only by
+/// looking closely.
+fn looks_like(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| match c.to_ascii_lowercase() {
+            '0' => 'o',
+            '1' | 'l' => 'i',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '7' => 't',
+            c => c,
+        })
+        .collect()
 }
 
 /// Checks a room name and returns its canonical form: trimmed, lowercased, 1 to
@@ -1086,12 +1226,18 @@ impl<'de> Deserialize<'de> for SendMessage {
                 let text: String = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                // Tutorial clients may send any JSON value as the offset; only a string or
-                // number is meaningful, anything else is treated as absent.
+                // The tutorial's client sends a string; a number is taken as its decimal
+                // form (so `7` and `"7"` are one offset). Anything else would deduplicate
+                // nothing, and is refused rather than taken as absent.
                 let client_offset = match seq.next_element::<serde_json::Value>()? {
                     Some(serde_json::Value::String(s)) => Some(s),
                     Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-                    _ => None,
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(_) => {
+                        return Err(de::Error::custom(
+                            "clientOffset must be a string, a number or null",
+                        ));
+                    }
                 };
                 // A room must be a string when given; null means the lobby.
                 let room = seq.next_element::<Option<String>>()?.flatten();
@@ -1165,6 +1311,10 @@ mod tests {
 
         let m: SendMessage = serde_json::from_value(json!(["hi", null, "rust"])).unwrap();
         assert_eq!((m.client_offset, m.room.as_deref()), (None, Some("rust")));
+        // An offset that is neither would deduplicate nothing: a bad request.
+        for offset in [json!(true), json!({"a": 1}), json!(["x"])] {
+            assert!(serde_json::from_value::<SendMessage>(json!(["hi", offset])).is_err());
+        }
         // A room that is not a string is a bad request, not a lobby message.
         assert!(serde_json::from_value::<SendMessage>(json!(["hi", "o", 5])).is_err());
 
@@ -1256,6 +1406,7 @@ mod tests {
             ChatError::Empty,
             ChatError::TooLong { max: 1 },
             ChatError::OffsetTooLong { max: 2 },
+            ChatError::OffsetInUse,
             ChatError::InvalidPayload {
                 event: text(),
                 detail: "d".into(),
@@ -1280,6 +1431,7 @@ mod tests {
                 ChatError::Empty
                 | ChatError::TooLong { .. }
                 | ChatError::OffsetTooLong { .. }
+                | ChatError::OffsetInUse
                 | ChatError::InvalidPayload { .. }
                 | ChatError::UnknownEvent { .. }
                 | ChatError::UnknownRoom { .. }
@@ -1388,7 +1540,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        assert_eq!(validate_text("  hi \n"), Ok("hi"));
+        assert_eq!(validate_text("  hi \n").as_deref(), Ok("hi"));
         assert_eq!(validate_text(" \t\n"), Err(ChatError::Empty));
         let long = "é".repeat(MAX_MESSAGE_CHARS);
         assert!(validate_text(&long).is_ok());
@@ -1405,18 +1557,86 @@ mod tests {
         for good in ["ann", "Bob_2", "x.y-z", &"a".repeat(MAX_NAME_CHARS)] {
             assert_eq!(validate_name(good), Ok(good), "{good}");
         }
-        for bad in [
-            "",
-            " ann",
-            "ann bob",
-            "аnn",
-            "a/b",
-            "Anonymous",
-            &"a".repeat(33),
-        ] {
+        for bad in ["", " ann", "ann bob", "аnn", "a/b", &"a".repeat(33)] {
             assert_eq!(validate_name(bad), Err(Refusal::InvalidName), "{bad}");
         }
         assert_eq!(name_key("AnN"), name_key("aNn"));
+    }
+
+    #[test]
+    fn names_that_pass_for_staff_are_reserved() {
+        for reserved in [
+            "Anonymous",
+            "admin",
+            "ADMIN",
+            "admin.",
+            "adm1n",
+            "4dm1n",
+            "a.d.m.i.n",
+            "_admin_",
+            "administrator",
+            "Administrat0r",
+            "system",
+            "5y5t3m",
+            "root",
+            "r00t",
+            "moderator",
+            "m0derat0r",
+            "mod",
+            "palaver",
+            "Pa1aver",
+            "PALAVER",
+            ".",
+            "-_.",
+        ] {
+            assert_eq!(
+                validate_name(reserved),
+                Err(Refusal::ReservedName),
+                "{reserved}"
+            );
+        }
+        // Names that merely contain one, or resemble one less closely, are people's.
+        for fine in [
+            "admiral",
+            "badminton",
+            "roots",
+            "ann.admin",
+            "modest",
+            "sys",
+            "Ro0tbeer",
+        ] {
+            assert_eq!(validate_name(fine), Ok(fine), "{fine}");
+        }
+    }
+
+    #[test]
+    fn text_must_show_something_and_carries_no_controls() {
+        for blank in [
+            "",
+            "\u{200B}",
+            "\u{200B}\u{200C}\u{200D}\u{2060}\u{FEFF}",
+            " \u{200B} \n\t",
+            "\0",
+            "\u{1}\u{7}\u{1b}\u{7f}\u{85}\u{9f}",
+            "\u{2800}\u{3164}\u{115F}",
+            "\u{FE0F}\u{E0041}\u{00AD}",
+            "\r\n",
+        ] {
+            assert_eq!(validate_text(blank), Err(ChatError::Empty), "{blank:?}");
+        }
+        // Newlines and tabs stay inside visible text; other controls go, CR becomes LF.
+        assert_eq!(validate_text("a\n\tb").as_deref(), Ok("a\n\tb"));
+        assert_eq!(
+            validate_text("\u{1}one\0\r\ntwo\rthree\u{1b}[31m\u{9b}").as_deref(),
+            Ok("one\ntwo\nthree[31m")
+        );
+        assert_eq!(validate_text("\u{7} hi \u{7}").as_deref(), Ok("hi"));
+        // Invisible characters inside visible text are the writer's business (emoji use ZWJ).
+        let family = "\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(validate_text(family).as_deref(), Ok(family));
+        // Whatever is removed does not count against the limit, and what stays does.
+        let long = format!("{}{}", "x".repeat(MAX_MESSAGE_CHARS), "\0".repeat(10));
+        assert!(validate_text(&long).is_ok());
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use app::events::{
-    self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, ChatError, DeleteMessage, Event as _,
+    self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, Ban, ChatError, DeleteMessage, Event as _,
     HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, Namespace as _,
-    NamespaceStats, RecentInRoom, Refusal, RoomStats, Stats,
+    NamespaceStats, RecentInRoom, Refusal, RoomStats, Stats, Unban, Unbanned,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -17,8 +17,9 @@ use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
 use crate::chat::{AckRequested, Chat, answer, on_unknown_event, parsed, publish, to_event};
-use crate::conversation::Conversation;
+use crate::conversation::{Conversation, person_room};
 use crate::identity;
+use crate::logging::Escaped;
 use crate::rooms::unavailable;
 use crate::secrets::{Loaded, SecretError, load_or_create};
 use crate::store::{NewMessage, RoomKind, now_ms};
@@ -57,6 +58,8 @@ async fn authorize(
     if bool::from(given.as_bytes().ct_eq(chat.admin_token.as_bytes())) {
         // Before CONNECT goes out, so no request can beat them (see `chat::register_handlers`).
         socket.on(Kick::NAME, on_kick);
+        socket.on(Ban::NAME, on_ban);
+        socket.on(Unban::NAME, on_unban);
         socket.on(Announce::NAME, on_announce);
         socket.on(DeleteMessage::NAME, on_delete);
         socket.on(RecentInRoom::NAME, on_recent);
@@ -173,10 +176,75 @@ async fn kick(io: &SocketIo, k: Kick) -> Result<KickDone, ChatError> {
         let _ = s.emit(Kicked::NAME, &notice);
         let _ = s.clone().disconnect();
     }
-    info!(name = %k.name, sockets = theirs.len(), "kicked");
+    info!(name = %Escaped(&k.name), sockets = theirs.len(), "kicked");
     Ok(KickDone {
         sockets: theirs.len(),
     })
+}
+
+async fn on_ban(
+    socket: SocketRef,
+    io: SocketIo,
+    TryData(request): TryData<Ban>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async { ban(&io, &chat, parsed::<Ban>(request)?).await }.await;
+    answer(&socket, Ban::NAME, ack, wants_ack, result);
+}
+
+/// Marks the person banned (so the connect middleware refuses their tokens), then tells each
+/// of their sockets why and disconnects it.
+async fn ban(io: &SocketIo, chat: &Chat, b: Ban) -> Result<KickDone, ChatError> {
+    let (person, name) = chat
+        .store
+        .ban(&events::name_key(&b.name), now_ms())
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| ChatError::UnknownPerson {
+            name: b.name.clone(),
+        })?;
+    let theirs = match io.of(Main::PATH) {
+        Some(main) => main.within(person_room(&person)).sockets(),
+        None => Vec::new(),
+    };
+    let notice = Kicked {
+        reason: b
+            .reason
+            .unwrap_or_else(|| "banned by a moderator".to_owned()),
+    };
+    for s in &theirs {
+        // The notice is queued ahead of the DISCONNECT on the same connection.
+        let _ = s.emit(Kicked::NAME, &notice);
+        let _ = s.clone().disconnect();
+    }
+    info!(name = %Escaped(&name), sockets = theirs.len(), "banned");
+    Ok(KickDone {
+        sockets: theirs.len(),
+    })
+}
+
+async fn on_unban(
+    socket: SocketRef,
+    TryData(request): TryData<Unban>,
+    ack: AckSender,
+    AckRequested(wants_ack): AckRequested,
+    State(chat): State<Chat>,
+) {
+    let result = async {
+        let u = parsed::<Unban>(request)?;
+        let name = chat
+            .store
+            .unban(&events::name_key(&u.name), now_ms())
+            .await
+            .map_err(unavailable)?
+            .ok_or(ChatError::UnknownPerson { name: u.name })?;
+        info!(name = %Escaped(&name), "unbanned");
+        Ok(Unbanned { name })
+    }
+    .await;
+    answer(&socket, Unban::NAME, ack, wants_ack, result);
 }
 
 async fn on_announce(
@@ -211,8 +279,9 @@ async fn announce(
         let message = NewMessage {
             room,
             author: ADMIN_AUTHOR,
-            text,
+            text: &text,
             client_offset: None,
+            sender: None,
             kind: Some("announcement"),
         };
         posted.push(publish(chat, main.clone().within(room.clone()), message).await?);

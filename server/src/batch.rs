@@ -13,7 +13,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
 use crate::store::{
-    COLUMNS, Inserted, NewMessage, StoreError, StoredMessage, WAL_AUTOCHECKPOINT, now_ms,
+    COLUMNS, Inserted, NewMessage, OffsetInUse, StoreError, StoredMessage, WAL_AUTOCHECKPOINT,
+    now_ms,
 };
 
 pub(crate) struct WriterConnection {
@@ -69,16 +70,17 @@ impl WriterConnection {
     }
 
     /// Stores several messages in one transaction, so that they share one commit (and its
-    /// fsync): each one's outcome, in order. A message whose client offset is stored already
-    /// (or came earlier in the batch) is not stored again: its outcome is the stored one, with
-    /// `created: false`. All or nothing: on error, nothing is stored.
+    /// fsync): each one's outcome, in order. A message whose sender stored its client offset
+    /// already (or earlier in the batch) is not stored again: when it is the same message (its
+    /// room and text; a retry), its outcome is the stored one, with `created: false`; when it
+    /// is another, [`OffsetInUse`]. All or nothing: on error, nothing is stored.
     ///
     /// Callers must not insert concurrently: seqs are computed here, from each room's newest,
     /// and the unique (room, seq) index turns a race into an error rather than a hole.
     pub(crate) fn insert_batch(
         &mut self,
         messages: &[NewMessage<'_>],
-    ) -> Result<Vec<Inserted>, StoreError> {
+    ) -> Result<Vec<Result<Inserted, OffsetInUse>>, StoreError> {
         // IMMEDIATE: take the write lock now. A deferred transaction reads first, and in WAL
         // mode its upgrade to a writer fails at once ("database is locked", no busy wait) if
         // another connection committed meanwhile, as a name claim or a membership may.
@@ -96,12 +98,12 @@ impl WriterConnection {
             newest.clear();
         }
         let created_at = now_ms();
-        let mut outcomes: Vec<Inserted> = Vec::with_capacity(messages.len());
+        let mut outcomes: Vec<Result<Inserted, OffsetInUse>> = Vec::with_capacity(messages.len());
         // Each room's newest seq, as this batch moves it on.
         let mut seqs: HashMap<&str, i64> = HashMap::new();
         {
             let mut by_offset = tx.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM messages WHERE client_offset = ?1"
+                "SELECT {COLUMNS} FROM messages WHERE sender = ?1 AND client_offset = ?2"
             ))?;
             let mut newest_seq =
                 tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?1")?;
@@ -111,23 +113,21 @@ impl WriterConnection {
             // acknowledged messages per second (BENCHMARKS.md, item 22). A stored offset is
             // found by the insert's own uniqueness check, not by a lookup before every insert.
             let mut insert = tx.prepare_cached(
-                "INSERT INTO messages (room, author, text, client_offset, created_at, kind, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (client_offset) DO NOTHING",
+                "INSERT INTO messages
+                     (room, author, text, client_offset, created_at, kind, seq, sender)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (client_offset, sender) DO NOTHING",
             )?;
-            // The batch's earlier outcome for an offset, when it had one.
-            let mut earlier: HashMap<&str, usize> = HashMap::new();
+            // The batch's earlier message under a sender's offset, when it stored or found one.
+            let mut earlier: HashMap<(&str, &str), usize> = HashMap::new();
             for m in messages {
-                if let Some(offset) = m.client_offset {
-                    if let Some(&i) = earlier.get(offset) {
-                        let message = outcomes[i].message.clone();
-                        outcomes.push(Inserted {
-                            message,
-                            created: false,
-                        });
-                        continue;
-                    }
-                    earlier.insert(offset, outcomes.len());
+                let key = m.sender.zip(m.client_offset);
+                if let Some(&i) = key.and_then(|key| earlier.get(&key)) {
+                    outcomes.push(match &outcomes[i] {
+                        Ok(first) => repeat(first.message.clone(), m),
+                        Err(e) => Err(*e),
+                    });
+                    continue;
                 }
                 let seq = match seqs.entry(m.room) {
                     Entry::Occupied(seq) => seq.into_mut(),
@@ -144,19 +144,24 @@ impl WriterConnection {
                     created_at,
                     m.kind,
                     *seq + 1,
+                    m.sender,
                 ))?;
-                if inserted == 0 {
-                    // Only the offset can conflict: a (room, seq) clash is an error, not ignored.
-                    let message = by_offset.query_row([m.client_offset], message_of)?;
-                    outcomes.push(Inserted {
-                        message,
-                        created: false,
-                    });
-                    continue;
+                if let Some(key) = key {
+                    if inserted == 0 {
+                        // Only the offset can conflict: a (room, seq) clash is an error.
+                        let stored = by_offset.query_row(key, message_of)?;
+                        let outcome = repeat(stored, m);
+                        if outcome.is_ok() {
+                            earlier.insert(key, outcomes.len());
+                        }
+                        outcomes.push(outcome);
+                        continue;
+                    }
+                    earlier.insert(key, outcomes.len());
                 }
                 *seq += 1;
                 let id = tx.last_insert_rowid();
-                outcomes.push(Inserted {
+                outcomes.push(Ok(Inserted {
                     message: StoredMessage {
                         id,
                         room: m.room.to_owned(),
@@ -168,7 +173,7 @@ impl WriterConnection {
                         kind: m.kind.map(str::to_owned),
                     },
                     created: true,
-                });
+                }));
             }
         }
         tx.commit()?;
@@ -183,6 +188,22 @@ impl WriterConnection {
             }
         }
         Ok(outcomes)
+    }
+}
+
+/// The outcome of `m`, whose sender stored its offset before as `stored`: a retry of the same
+/// message gets it back; anything else under that offset is refused.
+fn repeat(stored: StoredMessage, m: &NewMessage<'_>) -> Result<Inserted, OffsetInUse> {
+    // A deleted message's text is gone, so its retry is recognised by its room alone.
+    let same = stored.room == m.room
+        && (stored.text == m.text || stored.kind.as_deref() == Some("deleted"));
+    if same {
+        Ok(Inserted {
+            message: stored,
+            created: false,
+        })
+    } else {
+        Err(OffsetInUse)
     }
 }
 

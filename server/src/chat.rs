@@ -22,7 +22,7 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::{DisconnectReason, Socket};
 use tokio::sync::Mutex;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::backlog::{Backlog, Backlogs};
 use crate::catchup::{self, CatchUpError, Cursor, MAX_SYNC_ROOMS};
@@ -30,12 +30,13 @@ use crate::conversation::{Conversation, person_room};
 use crate::delivery::Lagging;
 use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
+use crate::logging::{self, Escaped, Rejections, Verdict};
 use crate::metrics::Metrics;
 use crate::presence;
 use crate::recent::Recent;
 use crate::rooms;
 use crate::session::Keys;
-use crate::store::{NewMessage, Store, StoredMessage};
+use crate::store::{GUEST_SENDER, NewMessage, Store, StoredMessage};
 use crate::throttle::Throttle;
 use crate::turn::Turn;
 use crate::writer::{self, Answer, OwnedMessage, Writer};
@@ -297,10 +298,11 @@ async fn check(
     let conversation = rooms::accessible(socket, chat, room).await?;
     let identity = identity::of(socket);
     // Per person, so tabs share one budget; a guest has only its socket.
-    let sender = identity
-        .person
-        .unwrap_or_else(|| format!("guest:{}", socket.id));
-    if let Err(wait) = chat.throttle.take(&sender, std::time::Instant::now()) {
+    let budget = match &identity.person {
+        Some(person) => person.clone(),
+        None => format!("guest:{}", socket.id),
+    };
+    if let Err(wait) = chat.throttle.take(&budget, std::time::Instant::now()) {
         chat.metrics
             .messages_throttled
             .fetch_add(1, Ordering::Relaxed);
@@ -313,8 +315,9 @@ async fn check(
     let message = NewMessage {
         room: &room,
         author: &author,
-        text,
+        text: &text,
         client_offset: offset,
+        sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
     };
     Ok((
@@ -364,6 +367,7 @@ async fn on_disconnect(
     State(chat): State<Chat>,
 ) {
     info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
+    log_unlogged(&socket);
     let who = identity::of(&socket);
     // The disconnect handler runs before socketioxide takes the socket out of its rooms
     // (Socket.IO's `disconnecting`), so its rooms are still known here.
@@ -381,8 +385,18 @@ async fn on_disconnect(
     chat.backlogs.close(socket.id);
 }
 
-/// Sends the result in the ack, or logs the error when the client asked for no ack. An answer
-/// that the socket's backlog cannot take is replaced by `overloaded`.
+/// Logs how many of a leaving socket's rejected events were not logged.
+pub(crate) fn log_unlogged(socket: &SocketRef) {
+    if let Some(r) = socket.extensions.get::<Arc<Rejections>>() {
+        let unlogged = r.take_unlogged();
+        if unlogged > 0 {
+            warn!(sid = %socket.id, unlogged, "rejected events not logged");
+        }
+    }
+}
+
+/// Sends the result in the ack, and logs an error (rate-limited per socket). An answer that
+/// the socket's backlog cannot take is replaced by `overloaded`.
 pub(crate) fn answer<T: serde::Serialize>(
     socket: &SocketRef,
     event: &str,
@@ -390,14 +404,11 @@ pub(crate) fn answer<T: serde::Serialize>(
     wants_ack: bool,
     result: Result<T, ChatError>,
 ) {
-    if !wants_ack {
-        if let Err(e) = &result {
-            warn!(sid = %socket.id, event, error = %e, "rejected event without ack");
-        }
-        return;
-    }
     if let Err(e) = &result {
-        warn!(sid = %socket.id, event, error = %e, "rejected event");
+        log_rejected(socket, event, e, wants_ack);
+    }
+    if !wants_ack {
+        return;
     }
     let reply = Reply::from(result);
     let charged = match socket.extensions.get::<Arc<Backlog>>() {
@@ -407,7 +418,7 @@ pub(crate) fn answer<T: serde::Serialize>(
     let sent = match charged {
         Ok(()) => ack.send(&reply),
         Err(refused) => {
-            warn!(sid = %socket.id, event, %refused, "answer refused: the client is not reading");
+            debug!(sid = %socket.id, event = %Escaped(event), %refused, "answer refused: the client is not reading");
             let busy = ChatError::Overloaded {
                 retry_after_ms: OVERLOADED_RETRY_MS,
             };
@@ -415,7 +426,27 @@ pub(crate) fn answer<T: serde::Serialize>(
         }
     };
     if let Err(e) = sent {
-        warn!(sid = %socket.id, event, error = %e, "ack not sent");
+        warn!(sid = %socket.id, event = %Escaped(event), error = %e, "ack not sent");
+    }
+}
+
+/// Logs a rejected event, a few a minute per socket at most: a client sending nothing but bad
+/// events must not fill the disk. What it quotes of the client is escaped.
+fn log_rejected(socket: &SocketRef, event: &str, e: &ChatError, wants_ack: bool) {
+    let (event, error) = (Escaped(event), Escaped(e));
+    match logging::rejections(socket).judge(std::time::Instant::now()) {
+        Verdict::Log { unlogged } => {
+            if unlogged > 0 {
+                warn!(sid = %socket.id, unlogged, "rejected events not logged");
+            }
+            warn!(sid = %socket.id, %event, %error, wants_ack, "rejected event");
+        }
+        Verdict::Quieten => warn!(
+            sid = %socket.id,
+            per_minute = logging::LOGGED_PER_MINUTE,
+            "more rejected events from this socket; counting them, not logging them"
+        ),
+        Verdict::Quiet => {}
     }
 }
 

@@ -1,14 +1,18 @@
-//! Copies a Socket.IO request's URI and headers out of hyper's read buffer before the
-//! Socket.IO layer sees them.
+//! Copies a Socket.IO request's URI and the headers it needs out of hyper's read buffer before
+//! the Socket.IO layer sees them.
 //!
 //! hyper parses a request without copying: the URI and every header value are slices of the
 //! connection's read buffer (16 KiB). engineioxide keeps the handshake's request parts for the
 //! session's whole life, and axum's `OriginalUri` extension rides along, so each open socket
 //! kept that buffer alive after the upgrade to WebSocket: half of an idle connection's memory.
 //! Copies of the few hundred bytes actually used let it go.
+//!
+//! Only the headers the Socket.IO layer reads are kept ([`KEPT`]), each up to [`MAX_KEPT_VALUE`]
+//! bytes: a client could otherwise make the server keep hundreds of kilobytes of headers for
+//! as long as its socket stays open. (The origin check runs before this, on the whole request.)
 
 use axum::extract::{OriginalUri, Request};
-use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -33,9 +37,31 @@ fn owned_uri(uri: &Uri) -> Uri {
     Uri::try_from(uri.to_string()).unwrap_or_else(|_| uri.clone())
 }
 
+/// The headers the Socket.IO layer reads: `Content-Type` (how a polling POST is encoded),
+/// `Sec-WebSocket-Key` (the upgrade's answer), and the other headers of an upgrade and of the
+/// site's own checks, kept so that nothing downstream meets a request that looks malformed.
+const KEPT: [HeaderName; 11] = [
+    header::HOST,
+    header::ORIGIN,
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::UPGRADE,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::SEC_WEBSOCKET_PROTOCOL,
+    header::SEC_WEBSOCKET_EXTENSIONS,
+];
+
+/// The longest header value kept; a longer one is dropped (none of [`KEPT`] is that long
+/// from a real client).
+pub(crate) const MAX_KEPT_VALUE: usize = 1024;
+
 fn owned_headers(headers: &HeaderMap) -> HeaderMap {
     headers
         .iter()
+        .filter(|(name, value)| KEPT.contains(name) && value.len() <= MAX_KEPT_VALUE)
         .map(|(name, value)| {
             // `from_bytes` copies; `clone` would share hyper's buffer. Names are already owned.
             let mut copy =
@@ -51,7 +77,7 @@ mod tests {
     use super::*;
     use axum::Router;
     use axum::body::{Body, Bytes};
-    use axum::http::{StatusCode, header};
+    use axum::http::StatusCode;
     use tower::ServiceExt;
 
     /// Behind the middleware, as the Socket.IO layer sits, nothing of the request points into
@@ -101,11 +127,20 @@ mod tests {
     fn copies_keep_every_value_and_repeated_header() {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("chat.example.org"));
-        headers.append(header::COOKIE, HeaderValue::from_static("a=1"));
-        headers.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        headers.append(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("a"),
+        );
+        headers.append(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("b"),
+        );
         let copy = owned_headers(&headers);
         assert_eq!(copy, headers);
-        assert_eq!(copy.get_all(header::COOKIE).iter().count(), 2);
+        assert_eq!(
+            copy.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter().count(),
+            2
+        );
         // A copy, not a second handle on the same bytes.
         assert_ne!(
             copy[header::HOST].as_bytes().as_ptr(),
@@ -116,5 +151,53 @@ mod tests {
         let copy = owned_uri(&uri);
         assert_eq!(copy, uri);
         assert_ne!(copy.path().as_ptr(), uri.path().as_ptr());
+    }
+
+    /// A handshake's huge headers (380 KB of cookies, say) are not kept for the session: only
+    /// what the Socket.IO layer reads, and none of it huge.
+    #[tokio::test]
+    async fn a_huge_header_is_not_kept() {
+        let huge = "x".repeat(380 * 1024);
+        let request = Request::builder()
+            .uri("/socket.io/?EIO=4&transport=websocket")
+            .header(header::HOST, "chat.example.org")
+            .header(header::ORIGIN, "https://chat.example.org")
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::COOKIE, &huge)
+            .header("x-padding", &huge)
+            .header(header::USER_AGENT, &huge)
+            .header(header::SEC_WEBSOCKET_PROTOCOL, &huge)
+            .body(Body::empty())
+            .unwrap();
+        let app = Router::new()
+            .fallback(|request: Request| async move {
+                let headers = request.headers();
+                let kept: usize = headers
+                    .iter()
+                    .map(|(n, v)| n.as_str().len() + v.len())
+                    .sum();
+                let needed = [
+                    header::HOST,
+                    header::ORIGIN,
+                    header::UPGRADE,
+                    header::CONNECTION,
+                    header::SEC_WEBSOCKET_KEY,
+                    header::SEC_WEBSOCKET_VERSION,
+                ];
+                let fine = kept < 1024
+                    && needed.iter().all(|h| headers.contains_key(h))
+                    && headers.len() == needed.len();
+                if fine {
+                    StatusCode::OK
+                } else {
+                    StatusCode::IM_A_TEAPOT
+                }
+            })
+            .layer(axum::middleware::from_fn(detach));
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
 }

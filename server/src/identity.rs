@@ -9,6 +9,8 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{error, warn};
 
 use crate::chat::Chat;
+use crate::conversation::person_room;
+use crate::logging::Escaped;
 use crate::session::Claims;
 use crate::store::{Claim, now_ms};
 
@@ -36,10 +38,12 @@ pub(crate) async fn authenticate(
     State(chat): State<Chat>,
 ) -> Result<(), Refusal> {
     let auth = auth.map_err(|e| {
-        warn!(sid = %socket.id, error = %e, "refused: invalid auth payload");
+        warn!(sid = %socket.id, error = %Escaped(&e), "refused: invalid auth payload");
         Refusal::InvalidAuth
     })?;
-    let (identity, session) = identify(&chat, &auth).await.inspect_err(|r| {
+    // Online: has a socket in their personal room (every socket of a person is in it).
+    let online = |person: &str| !socket.within(person_room(person)).sockets().is_empty();
+    let (identity, session) = identify(&chat, &auth, &online).await.inspect_err(|r| {
         warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
     })?;
     socket.extensions.insert(identity);
@@ -56,7 +60,11 @@ pub(crate) async fn authenticate(
 /// - A token alone: its person, under its name.
 /// - A name (with or without a token): claims it, for the token's person or a new one.
 /// - Neither: a guest.
-async fn identify(chat: &Chat, auth: &MainAuth) -> Result<(Identity, Option<Session>), Refusal> {
+async fn identify(
+    chat: &Chat,
+    auth: &MainAuth,
+    online: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(Identity, Option<Session>), Refusal> {
     let now = now_ms();
     let from_token = auth
         .token
@@ -72,6 +80,15 @@ async fn identify(chat: &Chat, auth: &MainAuth) -> Result<(Identity, Option<Sess
         .map(|c| c.person)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let key = events::name_key(&name);
+    // A name is held while its person is connected, however long ago they connected: their
+    // `last_seen` moves only when they come and go, so it is brought up to now here.
+    if let Ok(Some((holder, _))) = chat.store.person_named(&key).await
+        && holder != person
+        && online(&holder)
+        && let Err(e) = chat.store.touch_person(&holder, now).await
+    {
+        warn!(error = %e, "recording that a name's holder is online failed");
+    }
     match chat
         .store
         .claim_name(&person, &name, &key, now, SESSION_TTL_MS)
@@ -79,6 +96,7 @@ async fn identify(chat: &Chat, auth: &MainAuth) -> Result<(Identity, Option<Sess
     {
         Ok(Claim::Granted) => {}
         Ok(Claim::Taken) => return Err(Refusal::NameTaken),
+        Ok(Claim::Banned) => return Err(Refusal::Banned),
         Err(e) => {
             error!(error = %e, "claiming a name failed");
             return Err(Refusal::Unavailable);

@@ -16,6 +16,7 @@ mod handshake;
 mod headers;
 mod identity;
 mod listen;
+mod logging;
 mod metrics;
 mod origin;
 mod presence;

@@ -308,6 +308,7 @@ async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: Me
         author: &who.name,
         text,
         client_offset: None,
+        sender: None,
         kind: Some(column),
     };
     // The membership has changed whatever happens to the notice; a failure is only logged.

@@ -55,7 +55,7 @@ pub(crate) fn load_or_create(
         }),
         Ok(v) => Ok(Loaded::Existing(v.trim().to_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(err)?;
+            create_private_dir(dir).map_err(err)?;
             let value = random_hex(32)?;
             write_private(&path, &value).map_err(err)?;
             info!(path = %path.display(), "generated a new secret");
@@ -82,6 +82,16 @@ fn write_private(path: &PathBuf, value: &str) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(value.as_bytes())?;
     file.sync_all()
+}
+
+/// Creates `dir` and any missing parents, each readable by its owner only; an existing
+/// directory is left as it is.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Where generated secrets go: the configured data directory, else the SQLite file's
@@ -124,8 +134,9 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(sub.join("secret")).unwrap().permissions();
-            assert_eq!(mode.mode() & 0o777, 0o600);
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&sub.join("secret")), 0o600);
+            assert_eq!(mode(&sub), 0o700, "a directory it made");
         }
     }
 

@@ -25,6 +25,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot create the database file {path}: {source}")]
+    CreateFile {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A stored message, as the store sees it.
@@ -111,8 +116,21 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) author: &'a str,
     pub(crate) text: &'a str,
     pub(crate) client_offset: Option<&'a str>,
+    /// Whose offset `client_offset` is: offsets are unique per sender. The person's id, or
+    /// [`GUEST_SENDER`]. Without it an offset deduplicates nothing.
+    pub(crate) sender: Option<&'a str>,
     pub(crate) kind: Option<&'a str>,
 }
+
+/// The sender of every guest's offsets. A guest has no stable id (a reconnect is a new
+/// socket), and the tutorial's client retries after reconnecting with the offset it first
+/// chose, so guests share one space of offsets (see [`OffsetInUse`]).
+pub(crate) const GUEST_SENDER: &str = "guest";
+
+/// A client offset its sender used before for another message (another room or text). Only a
+/// retry of the same message gets the stored one back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OffsetInUse;
 
 /// The outcome of an insert: the stored row, and whether this call created it (false when the
 /// client offset had been stored before, so the caller must not broadcast it again).
@@ -128,6 +146,8 @@ pub(crate) enum Claim {
     Granted,
     /// Another person holds it.
     Taken,
+    /// The claiming person is banned.
+    Banned,
 }
 
 /// Cheap to clone: the pool is reference-counted.
@@ -166,8 +186,11 @@ impl Store {
         // connections through SQLite's shared cache; the writer joins it by that name.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let path = options.get_filename().to_owned();
-        if let Some(dir) = path.parent().filter(|_| !in_memory) {
-            create_dir(dir)?;
+        if !in_memory {
+            if let Some(dir) = path.parent() {
+                create_dir(dir)?;
+            }
+            create_file(&path)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -181,12 +204,24 @@ impl Store {
         })
     }
 
-    /// Stores a message, or returns the existing one when `client_offset` was seen before.
-    /// The server stores through the writer's batches; tests use this.
+    /// Stores a message, or returns the existing one when its sender's `client_offset` was
+    /// seen before. The server stores through the writer's batches; tests use this.
     #[cfg(test)]
-    pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
+    pub(crate) async fn try_insert(
+        &self,
+        m: NewMessage<'_>,
+    ) -> Result<Result<Inserted, OffsetInUse>, StoreError> {
         let mut one = self.writer_connection()?.insert_batch(&[m])?;
         Ok(one.remove(0))
+    }
+
+    /// [`Store::try_insert`] of a message whose offset, if any, is no other message's.
+    #[cfg(test)]
+    pub(crate) async fn insert(&self, m: NewMessage<'_>) -> Result<Inserted, StoreError> {
+        Ok(self
+            .try_insert(m)
+            .await?
+            .expect("the test's offsets name one message each"))
     }
 
     /// A connection of the writer's own, outside the pool (see [`crate::batch`]); it also keeps
@@ -276,9 +311,9 @@ impl Store {
         Ok(row.unwrap_or((0, 0)))
     }
 
-    /// Gives `name` to `person` (renaming them if they had another), unless another person
-    /// holds it: someone seen within `hold_ms` of `now`. An older holder's claim has lapsed
-    /// with their token and is removed.
+    /// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
+    /// or another person holds it: someone seen within `hold_ms` of `now`, or banned. An older
+    /// holder's claim has lapsed with their token and is removed.
     pub(crate) async fn claim_name(
         &self,
         person: &str,
@@ -288,12 +323,25 @@ impl Store {
         hold_ms: i64,
     ) -> Result<Claim, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM people WHERE name_key = ? AND person != ? AND last_seen < ?")
-            .bind(name_key)
-            .bind(person)
-            .bind(now.saturating_sub(hold_ms))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM people
+             WHERE name_key = ? AND person != ? AND last_seen < ? AND banned_at IS NULL",
+        )
+        .bind(name_key)
+        .bind(person)
+        .bind(now.saturating_sub(hold_ms))
+        .execute(&mut *tx)
+        .await?;
+        // After a write: a transaction that read first could not become a writer (WAL mode
+        // refuses at once) if another connection committed meanwhile.
+        let banned: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM people WHERE person = ? AND banned_at IS NOT NULL")
+                .bind(person)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if banned.is_some() {
+            return Ok(Claim::Banned);
+        }
         let claimed = sqlx::query(
             "INSERT INTO people (person, name, name_key, last_seen) VALUES (?, ?, ?, ?)
              ON CONFLICT (person) DO UPDATE
@@ -323,6 +371,41 @@ impl Store {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Claim::Taken),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Bans the person holding the name whose key is `name_key`, from `now` (or from when they
+    /// were banned already): their person id and name, or `None` when nobody holds it.
+    pub(crate) async fn ban(
+        &self,
+        name_key: &str,
+        now: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "UPDATE people SET banned_at = COALESCE(banned_at, ?) WHERE name_key = ?
+             RETURNING person, name",
+        )
+        .bind(now)
+        .bind(name_key)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Lifts the ban of the person holding the name whose key is `name_key`, and holds their
+    /// name for them as if they were seen at `now`: their name, or `None` when nobody holds it.
+    pub(crate) async fn unban(
+        &self,
+        name_key: &str,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "UPDATE people SET banned_at = NULL, last_seen = MAX(last_seen, ?) WHERE name_key = ?
+             RETURNING name",
+        )
+        .bind(now)
+        .bind(name_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(n,)| n))
     }
 
     /// Records that `person` was seen at `now`, extending their hold on their name.
@@ -584,8 +667,10 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes message `id`: its text goes, a tombstone keeps its place (and `seq`). The room
-    /// it was in, or `None` when there is no such message (deleting twice is not an error).
+    /// Deletes message `id` of a public room: its text goes, a tombstone keeps its place (and
+    /// `seq`). The room it was in, or `None` when there is no such message (deleting twice is
+    /// not an error), or it belongs to a direct conversation: those are their two people's
+    /// alone, and moderators cannot tell their messages from none.
     pub(crate) async fn delete_message(
         &self,
         id: i64,
@@ -593,7 +678,8 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(
             "UPDATE messages SET text = '', kind = 'deleted', deleted_at = COALESCE(deleted_at, ?)
-             WHERE id = ? RETURNING room",
+             WHERE id = ? AND room IN (SELECT name FROM rooms WHERE kind = 'room')
+             RETURNING room",
         )
         .bind(now)
         .bind(id)
@@ -634,14 +720,35 @@ async fn add_member(
         == 1)
 }
 
+/// Creates `dir` and its missing parents, for their owner only: it holds every message, and
+/// (by default) the secrets.
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.as_os_str().is_empty() {
         return Ok(());
     }
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+    crate::secrets::create_private_dir(dir).map_err(|source| StoreError::CreateDir {
         path: dir.display().to_string(),
         source,
     })
+}
+
+/// Creates the database file, empty (an empty file is an empty database), readable and
+/// writable by its owner only, unless it exists. SQLite would create it with the process's
+/// umask (usually readable by everyone), and gives its `-wal` and `-shm` files the main
+/// file's permissions.
+fn create_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::CreateFile {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -668,6 +775,7 @@ mod tests {
             author: "ann",
             text,
             client_offset: offset,
+            sender: Some("p-ann"),
             kind: None,
         }
     }
@@ -703,17 +811,16 @@ mod tests {
         assert_eq!(members, [("lobby", 2), ("rust", 1)]);
     }
 
-    #[tokio::test]
-    async fn a_database_from_before_member_counts_gets_them_on_upgrade() {
-        // The migrations as they were before 0007, applied to a database with people in it.
-        let dir = tempfile::tempdir().unwrap();
+    /// A database migrated by the migrations before `first_missing` only, as a server of
+    /// that time left it, and its URL.
+    async fn database_before(dir: &tempfile::TempDir, first_missing: &str) -> (String, SqlitePool) {
         let before = dir.path().join("migrations");
         std::fs::create_dir(&before).unwrap();
         let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         for entry in std::fs::read_dir(all).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_owned();
-            if name.to_str().unwrap() < "0007" {
+            if name.to_str().unwrap() < first_missing {
                 std::fs::copy(&path, before.join(name)).unwrap();
             }
         }
@@ -725,6 +832,14 @@ mod tests {
             .run(&pool)
             .await
             .unwrap();
+        (url, pool)
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_member_counts_gets_them_on_upgrade() {
+        // The migrations as they were before 0007, applied to a database with people in it.
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pool) = database_before(&dir, "0007").await;
         for statement in [
             "INSERT INTO rooms (name, kind, created_at) VALUES ('rust', 'room', 1)",
             "INSERT INTO members (room, person, joined_at)
@@ -743,6 +858,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_from_before_offsets_per_sender_keeps_its_messages_and_retries() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pool) = database_before(&dir, "0008").await;
+        for statement in [
+            "INSERT INTO people (person, name, name_key, last_seen) VALUES ('p-ann', 'Ann', 'ann', 1)",
+            "INSERT INTO messages (id, room, author, text, client_offset, created_at, seq)
+             VALUES (1, 'lobby', 'Ann', 'by ann', 'o-ann', 1, 1),
+                    (2, 'lobby', 'anonymous', 'by a guest', 'o-guest', 1, 2),
+                    (3, 'lobby', 'gone', 'by a lapsed name', 'o-gone', 1, 3),
+                    (4, 'lobby', 'admin', 'announced', NULL, 1, 4)",
+            // Ids once handed out (say, by a batch rolled back) are not handed out again.
+            "UPDATE sqlite_sequence SET seq = 100 WHERE name = 'messages'",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        let texts: Vec<String> = (store.latest("lobby", 10).await.unwrap())
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(
+            texts,
+            ["by ann", "by a guest", "by a lapsed name", "announced"]
+        );
+        let retry = |sender, text, offset| NewMessage {
+            sender: Some(sender),
+            ..msg(text, Some(offset))
+        };
+        // Retries across the upgrade find their message, by the name's person or as a guest.
+        let ann = store
+            .insert(retry("p-ann", "by ann", "o-ann"))
+            .await
+            .unwrap();
+        assert_eq!((ann.message.id, ann.created), (1, false));
+        let guest = store
+            .insert(retry(GUEST_SENDER, "by a guest", "o-guest"))
+            .await
+            .unwrap();
+        assert_eq!((guest.message.id, guest.created), (2, false));
+        // Someone else's offset is no longer theirs to take; new ids carry on from the mark.
+        let bob = store.insert(retry("p-bob", "mine", "o-ann")).await.unwrap();
+        assert_eq!((bob.message.seq, bob.created), (5, true));
+        assert!(
+            bob.message.id > 100,
+            "id {} was handed out before",
+            bob.message.id
+        );
+    }
+
+    #[tokio::test]
     async fn ids_increase_and_offsets_dedupe() {
         let (_dir, store) = open_temp().await;
         let a = store.insert(msg("one", Some("c1"))).await.unwrap();
@@ -756,6 +923,20 @@ mod tests {
         let c = store.insert(msg("two", None)).await.unwrap();
         assert!(c.created);
         assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 3);
+        // Offsets are each sender's own: bob's "c1" is another message; ann's "c1" with other
+        // words is refused, not answered with her first message's id.
+        let bob = NewMessage {
+            sender: Some("p-bob"),
+            ..msg("bob's", Some("c1"))
+        };
+        let bob = store.insert(bob).await.unwrap();
+        assert!(bob.created && bob.message.id > c.message.id);
+        let reused = store
+            .try_insert(msg("other words", Some("c1")))
+            .await
+            .unwrap();
+        assert!(matches!(reused, Err(OffsetInUse)));
+        assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 4);
     }
 
     #[tokio::test]
@@ -798,45 +979,82 @@ mod tests {
         let old = store.insert(msg("old", Some("o0"))).await.unwrap().message;
         let m = |room, text, offset| NewMessage {
             room,
-            author: "ann",
             text,
             client_offset: offset,
-            kind: None,
+            ..msg("", None)
         };
         let batch = [
             m("lobby", "a", Some("o1")),
             m("other", "b", None),
-            m("lobby", "c", Some("o1")),
-            m("lobby", "d", Some("o0")),
+            // A retry, in the batch and of an earlier batch.
+            m("lobby", "a", Some("o1")),
+            m("lobby", "old", Some("o0")),
             m("lobby", "e", None),
+            // The same offsets for other messages: refused, in the batch and before it.
+            m("lobby", "c", Some("o1")),
+            m("other", "old", Some("o0")),
+            // Another sender's offsets are theirs.
+            NewMessage {
+                sender: Some("p-bob"),
+                ..m("lobby", "f", Some("o1"))
+            },
         ];
         let mut conn = store.writer_connection().unwrap();
         let out = conn.insert_batch(&batch).unwrap();
-        let seen: Vec<(&str, &str, i64, bool)> = out
+        type Seen<'a> = Result<(&'a str, &'a str, i64, bool), OffsetInUse>;
+        let seen: Vec<Seen> = out
             .iter()
             .map(|i| {
-                (
-                    i.message.room.as_str(),
-                    i.message.text.as_str(),
-                    i.message.seq,
-                    i.created,
-                )
+                i.as_ref().map_err(|e| *e).map(|i| {
+                    (
+                        i.message.room.as_str(),
+                        i.message.text.as_str(),
+                        i.message.seq,
+                        i.created,
+                    )
+                })
             })
             .collect();
         assert_eq!(
             seen,
             [
-                ("lobby", "a", old.seq + 1, true),
-                ("other", "b", 1, true),
-                ("lobby", "a", old.seq + 1, false),
-                ("lobby", "old", old.seq, false),
-                ("lobby", "e", old.seq + 2, true),
+                Ok(("lobby", "a", old.seq + 1, true)),
+                Ok(("other", "b", 1, true)),
+                Ok(("lobby", "a", old.seq + 1, false)),
+                Ok(("lobby", "old", old.seq, false)),
+                Ok(("lobby", "e", old.seq + 2, true)),
+                Err(OffsetInUse),
+                Err(OffsetInUse),
+                Ok(("lobby", "f", old.seq + 3, true)),
             ]
         );
-        assert!(out[0].message.id < out[1].message.id && out[1].message.id < out[4].message.id);
+        let id = |i: usize| out[i].as_ref().unwrap().message.id;
+        assert!(id(0) < id(1) && id(1) < id(4) && id(4) < id(7));
         let lobby = store.latest("lobby", 10).await.unwrap();
         let texts: Vec<&str> = lobby.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["old", "a", "e"]);
+        assert_eq!(texts, ["old", "a", "e", "f"]);
+    }
+
+    /// A retry of a message deleted meanwhile still gets its ack: its text is gone, its room
+    /// is not.
+    #[tokio::test]
+    async fn a_retry_finds_its_message_even_deleted() {
+        let (_dir, store) = open_temp().await;
+        let first = store.insert(msg("oops", Some("k"))).await.unwrap().message;
+        store.delete_message(first.id, 5).await.unwrap();
+        let again = store.try_insert(msg("oops", Some("k"))).await.unwrap();
+        assert_eq!(
+            again.map(|i| (i.message.id, i.created)),
+            Ok((first.id, false))
+        );
+        let elsewhere = NewMessage {
+            room: "other",
+            ..msg("oops", Some("k"))
+        };
+        assert!(matches!(
+            store.try_insert(elsewhere).await.unwrap(),
+            Err(OffsetInUse)
+        ));
     }
 
     /// The writer remembers each room's newest seq between batches. A message stored
@@ -852,7 +1070,7 @@ mod tests {
                 room: "a",
                 ..msg(text, None)
             };
-            let mut post = |m| writer.insert_batch(&[m]).unwrap().remove(0);
+            let mut post = |m| writer.insert_batch(&[m]).unwrap().remove(0).unwrap();
             assert_eq!(post(a("1")).message.seq, 1);
             assert_eq!(post(a("2")).message.seq, 2);
             assert_eq!(store.insert(a("3")).await.unwrap().message.seq, 3);
@@ -990,6 +1208,57 @@ mod tests {
         store.touch_person("p2", 1_500).await.unwrap();
         assert_eq!(claim("p3", "ann", 2_400).await, Claim::Taken);
         assert_eq!(claim("p3", "ann", 2_600).await, Claim::Granted);
+    }
+
+    #[tokio::test]
+    async fn a_banned_person_cannot_claim_and_keeps_their_name() {
+        let (_dir, store) = open_temp().await;
+        let hold = 1_000;
+        store
+            .claim_name("p1", "Ann", "ann", 10, hold)
+            .await
+            .unwrap();
+        assert_eq!(store.ban("nobody", 20).await.unwrap(), None);
+        let banned = store.ban("ann", 20).await.unwrap();
+        assert_eq!(banned, Some(("p1".to_owned(), "Ann".to_owned())));
+        // Neither under their name nor another; and long after, nobody takes theirs.
+        assert_eq!(
+            store
+                .claim_name("p1", "Ann", "ann", 30, hold)
+                .await
+                .unwrap(),
+            Claim::Banned
+        );
+        assert_eq!(
+            store.claim_name("p1", "x", "x", 30, hold).await.unwrap(),
+            Claim::Banned
+        );
+        assert_eq!(
+            store
+                .claim_name("p2", "ann", "ann", 1_000_000, hold)
+                .await
+                .unwrap(),
+            Claim::Taken
+        );
+        // Lifted: theirs again, held from then on.
+        assert_eq!(
+            store.unban("ann", 2_000_000).await.unwrap().as_deref(),
+            Some("Ann")
+        );
+        assert_eq!(
+            store
+                .claim_name("p2", "ann", "ann", 2_000_500, hold)
+                .await
+                .unwrap(),
+            Claim::Taken
+        );
+        assert_eq!(
+            store
+                .claim_name("p1", "Ann", "ann", 2_000_600, hold)
+                .await
+                .unwrap(),
+            Claim::Granted
+        );
     }
 
     /// The writer's own connection joins the in-memory database the pool shares.

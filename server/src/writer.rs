@@ -20,7 +20,7 @@ use crate::chat::to_event;
 use crate::delivery::Lagging;
 use crate::metrics::Metrics;
 use crate::recent::Recent;
-use crate::store::{NewMessage, Store};
+use crate::store::{NewMessage, OffsetInUse, Store};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;
@@ -33,6 +33,7 @@ pub(crate) struct OwnedMessage {
     author: String,
     text: String,
     client_offset: Option<String>,
+    sender: Option<String>,
     kind: Option<String>,
 }
 
@@ -43,6 +44,7 @@ impl OwnedMessage {
             author: m.author.to_owned(),
             text: m.text.to_owned(),
             client_offset: m.client_offset.map(str::to_owned),
+            sender: m.sender.map(str::to_owned),
             kind: m.kind.map(str::to_owned),
         }
     }
@@ -53,6 +55,7 @@ impl OwnedMessage {
             author: &self.author,
             text: &self.text,
             client_offset: self.client_offset.as_deref(),
+            sender: self.sender.as_deref(),
             kind: self.kind.as_deref(),
         }
     }
@@ -192,7 +195,14 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
         };
         let committed = started.elapsed();
         let posts = batch.len();
-        for (job, inserted) in batch.drain(..).zip(outcomes) {
+        for (job, outcome) in batch.drain(..).zip(outcomes) {
+            let inserted = match outcome {
+                Ok(inserted) => inserted,
+                Err(OffsetInUse) => {
+                    job.answer.give(Err(ChatError::OffsetInUse));
+                    continue;
+                }
+            };
             let stored = inserted.message;
             let posted = Posted {
                 id: stored.id,

@@ -3,7 +3,8 @@
 mod support;
 
 use app::events::{
-    Admin, Announce, DeleteMessage, Event, Kick, Kicked, MessageKind, Namespace, SendMessage, Stats,
+    Admin, Announce, Ban, DeleteMessage, Event, Kick, Kicked, MessageKind, Namespace, SendMessage,
+    Stats, Unban,
 };
 use serde_json::{Value, json};
 use support::{PATIENCE, Packet, Refused, SioClient, TestServer};
@@ -133,7 +134,7 @@ async fn an_announcement_reaches_the_room_and_stays_in_history() {
     // Nobody can claim the announcer's name.
     assert_eq!(
         server.refused(json!({"name": "Admin"})).await,
-        "invalid_name"
+        "reserved_name"
     );
     let (_, page) = server.get("/").await;
     assert!(page.contains("maintenance at 6"));
@@ -174,4 +175,67 @@ async fn a_kicked_person_is_told_and_disconnected_everywhere() {
     assert_eq!(ack[0]["error"]["code"], "unknown_person");
     let (ack, _) = admin.request("no such thing", vec![]).await;
     assert_eq!(ack[0]["error"]["code"], "unknown_event");
+}
+
+/// A kick is not a ban: the kicked reconnect with their token. A banned person's sockets are
+/// disconnected, their tokens refused, and their name stays theirs until the ban is lifted.
+#[tokio::test]
+async fn a_banned_person_is_disconnected_refused_and_keeps_their_name() {
+    let server = TestServer::start().await;
+    let mut admin = admin(&server).await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let token = ann.session.clone().unwrap()["token"].clone();
+    let mut tab = server.client(json!({"token": token})).await;
+    let mut bob = server.client(json!({"name": "bob"})).await;
+    let bobs_token = bob.session.clone().unwrap()["token"].clone();
+
+    let (ack, _) = admin
+        .request(Ban::NAME, vec![json!({"name": "ANN", "reason": "spam"})])
+        .await;
+    assert_eq!(ack[0]["data"]["sockets"], 2, "{ack}");
+    for socket in [&mut ann, &mut tab] {
+        let (event, args) = socket.next_event().await;
+        assert_eq!(
+            (event.as_str(), &args[0]),
+            (Kicked::NAME, &json!({"reason": "spam"}))
+        );
+        assert!(matches!(socket.next_packet().await, Packet::Disconnect));
+    }
+    // Her token no longer lets her in, under her name or another; nobody else gets hers.
+    assert_eq!(server.refused(json!({"token": token})).await, "banned");
+    assert_eq!(
+        server
+            .refused(json!({"token": token, "name": "ann2"}))
+            .await,
+        "banned"
+    );
+    assert_eq!(server.refused(json!({"name": "Ann"})).await, "name_taken");
+    // Bob carries on.
+    let (ack, _) = bob.request(CHAT, vec![json!("still here")]).await;
+    assert!(ack[0]["data"]["id"].is_i64(), "{ack:?}");
+
+    // Someone offline can be banned too; nobody is nobody.
+    bob.drop_connection().await;
+    stats_with_lobby(&mut admin, &[]).await;
+    let (ack, _) = admin.request(Ban::NAME, vec![json!({"name": "bob"})]).await;
+    assert_eq!(ack[0]["data"]["sockets"], 0, "{ack}");
+    assert_eq!(server.refused(json!({"token": bobs_token})).await, "banned");
+    for (event, name) in [
+        (Ban::NAME, "nobody"),
+        (Unban::NAME, "nobody"),
+        (Ban::NAME, "anonymous"),
+    ] {
+        let (ack, _) = admin.request(event, vec![json!({"name": name})]).await;
+        assert_eq!(ack[0]["error"]["code"], "unknown_person", "{event} {name}");
+    }
+    let (ack, _) = admin.request(Ban::NAME, vec![json!("ann")]).await;
+    assert_eq!(ack[0]["error"]["code"], "invalid_payload");
+
+    // Lifted: the same token works again, under the same name.
+    let (ack, _) = admin
+        .request(Unban::NAME, vec![json!({"name": "ANN"})])
+        .await;
+    assert_eq!(ack[0]["data"], json!({"name": "ann"}));
+    let back = server.client(json!({"token": token})).await;
+    assert_eq!(back.session.unwrap()["name"], "ann");
 }

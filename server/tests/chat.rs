@@ -75,6 +75,60 @@ async fn a_repeated_client_offset_is_stored_once_and_acked_every_time() {
     assert_eq!(posted_id(&after_restart), posted_id(&first));
 }
 
+/// Offsets are each sender's own. With one offset space for the whole server, a message sent
+/// under someone else's offset was not stored, and its sender got the other message's ack.
+#[tokio::test]
+async fn a_client_offset_is_its_senders_own() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({"name": "bob"})).await;
+
+    let (first, _) = ann.request(CHAT, vec![json!("ann's"), json!("k1")]).await;
+    assert_eq!(bob.next_event().await.1[0], "ann's");
+    // Bob's "k1" is another message: stored, broadcast, acknowledged under its own id.
+    let (bobs, _) = bob.request(CHAT, vec![json!("bob's"), json!("k1")]).await;
+    assert_ne!(posted_id(&bobs), posted_id(&first));
+    let (_, args) = ann.next_event().await;
+    assert_eq!(
+        (&args[0], &args[1]),
+        (&json!("bob's"), &bobs[0]["data"]["id"])
+    );
+    // Ann's retry still gets her own message back; her "k1" with other words is refused.
+    let (again, _) = ann.request(CHAT, vec![json!("ann's"), json!("k1")]).await;
+    assert_eq!(again, first);
+    let (clash, events) = ann
+        .request(CHAT, vec![json!("other words"), json!("k1")])
+        .await;
+    assert_eq!(error_code(&clash), "offset_in_use");
+    assert!(events.is_empty(), "nothing was broadcast: {events:?}");
+    let (clash, _) = ann
+        .request(CHAT, vec![json!("ann's"), json!("k1"), json!("nowhere")])
+        .await;
+    assert_eq!(
+        error_code(&clash),
+        "unknown_room",
+        "checked before the offset"
+    );
+
+    // Guests have no stable id: their retries after a reconnect must still find their
+    // message, so they share one offset space, and only a retry of the same words matches.
+    let mut guest = server.client(json!({})).await;
+    let (mine, _) = guest.request(CHAT, vec![json!("g"), json!("g-1")]).await;
+    guest.drop_connection().await;
+    let mut back = server.client(json!({})).await;
+    let (retry, _) = back.request(CHAT, vec![json!("g"), json!("g-1")]).await;
+    assert_eq!(retry, mine);
+    let (other, _) = back.request(CHAT, vec![json!("not g"), json!("g-1")]).await;
+    assert_eq!(error_code(&other), "offset_in_use");
+
+    // A number is an offset too, the same as its decimal string; anything else is refused.
+    let (number, _) = back.request(CHAT, vec![json!("n"), json!(7)]).await;
+    let (string, _) = back.request(CHAT, vec![json!("n"), json!("7")]).await;
+    assert_eq!(number, string);
+    let (odd, _) = back.request(CHAT, vec![json!("n"), json!(true)]).await;
+    assert_eq!(error_code(&odd), "invalid_payload");
+}
+
 #[tokio::test]
 async fn connecting_with_a_server_offset_replays_what_was_missed_in_order() {
     let mut server = TestServer::start().await;
@@ -131,8 +185,16 @@ async fn bad_input_gets_a_typed_error_and_the_connection_keeps_working() {
     );
     assert!(events.is_empty());
 
-    let (ack, _) = ann.request(CHAT, vec![json!(" \n\t ")]).await;
-    assert_eq!(error_code(&ack), "empty");
+    for blank in [" \n\t ", "\u{200B}\u{200D}", "\u{0}\u{1b}", " \u{2800} "] {
+        let (ack, _) = ann.request(CHAT, vec![json!(blank)]).await;
+        assert_eq!(error_code(&ack), "empty", "{blank:?}");
+    }
+    // Controls other than newline and tab are not stored.
+    let (_, events) = ann
+        .request(CHAT, vec![json!("a\u{0}b\r\nc\u{1b}[2J")])
+        .await;
+    assert_eq!(events[0].1[0], "ab\nc[2J");
+    assert_eq!(bob.next_event().await.1[0], "ab\nc[2J");
 
     let (ack, _) = ann.request(CHAT, vec![json!(42)]).await;
     assert_eq!(error_code(&ack), "invalid_payload");
@@ -236,14 +298,47 @@ async fn a_nickname_is_claimed_once_and_kept_by_its_token() {
     );
 }
 
+/// A name is held while its person is connected, however long ago they connected (their
+/// `last_seen` moves only when they come and go).
+#[tokio::test]
+async fn a_name_is_held_while_its_person_stays_connected() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    // As if she had connected longer ago than the hold: her last coming or going is that old.
+    let db = rusqlite::Connection::open(server.dir.path().join("data/palaver.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let aged = db
+        .execute("UPDATE people SET last_seen = 0 WHERE name_key = 'ann'", [])
+        .unwrap();
+    assert_eq!(aged, 1);
+
+    assert_eq!(server.refused(json!({"name": "ANN"})).await, "name_taken");
+    let (_, events) = ann.request(CHAT, vec![json!("still me")]).await;
+    assert_eq!(events[0].1[2]["author"], "ann");
+    // And once she leaves, it is held from then on.
+    let token = ann.session.clone().unwrap()["token"].clone();
+    ann.drop_connection().await;
+    assert_eq!(server.refused(json!({"name": "ann"})).await, "name_taken");
+    let back = server.client(json!({"token": token})).await;
+    assert_eq!(back.session.unwrap()["name"], "ann");
+}
+
 #[tokio::test]
 async fn bad_names_and_tokens_are_refused_with_a_reason() {
     let server = TestServer::start().await;
-    for bad in ["", "a b", "<ann>", "anonymous", "ünal", &"n".repeat(33)] {
+    for bad in ["", "a b", "<ann>", "ünal", &"n".repeat(33)] {
         assert_eq!(
             server.refused(json!({"name": bad})).await,
             "invalid_name",
             "{bad}"
+        );
+    }
+    // Names that pass for the guests, the server or its staff.
+    for reserved in ["anonymous", "Adm1n.", "r00t", "moderator", "palaver", "."] {
+        assert_eq!(
+            server.refused(json!({"name": reserved})).await,
+            "reserved_name",
+            "{reserved}"
         );
     }
     assert_eq!(server.refused(json!({"name": 7})).await, "invalid_auth");
@@ -391,6 +486,38 @@ async fn shutdown_disconnects_sockets_and_a_restart_serves_them_again() {
     server.restart().await;
     let mut again = server.client(json!({})).await;
     assert_eq!(again.next_event().await.1[0], "before");
+}
+
+/// A handshake carrying a huge header (380 KB) either connects, or is refused outright with
+/// 431 when the server reads no headers that large; it never hangs or breaks the server.
+#[tokio::test]
+async fn a_handshake_with_a_huge_header_connects_or_is_refused_clearly() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::{Error, Message};
+    let server = TestServer::start().await;
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    let mut request = url.into_client_request().unwrap();
+    let huge = "x".repeat(380 * 1024);
+    request
+        .headers_mut()
+        .insert("x-padding", huge.parse().unwrap());
+    tokio::time::timeout(support::PATIENCE, async {
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((mut ws, _)) => {
+                use futures_util::StreamExt;
+                let open = ws.next().await.unwrap().unwrap();
+                assert!(matches!(open, Message::Text(t) if t.starts_with('0')));
+            }
+            Err(Error::Http(response)) => assert_eq!(response.status(), 431),
+            Err(e) => panic!("neither connected nor refused clearly: {e}"),
+        }
+    })
+    .await
+    .expect("the handshake was answered");
+    // Either way, everyone else is served.
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let (ack, _) = ann.request(CHAT, vec![json!("fine")]).await;
+    posted_id(&ack);
 }
 
 #[tokio::test]

@@ -688,7 +688,7 @@ async fn moderators_post_to_rooms_but_cannot_read_direct_conversations() {
     let (mut ann, mut bob, _cy) = three_with_a_room(&server).await;
     let dm = data(&request(&mut ann, OpenDm::NAME, vec![json!({"name": "bob"})]).await);
     let dm = dm["room"].as_str().unwrap().to_owned();
-    post(&mut ann, &dm, "secret").await;
+    let secret = post(&mut ann, &dm, "secret").await["id"].clone();
     let mut admin = server.admin().await;
 
     // Without a room, an announcement goes to every public room (not to conversations).
@@ -736,6 +736,24 @@ async fn moderators_post_to_rooms_but_cannot_read_direct_conversations() {
         assert_eq!(code(&ack), "unknown_room", "{room}");
         assert!(!ack.to_string().contains("secret"));
     }
+    // Nor delete from it: its messages are answered like ids that do not exist, and the
+    // answer names no conversation.
+    let ack = request(
+        &mut admin,
+        DeleteMessage::NAME,
+        vec![json!({ "id": secret })],
+    )
+    .await;
+    assert_eq!(code(&ack), "unknown_message", "{ack}");
+    assert!(!ack.to_string().contains("dm:"), "{ack}");
+    let page = data(&request(&mut bob, History::NAME, vec![json!({ "room": dm })]).await);
+    let texts: Vec<&Value> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m[0])
+        .collect();
+    assert_eq!(texts, [&json!("secret")], "still there");
     let recent = data(
         &request(
             &mut admin,

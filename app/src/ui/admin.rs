@@ -77,6 +77,15 @@ pub(crate) fn AdminPage() -> impl IntoView {
             }
         });
     };
+    // A ban is a kick that lasts: same name and reason; lifted by name alone.
+    let ban = move |lift: bool| {
+        let (n, r) = (kick_name.get_untracked(), kick_reason.get_untracked());
+        live.with_value(|l| {
+            if let Some(l) = l {
+                l.ban(n, (!r.is_empty()).then_some(r), lift, feedback);
+            }
+        });
+    };
     let moderated = RwSignal::new(LOBBY.to_owned());
     let recent = RwSignal::new(None::<Vec<ChatMessage>>);
     let load_recent = move |_| {
@@ -153,6 +162,8 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     <TextInput label="Name to kick" placeholder="Name" value=kick_name/>
                     <TextInput label="Reason" placeholder="Reason (shown to them)" value=kick_reason/>
                     <button type="submit">"Kick"</button>
+                    <button type="button" on:click=move |_| ban(false)>"Ban"</button>
+                    <button type="button" on:click=move |_| ban(true)>"Unban"</button>
                 </form>
                 <p class="admin-feedback" data-testid="admin-feedback" role="status">{move || feedback.get()}</p>
             </Show>
@@ -297,6 +308,14 @@ mod inert {
     impl AdminLive {
         pub(crate) fn announce(&self, _: Option<String>, _: String, _: RwSignal<Option<String>>) {}
         pub(crate) fn kick(&self, _: String, _: Option<String>, _: RwSignal<Option<String>>) {}
+        pub(crate) fn ban(
+            &self,
+            _: String,
+            _: Option<String>,
+            _: bool,
+            _: RwSignal<Option<String>>,
+        ) {
+        }
         pub(crate) fn recent(&self, _: String, _: Recent, _: RwSignal<Option<String>>) {}
         pub(crate) fn delete(&self, _: i64, _: String, _: Recent, _: RwSignal<Option<String>>) {}
     }
@@ -312,7 +331,8 @@ mod browser {
     use super::{Access, TOKEN_KEY};
     use crate::client::{Client, Socket};
     use crate::events::{
-        Admin, AdminAuth, Announce, ChatMessage, DeleteMessage, Kick, RecentInRoom, Stats,
+        Admin, AdminAuth, Announce, Ban, ChatMessage, DeleteMessage, Kick, RecentInRoom, Stats,
+        Unban,
     };
 
     const ACK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -408,6 +428,45 @@ mod browser {
                     Ok(Err(e)) => format!("Not kicked: {e}"),
                     Err(e) => format!("Not kicked: {e:?}"),
                 }));
+            });
+        }
+
+        /// Bans the person called `name` (disconnected, tokens refused, name kept), or with
+        /// `lift`, lifts their ban.
+        pub(crate) fn ban(
+            &self,
+            name: String,
+            reason: Option<String>,
+            lift: bool,
+            feedback: RwSignal<Option<String>>,
+        ) {
+            let socket = self.socket.clone();
+            spawn_local(async move {
+                let told = if lift {
+                    let request = Unban { name: name.clone() };
+                    match socket.emit_with_ack(&request, ACK_TIMEOUT).await {
+                        Ok(reply) => match reply.into_result() {
+                            Ok(done) => format!("Lifted the ban of {}", done.name),
+                            Err(e) => format!("Not unbanned: {e}"),
+                        },
+                        Err(e) => format!("Not unbanned: {e:?}"),
+                    }
+                } else {
+                    let request = Ban {
+                        name: name.clone(),
+                        reason,
+                    };
+                    match socket.emit_with_ack(&request, ACK_TIMEOUT).await {
+                        Ok(reply) => match reply.into_result() {
+                            Ok(done) => {
+                                format!("Banned {name} ({} connection(s) closed)", done.sockets)
+                            }
+                            Err(e) => format!("Not banned: {e}"),
+                        },
+                        Err(e) => format!("Not banned: {e:?}"),
+                    }
+                };
+                feedback.set(Some(told));
             });
         }
 

@@ -109,7 +109,7 @@ pub(crate) fn Conversation(
         let text = draft.get_untracked();
         match validate_text(&text) {
             Ok(text) => {
-                live.run(|l| l.post(text.to_owned()));
+                live.run(|l| l.post(text.into_owned()));
                 draft.set(String::new());
                 drafts.update_value(|d| {
                     d.remove(&room.get_value());

@@ -181,15 +181,12 @@ impl Live {
             }
             // Keep the identity we have (the token's), or read as a guest until the
             // person picks another name.
-            Some(Refusal::NameTaken | Refusal::InvalidName) => {
+            Some(refusal @ (Refusal::NameTaken | Refusal::InvalidName | Refusal::ReservedName)) => {
                 let wanted = self.wanted.borrow_mut().take().unwrap_or_default();
-                self.state
-                    .name_error
-                    .set(Some(if reason == Refusal::NameTaken.to_string() {
-                        format!("“{wanted}” is taken; pick another name")
-                    } else {
-                        NAME_RULES.to_owned()
-                    }));
+                self.state.name_error.set(Some(match refusal {
+                    Refusal::NameTaken => format!("“{wanted}” is taken; pick another name"),
+                    _ => name_problem(refusal),
+                }));
                 if token.is_none() {
                     self.state.name.set(String::new());
                 }
@@ -198,6 +195,14 @@ impl Live {
             Some(Refusal::Unavailable) => {}
             // Nothing a retry would change.
             Some(Refusal::InvalidAuth | Refusal::Unauthorized) | None => return,
+            // Nor for this person: say so where the name's problems are shown.
+            Some(Refusal::Banned) => {
+                self.state
+                    .name_error
+                    .set(Some("A moderator banned this name".to_owned()));
+                self.state.status.set(Status::Removed);
+                return;
+            }
         }
         let socket = self.socket.clone();
         spawn_local(async move {
@@ -378,8 +383,8 @@ impl Live {
     /// the server's `session` (or refusal) settles it.
     pub(crate) fn rename(&self, name: String) {
         let name = name.trim().to_owned();
-        if validate_name(&name).is_err() {
-            self.state.name_error.set(Some(NAME_RULES.to_owned()));
+        if let Err(refusal) = validate_name(&name) {
+            self.state.name_error.set(Some(name_problem(refusal)));
             return;
         }
         self.state.name_error.set(None);
@@ -423,6 +428,15 @@ fn local_storage() -> Option<web_sys::Storage> {
 }
 
 const NAME_RULES: &str = "A name is 1 to 32 letters, digits, “-”, “_” or “.”";
+
+/// What to tell a person whose name [`validate_name`] refused.
+fn name_problem(refusal: Refusal) -> String {
+    if refusal == Refusal::ReservedName {
+        "That name is kept for the server and its moderators; pick another".to_owned()
+    } else {
+        NAME_RULES.to_owned()
+    }
+}
 
 fn load_token() -> Option<String> {
     local_storage()?.get_item(TOKEN_KEY).ok().flatten()
