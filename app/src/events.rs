@@ -200,10 +200,14 @@ pub enum Refusal {
     /// The server cannot check the credentials right now; try again.
     #[error("unavailable")]
     Unavailable,
+    /// Too many new names were claimed from the client's address lately; try again later, or
+    /// connect with a token (a returning person) or without a name (a guest).
+    #[error("too_many_names")]
+    TooManyNames,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 7] = [
+    const ALL: [Refusal; 8] = [
         Refusal::InvalidAuth,
         Refusal::InvalidName,
         Refusal::NameTaken,
@@ -211,6 +215,7 @@ impl Refusal {
         Refusal::ExpiredToken,
         Refusal::Unauthorized,
         Refusal::Unavailable,
+        Refusal::TooManyNames,
     ];
 
     /// The refusal a `connect_error` message stands for, if it is one of ours.

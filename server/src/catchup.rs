@@ -12,6 +12,7 @@ use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use tracing::error;
 
 use crate::chat::{AckRequested, Chat, answer, parsed, to_event};
+use crate::limits::{self, Action};
 use crate::rooms::accessible;
 use crate::store::StoreError;
 
@@ -115,6 +116,8 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
             detail: format!("at most {MAX_SYNC_ROOMS} rooms"),
         });
     }
+    // One page per conversation asked about.
+    limits::charge(socket, chat, Action::Read, since.len() as u32)?;
     for room in since.keys() {
         accessible(socket, chat, room).await?;
     }
@@ -148,6 +151,7 @@ pub(crate) async fn on_history(
 }
 
 async fn history(socket: &SocketRef, chat: &Chat, r: History) -> Result<HistoryPage, ChatError> {
+    limits::charge(socket, chat, Action::Read, 1)?;
     accessible(socket, chat, &r.room).await?;
     let limit = r.limit.unwrap_or(HISTORY_PAGE).clamp(1, MAX_HISTORY_LIMIT);
     let (rows, more) = chat

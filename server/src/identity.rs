@@ -9,6 +9,8 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{error, warn};
 
 use crate::chat::Chat;
+use crate::limits;
+use crate::peer::{self, Source};
 use crate::session::Claims;
 use crate::store::{Claim, now_ms};
 
@@ -39,9 +41,18 @@ pub(crate) async fn authenticate(
         warn!(sid = %socket.id, error = %e, "refused: invalid auth payload");
         Refusal::InvalidAuth
     })?;
-    let (identity, session) = identify(&chat, &auth).await.inspect_err(|r| {
-        warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
-    })?;
+    let source = peer::client_ip(socket.req_parts(), &chat.trusted_proxies).map(Source::of);
+    if source.is_none() {
+        warn!(sid = %socket.id, "the client's address is unknown: no per-address limits");
+    }
+    let (identity, session) = identify(&chat, &auth, source)
+        .await
+        .inspect_err(|r| {
+            warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
+        })?;
+    if let Some(source) = source {
+        socket.extensions.insert(source);
+    }
     socket.extensions.insert(identity);
     if let Some(session) = session {
         socket.extensions.insert(session);
@@ -55,7 +66,13 @@ pub(crate) async fn authenticate(
 /// - A token alone: its person, under its name.
 /// - A name (with or without a token): claims it, for the token's person or a new one.
 /// - Neither: a guest.
-async fn identify(chat: &Chat, auth: &MainAuth) -> Result<(Identity, Option<Session>), Refusal> {
+///
+/// A name without a token makes a new person, which `source` pays for (see `limits.rs`).
+async fn identify(
+    chat: &Chat,
+    auth: &MainAuth,
+    source: Option<Source>,
+) -> Result<(Identity, Option<Session>), Refusal> {
     let now = now_ms();
     let from_token = auth
         .token
@@ -67,9 +84,13 @@ async fn identify(chat: &Chat, auth: &MainAuth) -> Result<(Identity, Option<Sess
         (None, Some(claims)) => claims.name.clone(),
         (None, None) => return Ok((Identity::guest(), None)),
     };
-    let person = from_token
-        .map(|c| c.person)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let person = match from_token {
+        Some(claims) => claims.person,
+        None => {
+            limits::new_name(chat, source)?;
+            uuid::Uuid::new_v4().to_string()
+        }
+    };
     let key = events::name_key(&name);
     match chat
         .store

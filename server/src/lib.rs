@@ -12,8 +12,11 @@ mod delivery;
 mod directory;
 mod handshake;
 mod identity;
+mod limits;
 mod metrics;
+mod notices;
 mod origin;
+mod peer;
 mod presence;
 mod rooms;
 mod secrets;
@@ -25,6 +28,7 @@ mod web;
 mod writer;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
@@ -33,6 +37,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use config::Config;
+pub use throttle::{Limit, LimitError};
 pub use secrets::SecretError;
 pub use store::StoreError;
 
@@ -68,7 +73,11 @@ pub async fn run(
     let chat = chat::Chat::new(
         store.clone(),
         session::Keys::new(secret.value()),
-        throttle::Throttle::new(config.rate_limit, config.rate_burst),
+        chat::Guards {
+            limits: limits::Limits::new(&config),
+            trusted_proxies: peer::TrustedProxies::new(&config.trusted_proxies),
+            notice_window: config.notice_window,
+        },
         &admin_token,
     )?;
     let (sockets, io) = SocketIo::builder()
@@ -117,7 +126,8 @@ pub async fn run(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
-    axum::serve(listener, app)
+    // The TCP peer's address rides along as a request extension (`peer.rs` reads it).
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(close_sockets_on(io, shutdown))
         .await?;
     announcer.abort();
