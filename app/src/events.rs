@@ -968,11 +968,22 @@ pub enum ChatError {
     /// An `/admin` action sent to the main namespace.
     #[error("`{event}` is for moderators, on the /admin namespace")]
     AdminOnly { event: String },
-    /// The sender is over the rate limit; nothing was stored. Send again after the wait.
-    #[error("you are sending too fast; wait {retry_after_ms} ms")]
+    /// The sender is over a rate limit (of messages, joins, new rooms, direct conversations
+    /// or pages); nothing was done. Ask again after the wait.
+    #[error("too many at once; try again in {}", wait_text(*retry_after_ms))]
     RateLimited { retry_after_ms: u64 },
     #[error("the server could not store the message; try again")]
     Unavailable,
+}
+
+/// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
+fn wait_text(ms: u64) -> String {
+    let secs = ms.div_ceil(1000).max(1);
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
 }
 
 /// Checks message text as the server does; the browser calls it before sending.
@@ -1491,5 +1502,18 @@ mod tests {
         }
         assert_eq!(Refusal::Unauthorized.to_string(), "unauthorized");
         assert_eq!(Refusal::from_message("something else"), None);
+        assert_eq!(
+            Refusal::from_message("too_many_names"),
+            Some(Refusal::TooManyNames)
+        );
+    }
+
+    #[test]
+    fn a_wait_reads_in_seconds_or_minutes() {
+        let text = |ms| ChatError::RateLimited { retry_after_ms: ms }.to_string();
+        assert_eq!(text(5), "too many at once; try again in 1 s");
+        assert_eq!(text(30_000), "too many at once; try again in 30 s");
+        assert_eq!(text(30_001), "too many at once; try again in 31 s");
+        assert_eq!(text(600_000), "too many at once; try again in 10 min");
     }
 }

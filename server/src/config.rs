@@ -196,7 +196,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(flags.trusted_proxies.len(), 2);
-        assert_eq!((flags.join_limit, flags.notice_window), (Limit::Off, Duration::ZERO));
+        assert_eq!(
+            (flags.join_limit, flags.notice_window),
+            (Limit::Off, Duration::ZERO)
+        );
         assert!(Config::try_parse_from(["palaver", "--dm-limit", "lots"]).is_err());
     }
 }

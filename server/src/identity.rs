@@ -45,11 +45,9 @@ pub(crate) async fn authenticate(
     if source.is_none() {
         warn!(sid = %socket.id, "the client's address is unknown: no per-address limits");
     }
-    let (identity, session) = identify(&chat, &auth, source)
-        .await
-        .inspect_err(|r| {
-            warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
-        })?;
+    let (identity, session) = identify(&chat, &auth, source).await.inspect_err(|r| {
+        warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
+    })?;
     if let Some(source) = source {
         socket.extensions.insert(source);
     }

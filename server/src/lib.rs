@@ -37,9 +37,9 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use config::Config;
-pub use throttle::{Limit, LimitError};
 pub use secrets::SecretError;
 pub use store::StoreError;
+pub use throttle::{Limit, LimitError};
 
 /// The largest Engine.IO message accepted, in bytes. A 4,000-character message is at most
 /// 24 KiB of JSON; anything far larger is not a chat message and closes the transport.
@@ -127,9 +127,12 @@ pub async fn run(
         }
     });
     // The TCP peer's address rides along as a request extension (`peer.rs` reads it).
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(close_sockets_on(io, shutdown))
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(close_sockets_on(io, shutdown))
+    .await?;
     announcer.abort();
     directory.abort();
     stats.abort();

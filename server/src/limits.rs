@@ -223,9 +223,7 @@ mod tests {
         limits.send(&guest("b", here), now).unwrap();
         assert!(limits.send(&guest("c", here), now).is_err());
         // Elsewhere, and a guest whose address is unknown, have budgets of their own.
-        limits
-            .send(&guest("d", from("198.51.100.1")), now)
-            .unwrap();
+        limits.send(&guest("d", from("198.51.100.1")), now).unwrap();
         limits.send(&guest("e", None), now).unwrap();
         limits.send(&guest("f", None), now).unwrap();
         // An IPv6 host's other addresses in its /64 are the same guest.

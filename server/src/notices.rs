@@ -146,7 +146,10 @@ mod tests {
         let n = Notices::new(W);
         let t = Instant::now();
         assert!(n.join("rust", "ann", t));
-        assert_eq!(n.leave("rust", "ann", secs(t, 1)), OnLeave::HoldUntil(secs(t, 60)));
+        assert_eq!(
+            n.leave("rust", "ann", secs(t, 1)),
+            OnLeave::HoldUntil(secs(t, 60))
+        );
         for s in 2..30 {
             assert!(!n.join("rust", "ann", secs(t, s)), "back: nothing to say");
             assert_eq!(n.leave("rust", "ann", secs(t, s)), OnLeave::Held);
@@ -163,7 +166,10 @@ mod tests {
         let n = Notices::new(W);
         let t = Instant::now();
         assert!(n.join("rust", "ann", t));
-        assert!(matches!(n.leave("rust", "ann", secs(t, 5)), OnLeave::HoldUntil(_)));
+        assert!(matches!(
+            n.leave("rust", "ann", secs(t, 5)),
+            OnLeave::HoldUntil(_)
+        ));
         assert!(!n.join("rust", "ann", secs(t, 6)));
         assert!(!n.due("rust", "ann"), "she is in: her joined stands");
         // After the window, leaving is told at once.

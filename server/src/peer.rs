@@ -152,10 +152,7 @@ mod tests {
     fn behind_trusted_proxies_the_rightmost_untrusted_entry_is_the_client() {
         let trusted = TrustedProxies::new(&[ip("10.0.0.1"), ip("10.0.0.2")]);
         // The client forged the first entry; our proxies appended the rest.
-        let p = parts(
-            Some("10.0.0.1:443"),
-            &["6.6.6.6, 203.0.113.9", "10.0.0.2"],
-        );
+        let p = parts(Some("10.0.0.1:443"), &["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
         assert_eq!(client_ip(&p, &trusted), Some(ip("203.0.113.9")));
         // No header: the proxy itself.
         assert_eq!(
@@ -169,7 +166,10 @@ mod tests {
         );
         // Ports, brackets and spaces as proxies write them.
         assert_eq!(
-            client_ip(&parts(Some("10.0.0.1:1"), &[" [2001:db8::7]:4711 "]), &trusted),
+            client_ip(
+                &parts(Some("10.0.0.1:1"), &[" [2001:db8::7]:4711 "]),
+                &trusted
+            ),
             Some(ip("2001:db8::7"))
         );
         assert_eq!(
@@ -178,7 +178,10 @@ mod tests {
         );
         // Garbage from our own proxy: the last address we could read.
         assert_eq!(
-            client_ip(&parts(Some("10.0.0.1:1"), &["203.0.113.9, junk, 10.0.0.2"]), &trusted),
+            client_ip(
+                &parts(Some("10.0.0.1:1"), &["203.0.113.9, junk, 10.0.0.2"]),
+                &trusted
+            ),
             Some(ip("10.0.0.2"))
         );
     }

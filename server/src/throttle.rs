@@ -214,10 +214,16 @@ mod tests {
         }
         let wait = t.take("203.0.113.7", start).unwrap_err();
         assert_eq!(wait.as_secs(), 30, "{wait:?}");
-        assert!(t.take("203.0.113.7", start + Duration::from_secs(29)).is_err());
+        assert!(
+            t.take("203.0.113.7", start + Duration::from_secs(29))
+                .is_err()
+        );
         t.take("203.0.113.7", start + Duration::from_secs(30))
             .unwrap();
-        assert!(t.take("203.0.113.7", start + Duration::from_secs(30)).is_err());
+        assert!(
+            t.take("203.0.113.7", start + Duration::from_secs(30))
+                .is_err()
+        );
     }
 
     #[test]
@@ -226,11 +232,16 @@ mod tests {
         let start = Instant::now();
         t.take_n("ann", 8, start).unwrap();
         let wait = t.take_n("ann", 3, start).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(1), "one token short, one a second");
+        assert_eq!(
+            wait,
+            Duration::from_secs(1),
+            "one token short, one a second"
+        );
         t.take_n("ann", 2, start).unwrap();
         // A request larger than the burst costs the burst: it passes once the bucket is full.
         assert!(t.take_n("ann", 64, start + Duration::from_secs(9)).is_err());
-        t.take_n("ann", 64, start + Duration::from_secs(10)).unwrap();
+        t.take_n("ann", 64, start + Duration::from_secs(10))
+            .unwrap();
         assert!(t.take("ann", start + Duration::from_secs(10)).is_err());
     }
 
@@ -259,8 +270,13 @@ mod tests {
             assert_eq!(text.parse::<Limit>(), Ok(limit), "{text}");
             assert_eq!(limit.to_string().parse::<Limit>(), Ok(limit), "{limit}");
         }
-        assert_eq!(Limit::every(5, Duration::from_secs(3600)).to_string(), "5/1h");
-        for bad in ["", "30", "0/1m", "30/0s", "30/1w", "x/1m", "30/m1", "-1/1m", "30/"] {
+        assert_eq!(
+            Limit::every(5, Duration::from_secs(3600)).to_string(),
+            "5/1h"
+        );
+        for bad in [
+            "", "30", "0/1m", "30/0s", "30/1w", "x/1m", "30/m1", "-1/1m", "30/",
+        ] {
             assert!(bad.parse::<Limit>().is_err(), "{bad}");
         }
     }

@@ -46,7 +46,10 @@ async fn until_limited(
 
 fn assert_rate_limited(ack: &Value) {
     assert_eq!(code(ack), "rate_limited", "{ack}");
-    assert!(ack[0]["error"]["retry_after_ms"].as_u64().unwrap() > 0, "{ack}");
+    assert!(
+        ack[0]["error"]["retry_after_ms"].as_u64().unwrap() > 0,
+        "{ack}"
+    );
 }
 
 /// The notices of `room`, as (author, kind), oldest first.
@@ -73,19 +76,32 @@ async fn joining_and_leaving_in_a_loop_is_limited_and_leaves_a_short_record() {
     let server = TestServer::start().await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let mut bob = server.client(json!({"name": "bob"})).await;
-    ok(&ann.ask(CreateRoom::NAME, vec![json!({"name": "rust"})]).await);
+    ok(&ann
+        .ask(CreateRoom::NAME, vec![json!({"name": "rust"})])
+        .await);
     let (passed, refused) = until_limited(&mut bob, 200, |i| {
-        let event = if i % 2 == 0 { JoinRoom::NAME } else { LeaveRoom::NAME };
+        let event = if i % 2 == 0 {
+            JoinRoom::NAME
+        } else {
+            LeaveRoom::NAME
+        };
         (event, vec![json!({"room": "rust"})])
     })
     .await;
     assert_rate_limited(&refused);
-    assert!(passed >= 10, "a person may join and leave a few times: {passed}");
+    assert!(
+        passed >= 10,
+        "a person may join and leave a few times: {passed}"
+    );
     // However many times he came and went: one "joined" (his "left" waits for the window's
     // end, and is dropped if he is back by then).
     let record = notices(&mut ann, "rust").await;
     let bobs: Vec<_> = record.iter().filter(|(who, _)| who == "bob").collect();
-    assert_eq!(bobs, [&("bob".to_owned(), "joined".to_owned())], "{record:?}");
+    assert_eq!(
+        bobs,
+        [&("bob".to_owned(), "joined".to_owned())],
+        "{record:?}"
+    );
 }
 
 #[tokio::test]
@@ -114,9 +130,13 @@ async fn a_leave_soon_after_joining_is_told_when_the_window_ends() {
     let server = TestServer::start_with(|c| c.notice_window = Duration::from_millis(300)).await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let mut bob = server.client(json!({"name": "bob"})).await;
-    ok(&ann.ask(CreateRoom::NAME, vec![json!({"name": "rust"})]).await);
+    ok(&ann
+        .ask(CreateRoom::NAME, vec![json!({"name": "rust"})])
+        .await);
     ok(&bob.ask(JoinRoom::NAME, vec![json!({"room": "rust"})]).await);
-    ok(&bob.ask(LeaveRoom::NAME, vec![json!({"room": "rust"})]).await);
+    ok(&bob
+        .ask(LeaveRoom::NAME, vec![json!({"room": "rust"})])
+        .await);
     // "joined", then, once the window is over, "left" (waited for, not slept for).
     let mut kinds = Vec::new();
     while kinds.len() < 2 {
@@ -127,7 +147,10 @@ async fn a_leave_soon_after_joining_is_told_when_the_window_ends() {
     }
     assert_eq!(kinds, ["joined", "left"]);
     let bob = |kind: &str| ("bob".to_owned(), kind.to_owned());
-    assert_eq!(notices(&mut ann, "rust").await, [bob("joined"), bob("left")]);
+    assert_eq!(
+        notices(&mut ann, "rust").await,
+        [bob("joined"), bob("left")]
+    );
 }
 
 #[tokio::test]
@@ -142,7 +165,9 @@ async fn creating_rooms_in_a_loop_is_limited() {
     assert!((3..=10).contains(&passed), "a few rooms at once: {passed}");
     // Someone else may still create one.
     let mut bob = server.client(json!({"name": "bob"})).await;
-    ok(&bob.ask(CreateRoom::NAME, vec![json!({"name": "bobs"})]).await);
+    ok(&bob
+        .ask(CreateRoom::NAME, vec![json!({"name": "bobs"})])
+        .await);
 }
 
 fn slow_sends(c: &mut Config) {
@@ -205,7 +230,10 @@ async fn new_names_from_one_address_are_limited() {
         let c = server.client(json!({"name": format!("n{i}")})).await;
         first.get_or_insert(c.session.clone().unwrap()["token"].clone());
     }
-    assert_eq!(server.refused(json!({"name": "n3"})).await, "too_many_names");
+    assert_eq!(
+        server.refused(json!({"name": "n3"})).await,
+        "too_many_names"
+    );
     // Returning with a token, or reading as a guest, is not a new name.
     let token = first.unwrap();
     server.client(json!({"token": token})).await;
@@ -269,10 +297,16 @@ async fn reading_pages_is_limited() {
     // Guests are counted by address: a second guest socket shares the first one's budget.
     let mut guest = server.client(json!({})).await;
     for _ in 0..6 {
-        ok(&guest.ask(History::NAME, vec![json!({"room": "lobby"})]).await);
+        ok(&guest
+            .ask(History::NAME, vec![json!({"room": "lobby"})])
+            .await);
     }
     let mut another = server.client(json!({})).await;
-    assert_rate_limited(&another.ask(History::NAME, vec![json!({"room": "lobby"})]).await);
+    assert_rate_limited(
+        &another
+            .ask(History::NAME, vec![json!({"room": "lobby"})])
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -288,9 +322,7 @@ async fn opening_a_dm_tells_the_other_person_nothing_until_its_first_message() {
         .await);
     let id = dm["room"].as_str().unwrap().to_owned();
     // Barrier: a lobby message after the open. Nothing about the conversation reached Bob.
-    ok(&mallory
-        .ask(SendMessage::NAME, vec![json!("barrier")])
-        .await);
+    ok(&mallory.ask(SendMessage::NAME, vec![json!("barrier")]).await);
     loop {
         let (name, args) = bob.next_event().await;
         if name == ChatMessage::NAME && args[0] == "barrier" {
@@ -307,7 +339,10 @@ async fn opening_a_dm_tells_the_other_person_nothing_until_its_first_message() {
     assert!(!list.to_string().contains(&id), "bob's list: {list}");
     // Its first message is how he hears of it; from then on it is in his list.
     ok(&mallory
-        .ask(SendMessage::NAME, vec![json!("hi bob"), json!(null), json!(id)])
+        .ask(
+            SendMessage::NAME,
+            vec![json!("hi bob"), json!(null), json!(id)],
+        )
         .await);
     loop {
         let (name, args) = bob.next_event().await;

@@ -268,7 +268,10 @@ async fn a_direct_conversation_is_private_to_its_two_people() {
     }
     let mut bob_later = server.client(json!({"token": bob_token})).await;
     let bobs = rooms_with(&mut bob_later, &id).await;
-    assert_eq!((&bobs[&id]["title"], &bobs[&id]["unread"]), (&json!("ann"), &json!(1)));
+    assert_eq!(
+        (&bobs[&id]["title"], &bobs[&id]["unread"]),
+        (&json!("ann"), &json!(1))
+    );
     drop(bob_later);
     bob.emit(StartTyping::NAME, vec![json!({"room": id})]).await;
     assert_eq!(

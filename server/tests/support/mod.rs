@@ -278,10 +278,7 @@ impl SioClient {
             _ => {
                 let socket = tokio::net::TcpSocket::new_v4().unwrap();
                 socket
-                    .bind(SocketAddr::new(
-                        from.unwrap_or([127, 0, 0, 1].into()),
-                        0,
-                    ))
+                    .bind(SocketAddr::new(from.unwrap_or([127, 0, 0, 1].into()), 0))
                     .unwrap();
                 let tcp = socket.connect(addr).await.unwrap();
                 tcp.set_nodelay(true).unwrap();
