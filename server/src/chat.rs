@@ -30,7 +30,7 @@ use crate::identity::{self, authenticate};
 use crate::limits;
 use crate::metrics::Metrics;
 use crate::notices::Notices;
-use crate::peer::TrustedProxies;
+use crate::peer::{Source, TrustedProxies};
 use crate::presence;
 use crate::rooms;
 use crate::session::Keys;
@@ -119,7 +119,9 @@ async fn on_connect(
     State(chat): State<Chat>,
 ) {
     let who = identity::of(&socket);
-    info!(sid = %socket.id, ns = socket.ns(), name = %who.name, "socket connected");
+    let from = socket.extensions.get::<Source>();
+    let from = from.map(|s| s.to_string()).unwrap_or_default();
+    info!(sid = %socket.id, ns = socket.ns(), name = %who.name, %from, "socket connected");
     // First, so the client stores its new token before anything else can go wrong.
     if let Some(session) = socket.extensions.remove::<Session>()
         && let Err(e) = socket.emit(Session::NAME, &session)

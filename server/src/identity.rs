@@ -43,7 +43,10 @@ pub(crate) async fn authenticate(
     })?;
     let source = peer::client_ip(socket.req_parts(), &chat.trusted_proxies).map(Source::of);
     if source.is_none() {
-        warn!(sid = %socket.id, "the client's address is unknown: no per-address limits");
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            warn!("the listener does not record clients' addresses: no per-address limits")
+        });
     }
     let (identity, session) = identify(&chat, &auth, source).await.inspect_err(|r| {
         warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
