@@ -337,6 +337,12 @@ async fn opening_a_dm_tells_the_other_person_nothing_until_its_first_message() {
     let mut bob_again = server.client(json!({"token": bob_token})).await;
     let list = bob_again.next_ambient(RoomList::NAME).await;
     assert!(!list.to_string().contains(&id), "bob's list: {list}");
+    // Opening it himself, he has it at once (the same conversation).
+    let his = ok(&bob_again
+        .ask(OpenDm::NAME, vec![json!({"name": "mallory"})])
+        .await);
+    assert_eq!(his["room"], id.as_str());
+    drop(bob_again);
     // Its first message is how he hears of it; from then on it is in his list.
     ok(&mallory
         .ask(
