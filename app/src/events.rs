@@ -209,10 +209,14 @@ pub enum Refusal {
     /// A moderator banned the person this token (or name) belongs to ([`Ban`]).
     #[error("banned")]
     Banned,
+    /// Too many new names were claimed from the client's address lately; try again later, or
+    /// connect with a token (a returning person) or without a name (a guest).
+    #[error("too_many_names")]
+    TooManyNames,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 9] = [
+    const ALL: [Refusal; 10] = [
         Refusal::InvalidAuth,
         Refusal::InvalidName,
         Refusal::ReservedName,
@@ -222,6 +226,7 @@ impl Refusal {
         Refusal::Unauthorized,
         Refusal::Unavailable,
         Refusal::Banned,
+        Refusal::TooManyNames,
     ];
 
     /// The refusal a `connect_error` message stands for, if it is one of ours.
@@ -1025,8 +1030,9 @@ pub enum ChatError {
     /// An `/admin` action sent to the main namespace.
     #[error("`{event}` is for moderators, on the /admin namespace")]
     AdminOnly { event: String },
-    /// The sender is over the rate limit; nothing was stored. Send again after the wait.
-    #[error("you are sending too fast; wait {retry_after_ms} ms")]
+    /// The sender is over a rate limit (of messages, joins, new rooms, direct conversations
+    /// or pages); nothing was done. Ask again after the wait.
+    #[error("too many at once; try again in {}", wait_text(*retry_after_ms))]
     RateLimited { retry_after_ms: u64 },
     /// The answer would exceed what the server holds unread for this client (or for all
     /// clients together); nothing was done. Ask again after the wait.
@@ -1034,6 +1040,16 @@ pub enum ChatError {
     Overloaded { retry_after_ms: u64 },
     #[error("the server could not store the message; try again")]
     Unavailable,
+}
+
+/// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
+fn wait_text(ms: u64) -> String {
+    let secs = ms.div_ceil(1000).max(1);
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs.div_ceil(60))
+    }
 }
 
 /// Checks message text as the server does; the browser calls it before sending.
@@ -1715,5 +1731,18 @@ mod tests {
         }
         assert_eq!(Refusal::Unauthorized.to_string(), "unauthorized");
         assert_eq!(Refusal::from_message("something else"), None);
+        assert_eq!(
+            Refusal::from_message("too_many_names"),
+            Some(Refusal::TooManyNames)
+        );
+    }
+
+    #[test]
+    fn a_wait_reads_in_seconds_or_minutes() {
+        let text = |ms| ChatError::RateLimited { retry_after_ms: ms }.to_string();
+        assert_eq!(text(5), "too many at once; try again in 1 s");
+        assert_eq!(text(30_000), "too many at once; try again in 30 s");
+        assert_eq!(text(30_001), "too many at once; try again in 31 s");
+        assert_eq!(text(600_000), "too many at once; try again in 10 min");
     }
 }

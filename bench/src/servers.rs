@@ -94,6 +94,8 @@ impl Server {
                     // Flood control is per person; the benchmark's publishers are deliberately
                     // faster than any person.
                     ("PALAVER_RATE_LIMIT", "0".to_owned()),
+                    // Every generated client connects from 127.0.0.1, each under a new name.
+                    ("PALAVER_NAME_LIMIT", "off".to_owned()),
                     // Quiet unless asked: logging every event would be measured too.
                     (
                         "RUST_LOG",

@@ -2,17 +2,18 @@
 //! storm of connections is refused cleanly (429 with `Retry-After`) before it costs a
 //! handshake, a session and a catch-up each.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
 use crate::listen::Quiet;
+use crate::peer::{self, Source, TrustedProxies};
 use crate::throttle::Throttle;
 
 /// New sessions per second, with their bursts; a rate of 0 turns that limit off.
@@ -29,13 +30,18 @@ pub(crate) struct Admission {
     per_address: Arc<Throttle>,
     total: Arc<Throttle>,
     refusals: Arc<std::sync::Mutex<Quiet>>,
+    trusted: Arc<TrustedProxies>,
 }
 
 impl Admission {
-    pub(crate) fn new(rates: Rates) -> Admission {
+    pub(crate) fn new(rates: Rates, trusted: TrustedProxies) -> Admission {
         Admission {
-            per_address: Arc::new(Throttle::new(rates.per_address, rates.per_address_burst)),
-            total: Arc::new(Throttle::new(rates.total, rates.total_burst)),
+            per_address: Arc::new(Throttle::per_second(
+                rates.per_address,
+                rates.per_address_burst,
+            )),
+            total: Arc::new(Throttle::per_second(rates.total, rates.total_burst)),
+            trusted: Arc::new(trusted),
             refusals: Arc::new(std::sync::Mutex::new(Quiet::new(
                 std::time::Duration::from_secs(10),
             ))),
@@ -45,23 +51,9 @@ impl Admission {
     /// Whether a new session from `ip` may open now, or how many seconds until it may.
     fn admit(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         self.per_address
-            .take(&address_key(ip), now)
+            .take(&Source::of(ip).to_string(), now)
             .and_then(|()| self.total.take("", now))
             .map_err(|wait| wait.as_secs_f64().ceil().max(1.0) as u64)
-    }
-}
-
-/// IPv6 hosts are limited by their /64, which one host or household usually owns whole.
-fn address_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
     }
 }
 
@@ -81,9 +73,14 @@ pub(crate) async fn check(
     request: Request,
     next: Next,
 ) -> Response {
-    if opens_a_session(&request)
-        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
-        && let Err(wait) = admission.admit(peer.ip(), Instant::now())
+    if !opens_a_session(&request) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let client = peer::client_ip(&parts, &admission.trusted);
+    let request = Request::from_parts(parts, body);
+    if let Some(client) = client
+        && let Err(wait) = admission.admit(client, Instant::now())
     {
         let due = admission
             .refusals
@@ -91,7 +88,7 @@ pub(crate) async fn check(
             .unwrap_or_else(|p| p.into_inner())
             .due();
         if let Some(skipped) = due {
-            warn!(peer = %peer.ip(), skipped, "new sessions over the rate; refused");
+            warn!(%client, skipped, "new sessions over the rate; refused");
         }
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
@@ -112,12 +109,15 @@ mod tests {
 
     #[test]
     fn an_address_has_its_burst_then_waits_and_others_are_not_held_up() {
-        let a = Admission::new(Rates {
-            per_address: 1.0,
-            per_address_burst: 3,
-            total: 0.0,
-            total_burst: 1,
-        });
+        let a = Admission::new(
+            Rates {
+                per_address: 1.0,
+                per_address_burst: 3,
+                total: 0.0,
+                total_burst: 1,
+            },
+            TrustedProxies::default(),
+        );
         let now = Instant::now();
         let one: IpAddr = [10, 0, 0, 1].into();
         for _ in 0..3 {
@@ -129,26 +129,18 @@ mod tests {
 
     #[test]
     fn the_total_binds_every_address() {
-        let a = Admission::new(Rates {
-            per_address: 0.0,
-            per_address_burst: 1,
-            total: 10.0,
-            total_burst: 2,
-        });
+        let a = Admission::new(
+            Rates {
+                per_address: 0.0,
+                per_address_burst: 1,
+                total: 10.0,
+                total_burst: 2,
+            },
+            TrustedProxies::default(),
+        );
         let now = Instant::now();
         assert!(a.admit([10, 0, 0, 1].into(), now).is_ok());
         assert!(a.admit([10, 0, 0, 2].into(), now).is_ok());
         assert!(a.admit([10, 0, 0, 3].into(), now).is_err());
-    }
-
-    #[test]
-    fn ipv6_hosts_share_their_slash_64() {
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(address_key(a), address_key(b));
-        assert_ne!(address_key(a), address_key(c));
-        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(address_key(mapped), "10.0.0.1");
     }
 }

@@ -14,6 +14,7 @@ use tracing::error;
 
 use crate::backlog::Backlog;
 use crate::chat::{AckRequested, Chat, answer, parsed, to_event};
+use crate::limits::{self, Action};
 use crate::recent::{Delta, Seen};
 use crate::rooms::accessible;
 use crate::store::StoreError;
@@ -243,6 +244,8 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
             detail: format!("at most {MAX_SYNC_ROOMS} rooms"),
         });
     }
+    // One page per conversation asked about.
+    limits::charge(socket, chat, Action::Read, since.len() as u32)?;
     for room in since.keys() {
         accessible(socket, chat, room).await?;
     }
@@ -286,6 +289,7 @@ pub(crate) async fn on_history(
 }
 
 async fn history(socket: &SocketRef, chat: &Chat, r: History) -> Result<HistoryPage, ChatError> {
+    limits::charge(socket, chat, Action::Read, 1)?;
     accessible(socket, chat, &r.room).await?;
     let limit = r.limit.unwrap_or(HISTORY_PAGE).clamp(1, MAX_HISTORY_LIMIT);
     let (rows, more) = chat

@@ -7,8 +7,6 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use std::sync::atomic::Ordering;
-
 use app::events::{
     self, ADMIN_EVENTS, BrowseRooms, ChatError, ChatMessage, CreateRoom, Direction, Event as _,
     History, JoinRoom, LOBBY, LeaveRoom, MAX_CLIENT_OFFSET_CHARS, Main, MainAuth, MarkRead,
@@ -30,14 +28,16 @@ use crate::conversation::{Conversation, person_room};
 use crate::delivery::Lagging;
 use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
+use crate::limits;
 use crate::logging::{self, Escaped, Rejections, Verdict};
 use crate::metrics::Metrics;
+use crate::notices::Notices;
+use crate::peer::{Source, TrustedProxies};
 use crate::presence;
 use crate::recent::Recent;
 use crate::rooms;
 use crate::session::Keys;
 use crate::store::{GUEST_SENDER, NewMessage, Store, StoredMessage};
-use crate::throttle::Throttle;
 use crate::turn::Turn;
 use crate::writer::{self, Answer, OwnedMessage, Writer};
 
@@ -54,8 +54,12 @@ pub(crate) struct Chat {
     pub(crate) order: Arc<Mutex<()>>,
     /// Signs and checks session tokens.
     pub(crate) keys: Keys,
-    /// Messages per person per second.
-    pub(crate) throttle: Arc<Throttle>,
+    /// What each person (or address) may do how often.
+    pub(crate) limits: Arc<limits::Limits>,
+    /// Whose `X-Forwarded-For` says where a client connects from.
+    pub(crate) trusted_proxies: Arc<TrustedProxies>,
+    /// Which "joined" and "left" notices are posted, held back, or left out.
+    pub(crate) notices: Arc<Notices>,
     /// What `/admin` clients must present.
     pub(crate) admin_token: Arc<str>,
     /// Who is in which room, and who typed when.
@@ -70,12 +74,19 @@ pub(crate) struct Chat {
     pub(crate) backlogs: Backlogs,
 }
 
+/// What guards the chat against floods, from the configuration.
+pub(crate) struct Guards {
+    pub(crate) limits: limits::Limits,
+    pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) notice_window: std::time::Duration,
+}
+
 impl Chat {
     /// The chat's state, and its writer (a thread of its own).
     pub(crate) fn new(
         store: Store,
         keys: Keys,
-        throttle: Throttle,
+        guards: Guards,
         admin_token: &str,
         backlogs: Backlogs,
     ) -> Result<Chat, std::io::Error> {
@@ -96,7 +107,9 @@ impl Chat {
             admin_token: admin_token.into(),
             presence: Arc::default(),
             directory: Arc::default(),
-            throttle: Arc::new(throttle),
+            limits: Arc::new(guards.limits),
+            trusted_proxies: Arc::new(guards.trusted_proxies),
+            notices: Arc::new(Notices::new(guards.notice_window)),
             metrics,
             lagging,
             order,
@@ -118,7 +131,9 @@ async fn on_connect(
     State(chat): State<Chat>,
 ) {
     let who = identity::of(&socket);
-    info!(sid = %socket.id, ns = socket.ns(), name = %who.name, "socket connected");
+    let from = socket.extensions.get::<Source>();
+    let from = from.map(|s| s.to_string()).unwrap_or_default();
+    info!(sid = %socket.id, ns = socket.ns(), name = %who.name, %from, "socket connected");
     // First, so the client stores its new token before anything else can go wrong.
     if let Some(session) = socket.extensions.remove::<Session>()
         && let Err(e) = socket.emit(Session::NAME, &session)
@@ -297,19 +312,8 @@ async fn check(
     let room = m.room.as_deref().unwrap_or(LOBBY);
     let conversation = rooms::accessible(socket, chat, room).await?;
     let identity = identity::of(socket);
-    // Per person, so tabs share one budget; a guest has only its socket.
-    let budget = match &identity.person {
-        Some(person) => person.clone(),
-        None => format!("guest:{}", socket.id),
-    };
-    if let Err(wait) = chat.throttle.take(&budget, std::time::Instant::now()) {
-        chat.metrics
-            .messages_throttled
-            .fetch_add(1, Ordering::Relaxed);
-        return Err(ChatError::RateLimited {
-            retry_after_ms: wait.as_millis().max(1) as u64,
-        });
-    }
+    // Per person, so tabs share one budget; guests per address.
+    limits::send(socket, chat)?;
     let author = identity.name;
     let room = conversation.id();
     let message = NewMessage {

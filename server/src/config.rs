@@ -1,10 +1,13 @@
 //! Configuration from flags and environment variables. Every option has a default, so
 //! `palaver` with no arguments runs on 127.0.0.1:3000 with a SQLite file under `./data/`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use leptos::config::LeptosOptions;
+
+use crate::throttle::{Limit, parse_duration};
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -70,7 +73,8 @@ pub struct Config {
     #[arg(long, env = "PALAVER_REQUEST_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
 
-    /// Messages one person may send per second, on average; 0 turns the limit off.
+    /// Messages one person may send per second, on average; 0 turns the limits on sending off
+    /// (the per-address one too).
     #[arg(long, env = "PALAVER_RATE_LIMIT", default_value_t = 10.0)]
     pub rate_limit: f64,
 
@@ -83,6 +87,43 @@ pub struct Config {
     /// the listening address, by IP (or `localhost` on loopback); other names are refused.
     #[arg(long, env = "PALAVER_PUBLIC_URL", value_parser = crate::origin::parse_address)]
     pub public_url: Option<String>,
+    /// Messages all the people (and guests) connecting from one address may send together
+    /// (`N/PERIOD`: N at once, then N per period; `off`), so that many fresh names from one
+    /// address cannot each get a full budget. IPv6 addresses count by their /64. Off when
+    /// `rate_limit` is 0.
+    #[arg(long, env = "PALAVER_ADDRESS_SEND_LIMIT", default_value = "200/10s")]
+    pub address_send_limit: Limit,
+
+    /// Joins and leaves of rooms, together, per person.
+    #[arg(long, env = "PALAVER_JOIN_LIMIT", default_value = "30/1m")]
+    pub join_limit: Limit,
+
+    /// Rooms created, per person.
+    #[arg(long, env = "PALAVER_CREATE_LIMIT", default_value = "5/1m")]
+    pub create_limit: Limit,
+
+    /// Direct conversations opened, per person.
+    #[arg(long, env = "PALAVER_DM_LIMIT", default_value = "20/1m")]
+    pub dm_limit: Limit,
+
+    /// Pages read per person (per address for guests): `history` and `browse rooms` count one,
+    /// `sync` one per conversation it names.
+    #[arg(long, env = "PALAVER_READ_LIMIT", default_value = "300/1m")]
+    pub read_limit: Limit,
+
+    /// New names claimed from one address (a returning token does not count).
+    #[arg(long, env = "PALAVER_NAME_LIMIT", default_value = "20/10m")]
+    pub name_limit: Limit,
+
+    /// Proxies whose `X-Forwarded-For` is believed, comma-separated IP addresses. Behind a
+    /// reverse proxy, list it here: otherwise every client counts as the proxy's address.
+    #[arg(long, env = "PALAVER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// A person's "left" within this long of their "joined" in a room is held back until the
+    /// window ends (and dropped if they are back by then); `0s` posts every notice at once.
+    #[arg(long, env = "PALAVER_NOTICE_WINDOW", default_value = "60s", value_parser = notice_window)]
+    pub notice_window: Duration,
 
     /// Origins whose pages may open a socket, comma-separated (e.g. `https://chat.example.org`).
     /// Replaces the site's own origin (the public URL's, or the listening address's).
@@ -115,6 +156,10 @@ pub struct Config {
     pub admin_token: Option<String>,
 }
 
+fn notice_window(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim()).ok_or_else(|| format!("expected a duration like 60s or 1m, not `{s}`"))
+}
+
 impl Config {
     /// A configuration for `database_url` with every other option at its default.
     pub fn with_database(database_url: impl Into<String>) -> Config {
@@ -136,6 +181,14 @@ impl Config {
             allowed_origins: Vec::new(),
             rate_limit: 10.0,
             rate_burst: 10,
+            address_send_limit: Limit::every(200, Duration::from_secs(10)),
+            join_limit: Limit::every(30, Duration::from_secs(60)),
+            create_limit: Limit::every(5, Duration::from_secs(60)),
+            dm_limit: Limit::every(20, Duration::from_secs(60)),
+            read_limit: Limit::every(300, Duration::from_secs(60)),
+            name_limit: Limit::every(20, Duration::from_secs(600)),
+            trusted_proxies: Vec::new(),
+            notice_window: Duration::from_secs(60),
             counts_to_everyone_up_to: 1_000,
             data_dir: None,
             session_secret: None,
@@ -192,5 +245,40 @@ mod tests {
             let error = Config::try_parse_from(["palaver", bad[0], bad[1]]).unwrap_err();
             assert!(error.to_string().contains("is not an origin"), "{error}");
         }
+    }
+
+    /// The limits' defaults, written twice (clap's and `with_database`'s), agree.
+    #[test]
+    fn the_limits_defaults_are_with_database_s() {
+        let parsed = Config::try_parse_from(["palaver"]).unwrap();
+        let built = Config::with_database("sqlite::memory:");
+        let limits = |c: &Config| {
+            (
+                c.address_send_limit,
+                c.join_limit,
+                c.create_limit,
+                c.dm_limit,
+                c.read_limit,
+                c.name_limit,
+                c.notice_window,
+            )
+        };
+        assert_eq!(limits(&parsed), limits(&built));
+        let flags = Config::try_parse_from([
+            "palaver",
+            "--trusted-proxies",
+            "10.0.0.1,::1",
+            "--join-limit",
+            "off",
+            "--notice-window",
+            "0s",
+        ])
+        .unwrap();
+        assert_eq!(flags.trusted_proxies.len(), 2);
+        assert_eq!(
+            (flags.join_limit, flags.notice_window),
+            (Limit::Off, Duration::ZERO)
+        );
+        assert!(Config::try_parse_from(["palaver", "--dm-limit", "lots"]).is_err());
     }
 }

@@ -39,8 +39,9 @@ fn owned_uri(uri: &Uri) -> Uri {
 
 /// The headers the Socket.IO layer reads: `Content-Type` (how a polling POST is encoded),
 /// `Sec-WebSocket-Key` (the upgrade's answer), and the other headers of an upgrade and of the
-/// site's own checks, kept so that nothing downstream meets a request that looks malformed.
-const KEPT: [HeaderName; 11] = [
+/// site's own checks, kept so that nothing downstream meets a request that looks malformed;
+/// and `X-Forwarded-For`, which names the client behind a trusted proxy (`peer.rs`).
+const KEPT: [HeaderName; 12] = [
     header::HOST,
     header::ORIGIN,
     header::CONTENT_TYPE,
@@ -52,6 +53,7 @@ const KEPT: [HeaderName; 11] = [
     header::SEC_WEBSOCKET_VERSION,
     header::SEC_WEBSOCKET_PROTOCOL,
     header::SEC_WEBSOCKET_EXTENSIONS,
+    HeaderName::from_static("x-forwarded-for"),
 ];
 
 /// The longest header value kept; a longer one is dropped (none of [`KEPT`] is that long

@@ -10,7 +10,9 @@ use tracing::{error, warn};
 
 use crate::chat::Chat;
 use crate::conversation::person_room;
+use crate::limits;
 use crate::logging::Escaped;
+use crate::peer::{self, Source};
 use crate::session::Claims;
 use crate::store::{Claim, now_ms};
 
@@ -43,9 +45,21 @@ pub(crate) async fn authenticate(
     })?;
     // Online: has a socket in their personal room (every socket of a person is in it).
     let online = |person: &str| !socket.within(person_room(person)).sockets().is_empty();
-    let (identity, session) = identify(&chat, &auth, &online).await.inspect_err(|r| {
-        warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
-    })?;
+    let source = peer::client_ip(socket.req_parts(), &chat.trusted_proxies).map(Source::of);
+    if source.is_none() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            warn!("the listener does not record clients' addresses: no per-address limits")
+        });
+    }
+    let (identity, session) = identify(&chat, &auth, &online, source)
+        .await
+        .inspect_err(|r| {
+            warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
+        })?;
+    if let Some(source) = source {
+        socket.extensions.insert(source);
+    }
     socket.extensions.insert(identity);
     socket.extensions.insert(chat.backlogs.attach(&socket));
     if let Some(session) = session {
@@ -60,10 +74,13 @@ pub(crate) async fn authenticate(
 /// - A token alone: its person, under its name.
 /// - A name (with or without a token): claims it, for the token's person or a new one.
 /// - Neither: a guest.
+///
+/// A name without a token makes a new person, which `source` pays for (see `limits.rs`).
 async fn identify(
     chat: &Chat,
     auth: &MainAuth,
     online: &(dyn Fn(&str) -> bool + Sync),
+    source: Option<Source>,
 ) -> Result<(Identity, Option<Session>), Refusal> {
     let now = now_ms();
     let from_token = auth
@@ -76,9 +93,13 @@ async fn identify(
         (None, Some(claims)) => claims.name.clone(),
         (None, None) => return Ok((Identity::guest(), None)),
     };
-    let person = from_token
-        .map(|c| c.person)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let person = match from_token {
+        Some(claims) => claims.person,
+        None => {
+            limits::new_name(chat, source)?;
+            uuid::Uuid::new_v4().to_string()
+        }
+    };
     let key = events::name_key(&name);
     // A name is held while its person is connected, however long ago they connected: their
     // `last_seen` moves only when they come and go, so it is brought up to now here.

@@ -15,10 +15,13 @@ mod directory;
 mod handshake;
 mod headers;
 mod identity;
+mod limits;
 mod listen;
 mod logging;
 mod metrics;
+mod notices;
 mod origin;
+mod peer;
 mod presence;
 mod recent;
 mod rooms;
@@ -41,6 +44,7 @@ pub use config::Config;
 pub use origin::AddressError;
 pub use secrets::SecretError;
 pub use store::StoreError;
+pub use throttle::{Limit, LimitError};
 
 /// The largest Engine.IO message accepted, in bytes. A 4,000-character message is at most
 /// 24 KiB of JSON; anything far larger is not a chat message and closes the transport.
@@ -89,7 +93,11 @@ pub async fn run(
     let chat = chat::Chat::new(
         store.clone(),
         session::Keys::new(secret.value()),
-        throttle::Throttle::new(config.rate_limit, config.rate_burst),
+        chat::Guards {
+            limits: limits::Limits::new(&config),
+            trusted_proxies: peer::TrustedProxies::new(&config.trusted_proxies),
+            notice_window: config.notice_window,
+        },
         &admin_token,
         backlogs.clone(),
     )?;
@@ -135,12 +143,15 @@ pub async fn run(
 
     let mut options = config.leptos_options();
     options.site_addr = listener.local_addr()?;
-    let admission = admission::Admission::new(admission::Rates {
-        per_address: config.sessions_per_address,
-        per_address_burst: config.sessions_per_address_burst,
-        total: config.sessions_per_second,
-        total_burst: config.sessions_burst,
-    });
+    let admission = admission::Admission::new(
+        admission::Rates {
+            per_address: config.sessions_per_address,
+            per_address_burst: config.sessions_per_address_burst,
+            total: config.sessions_per_second,
+            total_burst: config.sessions_burst,
+        },
+        peer::TrustedProxies::new(&config.trusted_proxies),
+    );
     let app = web::router(
         options,
         store.clone(),
@@ -152,15 +163,22 @@ pub async fn run(
             backlogs,
         },
     );
-    let limits = listen::Limits {
+    let connection_limits = listen::Limits {
         connections: listen::Limits::fitting_open_files(config.max_connections),
         per_address: config.connections_per_address,
         request_timeout,
         shutdown_grace: SHUTDOWN_GRACE,
+        trusted: peer::TrustedProxies::new(&config.trusted_proxies),
     };
 
     info!(addr = %listener.local_addr()?, database = %config.database_url, "palaver listening");
-    listen::serve(listener, app, limits, close_sockets_on(io, shutdown)).await;
+    listen::serve(
+        listener,
+        app,
+        connection_limits,
+        close_sockets_on(io, shutdown),
+    )
+    .await;
     sweeper.abort();
     announcer.abort();
     directory.abort();

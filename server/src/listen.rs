@@ -36,6 +36,7 @@ use tower_http::timeout::TimeoutBody;
 use tracing::{debug, info, warn};
 
 use crate::backlog::Outflow;
+use crate::peer::TrustedProxies;
 
 /// Largest request head read (request line and headers). Browsers send a few KiB.
 const MAX_HEAD_BYTES: usize = 32 * 1024;
@@ -45,7 +46,7 @@ const FDS_FOR_THE_REST: u64 = 64;
 const HEALTH_RESERVE: usize = 32;
 
 /// How many connections may be open, and for how long one may take to ask.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Limits {
     /// Open connections in all; past it only `/healthz` is served, from a small reserve.
     pub(crate) connections: usize,
@@ -56,6 +57,8 @@ pub(crate) struct Limits {
     pub(crate) request_timeout: Duration,
     /// After shutdown begins, how long requests in flight may take to finish.
     pub(crate) shutdown_grace: Duration,
+    /// Proxies, whose connections carry many clients: not limited per address.
+    pub(crate) trusted: TrustedProxies,
 }
 
 impl Limits {
@@ -175,7 +178,10 @@ pub(crate) async fn serve(
             continue;
         } else if total > limits.connections {
             Admit::HealthOnly
-        } else if limits.per_address > 0 && from_ip > limits.per_address {
+        } else if limits.per_address > 0
+            && from_ip > limits.per_address
+            && !limits.trusted.trusts(peer.ip())
+        {
             Admit::TooManyFromAddress
         } else {
             Admit::Full
@@ -188,8 +194,9 @@ pub(crate) async fn serve(
         }
         let app = app.clone();
         let staged = staged.clone();
+        let timeout = limits.request_timeout;
         tokio::spawn(async move {
-            connection(tcp, peer, app, admit, limits, staged).await;
+            connection(tcp, peer, app, admit, timeout, staged).await;
             drop(counted);
         });
     }
@@ -214,7 +221,7 @@ async fn connection(
     peer: SocketAddr,
     app: Router,
     admit: Admit,
-    limits: Limits,
+    request_timeout: Duration,
     mut stage: watch::Receiver<u8>,
 ) {
     let outflow: Arc<Outflow> = Arc::default();
@@ -222,7 +229,7 @@ async fn connection(
         inner: tcp,
         outflow: outflow.clone(),
     });
-    let body_timeout = limits.request_timeout;
+    let body_timeout = request_timeout;
     let service = app.map_request(move |request: Request<Incoming>| {
         let (mut parts, body) = request.into_parts();
         parts.extensions.insert(ConnectInfo(peer));
@@ -250,7 +257,7 @@ async fn connection(
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.request_timeout)
+        .header_read_timeout(request_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(admit == Admit::Full);
     let conn = http

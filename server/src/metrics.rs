@@ -24,6 +24,10 @@ pub(crate) struct Metrics {
     pub(crate) messages_replayed: AtomicU64,
     /// Messages refused because their sender was over the rate limit.
     pub(crate) messages_throttled: AtomicU64,
+    /// Other requests (joins, rooms, direct conversations, pages) refused over their limits.
+    pub(crate) requests_throttled: AtomicU64,
+    /// Connects refused because their address claimed too many new names.
+    pub(crate) names_throttled: AtomicU64,
     /// Messages stored per second over the last minute, for `/admin`'s messages per minute.
     last_minute: Mutex<Vec<(u64, u64)>>,
 }
@@ -87,6 +91,16 @@ impl Metrics {
                 "Messages refused because the sender was over the rate limit.",
                 &self.messages_throttled,
             ),
+            (
+                "palaver_requests_throttled_total",
+                "Joins, leaves, new rooms, direct conversations and pages refused over their limits.",
+                &self.requests_throttled,
+            ),
+            (
+                "palaver_names_throttled_total",
+                "Connects refused because their address claimed too many new names.",
+                &self.names_throttled,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in counters {
@@ -111,7 +125,7 @@ mod tests {
         let text = m.render();
         assert!(text.contains("\npalaver_emits_dropped_total 3\n"), "{text}");
         assert!(text.contains("# TYPE palaver_messages_stored_total counter"));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 6);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
         assert_eq!(m.messages_per_minute(), 0);
         m.record_stored();
         m.record_stored();

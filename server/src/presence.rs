@@ -154,11 +154,20 @@ pub(crate) async fn tell_dm(io: &SocketIo, dm: &DmPeople, leaving: Option<&str>)
         more: 0,
         guests: 0,
     };
-    let audience: Vec<String> = dm.people.iter().map(|(p, _)| person_room(p)).collect();
+    // Not to someone who has not heard of it yet (opened with them, no message so far).
+    let audience: Vec<String> = dm
+        .people
+        .iter()
+        .filter(|(p, _)| dm.unaware.as_ref() != Some(p))
+        .map(|(p, _)| person_room(p))
+        .collect();
     let _ = main.to(audience).emit(Presence::NAME, &presence).await;
 }
 
 /// The direct conversation `info` of `who`'s room list, with its people; `None` for a room.
+/// While it has no message, the other person may not have heard of it (it was opened with
+/// them), so only `who` is told of it; if they did open it too, they learn who is online with
+/// their next `rooms`.
 pub(crate) fn dm_of(who: &Identity, info: &RoomInfo) -> Option<DmPeople> {
     let me = who.person.as_ref()?;
     let Ok(Conversation::Dm { a, b }) = Conversation::parse(&info.room) else {
@@ -167,12 +176,17 @@ pub(crate) fn dm_of(who: &Identity, info: &RoomInfo) -> Option<DmPeople> {
     let mut people = vec![(me.clone(), who.name.clone())];
     // A note to oneself has one person; otherwise the list titles it with the other's name.
     let other = if a == *me { b } else { a };
+    let mut unaware = None;
     if other != *me {
+        if info.last_seq == 0 {
+            unaware = Some(other.clone());
+        }
         people.push((other, info.title.clone()));
     }
     Some(DmPeople {
         room: info.room.clone(),
         people,
+        unaware,
     })
 }
 

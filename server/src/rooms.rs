@@ -5,6 +5,8 @@
 //! Memberships belong to people, not sockets: when a person joins or leaves a room, every one
 //! of their sockets (found through their personal room) joins or leaves it.
 
+use std::time::Instant;
+
 use app::events::{
     self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom,
     Left, MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo,
@@ -17,6 +19,8 @@ use crate::chat::{AckRequested, Chat, answer, parsed, publish};
 use crate::conversation::{Conversation, person_room};
 use crate::directory::{self, send_to_person};
 use crate::identity::{self, Identity};
+use crate::limits::{self, Action};
+use crate::notices::OnLeave;
 use crate::presence;
 use crate::store::{NewMessage, RoomKind, StoreError, now_ms};
 
@@ -88,6 +92,7 @@ pub(crate) async fn on_browse(
 ) {
     let result = async {
         let request = parsed::<BrowseRooms>(request)?;
+        limits::charge(&socket, &chat, Action::Read, 1)?;
         let matching = events::browse_matching(request.matching.as_deref().unwrap_or_default())?;
         let limit = request
             .limit
@@ -121,6 +126,7 @@ pub(crate) async fn on_create(
         let who = identity::of(&socket);
         let person = person(&who)?;
         let name = events::validate_room_name(&parsed::<CreateRoom>(request)?.name)?;
+        limits::charge(&socket, &chat, Action::CreateRoom, 1)?;
         let created = chat
             .store
             .create_room(&name, person, now_ms())
@@ -150,6 +156,7 @@ pub(crate) async fn on_join(
         let who = identity::of(&socket);
         let person = person(&who)?;
         let room = parsed::<JoinRoom>(request)?.room;
+        limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
         let unknown = || ChatError::UnknownRoom { room: room.clone() };
         let Ok(Conversation::Room(name)) = Conversation::parse(&room) else {
             return Err(unknown());
@@ -163,7 +170,7 @@ pub(crate) async fn on_join(
             .await
             .map_err(unavailable)?;
         enter(&io, &chat, &who, &name).await;
-        if joined {
+        if joined && chat.notices.join(&name, person, Instant::now()) {
             notice(&io, &chat, &who, &name, MessageKind::Joined).await;
         }
         settled(&io, &chat, &who, &name).await
@@ -184,6 +191,7 @@ pub(crate) async fn on_leave(
         let who = identity::of(&socket);
         let person = person(&who)?;
         let room = parsed::<LeaveRoom>(request)?.room;
+        limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
         let name = match Conversation::parse(&room)? {
             Conversation::Room(name) if name != LOBBY => name,
             _ => return Err(ChatError::CannotLeave { room }),
@@ -197,7 +205,11 @@ pub(crate) async fn on_leave(
         {
             return Err(ChatError::NotMember { room: name });
         }
-        notice(&io, &chat, &who, &name, MessageKind::Left).await;
+        match chat.notices.leave(&name, person, Instant::now()) {
+            OnLeave::Post => notice(&io, &chat, &who, &name, MessageKind::Left).await,
+            OnLeave::HoldUntil(at) => hold_back_left(&io, &chat, &who, &name, at),
+            OnLeave::Held => {}
+        }
         chat.store.leave(&name, person).await.map_err(unavailable)?;
         if let Some(main) = io.of(Main::PATH) {
             let sockets = main.within(person_room(person)).sockets();
@@ -228,23 +240,20 @@ pub(crate) async fn on_open_dm(
         let who = identity::of(&socket);
         let me = person(&who)?;
         let name = parsed::<OpenDm>(request)?.name;
+        limits::charge(&socket, &chat, Action::OpenDm, 1)?;
         let unknown = || ChatError::UnknownPerson { name: name.clone() };
-        let (them, their_name) = chat
+        let (them, _) = chat
             .store
             .person_named(&events::name_key(&name))
             .await
             .map_err(unavailable)?
             .ok_or_else(unknown)?;
         let dm = Conversation::dm(me, &them).id();
+        // The other person is not told: they hear of it with its first message.
         chat.store
             .open_dm(&dm, me, &them, now_ms())
             .await
             .map_err(unavailable)?;
-        let peer = Identity {
-            name: their_name,
-            person: Some(them),
-        };
-        send_to_person(&chat, &io, &peer).await;
         let info = settled(&io, &chat, &who, &dm).await?;
         if let Some(dm) = presence::dm_of(&who, &info) {
             presence::tell_dm(&io, &dm, None).await;
@@ -315,6 +324,20 @@ async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: Me
     if let Err(e) = publish(chat, main.within(room.to_owned()), message).await {
         error!(room, error = %e, "posting a notice failed");
     }
+}
+
+/// Posts `who`'s "left" at `at`, if they have not come back by then (see `notices.rs`).
+fn hold_back_left(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, at: Instant) {
+    let (io, chat, who, room) = (io.clone(), chat.clone(), who.clone(), room.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+        let Some(person) = who.person.as_deref() else {
+            return;
+        };
+        if chat.notices.due(&room, person) {
+            notice(&io, &chat, &who, &room, MessageKind::Left).await;
+        }
+    });
 }
 
 /// After a change of `who`'s memberships: their sockets get the new list; the ack gets the

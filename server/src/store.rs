@@ -71,6 +71,8 @@ impl RoomKind {
 pub(crate) struct DmPeople {
     pub(crate) room: String,
     pub(crate) people: Vec<(String, String)>,
+    /// The person it was opened with, while it has no message: they have not heard of it.
+    pub(crate) unaware: Option<String>,
 }
 
 /// A conversation as one person sees it (see [`Store::room_list`]).
@@ -522,6 +524,9 @@ impl Store {
                     END AS peer
              FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = ?1
              WHERE r.name IN (SELECT room FROM members WHERE person = ?1 UNION SELECT 'lobby')
+               -- A direct conversation someone opened with them, before its first message.
+               AND NOT (COALESCE(me.invited, 0) = 1
+                        AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = r.name))
              ORDER BY r.kind DESC, r.name = 'lobby' DESC, r.name",
         )
         .bind(person)
@@ -593,7 +598,8 @@ impl Store {
         )
     }
 
-    /// Creates the direct conversation `name` between `a` and `b`, unless it exists.
+    /// Creates the direct conversation `name` that `a` opens with `b`, unless it exists. `b` is
+    /// only invited: it is not in their list until its first message (see [`Store::room_list`]).
     pub(crate) async fn open_dm(
         &self,
         name: &str,
@@ -612,7 +618,24 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         add_member(&mut tx, name, a, now).await?;
-        add_member(&mut tx, name, b, now).await?;
+        // Opening it oneself is hearing of it.
+        sqlx::query("UPDATE members SET invited = 0 WHERE room = ? AND person = ? AND invited = 1")
+            .bind(name)
+            .bind(a)
+            .execute(&mut *tx)
+            .await?;
+        if b != a {
+            sqlx::query(
+                "INSERT INTO members (room, person, joined_at, read_seq, invited)
+                 VALUES (?, ?, ?, 0, 1)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(name)
+            .bind(b)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -620,8 +643,9 @@ impl Store {
     /// The direct conversations `person` is in, each with its people (`person` included) and
     /// their names.
     pub(crate) async fn dms_of(&self, person: &str) -> Result<Vec<DmPeople>, StoreError> {
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT m.room, o.person, p.name
+        let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
+            "SELECT m.room, o.person, p.name,
+                    o.invited = 1 AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = m.room)
              FROM members m
              JOIN rooms r ON r.name = m.room AND r.kind = 'dm'
              JOIN members o ON o.room = m.room
@@ -633,12 +657,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut dms: Vec<DmPeople> = Vec::new();
-        for (room, person, name) in rows {
+        for (room, person, name, unaware) in rows {
+            let unaware = unaware.then(|| person.clone());
             match dms.last_mut() {
-                Some(dm) if dm.room == room => dm.people.push((person, name)),
+                Some(dm) if dm.room == room => {
+                    dm.people.push((person, name));
+                    dm.unaware = dm.unaware.take().or(unaware);
+                }
                 _ => dms.push(DmPeople {
                     room,
                     people: vec![(person, name)],
+                    unaware,
                 }),
             }
         }

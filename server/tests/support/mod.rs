@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use app::events::{
@@ -17,7 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, client_async, connect_async};
 
 static SERVER_PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -117,6 +118,17 @@ impl TestServer {
             Err(Refused::ConnectError(e)) => e["message"].as_str().unwrap_or_default().to_owned(),
             Ok(_) => panic!("the connection should have been refused"),
         }
+    }
+
+    /// Connects to `/` from the loopback address `from` (any of 127.0.0.0/8), sending
+    /// `X-Forwarded-For: forwarded_for` if given.
+    pub async fn connect_from(
+        &self,
+        from: IpAddr,
+        forwarded_for: Option<&str>,
+        auth: Value,
+    ) -> Result<SioClient, Refused> {
+        SioClient::connect_via(self.addr, "/", auth, Some(from), forwarded_for).await
     }
 
     /// The token the server generated into its data directory on start.
@@ -249,8 +261,39 @@ const AMBIENT: [&str; 4] = [
 
 impl SioClient {
     pub async fn connect(addr: SocketAddr, ns: &str, auth: Value) -> Result<SioClient, Refused> {
+        SioClient::connect_via(addr, ns, auth, None, None).await
+    }
+
+    /// [`SioClient::connect`] from the local address `from`, with an `X-Forwarded-For`.
+    pub async fn connect_via(
+        addr: SocketAddr,
+        ns: &str,
+        auth: Value,
+        from: Option<IpAddr>,
+        forwarded_for: Option<&str>,
+    ) -> Result<SioClient, Refused> {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let (mut ws, _) = connect_async(url).await.expect("websocket handshake");
+        let mut ws = match (from, forwarded_for) {
+            (None, None) => connect_async(url).await.expect("websocket handshake").0,
+            _ => {
+                let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                socket
+                    .bind(SocketAddr::new(from.unwrap_or([127, 0, 0, 1].into()), 0))
+                    .unwrap();
+                let tcp = socket.connect(addr).await.unwrap();
+                tcp.set_nodelay(true).unwrap();
+                let mut request = url.into_client_request().unwrap();
+                if let Some(f) = forwarded_for {
+                    request
+                        .headers_mut()
+                        .insert("x-forwarded-for", f.parse().unwrap());
+                }
+                client_async(request, MaybeTlsStream::Plain(tcp))
+                    .await
+                    .expect("websocket handshake")
+                    .0
+            }
+        };
         let open = next_text(&mut ws).await;
         assert!(
             open.starts_with('0'),

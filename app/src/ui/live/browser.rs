@@ -12,8 +12,8 @@ use wasm_bindgen::JsCast;
 use super::{ACK_TIMEOUT, NAME_KEY, TOKEN_KEY};
 use crate::client::{Client, ConnectionState, Socket};
 use crate::events::{
-    ChatMessage, HISTORY_PAGE, History, Kicked, LOBBY, Main, MainAuth, MessageDeleted, Presence,
-    Refusal, RoomHead, RoomList, RoomUpdate, Session, Since, StartTyping, Sync, Synced,
+    ChatError, ChatMessage, HISTORY_PAGE, History, Kicked, LOBBY, Main, MainAuth, MessageDeleted,
+    Presence, Refusal, RoomHead, RoomList, RoomUpdate, Session, Since, StartTyping, Sync, Synced,
     TYPING_EVERY_MS, TYPING_SHOWS_MS, Typing, validate_name,
 };
 use crate::ui::outbox;
@@ -181,10 +181,18 @@ impl Live {
             }
             // Keep the identity we have (the token's), or read as a guest until the
             // person picks another name.
-            Some(refusal @ (Refusal::NameTaken | Refusal::InvalidName | Refusal::ReservedName)) => {
+            Some(
+                refusal @ (Refusal::NameTaken
+                | Refusal::InvalidName
+                | Refusal::ReservedName
+                | Refusal::TooManyNames),
+            ) => {
                 let wanted = self.wanted.borrow_mut().take().unwrap_or_default();
                 self.state.name_error.set(Some(match refusal {
                     Refusal::NameTaken => format!("“{wanted}” is taken; pick another name"),
+                    Refusal::TooManyNames => "Too many new names from your network lately: \
+                                              try again in a few minutes"
+                        .to_owned(),
                     _ => name_problem(refusal),
                 }));
                 if token.is_none() {
@@ -274,6 +282,11 @@ impl Live {
             }
             match result.map(|r| r.into_result()) {
                 Ok(Ok(done)) => done.into_iter().for_each(|s| this.synced(s)),
+                // A hole must not wait for the next one: ask again when allowed.
+                Ok(Err(ChatError::RateLimited { retry_after_ms })) => {
+                    sleep(std::time::Duration::from_millis(retry_after_ms)).await;
+                    this.sync(&room);
+                }
                 // A reconnect catches up anyway; the next hole asks again otherwise.
                 Ok(Err(e)) => leptos::logging::warn!("sync of {room} refused: {e}"),
                 Err(e) => leptos::logging::warn!("sync of {room} failed: {e:?}"),
@@ -312,6 +325,10 @@ impl Live {
                     if this.state.active.get_untracked() == room {
                         this.seen(&room);
                     }
+                }
+                Ok(Err(ChatError::RateLimited { retry_after_ms })) => {
+                    sleep(std::time::Duration::from_millis(retry_after_ms)).await;
+                    this.reload(&room);
                 }
                 // Still reloading: the next connect asks again.
                 Ok(Err(e)) => leptos::logging::warn!("history of {room} refused: {e}"),
