@@ -291,7 +291,7 @@ impl Suite {
         let mut out = table(&rows);
         if !floor.is_empty() {
             out.push_str(
-                "\nPalaver over bare socketioxide with the same engine settings (the stack's floor):\n\n",
+                "\nPalaver over the stack's floor (bare socketioxide with Palaver's engine settings; a minimal hydrated Leptos page):\n\n",
             );
             out.push_str(&floor_table(&floor));
         }
@@ -699,6 +699,7 @@ impl Suite {
             Ok(v) => v,
             Err(e) => {
                 push("all".into(), error_cell(&e));
+                self.frontend_floor(&serde_json::Value::Null, floor).await;
                 return false;
             }
         };

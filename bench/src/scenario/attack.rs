@@ -264,15 +264,21 @@ async fn history(server: &Server, plan: &Plan, guard: &Guard) -> Held {
         .map_err(|e| ScenarioError::Failed(e.to_string()))?;
     // A small receive window, so that what the server sends backs up into it quickly.
     let _ = socket.set_recv_buffer_size(4096);
-    let tcp = socket
-        .connect(server.addr)
-        .await
-        .map_err(|e| ScenarioError::Failed(format!("attacker's connect: {e}")))?;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let config = WebSocketConfig::default().write_buffer_size(0);
-    let (mut ws, _) = client_async_with_config(url, tcp, Some(config))
+    let handshake = async {
+        let tcp = socket
+            .connect(server.addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        client_async_with_config(url, tcp, Some(config))
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let (mut ws, _) = tokio::time::timeout(Duration::from_secs(10), handshake)
         .await
-        .map_err(|e| ScenarioError::Failed(format!("attacker's handshake: {e}")))?;
+        .unwrap_or_else(|_| Err("no answer".into()))
+        .map_err(|e| ScenarioError::Failed(format!("the history attacker's handshake: {e}")))?;
     // Read only until the namespace is connected, as a guest with cursors (no replay).
     let mut conn = Connection::new();
     let main = conn.add_namespace::<Main>();
@@ -343,10 +349,11 @@ async fn history(server: &Server, plan: &Plan, guard: &Guard) -> Held {
 async fn polling(server: &Server, plan: &Plan, guard: &Guard) -> Held {
     let addr = server.addr;
     let opened = AtomicUsize::new(0);
+    let deadline = Instant::now() + plan.hold;
     let open_one = |i: usize| {
         let opened = &opened;
         async move {
-            if guard.tripped() {
+            if guard.tripped() || Instant::now() >= deadline {
                 return;
             }
             let source = own_ip(ATTACKERS, i);
@@ -372,7 +379,6 @@ async fn polling(server: &Server, plan: &Plan, guard: &Guard) -> Held {
             }
         }
     };
-    let deadline = Instant::now() + plan.hold;
     stream::iter(0..plan.polling_sessions)
         .for_each_concurrent(CONNECTING_AT_ONCE, open_one)
         .await;
@@ -432,8 +438,6 @@ async fn held(server: &Server, plan: &Plan, guard: &Guard, attack: Attack) -> He
     let still_open = open.load(Ordering::Relaxed);
     let rss_end = server.rss()?;
     let _ = stop.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    crate::scenario::join_within(tasks, Duration::from_secs(10)).await;
     Ok((opened.load(Ordering::Relaxed), still_open, rss_end))
 }

@@ -20,6 +20,21 @@ use crate::scenario::{ScenarioError, all, next_publishers};
 const BURST: usize = 10;
 /// How long, after the last send, unanswered acks are waited for.
 const ACK_DRAIN: Duration = Duration::from_secs(10);
+/// How long a connection, or a request's answer, may take while setting up.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `f`, or a failure after [`SETUP_TIMEOUT`].
+async fn bounded<T>(
+    what: &str,
+    f: impl Future<Output = Result<T, crate::client::ClientError>>,
+) -> Result<T, ScenarioError> {
+    match tokio::time::timeout(SETUP_TIMEOUT, f).await {
+        Ok(r) => Ok(r?),
+        Err(_) => Err(ScenarioError::Failed(format!(
+            "{what}: no answer within {SETUP_TIMEOUT:?}"
+        ))),
+    }
+}
 
 /// A short random tag, so that names stay unique across the runs on one database.
 pub(crate) fn tag() -> String {
@@ -58,16 +73,15 @@ pub(crate) async fn arrive(
     for i in 0..people.max(1) {
         let name = format!("{prefix}{i}");
         let client = loop {
-            match client::connect(
+            let attempt = client::connect(
                 server,
                 client::own_ip(group, i),
                 Some(name.clone()),
                 recorder.clone(),
-            )
-            .await
-            {
+            );
+            match bounded("a bystander's connection", attempt).await {
                 Ok(c) => break c,
-                Err(e) if Instant::now() >= deadline => return Err(e.into()),
+                Err(e) if Instant::now() >= deadline => return Err(e),
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
@@ -77,8 +91,13 @@ pub(crate) async fn arrive(
         Target::Room(room) => room,
         Target::OwnRoom => {
             let room = format!("by{}", tag());
-            clients[0].create_room(&room).await?;
-            all(clients[1..].iter().map(|c| c.join_room_owned(room.clone()))).await?;
+            bounded(
+                "creating the bystanders' room",
+                clients[0].create_room(&room),
+            )
+            .await?;
+            let joins = all(clients[1..].iter().map(|c| c.join_room_owned(room.clone())));
+            bounded("joining the bystanders' room", joins).await?;
             room
         }
     };
@@ -186,8 +205,11 @@ pub(crate) async fn seed(
     let recorder = Arc::new(Recorder::default());
     let seeders = count.div_ceil(BURST);
     let prefix = format!("sd{}x", tag());
-    let clients =
-        crate::scenario::gather(server, seeders, |i| format!("{prefix}{i}"), &recorder).await?;
+    let clients = bounded(
+        "connecting the seeders",
+        crate::scenario::gather(server, seeders, |i| format!("{prefix}{i}"), &recorder),
+    )
+    .await?;
     let first_id = next_publishers(seeders);
     let sends = clients.iter().enumerate().map(|(i, client)| {
         let first_id = first_id + i as u32;
@@ -201,7 +223,8 @@ pub(crate) async fn seed(
                     scheduled_us: now_us(),
                 };
                 client.post_long(room, probe, chars, Some(done));
-                if !acked.await.unwrap_or(false) {
+                let acked = tokio::time::timeout(SETUP_TIMEOUT, acked).await;
+                if !matches!(acked, Ok(Ok(true))) {
                     return Err(crate::client::ClientError::Request(format!(
                         "seeding message {seq} of seeder {i} failed"
                     )));

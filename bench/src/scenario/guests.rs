@@ -117,9 +117,7 @@ pub(crate) async fn run(server: &Server, plan: &Plan) -> Result<GuestStorm, Scen
     let bystanders = sending.stop().await;
     let peak_rss = server.peak_rss()?;
     let _ = stop.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    crate::scenario::join_within(tasks, Duration::from_secs(10)).await;
     let full_replays = shared.full.load(Ordering::Relaxed);
     let replay_time = shared
         .times
@@ -232,5 +230,5 @@ async fn guest(
     shared
         .missing
         .fetch_add(expected.saturating_sub(received) as u64, Ordering::Relaxed);
-    let _ = ws.close(None).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
 }

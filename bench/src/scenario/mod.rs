@@ -186,6 +186,18 @@ pub(crate) async fn publish_open_loop(
     })
 }
 
+/// Waits for `tasks` for up to `patience`, then aborts those still running (one stuck on a
+/// write the server never reads must not hold the run up).
+pub(crate) async fn join_within(tasks: Vec<tokio::task::JoinHandle<()>>, patience: Duration) {
+    let deadline = tokio::time::Instant::now() + patience;
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
+            abort.abort();
+        }
+    }
+}
+
 /// Milliseconds, for the table.
 pub(crate) fn ms(micros: u64) -> f64 {
     micros as f64 / 1000.0

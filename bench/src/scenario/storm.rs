@@ -77,12 +77,22 @@ impl Storm {
     }
 }
 
+/// How long one client's setup request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the clients' final accounts may take, all together.
+const ACCOUNTS_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Runs `futures` a few at a time; the first error ends it.
 async fn each<F>(futures: impl IntoIterator<Item = F>, what: &str) -> Result<(), ScenarioError>
 where
     F: Future<Output = Result<(), String>>,
 {
-    let results: Vec<Result<(), String>> = stream::iter(futures)
+    let bounded = futures.into_iter().map(|f| async {
+        tokio::time::timeout(REQUEST_TIMEOUT, f)
+            .await
+            .unwrap_or_else(|_| Err("no answer".into()))
+    });
+    let results: Vec<Result<(), String>> = stream::iter(bounded)
         .buffer_unordered(CONNECTING_AT_ONCE)
         .collect()
         .await;
@@ -246,9 +256,10 @@ pub(crate) async fn run(
     let peak_rss = server.peak_rss()?;
 
     // Every client's account, after a last `sync` (a browser's on its next hole or head).
+    let accounts_deadline = tokio::time::Instant::now() + ACCOUNTS_TIMEOUT;
     let accounts: Vec<Result<cursor::Report, String>> = stream::iter(clients.iter())
-        .map(|c| async {
-            tokio::time::timeout(Duration::from_secs(30), c.finish())
+        .map(|c| async move {
+            tokio::time::timeout_at(accounts_deadline, c.finish())
                 .await
                 .unwrap_or_else(|_| Err("no answer".into()))
         })
