@@ -279,7 +279,8 @@ async fn history(server: &Server, plan: &Plan, guard: &Guard) -> Held {
         .await
         .unwrap_or_else(|_| Err("no answer".into()))
         .map_err(|e| ScenarioError::Failed(format!("the history attacker's handshake: {e}")))?;
-    // Read only until the namespace is connected, as a guest with cursors (no replay).
+    // Read only until the namespace is connected: a guest with empty cursors, so the lobby's
+    // catch-up (all of its messages) is the first thing to pile up unread.
     let mut conn = Connection::new();
     let main = conn.add_namespace::<Main>();
     let auth = MainAuth {

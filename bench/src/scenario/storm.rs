@@ -80,7 +80,7 @@ impl Storm {
 /// How long one client's setup request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the clients' final accounts may take, all together.
-const ACCOUNTS_TIMEOUT: Duration = Duration::from_secs(60);
+const ACCOUNTS_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs `futures` a few at a time; the first error ends it.
 async fn each<F>(futures: impl IntoIterator<Item = F>, what: &str) -> Result<(), ScenarioError>
