@@ -35,12 +35,11 @@ if [[ -z "${BENCH_PALAVER:-}" ]]; then
 fi
 log "building the load generator and the bare socketioxide server (release)"
 cargo build --release -p palaver-bench
-FLOOR_SITE=target/bench/floor-site
+FLOOR=()
 if [[ "$QUICK" == 0 ]]; then
   log "building the minimal Leptos page (the front end's floor)"
-  bench/floor-leptos/build.sh "$FLOOR_SITE"
-else
-  FLOOR_SITE=""
+  bench/floor-leptos/build.sh target/bench/floor-site
+  FLOOR=(--floor-site target/bench/floor-site)
 fi
 
 if [[ "$(nproc)" -lt 2 ]]; then
@@ -53,5 +52,5 @@ mkdir -p target/bench
 exec taskset -c 1 "$TARGET_DIR/release/palaver-bench" suite --server-core 0 \
   --palaver "${BENCH_PALAVER:-$TARGET_DIR/release/palaver}" \
   --bare "$TARGET_DIR/release/palaver-bare" \
-  --floor-site "$FLOOR_SITE" \
+  "${FLOOR[@]}" \
   --out target/bench/latest.md "$@"

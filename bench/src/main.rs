@@ -29,7 +29,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the scenarios against both servers and prints the table.
+    /// Runs the scenarios against the servers and prints the tables.
     Suite {
         /// The Palaver server binary (a release build).
         #[arg(long, env = "BENCH_PALAVER", default_value = "target/release/palaver")]
@@ -50,9 +50,9 @@ enum Command {
         #[arg(long)]
         memory_bound_mib: Option<u64>,
         /// The built minimal Leptos page (`bench/floor-leptos/build.sh`), to compare the front
-        /// end with; skipped when absent.
-        #[arg(long, default_value = "target/bench/floor-site")]
-        floor_site: PathBuf,
+        /// end with; without it (or when it is not a directory), those rows say "not built".
+        #[arg(long)]
+        floor_site: Option<PathBuf>,
         /// The built site (for the page and its assets).
         #[arg(long, default_value = "target/site")]
         site_root: PathBuf,
@@ -143,7 +143,7 @@ fn main() -> ExitCode {
                         bare,
                         site_root,
                         node_dir,
-                        floor_site: floor_site.is_dir().then_some(floor_site),
+                        floor_site: floor_site.filter(|d| d.is_dir()),
                         palaver_env,
                     },
                     plan: if quick {
