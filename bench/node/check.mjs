@@ -135,6 +135,16 @@ try {
   ann.emit("chat message", "no ack please"); // without an ack: posted, not answered
   await waitFor(bob, (e) => e[1] === "no ack please", "ack-less broadcast");
 
+  // The tutorial's catch-up: a client without cursors is replayed the lobby after its offset;
+  // a client with cursors (`since`) is not (this server has no per-room catch-up).
+  const late = connect({ serverOffset: lobby.data.id });
+  const cursors = connect({ since: {} });
+  await Promise.all([late, cursors].map(connected));
+  await waitFor(late, (e) => e[1] === "no ack please", "replay");
+  assert.deepEqual(late.events.filter((e) => e[0] === "chat message").map((e) => e[3].seq), [2, 3]);
+  assert.equal(cursors.events.length, 0, "no replay with cursors");
+  assert.equal(await (await fetch(`${url}/healthz`)).text(), "ok");
+
   // A name is free again once its holder leaves.
   ann.disconnect();
   await new Promise((r) => setTimeout(r, 100));

@@ -1,7 +1,9 @@
 // The reference server for Palaver's benchmarks: a plain socket.io 4 chat server with the same
 // rooms, events, ack envelopes and broadcast pattern as Palaver (docs/protocol.md), so that one
-// load generator can drive both. It keeps only what a load test exercises: no catch-up, history,
-// presence, `rooms` lists, direct conversations or rate limits.
+// load generator can drive both. It keeps only what a load test exercises: no `since` catch-up,
+// history, presence, `rooms` lists, direct conversations or rate limits. It does replay the
+// lobby to the tutorial's client (`auth.serverOffset`, no `since`), as the tutorial's server
+// does, bounded like Palaver's to the newest 1,000: the connection-storm scenario needs it.
 //
 //   node server.mjs [--port N] [--persist FILE]
 //
@@ -25,6 +27,8 @@ const MAX_ROOM_NAME = 32;
 const SESSION_MS = 30 * 24 * 3600 * 1000;
 // Bounds the idempotence map; past it the oldest offsets are forgotten (Map keeps insertion order).
 const MAX_OFFSETS = 1_000_000;
+// Palaver's catch-up window (MAX_REPLAY): the most lobby messages replayed on connect.
+const MAX_REPLAY = 1000;
 const NAME_RE = /^[A-Za-z0-9._-]{1,32}$/;
 const ROOM_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const RESERVED_NAMES = new Set(["anonymous", "admin"]);
@@ -38,6 +42,8 @@ const names = new Map();
 // client offset -> the { id, ts, seq } it was first acked with.
 const posted = new Map();
 let lastId = 0;
+// The lobby's newest messages, oldest first, as the arguments of `chat message`.
+let lobbyLog = [];
 
 const db = opts.persist ? await openStore(opts.persist) : null;
 
@@ -75,7 +81,11 @@ async function openStore(file) {
   return { db, insert, byOffset };
 }
 
-const httpServer = createServer();
+// Socket.IO answers under /socket.io/ before this handler sees a request.
+const httpServer = createServer((req, res) => {
+  res.writeHead(req.url === "/healthz" ? 200 : 404, { "content-type": "text/plain" });
+  res.end(req.url === "/healthz" ? "ok" : "not found");
+});
 const io = new Server(httpServer, {
   serveClient: false,
   maxHttpBufferSize: 64 * 1024,
@@ -164,6 +174,13 @@ io.on("connection", (socket) => {
   const name = socket.data.name;
   if (name) socket.emit("session", { name, token: "ref", expiresAt: Date.now() + SESSION_MS });
   socket.join(LOBBY);
+  // The tutorial's catch-up: the lobby's messages after `serverOffset`. Clients with cursors
+  // (`since`, Palaver's own) get none here: this server has no per-room catch-up.
+  const auth = socket.handshake.auth ?? {};
+  if (auth.since === undefined || auth.since === null) {
+    const after = Number(auth.serverOffset) || 0;
+    for (const args of lobbyLog.slice(-MAX_REPLAY)) if (args[1] > after) socket.emit("chat message", ...args);
+  }
 
   socket.on("create room", (...all) => {
     const [[request], ack] = splitAck(all);
@@ -264,6 +281,11 @@ function post(socket, rawText, rawOffset, rawRoom) {
   if (clientOffset !== undefined) meta.clientOffset = clientOffset;
   // To the whole room, the sender included, before the ack (Palaver's order).
   io.to(room).emit("chat message", text, id, meta);
+  if (room === LOBBY) {
+    lobbyLog.push([text, id, meta]);
+    // Trimmed in steps, so that a long run does not shift the array on every message.
+    if (lobbyLog.length >= 2 * MAX_REPLAY) lobbyLog = lobbyLog.slice(-MAX_REPLAY);
+  }
   return result;
 }
 

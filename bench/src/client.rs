@@ -47,6 +47,13 @@ pub(crate) fn source_ip(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, 2 + (i % 8) as u8)
 }
 
+/// A source address of its own for the `i`-th client of group `group` (the whole of 127/8 is
+/// loopback): the hostile-load scenarios' crowds look like many machines, as they would be,
+/// so that a server's per-address limits meet them as they would meet real people.
+pub(crate) fn own_ip(group: u8, i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, group, (i / 250) as u8, (i % 250) as u8 + 1)
+}
+
 /// Writes a request into the connection; its ack id, or `None` when not connected.
 type Frame = Box<dyn FnOnce(&mut Connection, Ns<Main>) -> Option<i64> + Send>;
 
@@ -54,6 +61,7 @@ enum Command {
     Post {
         room: String,
         probe: Probe,
+        text: String,
         offset: String,
         done: Option<oneshot::Sender<bool>>,
     },
@@ -69,7 +77,7 @@ pub(crate) struct Client {
     commands: mpsc::UnboundedSender<Command>,
 }
 
-type Ws = WebSocketStream<TcpStream>;
+pub(crate) type Ws = WebSocketStream<TcpStream>;
 
 pub(crate) async fn connect(
     server: SocketAddr,
@@ -77,6 +85,18 @@ pub(crate) async fn connect(
     name: Option<String>,
     recorder: Arc<Recorder>,
 ) -> Result<Client, ClientError> {
+    let auth = MainAuth {
+        // Cursors, so that a connect replays only what this client lacks (nothing, in a
+        // fresh room) instead of the tutorial's newest 1,000 lobby messages.
+        since: Some(Since::default()),
+        name,
+        ..MainAuth::default()
+    };
+    connect_with(server, source, &auth, recorder).await
+}
+
+/// Opens a WebSocket from `source` (no Nagle, small buffers), not yet speaking Engine.IO.
+pub(crate) async fn open_ws(server: SocketAddr, source: Ipv4Addr) -> Result<Ws, ClientError> {
     let tcp = async {
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::from((source, 0)))?;
@@ -94,17 +114,20 @@ pub(crate) async fn connect(
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
         .write_buffer_size(0);
-    let (mut ws, _) = client_async_with_config(url, tcp, Some(config)).await?;
+    let (ws, _) = client_async_with_config(url, tcp, Some(config)).await?;
+    Ok(ws)
+}
 
+/// [`connect`] with any `auth`.
+pub(crate) async fn connect_with(
+    server: SocketAddr,
+    source: Ipv4Addr,
+    auth: &MainAuth,
+    recorder: Arc<Recorder>,
+) -> Result<Client, ClientError> {
+    let mut ws = open_ws(server, source).await?;
     let mut conn = Connection::new();
     let main = conn.add_namespace::<Main>();
-    let auth = MainAuth {
-        // Cursors, so that a connect replays only what this client lacks (nothing, in a
-        // fresh room) instead of the tutorial's newest 1,000 lobby messages.
-        since: Some(Since::default()),
-        name,
-        ..MainAuth::default()
-    };
     loop {
         let Some(frame) = ws.next().await else {
             return Err(ClientError::Closed);
@@ -116,7 +139,7 @@ pub(crate) async fn connect(
         while let Some(out) = conn.poll_output() {
             match out {
                 Output::Opened => conn
-                    .connect(main, &auth)
+                    .connect(main, auth)
                     .map_err(|e| ClientError::Refused(e.to_string()))?,
                 Output::Send(frame) => ws.feed(Message::text(frame)).await?,
                 Output::Connected(_) => {
@@ -134,13 +157,34 @@ pub(crate) async fn connect(
     }
 }
 
-fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     now_us() as f64 / 1000.0
 }
 
 impl Client {
     /// Sends a benchmark message; its ack is recorded. `done` learns whether it was acked.
     pub(crate) fn post(&self, room: &str, probe: Probe, done: Option<oneshot::Sender<bool>>) {
+        self.post_text(room, probe, probe.encode(), done);
+    }
+
+    /// [`Client::post`] with the probe's text padded to `chars` characters.
+    pub(crate) fn post_long(
+        &self,
+        room: &str,
+        probe: Probe,
+        chars: usize,
+        done: Option<oneshot::Sender<bool>>,
+    ) {
+        self.post_text(room, probe, probe.encode_padded(chars), done);
+    }
+
+    fn post_text(
+        &self,
+        room: &str,
+        probe: Probe,
+        text: String,
+        done: Option<oneshot::Sender<bool>>,
+    ) {
         // Time first, fixed-width, like the browser's UUIDv7 keys: offsets then sort by time, so
         // a server's unique index on them grows at one end instead of taking random inserts.
         let offset = format!(
@@ -150,6 +194,7 @@ impl Client {
         let _ = self.commands.send(Command::Post {
             room: room.to_owned(),
             probe,
+            text,
             offset,
             done,
         });
@@ -255,9 +300,9 @@ async fn run(
                 }
             },
             command = inbox.recv() => match command {
-                Some(Command::Post { room, probe, offset, done }) => {
+                Some(Command::Post { room, probe, text, offset, done }) => {
                     let message = SendMessage {
-                        text: probe.encode(),
+                        text,
                         client_offset: Some(offset),
                         room: Some(room),
                     };

@@ -1,8 +1,10 @@
 //! `palaver-bench`: the load generator and benchmark suite. See `BENCHMARKS.md`.
 
 mod client;
+mod cursor;
 mod histogram;
 mod probe;
+mod raw;
 mod recorder;
 mod report;
 mod scenario;
@@ -27,11 +29,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the scenarios against both servers and prints the table.
+    /// Runs the scenarios against the servers and prints the tables.
     Suite {
         /// The Palaver server binary (a release build).
-        #[arg(long, default_value = "target/release/palaver")]
+        #[arg(long, env = "BENCH_PALAVER", default_value = "target/release/palaver")]
         palaver: PathBuf,
+        /// The bare socketioxide server (`palaver-bare`, built with the generator).
+        #[arg(
+            long,
+            env = "BENCH_BARE",
+            default_value = "target/release/palaver-bare"
+        )]
+        bare: PathBuf,
+        /// Extra environment for Palaver, `NAME=value`, repeatable: settings under test, such
+        /// as a memory bound (pass the same bound to `--memory-bound-mib`).
+        #[arg(long = "palaver-env", value_parser = parse_env)]
+        palaver_env: Vec<(String, String)>,
+        /// The memory bound Palaver was configured with, in MiB: the attacks' peak memory is
+        /// held against it plus 64 MiB.
+        #[arg(long)]
+        memory_bound_mib: Option<u64>,
+        /// The built minimal Leptos page (`bench/floor-leptos/build.sh`), to compare the front
+        /// end with; without it (or when it is not a directory), those rows say "not built".
+        #[arg(long)]
+        floor_site: Option<PathBuf>,
         /// The built site (for the page and its assets).
         #[arg(long, default_value = "target/site")]
         site_root: PathBuf,
@@ -44,11 +65,14 @@ enum Command {
         /// A small run of everything, to check that the suite works.
         #[arg(long)]
         quick: bool,
-        /// Only these scenarios: idle, fanout, latency, rooms, persist, unpinned, frontend.
+        /// Only these scenarios: idle, fanout, latency, rooms, persist, unpinned, frontend,
+        /// reconnect, connstorm, attack (all four), attack-history, attack-polling,
+        /// attack-idle, attack-slowloris.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
-        /// The servers to measure (both by default; one while investigating).
-        #[arg(long, value_delimiter = ',', default_values = ["palaver", "node"])]
+        /// The servers to measure (all by default; fewer while investigating). `bare` runs
+        /// only where it has the events: idle, fanout, latency.
+        #[arg(long, value_delimiter = ',', default_values = ["palaver", "node", "bare"])]
         servers: Vec<String>,
         /// Also write the table here.
         #[arg(long)]
@@ -65,6 +89,14 @@ enum Command {
         #[arg(long)]
         prefix: String,
     },
+}
+
+/// `NAME=value`.
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected NAME=value, got {s:?}"))
 }
 
 fn main() -> ExitCode {
@@ -84,6 +116,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Suite {
                 palaver,
+                bare,
+                palaver_env,
+                memory_bound_mib,
+                floor_site,
                 site_root,
                 node_dir,
                 server_core,
@@ -97,14 +133,18 @@ fn main() -> ExitCode {
                     .filter_map(|s| match s.as_str() {
                         "palaver" => Some(servers::Kind::Palaver),
                         "node" => Some(servers::Kind::Node),
+                        "bare" => Some(servers::Kind::Bare),
                         _ => None,
                     })
                     .collect();
                 let suite = suite::Suite {
                     bins: servers::Binaries {
                         palaver,
+                        bare,
                         site_root,
                         node_dir,
+                        floor_site: floor_site.filter(|d| d.is_dir()),
+                        palaver_env,
                     },
                     plan: if quick {
                         suite::Plan::quick()
@@ -114,6 +154,7 @@ fn main() -> ExitCode {
                     server_core,
                     only,
                     servers,
+                    memory_bound_mib,
                 };
                 let (table, ok) = suite.run().await;
                 println!("{table}");

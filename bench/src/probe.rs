@@ -33,6 +33,18 @@ impl Probe {
         )
     }
 
+    /// [`Probe::encode`], padded with more of the same to `chars` characters (at least the
+    /// probe itself): the long messages of the hostile-load scenarios.
+    pub(crate) fn encode_padded(&self, chars: usize) -> String {
+        let mut text = self.encode();
+        while text.len() < chars {
+            text.push(' ');
+            text.push_str(PAD);
+        }
+        text.truncate(chars.max(self.encode().len()));
+        text
+    }
+
     /// The probe in a message's text; `None` for anything else (other traffic, notices).
     pub(crate) fn parse(text: &str) -> Option<Probe> {
         let mut fields = text.splitn(4, ' ');
@@ -58,6 +70,9 @@ mod tests {
         let text = p.encode();
         assert!(text.len() > 90 && text.len() < 130, "{}", text.len());
         assert_eq!(Probe::parse(&text), Some(p));
+        let long = p.encode_padded(4000);
+        assert_eq!(long.chars().count(), 4000);
+        assert_eq!(Probe::parse(&long), Some(p));
         assert_eq!(Probe::parse("hello there"), None);
         assert_eq!(Probe::parse("1 2"), None);
     }

@@ -1,4 +1,5 @@
-//! The results table: one row per figure, Palaver | Node | ratio.
+//! The results tables: one row per figure, Palaver | Node | ratio; and Palaver beside the
+//! stack's floor (bare socketioxide, a minimal Leptos page) with Palaver's overhead over it.
 
 use std::fmt::Write as _;
 
@@ -38,7 +39,12 @@ impl Cell {
         }
     }
 
-    fn number(&self) -> Option<f64> {
+    /// A count, shown whole.
+    pub(crate) fn count(n: u64) -> Cell {
+        Cell::Text(group(n as i64))
+    }
+
+    pub(crate) fn number(&self) -> Option<f64> {
         match self {
             Cell::Value { value, .. } => Some(*value),
             _ => None,
@@ -100,6 +106,71 @@ impl Row {
     }
 }
 
+/// One figure of Palaver beside the same figure of the floor.
+pub(crate) struct FloorRow {
+    pub(crate) scenario: String,
+    pub(crate) metric: String,
+    pub(crate) palaver: Cell,
+    pub(crate) floor: Cell,
+    pub(crate) overhead: Overhead,
+}
+
+/// How Palaver's overhead over the floor reads.
+#[derive(Clone, Copy)]
+pub(crate) enum Overhead {
+    /// Palaver − floor, in the figure's unit; with the target it should stay within, if any.
+    Difference { target: Option<f64> },
+    /// Palaver ÷ floor, for figures where higher is better (a knee).
+    Share,
+}
+
+impl FloorRow {
+    fn overhead(&self) -> String {
+        let (Some(p), Some(f)) = (self.palaver.number(), self.floor.number()) else {
+            return "—".to_owned();
+        };
+        let unit = match &self.palaver {
+            Cell::Value { unit, .. } => *unit,
+            _ => "",
+        };
+        match self.overhead {
+            Overhead::Difference { target } => {
+                let d = p - f;
+                let sign = if d >= 0.0 { "+" } else { "" };
+                let shown = Cell::of(d, unit).show();
+                match target {
+                    Some(t) => format!(
+                        "{sign}{shown} (target ≤ {}: {})",
+                        Cell::of(t, unit).show(),
+                        if d <= t { "met" } else { "not met" }
+                    ),
+                    None => format!("{sign}{shown}"),
+                }
+            }
+            Overhead::Share if f > 0.0 => format!("{:.0}% of the floor", p / f * 100.0),
+            Overhead::Share => "—".to_owned(),
+        }
+    }
+}
+
+pub(crate) fn floor_table(rows: &[FloorRow]) -> String {
+    let mut out = String::from(
+        "| scenario | figure | Palaver | floor | Palaver's overhead |\n| --- | --- | ---: | ---: | ---: |\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            r.scenario,
+            r.metric,
+            r.palaver.show(),
+            r.floor.show(),
+            r.overhead()
+        );
+    }
+    out
+}
+
 pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::from(
         "| scenario | figure | Palaver | Node | ratio (>1: Palaver better) |\n| --- | --- | ---: | ---: | ---: |\n",
@@ -138,5 +209,36 @@ mod tests {
         assert_eq!(missing.ratio(), "—");
         let t = table(&[row(Better::Higher, 1234567.0, 0.5)]);
         assert!(t.contains("| 1,234,567 ms | 0.50 ms |"), "{t}");
+    }
+
+    #[test]
+    fn overhead_over_the_floor() {
+        let floor = |p, f, overhead| FloorRow {
+            scenario: "s".into(),
+            metric: "m".into(),
+            palaver: Cell::of(p, "KB"),
+            floor: Cell::of(f, "KB"),
+            overhead,
+        };
+        let within = Overhead::Difference { target: Some(2.0) };
+        assert_eq!(
+            floor(9.5, 8.0, within).overhead(),
+            "+1.50 KB (target ≤ 2.00 KB: met)"
+        );
+        assert_eq!(
+            floor(12.0, 8.0, within).overhead(),
+            "+4.00 KB (target ≤ 2.00 KB: not met)"
+        );
+        assert_eq!(
+            floor(7.0, 8.0, Overhead::Difference { target: None }).overhead(),
+            "-1.00 KB"
+        );
+        assert_eq!(
+            floor(450.0, 900.0, Overhead::Share).overhead(),
+            "50% of the floor"
+        );
+        let mut missing = floor(1.0, 1.0, Overhead::Share);
+        missing.floor = Cell::Missing;
+        assert_eq!(missing.overhead(), "—");
     }
 }

@@ -1,11 +1,16 @@
-//! The whole benchmark: every scenario against Palaver and against the Node reference, in
-//! alternating order, each on a fresh server pinned to its own core, then one table.
+//! The whole benchmark: every scenario against Palaver and against the Node reference (and,
+//! for idle memory, fan-out and latency, against bare socketioxide: the stack's floor), in
+//! alternating order, each on a fresh server pinned to its own core, then the tables.
+
+mod hostile;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::report::{Better, Cell, Row, table};
-use crate::scenario::{ScenarioError, Step, fanout, frontend, idle, ms, persist, rooms};
+use crate::report::{Better, Cell, FloorRow, Overhead, Row, floor_table, table};
+use crate::scenario::{
+    ScenarioError, Step, attack, fanout, frontend, guests, idle, ms, persist, rooms, storm,
+};
 use crate::servers::{Binaries, Kind, Launch, Server};
 
 /// How big each scenario is.
@@ -27,6 +32,9 @@ pub(crate) struct Plan {
     persist_senders: usize,
     persist_seconds: f64,
     frontend_runs: usize,
+    reconnect: storm::Plan,
+    arrivals: guests::Plan,
+    attacks: attack::Plan,
 }
 
 impl Plan {
@@ -53,6 +61,39 @@ impl Plan {
             persist_senders: 100,
             persist_seconds: 10.0,
             frontend_runs: 10,
+            reconnect: storm::Plan {
+                clients: 10_000,
+                room_size: 10,
+                lobby_messages: 100,
+                forget: 50,
+                bystanders: 4,
+                bystander_rate: 20.0,
+                lobby_rate: 2.0,
+                min_window: Duration::from_secs(10),
+                patience: Duration::from_secs(180),
+            },
+            arrivals: guests::Plan {
+                guests: 2_000,
+                within: Duration::from_secs(1),
+                lobby_messages: 1_000,
+                bystanders: 4,
+                bystander_rate: 20.0,
+                patience: Duration::from_secs(60),
+            },
+            attacks: attack::Plan {
+                long_messages: 200,
+                history_requests: 100_000,
+                polling_sessions: 1_000,
+                lobby_messages: 1_000,
+                connections: 2_000,
+                header_every: Duration::from_secs(5),
+                // Longer than Engine.IO's heartbeat (25 s + 20 s): a server that relies on it
+                // to let go of what an attacker left has let go by the end.
+                hold: Duration::from_secs(50),
+                bystanders: 4,
+                bystander_rate: 20.0,
+                rss_guard: 6 << 30,
+            },
         }
     }
 
@@ -76,6 +117,37 @@ impl Plan {
             persist_senders: 10,
             persist_seconds: 1.0,
             frontend_runs: 1,
+            reconnect: storm::Plan {
+                clients: 200,
+                room_size: 10,
+                lobby_messages: 20,
+                forget: 10,
+                bystanders: 2,
+                bystander_rate: 4.0,
+                lobby_rate: 2.0,
+                min_window: Duration::from_secs(2),
+                patience: Duration::from_secs(60),
+            },
+            arrivals: guests::Plan {
+                guests: 200,
+                within: Duration::from_secs(1),
+                lobby_messages: 200,
+                bystanders: 2,
+                bystander_rate: 4.0,
+                patience: Duration::from_secs(30),
+            },
+            attacks: attack::Plan {
+                long_messages: 50,
+                history_requests: 100,
+                polling_sessions: 50,
+                lobby_messages: 100,
+                connections: 100,
+                header_every: Duration::from_secs(1),
+                hold: Duration::from_secs(3),
+                bystanders: 2,
+                bystander_rate: 4.0,
+                rss_guard: 1 << 30,
+            },
         }
     }
 }
@@ -85,31 +157,36 @@ pub(crate) struct Suite {
     pub(crate) plan: Plan,
     pub(crate) server_core: usize,
     pub(crate) only: Vec<String>,
-    /// Which servers to measure: both, unless narrowed down while investigating.
+    /// Which servers to measure: all three, unless narrowed down while investigating.
     pub(crate) servers: Vec<Kind>,
+    /// The memory bound Palaver was configured with (MiB), when one was: the attacks' peak
+    /// memory is held against it plus [`ATTACK_RSS_SLACK_MIB`].
+    pub(crate) memory_bound_mib: Option<u64>,
 }
+
+/// What a single unauthenticated client may cost beyond the configured memory bound.
+pub(crate) const ATTACK_RSS_SLACK_MIB: u64 = 64;
 
 fn log(line: String) {
     eprintln!("{line}");
 }
 
-/// The two servers, in the order for the `n`-th scenario.
-fn order(n: usize) -> [Kind; 2] {
-    if n.is_multiple_of(2) {
-        [Kind::Palaver, Kind::Node]
-    } else {
-        [Kind::Node, Kind::Palaver]
-    }
+/// The servers, in the order for the `n`-th scenario: each goes first in turn.
+fn order(n: usize) -> [Kind; 3] {
+    let mut kinds = [Kind::Palaver, Kind::Node, Kind::Bare];
+    kinds.rotate_left(n % 3);
+    kinds
 }
 
 fn error_cell(e: &ScenarioError) -> Cell {
     Cell::Text(format!("error: {e}"))
 }
 
-/// Results per server, in table order: `[palaver, node]`.
+/// Results per server: the table's `[palaver, node]`, and the floor's.
 struct Pair<T> {
     palaver: Option<T>,
     node: Option<T>,
+    bare: Option<T>,
 }
 
 impl<T> Pair<T> {
@@ -117,22 +194,29 @@ impl<T> Pair<T> {
         Pair {
             palaver: None,
             node: None,
+            bare: None,
         }
     }
     fn set(&mut self, kind: Kind, value: T) {
         match kind {
             Kind::Palaver => self.palaver = Some(value),
             Kind::Node => self.node = Some(value),
+            Kind::Bare => self.bare = Some(value),
+            // Measured by the front-end scenario alone, which keeps its own result.
+            Kind::Floor => {}
         }
+    }
+    fn all(&self) -> [&Option<T>; 3] {
+        [&self.palaver, &self.node, &self.bare]
     }
 }
 
 impl Suite {
-    /// The servers of `order` this run measures.
-    fn kinds(&self, order: [Kind; 2]) -> Vec<Kind> {
+    /// The servers of `order` this run measures, the bare one only where it has the events.
+    fn kinds(&self, order: [Kind; 3], with_bare: bool) -> Vec<Kind> {
         order
             .into_iter()
-            .filter(|k| self.servers.contains(k))
+            .filter(|k| self.servers.contains(k) && (with_bare || *k != Kind::Bare))
             .collect()
     }
 
@@ -147,9 +231,8 @@ impl Suite {
         persist: bool,
     ) -> Result<Server, ScenarioError> {
         let launch = Launch {
-            kind,
-            core: pinned.then_some(self.server_core),
             persist,
+            ..Launch::new(kind, pinned.then_some(self.server_core))
         };
         Ok(Server::start(&self.bins, &launch).await?)
     }
@@ -158,21 +241,24 @@ impl Suite {
     /// delivery at its lowest load (latency only shapes the figures, it fails nothing).
     pub(crate) async fn run(&self) -> (String, bool) {
         let mut rows = Vec::new();
+        let mut floor = Vec::new();
         let mut ok = true;
         let mut n = 0;
         let mut node_knee = None;
         if self.wants("idle") {
-            ok &= self.idle(order(n), &mut rows).await;
+            ok &= self.idle(order(n), &mut rows, &mut floor).await;
             n += 1;
         }
         if self.wants("fanout") {
-            let (fine, knee) = self.fanout(order(n), &mut rows).await;
+            let (fine, knee) = self.fanout(order(n), &mut rows, &mut floor).await;
             ok &= fine;
             node_knee = knee;
             n += 1;
         }
         if self.wants("latency") {
-            ok &= self.latency(order(n), node_knee, &mut rows).await;
+            ok &= self
+                .latency(order(n), node_knee, &mut rows, &mut floor)
+                .await;
             n += 1;
         }
         if self.wants("rooms") {
@@ -181,20 +267,41 @@ impl Suite {
         }
         if self.wants("persist") {
             ok &= self.persisted(order(n), &mut rows).await;
+            n += 1;
         }
         if self.wants("unpinned") {
             ok &= self.unpinned(&mut rows).await;
         }
         if self.wants("frontend") {
-            ok &= self.frontend(&mut rows).await;
+            ok &= self.frontend(&mut rows, &mut floor).await;
         }
-        (table(&rows), ok)
+        if self.wants("reconnect") {
+            ok &= self.reconnect_storm(&mut rows).await;
+        }
+        if self.wants("connstorm") {
+            ok &= self.connection_storm(order(n), &mut rows).await;
+            n += 1;
+        }
+        for a in attack::Attack::ALL {
+            if self.wants("attack") || self.wants(&format!("attack-{}", a.name())) {
+                ok &= self.attack(order(n), a, &mut rows).await;
+                n += 1;
+            }
+        }
+        let mut out = table(&rows);
+        if !floor.is_empty() {
+            out.push_str(
+                "\nPalaver over the stack's floor (bare socketioxide with Palaver's engine settings; a minimal hydrated Leptos page):\n\n",
+            );
+            out.push_str(&floor_table(&floor));
+        }
+        (out, ok)
     }
 
-    async fn idle(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> bool {
+    async fn idle(&self, order: [Kind; 3], rows: &mut Vec<Row>, floor: &mut Vec<FloorRow>) -> bool {
         let p = &self.plan;
         let mut results = Pair::new();
-        for kind in self.kinds(order) {
+        for kind in self.kinds(order, true) {
             log(format!("idle: {}", kind.label()));
             let result = async {
                 let server = self.start(kind, true, false).await?;
@@ -214,7 +321,8 @@ impl Suite {
             }
             results.set(kind, result);
         }
-        let ok = [&results.palaver, &results.node]
+        let ok = results
+            .all()
             .into_iter()
             .flatten()
             .all(|r| matches!(r, Ok(i) if i.dropped == 0));
@@ -251,6 +359,25 @@ impl Suite {
             both,
             |r| Cell::of(r.idle_cpu * 100.0, "% of a core"),
         ));
+        let levels = p.idle_levels.len();
+        floor_row(
+            floor,
+            scenario,
+            format!("RSS per connection, {first} → {last}"),
+            &results,
+            Overhead::Difference {
+                target: Some(IDLE_OVERHEAD_KB),
+            },
+            |r| Cell::of(r.slope() / 1024.0, "KB"),
+        );
+        floor_row(
+            floor,
+            scenario,
+            format!("server RSS with {last} held"),
+            &results,
+            Overhead::Difference { target: None },
+            |r| Cell::of(r.levels[levels].rss as f64 / 1e6, "MB"),
+        );
         ok
     }
 
@@ -274,10 +401,15 @@ impl Suite {
         result
     }
 
-    async fn fanout(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> (bool, Option<f64>) {
+    async fn fanout(
+        &self,
+        order: [Kind; 3],
+        rows: &mut Vec<Row>,
+        floor: &mut Vec<FloorRow>,
+    ) -> (bool, Option<f64>) {
         let p = &self.plan;
         let mut results = Pair::new();
-        for kind in self.kinds(order) {
+        for kind in self.kinds(order, true) {
             log(format!(
                 "fan-out to {} receivers: {}",
                 p.fan_receivers,
@@ -289,15 +421,40 @@ impl Suite {
             Some(Ok(k)) => k.best.as_ref().map(|(rate, _)| *rate),
             _ => None,
         };
-        let ok = [&results.palaver, &results.node]
+        let ok = results
+            .all()
             .iter()
             .filter(|r| r.is_some())
             .all(|r| matches!(r, Some(Ok(k)) if k.lowest_complete));
+        let scenario = format!("Fan-out, 1 room of {}", p.fan_receivers);
         knee_rows(
             rows,
-            &format!("Fan-out, 1 room of {}", p.fan_receivers),
+            &scenario,
             p.fan_receivers,
             [&results.palaver, &results.node],
+        );
+        let knee = |k: &fanout::Knee| match &k.best {
+            Some((rate, _)) => Cell::of(*rate, "/s"),
+            None => Cell::Text("below the lowest rate".into()),
+        };
+        floor_row(
+            floor,
+            &scenario,
+            "knee: messages/s published (median ladder)",
+            &results,
+            Overhead::Share,
+            knee,
+        );
+        floor_row(
+            floor,
+            &scenario,
+            "knee of each ladder climbed (messages/s)",
+            &results,
+            Overhead::Share,
+            |k| {
+                let knees: Vec<String> = k.ladders.iter().map(|r| format!("{r:.0}")).collect();
+                Cell::Text(knees.join(", "))
+            },
         );
         (ok, node_knee)
     }
@@ -319,13 +476,19 @@ impl Suite {
         ok
     }
 
-    async fn latency(&self, order: [Kind; 2], node_knee: Option<f64>, rows: &mut Vec<Row>) -> bool {
+    async fn latency(
+        &self,
+        order: [Kind; 3],
+        node_knee: Option<f64>,
+        rows: &mut Vec<Row>,
+        floor: &mut Vec<FloorRow>,
+    ) -> bool {
         let p = &self.plan;
         // Without the reference's knee (not measured in this run), the lowest rung stands in.
         let base = node_knee.unwrap_or(p.fan_rates[0] * 4.0);
         let fractions = [0.25, 0.5, 0.75];
         let mut results: Pair<Result<Vec<Step>, ScenarioError>> = Pair::new();
-        for kind in self.kinds(order) {
+        for kind in self.kinds(order, true) {
             log(format!(
                 "latency at fractions of {base:.0} msg/s: {}",
                 kind.label()
@@ -353,7 +516,8 @@ impl Suite {
             .await;
             results.set(kind, result);
         }
-        let ok = [&results.palaver, &results.node]
+        let ok = results
+            .all()
             .iter()
             .filter(|r| r.is_some())
             .all(|r| matches!(r, Some(Ok(steps)) if steps.iter().all(Step::complete)));
@@ -371,14 +535,22 @@ impl Suite {
                 &[("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999), ("max", 1.0)],
                 |steps| &steps[i],
             );
+            floor_row(
+                floor,
+                &scenario,
+                "p99 latency",
+                &results,
+                Overhead::Difference { target: None },
+                |steps| step_cell(&steps[i], steps[i].p99_ms(), "ms"),
+            );
         }
         ok
     }
 
-    async fn many_rooms(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> bool {
+    async fn many_rooms(&self, order: [Kind; 3], rows: &mut Vec<Row>) -> bool {
         let p = &self.plan;
         let mut results = Pair::new();
-        for kind in self.kinds(order) {
+        for kind in self.kinds(order, false) {
             log(format!(
                 "{} clients in rooms of {}: {}",
                 p.rooms_clients,
@@ -431,10 +603,10 @@ impl Suite {
         ok
     }
 
-    async fn persisted(&self, order: [Kind; 2], rows: &mut Vec<Row>) -> bool {
+    async fn persisted(&self, order: [Kind; 3], rows: &mut Vec<Row>) -> bool {
         let p = &self.plan;
         let mut results = Pair::new();
-        for kind in self.kinds(order) {
+        for kind in self.kinds(order, false) {
             log(format!(
                 "persisted sends, {} senders: {}",
                 p.persist_senders,
@@ -496,7 +668,7 @@ impl Suite {
         ok
     }
 
-    async fn frontend(&self, rows: &mut Vec<Row>) -> bool {
+    async fn frontend(&self, rows: &mut Vec<Row>, floor: &mut Vec<FloorRow>) -> bool {
         log("front end: Palaver".into());
         let pkg: PathBuf = self.bins.site_root.join("pkg");
         let result = async {
@@ -527,17 +699,13 @@ impl Suite {
             Ok(v) => v,
             Err(e) => {
                 push("all".into(), error_cell(&e));
+                self.frontend_floor(&serde_json::Value::Null, floor).await;
                 return false;
             }
         };
-        let num = |path: &[&str]| {
-            path.iter()
-                .try_fold(&v, |v, k| v.get(*k))
-                .and_then(serde_json::Value::as_f64)
-        };
         for asset in ["wasm", "js", "css", "total"] {
             for enc in ["raw", "gzip", "brotli"] {
-                if let Some(bytes) = num(&["bytes", asset, enc]) {
+                if let Some(bytes) = num(&v, &["bytes", asset, enc]) {
                     push(
                         format!("{asset} bytes, {enc}"),
                         Cell::of(bytes / 1024.0, "KB"),
@@ -545,14 +713,14 @@ impl Suite {
                 }
             }
         }
-        if let Some(bytes) = num(&["transfer", "total"]) {
+        if let Some(bytes) = num(&v, &["transfer", "total"]) {
             push(
                 "first load, bytes on the wire".into(),
                 Cell::of(bytes / 1024.0, "KB"),
             );
         }
         for (name, key) in [("median", "median_ms"), ("p95", "p95_ms")] {
-            if let Some(t) = num(&["ssr", key]) {
+            if let Some(t) = num(&v, &["ssr", key]) {
                 push(
                     format!("SSR of the page with 50 messages, {name}"),
                     Cell::of(t, "ms"),
@@ -564,15 +732,98 @@ impl Suite {
             ("p95", "p95_ms"),
             ("max", "max_ms"),
         ] {
-            if let Some(t) = num(&["hydrate", key]) {
+            if let Some(t) = num(&v, &["hydrate", key]) {
                 push(
                     format!("navigation to hydrated and connected, {name}"),
                     Cell::of(t, "ms"),
                 );
             }
         }
-        num(&["hydrate", "median_ms"]).is_some()
+        let ok = num(&v, &["hydrate", "median_ms"]).is_some();
+        self.frontend_floor(&v, floor).await;
+        ok
     }
+
+    /// The minimal Leptos page beside Palaver's, when it was built (the full run builds it).
+    async fn frontend_floor(&self, palaver: &serde_json::Value, floor: &mut Vec<FloorRow>) {
+        let scenario = "Front end: a minimal hydrated Leptos page";
+        let result = match &self.bins.floor_site {
+            Some(site) => {
+                log("front end: the minimal Leptos page".into());
+                async {
+                    let launch = Launch::new(Kind::Floor, Some(self.server_core));
+                    let server = Server::start(&self.bins, &launch).await?;
+                    let r = frontend::run(
+                        &server,
+                        &self.bins.node_dir,
+                        &site.join("pkg"),
+                        0,
+                        self.plan.frontend_runs,
+                    )
+                    .await;
+                    server.stop().await;
+                    r
+                }
+                .await
+            }
+            None => Err(ScenarioError::Failed(
+                "not built: bench/floor-leptos/build.sh (the quick run skips it)".into(),
+            )),
+        };
+        let mut push = |metric: &str, p: &[&str], f: &[&str], unit: &'static str, scale: f64| {
+            let cell = |v: &serde_json::Value, path: &[&str]| {
+                num(v, path).map_or(Cell::Missing, |x| Cell::of(x / scale, unit))
+            };
+            floor.push(FloorRow {
+                scenario: scenario.into(),
+                metric: metric.into(),
+                palaver: cell(palaver, p),
+                floor: match &result {
+                    Ok(v) => cell(v, f),
+                    Err(e) => error_cell(e),
+                },
+                overhead: Overhead::Difference { target: None },
+            });
+        };
+        let kb = 1024.0;
+        push(
+            "wasm bytes, brotli",
+            &["bytes", "wasm", "brotli"],
+            &["bytes", "wasm", "brotli"],
+            "KB",
+            kb,
+        );
+        push(
+            "first load, bytes on the wire",
+            &["transfer", "total"],
+            &["transfer", "total"],
+            "KB",
+            kb,
+        );
+        // The floor has no socket: its "ready" is hydration alone, beside Palaver's moment of
+        // hydration (before its socket's CONNECT is answered).
+        push(
+            "navigation to hydrated, median",
+            &["hydrate", "median_breakdown", "hydrated_ms"],
+            &["hydrate", "median_breakdown", "hydrated_ms"],
+            "ms",
+            1.0,
+        );
+        push(
+            "navigation to ready (Palaver: hydrated and connected), median",
+            &["hydrate", "median_ms"],
+            &["hydrate", "median_ms"],
+            "ms",
+            1.0,
+        );
+    }
+}
+
+/// A number in `frontend.mjs`'s JSON.
+fn num(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(*k))
+        .and_then(serde_json::Value::as_f64)
 }
 
 /// A latency figure, marked as a lower bound when the generator was saturated.
@@ -688,6 +939,35 @@ fn delivery_rows<T>(
         results,
         |r| Cell::of(step_of(r).missing() as f64, ""),
     ));
+}
+
+/// Palaver's idle memory per connection may exceed bare socketioxide's by this much (KB).
+const IDLE_OVERHEAD_KB: f64 = 2.0;
+
+/// A row of Palaver's figure beside the bare server's, when the bare server was measured.
+fn floor_row<T>(
+    floor: &mut Vec<FloorRow>,
+    scenario: &str,
+    metric: impl Into<String>,
+    results: &Pair<Result<T, ScenarioError>>,
+    overhead: Overhead,
+    get: impl Fn(&T) -> Cell,
+) {
+    let cell = |r: &Option<Result<T, ScenarioError>>| match r {
+        Some(Ok(v)) => get(v),
+        Some(Err(e)) => error_cell(e),
+        None => Cell::Missing,
+    };
+    if results.bare.is_none() {
+        return;
+    }
+    floor.push(FloorRow {
+        scenario: scenario.into(),
+        metric: metric.into(),
+        palaver: cell(&results.palaver),
+        floor: cell(&results.bare),
+        overhead,
+    });
 }
 
 /// A row of one figure of each server's result.

@@ -1,8 +1,9 @@
 //! Reconnection delays: exponential, capped, with jitter so that clients dropped together do
-//! not all come back in the same instant (socket.io-client's `randomizationFactor`).
+//! not all come back in the same instant (socket.io-client's `randomizationFactor`). Public so
+//! that the benchmark's reconnecting clients back off exactly as the browser does.
 
 #[derive(Debug, Clone)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     initial_ms: f64,
     max_ms: f64,
     factor: f64,
@@ -25,13 +26,13 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Attempts made since the last success.
-    pub(crate) fn attempt(&self) -> u32 {
+    pub fn attempt(&self) -> u32 {
         self.attempt
     }
 
     /// The delay before the next attempt, in ms. `random` is uniform in `[0, 1)`; it is a
     /// parameter so tests are deterministic.
-    pub(crate) fn next_delay(&mut self, random: f64) -> u64 {
+    pub fn next_delay(&mut self, random: f64) -> u64 {
         let base =
             (self.initial_ms * self.factor.powi(self.attempt.min(30) as i32)).min(self.max_ms);
         self.attempt = self.attempt.saturating_add(1);
@@ -40,7 +41,7 @@ impl Backoff {
         delay.min(self.max_ms).max(0.0).round() as u64
     }
 
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.attempt = 0;
     }
 }

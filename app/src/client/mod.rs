@@ -85,8 +85,6 @@
 //! let _ = connection.emit(admin, &message); // SendMessage belongs to `/`
 //! ```
 
-// Only the browser driver reconnects; natively the backoff is exercised by its tests.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod backoff;
 mod connection;
 pub(crate) mod early;
@@ -95,6 +93,7 @@ mod engine;
 #[cfg(feature = "hydrate")]
 mod browser;
 
+pub use backoff::Backoff;
 pub use connection::{
     AckFailure, CONNECT_TIMEOUT, Connection, DecodeError, EmitError, Incoming, Millis, Ns,
     NsStatus, Output,

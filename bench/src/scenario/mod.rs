@@ -1,11 +1,15 @@
 //! The scenarios, and what they share: connecting a crowd, publishing on an open-loop
 //! schedule, and waiting for deliveries to drain.
 
+pub(crate) mod attack;
+pub(crate) mod bystander;
 pub(crate) mod fanout;
 pub(crate) mod frontend;
+pub(crate) mod guests;
 pub(crate) mod idle;
 pub(crate) mod persist;
 pub(crate) mod rooms;
+pub(crate) mod storm;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +27,13 @@ use crate::servers::{ServerError, cpu_seconds_of};
 static NEXT_PUBLISHER: AtomicU32 = AtomicU32::new(0);
 
 /// Connections opened at once while a crowd gathers.
-const CONNECTING_AT_ONCE: usize = 64;
+pub(crate) const CONNECTING_AT_ONCE: usize = 64;
+
+/// `count` fresh publisher ids, the first returned: receivers' sequence tracking from an
+/// earlier step must not mistake a new publisher's first messages for repeats.
+pub(crate) fn next_publishers(count: usize) -> u32 {
+    NEXT_PUBLISHER.fetch_add(count as u32, Ordering::Relaxed)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ScenarioError {
@@ -133,9 +143,7 @@ pub(crate) async fn publish_open_loop(
     server_pid: u32,
 ) -> Result<Step, ScenarioError> {
     recorder.take();
-    // Fresh publisher ids for every run, so that receivers' sequence tracking from an earlier
-    // step does not mistake this step's first messages for repeats.
-    let first_id = NEXT_PUBLISHER.fetch_add(publishers.len() as u32, Ordering::Relaxed);
+    let first_id = next_publishers(publishers.len());
     let total = (rate * seconds).round() as u64;
     let mut seqs = vec![0u64; publishers.len()];
     let own = std::process::id();
@@ -176,6 +184,18 @@ pub(crate) async fn publish_open_loop(
         server_cpu,
         generator_load,
     })
+}
+
+/// Waits for `tasks` for up to `patience`, then aborts those still running (one stuck on a
+/// write the server never reads must not hold the run up).
+pub(crate) async fn join_within(tasks: Vec<tokio::task::JoinHandle<()>>, patience: Duration) {
+    let deadline = tokio::time::Instant::now() + patience;
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout_at(deadline, t).await.is_err() {
+            abort.abort();
+        }
+    }
 }
 
 /// Milliseconds, for the table.
