@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, Rust unit and integration tests, a release build,
-# a quick run of the benchmark suite, the socket.io-client interop tests, the chaos test and
-# the Playwright tests in Chromium.
+# the stress tests, a quick run of the benchmark suite, the socket.io-client interop tests,
+# the chaos test and the Playwright tests in Chromium.
 # Installs what is missing first. Stops at the first failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +26,7 @@ cargo fmt --all --check
 step "clippy"
 # One package at a time: a workspace build would merge app's ssr and hydrate features.
 cargo clippy -p app --tests -- -D warnings
-cargo clippy -p server --tests -- -D warnings
+cargo clippy -p server --tests --features stress -- -D warnings
 cargo clippy -p palaver-bench --tests -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
@@ -37,6 +37,11 @@ cargo test -p palaver-bench
 
 step "release build"
 cargo leptos build --release --precompress
+
+step "stress"
+# The long hostile-load tests, in a release build: a storm of 2,000 connections that each ask
+# for the lobby's replay, while a bystander posts.
+cargo test --release -p server --features stress --test stress -- --nocapture
 
 step "benchmark suite, quick run"
 # Checks that the load generator, the Node reference and the front-end measurement work, and

@@ -195,10 +195,7 @@ pub(crate) async fn serve(
         let app = app.clone();
         let staged = staged.clone();
         let timeout = limits.request_timeout;
-        tokio::spawn(async move {
-            connection(tcp, peer, app, admit, timeout, staged).await;
-            drop(counted);
-        });
+        tokio::spawn(connection(tcp, counted, peer, app, admit, timeout, staged));
     }
     drop(listener);
     let _ = stage.send(1);
@@ -218,6 +215,7 @@ pub(crate) async fn serve(
 
 async fn connection(
     tcp: TcpStream,
+    counted: Counted,
     peer: SocketAddr,
     app: Router,
     admit: Admit,
@@ -228,6 +226,7 @@ async fn connection(
     let io = TokioIo::new(Metered {
         inner: tcp,
         outflow: outflow.clone(),
+        _counted: counted,
     });
     let body_timeout = request_timeout;
     let service = app.map_request(move |request: Request<Incoming>| {
@@ -291,10 +290,13 @@ fn refusal(status: StatusCode, text: &'static str) -> Response {
     response
 }
 
-/// A TCP stream that tells its [`Outflow`] what it wrote.
+/// A TCP stream that tells its [`Outflow`] what it wrote, and holds its place among the open
+/// connections for as long as it is open: past an upgrade to WebSocket too, when hyper hands
+/// it on to engineioxide.
 struct Metered {
     inner: TcpStream,
     outflow: Arc<Outflow>,
+    _counted: Counted,
 }
 
 impl AsyncRead for Metered {
