@@ -42,7 +42,11 @@ async fn tutorial_guest(addr: std::net::SocketAddr) -> TcpStream {
         tcp.read_exact(&mut byte).await.unwrap();
         head.push(byte[0]);
     }
-    assert!(head.starts_with(b"HTTP/1.1 101"), "{:?}", String::from_utf8_lossy(&head));
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
     // A masked text frame (mask of zeros, so the payload goes as it is).
     let payload = br#"40{"serverOffset":0}"#;
     let mut frame = vec![0x81, 0x80 | payload.len() as u8, 0, 0, 0, 0];
@@ -102,7 +106,10 @@ async fn a_storm_of_connections_with_replay_does_not_hold_up_posting() {
     // Every guest's catch-up has run (cut or whole, as its backlog allowed).
     let deadline = Instant::now() + Duration::from_secs(120);
     while metric(&server, "palaver_catchups_total").await < catchups + STORM as u64 {
-        assert!(Instant::now() < deadline, "the storm's catch-ups never finished");
+        assert!(
+            Instant::now() < deadline,
+            "the storm's catch-ups never finished"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let caught_up = started.elapsed();
