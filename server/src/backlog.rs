@@ -9,6 +9,10 @@
 //! take a socket, or the server, over its bound is refused with `overloaded` instead (a
 //! replay becomes a `gap`), so memory never grows with what a client declines to read.
 //!
+//! What is counted is the JSON's length; what it takes in memory, queued, is up to twice that
+//! (it is written into a buffer that grows by doubling), so the bounds are held against twice
+//! the count.
+//!
 //! A WebSocket's writes also carry broadcasts, which are not charged (they share one buffer
 //! among every receiver, and the packet bound caps them); counting them as releases can only
 //! make a socket look emptier than it is by what its client did read.
@@ -32,6 +36,9 @@ pub(crate) struct Bounds {
     pub(crate) per_socket: u64,
     pub(crate) total: u64,
 }
+
+/// How much memory a queued answer may take for each byte of its JSON.
+const ALLOCATION_FACTOR: u64 = 2;
 
 /// Why a charge was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -199,7 +206,10 @@ impl Backlog {
         loop {
             // One answer may be larger than the bound; an empty backlog still takes it, or
             // it could never be sent at all.
-            if queued > 0 && queued.saturating_add(bytes) > bounds.per_socket {
+            let after = queued
+                .saturating_add(bytes)
+                .saturating_mul(ALLOCATION_FACTOR);
+            if queued > 0 && after > bounds.per_socket {
                 self.owner.refusals.fetch_add(1, Ordering::Relaxed);
                 return Err(Refused::Socket { queued });
             }
@@ -214,7 +224,10 @@ impl Backlog {
             }
         }
         let before = self.owner.total.fetch_add(bytes, Ordering::AcqRel);
-        if before.saturating_add(bytes) > bounds.total && before > 0 {
+        let after = before
+            .saturating_add(bytes)
+            .saturating_mul(ALLOCATION_FACTOR);
+        if after > bounds.total && before > 0 {
             self.release(bytes);
             self.owner.refusals.fetch_add(1, Ordering::Relaxed);
             return Err(Refused::Total { queued: before });
@@ -340,7 +353,7 @@ mod tests {
 
     #[test]
     fn a_socket_is_refused_over_its_bound_until_it_drains() {
-        let b = backlogs(100, 1_000);
+        let b = backlogs(200, 2_000);
         let s = b.of(Sid::new());
         s.charge(60).unwrap();
         s.charge(40).unwrap();
@@ -352,7 +365,7 @@ mod tests {
 
     #[test]
     fn an_empty_socket_takes_one_answer_larger_than_its_bound() {
-        let b = backlogs(100, 1_000);
+        let b = backlogs(200, 2_000);
         let s = b.of(Sid::new());
         s.charge(500).unwrap();
         assert!(s.charge(1).is_err());
@@ -360,7 +373,7 @@ mod tests {
 
     #[test]
     fn all_sockets_together_are_bounded() {
-        let b = backlogs(100, 250);
+        let b = backlogs(200, 500);
         let (one, two, three) = (b.of(Sid::new()), b.of(Sid::new()), b.of(Sid::new()));
         one.charge(100).unwrap();
         two.charge(100).unwrap();

@@ -249,6 +249,7 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
     for room in since.keys() {
         accessible(socket, chat, room).await?;
     }
+    let _reading = chat.catchups.acquire().await;
     let mut read = Vec::with_capacity(since.len());
     for (room, after) in since {
         let prepared = prepare(chat, &room, Cursor::Since(after))
