@@ -19,7 +19,7 @@ use socketioxide::extract::{AckSender, Data, Event, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts};
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::{DisconnectReason, Socket};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use tracing::{debug, error, info, warn};
 
 use crate::backlog::{Backlog, Backlogs};
@@ -40,9 +40,6 @@ use crate::session::Keys;
 use crate::store::{GUEST_SENDER, NewMessage, Store, StoredMessage};
 use crate::turn::Turn;
 use crate::writer::{self, Answer, OwnedMessage, Writer};
-
-/// Catch-ups that may read at once: half the database pool's connections.
-const CATCHUPS_AT_ONCE: usize = 4;
 
 /// Shared state of the chat namespace. Cheap to clone.
 #[derive(Clone)]
@@ -75,10 +72,8 @@ pub(crate) struct Chat {
     pub(crate) recent: Arc<Recent>,
     /// What each socket has been sent and not yet read, in bytes.
     pub(crate) backlogs: Backlogs,
-    /// Catch-ups reading at once. Each holds up to a replay's rows until it has sent them, and
-    /// a query connection while it reads: a crowd connecting at once queues here, not in the
-    /// database's pool, where `/healthz`, history pages and the chat page also wait.
-    pub(crate) catchups: Arc<Semaphore>,
+    /// Catch-ups under way: reading, or holding what they read until they send it.
+    pub(crate) catchups: Arc<catchup::Gates>,
 }
 
 /// What guards the chat against floods, from the configuration.
@@ -123,7 +118,7 @@ impl Chat {
             writer,
             recent,
             backlogs,
-            catchups: Arc::new(Semaphore::new(CATCHUPS_AT_ONCE)),
+            catchups: Arc::default(),
         })
     }
 }
@@ -163,7 +158,7 @@ async fn on_connect(
 
     // The catch-up's reads run before the order lock, so that a crowd connecting at once
     // neither holds up posting nor waits on one another's queries.
-    let reading = chat.catchups.acquire().await;
+    let reading = chat.catchups.read().await;
     let mut read = Vec::new();
     for (room, cursor) in replay_plan(&socket, &auth, &joined) {
         match catchup::prepare(&chat, &room, cursor).await {
@@ -174,6 +169,7 @@ async fn on_connect(
             }
         }
     }
+    let sending = chat.catchups.send().await;
     let order = chat.order.lock().await;
     if let Some(person) = &who.person {
         socket.join(person_room(person));
@@ -199,7 +195,7 @@ async fn on_connect(
         }
     }
     drop(order);
-    drop(reading);
+    drop((sending, reading));
     if !socket.connected() {
         // Gone already: its disconnect handler may have run before it was counted in.
         for room in &joined {
