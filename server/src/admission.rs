@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
-use crate::listen::Quiet;
+use crate::logging::Hush;
 use crate::peer::{self, Source, TrustedProxies};
 use crate::throttle::Throttle;
 
@@ -29,7 +29,7 @@ pub(crate) struct Rates {
 pub(crate) struct Admission {
     per_address: Arc<Throttle>,
     total: Arc<Throttle>,
-    refusals: Arc<std::sync::Mutex<Quiet>>,
+    refusals: Arc<Hush>,
     trusted: Arc<TrustedProxies>,
 }
 
@@ -42,9 +42,7 @@ impl Admission {
             )),
             total: Arc::new(Throttle::per_second(rates.total, rates.total_burst)),
             trusted: Arc::new(trusted),
-            refusals: Arc::new(std::sync::Mutex::new(Quiet::new(
-                std::time::Duration::from_secs(10),
-            ))),
+            refusals: Arc::new(Hush::new(std::time::Duration::from_secs(10))),
         }
     }
 
@@ -82,12 +80,7 @@ pub(crate) async fn check(
     if let Some(client) = client
         && let Err(wait) = admission.admit(client, Instant::now())
     {
-        let due = admission
-            .refusals
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .due();
-        if let Some(skipped) = due {
+        if let Some(skipped) = admission.refusals.speak() {
             warn!(%client, skipped, "new sessions over the rate; refused");
         }
         let mut response = (

@@ -36,6 +36,7 @@ use tower_http::timeout::TimeoutBody;
 use tracing::{debug, info, warn};
 
 use crate::backlog::Outflow;
+use crate::logging::Hush;
 use crate::peer::TrustedProxies;
 
 /// Largest request head read (request line and headers). Browsers send a few KiB.
@@ -154,7 +155,7 @@ pub(crate) async fn serve(
     let open: Arc<Open> = Arc::default();
     // 0: serving; 1: finish what is in flight; 2: drop everything.
     let (stage, staged) = watch::channel(0u8);
-    let mut accept_errors = Quiet::new(Duration::from_secs(10));
+    let accept_errors = Hush::new(Duration::from_secs(10));
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -164,7 +165,7 @@ pub(crate) async fn serve(
                 Err(e) => {
                     // Out of descriptors (or a connection reset before accept): back off instead
                     // of spinning; the condition clears as connections close.
-                    if let Some(skipped) = accept_errors.due() {
+                    if let Some(skipped) = accept_errors.speak() {
                         warn!(error = %e, skipped, "accept failed");
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -347,38 +348,6 @@ impl AsyncWrite for Metered {
     }
 }
 
-/// Lets a repeated warning through once per period, counting the ones it held back.
-pub(crate) struct Quiet {
-    every: Duration,
-    last: Option<Instant>,
-    skipped: u64,
-}
-
-impl Quiet {
-    pub(crate) fn new(every: Duration) -> Quiet {
-        Quiet {
-            every,
-            last: None,
-            skipped: 0,
-        }
-    }
-
-    /// `Some(held back since the last one)` when a warning may be logged now.
-    pub(crate) fn due(&mut self) -> Option<u64> {
-        let now = Instant::now();
-        match self.last {
-            Some(at) if now.duration_since(at) < self.every => {
-                self.skipped += 1;
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.skipped))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,15 +367,5 @@ mod tests {
         drop(two);
         assert_eq!(open.total.load(Ordering::Relaxed), 1);
         assert!(!open.by_address.lock().unwrap().contains_key(&a));
-    }
-
-    #[test]
-    fn a_repeated_warning_is_let_through_once_per_period() {
-        let mut q = Quiet::new(Duration::from_secs(3600));
-        assert_eq!(q.due(), Some(0));
-        assert_eq!(q.due(), None);
-        assert_eq!(q.due(), None);
-        q.last = Some(Instant::now() - Duration::from_secs(3601));
-        assert_eq!(q.due(), Some(2));
     }
 }

@@ -6,6 +6,7 @@
 //! [`Rejections`], so that a client sending nothing but bad events cannot fill the disk.
 
 use std::fmt::{self, Display, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,51 @@ pub(crate) fn rejections(socket: &SocketRef) -> Arc<Rejections> {
     made
 }
 
+/// Lets a repeated log line through at most once per period, counting the ones held back, so
+/// that a flood of the same event cannot fill the disk. Shared freely: it takes `&self`.
+#[derive(Debug)]
+pub(crate) struct Hush {
+    every: Duration,
+    start: Instant,
+    /// Milliseconds after `start` from which the next line may be logged.
+    next: AtomicU64,
+    held_back: AtomicU64,
+}
+
+impl Hush {
+    pub(crate) fn new(every: Duration) -> Hush {
+        Hush {
+            every,
+            start: Instant::now(),
+            next: AtomicU64::new(0),
+            held_back: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(how many were held back since the last line)` when a line may be logged now.
+    pub(crate) fn speak(&self) -> Option<u64> {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next.load(Ordering::Relaxed);
+        let every = u64::try_from(self.every.as_millis()).unwrap_or(u64::MAX);
+        let turn = now >= next
+            && self
+                .next
+                .compare_exchange(
+                    next,
+                    now.saturating_add(every),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok();
+        if turn {
+            Some(self.held_back.swap(0, Ordering::Relaxed))
+        } else {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,5 +203,16 @@ mod tests {
         assert_eq!(r.judge(later), Verdict::Quieten);
         assert_eq!(r.take_unlogged(), 1);
         assert_eq!(r.take_unlogged(), 0);
+    }
+
+    #[test]
+    fn a_repeated_line_is_let_through_once_per_period() {
+        let hush = Hush::new(Duration::from_secs(3600));
+        assert_eq!(hush.speak(), Some(0));
+        assert_eq!(hush.speak(), None);
+        assert_eq!(hush.speak(), None);
+        // As if the period were over.
+        hush.next.store(0, Ordering::Relaxed);
+        assert_eq!(hush.speak(), Some(2));
     }
 }

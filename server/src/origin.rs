@@ -15,9 +15,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::logging::Hush;
 use axum::extract::{Request, State};
 use axum::http::uri::Authority;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -117,7 +117,7 @@ impl Access {
         Ok(Access {
             allowed,
             site,
-            hush: Arc::new((Hush::new(), Hush::new())),
+            hush: Arc::new((Hush::new(QUIET), Hush::new(QUIET))),
         })
     }
 
@@ -238,48 +238,6 @@ pub(crate) async fn check(State(access): State<Access>, request: Request, next: 
 /// How often one kind of refusal is logged at most: a flood of refused requests must not
 /// become a flood of log lines.
 const QUIET: Duration = Duration::from_secs(10);
-
-/// Lets a log line through at most once per [`QUIET`], counting the ones held back.
-#[derive(Debug)]
-struct Hush {
-    start: Instant,
-    /// Milliseconds after `start` from which the next line may be logged.
-    next: AtomicU64,
-    held_back: AtomicU64,
-}
-
-impl Hush {
-    fn new() -> Hush {
-        Hush {
-            start: Instant::now(),
-            next: AtomicU64::new(0),
-            held_back: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(how many were held back since the last line)` when a line may be logged now.
-    fn speak(&self) -> Option<u64> {
-        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let next = self.next.load(Ordering::Relaxed);
-        let quiet = u64::try_from(QUIET.as_millis()).unwrap_or(u64::MAX);
-        let turn = now >= next
-            && self
-                .next
-                .compare_exchange(
-                    next,
-                    now.saturating_add(quiet),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok();
-        if turn {
-            Some(self.held_back.swap(0, Ordering::Relaxed))
-        } else {
-            self.held_back.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -557,16 +515,5 @@ mod tests {
             );
         }
         assert_eq!(parse_address("").unwrap(), "");
-    }
-
-    #[test]
-    fn refusals_are_logged_at_most_once_per_quiet_spell() {
-        let hush = Hush::new();
-        assert_eq!(hush.speak(), Some(0));
-        assert_eq!(hush.speak(), None);
-        assert_eq!(hush.speak(), None);
-        // As if the quiet spell were over.
-        hush.next.store(0, Ordering::Relaxed);
-        assert_eq!(hush.speak(), Some(2));
     }
 }
