@@ -11,9 +11,11 @@ use std::sync::Mutex;
 use app::events::ChatMessage;
 
 /// Messages kept per room. A catch-up whose read is older than these falls back to a query.
-const PER_ROOM: usize = 32;
+/// The window between a catch-up's read and its turn at the lock is short, so a few suffice.
+const PER_ROOM: usize = 16;
 /// Rooms kept; past it, the least recently written are forgotten (they fall back to queries).
-const ROOMS: usize = 4_096;
+/// With the longest messages, this memory is bounded to about 1,024 × 16 × 4 KiB.
+const ROOMS: usize = 1_024;
 
 #[derive(Default)]
 pub(crate) struct Recent {
