@@ -1,4 +1,4 @@
-//! The writer's own SQLite connection, which stores batches of posts.
+//! The writer's own SQLite connection, which stores batches of posts and changes.
 //!
 //! It is a plain blocking connection (rusqlite), called from the writer's thread, so that a
 //! batch is one stretch of work on one thread. Through the pool's connections each statement
@@ -69,27 +69,63 @@ impl WriterConnection {
         })
     }
 
-    /// Stores several messages in one transaction, so that they share one commit (and its
-    /// fsync): each one's outcome, in order. A message whose sender stored its client offset
+    /// Makes one change in a transaction of its own (the writer batches them: see
+    /// [`WriterConnection::write`]).
+    #[cfg(test)]
+    pub(crate) fn apply<T>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// [`WriterConnection::write`] of messages alone.
+    #[cfg(test)]
+    pub(crate) fn insert_batch(
+        &mut self,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<Result<Inserted, OffsetInUse>>, StoreError> {
+        Ok(self.write(Vec::new(), messages)?.outcomes)
+    }
+
+    /// Makes `changes`, each in a savepoint of its own so that one that fails is undone alone,
+    /// then stores `messages`, all in one transaction, so that they share one commit (and its
+    /// fsync). A message whose sender stored its client offset
     /// already (or earlier in the batch) is not stored again: when it is the same message (its
     /// room and text; a retry), its outcome is the stored one, with `created: false`; when it
     /// is another, [`OffsetInUse`]. All or nothing: on error, nothing is stored.
     ///
     /// Callers must not insert concurrently: seqs are computed here, from each room's newest,
     /// and the unique (room, seq) index turns a race into an error rather than a hole.
-    pub(crate) fn insert_batch(
+    pub(crate) fn write(
         &mut self,
+        changes: Vec<Change>,
         messages: &[NewMessage<'_>],
-    ) -> Result<Vec<Result<Inserted, OffsetInUse>>, StoreError> {
+    ) -> Result<Written, StoreError> {
         // IMMEDIATE: take the write lock now. A deferred transaction reads first, and in WAL
         // mode its upgrade to a writer fails at once ("database is locked", no busy wait) if
-        // another connection committed meanwhile, as a name claim or a membership may.
+        // another connection committed meanwhile, as an admin's deletion or ban may.
         let WriterConnection {
             conn,
             newest,
             data_version,
         } = self;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut told = Vec::with_capacity(changes.len());
+        for change in changes {
+            let savepoint = tx.savepoint()?;
+            let (made, tell) = change.make(&savepoint);
+            if made {
+                savepoint.commit()?;
+            }
+            // Otherwise dropped, which rolls the savepoint back.
+            told.push(tell);
+        }
         // Read under the write lock: nobody else commits until this transaction ends.
         let version: i64 = tx
             .prepare_cached("PRAGMA data_version")?
@@ -187,7 +223,46 @@ impl WriterConnection {
                 }
             }
         }
-        Ok(outcomes)
+        Ok(Written { told, outcomes })
+    }
+}
+
+/// What a committed batch gives back.
+pub(crate) struct Written {
+    /// What tells each change's caller its outcome, in order.
+    pub(crate) told: Vec<Told>,
+    /// Each message's outcome, in order.
+    pub(crate) outcomes: Vec<Result<Inserted, OffsetInUse>>,
+}
+
+/// A change to people, rooms or memberships, for the writer's next transaction: it makes its
+/// statements on the connection it is given, says whether they succeeded (else they are
+/// undone), and gives what tells its caller the outcome once the transaction has committed.
+pub(crate) struct Change(Box<Make>);
+
+type Make = dyn FnOnce(&Connection) -> (bool, Told) + Send;
+
+/// Tells a change's caller how it ended; called only after the commit. Dropped uncalled (the
+/// transaction failed), the caller learns that the change was not made.
+pub(crate) type Told = Box<dyn FnOnce() + Send>;
+
+impl Change {
+    /// The change that `f` makes, whose outcome `tell` receives.
+    pub(crate) fn new<T: Send + 'static>(
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        tell: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+    ) -> Change {
+        Change(Box::new(move |c| {
+            let outcome = f(c);
+            (
+                outcome.is_ok(),
+                Box::new(move || tell(outcome.map_err(Into::into))),
+            )
+        }))
+    }
+
+    fn make(self, c: &Connection) -> (bool, Told) {
+        (self.0)(c)
     }
 }
 
@@ -219,4 +294,89 @@ fn message_of(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         seq: r.get(6)?,
         kind: r.get(7)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::store::Store;
+
+    /// A change that adds `room`, then fails if `fail`; its outcome goes to `heard`.
+    fn add_room(room: &'static str, fail: bool, heard: &Arc<Mutex<Vec<String>>>) -> Change {
+        let heard = heard.clone();
+        Change::new(
+            move |c| {
+                c.execute(
+                    "INSERT INTO rooms (name, kind, created_at) VALUES (?1, 'room', 1)",
+                    [room],
+                )?;
+                if fail {
+                    c.execute("INSERT INTO nowhere VALUES (1)", [])?;
+                }
+                Ok(room)
+            },
+            move |outcome| {
+                let told = match outcome {
+                    Ok(room) => format!("{room} made"),
+                    Err(_) => format!("{room} failed"),
+                };
+                heard.lock().unwrap().push(told);
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_failed_change_is_undone_alone_and_callers_hear_after_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let mut conn = store.writer_connection().unwrap();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let changes = vec![
+            add_room("a", false, &heard),
+            add_room("b", true, &heard),
+            add_room("c", false, &heard),
+        ];
+        let written = conn.write(changes, &[]).unwrap();
+        assert!(heard.lock().unwrap().is_empty(), "nobody hears before");
+        for tell in written.told {
+            tell();
+        }
+        assert_eq!(*heard.lock().unwrap(), ["a made", "b failed", "c made"]);
+        let rooms: Vec<String> = conn
+            .conn
+            .prepare("SELECT name FROM rooms WHERE name IN ('a', 'b', 'c') ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rooms, ["a", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_change_whose_batch_fails_is_reported_unwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let mut conn = store.writer_connection().unwrap();
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        // A change that ends the transaction under the batch's feet, as a failing disk would.
+        let breaking = Change::new(|c| c.execute_batch("ROLLBACK"), |_| {});
+        assert!(
+            conn.write(vec![add_room("a", false, &heard), breaking], &[])
+                .is_err()
+        );
+        // Its `Told` was dropped uncalled: `Writer::change` turns that into `NotWritten`.
+        assert!(heard.lock().unwrap().is_empty());
+        let count: i64 = conn
+            .conn
+            .query_row("SELECT COUNT(*) FROM rooms WHERE name = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(count, 0);
+    }
 }

@@ -8,6 +8,7 @@ use app::events::{
 use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{error, warn};
 
+use crate::changes;
 use crate::chat::Chat;
 use crate::conversation::person_room;
 use crate::limits;
@@ -106,15 +107,20 @@ async fn identify(
     if let Ok(Some((holder, _))) = chat.store.person_named(&key).await
         && holder != person
         && online(&holder)
-        && let Err(e) = chat.store.touch_person(&holder, now).await
+        && let Err(e) = chat
+            .writer
+            .change(move |c| changes::touch_person(c, &holder, now))
+            .await
     {
         warn!(error = %e, "recording that a name's holder is online failed");
     }
-    match chat
-        .store
-        .claim_name(&person, &name, &key, now, SESSION_TTL_MS)
-        .await
-    {
+    let claim = {
+        let (person, name) = (person.clone(), name.clone());
+        move |c: &rusqlite::Connection| {
+            changes::claim_name(c, &person, &name, &key, now, SESSION_TTL_MS)
+        }
+    };
+    match chat.writer.change(claim).await {
         Ok(Claim::Granted) => {}
         Ok(Claim::Taken) => return Err(Refusal::NameTaken),
         Ok(Claim::Banned) => return Err(Refusal::Banned),
@@ -155,7 +161,12 @@ pub(crate) fn of(socket: &SocketRef) -> Identity {
 /// Keeps a leaving person's hold on their name from the moment they left.
 pub(crate) async fn seen_leaving(chat: &Chat, identity: &Identity) {
     if let Some(person) = &identity.person
-        && let Err(e) = chat.store.touch_person(person, now_ms()).await
+        && let Err(e) = {
+            let (person, now) = (person.clone(), now_ms());
+            chat.writer
+                .change(move |c| changes::touch_person(c, &person, now))
+                .await
+        }
     {
         warn!(error = %e, "recording when a person left failed");
     }

@@ -7,6 +7,7 @@ mod admission;
 mod backlog;
 mod batch;
 mod catchup;
+mod changes;
 mod chat;
 mod config;
 mod conversation;

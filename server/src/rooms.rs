@@ -15,6 +15,7 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use tracing::{error, info};
 
+use crate::changes;
 use crate::chat::{AckRequested, Chat, answer, parsed, publish};
 use crate::conversation::{Conversation, person_room};
 use crate::directory::{self, send_to_person};
@@ -127,9 +128,10 @@ pub(crate) async fn on_create(
         let person = person(&who)?;
         let name = events::validate_room_name(&parsed::<CreateRoom>(request)?.name)?;
         limits::charge(&socket, &chat, Action::CreateRoom, 1)?;
+        let (room, by, now) = (name.clone(), person.to_owned(), now_ms());
         let created = chat
-            .store
-            .create_room(&name, person, now_ms())
+            .writer
+            .change(move |c| changes::create_room(c, &room, &by, now))
             .await
             .map_err(unavailable)?;
         if !created {
@@ -164,9 +166,10 @@ pub(crate) async fn on_join(
         if chat.store.room_kind(&name).await.map_err(unavailable)? != Some(RoomKind::Room) {
             return Err(unknown());
         }
+        let (room, by, now) = (name.clone(), person.to_owned(), now_ms());
         let joined = chat
-            .store
-            .join(&name, person, now_ms())
+            .writer
+            .change(move |c| changes::join(c, &room, &by, now))
             .await
             .map_err(unavailable)?;
         enter(&io, &chat, &who, &name).await;
@@ -210,7 +213,11 @@ pub(crate) async fn on_leave(
             OnLeave::HoldUntil(at) => hold_back_left(&io, &chat, &who, &name, at),
             OnLeave::Held => {}
         }
-        chat.store.leave(&name, person).await.map_err(unavailable)?;
+        let (room, by) = (name.clone(), person.to_owned());
+        chat.writer
+            .change(move |c| changes::leave(c, &room, &by))
+            .await
+            .map_err(unavailable)?;
         if let Some(main) = io.of(Main::PATH) {
             let sockets = main.within(person_room(person)).sockets();
             for s in &sockets {
@@ -250,8 +257,9 @@ pub(crate) async fn on_open_dm(
             .ok_or_else(unknown)?;
         let dm = Conversation::dm(me, &them).id();
         // The other person is not told: they hear of it with its first message.
-        chat.store
-            .open_dm(&dm, me, &them, now_ms())
+        let (room, a, b, now) = (dm.clone(), me.to_owned(), them.clone(), now_ms());
+        chat.writer
+            .change(move |c| changes::open_dm(c, &room, &a, &b, now))
             .await
             .map_err(unavailable)?;
         let info = settled(&io, &chat, &who, &dm).await?;
@@ -278,8 +286,9 @@ pub(crate) async fn on_read(
             return Ok(());
         };
         accessible(&socket, &chat, &r.room).await?;
-        chat.store
-            .mark_read(&r.room, &person, r.seq)
+        let (room, seq) = (r.room, r.seq);
+        chat.writer
+            .change(move |c| changes::mark_read(c, &room, &person, seq))
             .await
             .map_err(unavailable)
     }

@@ -20,6 +20,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The writer's transaction failed (it logs why), or the writer has stopped.
+    #[error("the change was not written")]
+    NotWritten,
     #[error("cannot create the database directory {path}: {source}")]
     CreateDir {
         path: String,
@@ -313,68 +316,6 @@ impl Store {
         Ok(row.unwrap_or((0, 0)))
     }
 
-    /// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
-    /// or another person holds it: someone seen within `hold_ms` of `now`, or banned. An older
-    /// holder's claim has lapsed with their token and is removed.
-    pub(crate) async fn claim_name(
-        &self,
-        person: &str,
-        name: &str,
-        name_key: &str,
-        now: i64,
-        hold_ms: i64,
-    ) -> Result<Claim, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "DELETE FROM people
-             WHERE name_key = ? AND person != ? AND last_seen < ? AND banned_at IS NULL",
-        )
-        .bind(name_key)
-        .bind(person)
-        .bind(now.saturating_sub(hold_ms))
-        .execute(&mut *tx)
-        .await?;
-        // After a write: a transaction that read first could not become a writer (WAL mode
-        // refuses at once) if another connection committed meanwhile.
-        let banned: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM people WHERE person = ? AND banned_at IS NOT NULL")
-                .bind(person)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if banned.is_some() {
-            return Ok(Claim::Banned);
-        }
-        let claimed = sqlx::query(
-            "INSERT INTO people (person, name, name_key, last_seen) VALUES (?, ?, ?, ?)
-             ON CONFLICT (person) DO UPDATE
-             SET name = excluded.name, name_key = excluded.name_key, last_seen = excluded.last_seen",
-        )
-        .bind(person)
-        .bind(name)
-        .bind(name_key)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        match claimed {
-            Ok(_) => {
-                // Everyone with a name belongs to the lobby.
-                sqlx::query(
-                    "INSERT INTO members (room, person, joined_at) VALUES ('lobby', ?, ?)
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(person)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(Claim::Granted)
-            }
-            // The unique name_key: someone else holds the name (also when two claim it at once).
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Claim::Taken),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Bans the person holding the name whose key is `name_key`, from `now` (or from when they
     /// were banned already): their person id and name, or `None` when nobody holds it.
     pub(crate) async fn ban(
@@ -410,42 +351,6 @@ impl Store {
         Ok(row.map(|(n,)| n))
     }
 
-    /// Records that `person` was seen at `now`, extending their hold on their name.
-    pub(crate) async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE people SET last_seen = MAX(last_seen, ?) WHERE person = ?")
-            .bind(now)
-            .bind(person)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Creates a public room with `person` as its first member; false when the name is taken.
-    pub(crate) async fn create_room(
-        &self,
-        name: &str,
-        person: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let created = sqlx::query(
-            "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?, 'room', ?, ?)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(person)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if created {
-            add_member(&mut tx, name, person, now).await?;
-            tx.commit().await?;
-        }
-        Ok(created)
-    }
-
     /// The kind of the conversation called `name`, if it exists.
     pub(crate) async fn room_kind(&self, name: &str) -> Result<Option<RoomKind>, StoreError> {
         let kind: Option<(String,)> = sqlx::query_as("SELECT kind FROM rooms WHERE name = ?")
@@ -453,17 +358,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(kind.map(|(k,)| RoomKind::from_column(&k)))
-    }
-
-    /// Adds `person` to `room`; false when they were in it already.
-    pub(crate) async fn join(
-        &self,
-        room: &str,
-        person: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        Ok(add_member(&mut conn, room, person, now).await?)
     }
 
     /// Whether `person` belongs to `room`.
@@ -475,19 +369,6 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.is_some())
-    }
-
-    /// Takes `person` out of `room`; false when they were not in it.
-    pub(crate) async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
-        Ok(
-            sqlx::query("DELETE FROM members WHERE room = ? AND person = ?")
-                .bind(room)
-                .bind(person)
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                == 1,
-        )
     }
 
     /// The public rooms `person` belongs to (not their direct conversations), lobby included.
@@ -598,48 +479,6 @@ impl Store {
         )
     }
 
-    /// Creates the direct conversation `name` that `a` opens with `b`, unless it exists. `b` is
-    /// only invited: it is not in their list until its first message (see [`Store::room_list`]).
-    pub(crate) async fn open_dm(
-        &self,
-        name: &str,
-        a: &str,
-        b: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?, 'dm', ?, ?)
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(a)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        add_member(&mut tx, name, a, now).await?;
-        // Opening it oneself is hearing of it.
-        sqlx::query("UPDATE members SET invited = 0 WHERE room = ? AND person = ? AND invited = 1")
-            .bind(name)
-            .bind(a)
-            .execute(&mut *tx)
-            .await?;
-        if b != a {
-            sqlx::query(
-                "INSERT INTO members (room, person, joined_at, read_seq, invited)
-                 VALUES (?, ?, ?, 0, 1)
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(name)
-            .bind(b)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The direct conversations `person` is in, each with its people (`person` included) and
     /// their names.
     pub(crate) async fn dms_of(&self, person: &str) -> Result<Vec<DmPeople>, StoreError> {
@@ -674,28 +513,6 @@ impl Store {
         Ok(dms)
     }
 
-    /// Moves `person`'s read marker in `room` forward to `seq` (never back, and never past the
-    /// room's newest message, so a bogus `seq` cannot hide messages yet to come).
-    pub(crate) async fn mark_read(
-        &self,
-        room: &str,
-        person: &str,
-        seq: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE members
-             SET read_seq = MAX(read_seq,
-                                MIN(?1, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?2)))
-             WHERE room = ?2 AND person = ?3",
-        )
-        .bind(seq)
-            .bind(room)
-            .bind(person)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Deletes message `id` of a public room: its text goes, a tombstone keeps its place (and
     /// `seq`). The room it was in, or `None` when there is no such message (deleting twice is
     /// not an error), or it belongs to a direct conversation: those are their two people's
@@ -726,27 +543,6 @@ impl Store {
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-async fn add_member(
-    conn: &mut sqlx::SqliteConnection,
-    room: &str,
-    person: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    // read_seq starts at the room's head: a newcomer has nothing unread.
-    Ok(sqlx::query(
-        "INSERT INTO members (room, person, joined_at, read_seq)
-         VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?1))
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(room)
-    .bind(person)
-    .bind(now)
-    .execute(conn)
-    .await?
-    .rows_affected()
-        == 1)
 }
 
 /// Creates `dir` and its missing parents, for their owner only: it holds every message, and
@@ -790,12 +586,57 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::changes;
 
     async fn open_temp() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("sub/palaver.db").display());
         let store = Store::open(&url).await.unwrap();
         (dir, store)
+    }
+
+    /// The writer's changes, each made in a transaction of its own on a writer's connection.
+    impl Store {
+        async fn change<T>(
+            &self,
+            f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+        ) -> Result<T, StoreError> {
+            self.writer_connection()?.apply(f)
+        }
+
+        async fn claim_name(
+            &self,
+            person: &str,
+            name: &str,
+            key: &str,
+            now: i64,
+            hold: i64,
+        ) -> Result<Claim, StoreError> {
+            self.change(|c| changes::claim_name(c, person, name, key, now, hold))
+                .await
+        }
+
+        async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {
+            self.change(|c| changes::touch_person(c, person, now)).await
+        }
+
+        async fn create_room(
+            &self,
+            room: &str,
+            person: &str,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            self.change(|c| changes::create_room(c, room, person, now))
+                .await
+        }
+
+        async fn join(&self, room: &str, person: &str, now: i64) -> Result<bool, StoreError> {
+            self.change(|c| changes::join(c, room, person, now)).await
+        }
+
+        async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
+            self.change(|c| changes::leave(c, room, person)).await
+        }
     }
 
     fn msg<'a>(text: &'a str, offset: Option<&'a str>) -> NewMessage<'a> {

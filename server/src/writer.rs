@@ -1,5 +1,6 @@
-//! The one writer of messages: every post is committed, then broadcast, in id order, and
-//! posts that arrive together share one commit (group commit).
+//! The one writer of the database: every post is committed, then broadcast, in id order, and
+//! posts and changes (name claims, rooms, memberships: see [`crate::changes`]) that arrive
+//! together share one commit (group commit).
 //!
 //! With `synchronous=FULL`, each commit waits for an fsync (about 2.5 ms on the benchmark
 //! machine), so committing posts one by one capped Palaver at about 400 acknowledged
@@ -15,12 +16,12 @@ use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::{debug, error};
 
-use crate::batch::WriterConnection;
+use crate::batch::{Change, WriterConnection, Written};
 use crate::chat::to_event;
 use crate::delivery::Lagging;
 use crate::metrics::Metrics;
 use crate::recent::Recent;
-use crate::store::{NewMessage, OffsetInUse, Store};
+use crate::store::{NewMessage, OffsetInUse, Store, StoreError};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;
@@ -61,7 +62,15 @@ impl OwnedMessage {
     }
 }
 
-struct Job {
+// Posts are most of the traffic: boxing them to shrink the rare change's slot would cost an
+// allocation per post.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Post(Post),
+    Change(Change),
+}
+
+struct Post {
     message: OwnedMessage,
     to: BroadcastOperators<LocalAdapter>,
     answer: Answer,
@@ -151,14 +160,32 @@ impl Writer {
         to: BroadcastOperators<LocalAdapter>,
         answer: Answer,
     ) {
-        let job = Job {
+        let post = Post {
             message,
             to,
             answer,
         };
-        if let Err(refused) = self.queue.send(job).await {
-            refused.0.answer.give(Err(ChatError::Unavailable));
+        if let Err(refused) = self.queue.send(Job::Post(post)).await
+            && let Job::Post(post) = refused.0
+        {
+            post.answer.give(Err(ChatError::Unavailable));
         }
+    }
+
+    /// Makes the change `f` in the writer's next transaction: its outcome, once committed.
+    pub(crate) async fn change<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tell, told) = oneshot::channel();
+        let change = Change::new(f, move |outcome| {
+            let _ = tell.send(outcome);
+        });
+        self.queue
+            .send(Job::Change(change))
+            .await
+            .map_err(|_| StoreError::NotWritten)?;
+        told.await.map_err(|_| StoreError::NotWritten)?
     }
 }
 
@@ -169,33 +196,46 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
         // Held across "commit, then broadcast": see `Chat::order`.
         let _order = shared.order.lock().await;
         let started = std::time::Instant::now();
-        let messages: Vec<NewMessage> = batch.iter().map(|j| j.message.as_new()).collect();
+        let mut posts = Vec::with_capacity(batch.len());
+        let mut changes = Vec::new();
+        for job in batch.drain(..) {
+            match job {
+                Job::Post(post) => posts.push(post),
+                Job::Change(change) => changes.push(change),
+            }
+        }
+        let made = changes.len();
+        let messages: Vec<NewMessage> = posts.iter().map(|p| p.message.as_new()).collect();
         // Blocking, and meant to be: this thread has nothing else to do meanwhile.
-        let outcomes = match &mut conn {
-            Some(conn) => conn.insert_batch(&messages),
+        let written = match &mut conn {
+            Some(conn) => conn.write(changes, &messages),
             None => shared
                 .store
                 .writer_connection()
-                .and_then(|c| conn.insert(c).insert_batch(&messages)),
+                .and_then(|c| conn.insert(c).write(changes, &messages)),
         };
-        if outcomes.is_err() {
+        if written.is_err() {
             // Start afresh with a new connection next time.
             conn = None;
         }
         drop(messages);
-        let outcomes = match outcomes {
-            Ok(outcomes) => outcomes,
+        let Written { told, outcomes } = match written {
+            Ok(written) => written,
             Err(e) => {
-                error!(posts = batch.len(), error = %e, "committing messages failed");
-                for job in batch.drain(..) {
-                    job.answer.give(Err(ChatError::Unavailable));
+                // The changes' callers learn it as their `Told` is dropped.
+                error!(posts = posts.len(), changes = made, error = %e, "committing a batch failed");
+                for post in posts {
+                    post.answer.give(Err(ChatError::Unavailable));
                 }
                 continue;
             }
         };
         let committed = started.elapsed();
-        let posts = batch.len();
-        for (job, outcome) in batch.drain(..).zip(outcomes) {
+        for tell in told {
+            tell();
+        }
+        let stored = posts.len();
+        for (job, outcome) in posts.into_iter().zip(outcomes) {
             let inserted = match outcome {
                 Ok(inserted) => inserted,
                 Err(OffsetInUse) => {
@@ -220,7 +260,7 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
             }
             job.answer.give(Ok(posted));
         }
-        debug!(posts, ?committed, total = ?started.elapsed(), "batch written");
+        debug!(posts = stored, changes = made, ?committed, total = ?started.elapsed(), "batch written");
     }
 }
 

@@ -1,0 +1,160 @@
+//! Changes to people, rooms and memberships, as statements on the writer's connection.
+//!
+//! The writer makes each one inside the transaction of its next batch ([`crate::writer`]), so
+//! that a crowd's name claims and joins share commits (and their fsyncs) with one another
+//! and with posts, and never contend with the writer for SQLite's write lock: through the
+//! pool, each was a commit of its own, and a collision slept in SQLite's busy handler.
+
+use app::events::LOBBY;
+use rusqlite::{Connection, ErrorCode, ffi};
+
+use crate::store::Claim;
+
+/// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
+/// or another person holds it: someone seen within `hold_ms` of `now`, or banned. An older
+/// holder's claim has lapsed with their token and is removed.
+pub(crate) fn claim_name(
+    c: &Connection,
+    person: &str,
+    name: &str,
+    name_key: &str,
+    now: i64,
+    hold_ms: i64,
+) -> rusqlite::Result<Claim> {
+    let banned = c
+        .prepare_cached("SELECT 1 FROM people WHERE person = ?1 AND banned_at IS NOT NULL")?
+        .exists([person])?;
+    if banned {
+        return Ok(Claim::Banned);
+    }
+    // The name key is unique: this removes its holder only when their claim has lapsed, and
+    // then the insert below cannot clash.
+    c.prepare_cached(
+        "DELETE FROM people
+         WHERE name_key = ?1 AND person != ?2 AND last_seen < ?3 AND banned_at IS NULL",
+    )?
+    .execute((name_key, person, now.saturating_sub(hold_ms)))?;
+    let claimed = c
+        .prepare_cached(
+            "INSERT INTO people (person, name, name_key, last_seen) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (person) DO UPDATE
+             SET name = excluded.name, name_key = excluded.name_key,
+                 last_seen = excluded.last_seen",
+        )?
+        .execute((person, name, name_key, now));
+    match claimed {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Ok(Claim::Taken),
+        Err(e) => return Err(e),
+    }
+    // Everyone with a name belongs to the lobby.
+    c.prepare_cached(
+        "INSERT INTO members (room, person, joined_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?
+    .execute((LOBBY, person, now))?;
+    Ok(Claim::Granted)
+}
+
+/// Records that `person` was seen at `now`, extending their hold on their name.
+pub(crate) fn touch_person(c: &Connection, person: &str, now: i64) -> rusqlite::Result<()> {
+    c.prepare_cached("UPDATE people SET last_seen = MAX(last_seen, ?1) WHERE person = ?2")?
+        .execute((now, person))?;
+    Ok(())
+}
+
+/// Creates a public room with `person` as its first member; false when the name is taken.
+pub(crate) fn create_room(
+    c: &Connection,
+    name: &str,
+    person: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let created = c
+        .prepare_cached(
+            "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?1, 'room', ?2, ?3)
+             ON CONFLICT (name) DO NOTHING",
+        )?
+        .execute((name, person, now))?
+        == 1;
+    if created {
+        join(c, name, person, now)?;
+    }
+    Ok(created)
+}
+
+/// Adds `person` to `room`; false when they were in it already.
+pub(crate) fn join(c: &Connection, room: &str, person: &str, now: i64) -> rusqlite::Result<bool> {
+    // read_seq starts at the room's head: a newcomer has nothing unread.
+    Ok(c.prepare_cached(
+        "INSERT INTO members (room, person, joined_at, read_seq)
+         VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?1))
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute((room, person, now))?
+        == 1)
+}
+
+/// Takes `person` out of `room`; false when they were not in it.
+pub(crate) fn leave(c: &Connection, room: &str, person: &str) -> rusqlite::Result<bool> {
+    Ok(
+        c.prepare_cached("DELETE FROM members WHERE room = ?1 AND person = ?2")?
+            .execute((room, person))?
+            == 1,
+    )
+}
+
+/// Creates the direct conversation `name` that `a` opens with `b`, unless it exists. `b` is
+/// only invited: it is not in their list until its first message (see
+/// [`crate::store::Store::room_list`]).
+pub(crate) fn open_dm(
+    c: &Connection,
+    name: &str,
+    a: &str,
+    b: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?1, 'dm', ?2, ?3)
+         ON CONFLICT (name) DO NOTHING",
+    )?
+    .execute((name, a, now))?;
+    join(c, name, a, now)?;
+    // Opening it oneself is hearing of it.
+    c.prepare_cached(
+        "UPDATE members SET invited = 0 WHERE room = ?1 AND person = ?2 AND invited = 1",
+    )?
+    .execute((name, a))?;
+    if b != a {
+        c.prepare_cached(
+            "INSERT INTO members (room, person, joined_at, read_seq, invited)
+             VALUES (?1, ?2, ?3, 0, 1)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute((name, b, now))?;
+    }
+    Ok(())
+}
+
+/// Moves `person`'s read marker in `room` forward to `seq` (never back, and never past the
+/// room's newest message, so a bogus `seq` cannot hide messages yet to come).
+pub(crate) fn mark_read(
+    c: &Connection,
+    room: &str,
+    person: &str,
+    seq: i64,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "UPDATE members
+         SET read_seq = MAX(read_seq,
+                            MIN(?1, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?2)))
+         WHERE room = ?2 AND person = ?3",
+    )?
+    .execute((seq, room, person))?;
+    Ok(())
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == ErrorCode::ConstraintViolation
+            && f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
