@@ -41,7 +41,7 @@ cargo leptos build --release --precompress
 step "stress"
 # The long hostile-load tests, in a release build: a storm of 2,000 connections that each ask
 # for the lobby's replay, while a bystander posts.
-cargo test --release -p server --features stress --test stress -- --nocapture
+cargo test --release -p server --features stress --test it stress:: -- --nocapture
 
 step "benchmark suite, quick run"
 # Checks that the load generator, the Node reference and the front-end measurement work, and

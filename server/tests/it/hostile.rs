@@ -3,15 +3,14 @@
 //! client holds a half-sent request. Each test fails against a server without the bound or
 //! limit it checks.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use app::events::{Event, History, MAX_MESSAGE_CHARS, SendMessage};
 use serde_json::{Value, json};
-use support::{PATIENCE, Packet, TestServer, http_get_raw};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::support::{PATIENCE, Packet, TestServer, http_get_raw};
 
 const CHAT: &str = SendMessage::NAME;
 

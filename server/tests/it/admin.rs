@@ -1,13 +1,12 @@
 //! The `/admin` namespace over real TCP: its token, live stats, kick and announcements.
 
-mod support;
-
 use app::events::{
     Admin, Announce, Ban, DeleteMessage, Event, Kick, Kicked, MessageKind, Namespace, SendMessage,
     Stats, Unban,
 };
 use serde_json::{Value, json};
-use support::{PATIENCE, Packet, Refused, SioClient, TestServer};
+
+use crate::support::{PATIENCE, Packet, Refused, SioClient, TestServer};
 
 const CHAT: &str = SendMessage::NAME;
 

@@ -1,8 +1,6 @@
 //! Catch-up over real TCP with a real SQLite file: `since` on connect, `sync`, `history`, the
 //! gap window, and a stalled reader that recovers what the server had to drop.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -11,7 +9,8 @@ use app::events::{
     SendMessage, Sync, Synced,
 };
 use serde_json::{Value, json};
-use support::{Packet, SioClient, TestServer};
+
+use crate::support::{self, Packet, SioClient, TestServer};
 
 const CHAT: &str = SendMessage::NAME;
 

@@ -2,8 +2,6 @@
 //! guests and for new names), the room's record of joins and leaves stays short, and opening a
 //! direct conversation pushes nothing to the other person until its first message.
 
-mod support;
-
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -13,7 +11,8 @@ use app::events::{
 };
 use palaver_server::Config;
 use serde_json::{Value, json};
-use support::{Refused, SioClient, TestServer};
+
+use crate::support::{Refused, SioClient, TestServer};
 
 fn code(ack: &Value) -> &str {
     ack[0]["error"]["code"].as_str().unwrap_or("(no error)")

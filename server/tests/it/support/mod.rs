@@ -2,8 +2,6 @@
 //! client that speaks raw Engine.IO v4 / Socket.IO v5 frames over a WebSocket, so these tests
 //! check the wire format itself rather than our own client's view of it.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -73,10 +71,6 @@ impl TestServer {
         }
     }
 
-    pub fn database_url(&self) -> String {
-        database_url(&self.dir)
-    }
-
     /// Graceful shutdown, then a fresh server on the same address and database.
     pub async fn restart(&mut self) {
         self.stop().await;
@@ -96,10 +90,6 @@ impl TestServer {
                 .expect("server did not shut down in time")
                 .unwrap();
         }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
@@ -408,12 +398,6 @@ impl SioClient {
         }
     }
 
-    /// Whether an event arrives within `wait`. For asserting that something does *not*
-    /// happen, after an ordering barrier has been passed (see the tests' use).
-    pub async fn try_next_event(&mut self, wait: Duration) -> Option<(String, Value)> {
-        tokio::time::timeout(wait, self.next_event()).await.ok()
-    }
-
     /// The next packet, ambient events aside.
     pub async fn next_packet(&mut self) -> Packet {
         if let Some(p) = self.pending.pop_front() {
@@ -520,7 +504,7 @@ pub enum Packet {
     Event(String, Value),
     Ack(i64, Value),
     Disconnect,
-    Other(String),
+    Other(#[expect(dead_code, reason = "shown in failure messages, through Debug")] String),
 }
 
 async fn next_text(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> String {

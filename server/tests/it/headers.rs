@@ -1,11 +1,9 @@
 //! The security headers on every response, and the Content-Security-Policy's nonce on every
 //! script of the page.
 
-mod support;
-
 use std::collections::HashMap;
 
-use support::TestServer;
+use crate::support::{self, TestServer};
 
 /// A GET's status, headers (names lower-cased) and body.
 async fn fetch(server: &TestServer, path: &str) -> (u16, HashMap<String, String>, String) {

@@ -1,17 +1,16 @@
 //! The long hostile-load tests, run by `scripts/test.sh`'s stress step in a release build:
 //! a storm of connections that each ask for the lobby's replay, while a bystander posts.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use app::events::{Event, SendMessage};
 use serde_json::json;
-use support::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::support::TestServer;
 
 const CHAT: &str = SendMessage::NAME;
 const STORM: usize = 2_000;

@@ -1,12 +1,11 @@
 //! Presence and typing over real TCP.
 
-mod support;
-
 use std::time::Duration;
 
 use app::events::{Event, Presence, SendMessage, StartTyping, Typing};
 use serde_json::json;
-use support::TestServer;
+
+use crate::support::TestServer;
 
 #[tokio::test]
 async fn presence_follows_people_not_tabs() {

@@ -1,11 +1,10 @@
 //! The wasm, JS and CSS: precompressed copies when they exist, compressed per request otherwise.
 
-mod support;
-
 use std::net::SocketAddr;
 
-use support::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{self, TestServer};
 
 #[tokio::test]
 async fn precompressed_copies_go_to_browsers_that_accept_them() {

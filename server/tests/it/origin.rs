@@ -1,14 +1,13 @@
 //! Which browsers' pages may reach the server: the `Origin` check on every path the Socket.IO
 //! layer answers, and the `Host` check that stops DNS rebinding.
 
-mod support;
-
 use std::net::SocketAddr;
 
-use support::{PATIENCE, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use crate::support::{PATIENCE, TestServer};
 
 const POLLING: &str = "EIO=4&transport=polling";
 

@@ -1,13 +1,12 @@
 //! Black-box tests of the main namespace over real TCP, with a real SQLite file.
 
-mod support;
-
 use std::time::Duration;
 
 use app::events::{Event, HISTORY_PAGE, MAX_CLIENT_OFFSET_CHARS, MAX_MESSAGE_CHARS, SendMessage};
 use app::history::FirstPage;
 use serde_json::{Value, json};
-use support::{Refused, SioClient, TestServer};
+
+use crate::support::{self, Refused, SioClient, TestServer};
 
 /// `chat message`: the same name both ways, as in the Socket.IO tutorial.
 const CHAT: &str = SendMessage::NAME;

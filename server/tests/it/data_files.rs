@@ -1,10 +1,8 @@
 //! What the server keeps on disk: its database and secrets, readable by its owner only.
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 
-use support::TestServer;
+use crate::support::TestServer;
 
 #[tokio::test]
 async fn the_data_directory_and_its_files_are_the_owners_alone() {

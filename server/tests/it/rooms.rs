@@ -1,7 +1,5 @@
 //! Rooms, direct conversations and read markers over real TCP, with raw Socket.IO frames.
 
-mod support;
-
 use std::time::Duration;
 
 use app::events::{
@@ -10,7 +8,8 @@ use app::events::{
     SendMessage, StartTyping, Stats, Sync, Synced, Typing,
 };
 use serde_json::{Value, json};
-use support::{SioClient, TestServer};
+
+use crate::support::{self, SioClient, TestServer};
 
 /// The `data` of an ack, or a failure naming the error.
 fn data(ack: &Value) -> Value {

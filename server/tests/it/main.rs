@@ -1,0 +1,19 @@
+//! The server's integration tests, one module per area, in one binary so that the server,
+//! Leptos and sqlx are linked once rather than once per area. Each runs the real server on
+//! port 0 over real sockets with a real SQLite file (`support`).
+
+mod admin;
+mod assets;
+mod catchup;
+mod chat;
+mod data_files;
+mod headers;
+mod hostile;
+mod limits;
+mod origin;
+mod presence;
+mod rooms;
+// The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.
+#[cfg(feature = "stress")]
+mod stress;
+mod support;
