@@ -572,7 +572,13 @@ impl Suite {
             }
             .await;
             if let Ok(r) = &result {
-                log(format!("  gathered in {:.1} s", r.gather_seconds));
+                let [owned, created, connected, joined] = r.phases;
+                log(format!(
+                    "  gathered in {:.1} s: owners connected at {owned:.2} s, their rooms \
+                     created at {created:.2} s, members connected at {connected:.2} s, joined \
+                     at {joined:.2} s",
+                    r.gather_seconds
+                ));
                 log(fanout::describe(p.rooms_rate, &r.step, r.step.complete()));
             }
             results.set(kind, result);

@@ -6,13 +6,15 @@
 //! pool, each was a commit of its own, and a collision slept in SQLite's busy handler.
 
 use app::events::LOBBY;
-use rusqlite::{Connection, ErrorCode, ffi};
+use rusqlite::{Connection, ErrorCode, OptionalExtension as _, ffi};
 
 use crate::store::Claim;
 
 /// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
-/// or another person holds it: someone seen within `hold_ms` of `now`, or banned. An older
-/// holder's claim has lapsed with their token and is removed.
+/// or another person holds it: someone seen within `hold_ms` of `now`, or banned. A holder
+/// whose claim has lapsed is removed only when the caller names them in `evict` (having
+/// checked that they are not connected: a connected person's `last_seen` is when they came);
+/// otherwise the answer is [`Claim::Lapsed`], so that the caller can check.
 pub(crate) fn claim_name(
     c: &Connection,
     person: &str,
@@ -20,6 +22,7 @@ pub(crate) fn claim_name(
     name_key: &str,
     now: i64,
     hold_ms: i64,
+    evict: Option<&str>,
 ) -> rusqlite::Result<Claim> {
     let banned = c
         .prepare_cached("SELECT 1 FROM people WHERE person = ?1 AND banned_at IS NOT NULL")?
@@ -27,13 +30,24 @@ pub(crate) fn claim_name(
     if banned {
         return Ok(Claim::Banned);
     }
-    // The name key is unique: this removes its holder only when their claim has lapsed, and
-    // then the insert below cannot clash.
-    c.prepare_cached(
-        "DELETE FROM people
-         WHERE name_key = ?1 AND person != ?2 AND last_seen < ?3 AND banned_at IS NULL",
-    )?
-    .execute((name_key, person, now.saturating_sub(hold_ms)))?;
+    // The name key is unique: there is one holder at most.
+    let lapsed: Option<String> = c
+        .prepare_cached(
+            "SELECT person FROM people
+             WHERE name_key = ?1 AND person != ?2 AND last_seen < ?3 AND banned_at IS NULL",
+        )?
+        .query_row((name_key, person, now.saturating_sub(hold_ms)), |r| {
+            r.get(0)
+        })
+        .optional()?;
+    match lapsed {
+        Some(holder) if evict == Some(holder.as_str()) => {
+            c.prepare_cached("DELETE FROM people WHERE person = ?1")?
+                .execute([&holder])?;
+        }
+        Some(holder) => return Ok(Claim::Lapsed { holder }),
+        None => {}
+    }
     let claimed = c
         .prepare_cached(
             "INSERT INTO people (person, name, name_key, last_seen) VALUES (?1, ?2, ?3, ?4)
@@ -92,6 +106,23 @@ pub(crate) fn join(c: &Connection, room: &str, person: &str, now: i64) -> rusqli
     )?
     .execute((room, person, now))?
         == 1)
+}
+
+/// Adds `person` to the public room `room`: whether they were not in it already, or `None`
+/// when there is no such public room.
+pub(crate) fn join_public(
+    c: &Connection,
+    room: &str,
+    person: &str,
+    now: i64,
+) -> rusqlite::Result<Option<bool>> {
+    let public = c
+        .prepare_cached("SELECT 1 FROM rooms WHERE name = ?1 AND kind = 'room'")?
+        .exists([room])?;
+    if !public {
+        return Ok(None);
+    }
+    join(c, room, person, now).map(Some)
 }
 
 /// Takes `person` out of `room`; false when they were not in it.
@@ -157,4 +188,33 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if f.code == ErrorCode::ConstraintViolation
             && f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn a_lapsed_holder_keeps_the_name_until_the_caller_evicts_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let mut conn = store.writer_connection().unwrap();
+        let hold = 1_000;
+        let mut claim = |person: &str, now, evict: Option<&str>| {
+            conn.apply(|c| claim_name(c, person, "Ann", "ann", now, hold, evict))
+                .unwrap()
+        };
+        assert_eq!(claim("p1", 10, None), Claim::Granted);
+        assert_eq!(claim("p2", 500, None), Claim::Taken);
+        // Lapsed, but perhaps still connected: the caller is asked, and nothing changes.
+        let lapsed = Claim::Lapsed {
+            holder: "p1".to_owned(),
+        };
+        assert_eq!(claim("p2", 5_000, None), lapsed);
+        assert_eq!(claim("p2", 5_000, Some("p3")), lapsed);
+        assert_eq!(claim("p2", 5_000, Some("p1")), Claim::Granted);
+        assert_eq!(claim("p1", 5_100, None), Claim::Taken);
+    }
 }

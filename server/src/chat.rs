@@ -144,13 +144,19 @@ async fn on_connect(
         warn!(sid = %socket.id, error = %e, "session not sent");
     }
 
-    // The person's rooms, lobby included; a guest is in the lobby only.
-    let mut joined = match &who.person {
-        Some(person) => chat.store.rooms_of(person).await.unwrap_or_else(|e| {
-            error!(sid = %socket.id, error = %e, "room memberships query failed");
+    // The person's conversations: their list, and the public rooms among them (lobby
+    // included) to join the socket to; a guest is in the lobby only.
+    let rows = chat.store.room_list(who.person.as_deref()).await;
+    let mut joined: Vec<String> = match &rows {
+        Ok(rows) => rows
+            .iter()
+            .filter(|r| r.joined && r.kind == "room")
+            .map(|r| r.name.clone())
+            .collect(),
+        Err(e) => {
+            error!(sid = %socket.id, error = %e, "room list query failed");
             Vec::new()
-        }),
-        None => Vec::new(),
+        }
     };
     if !joined.iter().any(|r| r == LOBBY) {
         joined.insert(0, LOBBY.to_owned());
@@ -203,12 +209,10 @@ async fn on_connect(
         }
         return;
     }
-    let list = directory::room_list(&chat, &io, &who).await;
-    match &list {
-        Ok(list) => {
-            let _ = socket.emit(RoomList::NAME, list);
-        }
-        Err(e) => warn!(sid = %socket.id, error = %e, "room list query failed"),
+    // Counted online now that this socket is.
+    let list = rows.map(|rows| directory::list_of(&chat, &io, &who, rows));
+    if let Ok(list) = &list {
+        let _ = socket.emit(RoomList::NAME, list);
     }
     for change in arrived {
         presence::announce(&chat, change);

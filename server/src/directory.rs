@@ -179,9 +179,14 @@ pub(crate) async fn room_list(
     who: &Identity,
 ) -> Result<RoomList, StoreError> {
     let rows = chat.store.room_list(who.person.as_deref()).await?;
-    Ok(RoomList {
+    Ok(list_of(chat, io, who, rows))
+}
+
+/// `who`'s list from their rows of [`crate::store::Store::room_list`], with who is online now.
+pub(crate) fn list_of(chat: &Chat, io: &SocketIo, who: &Identity, rows: Vec<RoomRow>) -> RoomList {
+    RoomList {
         rooms: rows.into_iter().map(|r| info(chat, io, who, r)).collect(),
-    })
+    }
 }
 
 /// A page of the public rooms `who` could join; `matching` is already lowercased and

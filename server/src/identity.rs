@@ -102,27 +102,30 @@ async fn identify(
         }
     };
     let key = events::name_key(&name);
-    // A name is held while its person is connected, however long ago they connected: their
-    // `last_seen` moves only when they come and go, so it is brought up to now here.
-    if let Ok(Some((holder, _))) = chat.store.person_named(&key).await
-        && holder != person
-        && online(&holder)
-        && let Err(e) = chat
-            .writer
-            .change(move |c| changes::touch_person(c, &holder, now))
-            .await
-    {
-        warn!(error = %e, "recording that a name's holder is online failed");
-    }
-    let claim = {
-        let (person, name) = (person.clone(), name.clone());
+    let claim = |evict: Option<String>| {
+        let (person, name, key) = (person.clone(), name.clone(), key.clone());
         move |c: &rusqlite::Connection| {
-            changes::claim_name(c, &person, &name, &key, now, SESSION_TTL_MS)
+            let evict = evict.as_deref();
+            changes::claim_name(c, &person, &name, &key, now, SESSION_TTL_MS, evict)
         }
     };
-    match chat.writer.change(claim).await {
+    let mut claimed = chat.writer.change(claim(None)).await;
+    // A name is held while its person is connected, however long ago they came: their
+    // `last_seen` moves only when they come and go, so it is brought up to now here.
+    if let Ok(Claim::Lapsed { holder }) = &claimed {
+        let holder = holder.clone();
+        claimed = if online(&holder) {
+            chat.writer
+                .change(move |c| changes::touch_person(c, &holder, now))
+                .await
+                .map(|()| Claim::Taken)
+        } else {
+            chat.writer.change(claim(Some(holder))).await
+        };
+    }
+    match claimed {
         Ok(Claim::Granted) => {}
-        Ok(Claim::Taken) => return Err(Refusal::NameTaken),
+        Ok(Claim::Taken | Claim::Lapsed { .. }) => return Err(Refusal::NameTaken),
         Ok(Claim::Banned) => return Err(Refusal::Banned),
         Err(e) => {
             error!(error = %e, "claiming a name failed");

@@ -163,15 +163,13 @@ pub(crate) async fn on_join(
         let Ok(Conversation::Room(name)) = Conversation::parse(&room) else {
             return Err(unknown());
         };
-        if chat.store.room_kind(&name).await.map_err(unavailable)? != Some(RoomKind::Room) {
-            return Err(unknown());
-        }
         let (room, by, now) = (name.clone(), person.to_owned(), now_ms());
         let joined = chat
             .writer
-            .change(move |c| changes::join(c, &room, &by, now))
+            .change(move |c| changes::join_public(c, &room, &by, now))
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)?
+            .ok_or_else(unknown)?;
         enter(&io, &chat, &who, &name).await;
         if joined && chat.notices.join(&name, person, Instant::now()) {
             notice(&io, &chat, &who, &name, MessageKind::Joined).await;

@@ -146,11 +146,15 @@ pub(crate) struct Inserted {
 }
 
 /// The outcome of claiming a nickname.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Claim {
     Granted,
     /// Another person holds it.
     Taken,
+    /// Held by `holder`, whose claim has lapsed unless they are connected: the caller checks.
+    Lapsed {
+        holder: String,
+    },
     /// The claiming person is banned.
     Banned,
 }
@@ -199,6 +203,9 @@ impl Store {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A file on local disk does not go away under a connection, and the ping before
+            // each query doubled the round trips to the connections' threads.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
@@ -369,18 +376,6 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.is_some())
-    }
-
-    /// The public rooms `person` belongs to (not their direct conversations), lobby included.
-    pub(crate) async fn rooms_of(&self, person: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT m.room FROM members m JOIN rooms r ON r.name = m.room
-             WHERE m.person = ? AND r.kind = 'room' ORDER BY m.room",
-        )
-        .bind(person)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 
     /// `person`'s own conversations, as `person` sees them: the rooms they belong to and their
@@ -612,8 +607,14 @@ mod tests {
             now: i64,
             hold: i64,
         ) -> Result<Claim, StoreError> {
-            self.change(|c| changes::claim_name(c, person, name, key, now, hold))
-                .await
+            // As the server claims, with nobody connected: a lapsed holder is evicted.
+            let claim = |c: &rusqlite::Connection, evict: Option<&str>| {
+                changes::claim_name(c, person, name, key, now, hold, evict)
+            };
+            match self.change(|c| claim(c, None)).await? {
+                Claim::Lapsed { holder } => self.change(|c| claim(c, Some(&holder))).await,
+                claimed => Ok(claimed),
+            }
         }
 
         async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {

@@ -11,6 +11,9 @@ pub(crate) struct ManyRooms {
     pub(crate) step: Step,
     /// How long connecting everyone and joining the rooms took.
     pub(crate) gather_seconds: f64,
+    /// When each part of it ended, in seconds from the start: the owners connected, their
+    /// rooms created, the members connected, the members joined.
+    pub(crate) phases: [f64; 4],
 }
 
 pub(crate) async fn run(
@@ -25,11 +28,13 @@ pub(crate) async fn run(
     let started = Instant::now();
     // Each room's first member creates it, then the others join.
     let owners = gather(server.addr, rooms, |r| format!("own{r}"), &recorder).await?;
+    let owned = started.elapsed().as_secs_f64();
     all(owners
         .iter()
         .enumerate()
         .map(|(r, c)| c.create_room_owned(room(r))))
     .await?;
+    let created = started.elapsed().as_secs_f64();
     let members = gather(
         server.addr,
         rooms * (room_size - 1),
@@ -37,6 +42,7 @@ pub(crate) async fn run(
         &recorder,
     )
     .await?;
+    let connected = started.elapsed().as_secs_f64();
     all(members
         .iter()
         .enumerate()
@@ -67,6 +73,7 @@ pub(crate) async fn run(
     Ok(ManyRooms {
         step,
         gather_seconds,
+        phases: [owned, created, connected, gather_seconds],
     })
 }
 
