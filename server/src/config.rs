@@ -111,6 +111,10 @@ pub struct Config {
     #[arg(long, env = "PALAVER_READ_LIMIT", default_value = "300/1m")]
     pub read_limit: Limit,
 
+    /// Read markers moved (`read`), per person: each is a write.
+    #[arg(long, env = "PALAVER_MARK_LIMIT", default_value = "120/10s")]
+    pub mark_limit: Limit,
+
     /// New names claimed from one address (a returning token does not count).
     #[arg(long, env = "PALAVER_NAME_LIMIT", default_value = "20/10m")]
     pub name_limit: Limit,
@@ -186,6 +190,7 @@ impl Config {
             create_limit: Limit::every(5, Duration::from_secs(60)),
             dm_limit: Limit::every(20, Duration::from_secs(60)),
             read_limit: Limit::every(300, Duration::from_secs(60)),
+            mark_limit: Limit::every(120, Duration::from_secs(10)),
             name_limit: Limit::every(20, Duration::from_secs(600)),
             trusted_proxies: Vec::new(),
             notice_window: Duration::from_secs(60),
@@ -259,6 +264,7 @@ mod tests {
                 c.create_limit,
                 c.dm_limit,
                 c.read_limit,
+                c.mark_limit,
                 c.name_limit,
                 c.notice_window,
             )

@@ -32,6 +32,8 @@ pub(crate) enum Action {
     OpenDm,
     /// `history`, `sync` and `browse rooms`.
     Read,
+    /// `read`: moving a read marker, which is a write.
+    MarkRead,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ pub(crate) struct Limits {
     creates: Throttle,
     dms: Throttle,
     reads: Throttle,
+    marks: Throttle,
     names: Throttle,
 }
 
@@ -60,6 +63,7 @@ impl Limits {
             creates: Throttle::new(config.create_limit),
             dms: Throttle::new(config.dm_limit),
             reads: Throttle::new(config.read_limit),
+            marks: Throttle::new(config.mark_limit),
             names: Throttle::new(config.name_limit),
         }
     }
@@ -86,6 +90,7 @@ impl Limits {
             Action::CreateRoom => &self.creates,
             Action::OpenDm => &self.dms,
             Action::Read => &self.reads,
+            Action::MarkRead => &self.marks,
         };
         throttle.take_n(&payer.key(), cost, now)
     }

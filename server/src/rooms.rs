@@ -284,6 +284,7 @@ pub(crate) async fn on_read(
             // Guests have no marker to move.
             return Ok(());
         };
+        limits::charge(&socket, &chat, Action::MarkRead, 1)?;
         accessible(&socket, &chat, &r.room).await?;
         let (room, seq) = (r.room, r.seq);
         chat.writer

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use app::events::{
-    BrowseRooms, ChatMessage, CreateRoom, Event, History, JoinRoom, LeaveRoom, OpenDm, Presence,
-    RoomList, SendMessage, Sync,
+    BrowseRooms, ChatMessage, CreateRoom, Event, History, JoinRoom, LeaveRoom, MarkRead, OpenDm,
+    Presence, RoomList, SendMessage, Sync,
 };
 use palaver_server::Config;
 use serde_json::{Value, json};
@@ -304,6 +304,28 @@ async fn reading_pages_is_limited() {
     assert_rate_limited(
         &another
             .ask(History::NAME, vec![json!({"room": "lobby"})])
+            .await,
+    );
+}
+
+#[tokio::test]
+async fn moving_read_markers_is_limited_per_person() {
+    let server = TestServer::start_with(|c| c.mark_limit = "5/1h".parse().unwrap()).await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let posted = ok(&ann.ask(SendMessage::NAME, vec![json!("hello")]).await);
+    let seq = posted["seq"].clone();
+    let (passed, refused) = until_limited(&mut ann, 100, |_| {
+        (MarkRead::NAME, vec![json!({"room": "lobby", "seq": seq})])
+    })
+    .await;
+    assert_rate_limited(&refused);
+    assert_eq!(passed, 5);
+    // The budget is the person's: another tab of theirs shares it.
+    let token = ann.session.clone().unwrap()["token"].clone();
+    let mut again = server.client(json!({"token": token})).await;
+    assert_rate_limited(
+        &again
+            .ask(MarkRead::NAME, vec![json!({"room": "lobby", "seq": seq})])
             .await,
     );
 }
