@@ -33,7 +33,7 @@ use crate::limits;
 use crate::logging::{self, Escaped, Rejections, Verdict};
 use crate::metrics::Metrics;
 use crate::notices::Notices;
-use crate::peer::{Source, TrustedProxies};
+use crate::peer::TrustedProxies;
 use crate::presence;
 use crate::recent::Recent;
 use crate::rooms;
@@ -135,8 +135,7 @@ async fn on_connect(
     State(chat): State<Chat>,
 ) {
     let who = identity::of(&socket);
-    let from = socket.extensions.get::<Source>();
-    let from = from.map(|s| s.to_string()).unwrap_or_default();
+    let from = who.source.map(|s| s.to_string()).unwrap_or_default();
     info!(sid = %socket.id, ns = socket.ns(), name = %who.name, %from, "socket connected");
     // First, so the client stores its new token before anything else can go wrong.
     if let Some(session) = socket.extensions.remove::<Session>()
