@@ -16,9 +16,10 @@ use app::events::{
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{AckSender, Data, Event, SocketRef, State, TryData};
-use socketioxide::handler::{ConnectHandler, FromMessageParts};
+use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::{DisconnectReason, Socket};
+use socketioxide_core::Value;
 use tokio::sync::Mutex;
 use tracing::{debug, error, info, warn};
 
@@ -32,7 +33,7 @@ use crate::limits;
 use crate::logging::{self, Escaped, Rejections, Verdict};
 use crate::metrics::Metrics;
 use crate::notices::Notices;
-use crate::peer::{Source, TrustedProxies};
+use crate::peer::TrustedProxies;
 use crate::presence;
 use crate::recent::Recent;
 use crate::rooms;
@@ -134,8 +135,7 @@ async fn on_connect(
     State(chat): State<Chat>,
 ) {
     let who = identity::of(&socket);
-    let from = socket.extensions.get::<Source>();
-    let from = from.map(|s| s.to_string()).unwrap_or_default();
+    let from = who.source.map(|s| s.to_string()).unwrap_or_default();
     info!(sid = %socket.id, ns = socket.ns(), name = %who.name, %from, "socket connected");
     // First, so the client stores its new token before anything else can go wrong.
     if let Some(session) = socket.extensions.remove::<Session>()
@@ -227,18 +227,34 @@ async fn on_connect(
 /// first event can arrive before that handler runs, and without a handler it would be dropped
 /// unanswered.
 pub(crate) fn register_handlers(socket: &SocketRef) {
-    socket.on(SendMessage::NAME, on_send);
-    socket.on(Sync::NAME, catchup::on_sync);
-    socket.on(History::NAME, catchup::on_history);
-    socket.on(StartTyping::NAME, presence::on_typing);
-    socket.on(CreateRoom::NAME, rooms::on_create);
-    socket.on(JoinRoom::NAME, rooms::on_join);
-    socket.on(LeaveRoom::NAME, rooms::on_leave);
-    socket.on(OpenDm::NAME, rooms::on_open_dm);
-    socket.on(BrowseRooms::NAME, rooms::on_browse);
-    socket.on(MarkRead::NAME, rooms::on_read);
-    socket.on_fallback(on_unknown_event);
+    socket.on_fallback(Events);
     socket.on_disconnect(on_disconnect);
+}
+
+/// Every event of the namespace, handed to its handler by name. socketioxide keeps each
+/// handler registered with `on` in a map of its own on every socket, for as long as the socket
+/// is open; its one fallback slot holds this dispatcher, which takes no memory.
+struct Events;
+
+impl MessageHandler<LocalAdapter, Events> for Events {
+    fn call(&self, socket: Arc<Socket<LocalAdapter>>, mut data: Value, ack: Option<i64>) {
+        // socketioxide read the name before choosing a handler, so this does not fail; if it
+        // did, the event would get the answer of one without a handler.
+        let event = Event::from_message_parts(&socket, &mut data, &ack).map(|Event(e)| e);
+        match event.as_deref().unwrap_or_default() {
+            SendMessage::NAME => MessageHandler::call(&on_send, socket, data, ack),
+            Sync::NAME => MessageHandler::call(&catchup::on_sync, socket, data, ack),
+            History::NAME => MessageHandler::call(&catchup::on_history, socket, data, ack),
+            StartTyping::NAME => MessageHandler::call(&presence::on_typing, socket, data, ack),
+            CreateRoom::NAME => MessageHandler::call(&rooms::on_create, socket, data, ack),
+            JoinRoom::NAME => MessageHandler::call(&rooms::on_join, socket, data, ack),
+            LeaveRoom::NAME => MessageHandler::call(&rooms::on_leave, socket, data, ack),
+            OpenDm::NAME => MessageHandler::call(&rooms::on_open_dm, socket, data, ack),
+            BrowseRooms::NAME => MessageHandler::call(&rooms::on_browse, socket, data, ack),
+            MarkRead::NAME => MessageHandler::call(&rooms::on_read, socket, data, ack),
+            _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
+        }
+    }
 }
 
 /// The catch-up on connect. A client that sends `since` gets the bounded catch-up of the lobby

@@ -23,6 +23,10 @@ pub(crate) struct Identity {
     pub(crate) name: String,
     /// The person's stable id; `None` for a guest (no name, no token: the tutorial's client).
     pub(crate) person: Option<String>,
+    /// Where the socket connects from, which the per-address limits count it under; `None`
+    /// when the listener did not record it. Kept here rather than as an extension of its own:
+    /// each extension is a boxed entry in a map on every socket.
+    pub(crate) source: Option<Source>,
 }
 
 impl Identity {
@@ -30,6 +34,7 @@ impl Identity {
         Identity {
             name: ANONYMOUS.to_owned(),
             person: None,
+            source: None,
         }
     }
 }
@@ -58,9 +63,6 @@ pub(crate) async fn authenticate(
         .inspect_err(|r| {
             warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
         })?;
-    if let Some(source) = source {
-        socket.extensions.insert(source);
-    }
     socket.extensions.insert(identity);
     socket.extensions.insert(chat.backlogs.attach(&socket));
     if let Some(session) = session {
@@ -92,7 +94,13 @@ async fn identify(
     let name = match (&auth.name, &from_token) {
         (Some(name), _) => events::validate_name(name)?.to_owned(),
         (None, Some(claims)) => claims.name.clone(),
-        (None, None) => return Ok((Identity::guest(), None)),
+        (None, None) => {
+            let guest = Identity {
+                source,
+                ..Identity::guest()
+            };
+            return Ok((guest, None));
+        }
     };
     let person = match from_token {
         Some(claims) => claims.person,
@@ -147,6 +155,7 @@ async fn identify(
         Identity {
             name,
             person: Some(person),
+            source,
         },
         Some(session),
     ))

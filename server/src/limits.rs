@@ -179,7 +179,7 @@ pub(crate) fn new_name(chat: &Chat, source: Option<Source>) -> Result<(), Refusa
 fn payer<'a>(socket: &'a SocketRef, who: &'a Identity) -> Payer<'a> {
     Payer {
         person: who.person.as_deref(),
-        source: socket.extensions.get::<Source>(),
+        source: who.source,
         socket: socket.id.as_str(),
     }
 }

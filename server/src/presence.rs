@@ -248,6 +248,7 @@ mod tests {
         Identity {
             name: name.into(),
             person: Some(format!("id-{name}")),
+            source: None,
         }
     }
 
@@ -255,6 +256,7 @@ mod tests {
         Identity {
             name: "anonymous".into(),
             person: None,
+            source: None,
         }
     }
 
