@@ -16,7 +16,7 @@ use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use tracing::{error, info};
 
 use crate::changes;
-use crate::chat::{AckRequested, Chat, answer, parsed};
+use crate::chat::{AckRequested, Chat, answer, parsed, publish};
 use crate::conversation::{Conversation, person_room};
 use crate::directory::{self, send_to_person};
 use crate::identity::{self, Identity};
@@ -24,7 +24,6 @@ use crate::limits::{self, Action};
 use crate::notices::OnLeave;
 use crate::presence;
 use crate::store::{NewMessage, RoomKind, StoreError, now_ms};
-use crate::writer::{Answer, OwnedMessage};
 
 /// The conversation `room` names, if `socket` may read and write it: a room its person
 /// belongs to (the lobby for guests), or a direct conversation of theirs. Checked for every
@@ -329,24 +328,10 @@ async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: Me
         sender: None,
         kind: Some(column),
     };
-    // The membership has changed whatever happens to the notice, so it is not waited for (its
-    // place in the room is taken now: what the person posts next comes after it); a failure
-    // is only logged.
-    let logged = {
-        let room = room.to_owned();
-        Answer::new(move |outcome| {
-            if let Err(e) = outcome {
-                error!(room, error = %e, "posting a notice failed");
-            }
-        })
-    };
-    chat.writer
-        .enqueue(
-            OwnedMessage::from(&message),
-            main.within(room.to_owned()),
-            logged,
-        )
-        .await;
+    // The membership has changed whatever happens to the notice; a failure is only logged.
+    if let Err(e) = publish(chat, main.within(room.to_owned()), message).await {
+        error!(room, error = %e, "posting a notice failed");
+    }
 }
 
 /// Posts `who`'s "left" at `at`, if they have not come back by then (see `notices.rs`).
