@@ -8,7 +8,6 @@ use app::events::{
 use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{error, warn};
 
-use crate::changes;
 use crate::chat::Chat;
 use crate::conversation::person_room;
 use crate::limits;
@@ -110,25 +109,22 @@ async fn identify(
         }
     };
     let key = events::name_key(&name);
-    let claim = |evict: Option<String>| {
-        let (person, name, key) = (person.clone(), name.clone(), key.clone());
-        move |c: &rusqlite::Connection| {
-            let evict = evict.as_deref();
-            changes::claim_name(c, &person, &name, &key, now, SESSION_TTL_MS, evict)
-        }
+    let claim = |evict| {
+        chat.writer
+            .claim_name(&person, &name, &key, now, SESSION_TTL_MS, evict)
     };
-    let mut claimed = chat.writer.change(claim(None)).await;
+    let mut claimed = claim(None).await;
     // A name is held while its person is connected, however long ago they came: their
     // `last_seen` moves only when they come and go, so it is brought up to now here.
     if let Ok(Claim::Lapsed { holder }) = &claimed {
         let holder = holder.clone();
         claimed = if online(&holder) {
             chat.writer
-                .change(move |c| changes::touch_person(c, &holder, now))
+                .touch_person(&holder, now)
                 .await
                 .map(|()| Claim::Taken)
         } else {
-            chat.writer.change(claim(Some(holder))).await
+            claim(Some(&holder)).await
         };
     }
     match claimed {
@@ -173,12 +169,7 @@ pub(crate) fn of(socket: &SocketRef) -> Identity {
 /// Keeps a leaving person's hold on their name from the moment they left.
 pub(crate) async fn seen_leaving(chat: &Chat, identity: &Identity) {
     if let Some(person) = &identity.person
-        && let Err(e) = {
-            let (person, now) = (person.clone(), now_ms());
-            chat.writer
-                .change(move |c| changes::touch_person(c, &person, now))
-                .await
-        }
+        && let Err(e) = chat.writer.touch_person(person, now_ms()).await
     {
         warn!(error = %e, "recording when a person left failed");
     }

@@ -15,7 +15,6 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use tracing::{error, info};
 
-use crate::changes;
 use crate::chat::{AckRequested, Chat, answer, parsed, publish};
 use crate::conversation::{Conversation, person_room};
 use crate::directory::{self, send_to_person};
@@ -128,10 +127,9 @@ pub(crate) async fn on_create(
         let person = person(&who)?;
         let name = events::validate_room_name(&parsed::<CreateRoom>(request)?.name)?;
         limits::charge(&socket, &chat, Action::CreateRoom, 1)?;
-        let (room, by, now) = (name.clone(), person.to_owned(), now_ms());
         let created = chat
             .writer
-            .change(move |c| changes::create_room(c, &room, &by, now))
+            .create_room(&name, person, now_ms())
             .await
             .map_err(unavailable)?;
         if !created {
@@ -163,10 +161,9 @@ pub(crate) async fn on_join(
         let Ok(Conversation::Room(name)) = Conversation::parse(&room) else {
             return Err(unknown());
         };
-        let (room, by, now) = (name.clone(), person.to_owned(), now_ms());
         let joined = chat
             .writer
-            .change(move |c| changes::join_public(c, &room, &by, now))
+            .join_public(&name, person, now_ms())
             .await
             .map_err(unavailable)?
             .ok_or_else(unknown)?;
@@ -211,9 +208,8 @@ pub(crate) async fn on_leave(
             OnLeave::HoldUntil(at) => hold_back_left(&io, &chat, &who, &name, at),
             OnLeave::Held => {}
         }
-        let (room, by) = (name.clone(), person.to_owned());
         chat.writer
-            .change(move |c| changes::leave(c, &room, &by))
+            .leave(&name, person)
             .await
             .map_err(unavailable)?;
         if let Some(main) = io.of(Main::PATH) {
@@ -255,9 +251,8 @@ pub(crate) async fn on_open_dm(
             .ok_or_else(unknown)?;
         let dm = Conversation::dm(me, &them).id();
         // The other person is not told: they hear of it with its first message.
-        let (room, a, b, now) = (dm.clone(), me.to_owned(), them.clone(), now_ms());
         chat.writer
-            .change(move |c| changes::open_dm(c, &room, &a, &b, now))
+            .open_dm(&dm, me, &them, now_ms())
             .await
             .map_err(unavailable)?;
         let info = settled(&io, &chat, &who, &dm).await?;
@@ -285,9 +280,8 @@ pub(crate) async fn on_read(
         };
         limits::charge(&socket, &chat, Action::MarkRead, 1)?;
         accessible(&socket, &chat, &r.room).await?;
-        let (room, seq) = (r.room, r.seq);
         chat.writer
-            .change(move |c| changes::mark_read(c, &room, &person, seq))
+            .mark_read(&r.room, &person, r.seq)
             .await
             .map_err(unavailable)
     }

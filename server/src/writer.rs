@@ -173,7 +173,8 @@ impl Writer {
     }
 
     /// Makes the change `f` in the writer's next transaction: its outcome, once committed.
-    pub(crate) async fn change<T: Send + 'static>(
+    /// The changes' own methods (`changes.rs`) are what the rest of the server calls.
+    pub(super) async fn change<T: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
