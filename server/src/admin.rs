@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use app::events::{
     self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, Ban, ChatError, DeleteMessage, Event as _,
-    HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, Namespace as _,
-    NamespaceStats, RecentInRoom, Refusal, RoomStats, Stats, Unban, Unbanned,
+    HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, MessageKind,
+    Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomStats, Stats, Unban, Unbanned,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -282,7 +282,7 @@ async fn announce(
             text: &text,
             client_offset: None,
             sender: None,
-            kind: Some("announcement"),
+            kind: Some(MessageKind::Announcement),
         };
         posted.push(publish(chat, main.clone().within(room.clone()), message).await?);
     }

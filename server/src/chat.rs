@@ -468,13 +468,7 @@ fn log_rejected(socket: &SocketRef, event: &str, e: &ChatError, wants_ack: bool)
 const OVERLOADED_RETRY_MS: u64 = 2_000;
 
 pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {
-    let kind = match m.kind.as_deref() {
-        Some("announcement") => Some(MessageKind::Announcement),
-        Some("joined") => Some(MessageKind::Joined),
-        Some("left") => Some(MessageKind::Left),
-        Some("deleted") => Some(MessageKind::Deleted),
-        _ => None,
-    };
+    let kind = m.kind;
     let deleted = kind == Some(MessageKind::Deleted);
     ChatMessage {
         text: m.text,

@@ -173,7 +173,7 @@ pub(crate) async fn on_join(
             .ok_or_else(unknown)?;
         enter(&io, &chat, &who, &name).await;
         if joined && chat.notices.join(&name, person, Instant::now()) {
-            notice(&io, &chat, &who, &name, MessageKind::Joined).await;
+            notice(&io, &chat, &who, &name, Notice::Joined).await;
         }
         settled(&io, &chat, &who, &name).await
     }
@@ -208,7 +208,7 @@ pub(crate) async fn on_leave(
             return Err(ChatError::NotMember { room: name });
         }
         match chat.notices.leave(&name, person, Instant::now()) {
-            OnLeave::Post => notice(&io, &chat, &who, &name, MessageKind::Left).await,
+            OnLeave::Post => notice(&io, &chat, &who, &name, Notice::Left).await,
             OnLeave::HoldUntil(at) => hold_back_left(&io, &chat, &who, &name, at),
             OnLeave::Held => {}
         }
@@ -311,11 +311,18 @@ async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
     chat.directory.touch(room);
 }
 
+/// What a membership change posts to its room.
+#[derive(Debug, Clone, Copy)]
+enum Notice {
+    Joined,
+    Left,
+}
+
 /// Posts "joined" or "left" to the room, from `who`.
-async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: MessageKind) {
-    let (text, column) = match kind {
-        MessageKind::Joined => ("joined", "joined"),
-        _ => ("left", "left"),
+async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, notice: Notice) {
+    let (text, kind) = match notice {
+        Notice::Joined => ("joined", MessageKind::Joined),
+        Notice::Left => ("left", MessageKind::Left),
     };
     let Some(main) = io.of(Main::PATH) else {
         return;
@@ -326,7 +333,7 @@ async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: Me
         text,
         client_offset: None,
         sender: None,
-        kind: Some(column),
+        kind: Some(kind),
     };
     // The membership has changed whatever happens to the notice, so it is not waited for (its
     // place in the room is taken now: what the person posts next comes after it); a failure
@@ -357,7 +364,7 @@ fn hold_back_left(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, at: In
             return;
         };
         if chat.notices.due(&room, person) {
-            notice(&io, &chat, &who, &room, MessageKind::Left).await;
+            notice(&io, &chat, &who, &room, Notice::Left).await;
         }
     });
 }

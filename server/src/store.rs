@@ -9,8 +9,11 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::batch::WriterConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use app::events::MessageKind;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{FromRow, Row as _, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,7 +39,7 @@ pub enum StoreError {
 }
 
 /// A stored message, as the store sees it.
-#[derive(Debug, Clone, PartialEq, FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StoredMessage {
     pub(crate) id: i64,
     /// The conversation: a room name or a direct conversation's id.
@@ -47,9 +50,67 @@ pub(crate) struct StoredMessage {
     pub(crate) created_at: i64,
     /// Its place in its room, from 1, without holes.
     pub(crate) seq: i64,
-    /// `None` for a person's message; `announcement` (from `/admin`), `joined`, `left`, or
-    /// `deleted` (a tombstone).
-    pub(crate) kind: Option<String>,
+    /// `None` for a person's message.
+    pub(crate) kind: Option<MessageKind>,
+}
+
+impl FromRow<'_, SqliteRow> for StoredMessage {
+    fn from_row(row: &SqliteRow) -> Result<StoredMessage, sqlx::Error> {
+        let kind =
+            message_kind_of(row.try_get("kind")?).map_err(|e| sqlx::Error::ColumnDecode {
+                index: "kind".into(),
+                source: Box::new(e),
+            })?;
+        Ok(StoredMessage {
+            id: row.try_get("id")?,
+            room: row.try_get("room")?,
+            author: row.try_get("author")?,
+            text: row.try_get("text")?,
+            client_offset: row.try_get("client_offset")?,
+            created_at: row.try_get("created_at")?,
+            seq: row.try_get("seq")?,
+            kind,
+        })
+    }
+}
+
+/// How `kind` is spelled in `messages.kind`.
+pub(crate) fn message_kind_column(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Announcement => "announcement",
+        MessageKind::Joined => "joined",
+        MessageKind::Left => "left",
+        MessageKind::Deleted => "deleted",
+    }
+}
+
+/// The kind a `messages.kind` holds; read by both the pool's and the writer's connections.
+pub(crate) fn message_kind_of(column: Option<&str>) -> Result<Option<MessageKind>, UnknownKind> {
+    let Some(value) = column else {
+        return Ok(None);
+    };
+    [
+        MessageKind::Announcement,
+        MessageKind::Joined,
+        MessageKind::Left,
+        MessageKind::Deleted,
+    ]
+    .into_iter()
+    .find(|k| message_kind_column(*k) == value)
+    .map(Some)
+    .ok_or_else(|| UnknownKind {
+        column: "messages.kind",
+        value: value.to_owned(),
+    })
+}
+
+/// A kind in the database that this server does not know (written by a newer one, or by
+/// hand): reading it fails rather than passing it off as another kind.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {column} {value:?} in the database")]
+pub(crate) struct UnknownKind {
+    column: &'static str,
+    value: String,
 }
 
 /// Whether a conversation is a public room or a direct conversation.
@@ -124,7 +185,7 @@ pub(crate) struct NewMessage<'a> {
     /// Whose offset `client_offset` is: offsets are unique per sender. The person's id, or
     /// [`GUEST_SENDER`]. Without it an offset deduplicates nothing.
     pub(crate) sender: Option<&'a str>,
-    pub(crate) kind: Option<&'a str>,
+    pub(crate) kind: Option<MessageKind>,
 }
 
 /// The sender of every guest's offsets. A guest has no stable id (a reconnect is a new
@@ -392,7 +453,7 @@ impl Store {
                     CASE WHEN me.person IS NULL THEN 0 ELSE
                         (SELECT COUNT(*) FROM messages x
                          WHERE x.room = r.name AND x.seq > me.read_seq
-                           AND (x.kind IS NULL OR x.kind = 'announcement'))
+                           AND (x.kind IS NULL OR x.kind = ?2))
                     END AS unread,
                     CASE WHEN r.kind = 'dm' THEN
                         (SELECT p.name FROM members o JOIN people p ON p.person = o.person
@@ -406,6 +467,7 @@ impl Store {
              ORDER BY r.kind DESC, r.name = 'lobby' DESC, r.name",
         )
         .bind(person)
+        .bind(message_kind_column(MessageKind::Announcement))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -518,10 +580,11 @@ impl Store {
         now: i64,
     ) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(
-            "UPDATE messages SET text = '', kind = 'deleted', deleted_at = COALESCE(deleted_at, ?)
+            "UPDATE messages SET text = '', kind = ?, deleted_at = COALESCE(deleted_at, ?)
              WHERE id = ? AND room IN (SELECT name FROM rooms WHERE kind = 'room')
              RETURNING room",
         )
+        .bind(message_kind_column(MessageKind::Deleted))
         .bind(now)
         .bind(id)
         .fetch_optional(&self.pool)
@@ -1173,5 +1236,45 @@ mod tests {
         let all = store.latest("lobby", 10).await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].text, "kept");
+    }
+
+    #[tokio::test]
+    async fn kinds_read_back_as_written_and_an_unknown_one_is_an_error() {
+        let (_dir, store) = open_temp().await;
+        let kinds = [
+            None,
+            Some(MessageKind::Announcement),
+            Some(MessageKind::Joined),
+            Some(MessageKind::Left),
+            Some(MessageKind::Deleted),
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let offset = format!("k{i}");
+            let written = store
+                .insert(NewMessage {
+                    kind,
+                    ..msg("x", Some(&offset))
+                })
+                .await
+                .unwrap();
+            assert_eq!(written.message.kind, kind);
+            // Read back by the pool's connections and by the writer's (a retry of the offset).
+            let pooled = store.latest("lobby", 1).await.unwrap();
+            assert_eq!(pooled[0].kind, kind);
+            let again = store.insert(msg("x", Some(&offset))).await.unwrap();
+            assert_eq!((again.created, again.message.kind), (false, kind));
+        }
+        sqlx::query("UPDATE messages SET kind = 'edited' WHERE client_offset = 'k0'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.latest("lobby", 10).await,
+            Err(StoreError::Sqlx(sqlx::Error::ColumnDecode { .. }))
+        ));
+        assert!(matches!(
+            store.try_insert(msg("x", Some("k0"))).await,
+            Err(StoreError::Sqlite(_))
+        ));
     }
 }
