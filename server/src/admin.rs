@@ -8,7 +8,8 @@ use std::time::Duration;
 use app::events::{
     self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, Ban, ChatError, DeleteMessage, Event as _,
     HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, MessageKind,
-    Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomStats, Stats, Unban, Unbanned,
+    Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind, RoomStats, Stats, Unban,
+    Unbanned,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -22,7 +23,7 @@ use crate::identity;
 use crate::logging::Escaped;
 use crate::rooms::unavailable;
 use crate::secrets::{Loaded, SecretError, load_or_create};
-use crate::store::{NewMessage, RoomKind, now_ms};
+use crate::store::{NewMessage, now_ms};
 
 /// How often `/admin` sockets get fresh `stats`.
 const STATS_EVERY: Duration = Duration::from_secs(1);

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use app::events::{
     self, ADMIN_EVENTS, BrowseRooms, ChatError, ChatMessage, CreateRoom, Direction, Event as _,
     History, JoinRoom, LOBBY, LeaveRoom, MAX_CLIENT_OFFSET_CHARS, Main, MainAuth, MarkRead,
-    MessageKind, MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomList, SendMessage,
-    Session, StartTyping, Sync, Synced,
+    MessageKind, MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomKind, RoomList,
+    SendMessage, Session, StartTyping, Sync, Synced,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -150,7 +150,7 @@ async fn on_connect(
     let mut joined: Vec<String> = match &rows {
         Ok(rows) => rows
             .iter()
-            .filter(|r| r.joined && r.kind == "room")
+            .filter(|r| r.joined && r.kind == RoomKind::Room)
             .map(|r| r.name.clone())
             .collect(),
         Err(e) => {

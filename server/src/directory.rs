@@ -218,7 +218,7 @@ pub(crate) fn is_online(io: &SocketIo, person: &str) -> bool {
 }
 
 fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
-    let dm = r.kind == "dm";
+    let dm = r.kind == RoomKind::Dm;
     let online = if dm {
         // The two people, each counted when any of their sockets is here.
         match Conversation::parse(&r.name) {
@@ -231,7 +231,7 @@ fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
         chat.presence.online(&r.name)
     };
     RoomInfo {
-        kind: if dm { RoomKind::Dm } else { RoomKind::Room },
+        kind: r.kind,
         // A note to oneself has no other person: it is titled with one's own name.
         title: if dm {
             r.peer.unwrap_or_else(|| who.name.clone())

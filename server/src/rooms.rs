@@ -10,6 +10,7 @@ use std::time::Instant;
 use app::events::{
     self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom,
     Left, MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo,
+    RoomKind,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -23,7 +24,7 @@ use crate::identity::{self, Identity};
 use crate::limits::{self, Action};
 use crate::notices::OnLeave;
 use crate::presence;
-use crate::store::{NewMessage, RoomKind, StoreError, now_ms};
+use crate::store::{NewMessage, StoreError, now_ms};
 use crate::writer::{Answer, OwnedMessage};
 
 /// The conversation `room` names, if `socket` may read and write it: a room its person

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::batch::WriterConnection;
-use app::events::MessageKind;
+use app::events::{MessageKind, RoomKind};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -56,11 +56,7 @@ pub(crate) struct StoredMessage {
 
 impl FromRow<'_, SqliteRow> for StoredMessage {
     fn from_row(row: &SqliteRow) -> Result<StoredMessage, sqlx::Error> {
-        let kind =
-            message_kind_of(row.try_get("kind")?).map_err(|e| sqlx::Error::ColumnDecode {
-                index: "kind".into(),
-                source: Box::new(e),
-            })?;
+        let kind = message_kind_of(row.try_get("kind")?)?;
         Ok(StoredMessage {
             id: row.try_get("id")?,
             room: row.try_get("room")?,
@@ -113,21 +109,32 @@ pub(crate) struct UnknownKind {
     value: String,
 }
 
-/// Whether a conversation is a public room or a direct conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RoomKind {
-    Room,
-    Dm,
-}
-
-impl RoomKind {
-    fn from_column(kind: &str) -> RoomKind {
-        if kind == "dm" {
-            RoomKind::Dm
-        } else {
-            RoomKind::Room
+impl From<UnknownKind> for sqlx::Error {
+    fn from(e: UnknownKind) -> sqlx::Error {
+        sqlx::Error::ColumnDecode {
+            index: e.column.to_owned(),
+            source: Box::new(e),
         }
     }
+}
+
+/// How `kind` is spelled in `rooms.kind`.
+pub(crate) fn room_kind_column(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Room => "room",
+        RoomKind::Dm => "dm",
+    }
+}
+
+/// The kind a `rooms.kind` holds.
+pub(crate) fn room_kind_of(column: &str) -> Result<RoomKind, UnknownKind> {
+    [RoomKind::Room, RoomKind::Dm]
+        .into_iter()
+        .find(|k| room_kind_column(*k) == column)
+        .ok_or_else(|| UnknownKind {
+            column: "rooms.kind",
+            value: column.to_owned(),
+        })
 }
 
 /// A direct conversation and its people: `(person, name)`, one or two of them.
@@ -140,17 +147,30 @@ pub(crate) struct DmPeople {
 }
 
 /// A conversation as one person sees it (see [`Store::room_list`]).
-#[derive(Debug, Clone, PartialEq, FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RoomRow {
     pub(crate) name: String,
-    /// `room` or `dm`.
-    pub(crate) kind: String,
+    pub(crate) kind: RoomKind,
     pub(crate) members: i64,
     pub(crate) joined: bool,
     pub(crate) last_seq: i64,
     pub(crate) unread: i64,
     /// For a direct conversation: the other person's name (none when talking to oneself).
     pub(crate) peer: Option<String>,
+}
+
+impl FromRow<'_, SqliteRow> for RoomRow {
+    fn from_row(row: &SqliteRow) -> Result<RoomRow, sqlx::Error> {
+        Ok(RoomRow {
+            name: row.try_get("name")?,
+            kind: room_kind_of(row.try_get("kind")?)?,
+            members: row.try_get("members")?,
+            joined: row.try_get("joined")?,
+            last_seq: row.try_get("last_seq")?,
+            unread: row.try_get("unread")?,
+            peer: row.try_get("peer")?,
+        })
+    }
 }
 
 /// The columns of [`StoredMessage`], for every query that reads one.
@@ -425,7 +445,10 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(kind.map(|(k,)| RoomKind::from_column(&k)))
+        Ok(kind
+            .map(|(k,)| room_kind_of(&k))
+            .transpose()
+            .map_err(sqlx::Error::from)?)
     }
 
     /// Whether `person` belongs to `room`.
@@ -1276,5 +1299,13 @@ mod tests {
             store.try_insert(msg("x", Some("k0"))).await,
             Err(StoreError::Sqlite(_))
         ));
+    }
+
+    #[test]
+    fn room_kinds_read_back_as_written_and_an_unknown_one_is_an_error() {
+        for kind in [RoomKind::Room, RoomKind::Dm] {
+            assert_eq!(room_kind_of(room_kind_column(kind)).unwrap(), kind);
+        }
+        assert!(room_kind_of("channel").is_err());
     }
 }
