@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::batch::WriterConnection;
-use app::events::{MessageKind, RoomKind};
+use app::events::{LOBBY, MessageKind, RoomKind};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -483,14 +483,15 @@ impl Store {
                          WHERE o.room = r.name AND o.person != me.person)
                     END AS peer
              FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = ?1
-             WHERE r.name IN (SELECT room FROM members WHERE person = ?1 UNION SELECT 'lobby')
+             WHERE r.name IN (SELECT room FROM members WHERE person = ?1 UNION SELECT ?3)
                -- A direct conversation someone opened with them, before its first message.
                AND NOT (COALESCE(me.invited, 0) = 1
                         AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = r.name))
-             ORDER BY r.kind DESC, r.name = 'lobby' DESC, r.name",
+             ORDER BY r.kind DESC, r.name = ?3 DESC, r.name",
         )
         .bind(person)
         .bind(message_kind_column(MessageKind::Announcement))
+        .bind(LOBBY)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -513,7 +514,7 @@ impl Store {
                     0 AS unread,
                     NULL AS peer
              FROM rooms r
-             WHERE r.kind = 'room' AND r.name > ?2 AND r.name != 'lobby'
+             WHERE r.kind = 'room' AND r.name > ?2 AND r.name != ?5
                AND (?3 IS NULL OR instr(r.name, ?3) > 0)
                AND NOT EXISTS (SELECT 1 FROM members me WHERE me.room = r.name AND me.person = ?1)
              ORDER BY r.name
@@ -523,6 +524,7 @@ impl Store {
         .bind(after.unwrap_or(""))
         .bind(matching)
         .bind(limit as i64)
+        .bind(LOBBY)
         .fetch_all(&self.pool)
         .await?)
     }
