@@ -24,7 +24,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::backlog::{Backlog, Backlogs};
 use crate::catchup::{self, CatchUpError, Cursor, MAX_SYNC_ROOMS};
-use crate::conversation::{Conversation, person_room};
+use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::delivery::Lagging;
 use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
@@ -167,7 +167,7 @@ async fn on_connect(
     let reading = chat.catchups.read().await;
     let mut read = Vec::new();
     for (room, cursor) in replay_plan(&socket, &auth, &joined) {
-        match catchup::prepare(&chat, &room, cursor).await {
+        match catchup::prepare(&chat, room, cursor).await {
             Ok(prepared) => read.push(prepared),
             Err(e) => {
                 catchup::drop_behind(&socket, e.into());
@@ -244,13 +244,20 @@ pub(crate) fn register_handlers(socket: &SocketRef) {
 /// The catch-up on connect. A client that sends `since` gets the bounded catch-up of the lobby
 /// and of every other conversation it names that it may read, each ended by `synced`; the
 /// tutorial's client, which only knows `serverOffset`, gets the newest lobby messages after it.
-fn replay_plan(socket: &SocketRef, auth: &MainAuth, joined: &[String]) -> Vec<(String, Cursor)> {
+fn replay_plan(
+    socket: &SocketRef,
+    auth: &MainAuth,
+    joined: &[String],
+) -> Vec<(ConversationId, Cursor)> {
     let Some(since) = &auth.since else {
-        return vec![(LOBBY.to_owned(), Cursor::Tutorial(auth.server_offset))];
+        return vec![(
+            ConversationId::lobby(),
+            Cursor::Tutorial(auth.server_offset),
+        )];
     };
     let person = identity::of(socket).person;
     let mut plan = vec![(
-        LOBBY.to_owned(),
+        ConversationId::lobby(),
         Cursor::Since(since.get(LOBBY).copied().unwrap_or(0)),
     )];
     // Conversations left meanwhile, or never ours, are skipped: `rooms` tells the client
@@ -259,13 +266,15 @@ fn replay_plan(socket: &SocketRef, auth: &MainAuth, joined: &[String]) -> Vec<(S
         since
             .iter()
             .filter(|(room, _)| room.as_str() != LOBBY)
-            .filter(|(room, _)| match Conversation::parse(room) {
-                Ok(c @ Conversation::Dm { .. }) => person.as_deref().is_some_and(|p| c.is_party(p)),
-                Ok(Conversation::Room(name)) => joined.contains(&name),
-                Err(_) => false,
+            .filter_map(|(room, after)| {
+                let room = ConversationId::parse(room).ok()?;
+                let ours = match room.conversation() {
+                    c @ Conversation::Dm { .. } => person.as_deref().is_some_and(|p| c.is_party(p)),
+                    Conversation::Room(name) => joined.iter().any(|j| j == name),
+                };
+                ours.then_some((room, Cursor::Since(*after)))
             })
-            .take(MAX_SYNC_ROOMS)
-            .map(|(room, after)| (room.clone(), Cursor::Since(*after))),
+            .take(MAX_SYNC_ROOMS),
     );
     plan
 }
@@ -319,25 +328,24 @@ async fn check(
             max: MAX_CLIENT_OFFSET_CHARS,
         });
     }
-    let room = m.room.as_deref().unwrap_or(LOBBY);
-    let conversation = rooms::accessible(socket, chat, room).await?;
+    let room = match m.room {
+        Some(room) => ConversationId::parse(room)?,
+        None => ConversationId::lobby(),
+    };
+    rooms::accessible(socket, chat, &room).await?;
     let identity = identity::of(socket);
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
     let author = identity.name;
-    let room = conversation.id();
     let message = NewMessage {
-        room: &room,
+        room: room.as_str(),
         author: &author,
         text: &text,
         client_offset: offset,
         sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
     };
-    Ok((
-        OwnedMessage::from(&message),
-        socket.within(conversation.audience()),
-    ))
+    Ok((OwnedMessage::from(&message), socket.within(room.audience())))
 }
 
 /// Stores a message (idempotently by client offset) and broadcasts it with `to`, in id

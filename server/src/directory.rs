@@ -72,7 +72,7 @@ struct Due {
 impl Directory {
     /// Notes that `room`'s counts or presence changed. Direct conversations have neither.
     pub(crate) fn touch(&self, room: &str) {
-        if !matches!(Conversation::parse(room), Ok(Conversation::Room(_))) {
+        if !matches!(Conversation::of(room), Some(Conversation::Room(_))) {
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -221,9 +221,9 @@ fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
     let dm = r.kind == RoomKind::Dm;
     let online = if dm {
         // The two people, each counted when any of their sockets is here.
-        match Conversation::parse(&r.name) {
-            Ok(Conversation::Dm { a, b }) => {
-                usize::from(is_online(io, &a)) + usize::from(a != b && is_online(io, &b))
+        match Conversation::of(&r.name) {
+            Some(Conversation::Dm { a, b }) => {
+                usize::from(is_online(io, a)) + usize::from(a != b && is_online(io, b))
             }
             _ => 0,
         }

@@ -18,7 +18,7 @@ use tracing::{error, info};
 
 use crate::changes;
 use crate::chat::{AckRequested, Chat, answer, parsed};
-use crate::conversation::{Conversation, person_room};
+use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::directory::{self, send_to_person};
 use crate::identity::{self, Identity};
 use crate::limits::{self, Action};
@@ -27,27 +27,26 @@ use crate::presence;
 use crate::store::{NewMessage, StoreError, now_ms};
 use crate::writer::{Answer, OwnedMessage};
 
-/// The conversation `room` names, if `socket` may read and write it: a room its person
-/// belongs to (the lobby for guests), or a direct conversation of theirs. Checked for every
-/// send, history page, sync and read marker.
+/// Whether `socket` may read and write the conversation `room`: a room its person belongs to
+/// (the lobby for guests), or a direct conversation of theirs. Checked for every send, history
+/// page, sync and read marker.
 pub(crate) async fn accessible(
     socket: &SocketRef,
     chat: &Chat,
-    room: &str,
-) -> Result<Conversation, ChatError> {
-    let conversation = Conversation::parse(room)?;
-    match &conversation {
+    room: &ConversationId,
+) -> Result<(), ChatError> {
+    match room.conversation() {
         Conversation::Dm { .. } => {
             // Someone else's conversation is reported exactly like one that does not exist.
             let party = identity::of(socket)
                 .person
-                .is_some_and(|p| conversation.is_party(&p));
-            if party && chat.store.room_kind(room).await.map_err(unavailable)? == Some(RoomKind::Dm)
-            {
-                Ok(conversation)
+                .is_some_and(|p| room.is_party(&p));
+            let stored = chat.store.room_kind(room.as_str()).await;
+            if party && stored.map_err(unavailable)? == Some(RoomKind::Dm) {
+                Ok(())
             } else {
                 Err(ChatError::UnknownRoom {
-                    room: room.to_owned(),
+                    room: room.to_string(),
                 })
             }
         }
@@ -56,7 +55,7 @@ pub(crate) async fn accessible(
             // which the client does not wait for: a request that races it is judged by the
             // stored membership, and what it posts is replayed by the catch-up that follows.
             if name == LOBBY || socket.rooms().iter().any(|r| r == name) {
-                return Ok(conversation);
+                return Ok(());
             }
             if let Some(person) = identity::of(socket).person
                 && chat
@@ -65,11 +64,12 @@ pub(crate) async fn accessible(
                     .await
                     .map_err(unavailable)?
             {
-                return Ok(conversation);
+                return Ok(());
             }
+            let room = name.to_owned();
             match chat.store.room_kind(name).await.map_err(unavailable)? {
-                Some(RoomKind::Room) => Err(ChatError::NotMember { room: name.clone() }),
-                _ => Err(ChatError::UnknownRoom { room: name.clone() }),
+                Some(RoomKind::Room) => Err(ChatError::NotMember { room }),
+                _ => Err(ChatError::UnknownRoom { room }),
             }
         }
     }
@@ -161,10 +161,14 @@ pub(crate) async fn on_join(
         let person = person(&who)?;
         let room = parsed::<JoinRoom>(request)?.room;
         limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
-        let unknown = || ChatError::UnknownRoom { room: room.clone() };
-        let Ok(Conversation::Room(name)) = Conversation::parse(&room) else {
+        let room = ConversationId::parse(room)?;
+        let unknown = || ChatError::UnknownRoom {
+            room: room.to_string(),
+        };
+        let Conversation::Room(name) = room.conversation() else {
             return Err(unknown());
         };
+        let name = name.to_owned();
         let (room, by, now) = (name.clone(), person.to_owned(), now_ms());
         let joined = chat
             .writer
@@ -195,9 +199,10 @@ pub(crate) async fn on_leave(
         let person = person(&who)?;
         let room = parsed::<LeaveRoom>(request)?.room;
         limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
-        let name = match Conversation::parse(&room)? {
-            Conversation::Room(name) if name != LOBBY => name,
-            _ => return Err(ChatError::CannotLeave { room }),
+        let room = ConversationId::parse(room)?;
+        let name = match room.conversation() {
+            Conversation::Room(name) if name != LOBBY => name.to_owned(),
+            _ => return Err(ChatError::CannotLeave { room: room.into() }),
         };
         // Told to the room while the leaver is still in it, so their other tabs see it too.
         if !chat
@@ -255,7 +260,7 @@ pub(crate) async fn on_open_dm(
             .await
             .map_err(unavailable)?
             .ok_or_else(unknown)?;
-        let dm = Conversation::dm(me, &them).id();
+        let dm = String::from(ConversationId::dm(me, &them));
         // The other person is not told: they hear of it with its first message.
         let (room, a, b, now) = (dm.clone(), me.to_owned(), them.clone(), now_ms());
         chat.writer
@@ -285,10 +290,11 @@ pub(crate) async fn on_read(
             // Guests have no marker to move.
             return Ok(());
         };
-        accessible(&socket, &chat, &r.room).await?;
-        let (room, seq) = (r.room, r.seq);
+        let room = ConversationId::parse(r.room)?;
+        accessible(&socket, &chat, &room).await?;
+        let seq = r.seq;
         chat.writer
-            .change(move |c| changes::mark_read(c, &room, &person, seq))
+            .change(move |c| changes::mark_read(c, room.as_str(), &person, seq))
             .await
             .map_err(unavailable)
     }
