@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use app::events::{
     self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, Ban, ChatError, DeleteMessage, Event as _,
-    HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, Namespace as _,
-    NamespaceStats, RecentInRoom, Refusal, RoomStats, Stats, Unban, Unbanned,
+    HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, MessageKind,
+    Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind, RoomStats, Stats, Unban,
+    Unbanned,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
@@ -17,12 +18,12 @@ use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
 use crate::chat::{AckRequested, Chat, answer, on_unknown_event, parsed, publish, to_event};
-use crate::conversation::{Conversation, person_room};
+use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::identity;
 use crate::logging::Escaped;
 use crate::rooms::unavailable;
 use crate::secrets::{Loaded, SecretError, load_or_create};
-use crate::store::{NewMessage, RoomKind, now_ms};
+use crate::store::{NewMessage, now_ms};
 
 /// How often `/admin` sockets get fresh `stats`.
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -116,7 +117,7 @@ async fn stats(io: &SocketIo, chat: &Chat) -> Stats {
         names.sort();
         // Public rooms only: personal rooms hold one person's sockets, not a conversation.
         for room in names {
-            if !matches!(Conversation::parse(&room), Ok(Conversation::Room(_))) {
+            if !matches!(Conversation::of(&room), Some(Conversation::Room(_))) {
                 continue;
             }
             let sockets = main.clone().within(room.clone()).sockets();
@@ -268,10 +269,7 @@ async fn announce(
     let text = events::validate_text(&a.text)?;
     let rooms = match a.room {
         None => chat.store.public_rooms().await.map_err(unavailable)?,
-        Some(room) => {
-            public_room(chat, &room).await?;
-            vec![room]
-        }
+        Some(room) => vec![public_room(chat, room).await?.into()],
     };
     let main = io.of(Main::PATH).ok_or(ChatError::Unavailable)?;
     let mut posted = Vec::with_capacity(rooms.len());
@@ -282,7 +280,7 @@ async fn announce(
             text: &text,
             client_offset: None,
             sender: None,
-            kind: Some("announcement"),
+            kind: Some(MessageKind::Announcement),
         };
         posted.push(publish(chat, main.clone().within(room.clone()), message).await?);
     }
@@ -291,17 +289,20 @@ async fn announce(
 
 /// `room` if it names an existing public room; direct conversations are not moderators'
 /// to read or post in.
-async fn public_room(chat: &Chat, room: &str) -> Result<(), ChatError> {
-    let unknown = || ChatError::UnknownRoom {
-        room: room.to_owned(),
+async fn public_room(chat: &Chat, room: String) -> Result<ConversationId, ChatError> {
+    let room = ConversationId::parse(room)?;
+    let stored = match room.kind() {
+        RoomKind::Room => chat
+            .store
+            .room_kind(room.as_str())
+            .await
+            .map_err(unavailable)?,
+        RoomKind::Dm => None,
     };
-    match Conversation::parse(room) {
-        Ok(Conversation::Room(name))
-            if chat.store.room_kind(&name).await.map_err(unavailable)? == Some(RoomKind::Room) =>
-        {
-            Ok(())
-        }
-        _ => Err(unknown()),
+    if stored == Some(RoomKind::Room) {
+        Ok(room)
+    } else {
+        Err(ChatError::UnknownRoom { room: room.into() })
     }
 }
 
@@ -330,9 +331,9 @@ async fn delete(io: &SocketIo, chat: &Chat, id: i64) -> Result<MessageDeleted, C
         .ok_or(ChatError::UnknownMessage { id })?;
     chat.recent.edited(&room);
     let deleted = MessageDeleted { room, id };
-    let audience = Conversation::parse(&deleted.room)
+    let audience = Conversation::of(&deleted.room)
         .map(|c| c.audience())
-        .unwrap_or_else(|_| vec![deleted.room.clone()]);
+        .unwrap_or_else(|| vec![deleted.room.clone()]);
     if let Some(main) = io.of(Main::PATH) {
         let result = main
             .within(audience)
@@ -354,11 +355,10 @@ async fn on_recent(
     State(chat): State<Chat>,
 ) {
     let result = async {
-        let room = parsed::<RecentInRoom>(request)?.room;
-        public_room(&chat, &room).await?;
+        let room = public_room(&chat, parsed::<RecentInRoom>(request)?.room).await?;
         let (rows, more) = chat
             .store
-            .page_before(&room, None, HISTORY_PAGE)
+            .page_before(room.as_str(), None, HISTORY_PAGE)
             .await
             .map_err(unavailable)?;
         Ok(HistoryPage {

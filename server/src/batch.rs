@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
+use app::events::MessageKind;
+
 use crate::store::{
     COLUMNS, Inserted, NewMessage, OffsetInUse, StoreError, StoredMessage, WAL_AUTOCHECKPOINT,
-    now_ms,
+    message_kind_column, message_kind_of, now_ms,
 };
 
 pub(crate) struct WriterConnection {
@@ -178,7 +180,7 @@ impl WriterConnection {
                     m.text,
                     m.client_offset,
                     created_at,
-                    m.kind,
+                    m.kind.map(message_kind_column),
                     *seq + 1,
                     m.sender,
                 ))?;
@@ -206,7 +208,7 @@ impl WriterConnection {
                         client_offset: m.client_offset.map(str::to_owned),
                         created_at,
                         seq: *seq,
-                        kind: m.kind.map(str::to_owned),
+                        kind: m.kind,
                     },
                     created: true,
                 }));
@@ -271,7 +273,7 @@ impl Change {
 fn repeat(stored: StoredMessage, m: &NewMessage<'_>) -> Result<Inserted, OffsetInUse> {
     // A deleted message's text is gone, so its retry is recognised by its room alone.
     let same = stored.room == m.room
-        && (stored.text == m.text || stored.kind.as_deref() == Some("deleted"));
+        && (stored.text == m.text || stored.kind == Some(MessageKind::Deleted));
     if same {
         Ok(Inserted {
             message: stored,
@@ -284,6 +286,9 @@ fn repeat(stored: StoredMessage, m: &NewMessage<'_>) -> Result<Inserted, OffsetI
 
 /// A row of [`COLUMNS`].
 fn message_of(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let kind = message_kind_of(r.get_ref(7)?.as_str_or_null()?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
+    })?;
     Ok(StoredMessage {
         id: r.get(0)?,
         room: r.get(1)?,
@@ -292,7 +297,7 @@ fn message_of(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         client_offset: r.get(4)?,
         created_at: r.get(5)?,
         seq: r.get(6)?,
-        kind: r.get(7)?,
+        kind,
     })
 }
 

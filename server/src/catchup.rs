@@ -15,6 +15,7 @@ use tracing::error;
 
 use crate::backlog::Backlog;
 use crate::chat::{AckRequested, Chat, answer, parsed, to_event};
+use crate::conversation::ConversationId;
 use crate::limits::{self, Action};
 use crate::recent::{Delta, Seen};
 use crate::rooms::accessible;
@@ -80,7 +81,7 @@ pub(crate) enum CatchUpError {
 /// A catch-up's reading, done without the order lock: the messages after the cursor as the
 /// room stood then. [`finish`] completes it under the lock.
 pub(crate) struct Prepared {
-    room: String,
+    room: ConversationId,
     cursor: Cursor,
     seen: Seen,
     /// Oldest first, each with the bytes it takes on the wire.
@@ -95,18 +96,21 @@ pub(crate) struct Prepared {
 /// only [`finish`] takes the order lock.
 pub(crate) async fn prepare(
     chat: &Chat,
-    room: &str,
+    room: ConversationId,
     cursor: Cursor,
 ) -> Result<Prepared, StoreError> {
     // Before the reads: an edit after this makes `finish` read again.
-    let seen = chat.recent.seen(room);
-    let (last_id, last_seq) = chat.store.head(room).await?;
+    let seen = chat.recent.seen(room.as_str());
+    let (last_id, last_seq) = chat.store.head(room.as_str()).await?;
     let (rows, gap) = match cursor {
         // A cursor beyond the head means the client holds messages this server never stored
         // (another database): it must reload, not trust what it has.
         Cursor::Since(after) if after > last_id => (Vec::new(), true),
         Cursor::Since(after) => {
-            let rows = chat.store.oldest_after(room, after, MAX_REPLAY + 1).await?;
+            let rows = chat
+                .store
+                .oldest_after(room.as_str(), after, MAX_REPLAY + 1)
+                .await?;
             if rows.len() > MAX_REPLAY {
                 (Vec::new(), true)
             } else {
@@ -114,7 +118,10 @@ pub(crate) async fn prepare(
             }
         }
         Cursor::Tutorial(after) => {
-            let mut rows = chat.store.newest_after(room, after, MAX_REPLAY + 1).await?;
+            let mut rows = chat
+                .store
+                .newest_after(room.as_str(), after, MAX_REPLAY + 1)
+                .await?;
             let gap = rows.len() > MAX_REPLAY;
             if gap {
                 rows.remove(0);
@@ -128,7 +135,7 @@ pub(crate) async fn prepare(
         .filter(|m| m.seq > last_seq)
         .map_or((last_id, last_seq), |m| (m.id, m.seq));
     Ok(Prepared {
-        room: room.to_owned(),
+        room,
         cursor,
         seen,
         rows: rows
@@ -157,7 +164,7 @@ pub(crate) async fn finish(
     chat: &Chat,
     mut p: Prepared,
 ) -> Result<Synced, CatchUpError> {
-    match chat.recent.since(&p.room, p.seen, p.head.1) {
+    match chat.recent.since(p.room.as_str(), p.seen, p.head.1) {
         Delta::Appended(new) => {
             if let Some(last) = new.last() {
                 p.head = (last.id, last.meta.seq);
@@ -177,10 +184,7 @@ pub(crate) async fn finish(
                 p.gap = true;
             }
         }
-        Delta::Unknown => {
-            let (room, cursor) = (std::mem::take(&mut p.room), p.cursor);
-            p = prepare(chat, &room, cursor).await?;
-        }
+        Delta::Unknown => p = prepare(chat, p.room, p.cursor).await?,
     }
     fit(socket, &mut p);
     let replayed = p.rows.len();
@@ -198,7 +202,7 @@ pub(crate) async fn finish(
     }
     Ok(Synced {
         head: RoomHead {
-            room: p.room,
+            room: p.room.into(),
             last_id: p.head.0,
             last_seq: p.head.1,
         },
@@ -284,13 +288,16 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
     }
     // One page per conversation asked about.
     limits::charge(socket, chat, Action::Read, since.len() as u32)?;
-    for room in since.keys() {
-        accessible(socket, chat, room).await?;
+    let mut rooms = Vec::with_capacity(since.len());
+    for (room, after) in since {
+        let room = ConversationId::parse(room)?;
+        accessible(socket, chat, &room).await?;
+        rooms.push((room, after));
     }
     let _reading = chat.catchups.read().await;
-    let mut read = Vec::with_capacity(since.len());
-    for (room, after) in since {
-        let prepared = prepare(chat, &room, Cursor::Since(after))
+    let mut read = Vec::with_capacity(rooms.len());
+    for (room, after) in rooms {
+        let prepared = prepare(chat, room, Cursor::Since(after))
             .await
             .map_err(|e| {
                 error!(sid = %socket.id, error = %e, "sync query failed");
@@ -330,11 +337,12 @@ pub(crate) async fn on_history(
 
 async fn history(socket: &SocketRef, chat: &Chat, r: History) -> Result<HistoryPage, ChatError> {
     limits::charge(socket, chat, Action::Read, 1)?;
-    accessible(socket, chat, &r.room).await?;
+    let room = ConversationId::parse(r.room)?;
+    accessible(socket, chat, &room).await?;
     let limit = r.limit.unwrap_or(HISTORY_PAGE).clamp(1, MAX_HISTORY_LIMIT);
     let (rows, more) = chat
         .store
-        .page_before(&r.room, r.before, limit)
+        .page_before(room.as_str(), r.before, limit)
         .await
         .map_err(|e| {
             error!(sid = %socket.id, error = %e, "history query failed");

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use app::events::{
     self, ADMIN_EVENTS, BrowseRooms, ChatError, ChatMessage, CreateRoom, Direction, Event as _,
     History, JoinRoom, LOBBY, LeaveRoom, MAX_CLIENT_OFFSET_CHARS, Main, MainAuth, MarkRead,
-    MessageKind, MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomList, SendMessage,
-    Session, StartTyping, Sync, Synced,
+    MessageKind, MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomKind, RoomList,
+    SendMessage, Session, StartTyping, Sync, Synced,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -25,7 +25,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::backlog::{Backlog, Backlogs};
 use crate::catchup::{self, CatchUpError, Cursor, MAX_SYNC_ROOMS};
-use crate::conversation::{Conversation, person_room};
+use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::delivery::Lagging;
 use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
@@ -150,7 +150,7 @@ async fn on_connect(
     let mut joined: Vec<String> = match &rows {
         Ok(rows) => rows
             .iter()
-            .filter(|r| r.joined && r.kind == "room")
+            .filter(|r| r.joined && r.kind == RoomKind::Room)
             .map(|r| r.name.clone())
             .collect(),
         Err(e) => {
@@ -167,7 +167,7 @@ async fn on_connect(
     let reading = chat.catchups.read().await;
     let mut read = Vec::new();
     for (room, cursor) in replay_plan(&socket, &auth, &joined) {
-        match catchup::prepare(&chat, &room, cursor).await {
+        match catchup::prepare(&chat, room, cursor).await {
             Ok(prepared) => read.push(prepared),
             Err(e) => {
                 catchup::drop_behind(&socket, e.into());
@@ -260,13 +260,20 @@ impl MessageHandler<LocalAdapter, Events> for Events {
 /// The catch-up on connect. A client that sends `since` gets the bounded catch-up of the lobby
 /// and of every other conversation it names that it may read, each ended by `synced`; the
 /// tutorial's client, which only knows `serverOffset`, gets the newest lobby messages after it.
-fn replay_plan(socket: &SocketRef, auth: &MainAuth, joined: &[String]) -> Vec<(String, Cursor)> {
+fn replay_plan(
+    socket: &SocketRef,
+    auth: &MainAuth,
+    joined: &[String],
+) -> Vec<(ConversationId, Cursor)> {
     let Some(since) = &auth.since else {
-        return vec![(LOBBY.to_owned(), Cursor::Tutorial(auth.server_offset))];
+        return vec![(
+            ConversationId::lobby(),
+            Cursor::Tutorial(auth.server_offset),
+        )];
     };
     let person = identity::of(socket).person;
     let mut plan = vec![(
-        LOBBY.to_owned(),
+        ConversationId::lobby(),
         Cursor::Since(since.get(LOBBY).copied().unwrap_or(0)),
     )];
     // Conversations left meanwhile, or never ours, are skipped: `rooms` tells the client
@@ -275,13 +282,15 @@ fn replay_plan(socket: &SocketRef, auth: &MainAuth, joined: &[String]) -> Vec<(S
         since
             .iter()
             .filter(|(room, _)| room.as_str() != LOBBY)
-            .filter(|(room, _)| match Conversation::parse(room) {
-                Ok(c @ Conversation::Dm { .. }) => person.as_deref().is_some_and(|p| c.is_party(p)),
-                Ok(Conversation::Room(name)) => joined.contains(&name),
-                Err(_) => false,
+            .filter_map(|(room, after)| {
+                let room = ConversationId::parse(room).ok()?;
+                let ours = match room.conversation() {
+                    c @ Conversation::Dm { .. } => person.as_deref().is_some_and(|p| c.is_party(p)),
+                    Conversation::Room(name) => joined.iter().any(|j| j == name),
+                };
+                ours.then_some((room, Cursor::Since(*after)))
             })
-            .take(MAX_SYNC_ROOMS)
-            .map(|(room, after)| (room.clone(), Cursor::Since(*after))),
+            .take(MAX_SYNC_ROOMS),
     );
     plan
 }
@@ -335,25 +344,24 @@ async fn check(
             max: MAX_CLIENT_OFFSET_CHARS,
         });
     }
-    let room = m.room.as_deref().unwrap_or(LOBBY);
-    let conversation = rooms::accessible(socket, chat, room).await?;
+    let room = match m.room {
+        Some(room) => ConversationId::parse(room)?,
+        None => ConversationId::lobby(),
+    };
+    rooms::accessible(socket, chat, &room).await?;
     let identity = identity::of(socket);
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
     let author = identity.name;
-    let room = conversation.id();
     let message = NewMessage {
-        room: &room,
+        room: room.as_str(),
         author: &author,
         text: &text,
         client_offset: offset,
         sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
     };
-    Ok((
-        OwnedMessage::from(&message),
-        socket.within(conversation.audience()),
-    ))
+    Ok((OwnedMessage::from(&message), socket.within(room.audience())))
 }
 
 /// Stores a message (idempotently by client offset) and broadcasts it with `to`, in id
@@ -484,13 +492,7 @@ fn log_rejected(socket: &SocketRef, event: &str, e: &ChatError, wants_ack: bool)
 const OVERLOADED_RETRY_MS: u64 = 2_000;
 
 pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {
-    let kind = match m.kind.as_deref() {
-        Some("announcement") => Some(MessageKind::Announcement),
-        Some("joined") => Some(MessageKind::Joined),
-        Some("left") => Some(MessageKind::Left),
-        Some("deleted") => Some(MessageKind::Deleted),
-        _ => None,
-    };
+    let kind = m.kind;
     let deleted = kind == Some(MessageKind::Deleted);
     ChatMessage {
         text: m.text,

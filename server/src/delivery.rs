@@ -85,9 +85,9 @@ impl Lagging {
                     last_seq,
                 };
                 // A direct conversation's members are reached through their own rooms.
-                let audience = Conversation::parse(&room)
+                let audience = Conversation::of(&room)
                     .map(|c| c.audience())
-                    .unwrap_or_else(|_| vec![room.clone()]);
+                    .unwrap_or_else(|| vec![room.clone()]);
                 let result = io.within(audience).emit(RoomHead::NAME, &head).await;
                 self.record(metrics, &room, result);
             }

@@ -72,7 +72,7 @@ struct Due {
 impl Directory {
     /// Notes that `room`'s counts or presence changed. Direct conversations have neither.
     pub(crate) fn touch(&self, room: &str) {
-        if !matches!(Conversation::parse(room), Ok(Conversation::Room(_))) {
+        if !matches!(Conversation::of(room), Some(Conversation::Room(_))) {
             return;
         }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -218,12 +218,12 @@ pub(crate) fn is_online(io: &SocketIo, person: &str) -> bool {
 }
 
 fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
-    let dm = r.kind == "dm";
+    let dm = r.kind == RoomKind::Dm;
     let online = if dm {
         // The two people, each counted when any of their sockets is here.
-        match Conversation::parse(&r.name) {
-            Ok(Conversation::Dm { a, b }) => {
-                usize::from(is_online(io, &a)) + usize::from(a != b && is_online(io, &b))
+        match Conversation::of(&r.name) {
+            Some(Conversation::Dm { a, b }) => {
+                usize::from(is_online(io, a)) + usize::from(a != b && is_online(io, b))
             }
             _ => 0,
         }
@@ -231,7 +231,7 @@ fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
         chat.presence.online(&r.name)
     };
     RoomInfo {
-        kind: if dm { RoomKind::Dm } else { RoomKind::Room },
+        kind: r.kind,
         // A note to oneself has no other person: it is titled with one's own name.
         title: if dm {
             r.peer.unwrap_or_else(|| who.name.clone())

@@ -16,7 +16,7 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{debug, warn};
 
 use crate::chat::Chat;
-use crate::conversation::{Conversation, person_room};
+use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::directory;
 use crate::identity::{self, Identity};
 use crate::store::DmPeople;
@@ -170,18 +170,18 @@ pub(crate) async fn tell_dm(io: &SocketIo, dm: &DmPeople, leaving: Option<&str>)
 /// their next `rooms`.
 pub(crate) fn dm_of(who: &Identity, info: &RoomInfo) -> Option<DmPeople> {
     let me = who.person.as_ref()?;
-    let Ok(Conversation::Dm { a, b }) = Conversation::parse(&info.room) else {
+    let Some(Conversation::Dm { a, b }) = Conversation::of(&info.room) else {
         return None;
     };
     let mut people = vec![(me.clone(), who.name.clone())];
     // A note to oneself has one person; otherwise the list titles it with the other's name.
-    let other = if a == *me { b } else { a };
+    let other = if a == me { b } else { a };
     let mut unaware = None;
-    if other != *me {
+    if other != me {
         if info.last_seq == 0 {
-            unaware = Some(other.clone());
+            unaware = Some(other.to_owned());
         }
-        people.push((other, info.title.clone()));
+        people.push((other.to_owned(), info.title.clone()));
     }
     Some(DmPeople {
         room: info.room.clone(),
@@ -225,19 +225,20 @@ pub(crate) async fn on_typing(
     if !chat.presence.may_type(person, Instant::now()) {
         return;
     }
-    let Ok(conversation) = accessible(&socket, &chat, &room).await else {
+    let Ok(room) = ConversationId::parse(room) else {
         return;
     };
+    if accessible(&socket, &chat, &room).await.is_err() {
+        return;
+    }
+    let audience = room.audience();
     let typing = Typing {
-        room,
+        room: room.into(),
         name: who.name,
     };
     // Everyone in the conversation but this socket (for a direct one: both people's sockets).
     // Volatile: a socket that cannot take it now does not need it later.
-    let _ = socket
-        .to(conversation.audience())
-        .emit(Typing::NAME, &typing)
-        .await;
+    let _ = socket.to(audience).emit(Typing::NAME, &typing).await;
 }
 
 #[cfg(test)]

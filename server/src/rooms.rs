@@ -10,41 +10,41 @@ use std::time::Instant;
 use app::events::{
     self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom,
     Left, MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo,
+    RoomKind,
 };
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use tracing::{error, info};
 
 use crate::chat::{AckRequested, Chat, answer, parsed, publish};
-use crate::conversation::{Conversation, person_room};
+use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::directory::{self, send_to_person};
 use crate::identity::{self, Identity};
 use crate::limits::{self, Action};
 use crate::notices::OnLeave;
 use crate::presence;
-use crate::store::{NewMessage, RoomKind, StoreError, now_ms};
+use crate::store::{NewMessage, StoreError, now_ms};
 
-/// The conversation `room` names, if `socket` may read and write it: a room its person
-/// belongs to (the lobby for guests), or a direct conversation of theirs. Checked for every
-/// send, history page, sync and read marker.
+/// Whether `socket` may read and write the conversation `room`: a room its person belongs to
+/// (the lobby for guests), or a direct conversation of theirs. Checked for every send, history
+/// page, sync and read marker.
 pub(crate) async fn accessible(
     socket: &SocketRef,
     chat: &Chat,
-    room: &str,
-) -> Result<Conversation, ChatError> {
-    let conversation = Conversation::parse(room)?;
-    match &conversation {
+    room: &ConversationId,
+) -> Result<(), ChatError> {
+    match room.conversation() {
         Conversation::Dm { .. } => {
             // Someone else's conversation is reported exactly like one that does not exist.
             let party = identity::of(socket)
                 .person
-                .is_some_and(|p| conversation.is_party(&p));
-            if party && chat.store.room_kind(room).await.map_err(unavailable)? == Some(RoomKind::Dm)
-            {
-                Ok(conversation)
+                .is_some_and(|p| room.is_party(&p));
+            let stored = chat.store.room_kind(room.as_str()).await;
+            if party && stored.map_err(unavailable)? == Some(RoomKind::Dm) {
+                Ok(())
             } else {
                 Err(ChatError::UnknownRoom {
-                    room: room.to_owned(),
+                    room: room.to_string(),
                 })
             }
         }
@@ -53,7 +53,7 @@ pub(crate) async fn accessible(
             // which the client does not wait for: a request that races it is judged by the
             // stored membership, and what it posts is replayed by the catch-up that follows.
             if name == LOBBY || socket.rooms().iter().any(|r| r == name) {
-                return Ok(conversation);
+                return Ok(());
             }
             if let Some(person) = identity::of(socket).person
                 && chat
@@ -62,11 +62,12 @@ pub(crate) async fn accessible(
                     .await
                     .map_err(unavailable)?
             {
-                return Ok(conversation);
+                return Ok(());
             }
+            let room = name.to_owned();
             match chat.store.room_kind(name).await.map_err(unavailable)? {
-                Some(RoomKind::Room) => Err(ChatError::NotMember { room: name.clone() }),
-                _ => Err(ChatError::UnknownRoom { room: name.clone() }),
+                Some(RoomKind::Room) => Err(ChatError::NotMember { room }),
+                _ => Err(ChatError::UnknownRoom { room }),
             }
         }
     }
@@ -157,10 +158,14 @@ pub(crate) async fn on_join(
         let person = person(&who)?;
         let room = parsed::<JoinRoom>(request)?.room;
         limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
-        let unknown = || ChatError::UnknownRoom { room: room.clone() };
-        let Ok(Conversation::Room(name)) = Conversation::parse(&room) else {
+        let room = ConversationId::parse(room)?;
+        let unknown = || ChatError::UnknownRoom {
+            room: room.to_string(),
+        };
+        let Conversation::Room(name) = room.conversation() else {
             return Err(unknown());
         };
+        let name = name.to_owned();
         let joined = chat
             .writer
             .join_public(&name, person, now_ms())
@@ -169,7 +174,7 @@ pub(crate) async fn on_join(
             .ok_or_else(unknown)?;
         enter(&io, &chat, &who, &name).await;
         if joined && chat.notices.join(&name, person, Instant::now()) {
-            notice(&io, &chat, &who, &name, MessageKind::Joined).await;
+            notice(&io, &chat, &who, &name, Notice::Joined).await;
         }
         settled(&io, &chat, &who, &name).await
     }
@@ -190,9 +195,10 @@ pub(crate) async fn on_leave(
         let person = person(&who)?;
         let room = parsed::<LeaveRoom>(request)?.room;
         limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
-        let name = match Conversation::parse(&room)? {
-            Conversation::Room(name) if name != LOBBY => name,
-            _ => return Err(ChatError::CannotLeave { room }),
+        let room = ConversationId::parse(room)?;
+        let name = match room.conversation() {
+            Conversation::Room(name) if name != LOBBY => name.to_owned(),
+            _ => return Err(ChatError::CannotLeave { room: room.into() }),
         };
         // Told to the room while the leaver is still in it, so their other tabs see it too.
         if !chat
@@ -204,7 +210,7 @@ pub(crate) async fn on_leave(
             return Err(ChatError::NotMember { room: name });
         }
         match chat.notices.leave(&name, person, Instant::now()) {
-            OnLeave::Post => notice(&io, &chat, &who, &name, MessageKind::Left).await,
+            OnLeave::Post => notice(&io, &chat, &who, &name, Notice::Left).await,
             OnLeave::HoldUntil(at) => hold_back_left(&io, &chat, &who, &name, at),
             OnLeave::Held => {}
         }
@@ -249,7 +255,7 @@ pub(crate) async fn on_open_dm(
             .await
             .map_err(unavailable)?
             .ok_or_else(unknown)?;
-        let dm = Conversation::dm(me, &them).id();
+        let dm = String::from(ConversationId::dm(me, &them));
         // The other person is not told: they hear of it with its first message.
         chat.writer
             .open_dm(&dm, me, &them, now_ms())
@@ -279,9 +285,10 @@ pub(crate) async fn on_read(
             return Ok(());
         };
         limits::charge(&socket, &chat, Action::MarkRead, 1)?;
-        accessible(&socket, &chat, &r.room).await?;
+        let room = ConversationId::parse(r.room)?;
+        accessible(&socket, &chat, &room).await?;
         chat.writer
-            .mark_read(&r.room, &person, r.seq)
+            .mark_read(room.as_str(), &person, r.seq)
             .await
             .map_err(unavailable)
     }
@@ -305,11 +312,18 @@ async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
     chat.directory.touch(room);
 }
 
+/// What a membership change posts to its room.
+#[derive(Debug, Clone, Copy)]
+enum Notice {
+    Joined,
+    Left,
+}
+
 /// Posts "joined" or "left" to the room, from `who`.
-async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: MessageKind) {
-    let (text, column) = match kind {
-        MessageKind::Joined => ("joined", "joined"),
-        _ => ("left", "left"),
+async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, notice: Notice) {
+    let (text, kind) = match notice {
+        Notice::Joined => ("joined", MessageKind::Joined),
+        Notice::Left => ("left", MessageKind::Left),
     };
     let Some(main) = io.of(Main::PATH) else {
         return;
@@ -320,7 +334,7 @@ async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, kind: Me
         text,
         client_offset: None,
         sender: None,
-        kind: Some(column),
+        kind: Some(kind),
     };
     // The membership has changed whatever happens to the notice; a failure is only logged.
     if let Err(e) = publish(chat, main.within(room.to_owned()), message).await {
@@ -337,7 +351,7 @@ fn hold_back_left(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, at: In
             return;
         };
         if chat.notices.due(&room, person) {
-            notice(&io, &chat, &who, &room, MessageKind::Left).await;
+            notice(&io, &chat, &who, &room, Notice::Left).await;
         }
     });
 }

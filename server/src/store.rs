@@ -9,8 +9,11 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::batch::WriterConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
+use app::events::{LOBBY, MessageKind, RoomKind};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{FromRow, Row as _, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,7 +39,7 @@ pub enum StoreError {
 }
 
 /// A stored message, as the store sees it.
-#[derive(Debug, Clone, PartialEq, FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StoredMessage {
     pub(crate) id: i64,
     /// The conversation: a room name or a direct conversation's id.
@@ -47,26 +50,91 @@ pub(crate) struct StoredMessage {
     pub(crate) created_at: i64,
     /// Its place in its room, from 1, without holes.
     pub(crate) seq: i64,
-    /// `None` for a person's message; `announcement` (from `/admin`), `joined`, `left`, or
-    /// `deleted` (a tombstone).
-    pub(crate) kind: Option<String>,
+    /// `None` for a person's message.
+    pub(crate) kind: Option<MessageKind>,
 }
 
-/// Whether a conversation is a public room or a direct conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RoomKind {
-    Room,
-    Dm,
+impl FromRow<'_, SqliteRow> for StoredMessage {
+    fn from_row(row: &SqliteRow) -> Result<StoredMessage, sqlx::Error> {
+        let kind = message_kind_of(row.try_get("kind")?)?;
+        Ok(StoredMessage {
+            id: row.try_get("id")?,
+            room: row.try_get("room")?,
+            author: row.try_get("author")?,
+            text: row.try_get("text")?,
+            client_offset: row.try_get("client_offset")?,
+            created_at: row.try_get("created_at")?,
+            seq: row.try_get("seq")?,
+            kind,
+        })
+    }
 }
 
-impl RoomKind {
-    fn from_column(kind: &str) -> RoomKind {
-        if kind == "dm" {
-            RoomKind::Dm
-        } else {
-            RoomKind::Room
+/// How `kind` is spelled in `messages.kind`.
+pub(crate) fn message_kind_column(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Announcement => "announcement",
+        MessageKind::Joined => "joined",
+        MessageKind::Left => "left",
+        MessageKind::Deleted => "deleted",
+    }
+}
+
+/// The kind a `messages.kind` holds; read by both the pool's and the writer's connections.
+pub(crate) fn message_kind_of(column: Option<&str>) -> Result<Option<MessageKind>, UnknownKind> {
+    let Some(value) = column else {
+        return Ok(None);
+    };
+    [
+        MessageKind::Announcement,
+        MessageKind::Joined,
+        MessageKind::Left,
+        MessageKind::Deleted,
+    ]
+    .into_iter()
+    .find(|k| message_kind_column(*k) == value)
+    .map(Some)
+    .ok_or_else(|| UnknownKind {
+        column: "messages.kind",
+        value: value.to_owned(),
+    })
+}
+
+/// A kind in the database that this server does not know (written by a newer one, or by
+/// hand): reading it fails rather than passing it off as another kind.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {column} {value:?} in the database")]
+pub(crate) struct UnknownKind {
+    column: &'static str,
+    value: String,
+}
+
+impl From<UnknownKind> for sqlx::Error {
+    fn from(e: UnknownKind) -> sqlx::Error {
+        sqlx::Error::ColumnDecode {
+            index: e.column.to_owned(),
+            source: Box::new(e),
         }
     }
+}
+
+/// How `kind` is spelled in `rooms.kind`.
+pub(crate) fn room_kind_column(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Room => "room",
+        RoomKind::Dm => "dm",
+    }
+}
+
+/// The kind a `rooms.kind` holds.
+pub(crate) fn room_kind_of(column: &str) -> Result<RoomKind, UnknownKind> {
+    [RoomKind::Room, RoomKind::Dm]
+        .into_iter()
+        .find(|k| room_kind_column(*k) == column)
+        .ok_or_else(|| UnknownKind {
+            column: "rooms.kind",
+            value: column.to_owned(),
+        })
 }
 
 /// A direct conversation and its people: `(person, name)`, one or two of them.
@@ -79,17 +147,30 @@ pub(crate) struct DmPeople {
 }
 
 /// A conversation as one person sees it (see [`Store::room_list`]).
-#[derive(Debug, Clone, PartialEq, FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RoomRow {
     pub(crate) name: String,
-    /// `room` or `dm`.
-    pub(crate) kind: String,
+    pub(crate) kind: RoomKind,
     pub(crate) members: i64,
     pub(crate) joined: bool,
     pub(crate) last_seq: i64,
     pub(crate) unread: i64,
     /// For a direct conversation: the other person's name (none when talking to oneself).
     pub(crate) peer: Option<String>,
+}
+
+impl FromRow<'_, SqliteRow> for RoomRow {
+    fn from_row(row: &SqliteRow) -> Result<RoomRow, sqlx::Error> {
+        Ok(RoomRow {
+            name: row.try_get("name")?,
+            kind: room_kind_of(row.try_get("kind")?)?,
+            members: row.try_get("members")?,
+            joined: row.try_get("joined")?,
+            last_seq: row.try_get("last_seq")?,
+            unread: row.try_get("unread")?,
+            peer: row.try_get("peer")?,
+        })
+    }
 }
 
 /// The columns of [`StoredMessage`], for every query that reads one.
@@ -124,7 +205,7 @@ pub(crate) struct NewMessage<'a> {
     /// Whose offset `client_offset` is: offsets are unique per sender. The person's id, or
     /// [`GUEST_SENDER`]. Without it an offset deduplicates nothing.
     pub(crate) sender: Option<&'a str>,
-    pub(crate) kind: Option<&'a str>,
+    pub(crate) kind: Option<MessageKind>,
 }
 
 /// The sender of every guest's offsets. A guest has no stable id (a reconnect is a new
@@ -364,7 +445,10 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(kind.map(|(k,)| RoomKind::from_column(&k)))
+        Ok(kind
+            .map(|(k,)| room_kind_of(&k))
+            .transpose()
+            .map_err(sqlx::Error::from)?)
     }
 
     /// Whether `person` belongs to `room`.
@@ -392,20 +476,22 @@ impl Store {
                     CASE WHEN me.person IS NULL THEN 0 ELSE
                         (SELECT COUNT(*) FROM messages x
                          WHERE x.room = r.name AND x.seq > me.read_seq
-                           AND (x.kind IS NULL OR x.kind = 'announcement'))
+                           AND (x.kind IS NULL OR x.kind = ?2))
                     END AS unread,
                     CASE WHEN r.kind = 'dm' THEN
                         (SELECT p.name FROM members o JOIN people p ON p.person = o.person
                          WHERE o.room = r.name AND o.person != me.person)
                     END AS peer
              FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = ?1
-             WHERE r.name IN (SELECT room FROM members WHERE person = ?1 UNION SELECT 'lobby')
+             WHERE r.name IN (SELECT room FROM members WHERE person = ?1 UNION SELECT ?3)
                -- A direct conversation someone opened with them, before its first message.
                AND NOT (COALESCE(me.invited, 0) = 1
                         AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = r.name))
-             ORDER BY r.kind DESC, r.name = 'lobby' DESC, r.name",
+             ORDER BY r.kind DESC, r.name = ?3 DESC, r.name",
         )
         .bind(person)
+        .bind(message_kind_column(MessageKind::Announcement))
+        .bind(LOBBY)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -428,7 +514,7 @@ impl Store {
                     0 AS unread,
                     NULL AS peer
              FROM rooms r
-             WHERE r.kind = 'room' AND r.name > ?2 AND r.name != 'lobby'
+             WHERE r.kind = 'room' AND r.name > ?2 AND r.name != ?5
                AND (?3 IS NULL OR instr(r.name, ?3) > 0)
                AND NOT EXISTS (SELECT 1 FROM members me WHERE me.room = r.name AND me.person = ?1)
              ORDER BY r.name
@@ -438,6 +524,7 @@ impl Store {
         .bind(after.unwrap_or(""))
         .bind(matching)
         .bind(limit as i64)
+        .bind(LOBBY)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -518,10 +605,11 @@ impl Store {
         now: i64,
     ) -> Result<Option<String>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(
-            "UPDATE messages SET text = '', kind = 'deleted', deleted_at = COALESCE(deleted_at, ?)
+            "UPDATE messages SET text = '', kind = ?, deleted_at = COALESCE(deleted_at, ?)
              WHERE id = ? AND room IN (SELECT name FROM rooms WHERE kind = 'room')
              RETURNING room",
         )
+        .bind(message_kind_column(MessageKind::Deleted))
         .bind(now)
         .bind(id)
         .fetch_optional(&self.pool)
@@ -1173,5 +1261,53 @@ mod tests {
         let all = store.latest("lobby", 10).await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].text, "kept");
+    }
+
+    #[tokio::test]
+    async fn kinds_read_back_as_written_and_an_unknown_one_is_an_error() {
+        let (_dir, store) = open_temp().await;
+        let kinds = [
+            None,
+            Some(MessageKind::Announcement),
+            Some(MessageKind::Joined),
+            Some(MessageKind::Left),
+            Some(MessageKind::Deleted),
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let offset = format!("k{i}");
+            let written = store
+                .insert(NewMessage {
+                    kind,
+                    ..msg("x", Some(&offset))
+                })
+                .await
+                .unwrap();
+            assert_eq!(written.message.kind, kind);
+            // Read back by the pool's connections and by the writer's (a retry of the offset).
+            let pooled = store.latest("lobby", 1).await.unwrap();
+            assert_eq!(pooled[0].kind, kind);
+            let again = store.insert(msg("x", Some(&offset))).await.unwrap();
+            assert_eq!((again.created, again.message.kind), (false, kind));
+        }
+        sqlx::query("UPDATE messages SET kind = 'edited' WHERE client_offset = 'k0'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.latest("lobby", 10).await,
+            Err(StoreError::Sqlx(sqlx::Error::ColumnDecode { .. }))
+        ));
+        assert!(matches!(
+            store.try_insert(msg("x", Some("k0"))).await,
+            Err(StoreError::Sqlite(_))
+        ));
+    }
+
+    #[test]
+    fn room_kinds_read_back_as_written_and_an_unknown_one_is_an_error() {
+        for kind in [RoomKind::Room, RoomKind::Dm] {
+            assert_eq!(room_kind_of(room_kind_column(kind)).unwrap(), kind);
+        }
+        assert!(room_kind_of("channel").is_err());
     }
 }

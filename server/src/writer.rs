@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use app::events::{ChatError, ChatMessage, Event as _, Posted};
+use app::events::{ChatError, ChatMessage, Event as _, MessageKind, Posted};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -35,7 +35,7 @@ pub(crate) struct OwnedMessage {
     text: String,
     client_offset: Option<String>,
     sender: Option<String>,
-    kind: Option<String>,
+    kind: Option<MessageKind>,
 }
 
 impl OwnedMessage {
@@ -46,7 +46,7 @@ impl OwnedMessage {
             text: m.text.to_owned(),
             client_offset: m.client_offset.map(str::to_owned),
             sender: m.sender.map(str::to_owned),
-            kind: m.kind.map(str::to_owned),
+            kind: m.kind,
         }
     }
 
@@ -57,7 +57,7 @@ impl OwnedMessage {
             text: &self.text,
             client_offset: self.client_offset.as_deref(),
             sender: self.sender.as_deref(),
-            kind: self.kind.as_deref(),
+            kind: self.kind,
         }
     }
 }
