@@ -686,6 +686,9 @@ impl Event for MarkRead {
     type Namespace = Main;
 }
 impl ClientEvent for MarkRead {}
+impl Request for MarkRead {
+    type Ack = Reply<()>;
+}
 
 /// `message deleted`, server to the conversation: a moderator removed message `id`. Remove it
 /// from view; history and catch-up return it as a [`MessageKind::Deleted`] tombstone.
@@ -1038,7 +1041,7 @@ pub enum ChatError {
     /// clients together); nothing was done. Ask again after the wait.
     #[error("the server is busy sending you data; try again in {retry_after_ms} ms")]
     Overloaded { retry_after_ms: u64 },
-    #[error("the server could not store the message; try again")]
+    #[error("the server could not do that just now; try again")]
     Unavailable,
 }
 

@@ -11,17 +11,22 @@ use app::events::{
     Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind, RoomStats, Stats, Unban,
     Unbanned,
 };
+use std::sync::Arc;
+
 use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::extract::{Event, SocketRef, State, TryData};
+use socketioxide::handler::{ConnectHandler, FromMessageParts as _, MessageHandler};
+use socketioxide::socket::Socket;
+use socketioxide_core::Value;
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
-use crate::chat::{AckRequested, Chat, answer, on_unknown_event, parsed, publish, to_event};
+use crate::chat::{Chat, on_unknown_event, publish, to_event};
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::identity;
 use crate::logging::Escaped;
-use crate::rooms::unavailable;
+use crate::request::{Ctx, HandlerError, broadcast, emit, serve};
 use crate::secrets::{Loaded, SecretError, load_or_create};
 use crate::store::{NewMessage, now_ms};
 
@@ -58,13 +63,7 @@ async fn authorize(
     // Constant time: the comparison must not reveal how much of a guess was right.
     if bool::from(given.as_bytes().ct_eq(chat.admin_token.as_bytes())) {
         // Before CONNECT goes out, so no request can beat them (see `chat::register_handlers`).
-        socket.on(Kick::NAME, on_kick);
-        socket.on(Ban::NAME, on_ban);
-        socket.on(Unban::NAME, on_unban);
-        socket.on(Announce::NAME, on_announce);
-        socket.on(DeleteMessage::NAME, on_delete);
-        socket.on(RecentInRoom::NAME, on_recent);
-        socket.on_fallback(on_unknown_event);
+        socket.on_fallback(Requests);
         socket.extensions.insert(chat.backlogs.attach(&socket));
         socket.on_disconnect(on_disconnect);
         Ok(())
@@ -74,13 +73,31 @@ async fn authorize(
     }
 }
 
+/// Every request of `/admin`, handed to its handler by name.
+struct Requests;
+
+impl MessageHandler<LocalAdapter, Requests> for Requests {
+    fn call(&self, socket: Arc<Socket<LocalAdapter>>, mut data: Value, ack: Option<i64>) {
+        let event = Event::from_message_parts(&socket, &mut data, &ack).map(|Event(e)| e);
+        match event.as_deref().unwrap_or_default() {
+            Kick::NAME => serve(socket, data, ack, kick),
+            Ban::NAME => serve(socket, data, ack, ban),
+            Unban::NAME => serve(socket, data, ack, unban),
+            Announce::NAME => serve(socket, data, ack, announce),
+            DeleteMessage::NAME => serve(socket, data, ack, delete),
+            RecentInRoom::NAME => serve(socket, data, ack, recent),
+            _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
+        }
+    }
+}
+
 async fn on_disconnect(socket: SocketRef, State(chat): State<Chat>) {
     chat.backlogs.close(socket.id);
 }
 
 async fn on_connect(socket: SocketRef, io: SocketIo, State(chat): State<Chat>) {
     info!(sid = %socket.id, ns = socket.ns(), "admin connected");
-    if let Err(e) = socket.emit(Stats::NAME, &stats(&io, &chat).await) {
+    if let Err(e) = emit(&socket, &stats(&io, &chat).await) {
         warn!(sid = %socket.id, error = %e, "stats not sent");
     }
 }
@@ -99,7 +116,7 @@ pub(crate) async fn push_stats(io: SocketIo, chat: Chat) {
         }
         let stats = stats(&io, &chat).await;
         // Best effort: an admin whose buffer is full gets the next second's.
-        let _ = admins.emit(Stats::NAME, &stats).await;
+        let _ = broadcast(admins, &stats).await;
     }
 }
 
@@ -136,19 +153,9 @@ async fn stats(io: &SocketIo, chat: &Chat) -> Stats {
     }
 }
 
-async fn on_kick(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<Kick>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-) {
-    let result = async { kick(&io, parsed::<Kick>(request)?).await }.await;
-    answer(&socket, Kick::NAME, ack, wants_ack, result);
-}
-
 /// Tells every socket of the person why, then disconnects them.
-async fn kick(io: &SocketIo, k: Kick) -> Result<KickDone, ChatError> {
+async fn kick(ctx: Ctx, k: Kick) -> Result<KickDone, HandlerError> {
+    let io = &ctx.io;
     let unknown = || ChatError::UnknownPerson {
         name: k.name.clone(),
     };
@@ -164,7 +171,7 @@ async fn kick(io: &SocketIo, k: Kick) -> Result<KickDone, ChatError> {
         })
         .collect();
     if theirs.is_empty() {
-        return Err(unknown());
+        return Err(unknown().into());
     }
     let notice = Kicked {
         reason: k
@@ -174,7 +181,7 @@ async fn kick(io: &SocketIo, k: Kick) -> Result<KickDone, ChatError> {
     };
     for s in &theirs {
         // The notice is queued ahead of the DISCONNECT on the same connection.
-        let _ = s.emit(Kicked::NAME, &notice);
+        let _ = emit(s, &notice);
         let _ = s.clone().disconnect();
     }
     info!(name = %Escaped(&k.name), sockets = theirs.len(), "kicked");
@@ -183,26 +190,15 @@ async fn kick(io: &SocketIo, k: Kick) -> Result<KickDone, ChatError> {
     })
 }
 
-async fn on_ban(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<Ban>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async { ban(&io, &chat, parsed::<Ban>(request)?).await }.await;
-    answer(&socket, Ban::NAME, ack, wants_ack, result);
-}
-
 /// Marks the person banned (so the connect middleware refuses their tokens), then tells each
 /// of their sockets why and disconnects it.
-async fn ban(io: &SocketIo, chat: &Chat, b: Ban) -> Result<KickDone, ChatError> {
+async fn ban(ctx: Ctx, b: Ban) -> Result<KickDone, HandlerError> {
+    let Ctx { io, chat, .. } = &ctx;
     let (person, name) = chat
         .store
         .ban(&events::name_key(&b.name), now_ms())
         .await
-        .map_err(unavailable)?
+        .map_err(HandlerError::store("banning"))?
         .ok_or_else(|| ChatError::UnknownPerson {
             name: b.name.clone(),
         })?;
@@ -217,7 +213,7 @@ async fn ban(io: &SocketIo, chat: &Chat, b: Ban) -> Result<KickDone, ChatError> 
     };
     for s in &theirs {
         // The notice is queued ahead of the DISCONNECT on the same connection.
-        let _ = s.emit(Kicked::NAME, &notice);
+        let _ = emit(s, &notice);
         let _ = s.clone().disconnect();
     }
     info!(name = %Escaped(&name), sockets = theirs.len(), "banned");
@@ -226,49 +222,29 @@ async fn ban(io: &SocketIo, chat: &Chat, b: Ban) -> Result<KickDone, ChatError> 
     })
 }
 
-async fn on_unban(
-    socket: SocketRef,
-    TryData(request): TryData<Unban>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let u = parsed::<Unban>(request)?;
-        let name = chat
-            .store
-            .unban(&events::name_key(&u.name), now_ms())
-            .await
-            .map_err(unavailable)?
-            .ok_or(ChatError::UnknownPerson { name: u.name })?;
-        info!(name = %Escaped(&name), "unbanned");
-        Ok(Unbanned { name })
-    }
-    .await;
-    answer(&socket, Unban::NAME, ack, wants_ack, result);
-}
-
-async fn on_announce(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<Announce>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async { announce(&io, &chat, parsed::<Announce>(request)?).await }.await;
-    answer(&socket, Announce::NAME, ack, wants_ack, result);
+/// Lifts the ban of the person holding the name.
+async fn unban(ctx: Ctx, u: Unban) -> Result<Unbanned, HandlerError> {
+    let name = ctx
+        .chat
+        .store
+        .unban(&events::name_key(&u.name), now_ms())
+        .await
+        .map_err(HandlerError::store("lifting a ban"))?
+        .ok_or(ChatError::UnknownPerson { name: u.name })?;
+    info!(name = %Escaped(&name), "unbanned");
+    Ok(Unbanned { name })
 }
 
 /// Posts the announcement to its room, or to every room, as a stored message.
-async fn announce(
-    io: &SocketIo,
-    chat: &Chat,
-    a: Announce,
-) -> Result<Vec<app::events::Posted>, ChatError> {
+async fn announce(ctx: Ctx, a: Announce) -> Result<Vec<app::events::Posted>, HandlerError> {
+    let Ctx { io, chat, .. } = &ctx;
     let text = events::validate_text(&a.text)?;
     let rooms = match a.room {
-        None => chat.store.public_rooms().await.map_err(unavailable)?,
+        None => chat
+            .store
+            .public_rooms()
+            .await
+            .map_err(HandlerError::store("the rooms query"))?,
         Some(room) => vec![public_room(chat, room).await?.into()],
     };
     let main = io.of(Main::PATH).ok_or(ChatError::Unavailable)?;
@@ -289,37 +265,27 @@ async fn announce(
 
 /// `room` if it names an existing public room; direct conversations are not moderators'
 /// to read or post in.
-async fn public_room(chat: &Chat, room: String) -> Result<ConversationId, ChatError> {
+async fn public_room(chat: &Chat, room: String) -> Result<ConversationId, HandlerError> {
     let room = ConversationId::parse(room)?;
     let stored = match room.kind() {
         RoomKind::Room => chat
             .store
             .room_kind(room.as_str())
             .await
-            .map_err(unavailable)?,
+            .map_err(HandlerError::store("the rooms query"))?,
         RoomKind::Dm => None,
     };
     if stored == Some(RoomKind::Room) {
         Ok(room)
     } else {
-        Err(ChatError::UnknownRoom { room: room.into() })
+        Err(ChatError::UnknownRoom { room: room.into() }.into())
     }
 }
 
-async fn on_delete(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<DeleteMessage>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async { delete(&io, &chat, parsed::<DeleteMessage>(request)?.id).await }.await;
-    answer(&socket, DeleteMessage::NAME, ack, wants_ack, result);
-}
-
 /// Replaces the message with a tombstone, then tells its conversation to drop it from view.
-async fn delete(io: &SocketIo, chat: &Chat, id: i64) -> Result<MessageDeleted, ChatError> {
+async fn delete(ctx: Ctx, request: DeleteMessage) -> Result<MessageDeleted, HandlerError> {
+    let Ctx { io, chat, .. } = &ctx;
+    let id = request.id;
     // Under the order lock, like a post: a catch-up running now sees either the message and
     // then its `message deleted`, or the tombstone.
     let _order = chat.order.lock().await;
@@ -327,45 +293,33 @@ async fn delete(io: &SocketIo, chat: &Chat, id: i64) -> Result<MessageDeleted, C
         .store
         .delete_message(id, now_ms())
         .await
-        .map_err(unavailable)?
+        .map_err(HandlerError::store("deleting a message"))?
         .ok_or(ChatError::UnknownMessage { id })?;
     chat.recent.edited(&room);
     let deleted = MessageDeleted { room, id };
     let audience = Conversation::of(&deleted.room)
         .map(|c| c.audience())
         .unwrap_or_else(|| vec![deleted.room.clone()]);
-    if let Some(main) = io.of(Main::PATH) {
-        let result = main
-            .within(audience)
-            .emit(MessageDeleted::NAME, &deleted)
-            .await;
-        if let Err(e) = result {
-            warn!(id, error = %e, "a deletion notice was not delivered to everyone");
-        }
+    if let Some(main) = io.of(Main::PATH)
+        && let Err(e) = broadcast(main.within(audience), &deleted).await
+    {
+        warn!(id, error = %e, "a deletion notice was not delivered to everyone");
     }
     info!(id, room = %deleted.room, "message deleted");
     Ok(deleted)
 }
 
-async fn on_recent(
-    socket: SocketRef,
-    TryData(request): TryData<RecentInRoom>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let room = public_room(&chat, parsed::<RecentInRoom>(request)?.room).await?;
-        let (rows, more) = chat
-            .store
-            .page_before(room.as_str(), None, HISTORY_PAGE)
-            .await
-            .map_err(unavailable)?;
-        Ok(HistoryPage {
-            messages: rows.into_iter().map(to_event).collect(),
-            more,
-        })
-    }
-    .await;
-    answer(&socket, RecentInRoom::NAME, ack, wants_ack, result);
+/// A public room's newest messages, for moderators.
+async fn recent(ctx: Ctx, request: RecentInRoom) -> Result<HistoryPage, HandlerError> {
+    let chat = &ctx.chat;
+    let room = public_room(chat, request.room).await?;
+    let (rows, more) = chat
+        .store
+        .page_before(room.as_str(), None, HISTORY_PAGE)
+        .await
+        .map_err(HandlerError::store("the history query"))?;
+    Ok(HistoryPage {
+        messages: rows.into_iter().map(to_event).collect(),
+        more,
+    })
 }

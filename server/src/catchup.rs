@@ -7,17 +7,18 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     ChatError, ChatMessage, Event as _, HISTORY_PAGE, History, HistoryPage, MAX_HISTORY_LIMIT,
-    MAX_REPLAY, RoomHead, Since, Sync, Synced,
+    MAX_REPLAY, RoomHead, Sync, Synced,
 };
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::SocketRef;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::error;
 
 use crate::backlog::Backlog;
-use crate::chat::{AckRequested, Chat, answer, parsed, to_event};
+use crate::chat::{Chat, to_event};
 use crate::conversation::ConversationId;
 use crate::limits::{self, Action};
 use crate::recent::{Delta, Seen};
+use crate::request::{Ctx, HandlerError, emit};
 use crate::rooms::accessible;
 use crate::store::StoreError;
 
@@ -189,9 +190,7 @@ pub(crate) async fn finish(
     fit(socket, &mut p);
     let replayed = p.rows.len();
     for (m, _) in p.rows {
-        socket
-            .emit(ChatMessage::NAME, &m)
-            .map_err(|e| CatchUpError::Emit(e.to_string()))?;
+        emit(socket, &m).map_err(|e| CatchUpError::Emit(e.to_string()))?;
     }
     let m = &chat.metrics;
     m.catchups.fetch_add(1, Ordering::Relaxed);
@@ -268,23 +267,16 @@ pub(crate) fn drop_behind(socket: &SocketRef, e: CatchUpError) {
     let _ = socket.clone().disconnect();
 }
 
-pub(crate) async fn on_sync(
-    socket: SocketRef,
-    TryData(request): TryData<Sync>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async { sync(&socket, &chat, parsed::<Sync>(request)?.since).await }.await;
-    answer(&socket, Sync::NAME, ack, wants_ack, result);
-}
-
-async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synced>, ChatError> {
+/// `sync`: the catch-up of the conversations named, each from its cursor.
+pub(crate) async fn sync(ctx: Ctx, request: Sync) -> Result<Vec<Synced>, HandlerError> {
+    let Ctx { socket, chat, .. } = &ctx;
+    let since = request.since;
     if since.len() > MAX_SYNC_ROOMS {
         return Err(ChatError::InvalidPayload {
             event: Sync::NAME.to_owned(),
             detail: format!("at most {MAX_SYNC_ROOMS} rooms"),
-        });
+        }
+        .into());
     }
     // One page per conversation asked about.
     limits::charge(socket, chat, Action::Read, since.len() as u32)?;
@@ -299,10 +291,7 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
     for (room, after) in rooms {
         let prepared = prepare(chat, room, Cursor::Since(after))
             .await
-            .map_err(|e| {
-                error!(sid = %socket.id, error = %e, "sync query failed");
-                ChatError::Unavailable
-            })?;
+            .map_err(HandlerError::store("the sync query"))?;
         read.push(prepared);
     }
     let _sending = chat.catchups.send().await;
@@ -311,31 +300,19 @@ async fn sync(socket: &SocketRef, chat: &Chat, since: Since) -> Result<Vec<Synce
     for prepared in read {
         match finish(socket, chat, prepared).await {
             Ok(synced) => done.push(synced),
-            Err(CatchUpError::Store(e)) => {
-                error!(sid = %socket.id, error = %e, "sync query failed");
-                return Err(ChatError::Unavailable);
-            }
+            Err(CatchUpError::Store(e)) => return Err(HandlerError::store("the sync query")(e)),
             Err(e) => {
                 drop_behind(socket, e);
-                return Err(ChatError::Unavailable);
+                return Err(ChatError::Unavailable.into());
             }
         }
     }
     Ok(done)
 }
 
-pub(crate) async fn on_history(
-    socket: SocketRef,
-    TryData(request): TryData<History>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async { history(&socket, &chat, parsed::<History>(request)?).await }.await;
-    answer(&socket, History::NAME, ack, wants_ack, result);
-}
-
-async fn history(socket: &SocketRef, chat: &Chat, r: History) -> Result<HistoryPage, ChatError> {
+/// `history`: a page of a conversation's messages, before a cursor.
+pub(crate) async fn history(ctx: Ctx, r: History) -> Result<HistoryPage, HandlerError> {
+    let Ctx { socket, chat, .. } = &ctx;
     limits::charge(socket, chat, Action::Read, 1)?;
     let room = ConversationId::parse(r.room)?;
     accessible(socket, chat, &room).await?;
@@ -344,10 +321,7 @@ async fn history(socket: &SocketRef, chat: &Chat, r: History) -> Result<HistoryP
         .store
         .page_before(room.as_str(), r.before, limit)
         .await
-        .map_err(|e| {
-            error!(sid = %socket.id, error = %e, "history query failed");
-            ChatError::Unavailable
-        })?;
+        .map_err(HandlerError::store("the history query"))?;
     Ok(HistoryPage {
         messages: rows.into_iter().map(to_event).collect(),
         more,

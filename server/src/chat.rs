@@ -10,8 +10,8 @@ use std::sync::Arc;
 use app::events::{
     self, ADMIN_EVENTS, BrowseRooms, ChatError, ChatMessage, CreateRoom, Direction, Event as _,
     History, JoinRoom, LOBBY, LeaveRoom, MAX_CLIENT_OFFSET_CHARS, Main, MainAuth, MarkRead,
-    MessageKind, MessageMeta, Namespace as _, OpenDm, Posted, Reply, RoomKind, RoomList,
-    SendMessage, Session, StartTyping, Sync, Synced,
+    MessageKind, MessageMeta, Namespace as _, OpenDm, Posted, RoomKind, SendMessage, Session,
+    StartTyping, Sync,
 };
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -21,21 +21,22 @@ use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::{DisconnectReason, Socket};
 use socketioxide_core::Value;
 use tokio::sync::Mutex;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
-use crate::backlog::{Backlog, Backlogs};
+use crate::backlog::Backlogs;
 use crate::catchup::{self, CatchUpError, Cursor, MAX_SYNC_ROOMS};
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::delivery::Lagging;
 use crate::directory::{self, Directory};
 use crate::identity::{self, authenticate};
 use crate::limits;
-use crate::logging::{self, Escaped, Rejections, Verdict};
+use crate::logging::Rejections;
 use crate::metrics::Metrics;
 use crate::notices::Notices;
 use crate::peer::TrustedProxies;
 use crate::presence;
 use crate::recent::Recent;
+use crate::request::{HandlerError, answer, emit, reply, serve};
 use crate::rooms;
 use crate::session::Keys;
 use crate::store::{GUEST_SENDER, NewMessage, Store, StoredMessage};
@@ -139,7 +140,7 @@ async fn on_connect(
     info!(sid = %socket.id, ns = socket.ns(), name = %who.name, %from, "socket connected");
     // First, so the client stores its new token before anything else can go wrong.
     if let Some(session) = socket.extensions.remove::<Session>()
-        && let Err(e) = socket.emit(Session::NAME, &session)
+        && let Err(e) = emit(&socket, &session)
     {
         warn!(sid = %socket.id, error = %e, "session not sent");
     }
@@ -191,9 +192,7 @@ async fn on_connect(
             .and_then(|synced| match auth.since {
                 // The tutorial's client knows no `synced`.
                 None => Ok(()),
-                Some(_) => socket
-                    .emit(Synced::NAME, &synced)
-                    .map_err(|e| CatchUpError::Emit(e.to_string())),
+                Some(_) => emit(&socket, &synced).map_err(|e| CatchUpError::Emit(e.to_string())),
             });
         if let Err(e) = sent {
             catchup::drop_behind(&socket, e);
@@ -212,7 +211,7 @@ async fn on_connect(
     // Counted online now that this socket is.
     let list = rows.map(|rows| directory::list_of(&chat, &io, &who, rows));
     if let Ok(list) = &list {
-        let _ = socket.emit(RoomList::NAME, list);
+        let _ = emit(&socket, list);
     }
     for change in arrived {
         presence::announce(&chat, change);
@@ -243,15 +242,15 @@ impl MessageHandler<LocalAdapter, Events> for Events {
         let event = Event::from_message_parts(&socket, &mut data, &ack).map(|Event(e)| e);
         match event.as_deref().unwrap_or_default() {
             SendMessage::NAME => MessageHandler::call(&on_send, socket, data, ack),
-            Sync::NAME => MessageHandler::call(&catchup::on_sync, socket, data, ack),
-            History::NAME => MessageHandler::call(&catchup::on_history, socket, data, ack),
+            Sync::NAME => serve(socket, data, ack, catchup::sync),
+            History::NAME => serve(socket, data, ack, catchup::history),
             StartTyping::NAME => MessageHandler::call(&presence::on_typing, socket, data, ack),
-            CreateRoom::NAME => MessageHandler::call(&rooms::on_create, socket, data, ack),
-            JoinRoom::NAME => MessageHandler::call(&rooms::on_join, socket, data, ack),
-            LeaveRoom::NAME => MessageHandler::call(&rooms::on_leave, socket, data, ack),
-            OpenDm::NAME => MessageHandler::call(&rooms::on_open_dm, socket, data, ack),
-            BrowseRooms::NAME => MessageHandler::call(&rooms::on_browse, socket, data, ack),
-            MarkRead::NAME => MessageHandler::call(&rooms::on_read, socket, data, ack),
+            CreateRoom::NAME => serve(socket, data, ack, rooms::create),
+            JoinRoom::NAME => serve(socket, data, ack, rooms::join),
+            LeaveRoom::NAME => serve(socket, data, ack, rooms::leave),
+            OpenDm::NAME => serve(socket, data, ack, rooms::open_dm),
+            BrowseRooms::NAME => serve(socket, data, ack, rooms::browse),
+            MarkRead::NAME => serve(socket, data, ack, rooms::mark_read),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }
@@ -309,13 +308,13 @@ async fn on_send(
     let (message, to) = match checked {
         Ok(post) => post,
         // Refused: the turn passes on as this returns.
-        Err(e) => return answer::<Posted>(&socket, SendMessage::NAME, ack, wants_ack, Err(e)),
+        Err(e) => return reply::<SendMessage, Posted>(&socket, ack, wants_ack, Err(e)),
     };
     let poster = socket.clone();
-    let reply = move |outcome: Result<Posted, ChatError>| {
-        answer(&poster, SendMessage::NAME, ack, wants_ack, outcome)
+    let answer = move |outcome: Result<Posted, ChatError>| {
+        reply::<SendMessage, _>(&poster, ack, wants_ack, outcome.map_err(HandlerError::from))
     };
-    chat.writer.enqueue(message, to, Answer::new(reply)).await;
+    chat.writer.enqueue(message, to, Answer::new(answer)).await;
     // Queued: the writer keeps the order from here.
     drop(turn);
 }
@@ -336,13 +335,14 @@ async fn check(
     socket: &SocketRef,
     chat: &Chat,
     m: SendMessage,
-) -> Result<(OwnedMessage, BroadcastOperators<LocalAdapter>), ChatError> {
+) -> Result<(OwnedMessage, BroadcastOperators<LocalAdapter>), HandlerError> {
     let text = events::validate_text(&m.text)?;
     let offset = m.client_offset.as_deref();
     if offset.is_some_and(|o| o.chars().count() > MAX_CLIENT_OFFSET_CHARS) {
         return Err(ChatError::OffsetTooLong {
             max: MAX_CLIENT_OFFSET_CHARS,
-        });
+        }
+        .into());
     }
     let room = match m.room {
         Some(room) => ConversationId::parse(room)?,
@@ -432,64 +432,6 @@ pub(crate) fn log_unlogged(socket: &SocketRef) {
         }
     }
 }
-
-/// Sends the result in the ack, and logs an error (rate-limited per socket). An answer that
-/// the socket's backlog cannot take is replaced by `overloaded`.
-pub(crate) fn answer<T: serde::Serialize>(
-    socket: &SocketRef,
-    event: &str,
-    ack: AckSender,
-    wants_ack: bool,
-    result: Result<T, ChatError>,
-) {
-    if let Err(e) = &result {
-        log_rejected(socket, event, e, wants_ack);
-    }
-    if !wants_ack {
-        return;
-    }
-    let reply = Reply::from(result);
-    let charged = match socket.extensions.get::<Arc<Backlog>>() {
-        Some(backlog) => backlog.charge(catchup::wire_bytes(&reply)),
-        None => Ok(()),
-    };
-    let sent = match charged {
-        Ok(()) => ack.send(&reply),
-        Err(refused) => {
-            debug!(sid = %socket.id, event = %Escaped(event), %refused, "answer refused: the client is not reading");
-            let busy = ChatError::Overloaded {
-                retry_after_ms: OVERLOADED_RETRY_MS,
-            };
-            ack.send(&Reply::<()>::from(Err(busy)))
-        }
-    };
-    if let Err(e) = sent {
-        warn!(sid = %socket.id, event = %Escaped(event), error = %e, "ack not sent");
-    }
-}
-
-/// Logs a rejected event, a few a minute per socket at most: a client sending nothing but bad
-/// events must not fill the disk. What it quotes of the client is escaped.
-fn log_rejected(socket: &SocketRef, event: &str, e: &ChatError, wants_ack: bool) {
-    let (event, error) = (Escaped(event), Escaped(e));
-    match logging::rejections(socket).judge(std::time::Instant::now()) {
-        Verdict::Log { unlogged } => {
-            if unlogged > 0 {
-                warn!(sid = %socket.id, unlogged, "rejected events not logged");
-            }
-            warn!(sid = %socket.id, %event, %error, wants_ack, "rejected event");
-        }
-        Verdict::Quieten => warn!(
-            sid = %socket.id,
-            per_minute = logging::LOGGED_PER_MINUTE,
-            "more rejected events from this socket; counting them, not logging them"
-        ),
-        Verdict::Quiet => {}
-    }
-}
-
-/// How long a client whose answer was refused for its backlog is told to wait.
-const OVERLOADED_RETRY_MS: u64 = 2_000;
 
 pub(crate) fn to_event(m: StoredMessage) -> ChatMessage {
     let kind = m.kind;

@@ -11,13 +11,14 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use app::events::{Event as _, RoomHead};
+use app::events::RoomHead;
 use socketioxide::{BroadcastError, SocketError, SocketIo};
 use tokio::sync::Notify;
 use tracing::{debug, warn};
 
 use crate::conversation::Conversation;
 use crate::metrics::Metrics;
+use crate::request::broadcast;
 use crate::store::Store;
 
 /// How long to let full buffers drain before announcing a room's head.
@@ -88,7 +89,7 @@ impl Lagging {
                 let audience = Conversation::of(&room)
                     .map(|c| c.audience())
                     .unwrap_or_else(|| vec![room.clone()]);
-                let result = io.within(audience).emit(RoomHead::NAME, &head).await;
+                let result = broadcast(io.within(audience), &head).await;
                 self.record(metrics, &room, result);
             }
         }

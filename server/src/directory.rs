@@ -18,8 +18,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use app::events::{
-    Event as _, LOBBY, Main, Namespace as _, Presence, RoomInfo, RoomKind, RoomList, RoomPage,
-    RoomUpdate,
+    LOBBY, Main, Namespace as _, RoomInfo, RoomKind, RoomList, RoomPage, RoomUpdate,
 };
 use socketioxide::SocketIo;
 use tokio::sync::Notify;
@@ -29,6 +28,7 @@ use tracing::warn;
 use crate::chat::Chat;
 use crate::conversation::{Conversation, person_room};
 use crate::identity::Identity;
+use crate::request::broadcast;
 use crate::store::{RoomRow, StoreError};
 
 /// The shortest time between two announcements of one room.
@@ -143,11 +143,7 @@ impl Directory {
             let to_everyone = chat.presence.online(LOBBY) <= everyone_up_to;
             for room in due.changed {
                 if let Some(presence) = chat.presence.snapshot(&room) {
-                    let _ = main
-                        .clone()
-                        .within(room.clone())
-                        .emit(Presence::NAME, &presence)
-                        .await;
+                    let _ = broadcast(main.clone().within(room.clone()), &presence).await;
                 }
                 let members = match chat.store.member_count(&room).await {
                     Ok(n) => n,
@@ -166,7 +162,7 @@ impl Directory {
                 } else {
                     main.clone().within(update.room.clone())
                 };
-                let _ = to.emit(RoomUpdate::NAME, &update).await;
+                let _ = broadcast(to, &update).await;
             }
         }
     }
@@ -249,19 +245,19 @@ fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
 
 /// Sends `who` (each of their sockets) their room list, after their memberships changed, and
 /// returns it; `None` for a guest or when the query failed (logged).
-pub(crate) async fn send_to_person(chat: &Chat, io: &SocketIo, who: &Identity) -> Option<RoomList> {
-    let person = who.person.as_ref()?;
-    let list = room_list(chat, io, who)
-        .await
-        .inspect_err(|e| warn!(error = %e, "room list query failed"))
-        .ok()?;
+pub(crate) async fn send_to_person(
+    chat: &Chat,
+    io: &SocketIo,
+    who: &Identity,
+) -> Result<Option<RoomList>, StoreError> {
+    let Some(person) = who.person.as_ref() else {
+        return Ok(None);
+    };
+    let list = room_list(chat, io, who).await?;
     if let Some(main) = io.of(Main::PATH) {
-        let _ = main
-            .within(person_room(person))
-            .emit(RoomList::NAME, &list)
-            .await;
+        let _ = broadcast(main.within(person_room(person)), &list).await;
     }
-    Some(list)
+    Ok(Some(list))
 }
 
 #[cfg(test)]

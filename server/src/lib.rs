@@ -25,6 +25,7 @@ mod origin;
 mod peer;
 mod presence;
 mod recent;
+pub mod request;
 mod rooms;
 mod secrets;
 mod session;

@@ -6,10 +6,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use app::events::{
-    Event as _, Main, Namespace as _, PRESENCE_NAMES, Presence, RoomInfo, RoomList, StartTyping,
+    Main, Namespace as _, PRESENCE_NAMES, Presence, RoomInfo, RoomList, StartTyping,
     TYPING_EVERY_MS, Typing,
 };
 
+use crate::request::broadcast;
 use crate::rooms::accessible;
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State, TryData};
@@ -161,7 +162,7 @@ pub(crate) async fn tell_dm(io: &SocketIo, dm: &DmPeople, leaving: Option<&str>)
         .filter(|(p, _)| dm.unaware.as_ref() != Some(p))
         .map(|(p, _)| person_room(p))
         .collect();
-    let _ = main.to(audience).emit(Presence::NAME, &presence).await;
+    let _ = broadcast(main.to(audience), &presence).await;
 }
 
 /// The direct conversation `info` of `who`'s room list, with its people; `None` for a room.
@@ -238,7 +239,7 @@ pub(crate) async fn on_typing(
     };
     // Everyone in the conversation but this socket (for a direct one: both people's sockets).
     // Volatile: a socket that cannot take it now does not need it later.
-    let _ = socket.to(audience).emit(Typing::NAME, &typing).await;
+    let _ = broadcast(socket.to(audience), &typing).await;
 }
 
 #[cfg(test)]

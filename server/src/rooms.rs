@@ -8,22 +8,23 @@
 use std::time::Instant;
 
 use app::events::{
-    self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, Event as _, JoinRoom, LOBBY, LeaveRoom,
-    Left, MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo,
-    RoomKind,
+    self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, JoinRoom, LOBBY, LeaveRoom, Left,
+    MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo, RoomKind,
+    RoomPage,
 };
 use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use tracing::{error, info};
+use socketioxide::extract::SocketRef;
+use tracing::{error, info, warn};
 
-use crate::chat::{AckRequested, Chat, answer, parsed, publish};
+use crate::chat::{Chat, publish};
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::directory::{self, send_to_person};
 use crate::identity::{self, Identity};
 use crate::limits::{self, Action};
 use crate::notices::OnLeave;
 use crate::presence;
-use crate::store::{NewMessage, StoreError, now_ms};
+use crate::request::{Ctx, HandlerError};
+use crate::store::{NewMessage, now_ms};
 
 /// Whether `socket` may read and write the conversation `room`: a room its person belongs to
 /// (the lobby for guests), or a direct conversation of theirs. Checked for every send, history
@@ -32,7 +33,7 @@ pub(crate) async fn accessible(
     socket: &SocketRef,
     chat: &Chat,
     room: &ConversationId,
-) -> Result<(), ChatError> {
+) -> Result<(), HandlerError> {
     match room.conversation() {
         Conversation::Dm { .. } => {
             // Someone else's conversation is reported exactly like one that does not exist.
@@ -40,12 +41,15 @@ pub(crate) async fn accessible(
                 .person
                 .is_some_and(|p| room.is_party(&p));
             let stored = chat.store.room_kind(room.as_str()).await;
-            if party && stored.map_err(unavailable)? == Some(RoomKind::Dm) {
+            if party
+                && stored.map_err(HandlerError::store("the access check"))? == Some(RoomKind::Dm)
+            {
                 Ok(())
             } else {
                 Err(ChatError::UnknownRoom {
                     room: room.to_string(),
-                })
+                }
+                .into())
             }
         }
         Conversation::Room(name) => {
@@ -60,22 +64,18 @@ pub(crate) async fn accessible(
                     .store
                     .is_member(name, &person)
                     .await
-                    .map_err(unavailable)?
+                    .map_err(HandlerError::store("the access check"))?
             {
                 return Ok(());
             }
             let room = name.to_owned();
-            match chat.store.room_kind(name).await.map_err(unavailable)? {
-                Some(RoomKind::Room) => Err(ChatError::NotMember { room }),
-                _ => Err(ChatError::UnknownRoom { room }),
+            let kind = chat.store.room_kind(name).await;
+            match kind.map_err(HandlerError::store("the access check"))? {
+                Some(RoomKind::Room) => Err(ChatError::NotMember { room }.into()),
+                _ => Err(ChatError::UnknownRoom { room }.into()),
             }
         }
     }
-}
-
-pub(crate) fn unavailable(e: StoreError) -> ChatError {
-    error!(error = %e, "room query failed");
-    ChatError::Unavailable
 }
 
 fn person(who: &Identity) -> Result<&str, ChatError> {
@@ -83,217 +83,159 @@ fn person(who: &Identity) -> Result<&str, ChatError> {
 }
 
 /// `browse rooms`: a page of the rooms the person could join. Guests may look too.
-pub(crate) async fn on_browse(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<BrowseRooms>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let request = parsed::<BrowseRooms>(request)?;
-        limits::charge(&socket, &chat, Action::Read, 1)?;
-        let matching = events::browse_matching(request.matching.as_deref().unwrap_or_default())?;
-        let limit = request
-            .limit
-            .unwrap_or(BROWSE_PAGE)
-            .clamp(1, MAX_BROWSE_LIMIT);
-        let who = identity::of(&socket);
-        directory::browse(
-            &chat,
-            &io,
-            &who,
-            request.after.as_deref(),
-            matching.as_deref(),
-            limit,
-        )
+pub(crate) async fn browse(ctx: Ctx, request: BrowseRooms) -> Result<RoomPage, HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    limits::charge(socket, chat, Action::Read, 1)?;
+    let matching = events::browse_matching(request.matching.as_deref().unwrap_or_default())?;
+    let limit = request
+        .limit
+        .unwrap_or(BROWSE_PAGE)
+        .clamp(1, MAX_BROWSE_LIMIT);
+    let who = identity::of(socket);
+    directory::browse(
+        chat,
+        io,
+        &who,
+        request.after.as_deref(),
+        matching.as_deref(),
+        limit,
+    )
+    .await
+    .map_err(HandlerError::store("browsing rooms"))
+}
+
+/// `create room`: a public room, with its creator in it.
+pub(crate) async fn create(ctx: Ctx, request: CreateRoom) -> Result<RoomInfo, HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    let who = identity::of(socket);
+    let person = person(&who)?;
+    let name = events::validate_room_name(&request.name)?;
+    limits::charge(socket, chat, Action::CreateRoom, 1)?;
+    let created = chat
+        .writer
+        .create_room(&name, person, now_ms())
         .await
-        .map_err(unavailable)
+        .map_err(HandlerError::store("creating a room"))?;
+    if !created {
+        return Err(ChatError::RoomExists { room: name }.into());
     }
-    .await;
-    answer(&socket, BrowseRooms::NAME, ack, wants_ack, result);
+    info!(room = %name, by = %who.name, "room created");
+    chat.directory.created(&name);
+    enter(io, chat, &who, &name).await;
+    settled(io, chat, &who, &name).await
 }
 
-pub(crate) async fn on_create(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<CreateRoom>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let who = identity::of(&socket);
-        let person = person(&who)?;
-        let name = events::validate_room_name(&parsed::<CreateRoom>(request)?.name)?;
-        limits::charge(&socket, &chat, Action::CreateRoom, 1)?;
-        let created = chat
-            .writer
-            .create_room(&name, person, now_ms())
-            .await
-            .map_err(unavailable)?;
-        if !created {
-            return Err(ChatError::RoomExists { room: name });
-        }
-        info!(room = %name, by = %who.name, "room created");
-        chat.directory.created(&name);
-        enter(&io, &chat, &who, &name).await;
-        settled(&io, &chat, &who, &name).await
+/// `join room`: every socket of the person joins it, and the room is told.
+pub(crate) async fn join(ctx: Ctx, request: JoinRoom) -> Result<RoomInfo, HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    let who = identity::of(socket);
+    let person = person(&who)?;
+    limits::charge(socket, chat, Action::JoinOrLeave, 1)?;
+    let room = ConversationId::parse(request.room)?;
+    let unknown = || ChatError::UnknownRoom {
+        room: room.to_string(),
+    };
+    let Conversation::Room(name) = room.conversation() else {
+        return Err(unknown().into());
+    };
+    let joined = chat
+        .writer
+        .join_public(name, person, now_ms())
+        .await
+        .map_err(HandlerError::store("joining a room"))?
+        .ok_or_else(unknown)?;
+    enter(io, chat, &who, name).await;
+    if joined && chat.notices.join(name, person, Instant::now()) {
+        notice(io, chat, &who, name, Notice::Joined).await;
     }
-    .await;
-    answer(&socket, CreateRoom::NAME, ack, wants_ack, result);
+    settled(io, chat, &who, name).await
 }
 
-pub(crate) async fn on_join(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<JoinRoom>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let who = identity::of(&socket);
-        let person = person(&who)?;
-        let room = parsed::<JoinRoom>(request)?.room;
-        limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
-        let room = ConversationId::parse(room)?;
-        let unknown = || ChatError::UnknownRoom {
-            room: room.to_string(),
-        };
-        let Conversation::Room(name) = room.conversation() else {
-            return Err(unknown());
-        };
-        let name = name.to_owned();
-        let joined = chat
-            .writer
-            .join_public(&name, person, now_ms())
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(unknown)?;
-        enter(&io, &chat, &who, &name).await;
-        if joined && chat.notices.join(&name, person, Instant::now()) {
-            notice(&io, &chat, &who, &name, Notice::Joined).await;
-        }
-        settled(&io, &chat, &who, &name).await
+/// `leave room`: every socket of the person leaves it, and the room is told first.
+pub(crate) async fn leave(ctx: Ctx, request: LeaveRoom) -> Result<Left, HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    let who = identity::of(socket);
+    let person = person(&who)?;
+    limits::charge(socket, chat, Action::JoinOrLeave, 1)?;
+    let room = ConversationId::parse(request.room)?;
+    let name = match room.conversation() {
+        Conversation::Room(name) if name != LOBBY => name.to_owned(),
+        _ => return Err(ChatError::CannotLeave { room: room.into() }.into()),
+    };
+    // Told to the room while the leaver is still in it, so their other tabs see it too.
+    let member = chat
+        .store
+        .is_member(&name, person)
+        .await
+        .map_err(HandlerError::store("the membership query"))?;
+    if !member {
+        return Err(ChatError::NotMember { room: name }.into());
     }
-    .await;
-    answer(&socket, JoinRoom::NAME, ack, wants_ack, result);
+    match chat.notices.leave(&name, person, Instant::now()) {
+        OnLeave::Post => notice(io, chat, &who, &name, Notice::Left).await,
+        OnLeave::HoldUntil(at) => hold_back_left(io, chat, &who, &name, at),
+        OnLeave::Held => {}
+    }
+    chat.writer
+        .leave(&name, person)
+        .await
+        .map_err(HandlerError::store("leaving a room"))?;
+    if let Some(main) = io.of(Main::PATH) {
+        let sockets = main.within(person_room(person)).sockets();
+        for s in &sockets {
+            let change = chat.presence.leave(&name, &identity::of(s));
+            presence::announce(chat, change);
+            s.leave(name.clone());
+        }
+    }
+    chat.directory.touch(&name);
+    if let Err(e) = send_to_person(chat, io, &who).await {
+        warn!(error = %e, "room list query failed");
+    }
+    info!(room = %name, by = %who.name, "left a room");
+    Ok(Left { room: name })
 }
 
-pub(crate) async fn on_leave(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<LeaveRoom>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let who = identity::of(&socket);
-        let person = person(&who)?;
-        let room = parsed::<LeaveRoom>(request)?.room;
-        limits::charge(&socket, &chat, Action::JoinOrLeave, 1)?;
-        let room = ConversationId::parse(room)?;
-        let name = match room.conversation() {
-            Conversation::Room(name) if name != LOBBY => name.to_owned(),
-            _ => return Err(ChatError::CannotLeave { room: room.into() }),
-        };
-        // Told to the room while the leaver is still in it, so their other tabs see it too.
-        if !chat
-            .store
-            .is_member(&name, person)
-            .await
-            .map_err(unavailable)?
-        {
-            return Err(ChatError::NotMember { room: name });
-        }
-        match chat.notices.leave(&name, person, Instant::now()) {
-            OnLeave::Post => notice(&io, &chat, &who, &name, Notice::Left).await,
-            OnLeave::HoldUntil(at) => hold_back_left(&io, &chat, &who, &name, at),
-            OnLeave::Held => {}
-        }
-        chat.writer
-            .leave(&name, person)
-            .await
-            .map_err(unavailable)?;
-        if let Some(main) = io.of(Main::PATH) {
-            let sockets = main.within(person_room(person)).sockets();
-            for s in &sockets {
-                let change = chat.presence.leave(&name, &identity::of(s));
-                presence::announce(&chat, change);
-                s.leave(name.clone());
-            }
-        }
-        chat.directory.touch(&name);
-        send_to_person(&chat, &io, &who).await;
-        info!(room = %name, by = %who.name, "left a room");
-        Ok(Left { room: name })
+/// `open dm`: the direct conversation with the person of that name. The other person is not
+/// told: they hear of it with its first message.
+pub(crate) async fn open_dm(ctx: Ctx, request: OpenDm) -> Result<RoomInfo, HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    let who = identity::of(socket);
+    let me = person(&who)?;
+    let name = request.name;
+    limits::charge(socket, chat, Action::OpenDm, 1)?;
+    let (them, _) = chat
+        .store
+        .person_named(&events::name_key(&name))
+        .await
+        .map_err(HandlerError::store("the people query"))?
+        .ok_or(ChatError::UnknownPerson { name })?;
+    let dm = String::from(ConversationId::dm(me, &them));
+    chat.writer
+        .open_dm(&dm, me, &them, now_ms())
+        .await
+        .map_err(HandlerError::store("opening a direct conversation"))?;
+    let info = settled(io, chat, &who, &dm).await?;
+    if let Some(dm) = presence::dm_of(&who, &info) {
+        presence::tell_dm(io, &dm, None).await;
     }
-    .await;
-    answer(&socket, LeaveRoom::NAME, ack, wants_ack, result);
+    Ok(info)
 }
 
-pub(crate) async fn on_open_dm(
-    socket: SocketRef,
-    io: SocketIo,
-    TryData(request): TryData<OpenDm>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let who = identity::of(&socket);
-        let me = person(&who)?;
-        let name = parsed::<OpenDm>(request)?.name;
-        limits::charge(&socket, &chat, Action::OpenDm, 1)?;
-        let unknown = || ChatError::UnknownPerson { name: name.clone() };
-        let (them, _) = chat
-            .store
-            .person_named(&events::name_key(&name))
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(unknown)?;
-        let dm = String::from(ConversationId::dm(me, &them));
-        // The other person is not told: they hear of it with its first message.
-        chat.writer
-            .open_dm(&dm, me, &them, now_ms())
-            .await
-            .map_err(unavailable)?;
-        let info = settled(&io, &chat, &who, &dm).await?;
-        if let Some(dm) = presence::dm_of(&who, &info) {
-            presence::tell_dm(&io, &dm, None).await;
-        }
-        Ok(info)
-    }
-    .await;
-    answer(&socket, OpenDm::NAME, ack, wants_ack, result);
-}
-
-pub(crate) async fn on_read(
-    socket: SocketRef,
-    TryData(request): TryData<MarkRead>,
-    ack: AckSender,
-    AckRequested(wants_ack): AckRequested,
-    State(chat): State<Chat>,
-) {
-    let result = async {
-        let r = parsed::<MarkRead>(request)?;
-        let Some(person) = identity::of(&socket).person else {
-            // Guests have no marker to move.
-            return Ok(());
-        };
-        limits::charge(&socket, &chat, Action::MarkRead, 1)?;
-        let room = ConversationId::parse(r.room)?;
-        accessible(&socket, &chat, &room).await?;
-        chat.writer
-            .mark_read(room.as_str(), &person, r.seq)
-            .await
-            .map_err(unavailable)
-    }
-    .await;
-    answer(&socket, MarkRead::NAME, ack, wants_ack, result);
+/// `read`: moves the person's read marker in a conversation of theirs.
+pub(crate) async fn mark_read(ctx: Ctx, request: MarkRead) -> Result<(), HandlerError> {
+    let Ctx { socket, chat, .. } = &ctx;
+    let Some(person) = identity::of(socket).person else {
+        // Guests have no marker to move.
+        return Ok(());
+    };
+    limits::charge(socket, chat, Action::MarkRead, 1)?;
+    let room = ConversationId::parse(request.room)?;
+    accessible(socket, chat, &room).await?;
+    chat.writer
+        .mark_read(room.as_str(), &person, request.seq)
+        .await
+        .map_err(HandlerError::store("moving a read marker"))
 }
 
 /// Puts every socket of `who` into `room` and counts them in.
@@ -363,10 +305,11 @@ async fn settled(
     chat: &Chat,
     who: &Identity,
     room: &str,
-) -> Result<RoomInfo, ChatError> {
+) -> Result<RoomInfo, HandlerError> {
     // One query serves both: the list the person's sockets get holds the ack's entry.
-    send_to_person(chat, io, who)
+    let list = send_to_person(chat, io, who)
         .await
-        .and_then(|list| list.rooms.into_iter().find(|r| r.room == room))
-        .ok_or(ChatError::Unavailable)
+        .map_err(HandlerError::store("the room list query"))?;
+    list.and_then(|list| list.rooms.into_iter().find(|r| r.room == room))
+        .ok_or(HandlerError::Client(ChatError::Unavailable))
 }

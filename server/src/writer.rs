@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use app::events::{ChatError, ChatMessage, Event as _, MessageKind, Posted};
+use app::events::{ChatError, MessageKind, Posted};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -21,6 +21,7 @@ use crate::chat::to_event;
 use crate::delivery::Lagging;
 use crate::metrics::Metrics;
 use crate::recent::Recent;
+use crate::request::broadcast;
 use crate::store::{NewMessage, OffsetInUse, Store, StoreError};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
@@ -256,7 +257,7 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
                 let room = stored.room.clone();
                 let event = to_event(stored);
                 shared.recent.appended(&event);
-                let sent = job.to.emit(ChatMessage::NAME, &event).await;
+                let sent = broadcast(job.to, &event).await;
                 shared.lagging.record(&shared.metrics, &room, sent);
             }
             job.answer.give(Ok(posted));
