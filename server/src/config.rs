@@ -85,7 +85,7 @@ pub struct Config {
     /// The address people use, `scheme://host[:port]` (e.g. `https://chat.example.org`, behind
     /// a TLS proxy). Its origin is then the only one whose pages may open a socket. Default:
     /// the listening address, by IP (or `localhost` on loopback); other names are refused.
-    #[arg(long, env = "PALAVER_PUBLIC_URL", value_parser = crate::origin::parse_address)]
+    #[arg(long, env = "PALAVER_PUBLIC_URL", value_parser = crate::http::origin::parse_address)]
     pub public_url: Option<String>,
     /// Messages all the people (and guests) connecting from one address may send together
     /// (`N/PERIOD`: N at once, then N per period; `off`), so that many fresh names from one
@@ -131,7 +131,7 @@ pub struct Config {
 
     /// Origins whose pages may open a socket, comma-separated (e.g. `https://chat.example.org`).
     /// Replaces the site's own origin (the public URL's, or the listening address's).
-    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::origin::parse_address)]
+    #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::http::origin::parse_address)]
     pub allowed_origins: Vec<String>,
 
     /// Where generated secrets are kept (`session-secret`, `admin-token`).

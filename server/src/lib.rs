@@ -2,39 +2,20 @@
 //!
 //! `main` parses [`Config`] and calls [`run`]; tests call the same `run` on port 0.
 
-mod admin;
-mod admission;
-mod backlog;
-mod batch;
-mod catchup;
-mod changes;
-mod chat;
 mod config;
 mod conversation;
-mod delivery;
-mod directory;
-mod handshake;
-mod headers;
-mod identity;
-mod limits;
-mod listen;
+mod http;
 mod logging;
 mod metrics;
-mod notices;
-mod origin;
-mod peer;
-mod presence;
-mod recent;
-pub mod request;
-mod rooms;
 mod secrets;
 mod session;
+pub mod socket;
+mod state;
 mod store;
 mod throttle;
-mod turn;
-mod web;
-mod writer;
 
+use http::{admission, listen, origin, peer, web};
+use socket::{admin, backlog};
 use std::future::Future;
 use std::time::Duration;
 
@@ -43,7 +24,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use config::Config;
-pub use origin::AddressError;
+pub use http::origin::AddressError;
 pub use secrets::SecretError;
 pub use store::StoreError;
 pub use throttle::{Limit, LimitError};
@@ -92,11 +73,11 @@ pub async fn run(
         per_socket: config.socket_backlog_bytes,
         total: config.total_backlog_bytes,
     });
-    let chat = chat::Chat::new(
+    let chat = state::Chat::new(
         store.clone(),
         session::Keys::new(secret.value()),
-        chat::Guards {
-            limits: limits::Limits::new(&config),
+        state::Guards {
+            limits: state::limits::Limits::new(&config),
             trusted_proxies: peer::TrustedProxies::new(&config.trusted_proxies),
             notice_window: config.notice_window,
         },
@@ -117,17 +98,14 @@ pub async fn run(
         .ws_read_buffer_size(1024)
         .connect_timeout(request_timeout)
         .build_layer();
-    chat::register(&io);
+    socket::register(&io);
     admin::register(&io);
     let stats = tokio::spawn(admin::push_stats(io.clone(), chat.clone()));
-    let directory = tokio::spawn({
-        let (io, chat) = (io.clone(), chat.clone());
-        let everyone_up_to = config.counts_to_everyone_up_to;
-        async move {
-            let directory = chat.directory.clone();
-            directory.announce(io, chat, everyone_up_to).await
-        }
-    });
+    let announcements = tokio::spawn(socket::room_lists::announce(
+        io.clone(),
+        chat.clone(),
+        config.counts_to_everyone_up_to,
+    ));
     let sweeper = tokio::spawn({
         let backlogs = backlogs.clone();
         async move {
@@ -183,7 +161,7 @@ pub async fn run(
     .await;
     sweeper.abort();
     announcer.abort();
-    directory.abort();
+    announcements.abort();
     stats.abort();
     store.close().await;
     info!("palaver stopped");

@@ -1,26 +1,10 @@
-//! Which budget each costly action is charged to (the buckets are `throttle.rs`'s).
-//!
-//! - A person's budget is theirs whichever tab or address they use: their id is the key.
-//! - A guest has no id and can open any number of sockets, so guests are keyed by the
-//!   address they connect from (`peer.rs`'s [`Source`]): two hundred guest sockets from one
-//!   address share one budget.
-//! - New names are counted per address, since each one comes with fresh budgets; and every
-//!   message sent from an address also counts against a generous cap for that address, so
-//!   that the names an address may claim cannot multiply what it may send.
-//!
-//! Over a limit, an event gets `rate_limited` with the time to wait; a connect claiming a new
-//! name gets the `too_many_names` refusal.
+//! The budgets of costly actions: one bucket per person (per address for guests) and action,
+//! and per address for sending and for new names.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use app::events::{ChatError, Refusal};
-use socketioxide::extract::SocketRef;
-
-use crate::chat::Chat;
 use crate::config::Config;
-use crate::identity::{self, Identity};
-use crate::peer::Source;
+use crate::http::peer::Source;
 use crate::throttle::Throttle;
 
 /// The actions limited per person (per address for guests), besides sending.
@@ -69,7 +53,7 @@ impl Limits {
     }
 
     /// Charges one message to its sender, and to the address it comes from.
-    fn send(&self, payer: &Payer<'_>, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn send(&self, payer: &Payer<'_>, now: Instant) -> Result<(), Duration> {
         self.sends.take(&payer.key(), now)?;
         match payer.source {
             Some(source) => self.address_sends.take(&source.to_string(), now),
@@ -78,7 +62,7 @@ impl Limits {
     }
 
     /// Charges `cost` of `action` to its payer.
-    fn charge(
+    pub(crate) fn charge(
         &self,
         action: Action,
         payer: &Payer<'_>,
@@ -98,7 +82,7 @@ impl Limits {
     /// Charges a new name to the address claiming it. An address the server did not record
     /// (no TCP peer) is not limited: there is nothing to key it by that the client does not
     /// choose.
-    fn new_name(&self, source: Option<Source>, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn new_name(&self, source: Option<Source>, now: Instant) -> Result<(), Duration> {
         match source {
             Some(source) => self.names.take(&source.to_string(), now),
             None => Ok(()),
@@ -107,11 +91,11 @@ impl Limits {
 }
 
 /// Who pays for an action.
-struct Payer<'a> {
-    person: Option<&'a str>,
-    source: Option<Source>,
+pub(crate) struct Payer<'a> {
+    pub(crate) person: Option<&'a str>,
+    pub(crate) source: Option<Source>,
     /// The socket, for a guest whose address is unknown.
-    socket: &'a str,
+    pub(crate) socket: &'a str,
 }
 
 impl Payer<'_> {
@@ -121,66 +105,6 @@ impl Payer<'_> {
             (None, Some(source)) => format!("guest@{source}"),
             (None, None) => format!("guest:{}", self.socket),
         }
-    }
-}
-
-fn rate_limited(wait: Duration) -> ChatError {
-    ChatError::RateLimited {
-        retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
-    }
-}
-
-/// Charges a message about to be stored to `socket`'s person (or address, for a guest).
-pub(crate) fn send(socket: &SocketRef, chat: &Chat) -> Result<(), ChatError> {
-    let who = identity::of(socket);
-    let payer = payer(socket, &who);
-    chat.limits.send(&payer, Instant::now()).map_err(|wait| {
-        chat.metrics
-            .messages_throttled
-            .fetch_add(1, Ordering::Relaxed);
-        rate_limited(wait)
-    })
-}
-
-/// Charges `cost` of `action` to `socket`'s person (or address, for a guest).
-pub(crate) fn charge(
-    socket: &SocketRef,
-    chat: &Chat,
-    action: Action,
-    cost: u32,
-) -> Result<(), ChatError> {
-    let who = identity::of(socket);
-    let payer = payer(socket, &who);
-    chat.limits
-        .charge(action, &payer, cost, Instant::now())
-        .map_err(|wait| {
-            chat.metrics
-                .requests_throttled
-                .fetch_add(1, Ordering::Relaxed);
-            rate_limited(wait)
-        })
-}
-
-/// Charges a new name (a new person) to the address claiming it.
-pub(crate) fn new_name(chat: &Chat, source: Option<Source>) -> Result<(), Refusal> {
-    chat.limits
-        .new_name(source, Instant::now())
-        .map_err(|wait| {
-            chat.metrics.names_throttled.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                source = %source.map(|s| s.to_string()).unwrap_or_default(),
-                retry_after_s = wait.as_secs(),
-                "too many new names from one address"
-            );
-            Refusal::TooManyNames
-        })
-}
-
-fn payer<'a>(socket: &'a SocketRef, who: &'a Identity) -> Payer<'a> {
-    Payer {
-        person: who.person.as_deref(),
-        source: who.source,
-        socket: socket.id.as_str(),
     }
 }
 

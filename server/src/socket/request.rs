@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use app::events::{JoinRoom, RoomInfo};
-//! use palaver_server::request::{Ctx, HandlerError, serve};
+//! use palaver_server::socket::request::{Ctx, HandlerError, serve};
 //!
 //! async fn join(_: Ctx, _: JoinRoom) -> Result<RoomInfo, HandlerError> {
 //!     unimplemented!()
@@ -14,7 +14,7 @@
 //!
 //! ```compile_fail
 //! use app::events::{JoinRoom, Left};
-//! use palaver_server::request::{Ctx, HandlerError, serve};
+//! use palaver_server::socket::request::{Ctx, HandlerError, serve};
 //!
 //! // `join room` is answered with a `RoomInfo`, not a `Left`.
 //! async fn join(_: Ctx, _: JoinRoom) -> Result<Left, HandlerError> {
@@ -22,57 +22,24 @@
 //! }
 //! let _ = |socket, data, ack| serve(socket, data, ack, join);
 //! ```
-//!
-//! Events go out through [`emit`] and [`broadcast`], which take the name from the payload's
-//! type, and only a server event's:
-//!
-//! ```
-//! use app::events::RoomList;
-//! use socketioxide::extract::SocketRef;
-//!
-//! fn tell(socket: &SocketRef, list: &RoomList) {
-//!     let _ = palaver_server::request::emit(socket, list);
-//! }
-//! ```
-//!
-//! ```compile_fail
-//! use app::events::RoomInfo;
-//! use socketioxide::extract::SocketRef;
-//!
-//! // A room's entry is not an event: the list it belongs in is.
-//! fn tell(socket: &SocketRef, room: &RoomInfo) {
-//!     let _ = palaver_server::request::emit(socket, room);
-//! }
-//! ```
-//!
-//! ```compile_fail
-//! use app::events::SendMessage;
-//! use socketioxide::extract::SocketRef;
-//!
-//! // The server does not send what clients send.
-//! fn tell(socket: &SocketRef, message: &SendMessage) {
-//!     let _ = palaver_server::request::emit(socket, message);
-//! }
-//! ```
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
-use app::events::{ChatError, Reply, Request, ServerEvent};
+use app::events::{ChatError, Reply, Request};
 use serde::Serialize;
-use socketioxide::adapter::LocalAdapter;
+use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::FromMessageParts as _;
-use socketioxide::operators::BroadcastOperators;
+use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
-use socketioxide::{BroadcastError, SendError, SocketIo};
 use socketioxide_core::Value;
 use tracing::{debug, error, warn};
 
-use crate::backlog::Backlog;
-use crate::catchup;
-use crate::chat::Chat;
 use crate::logging::{self, Escaped, Verdict};
+use crate::socket::backlog::{Backlog, wire_bytes};
+use crate::state::Chat;
 use crate::store::StoreError;
 
 /// What a handler works with: the socket that asked, the server's sockets, and the chat.
@@ -179,17 +146,19 @@ pub(crate) fn reply<R, T>(
     answer(socket, R::NAME, ack, wants_ack, result);
 }
 
-/// Sends `event` to `socket`, under its own name.
-pub fn emit<E: ServerEvent>(socket: &SocketRef, event: &E) -> Result<(), SendError> {
-    socket.emit(E::NAME, event)
-}
+/// Whether the client expects an ack. socketioxide's `AckSender` silently drops a reply when
+/// none is expected; we want to log rejected input in that case instead.
+pub(crate) struct AckRequested(pub(crate) bool);
 
-/// Sends `event` to every socket `to` names, under its own name.
-pub(crate) async fn broadcast<E: ServerEvent>(
-    to: BroadcastOperators<LocalAdapter>,
-    event: &E,
-) -> Result<(), BroadcastError> {
-    to.emit(E::NAME, event).await
+impl<A: Adapter> FromMessageParts<A> for AckRequested {
+    type Error = Infallible;
+    fn from_message_parts(
+        _: &Arc<Socket<A>>,
+        _: &mut socketioxide_core::Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(AckRequested(ack_id.is_some()))
+    }
 }
 
 /// Sends the result in the ack, and logs an error (rate-limited per socket). An answer that
@@ -209,7 +178,7 @@ pub(crate) fn answer<T: Serialize>(
     }
     let reply = Reply::from(result);
     let charged = match socket.extensions.get::<Arc<Backlog>>() {
-        Some(backlog) => backlog.charge(catchup::wire_bytes(&reply)),
+        Some(backlog) => backlog.charge(wire_bytes(&reply)),
         None => Ok(()),
     };
     let sent = match charged {

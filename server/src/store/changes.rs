@@ -1,6 +1,6 @@
 //! Changes to people, rooms and memberships, as statements on the writer's connection.
 //!
-//! The writer makes each one inside the transaction of its next batch ([`crate::writer`]), so
+//! The writer makes each one inside the transaction of its next batch ([the writer](crate::socket::writer)), so
 //! that a crowd's name claims and joins share commits (and their fsyncs) with one another
 //! and with posts, and never contend with the writer for SQLite's write lock: through the
 //! pool, each was a commit of its own, and a collision slept in SQLite's busy handler.
@@ -8,88 +8,7 @@
 use app::events::LOBBY;
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, ffi};
 
-use crate::store::{Claim, StoreError};
-use crate::writer::Writer;
-
-/// The changes, as the rest of the server asks for them: plain values in, plain values out,
-/// each made in the writer's next batch and answered once committed.
-impl Writer {
-    /// See [`claim_name`].
-    pub(crate) async fn claim_name(
-        &self,
-        person: &str,
-        name: &str,
-        name_key: &str,
-        now: i64,
-        hold_ms: i64,
-        evict: Option<&str>,
-    ) -> Result<Claim, StoreError> {
-        let (person, name, key) = (person.to_owned(), name.to_owned(), name_key.to_owned());
-        let evict = evict.map(str::to_owned);
-        self.change(move |c| claim_name(c, &person, &name, &key, now, hold_ms, evict.as_deref()))
-            .await
-    }
-
-    /// See [`touch_person`].
-    pub(crate) async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {
-        let person = person.to_owned();
-        self.change(move |c| touch_person(c, &person, now)).await
-    }
-
-    /// See [`create_room`].
-    pub(crate) async fn create_room(
-        &self,
-        name: &str,
-        person: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let (name, person) = (name.to_owned(), person.to_owned());
-        self.change(move |c| create_room(c, &name, &person, now))
-            .await
-    }
-
-    /// See [`join_public`].
-    pub(crate) async fn join_public(
-        &self,
-        room: &str,
-        person: &str,
-        now: i64,
-    ) -> Result<Option<bool>, StoreError> {
-        let (room, person) = (room.to_owned(), person.to_owned());
-        self.change(move |c| join_public(c, &room, &person, now))
-            .await
-    }
-
-    /// See [`leave`].
-    pub(crate) async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
-        let (room, person) = (room.to_owned(), person.to_owned());
-        self.change(move |c| leave(c, &room, &person)).await
-    }
-
-    /// See [`open_dm`].
-    pub(crate) async fn open_dm(
-        &self,
-        name: &str,
-        a: &str,
-        b: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let (name, a, b) = (name.to_owned(), a.to_owned(), b.to_owned());
-        self.change(move |c| open_dm(c, &name, &a, &b, now)).await
-    }
-
-    /// See [`mark_read`].
-    pub(crate) async fn mark_read(
-        &self,
-        room: &str,
-        person: &str,
-        seq: i64,
-    ) -> Result<(), StoreError> {
-        let (room, person) = (room.to_owned(), person.to_owned());
-        self.change(move |c| mark_read(c, &room, &person, seq))
-            .await
-    }
-}
+use crate::store::Claim;
 
 /// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
 /// or another person holds it: someone seen within `hold_ms` of `now`, or banned. A holder

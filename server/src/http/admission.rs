@@ -12,8 +12,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::warn;
 
+use crate::http::peer::{self, Source, TrustedProxies};
 use crate::logging::Hush;
-use crate::peer::{self, Source, TrustedProxies};
 use crate::throttle::Throttle;
 
 /// New sessions per second, with their bursts; a rate of 0 turns that limit off.
@@ -57,7 +57,7 @@ impl Admission {
 
 /// Whether a Socket.IO request opens a new Engine.IO session (it carries no `sid`).
 fn opens_a_session(request: &Request) -> bool {
-    crate::origin::is_socket_request(request.uri().path())
+    crate::http::origin::is_socket_request(request.uri().path())
         && !request
             .uri()
             .query()

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use app::events::{
-    self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, Ban, ChatError, DeleteMessage, Event as _,
-    HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted, MessageKind,
-    Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind, RoomStats, Stats, Unban,
-    Unbanned,
+    self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, Ban, ChatError, ChatMessage, DeleteMessage,
+    Event as _, HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted,
+    MessageKind, Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind, RoomStats, Stats,
+    Unban, Unbanned,
 };
 use std::sync::Arc;
 
@@ -22,12 +22,15 @@ use socketioxide_core::Value;
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
-use crate::chat::{Chat, on_unknown_event, publish, to_event};
 use crate::conversation::{Conversation, ConversationId, person_room};
-use crate::identity;
 use crate::logging::Escaped;
-use crate::request::{Ctx, HandlerError, broadcast, emit, serve};
 use crate::secrets::{Loaded, SecretError, load_or_create};
+use crate::socket::emit::{broadcast, emit};
+use crate::socket::identity;
+use crate::socket::messages::publish;
+use crate::socket::on_unknown_event;
+use crate::socket::request::{Ctx, HandlerError, serve};
+use crate::state::Chat;
 use crate::store::{NewMessage, now_ms};
 
 /// How often `/admin` sockets get fresh `stats`.
@@ -319,7 +322,7 @@ async fn recent(ctx: Ctx, request: RecentInRoom) -> Result<HistoryPage, HandlerE
         .await
         .map_err(HandlerError::store("the history query"))?;
     Ok(HistoryPage {
-        messages: rows.into_iter().map(to_event).collect(),
+        messages: rows.into_iter().map(ChatMessage::from).collect(),
         more,
     })
 }

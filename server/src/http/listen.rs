@@ -35,9 +35,9 @@ use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutBody;
 use tracing::{debug, info, warn};
 
-use crate::backlog::Outflow;
+use crate::http::peer::TrustedProxies;
 use crate::logging::Hush;
-use crate::peer::TrustedProxies;
+use crate::socket::backlog::Outflow;
 
 /// Largest request head read (request line and headers). Browsers send a few KiB.
 const MAX_HEAD_BYTES: usize = 32 * 1024;

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::origin::is_socket_request;
+use crate::http::origin::is_socket_request;
 
 pub(crate) async fn detach(request: Request, next: Next) -> Response {
     if !is_socket_request(request.uri().path()) {

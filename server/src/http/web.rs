@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use app::events::{HISTORY_PAGE, LOBBY};
+use app::events::{ChatMessage, HISTORY_PAGE, LOBBY};
 use app::history::FirstPage;
 use app::{Page, shell};
 use axum::Router;
@@ -17,13 +17,12 @@ use socketioxide::layer::SocketIoLayer;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 
-use crate::admission::{self, Admission};
-use crate::backlog::{self, Backlogs};
-use crate::chat::to_event;
-use crate::handshake;
-use crate::headers::{self, Policy};
+use crate::http::admission::{self, Admission};
+use crate::http::handshake;
+use crate::http::headers::{self, Policy};
+use crate::http::origin::{self, Access};
 use crate::metrics::Metrics;
-use crate::origin::{self, Access};
+use crate::socket::backlog::{self, Backlogs};
 use crate::store::Store;
 
 #[derive(Clone, FromRef)]
@@ -118,7 +117,7 @@ async fn first_page(State(store): State<Store>, mut request: Request, next: Next
         let page = store
             .latest(LOBBY, HISTORY_PAGE)
             .await
-            .map(|rows| rows.into_iter().map(to_event).collect())
+            .map(|rows| rows.into_iter().map(ChatMessage::from).collect())
             .map_err(|e| {
                 tracing::error!(error = %e, "could not load the chat page's messages");
                 e.to_string()

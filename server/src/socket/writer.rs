@@ -1,5 +1,5 @@
 //! The one writer of the database: every post is committed, then broadcast, in id order, and
-//! posts and changes (name claims, rooms, memberships: see [`crate::changes`]) that arrive
+//! posts and changes (name claims, rooms, memberships: see [`crate::store::changes`]) that arrive
 //! together share one commit (group commit).
 //!
 //! With `synchronous=FULL`, each commit waits for an fsync (about 2.5 ms on the benchmark
@@ -10,19 +10,18 @@
 
 use std::sync::Arc;
 
-use app::events::{ChatError, MessageKind, Posted};
+use app::events::{ChatError, ChatMessage, MessageKind, Posted};
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::{debug, error};
 
-use crate::batch::{Change, WriterConnection, Written};
-use crate::chat::to_event;
-use crate::delivery::Lagging;
 use crate::metrics::Metrics;
-use crate::recent::Recent;
-use crate::request::broadcast;
-use crate::store::{NewMessage, OffsetInUse, Store, StoreError};
+use crate::socket::emit::broadcast;
+use crate::socket::lagging::Lagging;
+use crate::socket::recent::Recent;
+use crate::store::connection::{Change, WriterConnection, Written};
+use crate::store::{Claim, NewMessage, OffsetInUse, Store, StoreError, changes};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;
@@ -125,7 +124,7 @@ impl Writer {
     /// Starts the writer on a thread of its own; it ends when the last `Writer` is dropped.
     ///
     /// Its own thread and runtime, because it blocks on SQLite for each batch (see
-    /// [`crate::batch`]), which must not hold up the runtime that serves the sockets.
+    /// [`crate::store::connection`]), which must not hold up the runtime that serves the sockets.
     pub(crate) fn start(shared: Shared) -> Result<Writer, std::io::Error> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -255,7 +254,7 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
             if inserted.created {
                 shared.metrics.record_stored();
                 let room = stored.room.clone();
-                let event = to_event(stored);
+                let event = ChatMessage::from(stored);
                 shared.recent.appended(&event);
                 let sent = broadcast(job.to, &event).await;
                 shared.lagging.record(&shared.metrics, &room, sent);
@@ -263,6 +262,91 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
             job.answer.give(Ok(posted));
         }
         debug!(posts = stored, changes = made, ?committed, total = ?started.elapsed(), "batch written");
+    }
+}
+
+/// The changes, as the rest of the server asks for them: plain values in, plain values out,
+/// each made in the writer's next batch and answered once committed.
+impl Writer {
+    /// See [`changes::claim_name`].
+    pub(crate) async fn claim_name(
+        &self,
+        person: &str,
+        name: &str,
+        name_key: &str,
+        now: i64,
+        hold_ms: i64,
+        evict: Option<&str>,
+    ) -> Result<Claim, StoreError> {
+        let (person, name, key) = (person.to_owned(), name.to_owned(), name_key.to_owned());
+        let evict = evict.map(str::to_owned);
+        self.change(move |c| {
+            changes::claim_name(c, &person, &name, &key, now, hold_ms, evict.as_deref())
+        })
+        .await
+    }
+
+    /// See [`changes::touch_person`].
+    pub(crate) async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {
+        let person = person.to_owned();
+        self.change(move |c| changes::touch_person(c, &person, now))
+            .await
+    }
+
+    /// See [`changes::create_room`].
+    pub(crate) async fn create_room(
+        &self,
+        name: &str,
+        person: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, person) = (name.to_owned(), person.to_owned());
+        self.change(move |c| changes::create_room(c, &name, &person, now))
+            .await
+    }
+
+    /// See [`changes::join_public`].
+    pub(crate) async fn join_public(
+        &self,
+        room: &str,
+        person: &str,
+        now: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        let (room, person) = (room.to_owned(), person.to_owned());
+        self.change(move |c| changes::join_public(c, &room, &person, now))
+            .await
+    }
+
+    /// See [`changes::leave`].
+    pub(crate) async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
+        let (room, person) = (room.to_owned(), person.to_owned());
+        self.change(move |c| changes::leave(c, &room, &person))
+            .await
+    }
+
+    /// See [`changes::open_dm`].
+    pub(crate) async fn open_dm(
+        &self,
+        name: &str,
+        a: &str,
+        b: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (name, a, b) = (name.to_owned(), a.to_owned(), b.to_owned());
+        self.change(move |c| changes::open_dm(c, &name, &a, &b, now))
+            .await
+    }
+
+    /// See [`changes::mark_read`].
+    pub(crate) async fn mark_read(
+        &self,
+        room: &str,
+        person: &str,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        let (room, person) = (room.to_owned(), person.to_owned());
+        self.change(move |c| changes::mark_read(c, &room, &person, seq))
+            .await
     }
 }
 

@@ -4,11 +4,15 @@
 //! socket layer translates. Every write is committed before the call returns, so a caller may
 //! acknowledge it.
 
+pub(crate) mod changes;
+pub(crate) mod connection;
+
+use app::events::{ChatMessage, MessageMeta};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::batch::WriterConnection;
+use crate::store::connection::WriterConnection;
 use app::events::{LOBBY, MessageKind, RoomKind};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -226,6 +230,27 @@ pub(crate) struct Inserted {
     pub(crate) created: bool,
 }
 
+/// A stored message as the wire carries it.
+impl From<StoredMessage> for ChatMessage {
+    fn from(m: StoredMessage) -> ChatMessage {
+        let kind = m.kind;
+        let deleted = kind == Some(MessageKind::Deleted);
+        ChatMessage {
+            text: m.text,
+            id: m.id,
+            meta: MessageMeta {
+                room: m.room,
+                // A tombstone says nothing of what it was, nor whose.
+                author: if deleted { String::new() } else { m.author },
+                ts: m.created_at,
+                seq: m.seq,
+                client_offset: if deleted { None } else { m.client_offset },
+                kind,
+            },
+        }
+    }
+}
+
 /// The outcome of claiming a nickname.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Claim {
@@ -317,7 +342,7 @@ impl Store {
             .expect("the test's offsets name one message each"))
     }
 
-    /// A connection of the writer's own, outside the pool (see [`crate::batch`]); it also keeps
+    /// A connection of the writer's own, outside the pool (see [`crate::store::connection`]); it also keeps
     /// its page cache warm, where pooled connections each have their own.
     pub(crate) fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
         WriterConnection::open(&self.path, self.in_memory)
@@ -669,7 +694,7 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::changes;
+    use crate::store::changes;
 
     async fn open_temp() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

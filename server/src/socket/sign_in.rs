@@ -1,42 +1,18 @@
-//! Who a socket of the main namespace is: decided once, by the connect middleware, from the
-//! `auth` payload (a session token, a nickname to claim, or neither for a guest), then kept in
-//! the socket's extensions. Event payloads never say who sent them.
+//! The connect middleware of the main namespace: who the client is, from its `auth` payload (a
+//! session token, a nickname to claim, or neither for a guest), and the session handed back.
 
-use app::events::{
-    self, ANONYMOUS, Main, MainAuth, Namespace as _, Refusal, SESSION_TTL_MS, Session,
-};
+use app::events::{self, Main, MainAuth, Namespace as _, Refusal, SESSION_TTL_MS, Session};
 use socketioxide::extract::{SocketRef, State, TryData};
 use tracing::{error, warn};
 
-use crate::chat::Chat;
 use crate::conversation::person_room;
-use crate::limits;
+use crate::http::peer::{self, Source};
 use crate::logging::Escaped;
-use crate::peer::{self, Source};
 use crate::session::Claims;
+use crate::socket::identity::Identity;
+use crate::socket::limits;
+use crate::state::Chat;
 use crate::store::{Claim, now_ms};
-
-/// Who a socket is. Set once by the connect middleware; never taken from event payloads.
-#[derive(Clone, Debug)]
-pub(crate) struct Identity {
-    pub(crate) name: String,
-    /// The person's stable id; `None` for a guest (no name, no token: the tutorial's client).
-    pub(crate) person: Option<String>,
-    /// Where the socket connects from, which the per-address limits count it under; `None`
-    /// when the listener did not record it. Kept here rather than as an extension of its own:
-    /// each extension is a boxed entry in a map on every socket.
-    pub(crate) source: Option<Source>,
-}
-
-impl Identity {
-    fn guest() -> Identity {
-        Identity {
-            name: ANONYMOUS.to_owned(),
-            person: None,
-            source: None,
-        }
-    }
-}
 
 /// The middleware of the main namespace: a refusal becomes the client's `connect_error`.
 pub(crate) async fn authenticate(
@@ -67,7 +43,7 @@ pub(crate) async fn authenticate(
     if let Some(session) = session {
         socket.extensions.insert(session);
     }
-    crate::chat::register_handlers(&socket);
+    crate::socket::register_handlers(&socket);
     Ok(())
 }
 
@@ -155,15 +131,6 @@ async fn identify(
         },
         Some(session),
     ))
-}
-
-/// The socket's identity, as the middleware set it.
-pub(crate) fn of(socket: &SocketRef) -> Identity {
-    // The middleware always sets it; the fallback only guards against a future code path.
-    socket
-        .extensions
-        .get::<Identity>()
-        .unwrap_or_else(Identity::guest)
 }
 
 /// Keeps a leaving person's hold on their name from the moment they left.

@@ -16,7 +16,7 @@ use leptos::prelude::{provide_context, use_context};
 use tower_http::set_header::SetResponseHeaderLayer;
 use url::Origin;
 
-use crate::origin::is_socket_request;
+use crate::http::origin::is_socket_request;
 
 /// The Content-Security-Policy, around the place of each response's nonce.
 #[derive(Debug)]

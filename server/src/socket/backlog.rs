@@ -316,7 +316,7 @@ pub(crate) async fn drain(
     request: Request,
     next: Next,
 ) -> Response {
-    if !crate::origin::is_socket_request(request.uri().path()) {
+    if !crate::http::origin::is_socket_request(request.uri().path()) {
         return next.run(request).await;
     }
     let (sid, websocket) = session_of(&request);
@@ -341,6 +341,24 @@ pub(crate) async fn drain(
         _ => {}
     }
     response
+}
+
+/// What `value` takes as JSON, without keeping the text.
+pub(crate) fn wire_bytes(value: &impl serde::Serialize) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail; a type that fails to serialize is sent as nothing.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 #[cfg(test)]

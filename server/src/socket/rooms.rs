@@ -9,74 +9,22 @@ use std::time::Instant;
 
 use app::events::{
     self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, JoinRoom, LOBBY, LeaveRoom, Left,
-    MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo, RoomKind,
-    RoomPage,
+    MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo, RoomPage,
 };
 use socketioxide::SocketIo;
-use socketioxide::extract::SocketRef;
 use tracing::{error, info, warn};
 
-use crate::chat::{Chat, publish};
 use crate::conversation::{Conversation, ConversationId, person_room};
-use crate::directory::{self, send_to_person};
-use crate::identity::{self, Identity};
-use crate::limits::{self, Action};
-use crate::notices::OnLeave;
-use crate::presence;
-use crate::request::{Ctx, HandlerError};
+use crate::socket::access::accessible;
+use crate::socket::identity::{self, Identity};
+use crate::socket::limits::{self, Action};
+use crate::socket::messages::publish;
+use crate::socket::notices::OnLeave;
+use crate::socket::presence;
+use crate::socket::request::{Ctx, HandlerError};
+use crate::socket::room_lists::{self, send_to_person};
+use crate::state::Chat;
 use crate::store::{NewMessage, now_ms};
-
-/// Whether `socket` may read and write the conversation `room`: a room its person belongs to
-/// (the lobby for guests), or a direct conversation of theirs. Checked for every send, history
-/// page, sync and read marker.
-pub(crate) async fn accessible(
-    socket: &SocketRef,
-    chat: &Chat,
-    room: &ConversationId,
-) -> Result<(), HandlerError> {
-    match room.conversation() {
-        Conversation::Dm { .. } => {
-            // Someone else's conversation is reported exactly like one that does not exist.
-            let party = identity::of(socket)
-                .person
-                .is_some_and(|p| room.is_party(&p));
-            let stored = chat.store.room_kind(room.as_str()).await;
-            if party
-                && stored.map_err(HandlerError::store("the access check"))? == Some(RoomKind::Dm)
-            {
-                Ok(())
-            } else {
-                Err(ChatError::UnknownRoom {
-                    room: room.to_string(),
-                }
-                .into())
-            }
-        }
-        Conversation::Room(name) => {
-            // Everyone is in the lobby. A socket is put into its rooms by the connect handler,
-            // which the client does not wait for: a request that races it is judged by the
-            // stored membership, and what it posts is replayed by the catch-up that follows.
-            if name == LOBBY || socket.rooms().iter().any(|r| r == name) {
-                return Ok(());
-            }
-            if let Some(person) = identity::of(socket).person
-                && chat
-                    .store
-                    .is_member(name, &person)
-                    .await
-                    .map_err(HandlerError::store("the access check"))?
-            {
-                return Ok(());
-            }
-            let room = name.to_owned();
-            let kind = chat.store.room_kind(name).await;
-            match kind.map_err(HandlerError::store("the access check"))? {
-                Some(RoomKind::Room) => Err(ChatError::NotMember { room }.into()),
-                _ => Err(ChatError::UnknownRoom { room }.into()),
-            }
-        }
-    }
-}
 
 fn person(who: &Identity) -> Result<&str, ChatError> {
     who.person.as_deref().ok_or(ChatError::NameRequired)
@@ -92,7 +40,7 @@ pub(crate) async fn browse(ctx: Ctx, request: BrowseRooms) -> Result<RoomPage, H
         .unwrap_or(BROWSE_PAGE)
         .clamp(1, MAX_BROWSE_LIMIT);
     let who = identity::of(socket);
-    directory::browse(
+    room_lists::browse(
         chat,
         io,
         &who,
@@ -120,9 +68,9 @@ pub(crate) async fn create(ctx: Ctx, request: CreateRoom) -> Result<RoomInfo, Ha
         return Err(ChatError::RoomExists { room: name }.into());
     }
     info!(room = %name, by = %who.name, "room created");
-    chat.directory.created(&name);
+    chat.announcements.created(&name);
     enter(io, chat, &who, &name).await;
-    settled(io, chat, &who, &name).await
+    after_membership_change(io, chat, &who, &name).await
 }
 
 /// `join room`: every socket of the person joins it, and the room is told.
@@ -148,7 +96,7 @@ pub(crate) async fn join(ctx: Ctx, request: JoinRoom) -> Result<RoomInfo, Handle
     if joined && chat.notices.join(name, person, Instant::now()) {
         notice(io, chat, &who, name, Notice::Joined).await;
     }
-    settled(io, chat, &who, name).await
+    after_membership_change(io, chat, &who, name).await
 }
 
 /// `leave room`: every socket of the person leaves it, and the room is told first.
@@ -188,7 +136,7 @@ pub(crate) async fn leave(ctx: Ctx, request: LeaveRoom) -> Result<Left, HandlerE
             s.leave(name.clone());
         }
     }
-    chat.directory.touch(&name);
+    chat.announcements.touch(&name);
     if let Err(e) = send_to_person(chat, io, &who).await {
         warn!(error = %e, "room list query failed");
     }
@@ -215,7 +163,7 @@ pub(crate) async fn open_dm(ctx: Ctx, request: OpenDm) -> Result<RoomInfo, Handl
         .open_dm(&dm, me, &them, now_ms())
         .await
         .map_err(HandlerError::store("opening a direct conversation"))?;
-    let info = settled(io, chat, &who, &dm).await?;
+    let info = after_membership_change(io, chat, &who, &dm).await?;
     if let Some(dm) = presence::dm_of(&who, &info) {
         presence::tell_dm(io, &dm, None).await;
     }
@@ -251,7 +199,7 @@ async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
         let change = chat.presence.enter(room, &identity::of(&s));
         presence::announce(chat, change);
     }
-    chat.directory.touch(room);
+    chat.announcements.touch(room);
 }
 
 /// What a membership change posts to its room.
@@ -300,7 +248,7 @@ fn hold_back_left(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, at: In
 
 /// After a change of `who`'s memberships: their sockets get the new list; the ack gets the
 /// conversation's entry.
-async fn settled(
+async fn after_membership_change(
     io: &SocketIo,
     chat: &Chat,
     who: &Identity,

@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 
 use crate::conversation::Conversation;
 use crate::metrics::Metrics;
-use crate::request::broadcast;
+use crate::socket::emit::broadcast;
 use crate::store::Store;
 
 /// How long to let full buffers drain before announcing a room's head.

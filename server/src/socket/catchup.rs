@@ -10,16 +10,16 @@ use app::events::{
     MAX_REPLAY, RoomHead, Sync, Synced,
 };
 use socketioxide::extract::SocketRef;
-use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::error;
 
-use crate::backlog::Backlog;
-use crate::chat::{Chat, to_event};
 use crate::conversation::ConversationId;
-use crate::limits::{self, Action};
-use crate::recent::{Delta, Seen};
-use crate::request::{Ctx, HandlerError, emit};
-use crate::rooms::accessible;
+use crate::socket::access::accessible;
+use crate::socket::backlog::{Backlog, wire_bytes};
+use crate::socket::emit::emit;
+use crate::socket::limits::{self, Action};
+use crate::socket::recent::{Delta, Seen};
+use crate::socket::request::{Ctx, HandlerError};
+use crate::state::Chat;
 use crate::store::StoreError;
 
 /// The most rooms one `sync` (or one connect's `since`) may name; more is not a real client.
@@ -32,43 +32,6 @@ pub(crate) enum Cursor {
     Since(i64),
     /// The tutorial's `serverOffset`: replay the newest [`MAX_REPLAY`] after it.
     Tutorial(i64),
-}
-
-/// How many catch-ups may be under way at once, and how many may wait for the order lock.
-///
-/// A catch-up holds what it read until it has sent it, so those under way bound that memory;
-/// they also bound the crowd waiting for the database's pool, where `/healthz`, history pages
-/// and the chat page wait too. Only a few may queue for the order lock, which is fair: the
-/// writer, queued behind them, waits for a few replays, not for a crowd's.
-pub(crate) struct Gates {
-    reading: Semaphore,
-    sending: Semaphore,
-}
-
-/// Catch-ups reading, or holding what they read: twice the database pool's connections.
-const UNDER_WAY: usize = 16;
-/// Catch-ups waiting for the order lock, or sending under it.
-const SENDING: usize = 2;
-
-impl Default for Gates {
-    fn default() -> Gates {
-        Gates {
-            reading: Semaphore::new(UNDER_WAY),
-            sending: Semaphore::new(SENDING),
-        }
-    }
-}
-
-impl Gates {
-    /// Held from the first read until the replay is sent.
-    pub(crate) async fn read(&self) -> Option<SemaphorePermit<'_>> {
-        self.reading.acquire().await.ok()
-    }
-
-    /// Held around taking the order lock and sending.
-    pub(crate) async fn send(&self) -> Option<SemaphorePermit<'_>> {
-        self.sending.acquire().await.ok()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +105,7 @@ pub(crate) async fn prepare(
         rows: rows
             .into_iter()
             .map(|m| {
-                let m = to_event(m);
+                let m = ChatMessage::from(m);
                 let bytes = wire_bytes(&m);
                 (m, bytes)
             })
@@ -155,7 +118,7 @@ pub(crate) async fn prepare(
 /// Sends `socket` what `prepared` read, plus what was committed since, oldest first. The
 /// caller holds the order lock, so nothing is committed to the room meanwhile: the replay
 /// ends exactly where live delivery starts. What was committed since the read comes from
-/// memory ([`crate::recent`]); only when memory does not reach back does this query again.
+/// memory ([`crate::socket::recent`]); only when memory does not reach back does this query again.
 ///
 /// The replay is charged to the socket's backlog: one too large for it is cut to the newest
 /// messages that fit (the tutorial's cursor), or becomes a `gap` (Palaver's, whose client
@@ -242,24 +205,6 @@ fn fit(socket: &SocketRef, p: &mut Prepared) {
     }
 }
 
-/// What `value` takes as JSON, without keeping the text.
-pub(crate) fn wire_bytes(value: &impl serde::Serialize) -> u64 {
-    struct Count(u64);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len() as u64;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    // Writing to a counter cannot fail; a type that fails to serialize is sent as nothing.
-    let _ = serde_json::to_writer(&mut count, value);
-    count.0
-}
-
 /// A catch-up that could not be completed leaves a hole the client cannot see. Closing the
 /// socket makes it reconnect and catch up from its own cursor, which still predates the hole.
 pub(crate) fn drop_behind(socket: &SocketRef, e: CatchUpError) {
@@ -323,7 +268,7 @@ pub(crate) async fn history(ctx: Ctx, r: History) -> Result<HistoryPage, Handler
         .await
         .map_err(HandlerError::store("the history query"))?;
     Ok(HistoryPage {
-        messages: rows.into_iter().map(to_event).collect(),
+        messages: rows.into_iter().map(ChatMessage::from).collect(),
         more,
     })
 }

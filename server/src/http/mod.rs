@@ -1,0 +1,10 @@
+//! HTTP: the accept loop and its limits, the checks every request passes (origin, headers,
+//! the new-session rate), the handshake's trimming, and the pages and endpoints axum serves.
+
+pub(crate) mod admission;
+pub(crate) mod handshake;
+pub(crate) mod headers;
+pub(crate) mod listen;
+pub(crate) mod origin;
+pub(crate) mod peer;
+pub(crate) mod web;

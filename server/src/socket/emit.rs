@@ -1,0 +1,50 @@
+//! Events go out through [`emit`] and [`broadcast`], which take the name from the payload's
+//! type, and only a server event's:
+//!
+//! ```
+//! use app::events::RoomList;
+//! use socketioxide::extract::SocketRef;
+//!
+//! fn tell(socket: &SocketRef, list: &RoomList) {
+//!     let _ = palaver_server::socket::emit::emit(socket, list);
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use app::events::RoomInfo;
+//! use socketioxide::extract::SocketRef;
+//!
+//! // A room's entry is not an event: the list it belongs in is.
+//! fn tell(socket: &SocketRef, room: &RoomInfo) {
+//!     let _ = palaver_server::socket::emit::emit(socket, room);
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! use app::events::SendMessage;
+//! use socketioxide::extract::SocketRef;
+//!
+//! // The server does not send what clients send.
+//! fn tell(socket: &SocketRef, message: &SendMessage) {
+//!     let _ = palaver_server::socket::emit::emit(socket, message);
+//! }
+//! ```
+
+use app::events::ServerEvent;
+use socketioxide::adapter::LocalAdapter;
+use socketioxide::extract::SocketRef;
+use socketioxide::operators::BroadcastOperators;
+use socketioxide::{BroadcastError, SendError};
+
+/// Sends `event` to `socket`, under its own name.
+pub fn emit<E: ServerEvent>(socket: &SocketRef, event: &E) -> Result<(), SendError> {
+    socket.emit(E::NAME, event)
+}
+
+/// Sends `event` to every socket `to` names, under its own name.
+pub(crate) async fn broadcast<E: ServerEvent>(
+    to: BroadcastOperators<LocalAdapter>,
+    event: &E,
+) -> Result<(), BroadcastError> {
+    to.emit(E::NAME, event).await
+}

@@ -1,0 +1,159 @@
+//! Every person's list of their own conversations (`rooms`), the pages of rooms they could
+//! join (`browse rooms`), and the live announcements of what changed (`room update`: member
+//! and online counts; `presence`: who is in), paced by [`crate::state::announcements`].
+//!
+//! A room's counts go to everyone while at most `counts_to_everyone_up_to` (1,000 by default)
+//! are online (people, each once, and guests), and to its members beyond, so that many rooms
+//! changing at once cost their members' deliveries, not rooms × everyone; a new room's go to
+//! everyone, so that people discover it live. On a big server, others see fresh counts of rooms
+//! they are not in with their next `browse rooms` page.
+
+use app::events::{
+    LOBBY, Main, Namespace as _, RoomInfo, RoomKind, RoomList, RoomPage, RoomUpdate,
+};
+use socketioxide::SocketIo;
+use tokio::time::Instant;
+use tracing::warn;
+
+use crate::conversation::{Conversation, person_room};
+use crate::socket::emit::broadcast;
+use crate::socket::identity::Identity;
+use crate::state::Chat;
+use crate::state::announcements::{SETTLE, pace};
+use crate::store::{RoomRow, StoreError};
+
+/// Announces changed rooms, forever; counts to everyone while at most `everyone_up_to`
+/// are online.
+pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
+    loop {
+        chat.announcements.changed().await;
+        tokio::time::sleep(SETTLE).await;
+        let Some(main) = io.of(Main::PATH) else {
+            continue;
+        };
+        let due = chat
+            .announcements
+            .take_due(Instant::now(), |room| pace(chat.presence.online(room)));
+        if due.changed.is_empty() {
+            continue;
+        }
+        // Everyone hears every room's counts while that stays cheap. Everyone online is
+        // in the lobby, so its count is the server's, without listing every socket.
+        let to_everyone = chat.presence.online(LOBBY) <= everyone_up_to;
+        for room in due.changed {
+            if let Some(presence) = chat.presence.snapshot(&room) {
+                let _ = broadcast(main.clone().within(room.clone()), &presence).await;
+            }
+            let members = match chat.store.member_count(&room).await {
+                Ok(n) => n,
+                Err(e) => {
+                    warn!(room, error = %e, "room count query failed");
+                    continue;
+                }
+            };
+            let update = RoomUpdate {
+                online: chat.presence.online(&room),
+                room,
+                members,
+            };
+            let to = if to_everyone || due.created.contains(&update.room) {
+                main.clone()
+            } else {
+                main.clone().within(update.room.clone())
+            };
+            let _ = broadcast(to, &update).await;
+        }
+    }
+}
+
+/// `who`'s own conversations (the lobby alone for a guest), as `who` sees them.
+pub(crate) async fn room_list(
+    chat: &Chat,
+    io: &SocketIo,
+    who: &Identity,
+) -> Result<RoomList, StoreError> {
+    let rows = chat.store.room_list(who.person.as_deref()).await?;
+    Ok(list_of(chat, io, who, rows))
+}
+
+/// `who`'s list from their rows of [`crate::store::Store::room_list`], with who is online now.
+pub(crate) fn list_of(chat: &Chat, io: &SocketIo, who: &Identity, rows: Vec<RoomRow>) -> RoomList {
+    RoomList {
+        rooms: rows.into_iter().map(|r| info(chat, io, who, r)).collect(),
+    }
+}
+
+/// A page of the public rooms `who` could join; `matching` is already lowercased and
+/// checked. One more row than the page is read to learn whether more follow.
+pub(crate) async fn browse(
+    chat: &Chat,
+    io: &SocketIo,
+    who: &Identity,
+    after: Option<&str>,
+    matching: Option<&str>,
+    limit: usize,
+) -> Result<RoomPage, StoreError> {
+    let mut rows = chat
+        .store
+        .browse(who.person.as_deref(), after, matching, limit + 1)
+        .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    Ok(RoomPage {
+        rooms: rows.into_iter().map(|r| info(chat, io, who, r)).collect(),
+        more,
+    })
+}
+
+/// Whether any socket of `person` is connected (to this node).
+pub(crate) fn is_online(io: &SocketIo, person: &str) -> bool {
+    io.of(Main::PATH)
+        .is_some_and(|ns| !ns.within(person_room(person)).sockets().is_empty())
+}
+
+fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
+    let dm = r.kind == RoomKind::Dm;
+    let online = if dm {
+        // The two people, each counted when any of their sockets is here.
+        match Conversation::of(&r.name) {
+            Some(Conversation::Dm { a, b }) => {
+                usize::from(is_online(io, a)) + usize::from(a != b && is_online(io, b))
+            }
+            _ => 0,
+        }
+    } else {
+        chat.presence.online(&r.name)
+    };
+    RoomInfo {
+        kind: r.kind,
+        // A note to oneself has no other person: it is titled with one's own name.
+        title: if dm {
+            r.peer.unwrap_or_else(|| who.name.clone())
+        } else {
+            r.name.clone()
+        },
+        room: r.name,
+        members: r.members as usize,
+        online,
+        joined: r.joined,
+        unread: r.unread as u64,
+        last_seq: r.last_seq,
+    }
+}
+
+/// Sends `who` (each of their sockets) their room list, after their memberships changed, and
+/// returns it; `None` for a guest or when the query failed (logged).
+pub(crate) async fn send_to_person(
+    chat: &Chat,
+    io: &SocketIo,
+    who: &Identity,
+) -> Result<Option<RoomList>, StoreError> {
+    let Some(person) = who.person.as_ref() else {
+        return Ok(None);
+    };
+    let list = room_list(chat, io, who).await?;
+    if let Some(main) = io.of(Main::PATH) {
+        let _ = broadcast(main.within(person_room(person)), &list).await;
+    }
+    Ok(Some(list))
+}
