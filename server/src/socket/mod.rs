@@ -127,6 +127,22 @@ async fn on_connect(
         }
         return;
     }
+    // Read again, now that the socket is in its person's room: a join committed after the
+    // first read, before the socket was there, could not find it (`rooms::enter` looks for a
+    // person's sockets in that room), so it joins those rooms here.
+    let rows = match &who.person {
+        Some(person) => chat.store.room_list(Some(person)).await,
+        None => rows,
+    };
+    if let Ok(rows) = &rows {
+        let late = rows
+            .iter()
+            .filter(|r| r.joined && r.kind == RoomKind::Room && !joined.contains(&r.name));
+        for r in late {
+            socket.join(r.name.clone());
+            arrived.push(chat.presence.enter(&r.name, &who));
+        }
+    }
     // Counted online now that this socket is.
     let list = rows.map(|rows| room_lists::list_of(&chat, &io, &who, rows));
     if let Ok(list) = &list {

@@ -797,3 +797,27 @@ async fn moderators_post_to_rooms_but_cannot_read_direct_conversations() {
         break;
     }
 }
+
+#[tokio::test]
+async fn a_join_sent_as_soon_as_connected_puts_every_socket_in_the_room() {
+    let server = TestServer::start_with(|c| c.name_limit = "off".parse().unwrap()).await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    data(&request(&mut ann, CreateRoom::NAME, vec![json!({"name": "rust"})]).await);
+    // A crowd arrives and joins at once, each without waiting for its connect handler.
+    let addr = server.addr;
+    let crowd: Vec<SioClient> = futures_util::future::join_all((0..30).map(|i| async move {
+        let mut c = SioClient::connect_unsettled(addr, json!({"name": format!("n{i}")})).await;
+        data(&request(&mut c, JoinRoom::NAME, vec![json!({"room": "rust"})]).await);
+        c
+    }))
+    .await;
+    post(&mut ann, "rust", "welcome").await;
+    for mut c in crowd {
+        loop {
+            let m = next_message(&mut c).await;
+            if m[0] == "welcome" {
+                break;
+            }
+        }
+    }
+}

@@ -262,6 +262,26 @@ impl SioClient {
         from: Option<IpAddr>,
         forwarded_for: Option<&str>,
     ) -> Result<SioClient, Refused> {
+        SioClient::connect_settling(addr, ns, auth, from, forwarded_for, true).await
+    }
+
+    /// Connects to `/` and returns as soon as the namespace is connected (and, for a named
+    /// client, its session came), without waiting for the connect handler's `rooms`: as a
+    /// real client may go on.
+    pub async fn connect_unsettled(addr: SocketAddr, auth: Value) -> SioClient {
+        SioClient::connect_settling(addr, Main::PATH, auth, None, None, false)
+            .await
+            .expect("connect refused")
+    }
+
+    async fn connect_settling(
+        addr: SocketAddr,
+        ns: &str,
+        auth: Value,
+        from: Option<IpAddr>,
+        forwarded_for: Option<&str>,
+        settle: bool,
+    ) -> Result<SioClient, Refused> {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let mut ws = match (from, forwarded_for) {
             (None, None) => connect_async(url).await.expect("websocket handshake").0,
@@ -322,7 +342,7 @@ impl SioClient {
                     );
                     client.session = Some(args[0].clone());
                 }
-                if ns == Main::PATH {
+                if ns == Main::PATH && settle {
                     // The connect handler sends `rooms` once the socket is in its rooms. A
                     // request sent earlier is judged by the stored memberships and its own
                     // broadcast reaches it through the catch-up, possibly after its ack; tests
