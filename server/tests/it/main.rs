@@ -9,6 +9,7 @@ mod chat;
 mod data_files;
 mod headers;
 mod hostile;
+mod layout;
 mod limits;
 mod origin;
 mod presence;
