@@ -7,10 +7,14 @@
 pub(crate) mod changes;
 pub(crate) mod connection;
 
+use std::fs::{File, TryLockError};
+use std::sync::{Arc, Mutex};
+
 use app::events::{ChatMessage, MessageMeta};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::warn;
 
 use crate::store::connection::WriterConnection;
 use app::events::{LOBBY, MessageKind, RoomKind};
@@ -27,6 +31,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "another Palaver server is using the database {path}: stop it first, or give this one \
+         its own --database-url"
+    )]
+    InUse { path: String },
     /// The writer's transaction failed (it logs why), or the writer has stopped.
     #[error("the change was not written")]
     NotWritten,
@@ -272,6 +281,9 @@ pub(crate) struct Store {
     /// The database file, which the writer opens for itself.
     path: PathBuf,
     in_memory: bool,
+    /// A lock on `<database>.lock` while the store is open: a second server on the same file
+    /// would number each room's messages on its own, and both would hand out the same `seq`s.
+    lock: Arc<Mutex<Option<File>>>,
 }
 
 /// Pages the WAL may hold before a commit copies them into the database (SQLite's default is
@@ -307,6 +319,8 @@ impl Store {
             }
             create_file(&path)?;
         }
+        // Before the migrations, which a second server must not run beside the first either.
+        let lock = if in_memory { None } else { Some(lock(&path)?) };
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // A file on local disk does not go away under a connection, and the ping before
@@ -319,6 +333,7 @@ impl Store {
             pool,
             path,
             in_memory,
+            lock: Arc::new(Mutex::new(lock)),
         })
     }
 
@@ -650,6 +665,9 @@ impl Store {
 
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+        // Now, not when the last clone goes (the writer's thread holds one a while longer), so
+        // that a server started next on the same file finds it free.
+        drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 }
 
@@ -669,6 +687,35 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
 /// writable by its owner only, unless it exists. SQLite would create it with the process's
 /// umask (usually readable by everyone), and gives its `-wal` and `-shm` files the main
 /// file's permissions.
+/// Locks `<database>.lock`, created beside the database if need be: the database's own file
+/// is SQLite's to lock.
+fn lock(database: &Path) -> Result<File, StoreError> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&path)
+        .map_err(|source| StoreError::CreateFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(StoreError::InUse {
+            path: database.display().to_string(),
+        }),
+        // A file system without locks: nothing to enforce it with.
+        Err(TryLockError::Error(e)) => {
+            warn!(path = %path.display(), error = %e, "cannot lock the database; make sure no other server uses it");
+            Ok(file)
+        }
+    }
+}
+
 fn create_file(path: &Path) -> Result<(), StoreError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -2,7 +2,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::TestServer;
+use palaver_server::{Config, run};
+use tokio::net::TcpListener;
+
+use crate::support::{TestServer, database_url};
 
 #[tokio::test]
 async fn the_data_directory_and_its_files_are_the_owners_alone() {
@@ -20,9 +23,27 @@ async fn the_data_directory_and_its_files_are_the_owners_alone() {
         "palaver.db",
         "palaver.db-wal",
         "palaver.db-shm",
+        "palaver.db.lock",
         "session-secret",
         "admin-token",
     ] {
         assert_eq!(mode(file), 0o600, "{file}");
     }
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_is_refused() {
+    let server = TestServer::start().await;
+    assert_eq!(server.get("/healthz").await.0, 200);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = Config::with_database(database_url(&server.dir));
+    let refused = run(listener, config, async {}).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("another Palaver server is using the database"),
+        "{refused}"
+    );
+    // The first goes on.
+    assert_eq!(server.get("/healthz").await.0, 200);
 }

@@ -146,7 +146,7 @@ impl TestServer {
     }
 }
 
-fn database_url(dir: &tempfile::TempDir) -> String {
+pub fn database_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("data/palaver.db").display())
 }
 
