@@ -185,8 +185,8 @@ impl Writer {
         self.queue
             .send(Job::Change(change))
             .await
-            .map_err(|_| StoreError::NotWritten)?;
-        told.await.map_err(|_| StoreError::NotWritten)?
+            .map_err(|_| StoreError::not_written())?;
+        told.await.map_err(|_| StoreError::not_written())?
     }
 }
 

@@ -23,8 +23,45 @@ use sqlx::sqlite::{
 };
 use sqlx::{FromRow, Row as _, SqlitePool};
 
+/// A failure of the store. Opaque outside `store/`: what went wrong is for the log, and a
+/// second backend has failures of its own.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+#[error(transparent)]
+pub struct StoreError(Failure);
+
+impl StoreError {
+    /// The writer's transaction failed (it logs why), or the writer has stopped.
+    pub(crate) fn not_written() -> StoreError {
+        StoreError(Failure::NotWritten)
+    }
+}
+
+impl From<Failure> for StoreError {
+    fn from(e: Failure) -> StoreError {
+        StoreError(e)
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError(Failure::Sqlx(e))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> StoreError {
+        StoreError(Failure::Migrate(e))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError(Failure::Sqlite(e))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -677,9 +714,11 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
     if dir.as_os_str().is_empty() {
         return Ok(());
     }
-    crate::secrets::create_private_dir(dir).map_err(|source| StoreError::CreateDir {
-        path: dir.display().to_string(),
-        source,
+    crate::secrets::create_private_dir(dir).map_err(|source| {
+        StoreError(Failure::CreateDir {
+            path: dir.display().to_string(),
+            source,
+        })
     })
 }
 
@@ -697,17 +736,15 @@ fn lock(database: &Path) -> Result<File, StoreError> {
     options.write(true).create(true).truncate(false);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&path)
-        .map_err(|source| StoreError::CreateFile {
-            path: path.display().to_string(),
-            source,
-        })?;
+    let file = options.open(&path).map_err(|source| Failure::CreateFile {
+        path: path.display().to_string(),
+        source,
+    })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(StoreError::InUse {
+        Err(TryLockError::WouldBlock) => Err(StoreError(Failure::InUse {
             path: database.display().to_string(),
-        }),
+        })),
         // A file system without locks: nothing to enforce it with.
         Err(TryLockError::Error(e)) => {
             warn!(path = %path.display(), error = %e, "cannot lock the database; make sure no other server uses it");
@@ -724,10 +761,10 @@ fn create_file(path: &Path) -> Result<(), StoreError> {
     match options.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(StoreError::CreateFile {
+        Err(source) => Err(StoreError(Failure::CreateFile {
             path: path.display().to_string(),
             source,
-        }),
+        })),
     }
 }
 
@@ -1367,11 +1404,11 @@ mod tests {
             .unwrap();
         assert!(matches!(
             store.latest("lobby", 10).await,
-            Err(StoreError::Sqlx(sqlx::Error::ColumnDecode { .. }))
+            Err(StoreError(Failure::Sqlx(sqlx::Error::ColumnDecode { .. })))
         ));
         assert!(matches!(
             store.try_insert(msg("x", Some("k0"))).await,
-            Err(StoreError::Sqlite(_))
+            Err(StoreError(Failure::Sqlite(_)))
         ));
     }
 
