@@ -102,8 +102,7 @@ async fn on_connect(
     }
     let mut arrived = Vec::with_capacity(joined.len());
     for room in &joined {
-        socket.join(room.clone());
-        arrived.push(chat.presence.enter(room, &who));
+        arrived.push(chat.presence.join(&socket, room, &who));
     }
     for prepared in read {
         let sent = catchup::finish(&socket, &chat, prepared)
@@ -121,10 +120,8 @@ async fn on_connect(
     drop(order);
     drop((sending, reading));
     if !socket.connected() {
-        // Gone already: its disconnect handler may have run before it was counted in.
-        for room in &joined {
-            chat.presence.leave(room, &who);
-        }
+        // Gone already: its disconnect handler counted it out of what it had joined, and
+        // `Rooms::join` counts a closed socket in nowhere.
         return;
     }
     // Read again, now that the socket is in its person's room: a join committed after the
@@ -139,8 +136,7 @@ async fn on_connect(
             .iter()
             .filter(|r| r.joined && r.kind == RoomKind::Room && !joined.contains(&r.name));
         for r in late {
-            socket.join(r.name.clone());
-            arrived.push(chat.presence.enter(&r.name, &who));
+            arrived.push(chat.presence.join(&socket, &r.name, &who));
         }
     }
     // Counted online now that this socket is.
@@ -264,8 +260,7 @@ async fn on_disconnect(
     // The disconnect handler runs before socketioxide takes the socket out of its rooms
     // (Socket.IO's `disconnecting`), so its rooms are still known here.
     let mut gone = false;
-    for room in socket.rooms() {
-        let change = chat.presence.leave(&room, &who);
+    for (room, change) in chat.presence.part_all(&socket, &who) {
         // Everyone online is in the lobby: leaving it means their last tab closed.
         gone |= room == LOBBY && change.is_some();
         presence::announce(&chat, change);

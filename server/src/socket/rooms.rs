@@ -131,9 +131,8 @@ pub(crate) async fn leave(ctx: Ctx, request: LeaveRoom) -> Result<Left, HandlerE
     if let Some(main) = io.of(Main::PATH) {
         let sockets = main.within(person_room(person)).sockets();
         for s in &sockets {
-            let change = chat.presence.leave(&name, &identity::of(s));
+            let change = chat.presence.part(s, &name, &identity::of(s));
             presence::announce(chat, change);
-            s.leave(name.clone());
         }
     }
     chat.announcements.touch(&name);
@@ -192,11 +191,7 @@ async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
         return;
     };
     for s in main.within(person_room(person)).sockets() {
-        if s.rooms().iter().any(|r| r == room) {
-            continue;
-        }
-        s.join(room.to_owned());
-        let change = chat.presence.enter(room, &identity::of(&s));
+        let change = chat.presence.join(&s, room, &identity::of(&s));
         presence::announce(chat, change);
     }
     chat.announcements.touch(room);

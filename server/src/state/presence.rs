@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use app::events::{PRESENCE_NAMES, Presence, TYPING_EVERY_MS};
 
+use socketioxide::extract::SocketRef;
+
 use crate::socket::identity::Identity;
 
 /// Sockets per person per room, and guests per room.
@@ -24,51 +26,62 @@ struct RoomPresence {
 }
 
 impl Rooms {
-    /// Counts a socket of `who` into `room`; the room's presence when that changed who is in it.
-    pub(crate) fn enter(&self, room: &str, who: &Identity) -> Option<Presence> {
+    /// Puts `socket` (of `who`) in `room` and counts it in, unless it is there already: the
+    /// room's presence when that changed who is in it. The check and the join are one step, so
+    /// that a connect handler and a join putting the same socket in the same room at once
+    /// count it once.
+    pub(crate) fn join(&self, socket: &SocketRef, room: &str, who: &Identity) -> Option<Presence> {
         let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let r = rooms.entry(room.to_owned()).or_default();
-        let changed = match &who.person {
-            Some(_) => {
-                let n = r.people.entry(who.name.clone()).or_default();
-                *n += 1;
-                *n == 1
-            }
-            None => {
-                r.guests += 1;
-                true
-            }
-        };
-        changed.then(|| presence(room, r))
+        // A closing socket was counted out of its rooms already (`part_all`), under this lock.
+        if !socket.connected() || socket.rooms().iter().any(|r| r == room) {
+            return None;
+        }
+        socket.join(room.to_owned());
+        enter(&mut rooms, room, who)
     }
 
-    /// Counts a socket of `who` out of `room`; the room's presence when that changed who is
-    /// in it (their last tab closed, or a guest left).
+    /// Counts a socket of `who` into `room`; the room's presence when that changed who is in it.
+    #[cfg(test)]
+    pub(crate) fn enter(&self, room: &str, who: &Identity) -> Option<Presence> {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        enter(&mut rooms, room, who)
+    }
+
+    /// Takes `socket` (of `who`) out of `room` and counts it out, if it is there: the room's
+    /// presence when that changed who is in it (their last tab closed, or a guest left).
+    pub(crate) fn part(&self, socket: &SocketRef, room: &str, who: &Identity) -> Option<Presence> {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if !socket.rooms().iter().any(|r| r == room) {
+            return None;
+        }
+        socket.leave(room.to_owned());
+        leave(&mut rooms, room, who)
+    }
+
+    /// Counts a closing `socket` (of `who`) out of every room it is in: each room and its
+    /// presence when that changed who is in it. After this, [`Rooms::join`] no longer counts
+    /// the socket in anywhere.
+    pub(crate) fn part_all(
+        &self,
+        socket: &SocketRef,
+        who: &Identity,
+    ) -> Vec<(String, Option<Presence>)> {
+        let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        socket
+            .rooms()
+            .into_iter()
+            .map(|room| {
+                let change = leave(&mut rooms, &room, who);
+                (room.to_string(), change)
+            })
+            .collect()
+    }
+
+    /// Counts a socket of `who` out of `room`.
+    #[cfg(test)]
     pub(crate) fn leave(&self, room: &str, who: &Identity) -> Option<Presence> {
         let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let r = rooms.get_mut(room)?;
-        let changed = match &who.person {
-            Some(_) => match r.people.get_mut(&who.name) {
-                Some(n) if *n > 1 => {
-                    *n -= 1;
-                    false
-                }
-                Some(_) => {
-                    r.people.remove(&who.name);
-                    true
-                }
-                None => false,
-            },
-            None => {
-                r.guests = r.guests.saturating_sub(1);
-                true
-            }
-        };
-        let snapshot = presence(room, r);
-        if r.people.is_empty() && r.guests == 0 {
-            rooms.remove(room);
-        }
-        changed.then_some(snapshot)
+        leave(&mut rooms, room, who)
     }
 
     /// Who is in `room` now, as `presence` tells it; `None` when nobody is.
@@ -99,6 +112,58 @@ impl Rooms {
             }
         }
     }
+}
+
+/// [`Rooms::enter`] on the rooms already locked.
+fn enter(
+    rooms: &mut HashMap<String, RoomPresence>,
+    room: &str,
+    who: &Identity,
+) -> Option<Presence> {
+    let r = rooms.entry(room.to_owned()).or_default();
+    let changed = match &who.person {
+        Some(_) => {
+            let n = r.people.entry(who.name.clone()).or_default();
+            *n += 1;
+            *n == 1
+        }
+        None => {
+            r.guests += 1;
+            true
+        }
+    };
+    changed.then(|| presence(room, r))
+}
+
+/// [`Rooms::leave`] on the rooms already locked.
+fn leave(
+    rooms: &mut HashMap<String, RoomPresence>,
+    room: &str,
+    who: &Identity,
+) -> Option<Presence> {
+    let r = rooms.get_mut(room)?;
+    let changed = match &who.person {
+        Some(_) => match r.people.get_mut(&who.name) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                r.people.remove(&who.name);
+                true
+            }
+            None => false,
+        },
+        None => {
+            r.guests = r.guests.saturating_sub(1);
+            true
+        }
+    };
+    let snapshot = presence(room, r);
+    if r.people.is_empty() && r.guests == 0 {
+        rooms.remove(room);
+    }
+    changed.then_some(snapshot)
 }
 
 /// The room's presence, naming at most [`PRESENCE_NAMES`] people (the first in name order):

@@ -821,3 +821,44 @@ async fn a_join_sent_as_soon_as_connected_puts_every_socket_in_the_room() {
         }
     }
 }
+
+#[tokio::test]
+async fn rooms_made_as_soon_as_connected_count_their_maker_once() {
+    let server = TestServer::start_with(|c| {
+        c.create_limit = "off".parse().unwrap();
+        c.name_limit = "off".parse().unwrap();
+    })
+    .await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    // Bots create rooms while their connect handlers may still be putting them in their rooms.
+    let addr = server.addr;
+    let bots = futures_util::future::join_all((0..8).map(|b| async move {
+        let mut bot = SioClient::connect_unsettled(addr, json!({"name": format!("bot{b}")})).await;
+        for i in 0..8 {
+            let room = json!({"name": format!("room-{b}-{i}")});
+            data(&request(&mut bot, CreateRoom::NAME, vec![room]).await);
+        }
+        bot
+    }))
+    .await;
+    drop(bots);
+    // Once the lobby says the bots have gone, their disconnects have counted them out
+    // everywhere.
+    loop {
+        let lobby = presence_of(&mut ann, "lobby").await;
+        if lobby["online"] == json!(["ann"]) {
+            break;
+        }
+    }
+    let page = data(&request(&mut ann, BrowseRooms::NAME, vec![json!({"limit": 100})]).await);
+    let online: Vec<(Value, Value)> = page["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["room"].clone(), r["online"].clone()))
+        .collect();
+    assert_eq!(online.len(), 64);
+    for (room, n) in online {
+        assert_eq!(n, 0, "{room} still counts its bot online");
+    }
+}
