@@ -13,7 +13,7 @@ pub(crate) fn person_room(person: &str) -> String {
 }
 
 /// A conversation id in its canonical spelling, naming a conversation that could exist (which
-/// does not say that it exists, nor who may read it: see `rooms::accessible`). Only
+/// does not say that it exists, nor who may read it: see `access::accessible`). Only
 /// [`ConversationId::parse`], where a request arrives, and the constructors below make one, so
 /// whoever holds one need not check it again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -87,8 +87,8 @@ pub(crate) fn router(
         ))
         .with_state(state)
         // The fallback serves the `.br`/`.gz` copies that `cargo leptos build --release
-        // --precompress` writes (brotli 11, no work per visit; compressing the 1.2 MB wasm at
-        // quality 5 per request made it arrive 150 to 400 ms late on loopback). This layer
+        // --precompress` writes (brotli 11, no work per visit; compressing the wasm on each
+        // request made it arrive late). This layer
         // compresses the page, and the assets when no copy exists (`cargo leptos watch`);
         // responses that already carry an encoding pass through. Quality 5: near the best
         // ratio at a fraction of the CPU of 11.

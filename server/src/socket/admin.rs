@@ -65,7 +65,7 @@ async fn authorize(
     let given = auth.map(|a| a.token).unwrap_or_default();
     // Constant time: the comparison must not reveal how much of a guess was right.
     if bool::from(given.as_bytes().ct_eq(chat.admin_token.as_bytes())) {
-        // Before CONNECT goes out, so no request can beat them (see `chat::register_handlers`).
+        // Before CONNECT goes out, so no request can beat them (see `socket::register_handlers`).
         socket.on_fallback(Requests);
         socket.extensions.insert(chat.backlogs.attach(&socket));
         socket.on_disconnect(on_disconnect);

@@ -1,4 +1,4 @@
-//! Events go out through [`emit`] and [`broadcast`], which take the name from the payload's
+//! Events go out through [`emit`] and `broadcast`, which take the name from the payload's
 //! type, and only a server event's:
 //!
 //! ```

@@ -3,10 +3,10 @@
 //! socketioxide spawns a task for each event, and tokio's multi-threaded scheduler runs the
 //! newest spawned task first (its LIFO slot). So when several posts were read from one socket
 //! at once, under load, their handlers started out of order, and a client that does not wait
-//! for acks (the tutorial's `socket.emit`) had its messages stored out of order: the benchmark
-//! counted thousands of reordered deliveries at 500 messages/s. A [`Turn`] is taken by an
-//! extractor, which socketioxide runs in the order the socket's events are read, before it
-//! spawns the handler; the handler waits for the turn before it touches the writer's queue.
+//! for acks (the tutorial's `socket.emit`) had its messages stored out of order. A [`Turn`] is
+//! taken by an extractor, which socketioxide runs in the order the socket's events are read,
+//! before it spawns the handler; the handler waits for the turn before it touches the writer's
+//! queue.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};

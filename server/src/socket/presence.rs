@@ -18,7 +18,7 @@ use crate::state::Chat;
 use crate::store::DmPeople;
 
 /// Has the room told who is in it, when that changed: soon, coalesced with other changes, by
-/// the directory (see `directory.rs`), along with its counts.
+/// the announcements (see `room_lists.rs`), along with its counts.
 pub(crate) fn announce(chat: &Chat, change: Option<Presence>) {
     if let Some(p) = change {
         chat.announcements.touch(&p.room);

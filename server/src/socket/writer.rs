@@ -2,11 +2,11 @@
 //! posts and changes (name claims, rooms, memberships: see [`crate::store::changes`]) that arrive
 //! together share one commit (group commit).
 //!
-//! With `synchronous=FULL`, each commit waits for an fsync (about 2.5 ms on the benchmark
-//! machine), so committing posts one by one capped Palaver at about 400 acknowledged
-//! messages per second whatever the CPU. The writer takes every post waiting, stores them in
-//! one transaction, then broadcasts the new ones in order and answers each poster. While it
-//! commits, the next batch gathers. Nothing is acknowledged before its commit.
+//! With `synchronous=FULL`, each commit waits for an fsync, so committing posts one by one
+//! would cap the acknowledged messages per second at the disk's fsyncs, whatever the CPU. The
+//! writer takes everything waiting, makes it in one transaction, then broadcasts the new
+//! messages in order and answers each caller. While it commits, the next batch gathers.
+//! Nothing is acknowledged before its commit.
 
 use std::sync::Arc;
 

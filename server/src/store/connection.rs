@@ -147,8 +147,7 @@ impl WriterConnection {
                 tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?1")?;
             // No `RETURNING id`: it made each insert a statement of its own kind, with a
             // statement journal (a copy of every page it touched) and a temporary table for
-            // the returned row; `last_insert_rowid` gives the id for nothing. About 18% more
-            // acknowledged messages per second (BENCHMARKS.md, item 22). A stored offset is
+            // the returned row; `last_insert_rowid` gives the id for nothing. A stored offset is
             // found by the insert's own uniqueness check, not by a lookup before every insert.
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages

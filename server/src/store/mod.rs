@@ -325,10 +325,9 @@ pub(crate) struct Store {
 
 /// Pages the WAL may hold before a commit copies them into the database (SQLite's default is
 /// 1,000). A checkpoint runs inside the commit that crosses the mark, and posts to many rooms
-/// dirty a page per room: at 1,000 the writer checkpointed several times a second, waiting for
-/// each one's fsync, and copied the same hot pages again each time. 16,000 pages (64 MiB of
-/// WAL at most, kept on disk) gave about 14% more acknowledged messages per second
-/// (BENCHMARKS.md, item 22).
+/// dirty a page per room: at the default the writer checkpointed several times a second,
+/// waiting for each one's fsync, and copied the same hot pages again each time. The WAL takes
+/// up to 64 MiB of disk for it.
 pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16_000;
 
 impl Store {
@@ -1352,8 +1351,8 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode.0, "wal");
-        // Both kinds of connection checkpoint at the same, raised mark (item 22 of
-        // BENCHMARKS.md): a connection left at SQLite's default would checkpoint in its commits.
+        // Both kinds of connection checkpoint at the same, raised mark: a connection left at
+        // SQLite's default would checkpoint in its commits.
         let (pooled,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
             .fetch_one(&store.pool)
             .await
