@@ -16,7 +16,7 @@ use app::events::MessageKind;
 
 use crate::store::{
     COLUMNS, Inserted, NewMessage, OffsetInUse, StoreError, StoredMessage, WAL_AUTOCHECKPOINT,
-    message_kind_column, message_kind_of, now_ms,
+    message_kind_column, message_kind_of, now_ms, stored_message,
 };
 
 pub(crate) struct WriterConnection {
@@ -288,16 +288,7 @@ fn message_of(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     let kind = message_kind_of(r.get_ref(7)?.as_str_or_null()?).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
     })?;
-    Ok(StoredMessage {
-        id: r.get(0)?,
-        room: r.get(1)?,
-        author: r.get(2)?,
-        text: r.get(3)?,
-        client_offset: r.get(4)?,
-        created_at: r.get(5)?,
-        seq: r.get(6)?,
-        kind,
-    })
+    Ok(stored_message!(r, get, kind))
 }
 
 #[cfg(test)]

@@ -104,19 +104,29 @@ pub(crate) struct StoredMessage {
     pub(crate) kind: Option<MessageKind>,
 }
 
+/// A row of [`COLUMNS`] as a [`StoredMessage`], whichever connection read it: `$row.$get(i)`
+/// reads column `i` (sqlx's `try_get`, rusqlite's `get`), and `$kind` is the kind column, read
+/// through [`message_kind_of`]. One mapping for both, so that they cannot drift apart.
+macro_rules! stored_message {
+    ($row:expr, $get:ident, $kind:expr) => {
+        StoredMessage {
+            id: $row.$get(0)?,
+            room: $row.$get(1)?,
+            author: $row.$get(2)?,
+            text: $row.$get(3)?,
+            client_offset: $row.$get(4)?,
+            created_at: $row.$get(5)?,
+            seq: $row.$get(6)?,
+            kind: $kind,
+        }
+    };
+}
+pub(crate) use stored_message;
+
 impl FromRow<'_, SqliteRow> for StoredMessage {
     fn from_row(row: &SqliteRow) -> Result<StoredMessage, sqlx::Error> {
-        let kind = message_kind_of(row.try_get("kind")?)?;
-        Ok(StoredMessage {
-            id: row.try_get("id")?,
-            room: row.try_get("room")?,
-            author: row.try_get("author")?,
-            text: row.try_get("text")?,
-            client_offset: row.try_get("client_offset")?,
-            created_at: row.try_get("created_at")?,
-            seq: row.try_get("seq")?,
-            kind,
-        })
+        let kind = message_kind_of(row.try_get(7)?)?;
+        Ok(stored_message!(row, try_get, kind))
     }
 }
 
