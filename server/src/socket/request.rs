@@ -3,22 +3,22 @@
 //! answering with another type than its request's `Ack` does not compile:
 //!
 //! ```
-//! use app::events::{JoinRoom, RoomInfo};
+//! use app::events::{ChatError, JoinRoom, RoomInfo};
 //! use palaver_server::socket::request::{Ctx, HandlerError, serve};
 //!
 //! async fn join(_: Ctx, _: JoinRoom) -> Result<RoomInfo, HandlerError> {
-//!     unimplemented!()
+//!     Err(ChatError::NameRequired.into())
 //! }
 //! let _ = |socket, data, ack| serve(socket, data, ack, join);
 //! ```
 //!
 //! ```compile_fail
-//! use app::events::{JoinRoom, Left};
+//! use app::events::{ChatError, JoinRoom, Left};
 //! use palaver_server::socket::request::{Ctx, HandlerError, serve};
 //!
 //! // `join room` is answered with a `RoomInfo`, not a `Left`.
 //! async fn join(_: Ctx, _: JoinRoom) -> Result<Left, HandlerError> {
-//!     unimplemented!()
+//!     Err(ChatError::NameRequired.into())
 //! }
 //! let _ = |socket, data, ack| serve(socket, data, ack, join);
 //! ```
