@@ -22,6 +22,7 @@ pub(crate) mod sign_in;
 pub(crate) mod writer;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use app::events::{
     ADMIN_EVENTS, BrowseRooms, ChatError, CreateRoom, Direction, Event as _, History, JoinRoom,
@@ -66,6 +67,7 @@ async fn on_connect(
 
     // The person's conversations: their list, and the public rooms among them (lobby
     // included) to join the socket to; a guest is in the lobby only.
+    let entries = chat.entries.load(Ordering::SeqCst);
     let rows = chat.store.room_list(who.person.as_deref()).await;
     let mut joined: Vec<String> = match &rows {
         Ok(rows) => rows
@@ -124,12 +126,17 @@ async fn on_connect(
         // `Rooms::join` counts a closed socket in nowhere.
         return;
     }
-    // Read again, now that the socket is in its person's room: a join committed after the
-    // first read, before the socket was there, could not find it (`rooms::enter` looks for a
-    // person's sockets in that room), so it joins those rooms here.
+    // A join committed after the first read, before the socket was in its person's room,
+    // could not find it (`rooms::enter` looks for a person's sockets there); if any join put
+    // sockets into a room meanwhile, the list is read again and the socket joins what it
+    // missed.
     let rows = match &who.person {
-        Some(person) => chat.store.room_list(Some(person)).await,
-        None => rows,
+        // A read-modify-write, not a load: it orders the socket's joining its person's room
+        // before it, against the join's own increment (a load could be reordered first).
+        Some(person) if chat.entries.fetch_add(0, Ordering::SeqCst) != entries => {
+            chat.store.room_list(Some(person)).await
+        }
+        _ => rows,
     };
     if let Ok(rows) = &rows {
         let late = rows

@@ -5,6 +5,7 @@
 //! Memberships belong to people, not sockets: when a person joins or leaves a room, every one
 //! of their sockets (found through their personal room) joins or leaves it.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use app::events::{
@@ -12,6 +13,7 @@ use app::events::{
     MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo, RoomPage,
 };
 use socketioxide::SocketIo;
+use socketioxide::extract::SocketRef;
 use tracing::{error, info, warn};
 
 use crate::conversation::{Conversation, ConversationId, person_room};
@@ -69,7 +71,7 @@ pub(crate) async fn create(ctx: Ctx, request: CreateRoom) -> Result<RoomInfo, Ha
     }
     info!(room = %name, by = %who.name, "room created");
     chat.announcements.created(&name);
-    enter(io, chat, &who, &name).await;
+    enter(io, chat, &who, &name, Some(socket)).await;
     after_membership_change(io, chat, &who, &name).await
 }
 
@@ -92,7 +94,9 @@ pub(crate) async fn join(ctx: Ctx, request: JoinRoom) -> Result<RoomInfo, Handle
         .await
         .map_err(HandlerError::store("joining a room"))?
         .ok_or_else(unknown)?;
-    enter(io, chat, &who, name).await;
+    // A new member's asking socket joins now, even if its connect handler has not put it in
+    // its person's room yet: the ack promises the room's messages from here on.
+    enter(io, chat, &who, name, joined.then_some(socket)).await;
     if joined && chat.notices.join(name, person, Instant::now()) {
         notice(io, chat, &who, name, Notice::Joined).await;
     }
@@ -186,12 +190,16 @@ pub(crate) async fn mark_read(ctx: Ctx, request: MarkRead) -> Result<(), Handler
 }
 
 /// Puts every socket of `who` into `room` and counts them in.
-async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
+async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, asker: Option<&SocketRef>) {
     let (Some(person), Some(main)) = (&who.person, io.of(Main::PATH)) else {
         return;
     };
-    for s in main.within(person_room(person)).sockets() {
-        let change = chat.presence.join(&s, room, &identity::of(&s));
+    // Before looking for the person's sockets: a socket connecting meanwhile either is found
+    // here or sees the count move (see the connect handler).
+    chat.entries.fetch_add(1, Ordering::SeqCst);
+    let sockets = main.within(person_room(person)).sockets();
+    for s in sockets.iter().chain(asker) {
+        let change = chat.presence.join(s, room, &identity::of(s));
         presence::announce(chat, change);
     }
     chat.announcements.touch(room);

@@ -7,6 +7,7 @@ pub(crate) mod limits;
 pub(crate) mod presence;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use tokio::sync::Mutex;
 
@@ -53,6 +54,9 @@ pub(crate) struct Chat {
     pub(crate) backlogs: Backlogs,
     /// Catch-ups under way: reading, or holding what they read until they send it.
     pub(crate) catchups: Arc<gates::Gates>,
+    /// How many times a person's sockets were put into a room they had just joined or made:
+    /// a connect handler that sees it move while it connects reads the person's rooms again.
+    pub(crate) entries: Arc<AtomicU64>,
 }
 
 /// What guards the chat against floods, from the configuration.
@@ -98,6 +102,7 @@ impl Chat {
             recent,
             backlogs,
             catchups: Arc::default(),
+            entries: Arc::default(),
         })
     }
 }
