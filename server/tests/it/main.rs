@@ -15,6 +15,8 @@ mod origin;
 mod presence;
 mod rooms;
 // The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.
+#[path = "../services/mod.rs"]
+mod services;
 #[cfg(feature = "stress")]
 mod stress;
 mod support;

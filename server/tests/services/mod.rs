@@ -1,0 +1,283 @@
+//! Real services for tests: a PostgreSQL cluster and Redis servers from Debian's packages,
+//! each on its own port and data directory, started by the test process itself.
+//!
+//! Each runs under a `sh` that holds the test process's end of a pipe: when the test process
+//! exits (even killed), the pipe closes and the shell stops the service and removes its data
+//! directory, so no service outlives the tests that started it. Shared by the library's unit
+//! tests (`#[path]`) and the integration tests.
+
+#![allow(dead_code)]
+
+use std::io::Read as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A service process that ends when this is dropped or the test process exits.
+pub struct Service {
+    child: Child,
+    hold: Option<ChildStdin>,
+    pub port: u16,
+}
+
+impl Service {
+    /// Runs `program args` under a shell that stops it (TERM, then waits) and removes `dir`
+    /// once its standard input closes.
+    fn spawn(program: &str, args: &[String], dir: &Path, port: u16) -> Service {
+        let script = r#"
+            dir="$1"; shift
+            "$@" </dev/null &
+            pid=$!
+            cat >/dev/null
+            kill "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            rm -rf "$dir"
+        "#;
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .arg(dir)
+            .args(as_service_user(program))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {program}: {e} (scripts/setup.sh installs it)"));
+        let hold = child.stdin.take();
+        let service = Service { child, hold, port };
+        wait_for_port(port, program);
+        service
+    }
+
+    /// Stops the service now and waits until it has gone.
+    pub fn stop(&mut self) {
+        self.hold.take();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Postgres refuses to run as root; the tests may run as root (CI) or as a user.
+fn as_service_user(program: &str) -> Vec<String> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root && program.contains("postgres") {
+        vec![
+            "runuser".into(),
+            "-u".into(),
+            "postgres".into(),
+            "--".into(),
+            program.into(),
+        ]
+    } else {
+        vec![program.into()]
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not listen on {port} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A Redis server of its own, without persistence.
+pub fn redis() -> Service {
+    let dir = tempfile::Builder::new()
+        .prefix("palaver-redis-")
+        .tempdir()
+        .expect("a data directory")
+        .keep();
+    let port = free_port();
+    let args = [
+        "--port".to_string(),
+        port.to_string(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--save".into(),
+        String::new(),
+        "--appendonly".into(),
+        "no".into(),
+        "--dir".into(),
+        dir.display().to_string(),
+    ];
+    Service::spawn("redis-server", &args, &dir, port)
+}
+
+impl Service {
+    /// The address of this Redis server.
+    pub fn redis_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+/// The Postgres binaries of Debian's newest installed major version.
+fn postgres_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL under /usr/lib/postgresql (scripts/setup.sh installs it)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("a PostgreSQL server under /usr/lib/postgresql")
+}
+
+/// A PostgreSQL cluster of this test process's own, started on first use and shared by its
+/// tests; each test asks it for a database of its own ([`database`]).
+pub struct Postgres {
+    service: Service,
+}
+
+static POSTGRES: OnceLock<Postgres> = OnceLock::new();
+
+fn postgres() -> &'static Postgres {
+    POSTGRES.get_or_init(|| {
+        let bin = postgres_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("palaver-pg-")
+            .tempdir()
+            .expect("a data directory")
+            .keep();
+        let as_root = as_service_user("postgres").len() > 1;
+        if as_root {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(chown.success(), "chown of {}", dir.display());
+        }
+        let data = dir.join("data");
+        let mut initdb = Command::new(if as_root { "runuser" } else { "sh" });
+        if as_root {
+            initdb.args(["-u", "postgres", "--"]);
+        } else {
+            initdb.args(["-c", "exec \"$@\"", "sh"]);
+        }
+        let out = initdb
+            .arg(bin.join("initdb"))
+            .args([
+                "--auth=trust",
+                "--username=palaver",
+                "--encoding=UTF8",
+                "--no-sync",
+            ])
+            .arg("-D")
+            .arg(&data)
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let args = [
+            "-D".to_string(),
+            data.display().to_string(),
+            "-p".into(),
+            port.to_string(),
+            "-k".into(),
+            dir.display().to_string(),
+            "-c".into(),
+            "listen_addresses=127.0.0.1".into(),
+            "-c".into(),
+            "max_connections=400".into(),
+            "-c".into(),
+            "log_min_messages=warning".into(),
+        ];
+        let program = bin.join("postgres").display().to_string();
+        let service = Service::spawn(&program, &args, &dir, port);
+        // Listening is not yet accepting: wait until a query is answered.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ok = Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "palaver",
+                    "-d",
+                    "postgres",
+                    "-tAc",
+                    "SELECT 1",
+                ])
+                .arg("-p")
+                .arg(port.to_string())
+                .stderr(Stdio::null())
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Postgres did not answer within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Postgres { service }
+    })
+}
+
+/// The URL of a new, empty database in this test process's Postgres cluster.
+pub fn database() -> String {
+    let pg = postgres();
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "palaver",
+            "-d",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .arg("-p")
+        .arg(pg.service.port.to_string())
+        .arg("-c")
+        .arg(format!("CREATE DATABASE {name}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql");
+    let mut err = String::new();
+    if let Some(mut e) = out.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(
+        out.wait().expect("psql").success(),
+        "CREATE DATABASE: {err}"
+    );
+    format!("postgres://palaver@127.0.0.1:{}/{name}", pg.service.port)
+}
