@@ -63,12 +63,14 @@ pub async fn run(
     )?;
     let store = store::Store::open(&config.database_url).await?;
     let data_dir = secrets::data_dir(config.data_dir.as_deref(), &config.database_url);
-    let secret = secrets::load_or_create(
+    let secret = secrets::load_shared(
         config.session_secret.as_deref(),
+        &store,
         &data_dir,
         "session-secret",
-    )?;
-    let admin_token = admin::load_token(config.admin_token.as_deref(), &data_dir)?;
+    )
+    .await?;
+    let admin_token = admin::load_token(config.admin_token.as_deref(), &store, &data_dir).await?;
     let backlogs = backlog::Backlogs::new(backlog::Bounds {
         per_socket: config.socket_backlog_bytes,
         total: config.total_backlog_bytes,

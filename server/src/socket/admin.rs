@@ -24,7 +24,7 @@ use tracing::{info, warn};
 
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::logging::Escaped;
-use crate::secrets::{Loaded, SecretError, load_or_create};
+use crate::secrets::Loaded;
 use crate::socket::emit::{broadcast, emit};
 use crate::socket::identity;
 use crate::socket::messages::publish;
@@ -37,17 +37,19 @@ use crate::store::{NewMessage, now_ms};
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
 /// The admin token: configured, or generated on first start and printed once.
-pub(crate) fn load_token(
+pub(crate) async fn load_token(
     configured: Option<&str>,
+    store: &crate::store::Store,
     data_dir: &std::path::Path,
-) -> Result<String, SecretError> {
-    let token = load_or_create(configured, data_dir, "admin-token")?;
+) -> Result<String, crate::ServerError> {
+    let token = crate::secrets::load_shared(configured, store, data_dir, "admin-token").await?;
     if let Loaded::Created(value) = &token {
+        let kept = match store.backend() {
+            crate::store::Backend::Sqlite => data_dir.join("admin-token").display().to_string(),
+            crate::store::Backend::Postgres => "the database".to_owned(),
+        };
         // Printed, not logged: it is shown once, to whoever started the server.
-        println!(
-            "palaver: generated the admin token (kept in {}): {value}",
-            data_dir.join("admin-token").display()
-        );
+        println!("palaver: generated the admin token (kept in {kept}): {value}");
     }
     Ok(token.value().to_owned())
 }

@@ -20,8 +20,8 @@ use crate::metrics::Metrics;
 use crate::socket::emit::broadcast;
 use crate::socket::lagging::Lagging;
 use crate::socket::recent::Recent;
-use crate::store::connection::{Change, WriterConnection, Written};
-use crate::store::{Claim, NewMessage, OffsetInUse, Store, StoreError, changes};
+use crate::store::write::{self, Change, Pending, WriterConnection, Written};
+use crate::store::{Claim, NewMessage, OffsetInUse, Store, StoreError};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;
@@ -67,7 +67,7 @@ impl OwnedMessage {
 #[allow(clippy::large_enum_variant)]
 enum Job {
     Post(Post),
-    Change(Change),
+    Change(Pending),
 }
 
 struct Post {
@@ -172,14 +172,11 @@ impl Writer {
         }
     }
 
-    /// Makes the change `f` in the writer's next transaction: its outcome, once committed.
-    /// The changes' own methods (`changes.rs`) are what the rest of the server calls.
-    pub(super) async fn change<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
-    ) -> Result<T, StoreError> {
+    /// Makes `change` in the writer's next transaction: its outcome, once committed. The
+    /// typed methods below are what the rest of the server calls.
+    async fn change(&self, change: Change) -> Result<write::Outcome, StoreError> {
         let (tell, told) = oneshot::channel();
-        let change = Change::new(f, move |outcome| {
+        let change = Pending::new(change, move |outcome| {
             let _ = tell.send(outcome);
         });
         self.queue
@@ -208,12 +205,16 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
         let made = changes.len();
         let messages: Vec<NewMessage> = posts.iter().map(|p| p.message.as_new()).collect();
         // Blocking, and meant to be: this thread has nothing else to do meanwhile.
+        if conn.is_none() {
+            match shared.store.writer_connection().await {
+                Ok(c) => conn = Some(c),
+                Err(e) => error!(error = %e, "the writer cannot open its connection"),
+            }
+        }
         let written = match &mut conn {
-            Some(conn) => conn.write(changes, &messages),
-            None => shared
-                .store
-                .writer_connection()
-                .and_then(|c| conn.insert(c).write(changes, &messages)),
+            Some(conn) => conn.write(changes, &messages).await,
+            // The changes' callers learn it as their `Pending` is dropped.
+            None => Err(StoreError::not_written()),
         };
         if written.is_err() {
             // Start afresh with a new connection next time.
@@ -266,9 +267,9 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
 }
 
 /// The changes, as the rest of the server asks for them: plain values in, plain values out,
-/// each made in the writer's next batch and answered once committed.
+/// each made in the writer's next batch and answered once committed. Each is documented where
+/// SQLite makes it (`store/write/sqlite_changes.rs`).
 impl Writer {
-    /// See [`changes::claim_name`].
     pub(crate) async fn claim_name(
         &self,
         person: &str,
@@ -278,22 +279,26 @@ impl Writer {
         hold_ms: i64,
         evict: Option<&str>,
     ) -> Result<Claim, StoreError> {
-        let (person, name, key) = (person.to_owned(), name.to_owned(), name_key.to_owned());
-        let evict = evict.map(str::to_owned);
-        self.change(move |c| {
-            changes::claim_name(c, &person, &name, &key, now, hold_ms, evict.as_deref())
-        })
-        .await
+        let change = Change::ClaimName {
+            person: person.to_owned(),
+            name: name.to_owned(),
+            name_key: name_key.to_owned(),
+            now,
+            hold_ms,
+            evict: evict.map(str::to_owned),
+        };
+        match self.change(change).await? {
+            write::Outcome::Claim(claim) => Ok(claim),
+            other => Err(StoreError::unexpected(other)),
+        }
     }
 
-    /// See [`changes::touch_person`].
     pub(crate) async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {
         let person = person.to_owned();
-        self.change(move |c| changes::touch_person(c, &person, now))
-            .await
+        self.change(Change::TouchPerson { person, now }).await?;
+        Ok(())
     }
 
-    /// See [`changes::create_room`].
     pub(crate) async fn create_room(
         &self,
         name: &str,
@@ -301,11 +306,12 @@ impl Writer {
         now: i64,
     ) -> Result<bool, StoreError> {
         let (name, person) = (name.to_owned(), person.to_owned());
-        self.change(move |c| changes::create_room(c, &name, &person, now))
-            .await
+        made(
+            self.change(Change::CreateRoom { name, person, now })
+                .await?,
+        )
     }
 
-    /// See [`changes::join_public`].
     pub(crate) async fn join_public(
         &self,
         room: &str,
@@ -313,18 +319,20 @@ impl Writer {
         now: i64,
     ) -> Result<Option<bool>, StoreError> {
         let (room, person) = (room.to_owned(), person.to_owned());
-        self.change(move |c| changes::join_public(c, &room, &person, now))
-            .await
+        match self
+            .change(Change::JoinPublic { room, person, now })
+            .await?
+        {
+            write::Outcome::Public(joined) => Ok(joined),
+            other => Err(StoreError::unexpected(other)),
+        }
     }
 
-    /// See [`changes::leave`].
     pub(crate) async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
         let (room, person) = (room.to_owned(), person.to_owned());
-        self.change(move |c| changes::leave(c, &room, &person))
-            .await
+        made(self.change(Change::Leave { room, person }).await?)
     }
 
-    /// See [`changes::open_dm`].
     pub(crate) async fn open_dm(
         &self,
         name: &str,
@@ -333,11 +341,10 @@ impl Writer {
         now: i64,
     ) -> Result<(), StoreError> {
         let (name, a, b) = (name.to_owned(), a.to_owned(), b.to_owned());
-        self.change(move |c| changes::open_dm(c, &name, &a, &b, now))
-            .await
+        self.change(Change::OpenDm { name, a, b, now }).await?;
+        Ok(())
     }
 
-    /// See [`changes::mark_read`].
     pub(crate) async fn mark_read(
         &self,
         room: &str,
@@ -345,8 +352,15 @@ impl Writer {
         seq: i64,
     ) -> Result<(), StoreError> {
         let (room, person) = (room.to_owned(), person.to_owned());
-        self.change(move |c| changes::mark_read(c, &room, &person, seq))
-            .await
+        self.change(Change::MarkRead { room, person, seq }).await?;
+        Ok(())
+    }
+}
+
+fn made(outcome: write::Outcome) -> Result<bool, StoreError> {
+    match outcome {
+        write::Outcome::Made(made) => Ok(made),
+        other => Err(StoreError::unexpected(other)),
     }
 }
 

@@ -1,11 +1,16 @@
-//! Message persistence in SQLite.
+//! Message persistence: in SQLite (the default, embedded), or in Postgres (for several nodes).
 //!
 //! The store knows nothing about sockets or HTTP: it takes and returns plain data, and the
 //! socket layer translates. Every write is committed before the call returns, so a caller may
-//! acknowledge it.
+//! acknowledge it. Reads are written once, in SQL both backends speak ([`on_pool!`]); writes
+//! go through the writer's connection ([`write`]), one per backend.
 
-pub(crate) mod changes;
-pub(crate) mod connection;
+pub(crate) mod write;
+
+/// Real Postgres and Redis servers for tests, shared with the integration tests.
+#[cfg(test)]
+#[path = "../../tests/services/mod.rs"]
+pub(crate) mod test_services;
 
 use std::fs::{File, TryLockError};
 use std::sync::{Arc, Mutex};
@@ -16,8 +21,10 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::warn;
 
-use crate::store::connection::WriterConnection;
+use crate::store::write::{WriterConnection, postgres::PostgresWriter, sqlite::SqliteWriter};
 use app::events::{LOBBY, MessageKind, RoomKind};
+use sqlx::Connection as _;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -33,6 +40,14 @@ impl StoreError {
     /// The writer's transaction failed (it logs why), or the writer has stopped.
     pub(crate) fn not_written() -> StoreError {
         StoreError(Failure::NotWritten)
+    }
+}
+
+impl StoreError {
+    /// A change's outcome of another kind than the change's: a bug, reported rather than
+    /// panicked on.
+    pub(crate) fn unexpected(outcome: write::Outcome) -> StoreError {
+        StoreError(Failure::Unexpected(format!("{outcome:?}")))
     }
 }
 
@@ -64,6 +79,8 @@ impl From<rusqlite::Error> for StoreError {
 enum Failure {
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("cannot reach the database {url}: {source}")]
+    Unreachable { url: String, source: sqlx::Error },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -76,6 +93,8 @@ enum Failure {
     /// The writer's transaction failed (it logs why), or the writer has stopped.
     #[error("the change was not written")]
     NotWritten,
+    #[error("a change had an unexpected outcome: {0}")]
+    Unexpected(String),
     #[error("cannot create the database directory {path}: {source}")]
     CreateDir {
         path: String,
@@ -123,12 +142,32 @@ macro_rules! stored_message {
 }
 pub(crate) use stored_message;
 
-impl FromRow<'_, SqliteRow> for StoredMessage {
-    fn from_row(row: &SqliteRow) -> Result<StoredMessage, sqlx::Error> {
-        let kind = message_kind_of(row.try_get(7)?)?;
-        Ok(stored_message!(row, try_get, kind))
-    }
+/// The row mappings, for each backend's rows.
+macro_rules! from_rows {
+    ($($row:ty),*) => {$(
+        impl FromRow<'_, $row> for StoredMessage {
+            fn from_row(row: &$row) -> Result<StoredMessage, sqlx::Error> {
+                let kind = message_kind_of(row.try_get(7)?)?;
+                Ok(stored_message!(row, try_get, kind))
+            }
+        }
+
+        impl FromRow<'_, $row> for RoomRow {
+            fn from_row(row: &$row) -> Result<RoomRow, sqlx::Error> {
+                Ok(RoomRow {
+                    name: row.try_get("name")?,
+                    kind: room_kind_of(row.try_get("kind")?)?,
+                    members: row.try_get("members")?,
+                    joined: row.try_get("joined")?,
+                    last_seq: row.try_get("last_seq")?,
+                    unread: row.try_get("unread")?,
+                    peer: row.try_get("peer")?,
+                })
+            }
+        }
+    )*};
 }
+from_rows!(SqliteRow, PgRow);
 
 /// How `kind` is spelled in `messages.kind`.
 pub(crate) fn message_kind_column(kind: MessageKind) -> &'static str {
@@ -219,42 +258,8 @@ pub(crate) struct RoomRow {
     pub(crate) peer: Option<String>,
 }
 
-impl FromRow<'_, SqliteRow> for RoomRow {
-    fn from_row(row: &SqliteRow) -> Result<RoomRow, sqlx::Error> {
-        Ok(RoomRow {
-            name: row.try_get("name")?,
-            kind: room_kind_of(row.try_get("kind")?)?,
-            members: row.try_get("members")?,
-            joined: row.try_get("joined")?,
-            last_seq: row.try_get("last_seq")?,
-            unread: row.try_get("unread")?,
-            peer: row.try_get("peer")?,
-        })
-    }
-}
-
 /// The columns of [`StoredMessage`], for every query that reads one.
 pub(crate) const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind";
-
-// Clients page and catch up by id, and the reads go through the `(room, seq)` index (there is
-// no `(room, id)` one: see migration 0006). Within a room seq grows with id, so "id above ?2"
-// is "seq above the seq of the room's last message with an id up to ?2", and "id below ?2" is
-// "seq below the seq of the room's first message with an id from ?2". The first lookup answers
-// for a cursor that is a message of the room, as clients' cursors are, in one rowid probe;
-// any other id takes a walk down the room's index, which holds ids, from its newest end.
-
-/// The seq of `?1`'s last message with an id up to `?2` (0 when none). Cursor 0, "from the
-/// start" (every `latest`), is answered at once: the walk would read the whole room for it.
-const SEQ_UP_TO_ID: &str = "CASE WHEN ?2 <= 0 THEN 0 ELSE COALESCE(
-    (SELECT seq FROM messages WHERE id = ?2 AND room = ?1),
-    (SELECT seq FROM messages WHERE room = ?1 AND id <= ?2 ORDER BY seq DESC LIMIT 1),
-    0) END";
-
-/// One past the seq of `?1`'s last message with an id below `?2` (1 when none).
-const SEQ_OF_ID: &str = "COALESCE(
-    (SELECT seq FROM messages WHERE id = ?2 AND room = ?1),
-    (SELECT seq + 1 FROM messages WHERE room = ?1 AND id < ?2 ORDER BY seq DESC LIMIT 1),
-    1)";
 
 /// What to store.
 pub(crate) struct NewMessage<'a> {
@@ -324,13 +329,56 @@ pub(crate) enum Claim {
 /// Cheap to clone: the pool is reference-counted.
 #[derive(Clone, Debug)]
 pub(crate) struct Store {
-    pool: SqlitePool,
-    /// The database file, which the writer opens for itself.
-    path: PathBuf,
-    in_memory: bool,
-    /// A lock on `<database>.lock` while the store is open: a second server on the same file
-    /// would number each room's messages on its own, and both would hand out the same `seq`s.
-    lock: Arc<Mutex<Option<File>>>,
+    pool: Pool,
+}
+
+/// The database the store opened, and what its writer needs to open a connection of its own.
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite {
+        pool: SqlitePool,
+        /// The database file, which the writer opens for itself.
+        path: PathBuf,
+        in_memory: bool,
+        /// A lock on `<database>.lock` while the store is open: a second server on the same
+        /// file would number each room's messages on its own, and both would hand out the
+        /// same `seq`s.
+        lock: Arc<Mutex<Option<File>>>,
+    },
+    Postgres {
+        pool: PgPool,
+        options: Box<PgConnectOptions>,
+    },
+}
+
+/// Runs `$body` with `$p` bound to the store's pool, whichever backend it is: the same SQL,
+/// compiled once for each.
+macro_rules! on_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite { pool: $p, .. } => $body,
+            Pool::Postgres { pool: $p, .. } => $body,
+        }
+    };
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// One file, one server: the embedded default.
+    Sqlite,
+    /// A database server that several nodes share.
+    Postgres,
+}
+
+impl Backend {
+    pub(crate) fn of(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
 }
 
 /// Pages the WAL may hold before a commit copies them into the database (SQLite's default is
@@ -340,9 +388,48 @@ pub(crate) struct Store {
 /// up to 64 MiB of disk for it.
 pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16_000;
 
+/// How long opening a Postgres database may take before the server gives up starting.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+// Clients page and catch up by id, and the reads go through the `(room, seq)` index (there is
+// no `(room, id)` one: see migration 0006). Within a room seq grows with id, so "id above $2"
+// is "seq above the seq of the room's last message with an id up to $2", and "id below $2" is
+// "seq below the seq of the room's first message with an id from $2". The first lookup answers
+// for a cursor that is a message of the room, as clients' cursors are, in one rowid probe;
+// any other id takes a walk down the room's index, which holds ids, from its newest end.
+
+/// The seq of `$1`'s last message with an id up to `$2` (0 when none). Cursor 0, "from the
+/// start" (every `latest`), is answered at once: the walk would read the whole room for it.
+const SEQ_UP_TO_ID: &str = "CASE WHEN $2 <= 0 THEN 0 ELSE COALESCE(
+    (SELECT seq FROM messages WHERE id = $2 AND room = $1),
+    (SELECT seq FROM messages WHERE room = $1 AND id <= $2 ORDER BY seq DESC LIMIT 1),
+    0) END";
+
+/// One past the seq of `$1`'s last message with an id below `$2` (1 when none).
+const SEQ_OF_ID: &str = "COALESCE(
+    (SELECT seq FROM messages WHERE id = $2 AND room = $1),
+    (SELECT seq + 1 FROM messages WHERE room = $1 AND id < $2 ORDER BY seq DESC LIMIT 1),
+    1)";
+
 impl Store {
-    /// Opens (creating if needed) the database at `url` and runs migrations.
+    /// Opens the database at `url` (`sqlite://…`, created if need be, or `postgres://…`) and
+    /// runs its migrations.
     pub(crate) async fn open(url: &str) -> Result<Store, StoreError> {
+        match Backend::of(url) {
+            Backend::Sqlite => Store::open_sqlite(url).await,
+            Backend::Postgres => Store::open_postgres(url).await,
+        }
+    }
+
+    /// Which backend holds the data.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite { .. } => Backend::Sqlite,
+            Pool::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    async fn open_sqlite(url: &str) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             // WAL: readers (history, SSR) never block the writer.
@@ -374,12 +461,43 @@ impl Store {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Store {
-            pool,
-            path,
-            in_memory,
-            lock: Arc::new(Mutex::new(lock)),
+            pool: Pool::Sqlite {
+                pool,
+                path,
+                in_memory,
+                lock: Arc::new(Mutex::new(lock)),
+            },
+        })
+    }
+
+    async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("palaver");
+        let unreachable = |source| Failure::Unreachable {
+            url: redacted(url),
+            source,
+        };
+        // One connection first: a refused one fails at once, where the pool would retry it
+        // until its timeout.
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| unreachable(sqlx::Error::PoolTimedOut))?
+            .map_err(unreachable)?;
+        first.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(unreachable)?;
+        // Nodes starting together take turns: sqlx's migrator holds an advisory lock.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Postgres {
+                pool,
+                options: Box::new(options),
+            },
         })
     }
 
@@ -390,7 +508,7 @@ impl Store {
         &self,
         m: NewMessage<'_>,
     ) -> Result<Result<Inserted, OffsetInUse>, StoreError> {
-        let mut one = self.writer_connection()?.insert_batch(&[m])?;
+        let mut one = self.writer_connection().await?.insert_batch(&[m]).await?;
         Ok(one.remove(0))
     }
 
@@ -403,10 +521,39 @@ impl Store {
             .expect("the test's offsets name one message each"))
     }
 
-    /// A connection of the writer's own, outside the pool (see [`crate::store::connection`]); it also keeps
+    /// A connection of the writer's own, outside the pool (see [`write`]). SQLite's also keeps
     /// its page cache warm, where pooled connections each have their own.
-    pub(crate) fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
-        WriterConnection::open(&self.path, self.in_memory)
+    pub(crate) async fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite {
+                path, in_memory, ..
+            } => WriterConnection::Sqlite(SqliteWriter::open(path, *in_memory)?),
+            Pool::Postgres { options, .. } => {
+                WriterConnection::Postgres(PostgresWriter::open(options).await?)
+            }
+        })
+    }
+
+    /// The value every node shares under `key`: the one stored, or else `candidate`, stored
+    /// now. `None` on SQLite, which serves one node: its secrets are files of its own.
+    pub(crate) async fn shared_setting(
+        &self,
+        key: &str,
+        candidate: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Pool::Postgres { pool, .. } = &self.pool else {
+            return Ok(None);
+        };
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(key)
+            .bind(candidate)
+            .execute(pool)
+            .await?;
+        let (value,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(pool)
+            .await?;
+        Ok(Some(value))
     }
 
     /// The newest `limit` messages of `room`, oldest first.
@@ -426,15 +573,16 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND seq > {SEQ_UP_TO_ID}
-             ORDER BY seq DESC LIMIT ?3"
-        ))
-        .bind(room)
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq > {SEQ_UP_TO_ID}
+             ORDER BY seq DESC LIMIT $3"
+        );
+        let mut rows: Vec<StoredMessage> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(room)
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?);
         rows.reverse();
         Ok(rows)
     }
@@ -446,15 +594,16 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND seq > {SEQ_UP_TO_ID}
-             ORDER BY seq LIMIT ?3"
-        ))
-        .bind(room)
-        .bind(after)
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await?)
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq > {SEQ_UP_TO_ID}
+             ORDER BY seq LIMIT $3"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(room)
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?))
     }
 
     /// The newest `limit` messages of `room` with an id below `before` (all when `None`),
@@ -465,15 +614,16 @@ impl Store {
         before: Option<i64>,
         limit: usize,
     ) -> Result<(Vec<StoredMessage>, bool), StoreError> {
-        let mut rows: Vec<StoredMessage> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND seq < {SEQ_OF_ID}
-             ORDER BY seq DESC LIMIT ?3"
-        ))
-        .bind(room)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit as i64 + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq < {SEQ_OF_ID}
+             ORDER BY seq DESC LIMIT $3"
+        );
+        let mut rows: Vec<StoredMessage> = on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(room)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit as i64 + 1)
+            .fetch_all(p)
+            .await?);
         let more = rows.len() > limit;
         rows.truncate(limit);
         rows.reverse();
@@ -482,11 +632,9 @@ impl Store {
 
     /// The id and seq of the newest message of `room`; `(0, 0)` when it has none.
     pub(crate) async fn head(&self, room: &str) -> Result<(i64, i64), StoreError> {
+        let sql = "SELECT id, seq FROM messages WHERE room = $1 ORDER BY seq DESC LIMIT 1";
         let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT id, seq FROM messages WHERE room = ? ORDER BY seq DESC LIMIT 1")
-                .bind(room)
-                .fetch_optional(&self.pool)
-                .await?;
+            on_pool!(self, p => sqlx::query_as(sql).bind(room).fetch_optional(p).await?);
         Ok(row.unwrap_or((0, 0)))
     }
 
@@ -497,14 +645,13 @@ impl Store {
         name_key: &str,
         now: i64,
     ) -> Result<Option<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
-            "UPDATE people SET banned_at = COALESCE(banned_at, ?) WHERE name_key = ?
-             RETURNING person, name",
-        )
-        .bind(now)
-        .bind(name_key)
-        .fetch_optional(&self.pool)
-        .await?)
+        let sql = "UPDATE people SET banned_at = COALESCE(banned_at, $1) WHERE name_key = $2
+                   RETURNING person, name";
+        Ok(on_pool!(self, p => sqlx::query_as(sql)
+            .bind(now)
+            .bind(name_key)
+            .fetch_optional(p)
+            .await?))
     }
 
     /// Lifts the ban of the person holding the name whose key is `name_key`, and holds their
@@ -514,23 +661,23 @@ impl Store {
         name_key: &str,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "UPDATE people SET banned_at = NULL, last_seen = MAX(last_seen, ?) WHERE name_key = ?
-             RETURNING name",
-        )
-        .bind(now)
-        .bind(name_key)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = "UPDATE people SET banned_at = NULL,
+                       last_seen = CASE WHEN last_seen > $1 THEN last_seen ELSE $1 END
+                   WHERE name_key = $2
+                   RETURNING name";
+        let row: Option<(String,)> = on_pool!(self, p => sqlx::query_as(sql)
+            .bind(now)
+            .bind(name_key)
+            .fetch_optional(p)
+            .await?);
         Ok(row.map(|(n,)| n))
     }
 
     /// The kind of the conversation called `name`, if it exists.
     pub(crate) async fn room_kind(&self, name: &str) -> Result<Option<RoomKind>, StoreError> {
-        let kind: Option<(String,)> = sqlx::query_as("SELECT kind FROM rooms WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let sql = "SELECT kind FROM rooms WHERE name = $1";
+        let kind: Option<(String,)> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(name).fetch_optional(p).await?);
         Ok(kind
             .map(|(k,)| room_kind_of(&k))
             .transpose()
@@ -539,13 +686,13 @@ impl Store {
 
     /// Whether `person` belongs to `room`.
     pub(crate) async fn is_member(&self, room: &str, person: &str) -> Result<bool, StoreError> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM members WHERE room = ? AND person = ?")
-                .bind(room)
-                .bind(person)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.is_some())
+        let sql = "SELECT 1 FROM members WHERE room = $1 AND person = $2";
+        Ok(on_pool!(self, p => sqlx::query(sql)
+            .bind(room)
+            .bind(person)
+            .fetch_optional(p)
+            .await?
+            .is_some()))
     }
 
     /// `person`'s own conversations, as `person` sees them: the rooms they belong to and their
@@ -553,8 +700,7 @@ impl Store {
     /// gets the lobby alone. Driven from `person`'s memberships, so it costs the same however
     /// many rooms the server has.
     pub(crate) async fn room_list(&self, person: Option<&str>) -> Result<Vec<RoomRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT r.name, r.kind,
+        let sql = "SELECT r.name, r.kind,
                     r.members,
                     me.person IS NOT NULL AS joined,
                     COALESCE((SELECT MAX(seq) FROM messages x WHERE x.room = r.name), 0)
@@ -562,24 +708,24 @@ impl Store {
                     CASE WHEN me.person IS NULL THEN 0 ELSE
                         (SELECT COUNT(*) FROM messages x
                          WHERE x.room = r.name AND x.seq > me.read_seq
-                           AND (x.kind IS NULL OR x.kind = ?2))
+                           AND (x.kind IS NULL OR x.kind = $2))
                     END AS unread,
                     CASE WHEN r.kind = 'dm' THEN
                         (SELECT p.name FROM members o JOIN people p ON p.person = o.person
                          WHERE o.room = r.name AND o.person != me.person)
                     END AS peer
-             FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = ?1
-             WHERE r.name IN (SELECT room FROM members WHERE person = ?1 UNION SELECT ?3)
+             FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = $1
+             WHERE r.name IN (SELECT room FROM members WHERE person = $1 UNION SELECT $3)
                -- A direct conversation someone opened with them, before its first message.
                AND NOT (COALESCE(me.invited, 0) = 1
                         AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = r.name))
-             ORDER BY r.kind DESC, r.name = ?3 DESC, r.name",
-        )
-        .bind(person)
-        .bind(message_kind_column(MessageKind::Announcement))
-        .bind(LOBBY)
-        .fetch_all(&self.pool)
-        .await?)
+             ORDER BY r.kind DESC, r.name = $3 DESC, r.name";
+        Ok(on_pool!(self, p => sqlx::query_as(sql)
+            .bind(person)
+            .bind(message_kind_column(MessageKind::Announcement))
+            .bind(LOBBY)
+            .fetch_all(p)
+            .await?))
     }
 
     /// Up to `limit` public rooms `person` does not belong to (for a guest: every public room
@@ -591,46 +737,42 @@ impl Store {
         matching: Option<&str>,
         limit: usize,
     ) -> Result<Vec<RoomRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT r.name, r.kind,
+        // `replace` finds a part of a name in both dialects (SQLite's `instr`, Postgres's
+        // `strpos`).
+        let sql = "SELECT r.name, r.kind,
                     r.members,
-                    0 AS joined,
+                    FALSE AS joined,
                     COALESCE((SELECT MAX(seq) FROM messages x WHERE x.room = r.name), 0)
                         AS last_seq,
-                    0 AS unread,
-                    NULL AS peer
+                    CAST(0 AS BIGINT) AS unread,
+                    CAST(NULL AS TEXT) AS peer
              FROM rooms r
-             WHERE r.kind = 'room' AND r.name > ?2 AND r.name != ?5
-               AND (?3 IS NULL OR instr(r.name, ?3) > 0)
-               AND NOT EXISTS (SELECT 1 FROM members me WHERE me.room = r.name AND me.person = ?1)
+             WHERE r.kind = 'room' AND r.name > $2 AND r.name != $5
+               AND ($3 = '' OR replace(r.name, $3, '') != r.name)
+               AND NOT EXISTS (SELECT 1 FROM members me WHERE me.room = r.name AND me.person = $1)
              ORDER BY r.name
-             LIMIT ?4",
-        )
-        .bind(person)
-        .bind(after.unwrap_or(""))
-        .bind(matching)
-        .bind(limit as i64)
-        .bind(LOBBY)
-        .fetch_all(&self.pool)
-        .await?)
+             LIMIT $4";
+        Ok(on_pool!(self, p => sqlx::query_as(sql)
+            .bind(person)
+            .bind(after.unwrap_or(""))
+            .bind(matching.unwrap_or(""))
+            .bind(limit as i64)
+            .bind(LOBBY)
+            .fetch_all(p)
+            .await?))
     }
 
     /// How many people belong to `room`.
     pub(crate) async fn member_count(&self, room: &str) -> Result<usize, StoreError> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(members), 0) FROM rooms WHERE name = ?")
-                .bind(room)
-                .fetch_one(&self.pool)
-                .await?;
+        let sql = "SELECT COALESCE(MAX(members), 0) FROM rooms WHERE name = $1";
+        let (n,): (i64,) = on_pool!(self, p => sqlx::query_as(sql).bind(room).fetch_one(p).await?);
         Ok(n as usize)
     }
 
     /// The names of every public room.
     pub(crate) async fn public_rooms(&self) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT name FROM rooms WHERE kind = 'room' ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?;
+        let sql = "SELECT name FROM rooms WHERE kind = 'room' ORDER BY name";
+        let rows: Vec<(String,)> = on_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?);
         Ok(rows.into_iter().map(|(r,)| r).collect())
     }
 
@@ -639,30 +781,23 @@ impl Store {
         &self,
         name_key: &str,
     ) -> Result<Option<(String, String)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT person, name FROM people WHERE name_key = ?")
-                .bind(name_key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let sql = "SELECT person, name FROM people WHERE name_key = $1";
+        Ok(on_pool!(self, p => sqlx::query_as(sql).bind(name_key).fetch_optional(p).await?))
     }
 
     /// The direct conversations `person` is in, each with its people (`person` included) and
     /// their names.
     pub(crate) async fn dms_of(&self, person: &str) -> Result<Vec<DmPeople>, StoreError> {
-        let rows: Vec<(String, String, String, bool)> = sqlx::query_as(
-            "SELECT m.room, o.person, p.name,
+        let sql = "SELECT m.room, o.person, p.name,
                     o.invited = 1 AND NOT EXISTS (SELECT 1 FROM messages x WHERE x.room = m.room)
              FROM members m
              JOIN rooms r ON r.name = m.room AND r.kind = 'dm'
              JOIN members o ON o.room = m.room
              JOIN people p ON p.person = o.person
-             WHERE m.person = ?
-             ORDER BY m.room",
-        )
-        .bind(person)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE m.person = $1
+             ORDER BY m.room";
+        let rows: Vec<(String, String, String, bool)> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(person).fetch_all(p).await?);
         let mut dms: Vec<DmPeople> = Vec::new();
         for (room, person, name, unaware) in rows {
             let unaware = unaware.then(|| person.clone());
@@ -690,30 +825,47 @@ impl Store {
         id: i64,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "UPDATE messages SET text = '', kind = ?, deleted_at = COALESCE(deleted_at, ?)
-             WHERE id = ? AND room IN (SELECT name FROM rooms WHERE kind = 'room')
-             RETURNING room",
-        )
-        .bind(message_kind_column(MessageKind::Deleted))
-        .bind(now)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = "UPDATE messages SET text = '', kind = $1, deleted_at = COALESCE(deleted_at, $2)
+             WHERE id = $3 AND room IN (SELECT name FROM rooms WHERE kind = 'room')
+             RETURNING room";
+        let row: Option<(String,)> = on_pool!(self, p => sqlx::query_as(sql)
+            .bind(message_kind_column(MessageKind::Deleted))
+            .bind(now)
+            .bind(id)
+            .fetch_optional(p)
+            .await?);
         Ok(row.map(|(r,)| r))
     }
 
     /// Checks that the database answers; used by `/healthz`.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop)?);
         Ok(())
     }
 
     pub(crate) async fn close(&self) {
-        self.pool.close().await;
-        // Now, not when the last clone goes (the writer's thread holds one a while longer), so
-        // that a server started next on the same file finds it free.
-        drop(self.lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+        match &self.pool {
+            Pool::Sqlite { pool, lock, .. } => {
+                pool.close().await;
+                // Now, not when the last clone goes (the writer's thread holds one a while
+                // longer), so that a server started next on the same file finds it free.
+                drop(lock.lock().unwrap_or_else(|p| p.into_inner()).take());
+            }
+            Pool::Postgres { pool, .. } => pool.close().await,
+        }
+    }
+}
+
+/// `url` without its password, for messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(an unparsable URL)".to_owned(),
     }
 }
 
@@ -787,7 +939,9 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::changes;
+    use crate::store::write::{Change, Outcome};
+
+    use super::test_services as services;
 
     async fn open_temp() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -796,13 +950,23 @@ mod tests {
         (dir, store)
     }
 
+    /// A new, empty store of each backend: SQLite in a temporary directory (kept while the
+    /// test runs), and a database of its own in this test process's Postgres.
+    async fn stores() -> Vec<(Option<tempfile::TempDir>, Store)> {
+        let (dir, sqlite) = open_temp().await;
+        let postgres = Store::open(&services::database()).await.unwrap();
+        vec![(Some(dir), sqlite), (None, postgres)]
+    }
+
     /// The writer's changes, each made in a transaction of its own on a writer's connection.
     impl Store {
-        async fn change<T>(
-            &self,
-            f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-        ) -> Result<T, StoreError> {
-            self.writer_connection()?.apply(f)
+        async fn change(&self, change: Change) -> Result<Outcome, StoreError> {
+            self.writer_connection().await?.apply(change).await
+        }
+
+        /// Runs `sql` on the pool, as a person at the database's console would.
+        async fn sql(&self, sql: &str) {
+            on_pool!(self, p => sqlx::raw_sql(sql).execute(p).await.map(drop).unwrap());
         }
 
         async fn claim_name(
@@ -814,17 +978,37 @@ mod tests {
             hold: i64,
         ) -> Result<Claim, StoreError> {
             // As the server claims, with nobody connected: a lapsed holder is evicted.
-            let claim = |c: &rusqlite::Connection, evict: Option<&str>| {
-                changes::claim_name(c, person, name, key, now, hold, evict)
+            let claim = |evict: Option<&str>| Change::ClaimName {
+                person: person.to_owned(),
+                name: name.to_owned(),
+                name_key: key.to_owned(),
+                now,
+                hold_ms: hold,
+                evict: evict.map(str::to_owned),
             };
-            match self.change(|c| claim(c, None)).await? {
-                Claim::Lapsed { holder } => self.change(|c| claim(c, Some(&holder))).await,
-                claimed => Ok(claimed),
+            let claimed = match self.change(claim(None)).await? {
+                Outcome::Claim(Claim::Lapsed { holder }) => {
+                    self.change(claim(Some(&holder))).await?
+                }
+                claimed => claimed,
+            };
+            match claimed {
+                Outcome::Claim(c) => Ok(c),
+                other => Err(StoreError::unexpected(other)),
             }
         }
 
         async fn touch_person(&self, person: &str, now: i64) -> Result<(), StoreError> {
-            self.change(|c| changes::touch_person(c, person, now)).await
+            let person = person.to_owned();
+            self.change(Change::TouchPerson { person, now }).await?;
+            Ok(())
+        }
+
+        async fn made(&self, change: Change) -> Result<bool, StoreError> {
+            match self.change(change).await? {
+                Outcome::Made(made) => Ok(made),
+                other => Err(StoreError::unexpected(other)),
+            }
         }
 
         async fn create_room(
@@ -833,16 +1017,18 @@ mod tests {
             person: &str,
             now: i64,
         ) -> Result<bool, StoreError> {
-            self.change(|c| changes::create_room(c, room, person, now))
-                .await
+            let (name, person) = (room.to_owned(), person.to_owned());
+            self.made(Change::CreateRoom { name, person, now }).await
         }
 
         async fn join(&self, room: &str, person: &str, now: i64) -> Result<bool, StoreError> {
-            self.change(|c| changes::join(c, room, person, now)).await
+            let (room, person) = (room.to_owned(), person.to_owned());
+            self.made(Change::Join { room, person, now }).await
         }
 
         async fn leave(&self, room: &str, person: &str) -> Result<bool, StoreError> {
-            self.change(|c| changes::leave(c, room, person)).await
+            let (room, person) = (room.to_owned(), person.to_owned());
+            self.made(Change::Leave { room, person }).await
         }
     }
 
@@ -859,33 +1045,34 @@ mod tests {
 
     #[tokio::test]
     async fn member_counts_follow_claims_joins_and_leaves() {
-        let (_dir, store) = open_temp().await;
-        let hold = 1_000;
-        for (person, name) in [("p1", "ann"), ("p2", "bob")] {
-            store.claim_name(person, name, name, 1, hold).await.unwrap();
+        for (_dir, store) in stores().await {
+            let hold = 1_000;
+            for (person, name) in [("p1", "ann"), ("p2", "bob")] {
+                store.claim_name(person, name, name, 1, hold).await.unwrap();
+            }
+            // Claiming again (a reconnect) does not count twice.
+            store.claim_name("p1", "ann", "ann", 2, hold).await.unwrap();
+            assert!(store.create_room("rust", "p1", 3).await.unwrap());
+            assert!(store.join("rust", "p2", 4).await.unwrap());
+            assert!(!store.join("rust", "p2", 5).await.unwrap());
+            let counts = |store: Store| async move {
+                (
+                    store.member_count("lobby").await.unwrap(),
+                    store.member_count("rust").await.unwrap(),
+                    store.member_count("nowhere").await.unwrap(),
+                )
+            };
+            assert_eq!(counts(store.clone()).await, (2, 2, 0));
+            assert!(store.leave("rust", "p1").await.unwrap());
+            assert!(!store.leave("rust", "p1").await.unwrap());
+            assert_eq!(counts(store.clone()).await, (2, 1, 0));
+            let listed = store.room_list(Some("p2")).await.unwrap();
+            let members: Vec<(&str, i64)> = listed
+                .iter()
+                .map(|r| (r.name.as_str(), r.members))
+                .collect();
+            assert_eq!(members, [("lobby", 2), ("rust", 1)]);
         }
-        // Claiming again (a reconnect) does not count twice.
-        store.claim_name("p1", "ann", "ann", 2, hold).await.unwrap();
-        assert!(store.create_room("rust", "p1", 3).await.unwrap());
-        assert!(store.join("rust", "p2", 4).await.unwrap());
-        assert!(!store.join("rust", "p2", 5).await.unwrap());
-        let counts = |store: Store| async move {
-            (
-                store.member_count("lobby").await.unwrap(),
-                store.member_count("rust").await.unwrap(),
-                store.member_count("nowhere").await.unwrap(),
-            )
-        };
-        assert_eq!(counts(store.clone()).await, (2, 2, 0));
-        assert!(store.leave("rust", "p1").await.unwrap());
-        assert!(!store.leave("rust", "p1").await.unwrap());
-        assert_eq!(counts(store.clone()).await, (2, 1, 0));
-        let listed = store.room_list(Some("p2")).await.unwrap();
-        let members: Vec<(&str, i64)> = listed
-            .iter()
-            .map(|r| (r.name.as_str(), r.members))
-            .collect();
-        assert_eq!(members, [("lobby", 2), ("rust", 1)]);
     }
 
     /// A database migrated by the migrations before `first_missing` only, as a server of
@@ -893,7 +1080,7 @@ mod tests {
     async fn database_before(dir: &tempfile::TempDir, first_missing: &str) -> (String, SqlitePool) {
         let before = dir.path().join("migrations");
         std::fs::create_dir(&before).unwrap();
-        let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
         for entry in std::fs::read_dir(all).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_owned();
@@ -988,150 +1175,154 @@ mod tests {
 
     #[tokio::test]
     async fn ids_increase_and_offsets_dedupe() {
-        let (_dir, store) = open_temp().await;
-        let a = store.insert(msg("one", Some("c1"))).await.unwrap();
-        let b = store.insert(msg("two", None)).await.unwrap();
-        let again = store.insert(msg("one", Some("c1"))).await.unwrap();
-        assert!(a.created && b.created);
-        assert!(!again.created);
-        assert_eq!(again.message.id, a.message.id);
-        assert!(b.message.id > a.message.id);
-        // Messages without an offset are never deduplicated (NULLs are distinct in UNIQUE).
-        let c = store.insert(msg("two", None)).await.unwrap();
-        assert!(c.created);
-        assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 3);
-        // Offsets are each sender's own: bob's "c1" is another message; ann's "c1" with other
-        // words is refused, not answered with her first message's id.
-        let bob = NewMessage {
-            sender: Some("p-bob"),
-            ..msg("bob's", Some("c1"))
-        };
-        let bob = store.insert(bob).await.unwrap();
-        assert!(bob.created && bob.message.id > c.message.id);
-        let reused = store
-            .try_insert(msg("other words", Some("c1")))
-            .await
-            .unwrap();
-        assert!(matches!(reused, Err(OffsetInUse)));
-        assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 4);
+        for (_dir, store) in stores().await {
+            let a = store.insert(msg("one", Some("c1"))).await.unwrap();
+            let b = store.insert(msg("two", None)).await.unwrap();
+            let again = store.insert(msg("one", Some("c1"))).await.unwrap();
+            assert!(a.created && b.created);
+            assert!(!again.created);
+            assert_eq!(again.message.id, a.message.id);
+            assert!(b.message.id > a.message.id);
+            // Messages without an offset are never deduplicated (NULLs are distinct in UNIQUE).
+            let c = store.insert(msg("two", None)).await.unwrap();
+            assert!(c.created);
+            assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 3);
+            // Offsets are each sender's own: bob's "c1" is another message; ann's "c1" with other
+            // words is refused, not answered with her first message's id.
+            let bob = NewMessage {
+                sender: Some("p-bob"),
+                ..msg("bob's", Some("c1"))
+            };
+            let bob = store.insert(bob).await.unwrap();
+            assert!(bob.created && bob.message.id > c.message.id);
+            let reused = store
+                .try_insert(msg("other words", Some("c1")))
+                .await
+                .unwrap();
+            assert!(matches!(reused, Err(OffsetInUse)));
+            assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 4);
+        }
     }
 
     #[tokio::test]
     async fn latest_and_after_are_oldest_first_and_per_room() {
-        let (_dir, store) = open_temp().await;
-        for i in 0..5 {
-            store.insert(msg(&format!("m{i}"), None)).await.unwrap();
+        for (_dir, store) in stores().await {
+            for i in 0..5 {
+                store.insert(msg(&format!("m{i}"), None)).await.unwrap();
+            }
+            store
+                .insert(NewMessage {
+                    room: "elsewhere",
+                    ..msg("x", None)
+                })
+                .await
+                .unwrap();
+            let latest = store.latest("lobby", 2).await.unwrap();
+            assert_eq!(
+                latest.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+                ["m3", "m4"]
+            );
+            let after = store
+                .newest_after("lobby", latest[0].id - 2, 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                after.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+                ["m2", "m3", "m4"]
+            );
+            // Over the limit, the newest win: a long-absent client gets recent history.
+            let capped = store.newest_after("lobby", 0, 2).await.unwrap();
+            assert_eq!(
+                capped.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+                ["m3", "m4"]
+            );
         }
-        store
-            .insert(NewMessage {
-                room: "elsewhere",
-                ..msg("x", None)
-            })
-            .await
-            .unwrap();
-        let latest = store.latest("lobby", 2).await.unwrap();
-        assert_eq!(
-            latest.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
-            ["m3", "m4"]
-        );
-        let after = store
-            .newest_after("lobby", latest[0].id - 2, 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            after.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
-            ["m2", "m3", "m4"]
-        );
-        // Over the limit, the newest win: a long-absent client gets recent history.
-        let capped = store.newest_after("lobby", 0, 2).await.unwrap();
-        assert_eq!(
-            capped.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
-            ["m3", "m4"]
-        );
     }
 
     #[tokio::test]
     async fn a_batch_numbers_rooms_on_and_stores_each_offset_once() {
-        let (_dir, store) = open_temp().await;
-        let old = store.insert(msg("old", Some("o0"))).await.unwrap().message;
-        let m = |room, text, offset| NewMessage {
-            room,
-            text,
-            client_offset: offset,
-            ..msg("", None)
-        };
-        let batch = [
-            m("lobby", "a", Some("o1")),
-            m("other", "b", None),
-            // A retry, in the batch and of an earlier batch.
-            m("lobby", "a", Some("o1")),
-            m("lobby", "old", Some("o0")),
-            m("lobby", "e", None),
-            // The same offsets for other messages: refused, in the batch and before it.
-            m("lobby", "c", Some("o1")),
-            m("other", "old", Some("o0")),
-            // Another sender's offsets are theirs.
-            NewMessage {
-                sender: Some("p-bob"),
-                ..m("lobby", "f", Some("o1"))
-            },
-        ];
-        let mut conn = store.writer_connection().unwrap();
-        let out = conn.insert_batch(&batch).unwrap();
-        type Seen<'a> = Result<(&'a str, &'a str, i64, bool), OffsetInUse>;
-        let seen: Vec<Seen> = out
-            .iter()
-            .map(|i| {
-                i.as_ref().map_err(|e| *e).map(|i| {
-                    (
-                        i.message.room.as_str(),
-                        i.message.text.as_str(),
-                        i.message.seq,
-                        i.created,
-                    )
+        for (_dir, store) in stores().await {
+            let old = store.insert(msg("old", Some("o0"))).await.unwrap().message;
+            let m = |room, text, offset| NewMessage {
+                room,
+                text,
+                client_offset: offset,
+                ..msg("", None)
+            };
+            let batch = [
+                m("lobby", "a", Some("o1")),
+                m("other", "b", None),
+                // A retry, in the batch and of an earlier batch.
+                m("lobby", "a", Some("o1")),
+                m("lobby", "old", Some("o0")),
+                m("lobby", "e", None),
+                // The same offsets for other messages: refused, in the batch and before it.
+                m("lobby", "c", Some("o1")),
+                m("other", "old", Some("o0")),
+                // Another sender's offsets are theirs.
+                NewMessage {
+                    sender: Some("p-bob"),
+                    ..m("lobby", "f", Some("o1"))
+                },
+            ];
+            let mut conn = store.writer_connection().await.unwrap();
+            let out = conn.insert_batch(&batch).await.unwrap();
+            type Seen<'a> = Result<(&'a str, &'a str, i64, bool), OffsetInUse>;
+            let seen: Vec<Seen> = out
+                .iter()
+                .map(|i| {
+                    i.as_ref().map_err(|e| *e).map(|i| {
+                        (
+                            i.message.room.as_str(),
+                            i.message.text.as_str(),
+                            i.message.seq,
+                            i.created,
+                        )
+                    })
                 })
-            })
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                Ok(("lobby", "a", old.seq + 1, true)),
-                Ok(("other", "b", 1, true)),
-                Ok(("lobby", "a", old.seq + 1, false)),
-                Ok(("lobby", "old", old.seq, false)),
-                Ok(("lobby", "e", old.seq + 2, true)),
-                Err(OffsetInUse),
-                Err(OffsetInUse),
-                Ok(("lobby", "f", old.seq + 3, true)),
-            ]
-        );
-        let id = |i: usize| out[i].as_ref().unwrap().message.id;
-        assert!(id(0) < id(1) && id(1) < id(4) && id(4) < id(7));
-        let lobby = store.latest("lobby", 10).await.unwrap();
-        let texts: Vec<&str> = lobby.iter().map(|m| m.text.as_str()).collect();
-        assert_eq!(texts, ["old", "a", "e", "f"]);
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    Ok(("lobby", "a", old.seq + 1, true)),
+                    Ok(("other", "b", 1, true)),
+                    Ok(("lobby", "a", old.seq + 1, false)),
+                    Ok(("lobby", "old", old.seq, false)),
+                    Ok(("lobby", "e", old.seq + 2, true)),
+                    Err(OffsetInUse),
+                    Err(OffsetInUse),
+                    Ok(("lobby", "f", old.seq + 3, true)),
+                ]
+            );
+            let id = |i: usize| out[i].as_ref().unwrap().message.id;
+            assert!(id(0) < id(1) && id(1) < id(4) && id(4) < id(7));
+            let lobby = store.latest("lobby", 10).await.unwrap();
+            let texts: Vec<&str> = lobby.iter().map(|m| m.text.as_str()).collect();
+            assert_eq!(texts, ["old", "a", "e", "f"]);
+        }
     }
 
     /// A retry of a message deleted meanwhile still gets its ack: its text is gone, its room
     /// is not.
     #[tokio::test]
     async fn a_retry_finds_its_message_even_deleted() {
-        let (_dir, store) = open_temp().await;
-        let first = store.insert(msg("oops", Some("k"))).await.unwrap().message;
-        store.delete_message(first.id, 5).await.unwrap();
-        let again = store.try_insert(msg("oops", Some("k"))).await.unwrap();
-        assert_eq!(
-            again.map(|i| (i.message.id, i.created)),
-            Ok((first.id, false))
-        );
-        let elsewhere = NewMessage {
-            room: "other",
-            ..msg("oops", Some("k"))
-        };
-        assert!(matches!(
-            store.try_insert(elsewhere).await.unwrap(),
-            Err(OffsetInUse)
-        ));
+        for (_dir, store) in stores().await {
+            let first = store.insert(msg("oops", Some("k"))).await.unwrap().message;
+            store.delete_message(first.id, 5).await.unwrap();
+            let again = store.try_insert(msg("oops", Some("k"))).await.unwrap();
+            assert_eq!(
+                again.map(|i| (i.message.id, i.created)),
+                Ok((first.id, false))
+            );
+            let elsewhere = NewMessage {
+                room: "other",
+                ..msg("oops", Some("k"))
+            };
+            assert!(matches!(
+                store.try_insert(elsewhere).await.unwrap(),
+                Err(OffsetInUse)
+            ));
+        }
     }
 
     /// The writer remembers each room's newest seq between batches. A message stored
@@ -1141,23 +1332,43 @@ mod tests {
     async fn a_writer_numbers_on_after_another_connection_stored() {
         let (_dir, file) = open_temp().await;
         let memory = Store::open("sqlite::memory:").await.unwrap();
-        for store in [file, memory] {
-            let mut writer = store.writer_connection().unwrap();
+        let postgres = Store::open(&services::database()).await.unwrap();
+        for store in [file, memory, postgres] {
+            let mut writer = store.writer_connection().await.unwrap();
             let a = |text| NewMessage {
                 room: "a",
                 ..msg(text, None)
             };
-            let mut post = |m| writer.insert_batch(&[m]).unwrap().remove(0).unwrap();
-            assert_eq!(post(a("1")).message.seq, 1);
-            assert_eq!(post(a("2")).message.seq, 2);
-            assert_eq!(store.insert(a("3")).await.unwrap().message.seq, 3);
-            assert_eq!(post(a("4")).message.seq, 4);
+            let mut posted = Vec::new();
+            for m in [a("1"), a("2")] {
+                posted.push(writer.insert_batch(&[m]).await.unwrap().remove(0).unwrap());
+            }
+            let third = store.insert(a("3")).await.unwrap();
+            posted.push(
+                writer
+                    .insert_batch(&[a("4")])
+                    .await
+                    .unwrap()
+                    .remove(0)
+                    .unwrap(),
+            );
+            let seqs: Vec<i64> = posted.iter().map(|p| p.message.seq).collect();
+            assert_eq!((seqs, third.message.seq), (vec![1, 2, 4], 3));
             // A repeated offset is found by the insert itself and takes no seq.
-            let first = post(msg("x", Some("k")));
-            let again = post(msg("x", Some("k")));
-            assert!(first.created && !again.created);
-            assert_eq!(again.message.id, first.message.id);
-            assert_eq!(post(a("5")).message.seq, 5);
+            let mut once = Vec::new();
+            for _ in 0..2 {
+                let m = msg("x", Some("k"));
+                once.push(writer.insert_batch(&[m]).await.unwrap().remove(0).unwrap());
+            }
+            assert!(once[0].created && !once[1].created);
+            assert_eq!(once[1].message.id, once[0].message.id);
+            let fifth = writer
+                .insert_batch(&[a("5")])
+                .await
+                .unwrap()
+                .remove(0)
+                .unwrap();
+            assert_eq!(fifth.message.seq, 5);
             let texts: Vec<String> = store
                 .latest("a", 10)
                 .await
@@ -1171,171 +1382,176 @@ mod tests {
 
     #[tokio::test]
     async fn seq_counts_each_room_without_holes() {
-        let (_dir, store) = open_temp().await;
-        let room = |room, text| NewMessage {
-            room,
-            ..msg(text, None)
-        };
-        let a1 = store.insert(room("a", "1")).await.unwrap().message;
-        let b1 = store.insert(room("b", "1")).await.unwrap().message;
-        let a2 = store.insert(room("a", "2")).await.unwrap().message;
-        assert_eq!((a1.seq, b1.seq, a2.seq), (1, 1, 2));
-        // A repeat takes no seq.
-        store.insert(msg("r", Some("k"))).await.unwrap();
-        store.insert(msg("r", Some("k"))).await.unwrap();
-        let l2 = store.insert(msg("s", None)).await.unwrap().message;
-        assert_eq!(l2.seq, 2);
-        assert_eq!(store.head("a").await.unwrap(), (a2.id, 2));
-        assert_eq!(store.head("none").await.unwrap(), (0, 0));
+        for (_dir, store) in stores().await {
+            let room = |room, text| NewMessage {
+                room,
+                ..msg(text, None)
+            };
+            let a1 = store.insert(room("a", "1")).await.unwrap().message;
+            let b1 = store.insert(room("b", "1")).await.unwrap().message;
+            let a2 = store.insert(room("a", "2")).await.unwrap().message;
+            assert_eq!((a1.seq, b1.seq, a2.seq), (1, 1, 2));
+            // A repeat takes no seq.
+            store.insert(msg("r", Some("k"))).await.unwrap();
+            store.insert(msg("r", Some("k"))).await.unwrap();
+            let l2 = store.insert(msg("s", None)).await.unwrap().message;
+            assert_eq!(l2.seq, 2);
+            assert_eq!(store.head("a").await.unwrap(), (a2.id, 2));
+            assert_eq!(store.head("none").await.unwrap(), (0, 0));
+        }
     }
 
     #[tokio::test]
     async fn pages_go_back_from_before() {
-        let (_dir, store) = open_temp().await;
-        let mut ids = Vec::new();
-        for i in 0..5 {
-            ids.push(
-                store
-                    .insert(msg(&format!("m{i}"), None))
-                    .await
-                    .unwrap()
-                    .message
-                    .id,
+        for (_dir, store) in stores().await {
+            let mut ids = Vec::new();
+            for i in 0..5 {
+                ids.push(
+                    store
+                        .insert(msg(&format!("m{i}"), None))
+                        .await
+                        .unwrap()
+                        .message
+                        .id,
+                );
+            }
+            let (newest, more) = store.page_before("lobby", None, 2).await.unwrap();
+            assert_eq!(
+                (newest.iter().map(|m| m.id).collect::<Vec<_>>(), more),
+                (ids[3..].to_vec(), true)
             );
+            let (older, more) = store.page_before("lobby", Some(ids[2]), 5).await.unwrap();
+            assert_eq!(
+                (older.iter().map(|m| m.id).collect::<Vec<_>>(), more),
+                (ids[..2].to_vec(), false)
+            );
+            let after = store.oldest_after("lobby", ids[0], 2).await.unwrap();
+            assert_eq!(after.iter().map(|m| m.id).collect::<Vec<_>>(), ids[1..3]);
         }
-        let (newest, more) = store.page_before("lobby", None, 2).await.unwrap();
-        assert_eq!(
-            (newest.iter().map(|m| m.id).collect::<Vec<_>>(), more),
-            (ids[3..].to_vec(), true)
-        );
-        let (older, more) = store.page_before("lobby", Some(ids[2]), 5).await.unwrap();
-        assert_eq!(
-            (older.iter().map(|m| m.id).collect::<Vec<_>>(), more),
-            (ids[..2].to_vec(), false)
-        );
-        let after = store.oldest_after("lobby", ids[0], 2).await.unwrap();
-        assert_eq!(after.iter().map(|m| m.id).collect::<Vec<_>>(), ids[1..3]);
     }
 
     /// Cursors are ids, which rooms share; an id of another room (or of no message) still
     /// cuts a room's history where its own ids would.
     #[tokio::test]
     async fn cursors_from_other_rooms_cut_a_room_by_id() {
-        let (_dir, store) = open_temp().await;
-        // lobby gets ids 1, 3, 5, 7; "other" gets 2, 4, 6, 8.
-        let (mut lobby, mut other) = (Vec::new(), Vec::new());
-        for i in 0..4 {
-            lobby.push(store.insert(msg(&format!("l{i}"), None)).await.unwrap());
-            other.push(
+        for (_dir, store) in stores().await {
+            // lobby gets ids 1, 3, 5, 7; "other" gets 2, 4, 6, 8.
+            let (mut lobby, mut other) = (Vec::new(), Vec::new());
+            for i in 0..4 {
+                lobby.push(store.insert(msg(&format!("l{i}"), None)).await.unwrap());
+                other.push(
+                    store
+                        .insert(NewMessage {
+                            room: "other",
+                            ..msg(&format!("o{i}"), None)
+                        })
+                        .await
+                        .unwrap(),
+                );
+            }
+            let ids = |rows: &[StoredMessage]| rows.iter().map(|m| m.id).collect::<Vec<_>>();
+            let lobby: Vec<i64> = lobby.iter().map(|m| m.message.id).collect();
+            let cut = other[1].message.id;
+            assert!(lobby[1] < cut && cut < lobby[2]);
+            let after = store.oldest_after("lobby", cut, 10).await.unwrap();
+            assert_eq!(ids(&after), lobby[2..]);
+            let newest = store.newest_after("lobby", cut, 1).await.unwrap();
+            assert_eq!(ids(&newest), lobby[3..]);
+            let (before, more) = store.page_before("lobby", Some(cut), 10).await.unwrap();
+            assert_eq!((ids(&before), more), (lobby[..2].to_vec(), false));
+            // Beyond every id, and before the first.
+            assert!(
                 store
-                    .insert(NewMessage {
-                        room: "other",
-                        ..msg(&format!("o{i}"), None)
-                    })
+                    .oldest_after("lobby", 1_000, 10)
                     .await
-                    .unwrap(),
+                    .unwrap()
+                    .is_empty()
             );
+            let (all, _) = store.page_before("lobby", Some(1_000), 10).await.unwrap();
+            assert_eq!(ids(&all), lobby);
+            let (none, more) = store.page_before("lobby", Some(1), 10).await.unwrap();
+            assert_eq!((ids(&none), more), (vec![], false));
         }
-        let ids = |rows: &[StoredMessage]| rows.iter().map(|m| m.id).collect::<Vec<_>>();
-        let lobby: Vec<i64> = lobby.iter().map(|m| m.message.id).collect();
-        let cut = other[1].message.id;
-        assert!(lobby[1] < cut && cut < lobby[2]);
-        let after = store.oldest_after("lobby", cut, 10).await.unwrap();
-        assert_eq!(ids(&after), lobby[2..]);
-        let newest = store.newest_after("lobby", cut, 1).await.unwrap();
-        assert_eq!(ids(&newest), lobby[3..]);
-        let (before, more) = store.page_before("lobby", Some(cut), 10).await.unwrap();
-        assert_eq!((ids(&before), more), (lobby[..2].to_vec(), false));
-        // Beyond every id, and before the first.
-        assert!(
-            store
-                .oldest_after("lobby", 1_000, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let (all, _) = store.page_before("lobby", Some(1_000), 10).await.unwrap();
-        assert_eq!(ids(&all), lobby);
-        let (none, more) = store.page_before("lobby", Some(1), 10).await.unwrap();
-        assert_eq!((ids(&none), more), (vec![], false));
     }
 
     #[tokio::test]
     async fn names_are_held_until_their_claim_lapses() {
-        let (_dir, store) = open_temp().await;
-        let hold = 1_000;
-        let claim = |person, name: &'static str, now| {
-            let store = store.clone();
-            async move {
-                store
-                    .claim_name(person, name, &name.to_lowercase(), now, hold)
-                    .await
-                    .unwrap()
-            }
-        };
-        assert_eq!(claim("p1", "Ann", 10).await, Claim::Granted);
-        // Case-insensitively taken, by someone else, while the hold lasts.
-        assert_eq!(claim("p2", "aNN", 500).await, Claim::Taken);
-        // The holder may claim it again, and rename.
-        assert_eq!(claim("p1", "ann", 600).await, Claim::Granted);
-        assert_eq!(claim("p1", "annie", 700).await, Claim::Granted);
-        // The old name is free once its person renamed.
-        assert_eq!(claim("p2", "ann", 800).await, Claim::Granted);
-        // Being seen extends the hold; after it lapses the name can be taken.
-        store.touch_person("p2", 1_500).await.unwrap();
-        assert_eq!(claim("p3", "ann", 2_400).await, Claim::Taken);
-        assert_eq!(claim("p3", "ann", 2_600).await, Claim::Granted);
+        for (_dir, store) in stores().await {
+            let hold = 1_000;
+            let claim = |person, name: &'static str, now| {
+                let store = store.clone();
+                async move {
+                    store
+                        .claim_name(person, name, &name.to_lowercase(), now, hold)
+                        .await
+                        .unwrap()
+                }
+            };
+            assert_eq!(claim("p1", "Ann", 10).await, Claim::Granted);
+            // Case-insensitively taken, by someone else, while the hold lasts.
+            assert_eq!(claim("p2", "aNN", 500).await, Claim::Taken);
+            // The holder may claim it again, and rename.
+            assert_eq!(claim("p1", "ann", 600).await, Claim::Granted);
+            assert_eq!(claim("p1", "annie", 700).await, Claim::Granted);
+            // The old name is free once its person renamed.
+            assert_eq!(claim("p2", "ann", 800).await, Claim::Granted);
+            // Being seen extends the hold; after it lapses the name can be taken.
+            store.touch_person("p2", 1_500).await.unwrap();
+            assert_eq!(claim("p3", "ann", 2_400).await, Claim::Taken);
+            assert_eq!(claim("p3", "ann", 2_600).await, Claim::Granted);
+        }
     }
 
     #[tokio::test]
     async fn a_banned_person_cannot_claim_and_keeps_their_name() {
-        let (_dir, store) = open_temp().await;
-        let hold = 1_000;
-        store
-            .claim_name("p1", "Ann", "ann", 10, hold)
-            .await
-            .unwrap();
-        assert_eq!(store.ban("nobody", 20).await.unwrap(), None);
-        let banned = store.ban("ann", 20).await.unwrap();
-        assert_eq!(banned, Some(("p1".to_owned(), "Ann".to_owned())));
-        // Neither under their name nor another; and long after, nobody takes theirs.
-        assert_eq!(
+        for (_dir, store) in stores().await {
+            let hold = 1_000;
             store
-                .claim_name("p1", "Ann", "ann", 30, hold)
+                .claim_name("p1", "Ann", "ann", 10, hold)
                 .await
-                .unwrap(),
-            Claim::Banned
-        );
-        assert_eq!(
-            store.claim_name("p1", "x", "x", 30, hold).await.unwrap(),
-            Claim::Banned
-        );
-        assert_eq!(
-            store
-                .claim_name("p2", "ann", "ann", 1_000_000, hold)
-                .await
-                .unwrap(),
-            Claim::Taken
-        );
-        // Lifted: theirs again, held from then on.
-        assert_eq!(
-            store.unban("ann", 2_000_000).await.unwrap().as_deref(),
-            Some("Ann")
-        );
-        assert_eq!(
-            store
-                .claim_name("p2", "ann", "ann", 2_000_500, hold)
-                .await
-                .unwrap(),
-            Claim::Taken
-        );
-        assert_eq!(
-            store
-                .claim_name("p1", "Ann", "ann", 2_000_600, hold)
-                .await
-                .unwrap(),
-            Claim::Granted
-        );
+                .unwrap();
+            assert_eq!(store.ban("nobody", 20).await.unwrap(), None);
+            let banned = store.ban("ann", 20).await.unwrap();
+            assert_eq!(banned, Some(("p1".to_owned(), "Ann".to_owned())));
+            // Neither under their name nor another; and long after, nobody takes theirs.
+            assert_eq!(
+                store
+                    .claim_name("p1", "Ann", "ann", 30, hold)
+                    .await
+                    .unwrap(),
+                Claim::Banned
+            );
+            assert_eq!(
+                store.claim_name("p1", "x", "x", 30, hold).await.unwrap(),
+                Claim::Banned
+            );
+            assert_eq!(
+                store
+                    .claim_name("p2", "ann", "ann", 1_000_000, hold)
+                    .await
+                    .unwrap(),
+                Claim::Taken
+            );
+            // Lifted: theirs again, held from then on.
+            assert_eq!(
+                store.unban("ann", 2_000_000).await.unwrap().as_deref(),
+                Some("Ann")
+            );
+            assert_eq!(
+                store
+                    .claim_name("p2", "ann", "ann", 2_000_500, hold)
+                    .await
+                    .unwrap(),
+                Claim::Taken
+            );
+            assert_eq!(
+                store
+                    .claim_name("p1", "Ann", "ann", 2_000_600, hold)
+                    .await
+                    .unwrap(),
+                Claim::Granted
+            );
+        }
     }
 
     /// The writer's own connection joins the in-memory database the pool shares.
@@ -1356,22 +1572,24 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("p.db").display());
         let store = Store::open(&url).await.unwrap();
         store.insert(msg("kept", Some("k"))).await.unwrap();
+        let Pool::Sqlite { pool, .. } = &store.pool else {
+            unreachable!("a SQLite store")
+        };
         let mode: (String,) = sqlx::query_as("PRAGMA journal_mode")
-            .fetch_one(&store.pool)
+            .fetch_one(pool)
             .await
             .unwrap();
         assert_eq!(mode.0, "wal");
         // Both kinds of connection checkpoint at the same, raised mark: a connection left at
         // SQLite's default would checkpoint in its commits.
         let (pooled,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
-            .fetch_one(&store.pool)
+            .fetch_one(pool)
             .await
             .unwrap();
-        let writer = store
-            .writer_connection()
-            .unwrap()
-            .pragma("wal_autocheckpoint")
-            .unwrap();
+        let WriterConnection::Sqlite(writer) = store.writer_connection().await.unwrap() else {
+            unreachable!("a SQLite store")
+        };
+        let writer = writer.pragma("wal_autocheckpoint").unwrap();
         let mark = i64::from(WAL_AUTOCHECKPOINT);
         assert_eq!((pooled, writer), (mark, mark));
         store.close().await;
@@ -1383,42 +1601,39 @@ mod tests {
 
     #[tokio::test]
     async fn kinds_read_back_as_written_and_an_unknown_one_is_an_error() {
-        let (_dir, store) = open_temp().await;
-        let kinds = [
-            None,
-            Some(MessageKind::Announcement),
-            Some(MessageKind::Joined),
-            Some(MessageKind::Left),
-            Some(MessageKind::Deleted),
-        ];
-        for (i, kind) in kinds.into_iter().enumerate() {
-            let offset = format!("k{i}");
-            let written = store
-                .insert(NewMessage {
-                    kind,
-                    ..msg("x", Some(&offset))
-                })
-                .await
-                .unwrap();
-            assert_eq!(written.message.kind, kind);
-            // Read back by the pool's connections and by the writer's (a retry of the offset).
-            let pooled = store.latest("lobby", 1).await.unwrap();
-            assert_eq!(pooled[0].kind, kind);
-            let again = store.insert(msg("x", Some(&offset))).await.unwrap();
-            assert_eq!((again.created, again.message.kind), (false, kind));
+        for (_dir, store) in stores().await {
+            let kinds = [
+                None,
+                Some(MessageKind::Announcement),
+                Some(MessageKind::Joined),
+                Some(MessageKind::Left),
+                Some(MessageKind::Deleted),
+            ];
+            for (i, kind) in kinds.into_iter().enumerate() {
+                let offset = format!("k{i}");
+                let written = store
+                    .insert(NewMessage {
+                        kind,
+                        ..msg("x", Some(&offset))
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(written.message.kind, kind);
+                // Read back by the pool's connections and by the writer's (a retry of the offset).
+                let pooled = store.latest("lobby", 1).await.unwrap();
+                assert_eq!(pooled[0].kind, kind);
+                let again = store.insert(msg("x", Some(&offset))).await.unwrap();
+                assert_eq!((again.created, again.message.kind), (false, kind));
+            }
+            store
+                .sql("UPDATE messages SET kind = 'edited' WHERE client_offset = 'k0'")
+                .await;
+            assert!(matches!(
+                store.latest("lobby", 10).await,
+                Err(StoreError(Failure::Sqlx(sqlx::Error::ColumnDecode { .. })))
+            ));
+            assert!(store.try_insert(msg("x", Some("k0"))).await.is_err());
         }
-        sqlx::query("UPDATE messages SET kind = 'edited' WHERE client_offset = 'k0'")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        assert!(matches!(
-            store.latest("lobby", 10).await,
-            Err(StoreError(Failure::Sqlx(sqlx::Error::ColumnDecode { .. })))
-        ));
-        assert!(matches!(
-            store.try_insert(msg("x", Some("k0"))).await,
-            Err(StoreError(Failure::Sqlite(_)))
-        ));
     }
 
     #[test]
@@ -1427,5 +1642,171 @@ mod tests {
             assert_eq!(room_kind_of(room_kind_column(kind)).unwrap(), kind);
         }
         assert!(room_kind_of("channel").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_holder_keeps_the_name_until_the_caller_evicts_them() {
+        for (_dir, store) in stores().await {
+            let hold = 1_000;
+            let claim = |person: &str, now, evict: Option<&str>| Change::ClaimName {
+                person: person.to_owned(),
+                name: "Ann".to_owned(),
+                name_key: "ann".to_owned(),
+                now,
+                hold_ms: hold,
+                evict: evict.map(str::to_owned),
+            };
+            let granted = Outcome::Claim(Claim::Granted);
+            let taken = Outcome::Claim(Claim::Taken);
+            assert_eq!(store.change(claim("p1", 10, None)).await.unwrap(), granted);
+            assert_eq!(store.change(claim("p2", 500, None)).await.unwrap(), taken);
+            // Lapsed, but perhaps still connected: the caller is asked, and nothing changes.
+            let lapsed = Outcome::Claim(Claim::Lapsed {
+                holder: "p1".to_owned(),
+            });
+            assert_eq!(
+                store.change(claim("p2", 5_000, None)).await.unwrap(),
+                lapsed
+            );
+            let wrong = claim("p2", 5_000, Some("p3"));
+            assert_eq!(store.change(wrong).await.unwrap(), lapsed);
+            let evicting = claim("p2", 5_000, Some("p1"));
+            assert_eq!(store.change(evicting).await.unwrap(), granted);
+            assert_eq!(store.change(claim("p1", 5_100, None)).await.unwrap(), taken);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_change_is_undone_alone_and_callers_hear_after_the_commit() {
+        use crate::store::write::Pending;
+        use std::sync::{Arc, Mutex};
+        for (_dir, store) in stores().await {
+            let heard = Arc::new(Mutex::new(Vec::new()));
+            let add = |room: &'static str, sql: &'static str| {
+                let heard = heard.clone();
+                Pending::new(Change::Sql(sql), move |outcome| {
+                    let told = if outcome.is_ok() { "made" } else { "failed" };
+                    heard.lock().unwrap().push(format!("{room} {told}"));
+                })
+            };
+            let changes = vec![
+                add(
+                    "a",
+                    "INSERT INTO rooms (name, kind, created_at) VALUES ('a', 'room', 1)",
+                ),
+                add(
+                    "b",
+                    "INSERT INTO rooms (name, kind, created_at) VALUES ('b', 'room', 1);
+                     INSERT INTO nowhere VALUES (1)",
+                ),
+                add(
+                    "c",
+                    "INSERT INTO rooms (name, kind, created_at) VALUES ('c', 'room', 1)",
+                ),
+            ];
+            let mut conn = store.writer_connection().await.unwrap();
+            let written = conn.write(changes, &[msg("after", None)]).await.unwrap();
+            assert!(heard.lock().unwrap().is_empty(), "nobody hears before");
+            for tell in written.told {
+                tell();
+            }
+            assert_eq!(*heard.lock().unwrap(), ["a made", "b failed", "c made"]);
+            assert!(written.outcomes[0].is_ok(), "the batch's message is stored");
+            let rooms = store.public_rooms().await.unwrap();
+            assert_eq!(rooms, ["a", "c", "lobby"]);
+        }
+    }
+
+    /// Two nodes' writers on one Postgres database, posting to the same rooms at once, and
+    /// retrying each other's offsets: each room's seqs stay gapless and unique, and each
+    /// offset is stored once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_writers_on_one_postgres_number_rooms_without_holes_or_doubles() {
+        let url = services::database();
+        let store = Store::open(&url).await.unwrap();
+        let second = Store::open(&url).await.unwrap();
+        for room in ["r1", "r2", "r3"] {
+            store.create_room(room, "p-ann", 1).await.unwrap();
+        }
+        const BATCHES: usize = 40;
+        let node = |store: Store, node: usize| {
+            tokio::spawn(async move {
+                let mut conn = store.writer_connection().await.unwrap();
+                let mut ids = Vec::new();
+                for b in 0..BATCHES {
+                    let texts: Vec<String> = (0..6).map(|i| format!("n{node} b{b} m{i}")).collect();
+                    // Offsets shared by both nodes: the same message, retried on the other node.
+                    let offsets: Vec<String> = (0..6).map(|i| format!("o{b}-{i}")).collect();
+                    let batch: Vec<NewMessage> = (0..6)
+                        .map(|i| NewMessage {
+                            room: ["r1", "r2", "r3"][(i + b) % 3],
+                            author: "ann",
+                            text: if i % 2 == 0 { "shared" } else { &texts[i] },
+                            client_offset: (i % 2 == 0).then_some(offsets[i].as_str()),
+                            sender: Some("p-ann"),
+                            kind: None,
+                        })
+                        .collect();
+                    for outcome in conn.insert_batch(&batch).await.unwrap() {
+                        ids.push(outcome.unwrap().message.id);
+                    }
+                }
+                ids
+            })
+        };
+        let (a, b) = (node(store.clone(), 1), node(second, 2));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert_eq!(a.len() + b.len(), 2 * BATCHES * 6);
+        let mut total = 0;
+        for room in ["r1", "r2", "r3"] {
+            let all = store.latest(room, 10_000).await.unwrap();
+            let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+            let expected: Vec<i64> = (1..=all.len() as i64).collect();
+            assert_eq!(seqs, expected, "{room}: gapless, unique, in id order");
+            total += all.len();
+        }
+        // Per node and batch: three shared messages (stored once), three of its own.
+        assert_eq!(total, BATCHES * 3 + 2 * BATCHES * 3);
+        let mut shared: Vec<i64> = a.iter().chain(&b).copied().collect();
+        shared.sort_unstable();
+        shared.dedup();
+        assert_eq!(
+            shared.len(),
+            total,
+            "a retried offset gets the stored message's id"
+        );
+    }
+
+    #[tokio::test]
+    async fn nodes_on_one_postgres_share_their_settings_and_sqlite_keeps_its_own() {
+        let url = services::database();
+        let first = Store::open(&url).await.unwrap();
+        let second = Store::open(&url).await.unwrap();
+        let made = first.shared_setting("secret", "one").await.unwrap();
+        let found = second.shared_setting("secret", "two").await.unwrap();
+        assert_eq!(
+            (made.as_deref(), found.as_deref()),
+            (Some("one"), Some("one"))
+        );
+        let (_dir, sqlite) = open_temp().await;
+        assert_eq!(sqlite.shared_setting("secret", "x").await.unwrap(), None);
+        assert_eq!(sqlite.backend(), Backend::Sqlite);
+        assert_eq!(first.backend(), Backend::Postgres);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_postgres_is_a_clear_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgres://palaver:hunter2@127.0.0.1:{port}/palaver");
+        let e = Store::open(&url).await.unwrap_err().to_string();
+        assert!(e.contains("cannot reach the database"), "{e}");
+        assert!(
+            !e.contains("hunter2"),
+            "the password stays out of messages: {e}"
+        );
     }
 }

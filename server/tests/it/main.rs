@@ -6,6 +6,7 @@ mod admin;
 mod assets;
 mod catchup;
 mod chat;
+mod cluster;
 mod data_files;
 mod headers;
 mod hostile;

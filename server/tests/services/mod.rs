@@ -31,7 +31,8 @@ impl Service {
             "$@" </dev/null &
             pid=$!
             cat >/dev/null
-            kill "$pid" 2>/dev/null
+            # INT: Postgres's fast shutdown (TERM waits for its clients to leave).
+            kill -INT "$pid" 2>/dev/null
             wait "$pid" 2>/dev/null
             rm -rf "$dir"
         "#;
@@ -76,13 +77,17 @@ fn as_service_user(program: &str) -> Vec<String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false);
     if root && program.contains("postgres") {
-        vec![
-            "runuser".into(),
-            "-u".into(),
-            "postgres".into(),
-            "--".into(),
-            program.into(),
+        // setpriv runs it in place (runuser would fork, pass no signal on, and the shell
+        // would wait for runuser rather than for Postgres).
+        [
+            "setpriv",
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--init-groups",
+            program,
         ]
+        .map(String::from)
+        .to_vec()
     } else {
         vec![program.into()]
     }
@@ -211,7 +216,9 @@ fn postgres() -> &'static Postgres {
             "-c".into(),
             "max_connections=400".into(),
             "-c".into(),
-            "log_min_messages=warning".into(),
+            "log_min_messages=fatal".into(),
+            "-c".into(),
+            "log_min_error_statement=panic".into(),
         ];
         let program = bin.join("postgres").display().to_string();
         let service = Service::spawn(&program, &args, &dir, port);

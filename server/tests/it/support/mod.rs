@@ -48,6 +48,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
+    database: String,
     configure: fn(&mut Config),
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -61,10 +62,21 @@ impl TestServer {
     /// A server whose default configuration `configure` adjusts.
     pub async fn start_with(configure: fn(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let (addr, stop, task) = spawn(&dir, "127.0.0.1:0", configure).await;
+        let database = database_url(&dir);
+        TestServer::start_on(dir, database, configure).await
+    }
+
+    /// A server on the database at `database` (a node of several, when they share it).
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        database: String,
+        configure: fn(&mut Config),
+    ) -> TestServer {
+        let (addr, stop, task) = spawn(&dir, &database, "127.0.0.1:0", configure).await;
         TestServer {
             addr,
             dir,
+            database,
             configure,
             stop: Some(stop),
             task: Some(task),
@@ -74,7 +86,13 @@ impl TestServer {
     /// Graceful shutdown, then a fresh server on the same address and database.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (addr, stop, task) = spawn(&self.dir, &self.addr.to_string(), self.configure).await;
+        let (addr, stop, task) = spawn(
+            &self.dir,
+            &self.database,
+            &self.addr.to_string(),
+            self.configure,
+        )
+        .await;
         assert_eq!(addr, self.addr);
         self.stop = Some(stop);
         self.task = Some(task);
@@ -90,6 +108,11 @@ impl TestServer {
                 .expect("server did not shut down in time")
                 .unwrap();
         }
+    }
+
+    /// The URL of the server's database.
+    pub fn database(&self) -> &str {
+        &self.database
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
@@ -152,12 +175,14 @@ pub fn database_url(dir: &tempfile::TempDir) -> String {
 
 async fn spawn(
     dir: &tempfile::TempDir,
+    database: &str,
     addr: &str,
     configure: fn(&mut Config),
 ) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
     let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = Config::with_database(database_url(dir));
+    let mut config = Config::with_database(database.to_owned());
+    config.data_dir = Some(dir.path().join("data"));
     // Empty until a test writes assets into `site/pkg`.
     config.site_root = dir.path().join("site").display().to_string();
     configure(&mut config);

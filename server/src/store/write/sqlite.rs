@@ -12,14 +12,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 
-use app::events::MessageKind;
-
+use crate::store::write::{Pending, Written, repeat, sqlite_changes};
 use crate::store::{
     COLUMNS, Inserted, NewMessage, OffsetInUse, StoreError, StoredMessage, WAL_AUTOCHECKPOINT,
     message_kind_column, message_kind_of, now_ms, stored_message,
 };
 
-pub(crate) struct WriterConnection {
+pub(crate) struct SqliteWriter {
     conn: Connection,
     /// Each room's newest seq as this connection stored it, so that a batch need not look it
     /// up with a query per room. Trusted only while `data_version` says that no other
@@ -33,7 +32,7 @@ pub(crate) struct WriterConnection {
 /// Rooms whose newest seq is remembered at most; beyond it the memory starts afresh.
 const REMEMBERED_ROOMS: usize = 10_000;
 
-impl WriterConnection {
+impl SqliteWriter {
     /// A pragma's value on this connection, for tests of its settings.
     #[cfg(test)]
     pub(crate) fn pragma(&self, name: &str) -> Result<i64, StoreError> {
@@ -42,7 +41,7 @@ impl WriterConnection {
 
     /// Opens the database that [`crate::store::Store::open`] created and migrated: its file,
     /// or the in-memory database its pool shares.
-    pub(crate) fn open(path: &Path, in_memory: bool) -> Result<WriterConnection, StoreError> {
+    pub(crate) fn open(path: &Path, in_memory: bool) -> Result<SqliteWriter, StoreError> {
         let conn = if in_memory {
             Connection::open_with_flags(
                 path,
@@ -64,69 +63,42 @@ impl WriterConnection {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
-        Ok(WriterConnection {
+        Ok(SqliteWriter {
             conn,
             newest: HashMap::new(),
             data_version: 0,
         })
     }
 
-    /// Makes one change in a transaction of its own (the writer batches them: see
-    /// [`WriterConnection::write`]).
-    #[cfg(test)]
-    pub(crate) fn apply<T>(
-        &mut self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
-    }
-
-    /// [`WriterConnection::write`] of messages alone.
-    #[cfg(test)]
-    pub(crate) fn insert_batch(
-        &mut self,
-        messages: &[NewMessage<'_>],
-    ) -> Result<Vec<Result<Inserted, OffsetInUse>>, StoreError> {
-        Ok(self.write(Vec::new(), messages)?.outcomes)
-    }
-
-    /// Makes `changes`, each in a savepoint of its own so that one that fails is undone alone,
-    /// then stores `messages`, all in one transaction, so that they share one commit (and its
-    /// fsync). A message whose sender stored its client offset
-    /// already (or earlier in the batch) is not stored again: when it is the same message (its
-    /// room and text; a retry), its outcome is the stored one, with `created: false`; when it
-    /// is another, [`OffsetInUse`]. All or nothing: on error, nothing is stored.
+    /// See [`crate::store::write::WriterConnection::write`]: each change in a savepoint of its
+    /// own so that one that fails is undone alone, and everything in one transaction, so that
+    /// it shares one commit (and its fsync).
     ///
     /// Callers must not insert concurrently: seqs are computed here, from each room's newest,
     /// and the unique (room, seq) index turns a race into an error rather than a hole.
     pub(crate) fn write(
         &mut self,
-        changes: Vec<Change>,
+        changes: Vec<Pending>,
         messages: &[NewMessage<'_>],
     ) -> Result<Written, StoreError> {
         // IMMEDIATE: take the write lock now. A deferred transaction reads first, and in WAL
         // mode its upgrade to a writer fails at once ("database is locked", no busy wait) if
         // another connection committed meanwhile, as an admin's deletion or ban may.
-        let WriterConnection {
+        let SqliteWriter {
             conn,
             newest,
             data_version,
         } = self;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut told = Vec::with_capacity(changes.len());
-        for change in changes {
+        for pending in changes {
             let savepoint = tx.savepoint()?;
-            let (made, tell) = change.make(&savepoint);
-            if made {
+            let outcome = sqlite_changes::make(&savepoint, &pending.change);
+            if outcome.is_ok() {
                 savepoint.commit()?;
             }
             // Otherwise dropped, which rolls the savepoint back.
-            told.push(tell);
+            told.push(pending.told(outcome.map_err(Into::into)));
         }
         // Read under the write lock: nobody else commits until this transaction ends.
         let version: i64 = tx
@@ -228,61 +200,6 @@ impl WriterConnection {
     }
 }
 
-/// What a committed batch gives back.
-pub(crate) struct Written {
-    /// What tells each change's caller its outcome, in order.
-    pub(crate) told: Vec<Told>,
-    /// Each message's outcome, in order.
-    pub(crate) outcomes: Vec<Result<Inserted, OffsetInUse>>,
-}
-
-/// A change to people, rooms or memberships, for the writer's next transaction: it makes its
-/// statements on the connection it is given, says whether they succeeded (else they are
-/// undone), and gives what tells its caller the outcome once the transaction has committed.
-pub(crate) struct Change(Box<Make>);
-
-type Make = dyn FnOnce(&Connection) -> (bool, Told) + Send;
-
-/// Tells a change's caller how it ended; called only after the commit. Dropped uncalled (the
-/// transaction failed), the caller learns that the change was not made.
-pub(crate) type Told = Box<dyn FnOnce() + Send>;
-
-impl Change {
-    /// The change that `f` makes, whose outcome `tell` receives.
-    pub(crate) fn new<T: Send + 'static>(
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-        tell: impl FnOnce(Result<T, StoreError>) + Send + 'static,
-    ) -> Change {
-        Change(Box::new(move |c| {
-            let outcome = f(c);
-            (
-                outcome.is_ok(),
-                Box::new(move || tell(outcome.map_err(Into::into))),
-            )
-        }))
-    }
-
-    fn make(self, c: &Connection) -> (bool, Told) {
-        (self.0)(c)
-    }
-}
-
-/// The outcome of `m`, whose sender stored its offset before as `stored`: a retry of the same
-/// message gets it back; anything else under that offset is refused.
-fn repeat(stored: StoredMessage, m: &NewMessage<'_>) -> Result<Inserted, OffsetInUse> {
-    // A deleted message's text is gone, so its retry is recognised by its room alone.
-    let same = stored.room == m.room
-        && (stored.text == m.text || stored.kind == Some(MessageKind::Deleted));
-    if same {
-        Ok(Inserted {
-            message: stored,
-            created: false,
-        })
-    } else {
-        Err(OffsetInUse)
-    }
-}
-
 /// A row of [`COLUMNS`].
 fn message_of(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     let kind = message_kind_of(r.get_ref(7)?.as_str_or_null()?).map_err(|e| {
@@ -297,73 +214,25 @@ mod tests {
 
     use super::*;
     use crate::store::Store;
-
-    /// A change that adds `room`, then fails if `fail`; its outcome goes to `heard`.
-    fn add_room(room: &'static str, fail: bool, heard: &Arc<Mutex<Vec<String>>>) -> Change {
-        let heard = heard.clone();
-        Change::new(
-            move |c| {
-                c.execute(
-                    "INSERT INTO rooms (name, kind, created_at) VALUES (?1, 'room', 1)",
-                    [room],
-                )?;
-                if fail {
-                    c.execute("INSERT INTO nowhere VALUES (1)", [])?;
-                }
-                Ok(room)
-            },
-            move |outcome| {
-                let told = match outcome {
-                    Ok(room) => format!("{room} made"),
-                    Err(_) => format!("{room} failed"),
-                };
-                heard.lock().unwrap().push(told);
-            },
-        )
-    }
-
-    #[tokio::test]
-    async fn a_failed_change_is_undone_alone_and_callers_hear_after_the_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("p.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let mut conn = store.writer_connection().unwrap();
-        let heard = Arc::new(Mutex::new(Vec::new()));
-        let changes = vec![
-            add_room("a", false, &heard),
-            add_room("b", true, &heard),
-            add_room("c", false, &heard),
-        ];
-        let written = conn.write(changes, &[]).unwrap();
-        assert!(heard.lock().unwrap().is_empty(), "nobody hears before");
-        for tell in written.told {
-            tell();
-        }
-        assert_eq!(*heard.lock().unwrap(), ["a made", "b failed", "c made"]);
-        let rooms: Vec<String> = conn
-            .conn
-            .prepare("SELECT name FROM rooms WHERE name IN ('a', 'b', 'c') ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(rooms, ["a", "c"]);
-    }
+    use crate::store::write::{Change, WriterConnection};
 
     #[tokio::test]
     async fn a_change_whose_batch_fails_is_reported_unwritten() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("p.db").display());
         let store = Store::open(&url).await.unwrap();
-        let mut conn = store.writer_connection().unwrap();
+        let WriterConnection::Sqlite(mut conn) = store.writer_connection().await.unwrap() else {
+            unreachable!("a SQLite store")
+        };
         let heard = Arc::new(Mutex::new(Vec::new()));
-        // A change that ends the transaction under the batch's feet, as a failing disk would.
-        let breaking = Change::new(|c| c.execute_batch("ROLLBACK"), |_| {});
-        assert!(
-            conn.write(vec![add_room("a", false, &heard), breaking], &[])
-                .is_err()
+        let heard_a = heard.clone();
+        let add = Pending::new(
+            Change::Sql("INSERT INTO rooms (name, kind, created_at) VALUES ('a', 'room', 1)"),
+            move |o| heard_a.lock().unwrap().push(o.is_ok()),
         );
+        // A change that ends the transaction under the batch's feet, as a failing disk would.
+        let breaking = Pending::new(Change::Sql("ROLLBACK"), |_| {});
+        assert!(conn.write(vec![add, breaking], &[]).is_err());
         // Its `Told` was dropped uncalled: `Writer::change` turns that into `NotWritten`.
         assert!(heard.lock().unwrap().is_empty());
         let count: i64 = conn

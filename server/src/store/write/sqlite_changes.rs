@@ -9,13 +9,62 @@ use app::events::LOBBY;
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, ffi};
 
 use crate::store::Claim;
+use crate::store::write::{Change, Outcome};
+
+/// Makes `change` on `c`.
+pub(crate) fn make(c: &Connection, change: &Change) -> rusqlite::Result<Outcome> {
+    Ok(match change {
+        Change::ClaimName {
+            person,
+            name,
+            name_key,
+            now,
+            hold_ms,
+            evict,
+        } => Outcome::Claim(claim_name(
+            c,
+            person,
+            name,
+            name_key,
+            *now,
+            *hold_ms,
+            evict.as_deref(),
+        )?),
+        Change::TouchPerson { person, now } => {
+            touch_person(c, person, *now)?;
+            Outcome::Done
+        }
+        Change::CreateRoom { name, person, now } => {
+            Outcome::Made(create_room(c, name, person, *now)?)
+        }
+        #[cfg(test)]
+        Change::Join { room, person, now } => Outcome::Made(join(c, room, person, *now)?),
+        Change::JoinPublic { room, person, now } => {
+            Outcome::Public(join_public(c, room, person, *now)?)
+        }
+        Change::Leave { room, person } => Outcome::Made(leave(c, room, person)?),
+        Change::OpenDm { name, a, b, now } => {
+            open_dm(c, name, a, b, *now)?;
+            Outcome::Done
+        }
+        Change::MarkRead { room, person, seq } => {
+            mark_read(c, room, person, *seq)?;
+            Outcome::Done
+        }
+        #[cfg(test)]
+        Change::Sql(sql) => {
+            c.execute_batch(sql)?;
+            Outcome::Done
+        }
+    })
+}
 
 /// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
 /// or another person holds it: someone seen within `hold_ms` of `now`, or banned. A holder
 /// whose claim has lapsed is removed only when the caller names them in `evict` (having
 /// checked that they are not connected: a connected person's `last_seen` is when they came);
 /// otherwise the answer is [`Claim::Lapsed`], so that the caller can check.
-pub(crate) fn claim_name(
+fn claim_name(
     c: &Connection,
     person: &str,
     name: &str,
@@ -70,19 +119,14 @@ pub(crate) fn claim_name(
 }
 
 /// Records that `person` was seen at `now`, extending their hold on their name.
-pub(crate) fn touch_person(c: &Connection, person: &str, now: i64) -> rusqlite::Result<()> {
+fn touch_person(c: &Connection, person: &str, now: i64) -> rusqlite::Result<()> {
     c.prepare_cached("UPDATE people SET last_seen = MAX(last_seen, ?1) WHERE person = ?2")?
         .execute((now, person))?;
     Ok(())
 }
 
 /// Creates a public room with `person` as its first member; false when the name is taken.
-pub(crate) fn create_room(
-    c: &Connection,
-    name: &str,
-    person: &str,
-    now: i64,
-) -> rusqlite::Result<bool> {
+fn create_room(c: &Connection, name: &str, person: &str, now: i64) -> rusqlite::Result<bool> {
     let created = c
         .prepare_cached(
             "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?1, 'room', ?2, ?3)
@@ -97,7 +141,7 @@ pub(crate) fn create_room(
 }
 
 /// Adds `person` to `room`; false when they were in it already.
-pub(crate) fn join(c: &Connection, room: &str, person: &str, now: i64) -> rusqlite::Result<bool> {
+fn join(c: &Connection, room: &str, person: &str, now: i64) -> rusqlite::Result<bool> {
     // read_seq starts at the room's head: a newcomer has nothing unread.
     Ok(c.prepare_cached(
         "INSERT INTO members (room, person, joined_at, read_seq)
@@ -110,7 +154,7 @@ pub(crate) fn join(c: &Connection, room: &str, person: &str, now: i64) -> rusqli
 
 /// Adds `person` to the public room `room`: whether they were not in it already, or `None`
 /// when there is no such public room.
-pub(crate) fn join_public(
+fn join_public(
     c: &Connection,
     room: &str,
     person: &str,
@@ -126,7 +170,7 @@ pub(crate) fn join_public(
 }
 
 /// Takes `person` out of `room`; false when they were not in it.
-pub(crate) fn leave(c: &Connection, room: &str, person: &str) -> rusqlite::Result<bool> {
+fn leave(c: &Connection, room: &str, person: &str) -> rusqlite::Result<bool> {
     Ok(
         c.prepare_cached("DELETE FROM members WHERE room = ?1 AND person = ?2")?
             .execute((room, person))?
@@ -137,13 +181,7 @@ pub(crate) fn leave(c: &Connection, room: &str, person: &str) -> rusqlite::Resul
 /// Creates the direct conversation `name` that `a` opens with `b`, unless it exists. `b` is
 /// only invited: it is not in their list until its first message (see
 /// [`crate::store::Store::room_list`]).
-pub(crate) fn open_dm(
-    c: &Connection,
-    name: &str,
-    a: &str,
-    b: &str,
-    now: i64,
-) -> rusqlite::Result<()> {
+fn open_dm(c: &Connection, name: &str, a: &str, b: &str, now: i64) -> rusqlite::Result<()> {
     c.prepare_cached(
         "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?1, 'dm', ?2, ?3)
          ON CONFLICT (name) DO NOTHING",
@@ -168,12 +206,7 @@ pub(crate) fn open_dm(
 
 /// Moves `person`'s read marker in `room` forward to `seq` (never back, and never past the
 /// room's newest message, so a bogus `seq` cannot hide messages yet to come).
-pub(crate) fn mark_read(
-    c: &Connection,
-    room: &str,
-    person: &str,
-    seq: i64,
-) -> rusqlite::Result<()> {
+fn mark_read(c: &Connection, room: &str, person: &str, seq: i64) -> rusqlite::Result<()> {
     c.prepare_cached(
         "UPDATE members
          SET read_seq = MAX(read_seq,
@@ -188,33 +221,4 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if f.code == ErrorCode::ConstraintViolation
             && f.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Store;
-
-    #[tokio::test]
-    async fn a_lapsed_holder_keeps_the_name_until_the_caller_evicts_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("p.db").display());
-        let store = Store::open(&url).await.unwrap();
-        let mut conn = store.writer_connection().unwrap();
-        let hold = 1_000;
-        let mut claim = |person: &str, now, evict: Option<&str>| {
-            conn.apply(|c| claim_name(c, person, "Ann", "ann", now, hold, evict))
-                .unwrap()
-        };
-        assert_eq!(claim("p1", 10, None), Claim::Granted);
-        assert_eq!(claim("p2", 500, None), Claim::Taken);
-        // Lapsed, but perhaps still connected: the caller is asked, and nothing changes.
-        let lapsed = Claim::Lapsed {
-            holder: "p1".to_owned(),
-        };
-        assert_eq!(claim("p2", 5_000, None), lapsed);
-        assert_eq!(claim("p2", 5_000, Some("p3")), lapsed);
-        assert_eq!(claim("p2", 5_000, Some("p1")), Claim::Granted);
-        assert_eq!(claim("p1", 5_100, None), Claim::Taken);
-    }
 }

@@ -1,0 +1,181 @@
+//! The writer's side of the store: batches of posts and changes, each batch one transaction
+//! on the writer's own connection, whichever backend holds the data.
+//!
+//! A change is data ([`Change`]), not code, so that each backend makes it in its own SQL:
+//! SQLite's on a blocking connection ([`sqlite`]), Postgres's on an async one ([`postgres`]).
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+pub(crate) mod sqlite_changes;
+
+use crate::store::{Claim, Inserted, NewMessage, OffsetInUse, StoreError};
+
+/// A change to people, rooms or memberships, made in the writer's next transaction. Each is
+/// documented where SQLite makes it ([`sqlite_changes`]); Postgres makes the same.
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    ClaimName {
+        person: String,
+        name: String,
+        name_key: String,
+        now: i64,
+        hold_ms: i64,
+        evict: Option<String>,
+    },
+    TouchPerson {
+        person: String,
+        now: i64,
+    },
+    CreateRoom {
+        name: String,
+        person: String,
+        now: i64,
+    },
+    /// Joining any room, public or not: the server joins only public ones ([`Change::JoinPublic`]).
+    #[cfg(test)]
+    Join {
+        room: String,
+        person: String,
+        now: i64,
+    },
+    JoinPublic {
+        room: String,
+        person: String,
+        now: i64,
+    },
+    Leave {
+        room: String,
+        person: String,
+    },
+    OpenDm {
+        name: String,
+        a: String,
+        b: String,
+        now: i64,
+    },
+    MarkRead {
+        room: String,
+        person: String,
+        seq: i64,
+    },
+    /// Statements of a test's own, to make a change fail.
+    #[cfg(test)]
+    Sql(&'static str),
+}
+
+/// What a change gives back, by kind of change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Of [`Change::ClaimName`].
+    Claim(Claim),
+    /// Of a change that says whether it changed anything (created, joined, left).
+    Made(bool),
+    /// Of [`Change::JoinPublic`]: `None` when there is no such public room.
+    Public(Option<bool>),
+    /// Of a change with nothing to say.
+    Done,
+}
+
+/// A change and whom to tell of its outcome.
+pub(crate) struct Pending {
+    pub(crate) change: Change,
+    tell: Box<dyn FnOnce(Result<Outcome, StoreError>) + Send>,
+}
+
+impl Pending {
+    pub(crate) fn new(
+        change: Change,
+        tell: impl FnOnce(Result<Outcome, StoreError>) + Send + 'static,
+    ) -> Pending {
+        Pending {
+            change,
+            tell: Box::new(tell),
+        }
+    }
+
+    /// What tells the caller `outcome`, to be called once the transaction has committed.
+    pub(crate) fn told(self, outcome: Result<Outcome, StoreError>) -> Told {
+        let tell = self.tell;
+        Box::new(move || tell(outcome))
+    }
+}
+
+/// Tells a change's caller how it ended; called only after the commit. Dropped uncalled (the
+/// transaction failed), the caller learns that the change was not made.
+pub(crate) type Told = Box<dyn FnOnce() + Send>;
+
+/// What a committed batch gives back.
+pub(crate) struct Written {
+    /// What tells each change's caller its outcome, in order.
+    pub(crate) told: Vec<Told>,
+    /// Each message's outcome, in order.
+    pub(crate) outcomes: Vec<Result<Inserted, OffsetInUse>>,
+}
+
+/// The writer's own connection to whichever database the store opened.
+pub(crate) enum WriterConnection {
+    Sqlite(sqlite::SqliteWriter),
+    Postgres(postgres::PostgresWriter),
+}
+
+impl WriterConnection {
+    /// Makes `changes`, each undone alone if it fails, then stores `messages`, all in one
+    /// transaction. A message whose sender stored its client offset already (or earlier in
+    /// the batch) is not stored again: when it is the same message (its room and text; a
+    /// retry), its outcome is the stored one, with `created: false`; when it is another,
+    /// [`OffsetInUse`]. Each room's messages are numbered on from its newest `seq`, without
+    /// holes. All or nothing: on error, nothing is stored.
+    ///
+    /// SQLite's blocks the thread (the writer's own: see [`crate::socket::writer`]).
+    pub(crate) async fn write(
+        &mut self,
+        changes: Vec<Pending>,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Written, StoreError> {
+        match self {
+            WriterConnection::Sqlite(c) => c.write(changes, messages),
+            WriterConnection::Postgres(c) => c.write(changes, messages).await,
+        }
+    }
+
+    /// [`WriterConnection::write`] of messages alone.
+    #[cfg(test)]
+    pub(crate) async fn insert_batch(
+        &mut self,
+        messages: &[NewMessage<'_>],
+    ) -> Result<Vec<Result<Inserted, OffsetInUse>>, StoreError> {
+        Ok(self.write(Vec::new(), messages).await?.outcomes)
+    }
+
+    /// Makes one change in a transaction of its own.
+    #[cfg(test)]
+    pub(crate) async fn apply(&mut self, change: Change) -> Result<Outcome, StoreError> {
+        let (tell, told) = std::sync::mpsc::channel();
+        let pending = Pending::new(change, move |o| {
+            let _ = tell.send(o);
+        });
+        for tell in self.write(vec![pending], &[]).await?.told {
+            tell();
+        }
+        told.recv().map_err(|_| StoreError::not_written())?
+    }
+}
+
+/// The outcome of `m`, whose sender stored its offset before as `stored`: a retry of the same
+/// message gets it back; anything else under that offset is refused.
+pub(crate) fn repeat(
+    stored: crate::store::StoredMessage,
+    m: &NewMessage<'_>,
+) -> Result<Inserted, OffsetInUse> {
+    // A deleted message's text is gone, so its retry is recognised by its room alone.
+    let same = stored.room == m.room
+        && (stored.text == m.text || stored.kind == Some(app::events::MessageKind::Deleted));
+    if same {
+        Ok(Inserted {
+            message: stored,
+            created: false,
+        })
+    } else {
+        Err(OffsetInUse)
+    }
+}
