@@ -2,6 +2,7 @@
 //!
 //! `main` parses [`Config`] and calls [`run`]; tests call the same `run` on port 0.
 
+mod cluster;
 mod config;
 mod conversation;
 mod http;

@@ -113,12 +113,16 @@ fn wait_for_port(port: u16, what: &str) {
 
 /// A Redis server of its own, without persistence.
 pub fn redis() -> Service {
+    redis_on(free_port())
+}
+
+/// A Redis server on `port`, e.g. to start one again where a stopped one listened.
+pub fn redis_on(port: u16) -> Service {
     let dir = tempfile::Builder::new()
         .prefix("palaver-redis-")
         .tempdir()
         .expect("a data directory")
         .keep();
-    let port = free_port();
     let args = [
         "--port".to_string(),
         port.to_string(),
