@@ -20,9 +20,16 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Database URL; the SQLite file (and its directory) is created on first start.
+    /// Database URL: `sqlite://FILE` (the file and its directory are created on first
+    /// start), or `postgres://…` for several nodes sharing one database.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/palaver.db")]
     pub database_url: String,
+
+    /// Redis URL (`redis://host:port`), for several nodes: broadcasts, room changes and
+    /// kicks reach every node's sockets through it. Needs a Postgres `--database-url`.
+    /// Default: none, one node.
+    #[arg(long, env = "PALAVER_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 
     /// Directory holding the built site: `pkg/` with the wasm, JS and CSS.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
@@ -170,6 +177,7 @@ impl Config {
         Config {
             addr: ([127, 0, 0, 1], 3000).into(),
             database_url: database_url.into(),
+            redis_url: None,
             site_root: "target/site".to_owned(),
             socket_buffer: 2048,
             socket_backlog_bytes: 4 << 20,

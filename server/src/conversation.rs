@@ -8,8 +8,11 @@ use app::events::{self, ChatError, DM_PREFIX, LOBBY, RoomKind};
 
 /// The socketioxide room holding every socket of one person: their tabs share it, and it is
 /// how direct messages, room lists and joins reach all of them.
+/// What a person's socket room's name starts with.
+pub(crate) const PERSON_ROOM_PREFIX: &str = "person:";
+
 pub(crate) fn person_room(person: &str) -> String {
-    format!("person:{person}")
+    format!("{PERSON_ROOM_PREFIX}{person}")
 }
 
 /// A conversation id in its canonical spelling, naming a conversation that could exist (which

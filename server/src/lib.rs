@@ -13,17 +13,23 @@ mod session;
 pub mod socket;
 mod state;
 mod store;
+/// Real Postgres and Redis servers for tests, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/services/mod.rs"]
+mod test_services;
 mod throttle;
 
+use crate::cluster::SocketIo;
 use http::{admission, listen, origin, peer, web};
 use socket::{admin, backlog};
 use std::future::Future;
 use std::time::Duration;
 
-use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tracing::info;
 
+pub use cluster::driver::ClusterError;
+pub use cluster::{Bus, SocketRef};
 pub use config::Config;
 pub use http::origin::AddressError;
 pub use secrets::SecretError;
@@ -46,8 +52,18 @@ pub enum ServerError {
     Secret(#[from] secrets::SecretError),
     #[error(transparent)]
     Address(#[from] origin::AddressError),
+    #[error(transparent)]
+    Cluster(#[from] cluster::driver::ClusterError),
+    #[error("cannot subscribe to the other nodes' requests: {0}")]
+    Adapter(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<cluster::AdapterError> for ServerError {
+    fn from(e: cluster::AdapterError) -> ServerError {
+        ServerError::Adapter(e.to_string())
+    }
 }
 
 /// Serves Palaver on `listener` until `shutdown` completes, then disconnects every socket,
@@ -63,15 +79,31 @@ pub async fn run(
         listener.local_addr()?,
     )?;
     let store = store::Store::open(&config.database_url).await?;
+    let bus = cluster::Bus::connect(config.redis_url.as_deref(), store.backend()).await?;
     let data_dir = secrets::data_dir(config.data_dir.as_deref(), &config.database_url);
-    let secret = secrets::load_shared(
+    let secret = load_secret(
         config.session_secret.as_deref(),
         &store,
         &data_dir,
         "session-secret",
     )
     .await?;
-    let admin_token = admin::load_token(config.admin_token.as_deref(), &store, &data_dir).await?;
+    let admin_token = load_secret(
+        config.admin_token.as_deref(),
+        &store,
+        &data_dir,
+        "admin-token",
+    )
+    .await?;
+    if let secrets::Loaded::Created(token) = &admin_token {
+        let kept = match store.backend() {
+            store::Backend::Sqlite => data_dir.join("admin-token").display().to_string(),
+            store::Backend::Postgres => "the database".to_owned(),
+        };
+        // Printed, not logged: it is shown once, to whoever started the server.
+        println!("palaver: generated the admin token (kept in {kept}): {token}");
+    }
+    let admin_token = admin_token.value().to_owned();
     let backlogs = backlog::Backlogs::new(backlog::Bounds {
         per_socket: config.socket_backlog_bytes,
         total: config.total_backlog_bytes,
@@ -88,7 +120,7 @@ pub async fn run(
         backlogs.clone(),
     )?;
     let request_timeout = Duration::from_secs(config.request_timeout);
-    let (sockets, io) = SocketIo::builder()
+    let (sockets, io) = socketioxide::SocketIo::builder()
         .with_state(chat.clone())
         // The path the origin check guards, and the handshake middleware copies.
         .req_path(origin::SOCKET_PATH)
@@ -100,9 +132,10 @@ pub async fn run(
         // so 1 KiB instead of 4 saves 3 KiB on every idle connection.
         .ws_read_buffer_size(1024)
         .connect_timeout(request_timeout)
+        .with_adapter::<cluster::Adapter>(bus.clone().adapter())
         .build_layer();
-    socket::register(&io);
-    admin::register(&io);
+    socket::register(&io).await?;
+    admin::register(&io).await?;
     let stats = tokio::spawn(admin::push_stats(io.clone(), chat.clone()));
     let announcements = tokio::spawn(socket::room_lists::announce(
         io.clone(),
@@ -122,6 +155,10 @@ pub async fn run(
     let announcer = tokio::spawn({
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
+    });
+    let catch_up = bus.status().map(|link| {
+        let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
+        tokio::spawn(async move { chat.lagging.after_outages(link, io, store).await })
     });
 
     let mut options = config.leptos_options();
@@ -164,11 +201,39 @@ pub async fn run(
     .await;
     sweeper.abort();
     announcer.abort();
+    if let Some(catch_up) = catch_up {
+        catch_up.abort();
+    }
     announcements.abort();
     stats.abort();
     store.close().await;
     info!("palaver stopped");
     Ok(())
+}
+
+/// `configured` when set; else, on a database that nodes share, the value every node uses
+/// under `key` (made by the first node to start); else the content of `dir/key`, made on
+/// first start.
+async fn load_secret(
+    configured: Option<&str>,
+    store: &store::Store,
+    dir: &std::path::Path,
+    key: &str,
+) -> Result<secrets::Loaded, ServerError> {
+    if configured.is_some_and(|v| !v.is_empty()) || store.backend() == store::Backend::Sqlite {
+        return Ok(secrets::load_or_create(configured, dir, key)?);
+    }
+    let candidate = secrets::random_hex(32)?;
+    let value = store
+        .shared_setting(key, &candidate)
+        .await?
+        .unwrap_or_default();
+    if value == candidate {
+        info!(key, "generated a new secret, kept in the database");
+        Ok(secrets::Loaded::Created(value))
+    } else {
+        Ok(secrets::Loaded::Existing(value))
+    }
 }
 
 async fn close_sockets_on(io: SocketIo, shutdown: impl Future<Output = ()>) {

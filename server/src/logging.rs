@@ -5,12 +5,11 @@
 //! sequence rewrite the operator's terminal. Rejected events are logged per socket through
 //! [`Rejections`], so that a client sending nothing but bad events cannot fill the disk.
 
+use crate::cluster::SocketRef;
 use std::fmt::{self, Display, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use socketioxide::extract::SocketRef;
 
 /// Shows `T` as its `Display` does, with control characters (and the characters that move
 /// text around without showing: line and paragraph separators, direction overrides) written

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
-use crate::store::Backend;
-
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("cannot read or write the secret file {path}: {source}")]
@@ -67,31 +65,6 @@ pub(crate) fn load_or_create(
     }
 }
 
-/// `configured` when set; else, on a database that nodes share, the value every node uses
-/// under `key` (made by the first node to start); else the content of `dir/key`, as
-/// [`load_or_create`].
-pub(crate) async fn load_shared(
-    configured: Option<&str>,
-    store: &crate::store::Store,
-    dir: &Path,
-    key: &str,
-) -> Result<Loaded, crate::ServerError> {
-    if configured.is_some_and(|v| !v.is_empty()) || store.backend() == Backend::Sqlite {
-        return Ok(load_or_create(configured, dir, key)?);
-    }
-    let candidate = random_hex(32)?;
-    let value = store
-        .shared_setting(key, &candidate)
-        .await?
-        .unwrap_or_default();
-    if value == candidate {
-        info!(key, "generated a new secret, kept in the database");
-        Ok(Loaded::Created(value))
-    } else {
-        Ok(Loaded::Existing(value))
-    }
-}
-
 /// `bytes` random bytes, hex-encoded.
 pub(crate) fn random_hex(bytes: usize) -> Result<String, SecretError> {
     let mut buf = vec![0u8; bytes];
@@ -128,7 +101,7 @@ pub(crate) fn data_dir(configured: Option<&Path>, database_url: &str) -> PathBuf
         return dir.to_owned();
     }
     // Postgres keeps the secrets in the database.
-    if Backend::of(database_url) == Backend::Postgres {
+    if database_url.starts_with("postgres") {
         return PathBuf::from(".");
     }
     let file = database_url

@@ -17,10 +17,6 @@
 //! reconnects with capped exponential backoff and subscribes again to every channel that has a
 //! handler. [`Status`] announces each loss and reconnection, so that the server can catch its
 //! clients up: cross-node messages may have been missed meanwhile.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the adapter is not wired in yet")
-)]
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -105,7 +101,7 @@ pub(crate) struct Status {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ClusterError {
+pub enum ClusterError {
     #[error("invalid Redis URL: {0}")]
     Url(#[source] redis::RedisError),
     #[error("cannot connect to Redis at {addr}: {source}")]
@@ -122,6 +118,11 @@ pub(crate) enum ClusterError {
     TimedOut(Duration),
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error(
+        "--redis-url is for several nodes, and several nodes must share their database: give \
+         them a postgres:// --database-url (a SQLite file serves one node)"
+    )]
+    SqliteIsOneNode,
 }
 
 impl ClusterError {
@@ -205,6 +206,7 @@ impl ClusterDriver {
     }
 
     /// Publishes dropped since the driver connected: queue full, or the link down.
+    #[cfg(test)]
     pub(crate) fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
     }
@@ -585,8 +587,7 @@ async fn supervise(shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
 }
 
 #[cfg(test)]
-#[path = "../../tests/services/mod.rs"]
-mod services;
+use crate::test_services as services;
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::cluster::Adapter;
 use app::events::{ChatMessage, HISTORY_PAGE, LOBBY};
 use app::history::FirstPage;
 use app::{Page, shell};
@@ -44,7 +45,7 @@ pub(crate) fn router(
     options: LeptosOptions,
     store: Store,
     metrics: Arc<Metrics>,
-    sockets: SocketIoLayer,
+    sockets: SocketIoLayer<Adapter>,
     guards: Guards,
 ) -> Router {
     let policy = Policy::new(guards.access.public_origin(), &options);

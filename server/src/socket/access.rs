@@ -1,7 +1,7 @@
 //! The one check that decides whether a socket may read or write a conversation.
 
+use crate::cluster::SocketRef;
 use app::events::{ChatError, LOBBY, RoomKind};
-use socketioxide::extract::SocketRef;
 
 use crate::conversation::{Conversation, ConversationId};
 use crate::socket::identity;

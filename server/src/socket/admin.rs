@@ -2,6 +2,7 @@
 //! the main namespace from outside, through the `SocketIo` handle: live statistics, kicking a
 //! person, announcements, and deleting messages.
 
+use crate::cluster::{Adapter, Socket, SocketIo, SocketRef};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -13,18 +14,14 @@ use app::events::{
 };
 use std::sync::Arc;
 
-use socketioxide::SocketIo;
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::{Event, SocketRef, State, TryData};
+use socketioxide::extract::{Event, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts as _, MessageHandler};
-use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::logging::Escaped;
-use crate::secrets::Loaded;
 use crate::socket::emit::{broadcast, emit};
 use crate::socket::identity;
 use crate::socket::messages::publish;
@@ -37,25 +34,8 @@ use crate::store::{NewMessage, now_ms};
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
 /// The admin token: configured, or generated on first start and printed once.
-pub(crate) async fn load_token(
-    configured: Option<&str>,
-    store: &crate::store::Store,
-    data_dir: &std::path::Path,
-) -> Result<String, crate::ServerError> {
-    let token = crate::secrets::load_shared(configured, store, data_dir, "admin-token").await?;
-    if let Loaded::Created(value) = &token {
-        let kept = match store.backend() {
-            crate::store::Backend::Sqlite => data_dir.join("admin-token").display().to_string(),
-            crate::store::Backend::Postgres => "the database".to_owned(),
-        };
-        // Printed, not logged: it is shown once, to whoever started the server.
-        println!("palaver: generated the admin token (kept in {kept}): {value}");
-    }
-    Ok(token.value().to_owned())
-}
-
-pub(crate) fn register(io: &SocketIo) {
-    io.ns(Admin::PATH, on_connect.with(authorize));
+pub(crate) async fn register(io: &SocketIo) -> Result<(), crate::cluster::AdapterError> {
+    io.ns(Admin::PATH, on_connect.with(authorize)).await
 }
 
 /// Anyone without the token gets `connect_error` "unauthorized", whatever they sent.
@@ -81,8 +61,8 @@ async fn authorize(
 /// Every request of `/admin`, handed to its handler by name.
 struct Requests;
 
-impl MessageHandler<LocalAdapter, Requests> for Requests {
-    fn call(&self, socket: Arc<Socket<LocalAdapter>>, mut data: Value, ack: Option<i64>) {
+impl MessageHandler<Adapter, Requests> for Requests {
+    fn call(&self, socket: Arc<Socket>, mut data: Value, ack: Option<i64>) {
         let event = Event::from_message_parts(&socket, &mut data, &ack).map(|Event(e)| e);
         match event.as_deref().unwrap_or_default() {
             Kick::NAME => serve(socket, data, ack, kick),
@@ -160,39 +140,52 @@ async fn stats(io: &SocketIo, chat: &Chat) -> Stats {
 
 /// Tells every socket of the person why, then disconnects them.
 async fn kick(ctx: Ctx, k: Kick) -> Result<KickDone, HandlerError> {
-    let io = &ctx.io;
     let unknown = || ChatError::UnknownPerson {
         name: k.name.clone(),
     };
-    let key = events::name_key(&k.name);
-    let main = io.of(Main::PATH).ok_or_else(unknown)?;
     // Guests share the name `anonymous` and are nobody in particular: they cannot be kicked.
-    let theirs: Vec<SocketRef> = main
-        .sockets()
-        .into_iter()
-        .filter(|s| {
-            let who = identity::of(s);
-            who.person.is_some() && events::name_key(&who.name) == key
-        })
-        .collect();
-    if theirs.is_empty() {
-        return Err(unknown().into());
-    }
+    let (person, name) = ctx
+        .chat
+        .store
+        .person_named(&events::name_key(&k.name))
+        .await
+        .map_err(HandlerError::store("finding whom to kick"))?
+        .ok_or_else(unknown)?;
     let notice = Kicked {
         reason: k
             .reason
             .clone()
             .unwrap_or_else(|| "removed by a moderator".to_owned()),
     };
-    for s in &theirs {
-        // The notice is queued ahead of the DISCONNECT on the same connection.
-        let _ = emit(s, &notice);
-        let _ = s.clone().disconnect();
+    let sockets = remove(&ctx.io, &person, &notice).await;
+    if sockets == 0 {
+        return Err(unknown().into());
     }
-    info!(name = %Escaped(&k.name), sockets = theirs.len(), "kicked");
-    Ok(KickDone {
-        sockets: theirs.len(),
-    })
+    info!(name = %Escaped(&name), sockets, "kicked");
+    Ok(KickDone { sockets })
+}
+
+/// Tells each socket of `person`, on every node, why, then disconnects it: how many there
+/// were. The notice is queued ahead of the DISCONNECT on each connection.
+async fn remove(io: &SocketIo, person: &str, notice: &Kicked) -> usize {
+    let Some(main) = io.of(Main::PATH) else {
+        return 0;
+    };
+    let theirs = main.within(person_room(person));
+    // Counting asks the other nodes, within the adapter's timeout; without them (Redis away),
+    // this node's sockets are what it can count.
+    let sockets = match theirs.clone().fetch_sockets().await {
+        Ok(sockets) => sockets.len(),
+        Err(e) => {
+            warn!(error = %e, "counting a person's sockets on other nodes failed");
+            theirs.clone().sockets().len()
+        }
+    };
+    let _ = broadcast(theirs.clone(), notice).await;
+    if let Err(e) = theirs.disconnect().await {
+        warn!(error = %e, "disconnecting a person's sockets failed");
+    }
+    sockets
 }
 
 /// Marks the person banned (so the connect middleware refuses their tokens), then tells each
@@ -207,24 +200,14 @@ async fn ban(ctx: Ctx, b: Ban) -> Result<KickDone, HandlerError> {
         .ok_or_else(|| ChatError::UnknownPerson {
             name: b.name.clone(),
         })?;
-    let theirs = match io.of(Main::PATH) {
-        Some(main) => main.within(person_room(&person)).sockets(),
-        None => Vec::new(),
-    };
     let notice = Kicked {
         reason: b
             .reason
             .unwrap_or_else(|| "banned by a moderator".to_owned()),
     };
-    for s in &theirs {
-        // The notice is queued ahead of the DISCONNECT on the same connection.
-        let _ = emit(s, &notice);
-        let _ = s.clone().disconnect();
-    }
-    info!(name = %Escaped(&name), sockets = theirs.len(), "banned");
-    Ok(KickDone {
-        sockets: theirs.len(),
-    })
+    let sockets = remove(io, &person, &notice).await;
+    info!(name = %Escaped(&name), sockets, "banned");
+    Ok(KickDone { sockets })
 }
 
 /// Lifts the ban of the person holding the name.

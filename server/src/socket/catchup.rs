@@ -2,6 +2,7 @@
 //! `serverOffset`) and on `sync`; and `history`, the pages a client reloads or scrolls back
 //! through.
 
+use crate::cluster::SocketRef;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -9,7 +10,6 @@ use app::events::{
     ChatError, ChatMessage, Event as _, HISTORY_PAGE, History, HistoryPage, MAX_HISTORY_LIMIT,
     MAX_REPLAY, RoomHead, Sync, Synced,
 };
-use socketioxide::extract::SocketRef;
 use tracing::error;
 
 use crate::conversation::ConversationId;

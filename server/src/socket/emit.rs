@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use app::events::RoomList;
-//! use socketioxide::extract::SocketRef;
+//! use palaver_server::SocketRef;
 //!
 //! fn tell(socket: &SocketRef, list: &RoomList) {
 //!     let _ = palaver_server::socket::emit::emit(socket, list);
@@ -12,7 +12,7 @@
 //!
 //! ```compile_fail
 //! use app::events::RoomInfo;
-//! use socketioxide::extract::SocketRef;
+//! use palaver_server::SocketRef;
 //!
 //! // A room's entry is not an event: the list it belongs in is.
 //! fn tell(socket: &SocketRef, room: &RoomInfo) {
@@ -22,7 +22,7 @@
 //!
 //! ```compile_fail
 //! use app::events::SendMessage;
-//! use socketioxide::extract::SocketRef;
+//! use palaver_server::SocketRef;
 //!
 //! // The server does not send what clients send.
 //! fn tell(socket: &SocketRef, message: &SendMessage) {
@@ -30,10 +30,8 @@
 //! }
 //! ```
 
+use crate::cluster::{BroadcastOperators, SocketRef};
 use app::events::ServerEvent;
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::SocketRef;
-use socketioxide::operators::BroadcastOperators;
 use socketioxide::{BroadcastError, SendError};
 
 /// Sends `event` to `socket`, under its own name.
@@ -43,7 +41,7 @@ pub fn emit<E: ServerEvent>(socket: &SocketRef, event: &E) -> Result<(), SendErr
 
 /// Sends `event` to every socket `to` names, under its own name.
 pub(crate) async fn broadcast<E: ServerEvent>(
-    to: BroadcastOperators<LocalAdapter>,
+    to: BroadcastOperators,
     event: &E,
 ) -> Result<(), BroadcastError> {
     to.emit(E::NAME, event).await

@@ -2,8 +2,8 @@
 //! ([`crate::socket::sign_in`]), then kept in the socket's extensions. Event payloads never say
 //! who sent them.
 
+use crate::cluster::SocketRef;
 use app::events::ANONYMOUS;
-use socketioxide::extract::SocketRef;
 
 use crate::http::peer::Source;
 

@@ -6,15 +6,20 @@
 //! notices the hole at its next message; for the newest messages, where no next message may
 //! come, this module later broadcasts a `room head` to the room, and members behind it `sync`.
 
+use crate::cluster::SocketIo;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use app::events::RoomHead;
-use socketioxide::{BroadcastError, SocketError, SocketIo};
+use socketioxide::{BroadcastError, SocketError};
 use tokio::sync::Notify;
-use tracing::{debug, warn};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::cluster::driver::{Link, Status};
+use crate::conversation::PERSON_ROOM_PREFIX;
 
 use crate::conversation::Conversation;
 use crate::metrics::Metrics;
@@ -51,6 +56,53 @@ impl Lagging {
                 }
             }
             e => warn!(room, error = %e, "broadcast failed"),
+        }
+    }
+
+    /// Marks every conversation of `rooms`, the socket rooms of this node's sockets, and of
+    /// the public rooms: after the link to the other nodes was lost, or this node dropped what
+    /// it should have told them, any of them may have missed messages.
+    async fn mark_all(&self, rooms: Vec<std::borrow::Cow<'static, str>>, store: &Store) {
+        match store.public_rooms().await {
+            Ok(public) => public.iter().for_each(|r| self.mark(r)),
+            Err(e) => warn!(error = %e, "listing the public rooms to catch up failed"),
+        }
+        for room in rooms {
+            let Some(person) = room.strip_prefix(PERSON_ROOM_PREFIX) else {
+                continue;
+            };
+            match store.dms_of(person).await {
+                Ok(dms) => dms.iter().for_each(|dm| self.mark(&dm.room)),
+                Err(e) => warn!(error = %e, "listing direct conversations to catch up failed"),
+            }
+        }
+    }
+
+    /// Catches the members of every conversation up after each outage of the link to the
+    /// other nodes (and after this node dropped publishes), forever: their heads are
+    /// announced, to every node's members, once the link is back.
+    pub(crate) async fn after_outages(
+        &self,
+        mut link: watch::Receiver<Status>,
+        io: SocketIo,
+        store: Store,
+    ) {
+        let mut seen = *link.borrow_and_update();
+        while link.changed().await.is_ok() {
+            let now = *link.borrow_and_update();
+            if now.link != Link::Up
+                || (now.reconnects, now.dropped) == (seen.reconnects, seen.dropped)
+            {
+                continue;
+            }
+            seen = now;
+            info!(
+                reconnects = now.reconnects,
+                dropped = now.dropped,
+                "the link to the other nodes is back; announcing room heads to catch up"
+            );
+            let rooms = io.local().rooms().await.unwrap_or_default();
+            self.mark_all(rooms, &store).await;
         }
     }
 

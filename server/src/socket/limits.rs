@@ -12,11 +12,11 @@
 //! Over a limit, an event gets `rate_limited` with the time to wait; a connect claiming a new
 //! name gets the `too_many_names` refusal.
 
+use crate::cluster::SocketRef;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use app::events::{ChatError, Refusal};
-use socketioxide::extract::SocketRef;
 
 use crate::http::peer::Source;
 use crate::socket::identity::{self, Identity};

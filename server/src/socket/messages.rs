@@ -1,10 +1,9 @@
 //! `chat message`: a person's (or guest's) message, checked here, then stored and broadcast by
 //! the writer in the order each socket sent them.
 
+use crate::cluster::{AckSender, BroadcastOperators, SocketRef};
 use app::events::{self, ChatError, MAX_CLIENT_OFFSET_CHARS, Posted, SendMessage};
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::operators::BroadcastOperators;
+use socketioxide::extract::{State, TryData};
 
 use crate::conversation::ConversationId;
 use crate::socket::access;
@@ -57,7 +56,7 @@ async fn check(
     socket: &SocketRef,
     chat: &Chat,
     m: SendMessage,
-) -> Result<(OwnedMessage, BroadcastOperators<LocalAdapter>), HandlerError> {
+) -> Result<(OwnedMessage, BroadcastOperators), HandlerError> {
     let text = events::validate_text(&m.text)?;
     let offset = m.client_offset.as_deref();
     if offset.is_some_and(|o| o.chars().count() > MAX_CLIENT_OFFSET_CHARS) {
@@ -91,7 +90,7 @@ async fn check(
 /// announcements.
 pub(crate) async fn publish(
     chat: &Chat,
-    to: BroadcastOperators<LocalAdapter>,
+    to: BroadcastOperators,
     message: NewMessage<'_>,
 ) -> Result<Posted, ChatError> {
     chat.writer.post(OwnedMessage::from(&message), to).await

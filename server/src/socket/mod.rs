@@ -21,6 +21,7 @@ pub(crate) mod rooms;
 pub(crate) mod sign_in;
 pub(crate) mod writer;
 
+use crate::cluster::{AckSender, Adapter, Socket, SocketIo, SocketRef};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -29,11 +30,9 @@ use app::events::{
     LOBBY, LeaveRoom, Main, MainAuth, MarkRead, Namespace as _, OpenDm, RoomKind, SendMessage,
     Session, StartTyping, Sync,
 };
-use socketioxide::SocketIo;
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::{AckSender, Data, Event, SocketRef, State};
+use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
-use socketioxide::socket::{DisconnectReason, Socket};
+use socketioxide::socket::DisconnectReason;
 use socketioxide_core::Value;
 use tracing::{error, info, warn};
 
@@ -45,8 +44,10 @@ use crate::state::Chat;
 use catchup::{CatchUpError, Cursor, MAX_SYNC_ROOMS};
 use sign_in::authenticate;
 
-pub(crate) fn register(io: &SocketIo) {
-    io.ns(Main::PATH, on_connect.with(authenticate));
+/// Serves the chat's namespace; on several nodes, once its adapter has subscribed to the
+/// other nodes' requests.
+pub(crate) async fn register(io: &SocketIo) -> Result<(), crate::cluster::AdapterError> {
+    io.ns(Main::PATH, on_connect.with(authenticate)).await
 }
 
 async fn on_connect(
@@ -173,8 +174,8 @@ pub(crate) fn register_handlers(socket: &SocketRef) {
 /// is open; its one fallback slot holds this dispatcher, which takes no memory.
 struct Events;
 
-impl MessageHandler<LocalAdapter, Events> for Events {
-    fn call(&self, socket: Arc<Socket<LocalAdapter>>, mut data: Value, ack: Option<i64>) {
+impl MessageHandler<Adapter, Events> for Events {
+    fn call(&self, socket: Arc<Socket>, mut data: Value, ack: Option<i64>) {
         // socketioxide read the name before choosing a handler, so this does not fail; if it
         // did, the event would get the answer of one without a handler.
         let event = Event::from_message_parts(&socket, &mut data, &ack).map(|Event(e)| e);

@@ -1,14 +1,14 @@
 //! Presence told: who is in a room (through the announcements), in a direct conversation, and
 //! who is typing. Who is where is [`crate::state::presence`]'s.
 
+use crate::cluster::{SocketIo, SocketRef};
 use std::time::Instant;
 
 use app::events::{Main, Namespace as _, Presence, RoomInfo, RoomList, StartTyping, Typing};
 
 use crate::socket::access::accessible;
 use crate::socket::emit::broadcast;
-use socketioxide::SocketIo;
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
 use tracing::{debug, warn};
 
 use crate::conversation::{Conversation, ConversationId, person_room};

@@ -23,17 +23,15 @@
 //! let _ = |socket, data, ack| serve(socket, data, ack, join);
 //! ```
 
+use crate::cluster::{AckSender, Socket, SocketIo, SocketRef};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 
 use app::events::{ChatError, Reply, Request};
 use serde::Serialize;
-use socketioxide::SocketIo;
-use socketioxide::adapter::{Adapter, LocalAdapter};
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
 use socketioxide::handler::FromMessageParts;
-use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tracing::{debug, error, warn};
 
@@ -84,12 +82,8 @@ impl HandlerError {
 /// Runs `handler` for the event that `socket` sent with `data` (and `ack`, its ack id): the
 /// payload is read as `R`, a payload that is not one is answered `invalid_payload`, and the
 /// handler's outcome is the ack, typed by `R`.
-pub fn serve<R, T, F, Fut>(
-    socket: Arc<Socket<LocalAdapter>>,
-    mut data: Value,
-    ack: Option<i64>,
-    handler: F,
-) where
+pub fn serve<R, T, F, Fut>(socket: Arc<Socket>, mut data: Value, ack: Option<i64>, handler: F)
+where
     R: Request<Ack = Reply<T>> + Send,
     T: Serialize + Send + 'static,
     F: FnOnce(Ctx, R) -> Fut + Send + 'static,
@@ -150,10 +144,10 @@ pub(crate) fn reply<R, T>(
 /// none is expected; we want to log rejected input in that case instead.
 pub(crate) struct AckRequested(pub(crate) bool);
 
-impl<A: Adapter> FromMessageParts<A> for AckRequested {
+impl<A: socketioxide::adapter::Adapter> FromMessageParts<A> for AckRequested {
     type Error = Infallible;
     fn from_message_parts(
-        _: &Arc<Socket<A>>,
+        _: &Arc<socketioxide::socket::Socket<A>>,
         _: &mut socketioxide_core::Value,
         ack_id: &Option<i64>,
     ) -> Result<Self, Infallible> {

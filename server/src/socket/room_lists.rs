@@ -8,10 +8,10 @@
 //! everyone, so that people discover it live. On a big server, others see fresh counts of rooms
 //! they are not in with their next `browse rooms` page.
 
+use crate::cluster::SocketIo;
 use app::events::{
     LOBBY, Main, Namespace as _, RoomInfo, RoomKind, RoomList, RoomPage, RoomUpdate,
 };
-use socketioxide::SocketIo;
 use tokio::time::Instant;
 use tracing::warn;
 

@@ -5,6 +5,7 @@
 //! Memberships belong to people, not sockets: when a person joins or leaves a room, every one
 //! of their sockets (found through their personal room) joins or leaves it.
 
+use crate::cluster::{SocketIo, SocketRef};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -12,8 +13,6 @@ use app::events::{
     self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, JoinRoom, LOBBY, LeaveRoom, Left,
     MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo, RoomPage,
 };
-use socketioxide::SocketIo;
-use socketioxide::extract::SocketRef;
 use tracing::{error, info, warn};
 
 use crate::conversation::{Conversation, ConversationId, person_room};

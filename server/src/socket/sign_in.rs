@@ -1,8 +1,9 @@
 //! The connect middleware of the main namespace: who the client is, from its `auth` payload (a
 //! session token, a nickname to claim, or neither for a guest), and the session handed back.
 
+use crate::cluster::SocketRef;
 use app::events::{self, Main, MainAuth, Namespace as _, Refusal, SESSION_TTL_MS, Session};
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
 use tracing::{error, warn};
 
 use crate::conversation::person_room;

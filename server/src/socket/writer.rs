@@ -8,11 +8,10 @@
 //! messages in order and answers each caller. While it commits, the next batch gathers.
 //! Nothing is acknowledged before its commit.
 
+use crate::cluster::BroadcastOperators;
 use std::sync::Arc;
 
 use app::events::{ChatError, ChatMessage, MessageKind, Posted};
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::operators::BroadcastOperators;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::{debug, error};
 
@@ -72,7 +71,7 @@ enum Job {
 
 struct Post {
     message: OwnedMessage,
-    to: BroadcastOperators<LocalAdapter>,
+    to: BroadcastOperators,
     answer: Answer,
 }
 
@@ -141,7 +140,7 @@ impl Writer {
     pub(crate) async fn post(
         &self,
         message: OwnedMessage,
-        to: BroadcastOperators<LocalAdapter>,
+        to: BroadcastOperators,
     ) -> Result<Posted, ChatError> {
         let (reply, outcome) = oneshot::channel();
         let answer = Answer::new(move |o| {
@@ -157,7 +156,7 @@ impl Writer {
     pub(crate) async fn enqueue(
         &self,
         message: OwnedMessage,
-        to: BroadcastOperators<LocalAdapter>,
+        to: BroadcastOperators,
         answer: Answer,
     ) {
         let post = Post {

@@ -1,13 +1,12 @@
 //! Who is in each room right now, and who is typing. In memory: it describes connections,
 //! which do not survive a restart either.
 
+use crate::cluster::SocketRef;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use app::events::{PRESENCE_NAMES, Presence, TYPING_EVERY_MS};
-
-use socketioxide::extract::SocketRef;
 
 use crate::socket::identity::Identity;
 

@@ -7,11 +7,6 @@
 
 pub(crate) mod write;
 
-/// Real Postgres and Redis servers for tests, shared with the integration tests.
-#[cfg(test)]
-#[path = "../../tests/services/mod.rs"]
-pub(crate) mod test_services;
-
 use std::fs::{File, TryLockError};
 use std::sync::{Arc, Mutex};
 
@@ -941,7 +936,7 @@ mod tests {
     use super::*;
     use crate::store::write::{Change, Outcome};
 
-    use super::test_services as services;
+    use crate::test_services as services;
 
     async fn open_temp() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

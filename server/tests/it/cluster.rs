@@ -1,20 +1,22 @@
-//! Several nodes on one Postgres database: what one node stores, names and signs, every node
-//! knows. Each test starts its own Postgres database and nodes.
+//! Several nodes on one Postgres database, linked through Redis: what one node stores, names
+//! and signs, every node knows, and what one node broadcasts, every node's sockets get. Each
+//! test starts its own Postgres database, Redis and nodes.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use app::events::{Event, Namespace as _, SendMessage, Synced};
+use app::events::{Event, Kick, Kicked, Namespace as _, RoomHead, SendMessage, Synced};
 
-use crate::services;
-use crate::support::TestServer;
+use crate::services::{self, Service};
+use crate::support::{Packet, SioClient, TestServer};
 
 const CHAT: &str = SendMessage::NAME;
 
 /// Two nodes on one new Postgres database.
 async fn two_nodes() -> (TestServer, TestServer) {
     let database = services::database();
-    let one = TestServer::start_on(tempfile::tempdir().unwrap(), database.clone(), |_| {}).await;
-    let two = TestServer::start_on(tempfile::tempdir().unwrap(), database, |_| {}).await;
+    let one =
+        TestServer::start_on(tempfile::tempdir().unwrap(), database.clone(), None, |_| {}).await;
+    let two = TestServer::start_on(tempfile::tempdir().unwrap(), database, None, |_| {}).await;
     (one, two)
 }
 
@@ -124,4 +126,119 @@ async fn nodes_share_the_admin_token() {
         .await
         .expect("the shared admin token is accepted");
     }
+}
+
+/// Two nodes on one new Postgres database, linked through `redis`.
+async fn two_linked_nodes(redis: &Service) -> (TestServer, TestServer) {
+    let database = services::database();
+    let node = |database: String| {
+        TestServer::start_on(
+            tempfile::tempdir().unwrap(),
+            database,
+            Some(redis.redis_url()),
+            |_| {},
+        )
+    };
+    let one = node(database.clone()).await;
+    let two = node(database).await;
+    (one, two)
+}
+
+/// The next `chat message` that is a person's, skipping notices and other events.
+async fn next_chat(client: &mut SioClient) -> Value {
+    loop {
+        let (name, args) = client.next_event().await;
+        if name == CHAT && args[2]["kind"].is_null() {
+            return args;
+        }
+    }
+}
+
+#[tokio::test]
+async fn messages_and_kicks_reach_every_node_through_redis() {
+    let redis = services::redis();
+    let (one, two) = two_linked_nodes(&redis).await;
+    let mut ann = one.client(json!({"name": "ann"})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+
+    let (ack, _) = ann.request(CHAT, vec![json!("hello from one")]).await;
+    let id = ack[0]["data"]["id"].as_i64().expect("acked");
+    let got = next_chat(&mut bob).await;
+    assert_eq!(
+        (&got[0], got[1].as_i64()),
+        (&json!("hello from one"), Some(id))
+    );
+    let (ack, _) = bob.request(CHAT, vec![json!("and back from two")]).await;
+    assert!(ack[0]["data"]["id"].is_i64(), "{ack:?}");
+    assert_eq!(next_chat(&mut ann).await[0], "and back from two");
+
+    // The admin on node one kicks bob, whose socket is on node two.
+    let token = shared_setting(&one, "admin-token").await;
+    let mut admin = SioClient::connect(
+        one.addr,
+        app::events::Admin::PATH,
+        json!({ "token": token }),
+    )
+    .await
+    .expect("the admin token is accepted");
+    let (ack, _) = admin
+        .request(Kick::NAME, vec![json!({"name": "bob", "reason": "spam"})])
+        .await;
+    assert!(ack[0]["data"].is_object(), "{ack:?}");
+    let (event, args) = bob.next_event_named(Kicked::NAME).await;
+    assert_eq!(
+        (event.as_str(), &args[0]),
+        (Kicked::NAME, &json!({"reason": "spam"}))
+    );
+    assert!(matches!(bob.next_packet().await, Packet::Disconnect));
+}
+
+#[tokio::test]
+async fn local_delivery_goes_on_without_redis_and_the_other_node_catches_up_after() {
+    let mut redis = services::redis();
+    let port = redis.port;
+    let (one, two) = two_linked_nodes(&redis).await;
+    let mut ann = one.client(json!({"name": "ann"})).await;
+    let mut carl = one.client(json!({"name": "carl"})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+
+    redis.stop();
+    // Node one's own sockets get it at once, and the ack says it is stored.
+    let (ack, _) = ann.request(CHAT, vec![json!("while redis is away")]).await;
+    let seq = ack[0]["data"]["seq"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("not acked: {ack:?}"));
+    assert_eq!(next_chat(&mut carl).await[0], "while redis is away");
+
+    // Redis comes back: both nodes reconnect, and announce their rooms' heads, so that bob,
+    // who missed it, learns how far the lobby goes, and catches up.
+    let _redis = services::redis_on(port);
+    let (_, args) = bob.next_event_named(RoomHead::NAME).await;
+    let head = &args[0];
+    assert_eq!(head["room"], "lobby");
+    assert!(head["lastSeq"].as_i64().unwrap() >= seq, "{head}");
+}
+
+#[tokio::test]
+async fn several_nodes_need_postgres_and_a_redis_that_answers() {
+    let redis = services::redis();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = palaver_server::Config::with_database(crate::support::database_url(&dir));
+    config.redis_url = Some(redis.redis_url());
+    let e = palaver_server::run(listener, config, async {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("postgres://"), "{e}");
+
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = nobody.local_addr().unwrap().port();
+    drop(nobody);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = palaver_server::Config::with_database(services::database());
+    config.redis_url = Some(format!("redis://127.0.0.1:{closed}"));
+    let e = palaver_server::run(listener, config, async {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot connect to Redis"), "{e}");
 }

@@ -220,7 +220,7 @@ fn postgres() -> &'static Postgres {
             "-c".into(),
             "max_connections=400".into(),
             "-c".into(),
-            "log_min_messages=fatal".into(),
+            "log_min_messages=panic".into(),
             "-c".into(),
             "log_min_error_statement=panic".into(),
         ];

@@ -49,6 +49,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     database: String,
+    redis: Option<String>,
     configure: fn(&mut Config),
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -63,20 +64,24 @@ impl TestServer {
     pub async fn start_with(configure: fn(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let database = database_url(&dir);
-        TestServer::start_on(dir, database, configure).await
+        TestServer::start_on(dir, database, None, configure).await
     }
 
-    /// A server on the database at `database` (a node of several, when they share it).
+    /// A server on the database at `database`, and linked to other nodes through the Redis at
+    /// `redis` if given (a node of several, when they share them).
     pub async fn start_on(
         dir: tempfile::TempDir,
         database: String,
+        redis: Option<String>,
         configure: fn(&mut Config),
     ) -> TestServer {
-        let (addr, stop, task) = spawn(&dir, &database, "127.0.0.1:0", configure).await;
+        let (addr, stop, task) =
+            spawn(&dir, &database, redis.as_deref(), "127.0.0.1:0", configure).await;
         TestServer {
             addr,
             dir,
             database,
+            redis,
             configure,
             stop: Some(stop),
             task: Some(task),
@@ -89,6 +94,7 @@ impl TestServer {
         let (addr, stop, task) = spawn(
             &self.dir,
             &self.database,
+            self.redis.as_deref(),
             &self.addr.to_string(),
             self.configure,
         )
@@ -176,12 +182,14 @@ pub fn database_url(dir: &tempfile::TempDir) -> String {
 async fn spawn(
     dir: &tempfile::TempDir,
     database: &str,
+    redis: Option<&str>,
     addr: &str,
     configure: fn(&mut Config),
 ) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
     let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = Config::with_database(database.to_owned());
+    config.redis_url = redis.map(str::to_owned);
     config.data_dir = Some(dir.path().join("data"));
     // Empty until a test writes assets into `site/pkg`.
     config.site_root = dir.path().join("site").display().to_string();
@@ -440,6 +448,16 @@ impl SioClient {
         match self.next_packet().await {
             Packet::Event(name, args) => (name, args),
             other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The next event called `name`, skipping the events before it.
+    pub async fn next_event_named(&mut self, name: &str) -> (String, Value) {
+        loop {
+            let (n, args) = self.next_event().await;
+            if n == name {
+                return (n, args);
+            }
         }
     }
 
