@@ -4,8 +4,9 @@
 # alternating, and prints the tables (also written to target/bench/latest.md). See
 # BENCHMARKS.md. Installs what is missing first, and builds Palaver in release mode.
 #
-# Usage: bench/run.sh [--quick] [--only idle,fanout,latency,rooms,persist,unpinned,frontend,
-#                                       reconnect,connstorm,attack,attack-history,...]
+# Usage: bench/run.sh [--quick] [--only idle,fanout,latency,rooms,persist,cluster,
+#                                       persist-postgres,unpinned,frontend,reconnect,
+#                                       connstorm,attack,attack-history,...]
 #                     [--servers palaver,node,bare] [--palaver-env NAME=value]...
 #                     [--memory-bound-mib N]
 #   --quick  a small run of everything, to check the suite works (the test script runs it);
@@ -48,7 +49,8 @@ if [[ "$(nproc)" -lt 2 ]]; then
 fi
 mkdir -p target/bench
 # The generator (and the processes it starts for idle connections) on core 1; the servers it
-# starts are pinned to core 0, but for the "unpinned" row.
+# starts are pinned to core 0, but for the "unpinned" row, and so are the Redis and Postgres
+# that the cluster and persist-postgres scenarios start (Debian's redis-server and postgresql).
 exec taskset -c 1 "$TARGET_DIR/release/palaver-bench" suite --server-core 0 \
   --palaver "${BENCH_PALAVER:-$TARGET_DIR/release/palaver}" \
   --bare "$TARGET_DIR/release/palaver-bare" \

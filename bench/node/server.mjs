@@ -8,6 +8,11 @@
 //   node server.mjs [--port N] [--persist FILE]
 //
 // Prints `listening <port>` once listening (port 0 picks a free port).
+//
+// With REDIS_URL set, it is one node of several: `@socket.io/redis-adapter` carries broadcasts
+// to the other nodes, and the room names live in Redis (a set), so that a room created on one
+// node can be joined on another. Everything else stays in the node's memory: names, members,
+// ids and seqs (the benchmark publishes from one node), and the idempotence map.
 
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
@@ -46,6 +51,22 @@ let lastId = 0;
 let lobbyLog = [];
 
 const db = opts.persist ? await openStore(opts.persist) : null;
+const cluster = process.env.REDIS_URL ? await joinCluster(process.env.REDIS_URL) : null;
+
+// REDIS_URL: a publishing and a subscribing connection for the adapter; the first also keeps
+// the room names.
+async function joinCluster(url) {
+  const [{ createClient }, { createAdapter }] = await Promise.all([
+    import("redis"),
+    import("@socket.io/redis-adapter"),
+  ]);
+  const pub = createClient({ url });
+  const sub = pub.duplicate();
+  for (const client of [pub, sub]) client.on("error", (e) => console.error(`redis: ${e.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  return { adapter: createAdapter(pub, sub), pub, sub };
+}
+const ROOMS_KEY = "palaver-bench:rooms";
 
 // --persist: every message is inserted (and committed, fsynced) before it is broadcast and acked,
 // as Palaver does, and as the Socket.IO tutorial's server does with SQLite.
@@ -90,6 +111,7 @@ const io = new Server(httpServer, {
   serveClient: false,
   maxHttpBufferSize: 64 * 1024,
   transports: ["websocket", "polling"],
+  ...(cluster ? { adapter: cluster.adapter } : {}),
 });
 
 class ChatError extends Error {
@@ -107,6 +129,21 @@ function answer(ack, run) {
     reply = { data: run() };
   } catch (e) {
     if (!(e instanceof ChatError)) throw e;
+    reply = { error: { code: e.code, message: e.message, ...e.extra } };
+  }
+  if (ack) ack(reply);
+}
+
+// `answer` for a `run` that may need Redis first (room names, with REDIS_URL).
+async function answerAsync(ack, run) {
+  let reply;
+  try {
+    reply = { data: await run() };
+  } catch (e) {
+    if (!(e instanceof ChatError)) {
+      console.error(`request failed: ${e.message}`);
+      e = new ChatError("unavailable", "the server could not answer; try again");
+    }
     reply = { error: { code: e.code, message: e.message, ...e.extra } };
   }
   if (ack) ack(reply);
@@ -184,13 +221,17 @@ io.on("connection", (socket) => {
 
   socket.on("create room", (...all) => {
     const [[request], ack] = splitAck(all);
-    answer(ack, () => {
+    answerAsync(ack, async () => {
       const person = requireName(socket);
       const room = payload(request, "name").trim().toLowerCase();
       if (!ROOM_RE.test(room)) {
         throw new ChatError("invalid_room_name", "invalid room name", { max: MAX_ROOM_NAME });
       }
-      if (rooms.has(room)) throw new ChatError("room_exists", `room ${room} exists`, { room });
+      const exists = () => new ChatError("room_exists", `room ${room} exists`, { room });
+      if (rooms.has(room)) throw exists();
+      // Several nodes: the name is claimed in Redis, once for all of them.
+      if (cluster && (await cluster.pub.sAdd(ROOMS_KEY, room)) === 0) throw exists();
+      if (rooms.has(room)) throw exists();
       rooms.set(room, { members: new Set([person]), seq: 0 });
       socket.join(room);
       return entry(room);
@@ -199,10 +240,14 @@ io.on("connection", (socket) => {
 
   socket.on("join room", (...all) => {
     const [[request], ack] = splitAck(all);
-    answer(ack, () => {
+    answerAsync(ack, async () => {
       const person = requireName(socket);
       const room = payload(request, "room");
-      // As in Palaver, only the canonical spelling names a room.
+      // As in Palaver, only the canonical spelling names a room. Several nodes: a room
+      // another node created is known here from its first join on.
+      if (!rooms.has(room) && cluster && (await cluster.pub.sIsMember(ROOMS_KEY, room))) {
+        if (!rooms.has(room)) rooms.set(room, { members: new Set(), seq: 0 });
+      }
       if (!rooms.has(room)) throw new ChatError("unknown_room", `no room ${room}`, { room });
       rooms.get(room).members.add(person);
       socket.join(room);
@@ -300,6 +345,8 @@ function stop() {
   // io.close() disconnects every socket and closes the HTTP server.
   io.close(() => {
     db?.db.close();
+    cluster?.pub.disconnect().catch(() => {});
+    cluster?.sub.disconnect().catch(() => {});
     process.exit(0);
   });
   // Lingering keep-alive connections must not hold the process up.

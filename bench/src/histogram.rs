@@ -51,6 +51,15 @@ impl Histogram {
         self.max = self.max.max(micros);
     }
 
+    /// Adds `other`'s values to this one's.
+    pub(crate) fn merge(&mut self, other: &Histogram) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.count += other.count;
+        self.max = self.max.max(other.max);
+    }
+
     #[cfg(test)]
     fn count(&self) -> u64 {
         self.count
@@ -111,5 +120,18 @@ mod tests {
         h.record(1_000_000);
         assert_eq!((h.count(), h.max()), (10_001, 1_000_000));
         assert_eq!(Histogram::default().quantile(0.99), 0);
+    }
+
+    #[test]
+    fn merged_histograms_hold_both_halves() {
+        let (mut low, mut high) = (Histogram::default(), Histogram::default());
+        for v in 1..=5_000 {
+            low.record(v);
+            high.record(v + 5_000);
+        }
+        low.merge(&high);
+        assert_eq!((low.count(), low.max()), (10_000, 10_000));
+        let p50 = low.quantile(0.5);
+        assert!((5_000..=5_080).contains(&p50), "{p50}");
     }
 }

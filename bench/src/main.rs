@@ -9,6 +9,7 @@ mod recorder;
 mod report;
 mod scenario;
 mod servers;
+mod services;
 mod suite;
 
 use std::net::SocketAddr;
@@ -65,9 +66,9 @@ enum Command {
         /// A small run of everything, to check that the suite works.
         #[arg(long)]
         quick: bool,
-        /// Only these scenarios: idle, fanout, latency, rooms, persist, unpinned, frontend,
-        /// reconnect, connstorm, attack (all four), attack-history, attack-polling,
-        /// attack-idle, attack-slowloris.
+        /// Only these scenarios: idle, fanout, latency, rooms, persist, cluster,
+        /// persist-postgres, unpinned, frontend, reconnect, connstorm, attack (all four),
+        /// attack-history, attack-polling, attack-idle, attack-slowloris.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// The servers to measure (all by default; fewer while investigating). `bare` runs

@@ -26,6 +26,21 @@ pub(crate) struct Tally {
     pub(crate) dropped: u64,
 }
 
+impl Tally {
+    /// Adds `other`'s counts to this one's: what several groups of clients saw together.
+    pub(crate) fn merge(&mut self, other: &Tally) {
+        self.latency.merge(&other.latency);
+        self.ack.merge(&other.ack);
+        self.sent += other.sent;
+        self.acked += other.acked;
+        self.failed += other.failed;
+        self.received += other.received;
+        self.duplicates += other.duplicates;
+        self.reordered += other.reordered;
+        self.dropped += other.dropped;
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Recorder {
     tally: Mutex<Tally>,

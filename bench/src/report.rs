@@ -172,8 +172,15 @@ pub(crate) fn floor_table(rows: &[FloorRow]) -> String {
 }
 
 pub(crate) fn table(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "| scenario | figure | Palaver | Node | ratio (>1: Palaver better) |\n| --- | --- | ---: | ---: | ---: |\n",
+    table_between(["Palaver", "Node"], rows)
+}
+
+/// [`table`] with other columns than Palaver's and Node's: a row's `palaver` is the first
+/// column, its `node` the second.
+pub(crate) fn table_between(columns: [&str; 2], rows: &[Row]) -> String {
+    let [first, second] = columns;
+    let mut out = format!(
+        "| scenario | figure | {first} | {second} | ratio (>1: {first} better) |\n| --- | --- | ---: | ---: | ---: |\n",
     );
     for r in rows {
         let _ = writeln!(

@@ -71,6 +71,11 @@ pub(crate) struct Launch {
     /// (their publishers are faster than any person); the hostile-load scenarios keep it, since
     /// it is part of what they measure.
     pub(crate) flood_control: bool,
+    /// Palaver only: its database (`postgres://…`) instead of a fresh SQLite file.
+    pub(crate) database: Option<String>,
+    /// One of several nodes: Palaver's `PALAVER_REDIS_URL`, the Node reference's `REDIS_URL`
+    /// (its `@socket.io/redis-adapter`).
+    pub(crate) redis: Option<String>,
 }
 
 impl Launch {
@@ -80,6 +85,8 @@ impl Launch {
             core,
             persist: false,
             flood_control: false,
+            database: None,
+            redis: None,
         }
     }
 }
@@ -139,11 +146,12 @@ impl Server {
         let addr_arg = format!("127.0.0.1:{port}");
         let (program, args, envs) = match launch.kind {
             Kind::Palaver => {
+                let database = launch
+                    .database
+                    .clone()
+                    .unwrap_or_else(|| format!("sqlite://{}", dir.0.join("bench.db").display()));
                 let mut envs = vec![
-                    (
-                        "DATABASE_URL".to_owned(),
-                        format!("sqlite://{}", dir.0.join("bench.db").display()),
-                    ),
+                    ("DATABASE_URL".to_owned(), database),
                     (
                         "LEPTOS_SITE_ROOT".to_owned(),
                         bins.site_root.display().to_string(),
@@ -169,6 +177,9 @@ impl Server {
                     ] {
                         envs.push((name.to_owned(), value.to_owned()));
                     }
+                }
+                if let Some(redis) = &launch.redis {
+                    envs.push(("PALAVER_REDIS_URL".to_owned(), redis.clone()));
                 }
                 envs.extend(bins.palaver_env.iter().cloned());
                 (
@@ -210,7 +221,12 @@ impl Server {
                     args.push("--persist".to_owned());
                     args.push(dir.0.join("bench.db").display().to_string());
                 }
-                (PathBuf::from("node"), args, vec![])
+                let envs = launch
+                    .redis
+                    .iter()
+                    .map(|url| ("REDIS_URL".to_owned(), url.clone()))
+                    .collect();
+                (PathBuf::from("node"), args, envs)
             }
         };
         let spec = Spec {
@@ -343,20 +359,55 @@ fn status_bytes(pid: u32, field: &str) -> Result<u64, ServerError> {
     Ok(kb * 1024)
 }
 
+/// The fields of `/proc/<pid>/stat` after the parenthesised command name (which may itself
+/// contain spaces): the state is the first here, the parent's pid the second.
+fn stat_fields(pid: u32) -> Result<Vec<String>, ServerError> {
+    let stat = read_proc(pid, "stat")?;
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    Ok(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+fn ticks(fields: &[String], i: usize) -> f64 {
+    fields
+        .get(i)
+        .and_then(|f| f.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 /// CPU seconds of process `pid` (the generator passes its own).
 pub(crate) fn cpu_seconds_of(pid: u32) -> Result<f64, ServerError> {
-    let stat = read_proc(pid, "stat")?;
-    // Fields after the parenthesised command name, which may itself contain spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let fields = stat_fields(pid)?;
     // utime and stime are the 14th and 15th fields of the whole line: 12th and 13th here.
-    Ok((ticks(11) + ticks(12)) / CLOCK_TICKS)
+    Ok((ticks(&fields, 11) + ticks(&fields, 12)) / CLOCK_TICKS)
+}
+
+/// CPU seconds of process `pid` and its children, live or exited (Postgres serves each
+/// connection from a process of its own).
+pub(crate) fn cpu_seconds_of_tree(pid: u32) -> Result<f64, ServerError> {
+    let fields = stat_fields(pid)?;
+    // cutime and cstime (16th and 17th): its children that have exited and been waited for.
+    let mut total: f64 = [11, 12, 13, 14].iter().map(|&i| ticks(&fields, i)).sum();
+    let children = std::fs::read_dir("/proc").map_err(|error| ServerError::Proc { pid, error })?;
+    for entry in children.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A process may exit while this reads: it is skipped, its time is in cutime next time.
+        let Ok(fields) = stat_fields(child) else {
+            continue;
+        };
+        if fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            total += [11, 12, 13, 14]
+                .iter()
+                .map(|&i| ticks(&fields, i))
+                .sum::<f64>();
+        }
+    }
+    Ok(total / CLOCK_TICKS)
 }
 
 /// `getconf CLK_TCK`: 100 on every Linux this runs on.

@@ -2,12 +2,13 @@
 //! for idle memory, fan-out and latency, against bare socketioxide: the stack's floor), in
 //! alternating order, each on a fresh server pinned to its own core, then the tables.
 
+mod cluster;
 mod hostile;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::report::{Better, Cell, FloorRow, Overhead, Row, floor_table, table};
+use crate::report::{Better, Cell, FloorRow, Overhead, Row, floor_table, table, table_between};
 use crate::scenario::{
     ScenarioError, Step, attack, fanout, frontend, guests, idle, ms, persist, rooms, storm,
 };
@@ -269,6 +270,26 @@ impl Suite {
             ok &= self.persisted(order(n), &mut rows).await;
             n += 1;
         }
+        let (wants_cluster, wants_postgres) =
+            (self.wants("cluster"), self.wants("persist-postgres"));
+        let mut backends = Vec::new();
+        if wants_cluster || wants_postgres {
+            log("starting Redis and Postgres".into());
+            let mut shared = cluster::Shared::start(self.server_core).await;
+            if wants_cluster {
+                ok &= self.cluster(order(n), &mut shared, &mut rows).await;
+                n += 1;
+            }
+            if wants_postgres {
+                ok &= self
+                    .persisted_on_postgres(order(n), &mut shared, &mut backends)
+                    .await;
+                n += 1;
+            }
+            if let Ok(shared) = shared {
+                shared.stop().await;
+            }
+        }
         if self.wants("unpinned") {
             ok &= self.unpinned(&mut rows).await;
         }
@@ -288,7 +309,24 @@ impl Suite {
                 n += 1;
             }
         }
-        let mut out = table(&rows);
+        // The main table, unless the run measured only the backends.
+        let mut out = if rows.is_empty() && !backends.is_empty() {
+            String::new()
+        } else {
+            table(&rows)
+        };
+        if !backends.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(
+                "One Palaver node on Postgres against one on SQLite (both fsync every commit):\n\n",
+            );
+            out.push_str(&table_between(
+                ["Palaver on Postgres", "Palaver on SQLite"],
+                &backends,
+            ));
+        }
         if !floor.is_empty() {
             out.push_str(
                 "\nPalaver over the stack's floor (bare socketioxide with Palaver's engine settings; a minimal hydrated Leptos page):\n\n",
@@ -386,15 +424,7 @@ impl Suite {
         let server = self.start(kind, pinned, false).await?;
         let result = async {
             let room = fanout::gather_room(&server, p.fan_receivers, p.fan_publishers).await?;
-            fanout::median_knee(
-                &server,
-                &room,
-                &p.fan_rates,
-                p.step_seconds,
-                p.fan_ladders,
-                &log,
-            )
-            .await
+            fanout::median_knee(&room, &p.fan_rates, p.step_seconds, p.fan_ladders, &log).await
         }
         .await;
         server.stop().await;
@@ -498,12 +528,11 @@ impl Suite {
                 let steps = async {
                     let room =
                         fanout::gather_room(&server, p.fan_receivers, p.fan_publishers).await?;
-                    room.warm_up(&server, base * fractions[0], p.latency_seconds)
-                        .await?;
+                    room.warm_up(base * fractions[0], p.latency_seconds).await?;
                     let mut steps = Vec::new();
                     for f in fractions {
                         let rate = (base * f).max(1.0);
-                        let step = room.step(&server, rate, p.latency_seconds).await?;
+                        let step = room.step(rate, p.latency_seconds).await?;
                         log(fanout::describe(rate, &step, step.complete()));
                         steps.push(step);
                     }
@@ -620,7 +649,7 @@ impl Suite {
             ));
             let result = async {
                 let server = self.start(kind, true, true).await?;
-                let r = persist::run(&server, p.persist_senders, p.persist_seconds).await;
+                let r = persist::run(&server, &[], p.persist_senders, p.persist_seconds).await;
                 server.stop().await;
                 r
             }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::recorder::Recorder;
-use crate::scenario::{Publisher, ScenarioError, Step, all, gather, publish_open_loop};
+use crate::scenario::{Publisher, ScenarioError, Step, Watched, all, gather, publish_open_loop};
 use crate::servers::Server;
 
 const ROOM: &str = "fanout";
@@ -17,7 +17,9 @@ pub(crate) const KNEE_P99_MS: f64 = 50.0;
 pub(crate) struct Room {
     clients: Vec<Client>,
     publishers: usize,
-    recorder: Arc<Recorder>,
+    /// One per server, in the servers' order: each records its own clients.
+    recorders: Vec<Arc<Recorder>>,
+    watched: Watched,
 }
 
 /// `receivers` members in one room; the first `publishers` of them also publish.
@@ -26,36 +28,64 @@ pub(crate) async fn gather_room(
     receivers: usize,
     publishers: usize,
 ) -> Result<Room, ScenarioError> {
-    let recorder = Arc::new(Recorder::default());
-    let clients = gather(server.addr, receivers, |i| format!("fan{i}"), &recorder).await?;
+    gather_room_on(&[server], receivers, publishers).await
+}
+
+/// [`gather_room`] over several servers (nodes of one chat): the members split evenly, the
+/// first share (publishers among them) on the first server. Each server's share joins the
+/// room through that server.
+pub(crate) async fn gather_room_on(
+    servers: &[&Server],
+    receivers: usize,
+    publishers: usize,
+) -> Result<Room, ScenarioError> {
+    let mut clients = Vec::with_capacity(receivers);
+    let mut recorders = Vec::with_capacity(servers.len());
+    for (n, server) in servers.iter().enumerate() {
+        let first = n * receivers / servers.len();
+        let count = (n + 1) * receivers / servers.len() - first;
+        let recorder = Arc::new(Recorder::default());
+        clients.extend(
+            gather(
+                server.addr,
+                count,
+                |i| format!("fan{}", first + i),
+                &recorder,
+            )
+            .await?,
+        );
+        recorders.push(recorder);
+    }
     clients[0].create_room(ROOM).await?;
     all(clients[1..].iter().map(|c| c.join_room(ROOM))).await?;
-    recorder.take();
+    for r in &recorders {
+        r.take();
+    }
     Ok(Room {
         clients,
         publishers,
-        recorder,
+        recorders,
+        watched: Watched {
+            servers: servers.iter().map(|s| s.pid()).collect(),
+            services: Vec::new(),
+        },
     })
 }
 
 impl Room {
-    /// An unmeasured step first: a just-started server (Node's JIT above all) is slower for
-    /// its first seconds than it will be, and the first measured rate should not pay for that.
-    pub(crate) async fn warm_up(
-        &self,
-        server: &Server,
-        rate: f64,
-        seconds: f64,
-    ) -> Result<(), ScenarioError> {
-        self.step(server, rate, seconds).await.map(drop)
+    /// Also counts the CPU time of these services (Redis, Postgres) in each step, apart.
+    pub(crate) fn watching(mut self, services: Vec<u32>) -> Room {
+        self.watched.services = services;
+        self
     }
 
-    pub(crate) async fn step(
-        &self,
-        server: &Server,
-        rate: f64,
-        seconds: f64,
-    ) -> Result<Step, ScenarioError> {
+    /// An unmeasured step first: a just-started server (Node's JIT above all) is slower for
+    /// its first seconds than it will be, and the first measured rate should not pay for that.
+    pub(crate) async fn warm_up(&self, rate: f64, seconds: f64) -> Result<(), ScenarioError> {
+        self.step(rate, seconds).await.map(drop)
+    }
+
+    pub(crate) async fn step(&self, rate: f64, seconds: f64) -> Result<Step, ScenarioError> {
         let publishers: Vec<Publisher> = self.clients[..self.publishers]
             .iter()
             .map(|client| Publisher {
@@ -69,8 +99,8 @@ impl Room {
             rate,
             seconds,
             Duration::from_secs(5),
-            &self.recorder,
-            server.pid(),
+            &self.recorders,
+            &self.watched,
         )
         .await
     }
@@ -102,7 +132,6 @@ impl Knee {
 /// one stall of this virtual machine), so one climb says little; the median of three and
 /// their spread say more.
 pub(crate) async fn median_knee(
-    server: &Server,
     room: &Room,
     rates: &[f64],
     seconds: f64,
@@ -114,7 +143,7 @@ pub(crate) async fn median_knee(
         if ladders > 1 {
             log(format!("  ladder {n} of {ladders}"));
         }
-        knees.push(knee(server, room, rates, seconds, log).await?);
+        knees.push(knee(room, rates, seconds, log).await?);
     }
     let climbed: Vec<f64> = knees.iter().map(Knee::rate).collect();
     let every_lowest_complete = knees.iter().all(|k| k.lowest_complete);
@@ -131,18 +160,17 @@ fn passes(step: &Step) -> bool {
 
 /// Climbs `rates` until a step fails, then bisects once between the last pass and the failure.
 pub(crate) async fn knee(
-    server: &Server,
     room: &Room,
     rates: &[f64],
     seconds: f64,
     log: &dyn Fn(String),
 ) -> Result<Knee, ScenarioError> {
-    room.warm_up(server, rates[0], seconds).await?;
+    room.warm_up(rates[0], seconds).await?;
     let mut best: Option<(f64, Step)> = None;
     let mut failed_at = None;
     let mut lowest_complete = None;
     for &rate in rates {
-        let step = room.step(server, rate, seconds).await?;
+        let step = room.step(rate, seconds).await?;
         lowest_complete.get_or_insert(step.complete());
         let pass = passes(&step);
         log(describe(rate, &step, pass));
@@ -156,7 +184,7 @@ pub(crate) async fn knee(
     if let (Some((low, _)), Some(high)) = (&best, failed_at) {
         let mid = ((low + high) / 2.0).round();
         if mid > *low && mid < high {
-            let step = room.step(server, mid, seconds).await?;
+            let step = room.step(mid, seconds).await?;
             let pass = passes(&step);
             log(describe(mid, &step, pass));
             if pass {
@@ -177,8 +205,19 @@ pub(crate) async fn knee(
 }
 
 pub(crate) fn describe(rate: f64, step: &Step, pass: bool) -> String {
+    // Several servers: each one's receivers' p99.
+    let nodes: String = if step.by_server.len() > 1 {
+        let p99s: Vec<String> = step
+            .by_server
+            .iter()
+            .map(|t| format!("{:.1}", t.latency.quantile(0.99) as f64 / 1000.0))
+            .collect();
+        format!(" (per node {} ms)", p99s.join(", "))
+    } else {
+        String::new()
+    };
     format!(
-        "  {rate:>6.0} msg/s: {} sent {} acked {} missing {} dup {} reord, p50 {:.1} p99 {:.1} max {:.1} ms, server {:.2} µs/delivery, generator {:.0}% {}",
+        "  {rate:>6.0} msg/s: {} sent {} acked {} missing {} dup {} reord, p50 {:.1} p99 {:.1}{nodes} max {:.1} ms, server {:.2} µs/delivery, generator {:.0}% {}",
         step.tally.sent,
         step.tally.acked,
         step.missing(),

@@ -22,7 +22,8 @@ use futures_util::stream;
 use crate::client::{self, Client, ClientError};
 use crate::probe::{Probe, now_us};
 use crate::recorder::{Recorder, Tally};
-use crate::servers::{ServerError, cpu_seconds_of};
+use crate::servers::{ServerError, cpu_seconds_of, cpu_seconds_of_tree};
+use crate::services::ServiceError;
 
 static NEXT_PUBLISHER: AtomicU32 = AtomicU32::new(0);
 
@@ -41,6 +42,8 @@ pub(crate) enum ScenarioError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
     #[error("{0}")]
     Failed(String),
 }
@@ -82,13 +85,49 @@ pub(crate) struct Publisher<'a> {
     pub(crate) room: String,
 }
 
+/// Whose CPU time a step counts: the servers' processes, and apart from them the services
+/// they use (Redis, Postgres), each with its child processes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Watched {
+    pub(crate) servers: Vec<u32>,
+    pub(crate) services: Vec<u32>,
+}
+
+impl Watched {
+    /// One server and nothing else.
+    pub(crate) fn server(pid: u32) -> Watched {
+        Watched {
+            servers: vec![pid],
+            services: Vec::new(),
+        }
+    }
+
+    /// CPU seconds so far: the servers', the services'.
+    fn cpu_seconds(&self) -> Result<(f64, f64), ServerError> {
+        let mut servers = 0.0;
+        for &pid in &self.servers {
+            servers += cpu_seconds_of(pid)?;
+        }
+        let mut services = 0.0;
+        for &pid in &self.services {
+            services += cpu_seconds_of_tree(pid)?;
+        }
+        Ok((servers, services))
+    }
+}
+
 /// What one measured step saw.
 pub(crate) struct Step {
+    /// What every client saw.
     pub(crate) tally: Tally,
+    /// What each server's clients saw, in the order of the recorders given.
+    pub(crate) by_server: Vec<Tally>,
     /// Deliveries that should have arrived: every send times its room's size.
     pub(crate) expected: u64,
-    /// Server CPU seconds from the first send until the deliveries drained.
+    /// Server CPU seconds from the first send until the deliveries drained (every server's).
     pub(crate) server_cpu: f64,
+    /// The services' CPU seconds over the same time.
+    pub(crate) service_cpu: f64,
     /// The generator's CPU use while publishing, as a fraction of one core.
     pub(crate) generator_load: f64,
 }
@@ -114,8 +153,16 @@ impl Step {
 
     /// Server CPU microseconds per delivery.
     pub(crate) fn cpu_us_per_delivery(&self) -> f64 {
-        let delivered = (self.tally.received - self.tally.duplicates).max(1);
-        self.server_cpu * 1e6 / delivered as f64
+        self.server_cpu * 1e6 / self.delivered() as f64
+    }
+
+    /// The services' CPU microseconds per delivery.
+    pub(crate) fn service_cpu_us_per_delivery(&self) -> f64 {
+        self.service_cpu * 1e6 / self.delivered() as f64
+    }
+
+    fn delivered(&self) -> u64 {
+        (self.tally.received - self.tally.duplicates).max(1)
     }
 
     /// The generator spent most of a core: what it measured is a lower bound.
@@ -132,22 +179,26 @@ pub(crate) fn saturated(load: f64) -> bool {
 
 /// Publishes `rate` messages per second for `seconds`, round-robin over `publishers`, on a
 /// fixed schedule that does not wait for the server (open loop), then waits up to `drain` for
-/// the deliveries. `room_size` is how many members receive each message.
+/// the deliveries. `room_size` is how many members receive each message; `recorders` are
+/// where the clients record (one per server, when there are several).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn publish_open_loop(
     publishers: &[Publisher<'_>],
     room_size: u64,
     rate: f64,
     seconds: f64,
     drain: Duration,
-    recorder: &Recorder,
-    server_pid: u32,
+    recorders: &[Arc<Recorder>],
+    watched: &Watched,
 ) -> Result<Step, ScenarioError> {
-    recorder.take();
+    for r in recorders {
+        r.take();
+    }
     let first_id = next_publishers(publishers.len());
     let total = (rate * seconds).round() as u64;
     let mut seqs = vec![0u64; publishers.len()];
     let own = std::process::id();
-    let cpu_before = cpu_seconds_of(server_pid)?;
+    let cpu_before = watched.cpu_seconds()?;
     let gen_before = cpu_seconds_of(own)?;
     // A moment's head start so the first sends are not late by construction.
     let start = Instant::now() + Duration::from_millis(50);
@@ -170,18 +221,28 @@ pub(crate) async fn publish_open_loop(
     let expected = total * room_size;
     let deadline = Instant::now() + drain;
     loop {
-        let t = recorder.snapshot();
+        let mut t = Tally::default();
+        for r in recorders {
+            t.merge(&r.snapshot());
+        }
         let done = t.received - t.duplicates >= expected && t.acked + t.failed >= t.sent;
         if done || Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let server_cpu = cpu_seconds_of(server_pid)? - cpu_before;
+    let cpu_after = watched.cpu_seconds()?;
+    let by_server: Vec<Tally> = recorders.iter().map(|r| r.take()).collect();
+    let mut tally = Tally::default();
+    for t in &by_server {
+        tally.merge(t);
+    }
     Ok(Step {
-        tally: recorder.take(),
+        tally,
+        by_server,
         expected,
-        server_cpu,
+        server_cpu: cpu_after.0 - cpu_before.0,
+        service_cpu: cpu_after.1 - cpu_before.1,
         generator_load,
     })
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::recorder::Recorder;
-use crate::scenario::{Publisher, ScenarioError, Step, all, gather, publish_open_loop};
+use crate::scenario::{Publisher, ScenarioError, Step, Watched, all, gather, publish_open_loop};
 use crate::servers::Server;
 
 pub(crate) struct ManyRooms {
@@ -65,8 +65,8 @@ pub(crate) async fn run(
         rate,
         seconds,
         Duration::from_secs(5),
-        &recorder,
-        server.pid(),
+        std::slice::from_ref(&recorder),
+        &Watched::server(server.pid()),
     )
     .await?;
     drop(members);
