@@ -312,7 +312,10 @@ async fn run(
                             pending.insert(id, Pending::Post(probe.scheduled_us, done));
                         }
                         Err(_) => {
-                            recorder.with(|t| t.failed += 1);
+                            recorder.with(|t| {
+                                t.failed += 1;
+                                t.first_failure.get_or_insert_with(|| "not connected".into());
+                            });
                             if let Some(done) = done {
                                 let _ = done.send(false);
                             }
@@ -346,17 +349,22 @@ async fn run(
                 }
                 Output::Ack(id, answer) => match pending.remove(&id) {
                     Some(Pending::Post(scheduled, done)) => {
-                        let ok = answer
-                            .ok()
-                            .and_then(|v| Connection::decode_ack::<SendMessage>(v).ok())
-                            .is_some_and(|reply| reply.into_result().is_ok());
+                        let outcome = match answer {
+                            Ok(v) => Connection::decode_ack::<SendMessage>(v)
+                                .map_err(|e| e.to_string())
+                                .and_then(|reply| reply.into_result().map_err(|e| e.to_string())),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        let ok = outcome.is_ok();
                         let latency = now_us().saturating_sub(scheduled);
-                        recorder.with(|t| {
-                            if ok {
+                        recorder.with(|t| match outcome {
+                            Ok(_) => {
                                 t.acked += 1;
                                 t.ack.record(latency);
-                            } else {
+                            }
+                            Err(e) => {
                                 t.failed += 1;
+                                t.first_failure.get_or_insert(e);
                             }
                         });
                         if let Some(done) = done {

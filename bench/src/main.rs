@@ -50,6 +50,10 @@ enum Command {
         /// held against it plus 64 MiB.
         #[arg(long)]
         memory_bound_mib: Option<u64>,
+        /// A setting for the Postgres the suite starts, `NAME=value` (its `-c`), repeatable:
+        /// a setting under test, such as `synchronous_commit=off`.
+        #[arg(long = "postgres-conf", value_parser = parse_env)]
+        postgres_conf: Vec<(String, String)>,
         /// The built minimal Leptos page (`bench/floor-leptos/build.sh`), to compare the front
         /// end with; without it (or when it is not a directory), those rows say "not built".
         #[arg(long)]
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
                 bare,
                 palaver_env,
                 memory_bound_mib,
+                postgres_conf,
                 floor_site,
                 site_root,
                 node_dir,
@@ -156,6 +161,7 @@ fn main() -> ExitCode {
                     only,
                     servers,
                     memory_bound_mib,
+                    postgres_conf,
                 };
                 let (table, ok) = suite.run().await;
                 println!("{table}");

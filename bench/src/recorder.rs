@@ -24,6 +24,8 @@ pub(crate) struct Tally {
     pub(crate) reordered: u64,
     /// Connections the server closed while they should have stayed open.
     pub(crate) dropped: u64,
+    /// Why the first failed send failed (the server's error, or the ack's).
+    pub(crate) first_failure: Option<String>,
 }
 
 impl Tally {
@@ -38,6 +40,9 @@ impl Tally {
         self.duplicates += other.duplicates;
         self.reordered += other.reordered;
         self.dropped += other.dropped;
+        if self.first_failure.is_none() {
+            self.first_failure.clone_from(&other.first_failure);
+        }
     }
 }
 

@@ -221,13 +221,16 @@ fn postgres_bin() -> Option<PathBuf> {
 
 /// A PostgreSQL cluster of the suite's own, pinned to `core`, with the shipped durability
 /// (`fsync` and `synchronous_commit` on): every commit waits for its WAL's fsync, as SQLite's
-/// `synchronous=FULL` does.
+/// `synchronous=FULL` does. `conf` are more settings (`-c NAME=value`), after the suite's.
 pub(crate) struct Postgres {
     service: Service,
     databases: usize,
 }
 
-pub(crate) async fn postgres(core: usize) -> Result<Postgres, ServiceError> {
+pub(crate) async fn postgres(
+    core: usize,
+    conf: &[(String, String)],
+) -> Result<Postgres, ServiceError> {
     let what = "Postgres";
     let io = |error| ServiceError::Spawn { what, error };
     let bin = postgres_bin().ok_or(ServiceError::Missing(what))?;
@@ -260,7 +263,7 @@ pub(crate) async fn postgres(core: usize) -> Result<Postgres, ServiceError> {
     )
     .await?;
     let port = free_port().map_err(io)?;
-    let args = [
+    let mut args = vec![
         "-D".to_owned(),
         data.display().to_string(),
         "-p".into(),
@@ -274,6 +277,10 @@ pub(crate) async fn postgres(core: usize) -> Result<Postgres, ServiceError> {
         "-c".into(),
         "log_min_messages=fatal".into(),
     ];
+    for (name, value) in conf {
+        args.push("-c".into());
+        args.push(format!("{name}={value}"));
+    }
     let program = as_postgres(root, &bin.join("postgres"));
     let service = Service::spawn(what, &program, &args, &dir, port, core).await?;
     let pg = Postgres {

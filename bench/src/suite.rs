@@ -163,6 +163,8 @@ pub(crate) struct Suite {
     /// The memory bound Palaver was configured with (MiB), when one was: the attacks' peak
     /// memory is held against it plus [`ATTACK_RSS_SLACK_MIB`].
     pub(crate) memory_bound_mib: Option<u64>,
+    /// Settings for the suite's Postgres (`-c NAME=value`), after its own.
+    pub(crate) postgres_conf: Vec<(String, String)>,
 }
 
 /// What a single unauthenticated client may cost beyond the configured memory bound.
@@ -275,7 +277,7 @@ impl Suite {
         let mut backends = Vec::new();
         if wants_cluster || wants_postgres {
             log("starting Redis and Postgres".into());
-            let mut shared = cluster::Shared::start(self.server_core).await;
+            let mut shared = cluster::Shared::start(self.server_core, &self.postgres_conf).await;
             if wants_cluster {
                 ok &= self.cluster(order(n), &mut shared, &mut rows).await;
                 n += 1;
@@ -700,6 +702,13 @@ impl Suite {
             both,
             |r| Cell::of(r.cpu_us_per_ack(), "µs"),
         ));
+        rows.push(row(
+            &scenario,
+            "sends refused (each ends its sender's loop)",
+            Better::Lower,
+            both,
+            refused,
+        ));
         ok
     }
 
@@ -854,6 +863,16 @@ impl Suite {
     }
 }
 
+/// Persisted sends the server refused, with the first one's reason.
+fn refused(r: &persist::Persisted) -> Cell {
+    match &r.tally.first_failure {
+        Some(why) if r.tally.failed > 0 => {
+            Cell::Text(format!("{} (the first: {why})", r.tally.failed))
+        }
+        _ => Cell::of(r.tally.failed as f64, ""),
+    }
+}
+
 /// A number in `frontend.mjs`'s JSON.
 fn num(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
     path.iter()
@@ -934,7 +953,13 @@ fn knee_rows(
         "deliveries per server CPU-second",
         Better::Higher,
         results,
-        at_knee(|_, s| Cell::of(1e6 / s.cpu_us_per_delivery(), "/s")),
+        at_knee(|_, s| {
+            if s.server_cpu > 0.0 {
+                Cell::of(1e6 / s.cpu_us_per_delivery(), "/s")
+            } else {
+                Cell::Text("below the clock's resolution".into())
+            }
+        }),
     ));
 }
 

@@ -88,13 +88,9 @@ pub(crate) async fn run(
     let server_cpu = server.cpu_seconds()? - server_before;
     let service_cpu = services_cpu(services)? - services_before;
     let generator_load = (cpu_seconds_of(own)? - generator_before) / seconds;
+    // A refused send (the server's answer to a client that reads too slowly, say) ends its
+    // sender's loop and is counted; it is not a loss: the client was told.
     let tally = recorder.take();
-    if tally.failed > 0 {
-        return Err(ScenarioError::Failed(format!(
-            "{} of {} persisted sends failed",
-            tally.failed, tally.sent
-        )));
-    }
     Ok(Persisted {
         tally,
         seconds,

@@ -11,7 +11,7 @@ use crate::report::{Better, Cell, Row};
 use crate::scenario::{ScenarioError, Step, fanout, ms, persist};
 use crate::servers::{Kind, Launch, Server};
 use crate::services::{self, Postgres, Service, ServiceError};
-use crate::suite::{Pair, Suite, knee_rows, log, row};
+use crate::suite::{Pair, Suite, knee_rows, log, refused, row};
 
 /// How many nodes the cluster scenario runs.
 const NODES: usize = 2;
@@ -25,9 +25,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) async fn start(core: usize) -> Result<Shared, ServiceError> {
+    pub(crate) async fn start(
+        core: usize,
+        postgres_conf: &[(String, String)],
+    ) -> Result<Shared, ServiceError> {
         let redis = services::redis(core).await?;
-        match services::postgres(core).await {
+        match services::postgres(core, postgres_conf).await {
             Ok(postgres) => Ok(Shared { redis, postgres }),
             Err(e) => {
                 redis.stop().await;
@@ -382,6 +385,13 @@ impl Suite {
             Better::Lower,
             both,
             |r| Cell::of(r.cpu_us_per_ack() + r.service_cpu_us_per_ack(), "µs"),
+        ));
+        rows.push(row(
+            &scenario,
+            "sends refused (each ends its sender's loop)",
+            Better::Lower,
+            both,
+            refused,
         ));
         ok
     }
