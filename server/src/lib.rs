@@ -156,6 +156,12 @@ pub async fn run(
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
     });
+    let peers = tokio::spawn(socket::peers::exchange(
+        bus.clone(),
+        uuid::Uuid::new_v4().simple().to_string(),
+        io.clone(),
+        chat.clone(),
+    ));
     let catch_up = bus.status().map(|link| {
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         tokio::spawn(async move { chat.lagging.after_outages(link, io, store).await })
@@ -201,6 +207,7 @@ pub async fn run(
     .await;
     sweeper.abort();
     announcer.abort();
+    peers.abort();
     if let Some(catch_up) = catch_up {
         catch_up.abort();
     }

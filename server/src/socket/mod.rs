@@ -12,6 +12,7 @@ pub(crate) mod lagging;
 pub(crate) mod limits;
 pub(crate) mod messages;
 pub(crate) mod notices;
+pub(crate) mod peers;
 pub(crate) mod post_order;
 pub(crate) mod presence;
 pub(crate) mod recent;
@@ -156,7 +157,7 @@ async fn on_connect(
         presence::announce(&chat, change);
     }
     if let Ok(list) = &list {
-        presence::tell_dms(&io, &who, list).await;
+        presence::tell_dms(&chat, &io, &who, list).await;
     }
 }
 

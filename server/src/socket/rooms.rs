@@ -167,7 +167,7 @@ pub(crate) async fn open_dm(ctx: Ctx, request: OpenDm) -> Result<RoomInfo, Handl
         .map_err(HandlerError::store("opening a direct conversation"))?;
     let info = after_membership_change(io, chat, &who, &dm).await?;
     if let Some(dm) = presence::dm_of(&who, &info) {
-        presence::tell_dm(io, &dm, None).await;
+        presence::tell_dm(chat, io, &dm, None).await;
     }
     Ok(info)
 }

@@ -4,6 +4,7 @@
 pub(crate) mod announcements;
 pub(crate) mod gates;
 pub(crate) mod limits;
+pub(crate) mod peers;
 pub(crate) mod presence;
 
 use std::sync::Arc;

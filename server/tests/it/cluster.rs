@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use app::events::{Event, Kick, Kicked, Namespace as _, RoomHead, SendMessage, Synced};
+use app::events::{
+    Event, Kick, Kicked, Namespace as _, Presence, RoomHead, SendMessage, Stats, Synced,
+};
 
 use crate::services::{self, Service};
 use crate::support::{Packet, SioClient, TestServer};
@@ -241,4 +243,67 @@ async fn several_nodes_need_postgres_and_a_redis_that_answers() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("cannot connect to Redis"), "{e}");
+}
+
+/// The next `presence` of the lobby that names exactly `online`.
+async fn lobby_presence(client: &mut SioClient, online: &[&str]) -> Value {
+    tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let p = client.next_ambient(Presence::NAME).await;
+            if p["room"] == "lobby" && p["online"] == json!(online) {
+                return p;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no lobby presence naming {online:?}"))
+}
+
+#[tokio::test]
+async fn presence_and_statistics_count_every_node_and_a_person_once() {
+    let redis = services::redis();
+    let (one, mut two) = two_linked_nodes(&redis).await;
+    let ann = one.client(json!({"name": "ann"})).await;
+    let token = ann.session.clone().unwrap()["token"].clone();
+    // Ann has a tab on each node: she is one person online.
+    let _ann_there = two.client(json!({"token": token})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+    let mut carl = one.client(json!({"name": "carl"})).await;
+    lobby_presence(&mut bob, &["ann", "bob", "carl"]).await;
+    lobby_presence(&mut carl, &["ann", "bob", "carl"]).await;
+
+    // The admin on node one sees every node's sockets, and each person once.
+    let token = shared_setting(&one, "admin-token").await;
+    let mut admin = SioClient::connect(
+        one.addr,
+        app::events::Admin::PATH,
+        json!({ "token": token }),
+    )
+    .await
+    .expect("the admin token is accepted");
+    tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let (event, args) = admin.next_event().await;
+            assert_eq!(event, Stats::NAME);
+            let stats = &args[0];
+            let lobby = stats["rooms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["room"] == "lobby")
+                .cloned()
+                .unwrap_or_default();
+            let main = stats["namespaces"][0]["sockets"].clone();
+            if lobby["members"] == json!(["ann", "bob", "carl"]) && main == 4 {
+                assert_eq!(lobby["sockets"], 4, "{stats}");
+                return;
+            }
+        }
+    })
+    .await
+    .expect("stats counting both nodes");
+
+    // Node two goes away: within a few seconds, node one's people see only its own.
+    two.stop().await;
+    lobby_presence(&mut carl, &["ann", "carl"]).await;
 }
