@@ -2,8 +2,8 @@
 # Installs what building and testing Palaver needs, skipping whatever is already present.
 # Usage: scripts/setup.sh [--with-browser] [--with-services]
 #   --with-browser   also install Debian's Chromium and sqlite3 (for the browser and chaos tests)
-#   --with-services  also install Debian's PostgreSQL, Redis, HAProxy and nginx (for the tests
-#                    of several nodes, which start their own on free ports)
+#   --with-services  also install Debian's PostgreSQL, Redis, HAProxy, nginx and openssl (for
+#                    the tests of several nodes, which start their own on free ports)
 # Other scripts source it: `source scripts/setup.sh` leaves PATH pointing at the tools.
 set -euo pipefail
 
@@ -87,6 +87,10 @@ if [[ "$WITH_SERVICES" == 1 ]]; then
   fi
   if [[ ! -x /usr/sbin/nginx ]]; then
     DEBIAN_MISSING+=(nginx)
+  fi
+  # Makes the certificate of the test's nginx.
+  if ! command -v openssl >/dev/null; then
+    DEBIAN_MISSING+=(openssl)
   fi
 fi
 if (( ${#DEBIAN_MISSING[@]} )); then

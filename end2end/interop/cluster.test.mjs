@@ -2,12 +2,14 @@
 // official socket.io-client polling first (its default): with the shipped stickiness every
 // Engine.IO session stays on the node that opened it and upgrades to a WebSocket there;
 // without it, the other node refuses the session's next request. Then one node is taken out,
-// restarted and put back, as docs/deploy.md's upgrade procedure says.
+// restarted and put back, as docs/deploy.md's upgrade procedure says. Last, the shipped
+// deploy/nginx.conf keeps each session on its node too, by a cookie of its own.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { HAProxy } from '../support/haproxy.mjs';
+import { Nginx } from '../support/nginx.mjs';
 import { PalaverServer, freePort } from '../support/server.mjs';
 import { send } from '../support/sio.mjs';
 
@@ -18,6 +20,7 @@ const POLLING_FIRST = { transports: ['polling', 'websocket'] };
 let port;
 let nodes = [];
 let proxy;
+let nginx;
 
 /**
  * Settings every node gets alike. Each node keeps its own SQLite file for now; a `DATABASE_URL`
@@ -43,7 +46,8 @@ after(async () => {
 });
 afterEach(async () => {
   await proxy?.dispose();
-  proxy = null;
+  await nginx?.dispose();
+  proxy = nginx = null;
 });
 
 /** HAProxy from the shipped file in front of the nodes, once its checks find them all up. */
@@ -74,13 +78,13 @@ async function nodeThatStored(before) {
 }
 
 /**
- * Opens a socket through the balancer. Resolves once connected, with its Engine.IO session
+ * Opens a socket through the balancer at `url`. Resolves once connected, with its Engine.IO session
  * id, or rejects with the connect_error (with that id as `sid`, and the failed request's
  * answer as `answer`).
  */
-function open(options) {
-  // The Node client keeps cookies (the balancer's SERVERID) only when asked to.
-  const socket = io(proxy.url, { reconnection: false, forceNew: true, withCredentials: true, ...options });
+function open(url, options) {
+  // The Node client keeps cookies (the balancer's) only when asked to.
+  const socket = io(url, { reconnection: false, forceNew: true, withCredentials: true, ...options });
   let sid;
   socket.io.on('open', () => (sid = socket.io.engine.id));
   return new Promise((resolve, reject) => {
@@ -101,10 +105,13 @@ function upgraded(socket) {
   return new Promise((resolve) => engine.once('upgrade', resolve));
 }
 
-/** Connects, upgrades, posts a message; resolves with the session id and the node that stored it. */
-async function postThroughBalancer(options, text) {
+/**
+ * Connects through the balancer at `url`, upgrades, posts a message; resolves with the session
+ * id and the node that stored it.
+ */
+async function postThrough(url, options, text) {
   const before = await storedPerNode();
-  const { socket, sid } = await open(options);
+  const { socket, sid } = await open(url, options);
   if (options.transports[0] === 'polling') await upgraded(socket);
   assert.equal(socket.io.engine.transport.name, 'websocket');
   const ack = await send(socket, text);
@@ -122,7 +129,7 @@ test('with the shipped stickiness, polling-first sessions stay on their node and
   const clients = [];
   // One at a time, each kept open: the balancer's choice is then the one it makes for
   // newcomers, by its own rule (the node with the fewest connections).
-  for (let i = 0; i < CLIENTS; i++) clients.push(await postThroughBalancer(POLLING_FIRST, `sticky ${i}`));
+  for (let i = 0; i < CLIENTS; i++) clients.push(await postThrough(proxy.url, POLLING_FIRST, `sticky ${i}`));
   const served = nodes.map((_, n) => clients.filter((c) => c.node === n).length);
   assert.ok(served.every((count) => count > 0), `both nodes served clients: ${served}`);
   for (const { socket } of clients) socket.close();
@@ -149,7 +156,7 @@ test('without stickiness, polling-first sessions are refused by the other node; 
   const outcomes = [];
   for (let i = 0; i < CLIENTS; i++) {
     try {
-      const { socket, sid } = await open(POLLING_FIRST);
+      const { socket, sid } = await open(proxy.url, POLLING_FIRST);
       socket.close();
       outcomes.push({ sid, connected: true });
     } catch (err) {
@@ -165,7 +172,7 @@ test('without stickiness, polling-first sessions are refused by the other node; 
 
   // A WebSocket-only session is one request: any node will do.
   const clients = [];
-  for (let i = 0; i < CLIENTS; i++) clients.push(await postThroughBalancer({ transports: ['websocket'] }, `ws ${i}`));
+  for (let i = 0; i < CLIENTS; i++) clients.push(await postThrough(proxy.url, { transports: ['websocket'] }, `ws ${i}`));
   const served = nodes.map((_, n) => clients.filter((c) => c.node === n).length);
   assert.ok(served.every((count) => count > 0), `both nodes served WebSocket clients: ${served}`);
   for (const { socket } of clients) socket.close();
@@ -193,14 +200,14 @@ test('without stickiness, polling-first sessions are refused by the other node; 
 test('one node is taken out, restarted and put back while its clients move to the other', async () => {
   await balancer({ sticky: true });
   const options = { ...POLLING_FIRST, reconnection: true, reconnectionDelay: 50, reconnectionDelayMax: 200 };
-  const ann = await postThroughBalancer(options, 'before the upgrade');
+  const ann = await postThrough(proxy.url, options, 'before the upgrade');
   const [out, other] = [ann.node, 1 - ann.node];
   const name = `node${out + 1}`;
 
   // Out of the balancer: its open sockets stay, and nobody new comes.
   assert.equal(await proxy.command(`set server palaver/${name} state maint`), '\n');
   assert.equal((await proxy.states())[name], 'MAINT');
-  const newcomer = await postThroughBalancer(POLLING_FIRST, 'a newcomer');
+  const newcomer = await postThrough(proxy.url, POLLING_FIRST, 'a newcomer');
   assert.equal(newcomer.node, other);
   newcomer.socket.close();
   let before = await storedPerNode();
@@ -221,7 +228,28 @@ test('one node is taken out, restarted and put back while its clients move to th
   await nodes[out].resume();
   assert.equal(await proxy.command(`set server palaver/${name} state ready`), '\n');
   await proxy.waitUntil('UP');
-  const back = await postThroughBalancer(POLLING_FIRST, 'back');
+  const back = await postThrough(proxy.url, POLLING_FIRST, 'back');
   assert.equal(back.node, out);
   for (const { socket } of [ann, back]) socket.close();
+});
+
+test('nginx: the shipped configuration keeps each polling-first session on its node', async () => {
+  nginx = await Nginx.shipped({ nodes: nodes.map((n) => `127.0.0.1:${n.port}`) });
+  // Its certificate is the test's own.
+  const options = { ...POLLING_FIRST, rejectUnauthorized: false };
+  const clients = [];
+  for (let i = 0; i < CLIENTS; i++) clients.push(await postThrough(nginx.url, options, `nginx ${i}`));
+  for (const { socket } of clients) socket.close();
+
+  // Hashed by its cookie, every request of a session reached the node that stored its message.
+  const requests = await nginx.logged(
+    (logged) => clients.every(({ sid }) => requestsOf(logged, sid).some((r) => r.transport === 'websocket')),
+    'every session\'s WebSocket',
+  );
+  for (const { sid, node } of clients) {
+    const own = requestsOf(requests, sid);
+    assert.ok(own.some((r) => r.transport === 'polling'), `session ${sid} polled before upgrading`);
+    assert.ok(own.some((r) => r.transport === 'websocket' && r.status === 101), `session ${sid} upgraded`);
+    assert.deepEqual([...new Set(own.map((r) => r.node))], [`127.0.0.1:${nodes[node].port}`], `session ${sid}: ${JSON.stringify(own)}`);
+  }
 });
