@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, Rust unit and integration tests, a release build,
-# the stress tests, a quick run of the benchmark suite, the socket.io-client interop tests,
-# the chaos test and the Playwright tests in Chromium.
+# the stress tests, a quick run of the benchmark suite, the socket.io-client interop tests
+# (two nodes behind HAProxy and nginx among them), the chaos test and the Playwright tests in Chromium.
 # Installs what is missing first. Stops at the first failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-source scripts/setup.sh --with-browser
+source scripts/setup.sh --with-browser --with-services
 
 # A run starts from a clean clone in CI, where incremental caches only cost disk.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
