@@ -90,6 +90,8 @@ enum Failure {
     NotWritten,
     #[error("a change had an unexpected outcome: {0}")]
     Unexpected(String),
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
     #[error("cannot create the database directory {path}: {source}")]
     CreateDir {
         path: String,
@@ -385,6 +387,11 @@ pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16_000;
 
 /// How long opening a Postgres database may take before the server gives up starting.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a read waits for a pooled Postgres connection: with the database away, a request
+/// is answered `unavailable` at once rather than at the request's timeout.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long `/healthz` waits for the database.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 // Clients page and catch up by id, and the reads go through the `(room, seq)` index (there is
 // no `(room, id)` one: see migration 0006). Within a room seq grows with id, so "id above $2"
@@ -482,7 +489,7 @@ impl Store {
         first.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(CONNECT_TIMEOUT)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
             .map_err(unreachable)?;
@@ -524,7 +531,7 @@ impl Store {
                 path, in_memory, ..
             } => WriterConnection::Sqlite(SqliteWriter::open(path, *in_memory)?),
             Pool::Postgres { options, .. } => {
-                WriterConnection::Postgres(PostgresWriter::open(options).await?)
+                WriterConnection::Postgres(PostgresWriter::open(options, ACQUIRE_TIMEOUT).await?)
             }
         })
     }
@@ -832,9 +839,14 @@ impl Store {
         Ok(row.map(|(r,)| r))
     }
 
-    /// Checks that the database answers; used by `/healthz`.
+    /// Checks that the database answers, within [`PING_TIMEOUT`]; used by `/healthz`, whose
+    /// callers (load balancers) wait a few seconds at most.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop)?);
+        let ping =
+            async { on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop)) };
+        tokio::time::timeout(PING_TIMEOUT, ping)
+            .await
+            .map_err(|_| Failure::TimedOut(PING_TIMEOUT))??;
         Ok(())
     }
 

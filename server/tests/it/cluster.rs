@@ -307,3 +307,57 @@ async fn presence_and_statistics_count_every_node_and_a_person_once() {
     two.stop().await;
     lobby_presence(&mut carl, &["ann", "carl"]).await;
 }
+
+#[tokio::test]
+async fn with_postgres_down_posts_are_refused_unavailable_and_a_retry_after_is_stored_once() {
+    let mut pg = services::Postgres::own();
+    let node =
+        TestServer::start_on(tempfile::tempdir().unwrap(), pg.database(), None, |_| {}).await;
+    let mut ann = node.client(json!({"name": "ann"})).await;
+    let (ack, _) = ann.request(CHAT, vec![json!("before"), json!("o-1")]).await;
+    assert!(ack[0]["data"]["id"].is_i64(), "{ack:?}");
+
+    pg.stop();
+    let (ack, _) = ann.request(CHAT, vec![json!("during"), json!("o-2")]).await;
+    assert_eq!(ack[0]["error"]["code"], "unavailable", "{ack:?}");
+    assert_eq!(
+        node.get("/healthz").await.0,
+        503,
+        "the database does not answer"
+    );
+
+    pg.start();
+    // The client retries with the same offset until it is acked; once Postgres answers again,
+    // the writer and the pool reconnect on their own.
+    let stored = tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let (ack, _) = ann.request(CHAT, vec![json!("during"), json!("o-2")]).await;
+            if let Some(id) = ack[0]["data"]["id"].as_i64() {
+                return id;
+            }
+            assert_eq!(ack[0]["error"]["code"], "unavailable", "{ack:?}");
+        }
+    })
+    .await
+    .expect("acked once Postgres is back");
+    let (again, _) = ann.request(CHAT, vec![json!("during"), json!("o-2")]).await;
+    assert_eq!(
+        again[0]["data"]["id"], stored,
+        "the retry is the stored message"
+    );
+
+    let mut bob = node
+        .client(json!({"name": "bob", "since": {"lobby": 0}, "serverOffset": 0}))
+        .await;
+    let mut texts = Vec::new();
+    loop {
+        let (name, args) = bob.next_event().await;
+        if name == Synced::NAME {
+            break;
+        }
+        if name == CHAT && args[2]["kind"].is_null() {
+            texts.push(args[0].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(texts, ["before", "during"]);
+}
