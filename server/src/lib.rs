@@ -56,6 +56,11 @@ pub enum ServerError {
     Cluster(#[from] cluster::driver::ClusterError),
     #[error("cannot subscribe to the other nodes' requests: {0}")]
     Adapter(String),
+    #[error(
+        "{setting} differs from the one the other nodes use (kept in the database's settings \
+         table): give every node the same, or none"
+    )]
+    SecretDiffers { setting: &'static str },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -86,6 +91,7 @@ pub async fn run(
         &store,
         &data_dir,
         "session-secret",
+        "PALAVER_SESSION_SECRET",
     )
     .await?;
     let admin_token = load_secret(
@@ -93,6 +99,7 @@ pub async fn run(
         &store,
         &data_dir,
         "admin-token",
+        "PALAVER_ADMIN_TOKEN",
     )
     .await?;
     if let secrets::Loaded::Created(token) = &admin_token {
@@ -218,28 +225,38 @@ pub async fn run(
     Ok(())
 }
 
-/// `configured` when set; else, on a database that nodes share, the value every node uses
-/// under `key` (made by the first node to start); else the content of `dir/key`, made on
-/// first start.
+/// The secret kept under `key`. On SQLite: `configured` when set, else the content of
+/// `dir/key`, made on first start. On Postgres, which nodes share: the value every node uses,
+/// made by the first node to start (or `configured`, when that node was given one); a node
+/// configured with another value refuses to start, since it would not accept the others'
+/// tokens.
 async fn load_secret(
     configured: Option<&str>,
     store: &store::Store,
     dir: &std::path::Path,
     key: &str,
+    setting: &'static str,
 ) -> Result<secrets::Loaded, ServerError> {
-    if configured.is_some_and(|v| !v.is_empty()) || store.backend() == store::Backend::Sqlite {
+    let configured = configured.filter(|v| !v.is_empty());
+    if store.backend() == store::Backend::Sqlite {
         return Ok(secrets::load_or_create(configured, dir, key)?);
     }
-    let candidate = secrets::random_hex(32)?;
+    let candidate = match configured {
+        Some(v) => v.to_owned(),
+        None => secrets::random_hex(32)?,
+    };
     let value = store
         .shared_setting(key, &candidate)
         .await?
         .unwrap_or_default();
-    if value == candidate {
-        info!(key, "generated a new secret, kept in the database");
-        Ok(secrets::Loaded::Created(value))
-    } else {
-        Ok(secrets::Loaded::Existing(value))
+    match configured {
+        Some(v) if v != value => Err(ServerError::SecretDiffers { setting }),
+        Some(_) => Ok(secrets::Loaded::Existing(value)),
+        None if value == candidate => {
+            info!(key, "generated a new secret, kept in the database");
+            Ok(secrets::Loaded::Created(value))
+        }
+        None => Ok(secrets::Loaded::Existing(value)),
     }
 }
 

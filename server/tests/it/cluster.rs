@@ -361,3 +361,24 @@ async fn with_postgres_down_posts_are_refused_unavailable_and_a_retry_after_is_s
     }
     assert_eq!(texts, ["before", "during"]);
 }
+
+#[tokio::test]
+async fn a_node_configured_with_another_secret_than_the_others_refuses_to_start() {
+    let database = services::database();
+    let first = |c: &mut palaver_server::Config| c.session_secret = Some("one".repeat(20));
+    let _one =
+        TestServer::start_on(tempfile::tempdir().unwrap(), database.clone(), None, first).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = palaver_server::Config::with_database(database.clone());
+    config.session_secret = Some("two".repeat(20));
+    let e = palaver_server::run(listener, config, async {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("PALAVER_SESSION_SECRET differs"),
+        "{e}"
+    );
+    // Without one, a node takes the shared one.
+    let two = TestServer::start_on(tempfile::tempdir().unwrap(), database, None, |_| {}).await;
+    assert_eq!(two.get("/healthz").await.0, 200);
+}
