@@ -125,6 +125,7 @@ pub async fn run(
         },
         &admin_token,
         backlogs.clone(),
+        bus.clone(),
     )?;
     let request_timeout = Duration::from_secs(config.request_timeout);
     let (sockets, io) = socketioxide::SocketIo::builder()
@@ -163,12 +164,7 @@ pub async fn run(
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
     });
-    let peers = tokio::spawn(socket::peers::exchange(
-        bus.clone(),
-        uuid::Uuid::new_v4().simple().to_string(),
-        io.clone(),
-        chat.clone(),
-    ));
+    let peers = tokio::spawn(socket::peers::exchange(io.clone(), chat.clone()));
     let catch_up = bus.status().map(|link| {
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         tokio::spawn(async move { chat.lagging.after_outages(link, io, store).await })

@@ -1,6 +1,7 @@
 //! Telling the other nodes who is connected here, and hearing who is there (see
 //! [`crate::state::peers`]): every [`EVERY`], this node's view, whole when it changed (and
-//! every [`WHOLE_EVERY`] ticks regardless), else a line saying it is alive.
+//! every [`WHOLE_EVERY`] ticks regardless), else a line saying it is alive. Also a person's
+//! joining or leaving a room, so that each node puts that person's sockets there in or out.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -9,10 +10,49 @@ use app::events::{Admin, Main, Namespace as _};
 use futures_util::StreamExt as _;
 use tracing::{debug, warn};
 
-use crate::cluster::{Bus, SocketIo};
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::SocketIo;
 use crate::conversation::PERSON_ROOM_PREFIX;
+use crate::socket::rooms::{enter_here, part_here};
 use crate::state::Chat;
 use crate::state::peers::View;
+
+/// What one node tells the others.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "note", rename_all = "snake_case")]
+enum Note {
+    View(View),
+    /// `person` joined or left `room` through `node`: the others put their sockets of that
+    /// person in or out too.
+    Membership {
+        node: String,
+        person: String,
+        room: String,
+        change: Membership,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Membership {
+    Entered,
+    Left,
+}
+
+/// Tells the other nodes that `person` entered or left `room`; alone, nobody.
+pub(crate) async fn tell_membership(chat: &Chat, change: Membership, person: &str, room: &str) {
+    let note = Note::Membership {
+        node: chat.node.to_string(),
+        person: person.to_owned(),
+        room: room.to_owned(),
+        change,
+    };
+    match serde_json::to_vec(&note) {
+        Ok(bytes) => chat.bus.tell_peers(bytes).await,
+        Err(e) => warn!(error = %e, "encoding a membership note failed"),
+    }
+}
 
 /// How often a node tells the others; a node silent for `state::peers::SILENCE` is forgotten.
 const EVERY: Duration = Duration::from_secs(1);
@@ -20,7 +60,9 @@ const EVERY: Duration = Duration::from_secs(1);
 const WHOLE_EVERY: u32 = 5;
 
 /// Exchanges views with the other nodes, forever; alone, returns at once.
-pub(crate) async fn exchange(bus: Bus, node: String, io: SocketIo, chat: Chat) {
+pub(crate) async fn exchange(io: SocketIo, chat: Chat) {
+    let bus = chat.bus.clone();
+    let node = chat.node.to_string();
     let Some(mut heard) = bus.peer_views().await else {
         return;
     };
@@ -37,7 +79,7 @@ pub(crate) async fn exchange(bus: Bus, node: String, io: SocketIo, chat: Chat) {
                 if whole {
                     told = Some(view.version);
                 }
-                match serde_json::to_vec(&view) {
+                match serde_json::to_vec(&Note::View(view)) {
                     Ok(bytes) => bus.tell_peers(bytes).await,
                     Err(e) => warn!(error = %e, "encoding this node's view failed"),
                 }
@@ -49,19 +91,28 @@ pub(crate) async fn exchange(bus: Bus, node: String, io: SocketIo, chat: Chat) {
                     warn!("the other nodes' views stopped coming");
                     return;
                 };
-                let view: View = match serde_json::from_slice(&bytes) {
-                    Ok(view) => view,
+                let note: Note = match serde_json::from_slice(&bytes) {
+                    Ok(note) => note,
                     Err(e) => {
-                        warn!(error = %e, "a node's view could not be read");
+                        warn!(error = %e, "a node's note could not be read");
                         continue;
                     }
                 };
-                if view.node == node {
-                    continue;
+                match note {
+                    Note::View(view) if view.node != node => {
+                        debug!(node = view.node, version = view.version, "a node's view");
+                        let changed = lock(&chat).heard(view, Instant::now());
+                        touch(&chat, changed);
+                    }
+                    Note::Membership { node: from, person, room, change } if from != node => {
+                        match change {
+                            Membership::Entered => enter_here(&io, &chat, &person, &room, None),
+                            Membership::Left => part_here(&io, &chat, &person, &room),
+                        }
+                    }
+                    // Its own, back from Redis.
+                    _ => {}
                 }
-                debug!(node = view.node, version = view.version, "a node's view");
-                let changed = lock(&chat).heard(view, Instant::now());
-                touch(&chat, changed);
             }
         }
     }

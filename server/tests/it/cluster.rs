@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use app::events::{
-    Event, Kick, Kicked, Namespace as _, Presence, RoomHead, SendMessage, Stats, Synced,
+    CreateRoom, Event, JoinRoom, Kick, Kicked, Namespace as _, Presence, RoomHead, SendMessage,
+    Stats, Synced,
 };
 
 use crate::services::{self, Service};
@@ -366,8 +367,10 @@ async fn with_postgres_down_posts_are_refused_unavailable_and_a_retry_after_is_s
 async fn a_node_configured_with_another_secret_than_the_others_refuses_to_start() {
     let database = services::database();
     let first = |c: &mut palaver_server::Config| c.session_secret = Some("one".repeat(20));
-    let _one =
+    let one =
         TestServer::start_on(tempfile::tempdir().unwrap(), database.clone(), None, first).await;
+    // Answering means it has taken the secrets in.
+    assert_eq!(one.get("/healthz").await.0, 200);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut config = palaver_server::Config::with_database(database.clone());
     config.session_secret = Some("two".repeat(20));
@@ -381,4 +384,41 @@ async fn a_node_configured_with_another_secret_than_the_others_refuses_to_start(
     // Without one, a node takes the shared one.
     let two = TestServer::start_on(tempfile::tempdir().unwrap(), database, None, |_| {}).await;
     assert_eq!(two.get("/healthz").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_room_made_on_one_node_takes_the_persons_tabs_on_every_node_in() {
+    let redis = services::redis();
+    let (one, two) = two_linked_nodes(&redis).await;
+    let ann = one.client(json!({"name": "ann"})).await;
+    let token = ann.session.clone().unwrap()["token"].clone();
+    let mut ann = ann;
+    let mut ann_there = two.client(json!({"token": token})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+
+    // Ann makes the room through her tab on node two; bob joins it there and posts.
+    let (ack, _) = ann_there
+        .request(CreateRoom::NAME, vec![json!({"name": "den"})])
+        .await;
+    assert!(ack[0]["data"].is_object(), "{ack:?}");
+    let (ack, _) = bob
+        .request(JoinRoom::NAME, vec![json!({"room": "den"})])
+        .await;
+    assert!(ack[0]["data"].is_object(), "{ack:?}");
+    let (ack, _) = bob
+        .request(CHAT, vec![json!("in the den"), json!(null), json!("den")])
+        .await;
+    assert!(ack[0]["data"]["id"].is_i64(), "{ack:?}");
+    // Her tab on node one was put in the room too, and hears it live.
+    let got = tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let m = next_chat(&mut ann).await;
+            if m[2]["room"] == "den" {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("ann's tab on node one hears the den");
+    assert_eq!(got[0], "in the den");
 }
