@@ -29,8 +29,9 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use cluster::driver::ClusterError;
+pub use cluster::emitter::{Announced, Emission, EmitError, Emitted, HeadsSent, emit};
 pub use cluster::{Bus, SocketRef};
-pub use config::Config;
+pub use config::{Cli, Command, Config, EmitConfig};
 pub use http::origin::AddressError;
 pub use secrets::SecretError;
 pub use store::StoreError;

@@ -6,6 +6,7 @@
 //! broadcast is the local one it always was.
 
 pub(crate) mod driver;
+pub(crate) mod emitter;
 
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};

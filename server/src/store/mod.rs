@@ -275,6 +275,10 @@ pub(crate) struct NewMessage<'a> {
 /// chose, so guests share one space of offsets (see [`OffsetInUse`]).
 pub(crate) const GUEST_SENDER: &str = "guest";
 
+/// The sender of the offsets of `palaver emit`'s announcements. Person ids are
+/// UUIDs, so it is nobody's.
+pub(crate) const EMITTER_SENDER: &str = "emitter";
+
 /// A client offset its sender used before for another message (another room or text). Only a
 /// retry of the same message gets the stored one back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
