@@ -33,6 +33,9 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests"
 cargo test -p app
 cargo test -p server
+# The integration tests again, every server on Postgres (the tests start their own); the store
+# tests ran on both backends above.
+PALAVER_TEST_BACKEND=postgres cargo test -p server --test it
 cargo test -p palaver-bench
 
 step "release build"
