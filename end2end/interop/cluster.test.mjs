@@ -1,17 +1,20 @@
-// Two Palaver nodes behind a real HAProxy, run from the shipped deploy/haproxy.cfg, with the
-// official socket.io-client polling first (its default): with the shipped stickiness every
-// Engine.IO session stays on the node that opened it and upgrades to a WebSocket there;
-// without it, the other node refuses the session's next request. Then one node is taken out,
-// restarted and put back, as docs/deploy.md's upgrade procedure says. Last, the shipped
-// deploy/nginx.conf keeps each session on its node too, by a cookie of its own.
+// Two Palaver nodes on one Postgres database, linked through one Redis, behind a real HAProxy
+// run from the shipped deploy/haproxy.cfg, with the official socket.io-client polling first
+// (its default): with the shipped stickiness every Engine.IO session stays on the node that
+// opened it and upgrades to a WebSocket there, and what one node's client posts reaches the
+// other node's clients live; without stickiness, the other node refuses the session's next
+// request. The nodes are given no secrets: they share those the first one kept in the
+// database. Then one node is taken out, restarted and put back, as docs/deploy.md's upgrade
+// procedure says. Last, the shipped deploy/nginx.conf keeps each session on its node too, by a
+// cookie of its own.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { HAProxy } from '../support/haproxy.mjs';
 import { Nginx } from '../support/nginx.mjs';
 import { PalaverServer, freePort } from '../support/server.mjs';
-import { send } from '../support/sio.mjs';
+import { Postgres, Redis } from '../support/services.mjs';
+import { CHAT, send } from '../support/sio.mjs';
 
 const CLIENTS = 6;
 const POLLING_FIRST = { transports: ['polling', 'websocket'] };
@@ -21,28 +24,34 @@ let port;
 let nodes = [];
 let proxy;
 let nginx;
+let postgres;
+let redis;
+let database;
 
 /**
- * Settings every node gets alike. Each node keeps its own SQLite file for now; a `DATABASE_URL`
- * (Postgres) and a `PALAVER_REDIS_URL` given here are shared by all nodes, as in production.
+ * Settings every node gets alike, as in production: one Postgres database and one Redis. No
+ * session secret or admin token: the first node makes them and keeps them in the database.
  */
-function clusterEnv(shared = {}) {
+function clusterEnv() {
   return {
     PALAVER_PUBLIC_URL: `http://127.0.0.1:${port}`,
     PALAVER_TRUSTED_PROXIES: '127.0.0.1',
-    PALAVER_SESSION_SECRET: randomBytes(32).toString('hex'),
-    PALAVER_ADMIN_TOKEN: randomBytes(16).toString('hex'),
-    ...shared,
+    DATABASE_URL: database,
+    PALAVER_REDIS_URL: redis.url,
   };
 }
 
 before(async () => {
   port = await freePort();
+  [postgres, redis] = await Promise.all([Postgres.start(), Redis.start()]);
+  database = postgres.database();
   const env = clusterEnv();
   nodes = [await PalaverServer.start(env), await PalaverServer.start(env)];
 });
 after(async () => {
   for (const node of nodes) await node.dispose();
+  await redis?.remove();
+  await postgres?.remove();
 });
 afterEach(async () => {
   await proxy?.dispose();
@@ -98,6 +107,13 @@ function open(url, options) {
   });
 }
 
+/** `promise`, or a rejection naming `what` once `ms` have passed. */
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves once the socket's transport is a WebSocket. */
 function upgraded(socket) {
   const engine = socket.io.engine;
@@ -145,6 +161,71 @@ test('with the shipped stickiness, polling-first sessions stay on their node and
     assert.ok(own.some((r) => r.transport === 'polling'), `session ${sid} polled before upgrading`);
     assert.ok(own.some((r) => r.transport === 'websocket' && r.status === 101), `session ${sid} upgraded`);
     assert.deepEqual([...new Set(own.map((r) => r.server))], [`node${node + 1}`], `session ${sid}: ${JSON.stringify(own)}`);
+  }
+});
+
+test('what a polling-first client posts on one node reaches a client of the other node live, through Redis', async () => {
+  await balancer({ sticky: true });
+  // The balancer sends a newcomer to the node holding the fewest connections: the second
+  // client goes to the other node.
+  const ann = await postThrough(proxy.url, POLLING_FIRST, 'ann is here');
+  const bob = await postThrough(proxy.url, POLLING_FIRST, 'bob is here');
+  assert.notEqual(ann.node, bob.node, 'one client on each node');
+  const heard = new Promise((resolve) => {
+    bob.socket.on(CHAT, (text, id, meta) => {
+      if (text === 'across the nodes') resolve({ id, seq: meta.seq });
+    });
+  });
+  const before = await storedPerNode();
+  const ack = await send(ann.socket, 'across the nodes', `across-${Date.now()}`);
+  assert.equal(await nodeThatStored(before), ann.node, 'stored by the sender’s node');
+  assert.deepEqual(await within(heard, 10_000, 'the other node’s client to hear it'), { id: ack.data.id, seq: ack.data.seq }, 'delivered live on the other node as stored');
+  for (const { socket } of [ann, bob]) socket.close();
+});
+
+test('the nodes share the session key and the admin token the first one kept in the database', async () => {
+  await balancer({ sticky: true });
+  const name = `ann${Date.now() % 100000}`;
+  // A named session, opened on whichever node the balancer picks.
+  const first = io(proxy.url, { reconnection: false, forceNew: true, transports: ['websocket'], auth: { name } });
+  const session = await new Promise((resolve, reject) => {
+    first.once('session', resolve);
+    first.once('connect_error', reject);
+  });
+  let before = await storedPerNode();
+  await send(first, 'signed in');
+  const node = await nodeThatStored(before);
+  first.close();
+
+  // Its token, taken to the other node (named by HAProxy's cookie), proves the same person.
+  const other = 1 - node;
+  const again = io(proxy.url, {
+    reconnection: false,
+    forceNew: true,
+    transports: ['websocket'],
+    auth: { token: session.token },
+    extraHeaders: { cookie: `SERVERID=node${other + 1}` },
+  });
+  const resumed = await new Promise((resolve, reject) => {
+    again.once('session', resolve);
+    again.once('connect_error', reject);
+  });
+  assert.equal(resumed.name, name);
+  before = await storedPerNode();
+  await send(again, 'signed in elsewhere');
+  assert.equal(await nodeThatStored(before), other, 'the token was taken to the other node');
+  again.close();
+
+  // Neither node was given an admin token: both accept the one kept in the database.
+  const [{ value: token }] = Postgres.rows(database, "SELECT value FROM settings WHERE key = 'admin-token'");
+  for (const n of nodes) {
+    const admin = io(`${n.url}/admin`, { reconnection: false, forceNew: true, transports: ['websocket'], auth: { token } });
+    const stats = await new Promise((resolve, reject) => {
+      admin.once('stats', resolve);
+      admin.once('connect_error', reject);
+    });
+    assert.ok(Array.isArray(stats.namespaces), JSON.stringify(stats));
+    admin.close();
   }
 });
 

@@ -121,6 +121,15 @@ export class Postgres extends Service {
     return `postgres://palaver@127.0.0.1:${this.port}/${name}`;
   }
 
+  /** The rows `sql` selects in database `url` (one of `database()`'s), as objects. */
+  static rows(url, sql) {
+    const out = execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-tAc', `SELECT COALESCE(json_agg(t), '[]') FROM (${sql}) t`], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+    });
+    return JSON.parse(out);
+  }
+
   /** Starts it (again) on its port and data directory. */
   async restart() {
     const [cmd, args] = asPostgres(path.join(this.bin, 'postgres'), [
