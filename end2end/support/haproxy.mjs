@@ -81,7 +81,8 @@ export class HAProxy extends Daemon {
   async waitUntil(status, backend = 'palaver') {
     const deadline = Date.now() + UP_TIMEOUT_MS;
     for (;;) {
-      const states = await this.states(backend);
+      // The runtime API's socket may appear a moment after the frontend listens.
+      const states = await this.states(backend).catch((e) => ({ error: e.message }));
       if (Object.keys(states).length && Object.values(states).every((s) => s === status)) return;
       if (Date.now() > deadline) throw new Error(`haproxy's servers are not all ${status}: ${JSON.stringify(states)}\n${this.logs.join('')}`);
       await new Promise((r) => setTimeout(r, 50));
