@@ -106,7 +106,8 @@ impl Lagging {
         }
     }
 
-    fn mark(&self, room: &str) {
+    /// Announces `room`'s head after the next pause, as for a dropped delivery.
+    pub(crate) fn mark(&self, room: &str) {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         if rooms.insert(room.to_owned()) {
             self.wake.notify_one();

@@ -250,7 +250,10 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
                 ts: stored.created_at,
                 seq: stored.seq,
             };
-            // A repeated offset was broadcast when it was first stored; only the ack repeats.
+            // A repeated offset is not broadcast again; only the ack repeats. Its first commit
+            // may never have been broadcast, though: its node died right after it, or the
+            // commit's answer was lost on the way back from Postgres. The room's head is
+            // announced instead, and members without it sync.
             if inserted.created {
                 shared.metrics.record_stored();
                 let room = stored.room.clone();
@@ -258,6 +261,8 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
                 shared.recent.appended(&event);
                 let sent = broadcast(job.to, &event).await;
                 shared.lagging.record(&shared.metrics, &room, sent);
+            } else {
+                shared.lagging.mark(&stored.room);
             }
             job.answer.give(Ok(posted));
         }

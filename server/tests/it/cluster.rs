@@ -422,3 +422,42 @@ async fn a_room_made_on_one_node_takes_the_persons_tabs_on_every_node_in() {
     .expect("ann's tab on node one hears the den");
     assert_eq!(got[0], "in the den");
 }
+
+/// A message a node committed and died before broadcasting (or whose commit's answer was lost),
+/// retried by its sender: the retry is acknowledged with the stored message and not broadcast
+/// again, so the room's members, on every node, are told the room's head and catch up.
+#[tokio::test]
+async fn a_retry_of_a_message_stored_but_never_broadcast_tells_the_room_its_head() {
+    let redis = services::redis();
+    let (one, two) = two_linked_nodes(&redis).await;
+    let mut ann = one.client(json!({"name": "ann"})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+
+    // What a node that dies right after its commit leaves: the message stored, nobody told.
+    let pool = sqlx::PgPool::connect(one.database()).await.unwrap();
+    let person: String = sqlx::query_scalar("SELECT person FROM people WHERE name_key = 'ann'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (room, author, text, client_offset, created_at, seq, sender)
+         VALUES ('lobby', 'ann', 'stored, never sent', 'o-1', 0,
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE room = 'lobby'), $1)
+         RETURNING seq",
+    )
+    .bind(&person)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    // Ann, unanswered, sends it again.
+    let (ack, _) = ann
+        .request(CHAT, vec![json!("stored, never sent"), json!("o-1")])
+        .await;
+    assert_eq!(ack[0]["data"]["seq"], seq, "the stored message: {ack:?}");
+    for member in [&mut bob, &mut ann] {
+        let (_, args) = member.next_event_named(RoomHead::NAME).await;
+        assert_eq!(args[0]["room"], "lobby");
+        assert!(args[0]["lastSeq"].as_i64().unwrap() >= seq, "{args}");
+    }
+}
