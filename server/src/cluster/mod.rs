@@ -81,6 +81,11 @@ impl Bus {
         }
     }
 
+    /// Whether other nodes share this node's rooms (and its database).
+    pub(crate) fn linked(&self) -> bool {
+        matches!(self.0, Route::Redis(_))
+    }
+
     /// The state of the link to the other nodes; `None` alone.
     pub(crate) fn status(&self) -> Option<watch::Receiver<Status>> {
         match &self.0 {

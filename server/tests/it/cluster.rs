@@ -461,3 +461,93 @@ async fn a_retry_of_a_message_stored_but_never_broadcast_tells_the_room_its_head
         assert!(args[0]["lastSeq"].as_i64().unwrap() >= seq, "{args}");
     }
 }
+
+/// Whether some backend of `pool`'s database waits for a lock.
+async fn waits_for_a_lock(pool: &sqlx::PgPool) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                        WHERE datname = current_database() AND wait_event_type = 'Lock')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A socket connecting to node two reads its catch-up, then waits for node two's order lock
+/// before it joins its rooms; a message node one stores meanwhile, after the read, reaches node
+/// two's room before the socket is in it. The replay ends before that message and live delivery
+/// starts after it: node two tells the socket the room's head, read once it is in its rooms.
+///
+/// The test holds node two's order lock (its writer waits for a room's row, which the test
+/// locks) while a socket connects and node one stores a message. Whether the socket's read
+/// comes before the message is a race; every round where it does must end with the socket told.
+#[tokio::test]
+async fn a_message_another_node_stores_while_a_socket_joins_is_announced_to_it() {
+    const ROUNDS: usize = 20;
+    let redis = services::redis();
+    let database = services::database();
+    // Ann and carl post once a round, faster than the shipped rate allows.
+    let node = |database: String| {
+        TestServer::start_on(
+            tempfile::tempdir().unwrap(),
+            database,
+            Some(redis.redis_url()),
+            |c| (c.rate_limit, c.rate_burst) = (1000.0, 1000),
+        )
+    };
+    let one = node(database.clone()).await;
+    let two = node(database).await;
+    let mut ann = one.client(json!({"name": "ann"})).await;
+    let mut carl = two.client(json!({"name": "carl"})).await;
+    let (ack, _) = carl
+        .request(CreateRoom::NAME, vec![json!({"name": "held"})])
+        .await;
+    assert!(ack[0]["data"].is_object(), "{ack:?}");
+    // A guest of node two's lobby: once it has a message, node two has delivered it.
+    let mut dave = two.client(json!({})).await;
+    let pool = sqlx::PgPool::connect(two.database()).await.unwrap();
+
+    let mut raced = 0;
+    for round in 0..ROUNDS {
+        let mut hold = pool.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM rooms WHERE name = 'held' FOR UPDATE")
+            .execute(&mut *hold)
+            .await
+            .unwrap();
+        carl.emit(CHAT, vec![json!("held up"), json!(null), json!("held")])
+            .await;
+        tokio::time::timeout(crate::support::PATIENCE, async {
+            while !waits_for_a_lock(&pool).await {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("node two's writer waits for the room's row");
+
+        let mut bob = SioClient::connect_unsettled(two.addr, json!({"since": {"lobby": 0}})).await;
+        let text = format!("stored while bob joins, round {round}");
+        let (ack, _) = ann.request(CHAT, vec![json!(text)]).await;
+        let seq = ack[0]["data"]["seq"].as_i64().expect("acked");
+        while next_chat(&mut dave).await[0] != json!(text) {}
+        hold.rollback().await.unwrap();
+
+        let mut replayed = false;
+        let head = loop {
+            let (name, args) = bob.next_event().await;
+            if name == CHAT && args[2]["seq"] == seq {
+                replayed = true;
+            }
+            if name == Synced::NAME {
+                break args[0]["lastSeq"].as_i64().unwrap();
+            }
+        };
+        if replayed || head >= seq {
+            continue;
+        }
+        raced += 1;
+        let (_, args) = bob.next_event_named(RoomHead::NAME).await;
+        assert_eq!(args[0]["room"], "lobby");
+        assert!(args[0]["lastSeq"].as_i64().unwrap() >= seq, "{args}");
+    }
+    eprintln!("rounds where the read came before the message: {raced} of {ROUNDS}");
+}
