@@ -58,6 +58,9 @@ step "socket.io-client interop tests"
 step "chaos test"
 # 50 clients, random disconnects, two SIGKILLs of the server; see end2end/chaos/chaos.mjs.
 (cd end2end && npm run --silent chaos)
+# 120 clients on two nodes behind HAProxy; a node SIGKILLed, Redis and Postgres restarted; see
+# end2end/chaos/cluster.mjs.
+(cd end2end && npm run --silent chaos:cluster)
 
 step "Playwright tests"
 (cd end2end && npx playwright test)

@@ -110,6 +110,16 @@ export class Client {
     this.drops = []; // { at, reason, attemptAt, connectedAt, wholeAt }
     this.syncedHead = null;
     this.watchers = []; // { seq, resolve }
+    // Per connection: how often each seq arrived, and the seqs each replay covered (the
+    // connect's catch-up, each `sync`: from the cursor sent to the head answered, each once).
+    // What arrived more often than replays covered it was sent live. A seq after the
+    // connect's head and before one sent live, never sent live itself, was missed by the
+    // server's delivery; it was announced if a `room head` (or the connect's `synced`) on
+    // the connection reached it, and otherwise found only because a later message showed
+    // the hole.
+    this.connection = null;
+    this.sinceSeq = 0;
+    this.unsent = []; // { seq, at }
     this.socket = io(url, {
       transports: ['websocket'],
       reconnectionDelay: 100,
@@ -117,7 +127,10 @@ export class Client {
       forceNew: true,
       ...options,
       // The name is claimed on the first connect; the session token proves it on the others.
-      auth: (cb) => cb({ name: this.name, token: this.token, since: { [ROOM]: this.cursor.id } }),
+      auth: (cb) => {
+        this.sinceSeq = this.cursor.seq;
+        cb({ name: this.name, token: this.token, since: { [ROOM]: this.cursor.id } });
+      },
     });
     this.socket.io.on('reconnect_attempt', () => {
       const drop = this.drops.at(-1);
@@ -127,6 +140,7 @@ export class Client {
       this.connectedAt = performance.now();
       this.lastIdThisConnection = 0;
       this.syncedHead = null;
+      this.connection = { head: null, told: 0, arrived: new Map(), replays: [], unsure: false, since: Date.now() };
       if (this.disconnectedAt !== null) this.reconnects.push(this.connectedAt - this.disconnectedAt);
       this.disconnectedAt = null;
       const drop = this.drops.at(-1);
@@ -135,9 +149,14 @@ export class Client {
     });
     this.socket.on('disconnect', (reason) => {
       const now = performance.now();
+      this.closeConnection();
       this.disconnectedAt ??= now;
+      const drop = this.drops.at(-1);
       if (reason !== 'io client disconnect') {
-        this.drops.push({ at: now, reason, attemptAt: null, connectedAt: null, wholeAt: null });
+        this.drops.push({ at: now, reason, attemptAt: null, connectedAt: null, wholeAt: null, interrupted: false });
+      } else if (drop && drop.wholeAt === null) {
+        // Its own disconnect before it was whole again: that time is not the server's.
+        drop.interrupted = true;
       }
     });
     this.socket.on('session', (s) => {
@@ -160,10 +179,16 @@ export class Client {
       if (this.connectedAt !== null) this.catchups.push(performance.now() - this.connectedAt);
       this.connectedAt = null;
       this.syncedHead = s.lastSeq;
+      if (this.connection && this.connection.head === null) {
+        this.connection.head = s.lastSeq;
+        this.connection.told = Math.max(this.connection.told, s.lastSeq);
+        if (!s.gap) this.connection.replays.push([this.sinceSeq, s.lastSeq]);
+      }
       this.settle(s);
     });
     this.socket.on('room head', (h) => {
       this.heads += 1;
+      if (this.connection) this.connection.told = Math.max(this.connection.told, h.lastSeq);
       if (h.lastSeq > this.cursor.seq) this.sync();
     });
   }
@@ -179,6 +204,7 @@ export class Client {
 
   receive(id, seq, replay) {
     this.deliveries += 1;
+    if (this.connection) this.connection.arrived.set(seq, (this.connection.arrived.get(seq) ?? 0) + 1);
     if (!replay) {
       if (this.seen.has(id)) this.duplicates += 1;
       this.seen.add(id);
@@ -207,6 +233,20 @@ export class Client {
     }
     if (this.newestSeq() > this.cursor.seq) this.sync();
     this.checkWhole();
+  }
+
+  /** Notes what the connection ending now was never sent unasked (see `unsent`). */
+  closeConnection() {
+    const c = this.connection;
+    this.connection = null;
+    if (!c || c.head === null || c.unsure) return;
+    const live = (seq) => (c.arrived.get(seq) ?? 0) - c.replays.filter(([lo, hi]) => seq > lo && seq <= hi).length;
+    let newest = 0;
+    for (const seq of c.arrived.keys()) if (seq > newest && live(seq) > 0) newest = seq;
+    const at = performance.now();
+    for (let seq = c.head + 1; seq < newest; seq++) {
+      if (live(seq) <= 0) this.unsent.push({ seq, at, head: c.head, connected: c.since, announced: seq <= c.told });
+    }
   }
 
   /** Records when the client holds everything again after a lost connection. */
@@ -239,8 +279,16 @@ export class Client {
     }
     return this.replaying(async () => {
       this.syncs += 1;
+      const connection = this.connection;
+      const from = this.cursor.seq;
+      // Unanswered, its replay's extent is unknown.
+      if (connection) connection.unsure = true;
       const ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('sync', { since: { [ROOM]: this.cursor.id } });
-      if (ack?.data) ack.data.forEach((s) => this.settle(s));
+      if (connection) connection.unsure = false;
+      if (ack?.data) {
+        for (const s of ack.data) if (!s.gap) connection?.replays.push([from, s.lastSeq]);
+        ack.data.forEach((s) => this.settle(s));
+      }
       else if (ack?.error?.code === 'rate_limited' || ack?.error?.code === 'overloaded') {
         this.throttled += 1;
         await pause(ack.error.retry_after_ms);
@@ -259,6 +307,9 @@ export class Client {
    * full list.
    */
   fillGap() {
+    // Pages of history are not counted as replays: this connection's live deliveries are
+    // not told apart from them.
+    if (this.connection) this.connection.unsure = true;
     return this.replaying(async () => {
       let before;
       for (;;) {
@@ -361,6 +412,7 @@ export class Client {
   }
 
   close() {
+    this.closeConnection();
     this.socket.close();
   }
 }

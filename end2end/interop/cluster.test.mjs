@@ -217,7 +217,7 @@ test('the nodes share the session key and the admin token the first one kept in 
   again.close();
 
   // Neither node was given an admin token: both accept the one kept in the database.
-  const [{ value: token }] = Postgres.rows(database, "SELECT value FROM settings WHERE key = 'admin-token'");
+  const [{ value: token }] = await Postgres.rows(database, "SELECT value FROM settings WHERE key = 'admin-token'");
   for (const n of nodes) {
     const admin = io(`${n.url}/admin`, { reconnection: false, forceNew: true, transports: ['websocket'], auth: { token } });
     const stats = await new Promise((resolve, reject) => {

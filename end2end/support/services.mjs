@@ -1,12 +1,15 @@
 // Real Postgres and Redis for the tests that run several nodes, from Debian's packages, each on
 // its own port and in its own directory, started by the test itself and stopped at its end (or
 // when the test process exits). The Rust tests have the same in server/tests/services/mod.rs.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { freePort } from './server.mjs';
+
+const run = promisify(execFile);
 
 const START_TIMEOUT_MS = 60_000;
 const asRoot = process.getuid?.() === 0;
@@ -122,12 +125,12 @@ export class Postgres extends Service {
   }
 
   /** The rows `sql` selects in database `url` (one of `database()`'s), as objects. */
-  static rows(url, sql) {
-    const out = execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-tAc', `SELECT COALESCE(json_agg(t), '[]') FROM (${sql}) t`], {
+  static async rows(url, sql) {
+    const { stdout } = await run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-tAc', `SELECT COALESCE(json_agg(t), '[]') FROM (${sql}) t`], {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
     });
-    return JSON.parse(out);
+    return JSON.parse(stdout);
   }
 
   /** Starts it (again) on its port and data directory. */
