@@ -60,9 +60,9 @@ impl Lagging {
     }
 
     /// Marks every conversation of `rooms`, the socket rooms of this node's sockets, and of
-    /// the public rooms: after the link to the other nodes was lost, or this node dropped what
-    /// it should have told them, any of them may have missed messages.
-    async fn mark_all(&self, rooms: Vec<std::borrow::Cow<'static, str>>, store: &Store) {
+    /// the public rooms: after the link to the other nodes was lost, this node dropped what it
+    /// should have told them, or another node died, any of them may have missed messages.
+    pub(crate) async fn mark_all(&self, rooms: Vec<std::borrow::Cow<'static, str>>, store: &Store) {
         match store.public_rooms().await {
             Ok(public) => public.iter().for_each(|r| self.mark(r)),
             Err(e) => warn!(error = %e, "listing the public rooms to catch up failed"),

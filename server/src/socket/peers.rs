@@ -84,7 +84,14 @@ pub(crate) async fn exchange(io: SocketIo, chat: Chat) {
                     Err(e) => warn!(error = %e, "encoding this node's view failed"),
                 }
                 let gone = lock(&chat).expire(Instant::now());
-                touch(&chat, gone);
+                touch(&chat, gone.rooms);
+                if gone.nodes > 0 {
+                    // A node that died may have stored messages it never told the others of
+                    // (killed between its commit and its publish): members here that missed
+                    // them learn the rooms' heads, and sync.
+                    let rooms = io.local().rooms().await.unwrap_or_default();
+                    chat.lagging.mark_all(rooms, &chat.store).await;
+                }
             }
             item = heard.next() => {
                 let Some((_, bytes)) = item else {

@@ -100,8 +100,9 @@ impl Peers {
     }
 
     /// Forgets the nodes not heard from within [`SILENCE`] of `now`: the rooms they were in.
-    pub(crate) fn expire(&mut self, now: Instant) -> Vec<String> {
+    pub(crate) fn expire(&mut self, now: Instant) -> Expired {
         let mut changed = Vec::new();
+        let before = self.nodes.len();
         self.nodes.retain(|node, peer| {
             let alive = now.saturating_duration_since(peer.heard) < SILENCE;
             if !alive {
@@ -110,7 +111,10 @@ impl Peers {
             }
             alive
         });
-        changed
+        Expired {
+            nodes: before - self.nodes.len(),
+            rooms: changed,
+        }
     }
 
     /// Each other node's view of `room`.
@@ -148,6 +152,13 @@ impl Peers {
             .map(|p| p.view.messages_per_minute)
             .sum()
     }
+}
+
+/// The nodes [`Peers::expire`] forgot, and the rooms they were in.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Expired {
+    pub(crate) nodes: usize,
+    pub(crate) rooms: Vec<String>,
 }
 
 /// The rooms whose presence differs between two views of a node.
@@ -206,14 +217,19 @@ mod tests {
         };
         let later = start + SILENCE - Duration::from_millis(1);
         assert!(peers.heard(alive, later).is_empty());
-        assert!(peers.expire(later + Duration::from_millis(10)).is_empty());
+        assert_eq!(
+            peers.expire(later + Duration::from_millis(10)),
+            Expired::default()
+        );
 
         // A new full view: only the rooms that changed.
         let moved = view("n2", 2, &[("lobby", &["ann"], 1), ("den", &["ann"], 0)]);
         assert_eq!(peers.heard(moved, later), ["den"]);
 
         // Silent too long: forgotten, with every room it was in.
-        let mut gone = peers.expire(later + SILENCE);
+        let gone = peers.expire(later + SILENCE);
+        assert_eq!(gone.nodes, 1);
+        let mut gone = gone.rooms;
         gone.sort();
         assert_eq!(gone, ["den", "lobby"]);
         assert!(!peers.serves("id-ann"));

@@ -304,9 +304,12 @@ async fn presence_and_statistics_count_every_node_and_a_person_once() {
     .await
     .expect("stats counting both nodes");
 
-    // Node two goes away: within a few seconds, node one's people see only its own.
+    // Node two goes away: within a few seconds, node one's people see only its own, and hear
+    // the lobby's head, in case node two stored a message it never told them of.
     two.stop().await;
     lobby_presence(&mut carl, &["ann", "carl"]).await;
+    let (_, args) = carl.next_event_named(RoomHead::NAME).await;
+    assert_eq!(args[0]["room"], "lobby");
 }
 
 #[tokio::test]
