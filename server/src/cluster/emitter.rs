@@ -260,20 +260,29 @@ async fn announce(
         created: inserted.created,
         nodes: 0,
     };
-    if inserted.created {
-        let event = ChatMessage::from(stored);
-        announced.nodes = redis
-            .send(room.audience(), &event)
+    // A retry: the first run stored it, and may have died before publishing it. The room's
+    // head (harmless to members who hold it) makes any member who missed it sync.
+    let sent = if inserted.created {
+        redis
+            .send(room.audience(), &ChatMessage::from(stored))
             .await
-            .map_err(|e| match e {
-                EmitError::Redis(source) => EmitError::NotPublished {
-                    id: announced.id,
-                    seq: announced.seq,
-                    source,
-                },
-                other => other,
-            })?;
-    }
+    } else {
+        let (last_id, last_seq) = store.head(room.as_str()).await?;
+        let head = RoomHead {
+            room: stored.room,
+            last_id,
+            last_seq,
+        };
+        redis.send(room.audience(), &head).await
+    };
+    announced.nodes = sent.map_err(|e| match e {
+        EmitError::Redis(source) => EmitError::NotPublished {
+            id: announced.id,
+            seq: announced.seq,
+            source,
+        },
+        other => other,
+    })?;
     Ok(announced)
 }
 
