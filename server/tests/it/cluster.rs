@@ -9,8 +9,8 @@ use app::events::{
     Stats, Synced,
 };
 
-use crate::services::{self, Service};
-use crate::support::{Packet, SioClient, TestServer};
+use crate::services;
+use crate::support::{Packet, SioClient, TestServer, two_linked_nodes};
 
 const CHAT: &str = SendMessage::NAME;
 
@@ -21,6 +21,21 @@ async fn two_nodes() -> (TestServer, TestServer) {
         TestServer::start_on(tempfile::tempdir().unwrap(), database.clone(), None, |_| {}).await;
     let two = TestServer::start_on(tempfile::tempdir().unwrap(), database, None, |_| {}).await;
     (one, two)
+}
+
+/// The people's messages a connecting client is replayed, up to its `synced`: text and id.
+async fn replayed(client: &mut SioClient) -> Vec<(String, i64)> {
+    let mut seen = Vec::new();
+    loop {
+        let (name, args) = client.next_event().await;
+        if name == Synced::NAME {
+            return seen;
+        }
+        if name == CHAT && args[2]["kind"].is_null() {
+            let text = args[0].as_str().unwrap().to_owned();
+            seen.push((text, args[1].as_i64().unwrap()));
+        }
+    }
 }
 
 /// A setting the nodes share, read from their database.
@@ -61,21 +76,8 @@ async fn names_sessions_and_messages_are_shared_by_nodes_on_one_postgres() {
     let mut bob = two
         .client(json!({"name": "bob", "since": {"lobby": 0}, "serverOffset": 0}))
         .await;
-    let mut seen = Vec::new();
-    loop {
-        let (name, args) = bob.next_event().await;
-        if name == Synced::NAME {
-            break;
-        }
-        if name == CHAT && args[2]["kind"].is_null() {
-            seen.push((
-                args[0].as_str().unwrap().to_owned(),
-                args[1].as_i64().unwrap(),
-            ));
-        }
-    }
     assert_eq!(
-        seen,
+        replayed(&mut bob).await,
         [
             ("from node one".to_owned(), first),
             ("from node two".to_owned(), second["id"].as_i64().unwrap())
@@ -104,15 +106,11 @@ async fn a_retry_on_the_other_node_is_stored_once_with_the_first_id() {
     let mut bob = one
         .client(json!({"name": "bob", "since": {"lobby": 0}, "serverOffset": 0}))
         .await;
-    let mut onces = 0;
-    loop {
-        let (name, args) = bob.next_event().await;
-        if name == Synced::NAME {
-            break;
-        }
-        onces += usize::from(name == CHAT && args[0] == "once");
-    }
-    assert_eq!(onces, 1);
+    let replayed = replayed(&mut bob).await;
+    assert_eq!(
+        replayed.iter().filter(|(text, _)| text == "once").count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -129,22 +127,6 @@ async fn nodes_share_the_admin_token() {
         .await
         .expect("the shared admin token is accepted");
     }
-}
-
-/// Two nodes on one new Postgres database, linked through `redis`.
-async fn two_linked_nodes(redis: &Service) -> (TestServer, TestServer) {
-    let database = services::database();
-    let node = |database: String| {
-        TestServer::start_on(
-            tempfile::tempdir().unwrap(),
-            database,
-            Some(redis.redis_url()),
-            |_| {},
-        )
-    };
-    let one = node(database.clone()).await;
-    let two = node(database).await;
-    (one, two)
 }
 
 /// The next `chat message` that is a person's, skipping notices and other events.
@@ -353,16 +335,11 @@ async fn with_postgres_down_posts_are_refused_unavailable_and_a_retry_after_is_s
     let mut bob = node
         .client(json!({"name": "bob", "since": {"lobby": 0}, "serverOffset": 0}))
         .await;
-    let mut texts = Vec::new();
-    loop {
-        let (name, args) = bob.next_event().await;
-        if name == Synced::NAME {
-            break;
-        }
-        if name == CHAT && args[2]["kind"].is_null() {
-            texts.push(args[0].as_str().unwrap().to_owned());
-        }
-    }
+    let texts: Vec<String> = replayed(&mut bob)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     assert_eq!(texts, ["before", "during"]);
 }
 

@@ -9,24 +9,8 @@ use serde_json::{Value, json};
 use app::events::{ChatMessage, EMITTER_AUTHOR, Event as _, RoomHead, SendMessage};
 use palaver_server::{EmitConfig, EmitError, Emitted, emit};
 
-use crate::services::{self, Service};
-use crate::support::{SioClient, TestServer};
-
-/// Two nodes on one new Postgres database, linked through `redis`.
-async fn linked_nodes(redis: &Service) -> (TestServer, TestServer) {
-    let database = services::database();
-    let node = |database: String| {
-        TestServer::start_on(
-            tempfile::tempdir().unwrap(),
-            database,
-            Some(redis.redis_url()),
-            |_| {},
-        )
-    };
-    let one = node(database.clone()).await;
-    let two = node(database).await;
-    (one, two)
-}
+use crate::services;
+use crate::support::{SioClient, two_linked_nodes};
 
 /// `palaver emit` to `database` and `redis`, for the room or person `args` names.
 fn config(database: &str, redis: &str, args: Target) -> EmitConfig {
@@ -99,7 +83,7 @@ async fn lobby(database: &str, text: &str) -> (Vec<i64>, i64) {
 #[tokio::test]
 async fn an_announcement_is_stored_then_reaches_every_node_once() {
     let redis = services::redis();
-    let (one, two) = linked_nodes(&redis).await;
+    let (one, two) = two_linked_nodes(&redis).await;
     let mut ann = one.client(json!({"name": "ann"})).await;
     let mut bob = two.client(json!({"name": "bob"})).await;
     // Posts beside the announcements (a poster's own socket is not sent its message).
@@ -185,7 +169,7 @@ async fn palaver(args: Vec<String>) -> Output {
 #[tokio::test]
 async fn the_binary_emits_to_a_room_and_to_a_person_and_says_what_is_wrong() {
     let redis = services::redis();
-    let (one, two) = linked_nodes(&redis).await;
+    let (one, two) = two_linked_nodes(&redis).await;
     let mut bob = two.client(json!({"name": "bob"})).await;
     let urls = [
         "--database-url".to_owned(),

@@ -212,6 +212,22 @@ impl TestServer {
     }
 }
 
+/// Two nodes on one new Postgres database, linked through `redis`.
+pub async fn two_linked_nodes(redis: &crate::services::Service) -> (TestServer, TestServer) {
+    let database = crate::services::database();
+    let node = |database: String| {
+        TestServer::start_on(
+            tempfile::tempdir().unwrap(),
+            database,
+            Some(redis.redis_url()),
+            |_| {},
+        )
+    };
+    let one = node(database.clone()).await;
+    let two = node(database).await;
+    (one, two)
+}
+
 pub fn database_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("data/palaver.db").display())
 }
