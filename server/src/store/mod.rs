@@ -391,9 +391,11 @@ pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16_000;
 
 /// How long opening a Postgres database may take before the server gives up starting.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a read waits for a pooled Postgres connection: with the database away, a request
-/// is answered `unavailable` at once rather than at the request's timeout.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the writer waits to connect to Postgres: its posts wait meanwhile, and with the
+/// database away they are answered `unavailable` soon rather than at the request's timeout.
+/// (Reads wait for a pooled connection up to [`CONNECT_TIMEOUT`]: a burst of them queues for
+/// the pool, and must not be refused for it.)
+const WRITER_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long `/healthz` waits for the database.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -493,7 +495,7 @@ impl Store {
         first.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options.clone())
             .await
             .map_err(unreachable)?;
@@ -534,9 +536,9 @@ impl Store {
             Pool::Sqlite {
                 path, in_memory, ..
             } => WriterConnection::Sqlite(SqliteWriter::open(path, *in_memory)?),
-            Pool::Postgres { options, .. } => {
-                WriterConnection::Postgres(PostgresWriter::open(options, ACQUIRE_TIMEOUT).await?)
-            }
+            Pool::Postgres { options, .. } => WriterConnection::Postgres(
+                PostgresWriter::open(options, WRITER_CONNECT_TIMEOUT).await?,
+            ),
         })
     }
 
