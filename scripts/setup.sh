@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs what building and testing Palaver needs, skipping whatever is already present.
-# Usage: scripts/setup.sh [--with-browser]
-#   --with-browser  also install Debian's Chromium and sqlite3 (for the browser and chaos tests)
+# Usage: scripts/setup.sh [--with-browser] [--with-services]
+#   --with-browser   also install Debian's Chromium and sqlite3 (for the browser and chaos tests)
+#   --with-services  also install Debian's PostgreSQL, Redis, HAProxy, nginx and openssl (for
+#                    the tests of several nodes, which start their own on free ports)
 # Other scripts source it: `source scripts/setup.sh` leaves PATH pointing at the tools.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WITH_BROWSER=0
+WITH_SERVICES=0
 for arg in "$@"; do
   case "$arg" in
     --with-browser) WITH_BROWSER=1 ;;
+    --with-services) WITH_SERVICES=1 ;;
     *) echo "setup: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -54,29 +58,55 @@ if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSI
   (cd / && cargo install wasm-bindgen-cli --version "$WB_VERSION" --force)
 fi
 
-# Debian packages. Chromium only for the browser tests.
+# Debian packages: what is missing is installed at once, after one `apt-get update`.
+DEBIAN_MISSING=()
+# Chromium only for the browser tests.
 if [[ "$WITH_BROWSER" == 1 && ! -x /usr/bin/chromium ]]; then
-  log "installing chromium from Debian"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q chromium
+  DEBIAN_MISSING+=(chromium)
 fi
 # The sqlite3 shell: the chaos test reads the database directly to check it.
 if [[ "$WITH_BROWSER" == 1 ]] && ! command -v sqlite3 >/dev/null; then
-  log "installing sqlite3 from Debian"
+  DEBIAN_MISSING+=(sqlite3)
+fi
+# Node and npm: wasm-opt, Playwright and socket.io-client come from npm (below).
+if ! command -v npm >/dev/null; then
+  DEBIAN_MISSING+=(nodejs npm)
+fi
+# The services of several nodes: the tests start their own from these binaries (servers
+# under /usr/sbin and /usr/lib/postgresql, not always on PATH). Installing them may also
+# start Debian's system-wide instances; the tests do not use those.
+if [[ "$WITH_SERVICES" == 1 ]]; then
+  if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+    DEBIAN_MISSING+=(postgresql)
+  fi
+  if [[ ! -x /usr/bin/redis-server ]]; then
+    DEBIAN_MISSING+=(redis-server)
+  fi
+  if [[ ! -x /usr/sbin/haproxy ]]; then
+    DEBIAN_MISSING+=(haproxy)
+  fi
+  if [[ ! -x /usr/sbin/nginx ]]; then
+    DEBIAN_MISSING+=(nginx)
+  fi
+  # Makes the certificate of the test's nginx.
+  if ! command -v openssl >/dev/null; then
+    DEBIAN_MISSING+=(openssl)
+  fi
+fi
+if (( ${#DEBIAN_MISSING[@]} )); then
+  log "installing ${DEBIAN_MISSING[*]} from Debian"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q sqlite3
+  apt-get install -y -q "${DEBIAN_MISSING[@]}"
 fi
+# Debian puts haproxy and nginx in /usr/sbin, which a user's PATH may lack.
+case ":$PATH:" in
+  *:/usr/sbin:*) ;;
+  *) export PATH="$PATH:/usr/sbin" ;;
+esac
 
 # npm packages: wasm-opt (binaryen; Debian's is too old and emits broken wasm), Playwright,
 # socket.io-client. Reinstalled when package-lock.json changes.
-if ! command -v npm >/dev/null; then
-  log "installing node and npm from Debian"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q nodejs npm
-fi
 # Installs the npm packages of directory $1 when its package-lock.json changed since the last time.
 npm_install() {
   local dir="$ROOT/$1" stamp="$ROOT/$1/node_modules/.palaver-lock"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, Rust unit and integration tests, a release build,
-# the stress tests, a quick run of the benchmark suite, the socket.io-client interop tests,
-# the chaos test and the Playwright tests in Chromium.
+# the stress tests, a quick run of the benchmark suite, the socket.io-client interop tests
+# (two nodes behind HAProxy and nginx among them), the chaos test and the Playwright tests in Chromium.
 # Installs what is missing first. Stops at the first failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-source scripts/setup.sh --with-browser
+source scripts/setup.sh --with-browser --with-services
 
 # A run starts from a clean clone in CI, where incremental caches only cost disk.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
@@ -33,6 +33,9 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests"
 cargo test -p app
 cargo test -p server
+# The integration tests again, every server on Postgres (the tests start their own); the store
+# tests ran on both backends above.
+PALAVER_TEST_BACKEND=postgres cargo test -p server --test it
 cargo test -p palaver-bench
 
 step "release build"
@@ -55,6 +58,9 @@ step "socket.io-client interop tests"
 step "chaos test"
 # 50 clients, random disconnects, two SIGKILLs of the server; see end2end/chaos/chaos.mjs.
 (cd end2end && npm run --silent chaos)
+# 120 clients on two nodes behind HAProxy; a node SIGKILLed, Redis and Postgres restarted; see
+# end2end/chaos/cluster.mjs.
+(cd end2end && npm run --silent chaos:cluster)
 
 step "Playwright tests"
 (cd end2end && npx playwright test)

@@ -49,6 +49,9 @@ pub const MAX_BROWSE_LIMIT: usize = 200;
 pub const ANONYMOUS: &str = "anonymous";
 /// Author of announcements from `/admin`; reserved like [`ANONYMOUS`].
 pub const ADMIN_AUTHOR: &str = "admin";
+/// Author of announcements from `palaver emit` (cron jobs, scripts); reserved like
+/// [`ANONYMOUS`].
+pub const EMITTER_AUTHOR: &str = "palaver";
 
 /// A Socket.IO namespace and the `auth` payload its clients send on connect.
 pub trait Namespace: 'static {
@@ -1146,7 +1149,7 @@ pub const RESERVED_NICKNAMES: &[&str] = &[
     "system",
     "sysop",
     "root",
-    "palaver",
+    EMITTER_AUTHOR,
 ];
 
 /// How a name reads: lowercased, digits that pass for letters read as those letters (`1` and

@@ -10,7 +10,8 @@ export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const BINARY = process.env.PALAVER_BIN ?? path.join(ROOT, 'target', 'release', 'palaver');
 const START_TIMEOUT_MS = 30_000;
 
-async function freePort() {
+/** A TCP port nobody listens on now, on 127.0.0.1. */
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -167,6 +167,64 @@ pub struct Config {
     pub admin_token: Option<String>,
 }
 
+/// The command line: `palaver` alone serves ([`Config`]); `palaver emit …` emits ([`EmitConfig`]).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "palaver",
+    version,
+    about = "Palaver: a self-hosted real-time chat server",
+    // The server's flags go without a subcommand: `palaver --addr … emit` is refused rather
+    // than `--addr` ignored.
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Post an announcement to a room, or make one person's clients catch up, on every node,
+    /// from a process with no sockets (a cron job, a script). Needs the nodes' Postgres and
+    /// Redis. Prints what it did as JSON; exits with 2 when the request is wrong (an unknown
+    /// room or person, an invalid text), 1 when something failed on the way.
+    Emit(EmitConfig),
+}
+
+/// `palaver emit`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group = clap::ArgGroup::new("to").required(true).args(["room", "person"]))]
+pub struct EmitConfig {
+    /// The public room to post an announcement to (with `--text`), by `palaver`. It is
+    /// stored first, then delivered to the room's sockets on every node.
+    #[arg(long, requires = "text")]
+    pub room: Option<String>,
+
+    /// The announcement's text.
+    #[arg(long, requires = "room")]
+    pub text: Option<String>,
+
+    /// A key of this announcement's own (up to 128 characters), so that a retry (a cron job
+    /// run again) posts it once: the retry prints the stored one and sends nothing.
+    #[arg(long, requires = "room")]
+    pub offset: Option<String>,
+
+    /// Instead of a room: the name of a person whose clients are sent the newest message of
+    /// each of their conversations (`room head`), so that they catch up.
+    #[arg(long)]
+    pub person: Option<String>,
+
+    /// The nodes' database: `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// The nodes' Redis: `redis://host:port`.
+    #[arg(long, env = "PALAVER_REDIS_URL", hide_env_values = true)]
+    pub redis_url: String,
+}
+
 fn notice_window(s: &str) -> Result<Duration, String> {
     parse_duration(s.trim()).ok_or_else(|| format!("expected a duration like 60s or 1m, not `{s}`"))
 }
@@ -258,6 +316,44 @@ mod tests {
             let error = Config::try_parse_from(["palaver", bad[0], bad[1]]).unwrap_err();
             assert!(error.to_string().contains("is not an origin"), "{error}");
         }
+    }
+
+    #[test]
+    fn palaver_alone_serves_and_emit_takes_a_room_and_text_or_a_person() {
+        let cli = |args: &[&str]| Cli::try_parse_from(["palaver"].iter().chain(args));
+        let serve = cli(&["--addr", "127.0.0.1:4000"]).unwrap();
+        assert!(serve.command.is_none());
+        assert_eq!(serve.serve.addr.port(), 4000);
+
+        let urls = [
+            "--database-url",
+            "postgres://db/palaver",
+            "--redis-url",
+            "redis://cache",
+        ];
+        let emit = |args: &[&str]| {
+            let args: Vec<&str> = ["emit"].iter().chain(args).chain(&urls).copied().collect();
+            cli(&args)
+        };
+        let Some(Command::Emit(room)) = emit(&["--room", "lobby", "--text", "hi"]).unwrap().command
+        else {
+            panic!("not emit");
+        };
+        assert_eq!(
+            (room.room.as_deref(), room.text.as_deref(), room.offset),
+            (Some("lobby"), Some("hi"), None)
+        );
+        assert!(emit(&["--person", "ann"]).is_ok());
+        for wrong in [
+            &[][..],
+            &["--room", "lobby"],
+            &["--text", "hi"],
+            &["--room", "lobby", "--text", "hi", "--person", "ann"],
+            &["--person", "ann", "--offset", "k"],
+        ] {
+            assert!(emit(wrong).is_err(), "{wrong:?}");
+        }
+        assert!(cli(&["--addr", "127.0.0.1:4000", "emit", "--person", "ann"]).is_err());
     }
 
     /// The limits' defaults, written twice (clap's and `with_database`'s), agree.

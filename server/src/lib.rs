@@ -29,8 +29,9 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 pub use cluster::driver::ClusterError;
+pub use cluster::emitter::{Announced, Emission, EmitError, Emitted, HeadsSent, emit};
 pub use cluster::{Bus, SocketRef};
-pub use config::Config;
+pub use config::{Cli, Command, Config, EmitConfig};
 pub use http::origin::AddressError;
 pub use secrets::SecretError;
 pub use store::StoreError;
@@ -56,6 +57,11 @@ pub enum ServerError {
     Cluster(#[from] cluster::driver::ClusterError),
     #[error("cannot subscribe to the other nodes' requests: {0}")]
     Adapter(String),
+    #[error(
+        "{setting} differs from the one the other nodes use (kept in the database's settings \
+         table): give every node the same, or none"
+    )]
+    SecretDiffers { setting: &'static str },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -86,6 +92,7 @@ pub async fn run(
         &store,
         &data_dir,
         "session-secret",
+        "PALAVER_SESSION_SECRET",
     )
     .await?;
     let admin_token = load_secret(
@@ -93,6 +100,7 @@ pub async fn run(
         &store,
         &data_dir,
         "admin-token",
+        "PALAVER_ADMIN_TOKEN",
     )
     .await?;
     if let secrets::Loaded::Created(token) = &admin_token {
@@ -118,6 +126,7 @@ pub async fn run(
         },
         &admin_token,
         backlogs.clone(),
+        bus.clone(),
     )?;
     let request_timeout = Duration::from_secs(config.request_timeout);
     let (sockets, io) = socketioxide::SocketIo::builder()
@@ -156,6 +165,7 @@ pub async fn run(
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
     });
+    let peers = tokio::spawn(socket::peers::exchange(io.clone(), chat.clone()));
     let catch_up = bus.status().map(|link| {
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         tokio::spawn(async move { chat.lagging.after_outages(link, io, store).await })
@@ -201,6 +211,7 @@ pub async fn run(
     .await;
     sweeper.abort();
     announcer.abort();
+    peers.abort();
     if let Some(catch_up) = catch_up {
         catch_up.abort();
     }
@@ -211,28 +222,38 @@ pub async fn run(
     Ok(())
 }
 
-/// `configured` when set; else, on a database that nodes share, the value every node uses
-/// under `key` (made by the first node to start); else the content of `dir/key`, made on
-/// first start.
+/// The secret kept under `key`. On SQLite: `configured` when set, else the content of
+/// `dir/key`, made on first start. On Postgres, which nodes share: the value every node uses,
+/// made by the first node to start (or `configured`, when that node was given one); a node
+/// configured with another value refuses to start, since it would not accept the others'
+/// tokens.
 async fn load_secret(
     configured: Option<&str>,
     store: &store::Store,
     dir: &std::path::Path,
     key: &str,
+    setting: &'static str,
 ) -> Result<secrets::Loaded, ServerError> {
-    if configured.is_some_and(|v| !v.is_empty()) || store.backend() == store::Backend::Sqlite {
+    let configured = configured.filter(|v| !v.is_empty());
+    if store.backend() == store::Backend::Sqlite {
         return Ok(secrets::load_or_create(configured, dir, key)?);
     }
-    let candidate = secrets::random_hex(32)?;
+    let candidate = match configured {
+        Some(v) => v.to_owned(),
+        None => secrets::random_hex(32)?,
+    };
     let value = store
         .shared_setting(key, &candidate)
         .await?
         .unwrap_or_default();
-    if value == candidate {
-        info!(key, "generated a new secret, kept in the database");
-        Ok(secrets::Loaded::Created(value))
-    } else {
-        Ok(secrets::Loaded::Existing(value))
+    match configured {
+        Some(v) if v != value => Err(ServerError::SecretDiffers { setting }),
+        Some(_) => Ok(secrets::Loaded::Existing(value)),
+        None if value == candidate => {
+            info!(key, "generated a new secret, kept in the database");
+            Ok(secrets::Loaded::Created(value))
+        }
+        None => Ok(secrets::Loaded::Existing(value)),
     }
 }
 

@@ -1,18 +1,52 @@
+use std::io::Write as _;
+use std::process::ExitCode;
+
 use clap::Parser;
-use palaver_server::{Config, run};
+use palaver_server::{Cli, Command, EmitConfig, emit, run};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    let config = Config::parse();
-    let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    run(listener, config, shutdown_signal()).await?;
-    Ok(())
+async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => {
+            logging("info", false);
+            let config = cli.serve;
+            let listener = tokio::net::TcpListener::bind(config.addr).await?;
+            run(listener, config, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Emit(config)) => {
+            // Stdout is the JSON's alone.
+            logging("warn", true);
+            Ok(emit_once(&config).await)
+        }
+    }
+}
+
+fn logging(default: &str, to_stderr: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if to_stderr {
+        logs.with_writer(std::io::stderr).init();
+    } else {
+        logs.init();
+    }
+}
+
+/// `palaver emit`: what it did as JSON on stdout, or why not on stderr.
+async fn emit_once(config: &EmitConfig) -> ExitCode {
+    match emit(config).await {
+        Ok(emitted) => {
+            let json = serde_json::to_string(&emitted).unwrap_or_default();
+            let _ = writeln!(std::io::stdout(), "{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "palaver emit: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

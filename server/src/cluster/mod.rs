@@ -6,6 +6,7 @@
 //! broadcast is the local one it always was.
 
 pub(crate) mod driver;
+pub(crate) mod emitter;
 
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
@@ -27,6 +28,12 @@ pub(crate) type AdapterError = socketioxide_redis::InitError<Bus>;
 /// Where the adapter's requests to other nodes go.
 #[derive(Clone)]
 pub struct Bus(Route);
+
+/// The channel on which nodes tell each other who is connected to them (`state::peers`).
+const PEERS: &str = "palaver-peers";
+/// Views of other nodes waiting to be read; past it, the driver drops them (the next ones,
+/// a second later, say the same).
+const PEER_BUFFER: usize = 64;
 
 #[derive(Clone)]
 enum Route {
@@ -56,6 +63,27 @@ impl Bus {
     /// `request_timeout` (the adapter's own default is 5 s).
     pub(crate) fn adapter(self) -> RedisAdapterCtr<Bus> {
         RedisAdapterCtr::new_with_driver(self, RedisAdapterConfig::default())
+    }
+
+    /// Sends `view` to the other nodes, without waiting on Redis; alone, to nobody.
+    pub(crate) async fn tell_peers(&self, view: Vec<u8>) {
+        if let Route::Redis(d) = &self.0 {
+            // Never fails: the driver queues, or drops and counts.
+            let _ = d.publish(PEERS.to_owned(), view).await;
+        }
+    }
+
+    /// What the other nodes tell (their own included: the caller skips its own); `None` alone.
+    pub(crate) async fn peer_views(&self) -> Option<MessageStream<ChanItem>> {
+        match &self.0 {
+            Route::Alone => None,
+            Route::Redis(d) => d.subscribe(PEERS.to_owned(), PEER_BUFFER).await.ok(),
+        }
+    }
+
+    /// Whether other nodes share this node's rooms (and its database).
+    pub(crate) fn linked(&self) -> bool {
+        matches!(self.0, Route::Redis(_))
     }
 
     /// The state of the link to the other nodes; `None` alone.

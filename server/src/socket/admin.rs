@@ -3,7 +3,6 @@
 //! person, announcements, and deleting messages.
 
 use crate::cluster::{Adapter, Socket, SocketIo, SocketRef};
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use app::events::{
@@ -23,7 +22,6 @@ use tracing::{info, warn};
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::logging::Escaped;
 use crate::socket::emit::{broadcast, emit};
-use crate::socket::identity;
 use crate::socket::messages::publish;
 use crate::socket::on_unknown_event;
 use crate::socket::request::{Ctx, HandlerError, serve};
@@ -100,41 +98,51 @@ pub(crate) async fn push_stats(io: SocketIo, chat: Chat) {
             continue;
         }
         let stats = stats(&io, &chat).await;
-        // Best effort: an admin whose buffer is full gets the next second's.
-        let _ = broadcast(admins, &stats).await;
+        // Each node tells its own admins, what it knows of every node's. Best effort: an
+        // admin whose buffer is full gets the next second's.
+        let _ = broadcast(admins.local(), &stats).await;
     }
 }
 
 async fn stats(io: &SocketIo, chat: &Chat) -> Stats {
+    let peers = chat.presence.peers.lock().map(|p| {
+        let sockets = [Main::PATH, Admin::PATH].map(|path| p.sockets(path));
+        (sockets, p.messages_per_minute())
+    });
+    let (elsewhere, messages_elsewhere) = peers.unwrap_or_else(|e| {
+        let p = e.into_inner();
+        (
+            [Main::PATH, Admin::PATH].map(|path| p.sockets(path)),
+            p.messages_per_minute(),
+        )
+    });
     let namespaces = [Main::PATH, Admin::PATH]
         .into_iter()
-        .map(|path| NamespaceStats {
+        .zip(elsewhere)
+        .map(|(path, elsewhere)| NamespaceStats {
             path: path.to_owned(),
-            sockets: io.of(path).map_or(0, |ns| ns.sockets().len()),
+            sockets: io.of(path).map_or(0, |ns| ns.sockets().len()) + elsewhere,
         })
         .collect();
-    let mut rooms = Vec::new();
-    if let Some(main) = io.of(Main::PATH) {
-        let mut names = main.clone().rooms().await.unwrap_or_default();
-        names.sort();
-        // Public rooms only: personal rooms hold one person's sockets, not a conversation.
-        for room in names {
-            if !matches!(Conversation::of(&room), Some(Conversation::Room(_))) {
-                continue;
-            }
-            let sockets = main.clone().within(room.clone()).sockets();
-            let members: BTreeSet<String> = sockets.iter().map(|s| identity::of(s).name).collect();
-            rooms.push(RoomStats {
-                room: room.to_string(),
-                members: members.into_iter().collect(),
-                sockets: sockets.len(),
-            });
-        }
-    }
+    // Public rooms only: personal rooms hold one person's sockets, not a conversation.
+    let rooms = chat
+        .presence
+        .room_names()
+        .into_iter()
+        .filter(|room| matches!(Conversation::of(room), Some(Conversation::Room(_))))
+        .filter_map(|room| {
+            let (members, sockets) = chat.presence.who_and_sockets(&room)?;
+            Some(RoomStats {
+                room,
+                members,
+                sockets,
+            })
+        })
+        .collect();
     Stats {
         namespaces,
         rooms,
-        messages_per_minute: chat.metrics.messages_per_minute(),
+        messages_per_minute: chat.metrics.messages_per_minute() + messages_elsewhere,
     }
 }
 

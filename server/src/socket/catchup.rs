@@ -10,7 +10,7 @@ use app::events::{
     ChatError, ChatMessage, Event as _, HISTORY_PAGE, History, HistoryPage, MAX_HISTORY_LIMIT,
     MAX_REPLAY, RoomHead, Sync, Synced,
 };
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::conversation::ConversationId;
 use crate::socket::access::accessible;
@@ -171,6 +171,32 @@ pub(crate) async fn finish(
         gap: p.gap,
         replayed,
     })
+}
+
+/// After a connect's catch-up on a node linked to others: each room's head, read now that the
+/// socket is in its rooms, when it is beyond the `synced` the socket was sent. The order lock
+/// orders this node's posts against the catch-up, not another node's: a message another node
+/// stored after the catch-up's read, and broadcast before the socket joined, is neither in
+/// the replay nor delivered live. Anything stored after this read reaches the socket live.
+pub(crate) async fn heads_since_joining(socket: &SocketRef, chat: &Chat, synced: Vec<Synced>) {
+    for s in synced.into_iter().filter(|s| !s.gap) {
+        let head = match chat.store.head(&s.head.room).await {
+            Ok((last_id, last_seq)) if last_seq > s.head.last_seq => RoomHead {
+                room: s.head.room,
+                last_id,
+                last_seq,
+            },
+            Ok(_) => continue,
+            Err(e) => {
+                // Its next live message's seq, or a later `room head`, shows the hole.
+                warn!(sid = %socket.id, room = s.head.room, error = %e, "room head query failed");
+                continue;
+            }
+        };
+        if let Err(e) = emit(socket, &head) {
+            warn!(sid = %socket.id, error = %e, "room head not sent");
+        }
+    }
 }
 
 /// Cuts a replay to what the socket's backlog takes, and charges it.

@@ -60,9 +60,9 @@ impl Lagging {
     }
 
     /// Marks every conversation of `rooms`, the socket rooms of this node's sockets, and of
-    /// the public rooms: after the link to the other nodes was lost, or this node dropped what
-    /// it should have told them, any of them may have missed messages.
-    async fn mark_all(&self, rooms: Vec<std::borrow::Cow<'static, str>>, store: &Store) {
+    /// the public rooms: after the link to the other nodes was lost, this node dropped what it
+    /// should have told them, or another node died, any of them may have missed messages.
+    pub(crate) async fn mark_all(&self, rooms: Vec<std::borrow::Cow<'static, str>>, store: &Store) {
         match store.public_rooms().await {
             Ok(public) => public.iter().for_each(|r| self.mark(r)),
             Err(e) => warn!(error = %e, "listing the public rooms to catch up failed"),
@@ -106,7 +106,8 @@ impl Lagging {
         }
     }
 
-    fn mark(&self, room: &str) {
+    /// Announces `room`'s head after the next pause, as for a dropped delivery.
+    pub(crate) fn mark(&self, room: &str) {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         if rooms.insert(room.to_owned()) {
             self.wake.notify_one();

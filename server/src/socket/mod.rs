@@ -12,6 +12,7 @@ pub(crate) mod lagging;
 pub(crate) mod limits;
 pub(crate) mod messages;
 pub(crate) mod notices;
+pub(crate) mod peers;
 pub(crate) mod post_order;
 pub(crate) mod presence;
 pub(crate) mod recent;
@@ -107,13 +108,18 @@ async fn on_connect(
     for room in &joined {
         arrived.push(chat.presence.join(&socket, room, &who));
     }
+    let mut synced = Vec::with_capacity(read.len());
     for prepared in read {
         let sent = catchup::finish(&socket, &chat, prepared)
             .await
-            .and_then(|synced| match auth.since {
+            .and_then(|s| match auth.since {
                 // The tutorial's client knows no `synced`.
                 None => Ok(()),
-                Some(_) => emit(&socket, &synced).map_err(|e| CatchUpError::Emit(e.to_string())),
+                Some(_) => {
+                    let sent = emit(&socket, &s).map_err(|e| CatchUpError::Emit(e.to_string()));
+                    synced.push(s);
+                    sent
+                }
             });
         if let Err(e) = sent {
             catchup::drop_behind(&socket, e);
@@ -126,6 +132,9 @@ async fn on_connect(
         // Gone already: its disconnect handler counted it out of what it had joined, and
         // `Rooms::join` counts a closed socket in nowhere.
         return;
+    }
+    if chat.bus.linked() {
+        catchup::heads_since_joining(&socket, &chat, synced).await;
     }
     // A join committed after the first read, before the socket was in its person's room,
     // could not find it (`rooms::enter` looks for a person's sockets there); if any join put
@@ -156,7 +165,7 @@ async fn on_connect(
         presence::announce(&chat, change);
     }
     if let Ok(list) = &list {
-        presence::tell_dms(&io, &who, list).await;
+        presence::tell_dms(&chat, &io, &who, list).await;
     }
 }
 

@@ -29,14 +29,17 @@ pub(crate) fn announce(chat: &Chat, change: Option<Presence>) {
 /// the conversation: the lobby's `presence` names at most 100 people, so it cannot tell whether
 /// one particular person is there. `leaving`: a person whose last socket is going; the
 /// disconnect handler runs while it still counts as connected.
-pub(crate) async fn tell_dm(io: &SocketIo, dm: &DmPeople, leaving: Option<&str>) {
+pub(crate) async fn tell_dm(chat: &Chat, io: &SocketIo, dm: &DmPeople, leaving: Option<&str>) {
     let Some(main) = io.of(Main::PATH) else {
         return;
     };
     let mut online: Vec<String> = dm
         .people
         .iter()
-        .filter(|(p, _)| leaving != Some(p.as_str()) && room_lists::is_online(io, p))
+        .filter(|(p, _)| {
+            let here = leaving != Some(p.as_str()) && room_lists::is_here(io, p);
+            here || chat.presence.elsewhere(p)
+        })
         .map(|(_, name)| name.clone())
         .collect();
     // Sorted, as every `presence` is.
@@ -84,9 +87,9 @@ pub(crate) fn dm_of(who: &Identity, info: &RoomInfo) -> Option<DmPeople> {
 }
 
 /// [`tell_dm`] for each direct conversation of `who`'s room list.
-pub(crate) async fn tell_dms(io: &SocketIo, who: &Identity, list: &RoomList) {
+pub(crate) async fn tell_dms(chat: &Chat, io: &SocketIo, who: &Identity, list: &RoomList) {
     for dm in list.rooms.iter().filter_map(|info| dm_of(who, info)) {
-        tell_dm(io, &dm, None).await;
+        tell_dm(chat, io, &dm, None).await;
     }
 }
 
@@ -95,7 +98,7 @@ pub(crate) async fn tell_dms_leaving(chat: &Chat, io: &SocketIo, person: &str) {
     match chat.store.dms_of(person).await {
         Ok(dms) => {
             for dm in &dms {
-                tell_dm(io, dm, Some(person)).await;
+                tell_dm(chat, io, dm, Some(person)).await;
             }
         }
         Err(e) => warn!(person, error = %e, "direct conversations query failed"),

@@ -41,8 +41,9 @@ pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
         // in the lobby, so its count is the server's, without listing every socket.
         let to_everyone = chat.presence.online(LOBBY) <= everyone_up_to;
         for room in due.changed {
+            // Each node tells its own sockets, what it knows of every node's.
             if let Some(presence) = chat.presence.snapshot(&room) {
-                let _ = broadcast(main.clone().within(room.clone()), &presence).await;
+                let _ = broadcast(main.clone().local().within(room.clone()), &presence).await;
             }
             let members = match chat.store.member_count(&room).await {
                 Ok(n) => n,
@@ -57,9 +58,9 @@ pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
                 members,
             };
             let to = if to_everyone || due.created.contains(&update.room) {
-                main.clone()
+                main.clone().local()
             } else {
-                main.clone().within(update.room.clone())
+                main.clone().local().within(update.room.clone())
             };
             let _ = broadcast(to, &update).await;
         }
@@ -105,10 +106,15 @@ pub(crate) async fn browse(
     })
 }
 
-/// Whether any socket of `person` is connected (to this node).
-pub(crate) fn is_online(io: &SocketIo, person: &str) -> bool {
+/// Whether any socket of `person` is connected to this node.
+pub(crate) fn is_here(io: &SocketIo, person: &str) -> bool {
     io.of(Main::PATH)
         .is_some_and(|ns| !ns.within(person_room(person)).sockets().is_empty())
+}
+
+/// Whether any socket of `person` is connected, to this node or another.
+pub(crate) fn is_online(chat: &Chat, io: &SocketIo, person: &str) -> bool {
+    is_here(io, person) || chat.presence.elsewhere(person)
 }
 
 fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
@@ -117,7 +123,7 @@ fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
         // The two people, each counted when any of their sockets is here.
         match Conversation::of(&r.name) {
             Some(Conversation::Dm { a, b }) => {
-                usize::from(is_online(io, a)) + usize::from(a != b && is_online(io, b))
+                usize::from(is_online(chat, io, a)) + usize::from(a != b && is_online(chat, io, b))
             }
             _ => 0,
         }

@@ -21,9 +21,9 @@ use crate::socket::identity::{self, Identity};
 use crate::socket::limits::{self, Action};
 use crate::socket::messages::publish;
 use crate::socket::notices::OnLeave;
-use crate::socket::presence;
 use crate::socket::request::{Ctx, HandlerError};
 use crate::socket::room_lists::{self, send_to_person};
+use crate::socket::{peers, presence};
 use crate::state::Chat;
 use crate::store::{NewMessage, now_ms};
 
@@ -131,14 +131,8 @@ pub(crate) async fn leave(ctx: Ctx, request: LeaveRoom) -> Result<Left, HandlerE
         .leave(&name, person)
         .await
         .map_err(HandlerError::store("leaving a room"))?;
-    if let Some(main) = io.of(Main::PATH) {
-        let sockets = main.within(person_room(person)).sockets();
-        for s in &sockets {
-            let change = chat.presence.part(s, &name, &identity::of(s));
-            presence::announce(chat, change);
-        }
-    }
-    chat.announcements.touch(&name);
+    part_here(io, chat, person, &name);
+    peers::tell_membership(chat, peers::Membership::Left, person, &name).await;
     if let Err(e) = send_to_person(chat, io, &who).await {
         warn!(error = %e, "room list query failed");
     }
@@ -167,7 +161,7 @@ pub(crate) async fn open_dm(ctx: Ctx, request: OpenDm) -> Result<RoomInfo, Handl
         .map_err(HandlerError::store("opening a direct conversation"))?;
     let info = after_membership_change(io, chat, &who, &dm).await?;
     if let Some(dm) = presence::dm_of(&who, &info) {
-        presence::tell_dm(io, &dm, None).await;
+        presence::tell_dm(chat, io, &dm, None).await;
     }
     Ok(info)
 }
@@ -188,9 +182,24 @@ pub(crate) async fn mark_read(ctx: Ctx, request: MarkRead) -> Result<(), Handler
         .map_err(HandlerError::store("moving a read marker"))
 }
 
-/// Puts every socket of `who` into `room` and counts them in.
+/// Puts every socket of `who`, on every node, into `room` and counts them in.
 async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, asker: Option<&SocketRef>) {
-    let (Some(person), Some(main)) = (&who.person, io.of(Main::PATH)) else {
+    let Some(person) = &who.person else {
+        return;
+    };
+    enter_here(io, chat, person, room, asker);
+    peers::tell_membership(chat, peers::Membership::Entered, person, room).await;
+}
+
+/// Puts every socket of `person` on this node (and `asker`) into `room` and counts them in.
+pub(crate) fn enter_here(
+    io: &SocketIo,
+    chat: &Chat,
+    person: &str,
+    room: &str,
+    asker: Option<&SocketRef>,
+) {
+    let Some(main) = io.of(Main::PATH) else {
         return;
     };
     // Before looking for the person's sockets: a socket connecting meanwhile either is found
@@ -200,6 +209,18 @@ async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, asker: Op
     for s in sockets.iter().chain(asker) {
         let change = chat.presence.join(s, room, &identity::of(s));
         presence::announce(chat, change);
+    }
+    chat.announcements.touch(room);
+}
+
+/// Takes every socket of `person` on this node out of `room` and counts them out.
+pub(crate) fn part_here(io: &SocketIo, chat: &Chat, person: &str, room: &str) {
+    if let Some(main) = io.of(Main::PATH) {
+        let sockets = main.within(person_room(person)).sockets();
+        for s in &sockets {
+            let change = chat.presence.part(s, room, &identity::of(s));
+            presence::announce(chat, change);
+        }
     }
     chat.announcements.touch(room);
 }

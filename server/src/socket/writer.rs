@@ -20,7 +20,7 @@ use crate::socket::emit::broadcast;
 use crate::socket::lagging::Lagging;
 use crate::socket::recent::Recent;
 use crate::store::write::{self, Change, Pending, WriterConnection, Written};
-use crate::store::{Claim, NewMessage, OffsetInUse, Store, StoreError};
+use crate::store::{Backend, Claim, NewMessage, OffsetInUse, Store, StoreError};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;
@@ -250,7 +250,11 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
                 ts: stored.created_at,
                 seq: stored.seq,
             };
-            // A repeated offset was broadcast when it was first stored; only the ack repeats.
+            // A repeated offset is not broadcast again; only the ack repeats. On Postgres its
+            // first commit may never have been broadcast, though: its node died right after
+            // it, or the commit's answer was lost on the way back. The room's head is
+            // announced instead, and members without it sync. (On SQLite the commit and its
+            // broadcast are one step of one process, whose death every socket sees.)
             if inserted.created {
                 shared.metrics.record_stored();
                 let room = stored.room.clone();
@@ -258,6 +262,8 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
                 shared.recent.appended(&event);
                 let sent = broadcast(job.to, &event).await;
                 shared.lagging.record(&shared.metrics, &room, sent);
+            } else if shared.store.backend() == Backend::Postgres {
+                shared.lagging.mark(&stored.room);
             }
             job.answer.give(Ok(posted));
         }

@@ -4,6 +4,7 @@
 pub(crate) mod announcements;
 pub(crate) mod gates;
 pub(crate) mod limits;
+pub(crate) mod peers;
 pub(crate) mod presence;
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::sync::atomic::AtomicU64;
 
 use tokio::sync::Mutex;
 
+use crate::cluster::Bus;
 use crate::http::peer::TrustedProxies;
 use crate::metrics::Metrics;
 use crate::session::Keys;
@@ -57,6 +59,10 @@ pub(crate) struct Chat {
     /// How many times a person's sockets were put into a room they had just joined or made:
     /// a connect handler that sees it move while it connects reads the person's rooms again.
     pub(crate) entries: Arc<AtomicU64>,
+    /// The other nodes, if any (`socket/peers.rs` talks with them).
+    pub(crate) bus: Bus,
+    /// This node's id among them, made at start.
+    pub(crate) node: Arc<str>,
 }
 
 /// What guards the chat against floods, from the configuration.
@@ -74,6 +80,7 @@ impl Chat {
         guards: Guards,
         admin_token: &str,
         backlogs: Backlogs,
+        bus: Bus,
     ) -> Result<Chat, std::io::Error> {
         let metrics: Arc<Metrics> = Arc::default();
         let lagging: Arc<Lagging> = Arc::default();
@@ -103,6 +110,8 @@ impl Chat {
             backlogs,
             catchups: Arc::default(),
             entries: Arc::default(),
+            bus,
+            node: uuid::Uuid::new_v4().simple().to_string().into(),
         })
     }
 }

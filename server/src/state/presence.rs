@@ -1,14 +1,17 @@
 //! Who is in each room right now, and who is typing. In memory: it describes connections,
-//! which do not survive a restart either.
+//! which do not survive a restart either. On several nodes, who is in a room is this node's
+//! sockets plus what the other nodes told ([`super::peers`]).
 
 use crate::cluster::SocketRef;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use app::events::{PRESENCE_NAMES, Presence, TYPING_EVERY_MS};
 
 use crate::socket::identity::Identity;
+use crate::state::peers::{Peers, RoomView};
 
 /// Sockets per person per room, and guests per room.
 #[derive(Debug, Default)]
@@ -16,6 +19,10 @@ pub(crate) struct Rooms {
     inner: Mutex<HashMap<String, RoomPresence>>,
     /// When each person's typing was last passed on.
     typing: Mutex<HashMap<String, Instant>>,
+    /// Bumped whenever this node's rooms change, for the other nodes.
+    version: AtomicU64,
+    /// What the other nodes told of theirs.
+    pub(crate) peers: Mutex<Peers>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -36,6 +43,7 @@ impl Rooms {
             return None;
         }
         socket.join(room.to_owned());
+        self.version.fetch_add(1, Ordering::Relaxed);
         enter(&mut rooms, room, who)
     }
 
@@ -54,6 +62,7 @@ impl Rooms {
             return None;
         }
         socket.leave(room.to_owned());
+        self.version.fetch_add(1, Ordering::Relaxed);
         leave(&mut rooms, room, who)
     }
 
@@ -66,6 +75,7 @@ impl Rooms {
         who: &Identity,
     ) -> Vec<(String, Option<Presence>)> {
         let mut rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.version.fetch_add(1, Ordering::Relaxed);
         socket
             .rooms()
             .into_iter()
@@ -83,16 +93,90 @@ impl Rooms {
         leave(&mut rooms, room, who)
     }
 
-    /// Who is in `room` now, as `presence` tells it; `None` when nobody is.
+    /// Who is in `room` now, on every node, as `presence` tells it; `None` when nobody is.
     pub(crate) fn snapshot(&self, room: &str) -> Option<Presence> {
-        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        rooms.get(room).map(|r| presence(room, r))
+        self.merged(room).map(|r| presence(room, &r))
     }
 
-    /// People online in `room`, each once, plus its guests.
+    /// People online in `room` on every node, each once, plus its guests.
     pub(crate) fn online(&self, room: &str) -> usize {
+        self.merged(room).map_or(0, |r| r.people.len() + r.guests)
+    }
+
+    /// This node's sockets in `room` and the other nodes', together.
+    fn merged(&self, room: &str) -> Option<RoomPresence> {
+        let local = {
+            let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            rooms.get(room).cloned()
+        };
+        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut remote = peers.rooms(room).peekable();
+        if remote.peek().is_none() {
+            return local;
+        }
+        let mut all = local.unwrap_or_default();
+        for r in remote {
+            for (name, n) in &r.people {
+                *all.people.entry(name.clone()).or_default() += n;
+            }
+            all.guests += r.guests;
+        }
+        (!all.people.is_empty() || all.guests > 0).then_some(all)
+    }
+
+    /// Everyone in `room` on every node by name (guests as `anonymous`), sorted, and how many
+    /// sockets they have there; `None` when nobody is.
+    pub(crate) fn who_and_sockets(&self, room: &str) -> Option<(Vec<String>, usize)> {
+        let r = self.merged(room)?;
+        let sockets = r.people.values().sum::<usize>() + r.guests;
+        let mut names: Vec<String> = r.people.into_keys().collect();
+        if r.guests > 0 {
+            names.push(app::events::ANONYMOUS.to_owned());
+            names.sort();
+        }
+        Some((names, sockets))
+    }
+
+    /// The rooms someone is in, on any node.
+    pub(crate) fn room_names(&self) -> Vec<String> {
+        let mut names: std::collections::BTreeSet<String> = {
+            let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            rooms.keys().cloned().collect()
+        };
+        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        names.extend(peers.room_names());
+        names.into_iter().collect()
+    }
+
+    /// This node's rooms, as it tells the other nodes, and their version.
+    pub(crate) fn local_view(&self) -> (u64, BTreeMap<String, RoomView>) {
         let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        rooms.get(room).map_or(0, |r| r.people.len() + r.guests)
+        let version = self.version.load(Ordering::Relaxed);
+        let view = rooms
+            .iter()
+            .map(|(room, r)| {
+                let people = r.people.clone();
+                (
+                    room.clone(),
+                    RoomView {
+                        people,
+                        guests: r.guests,
+                    },
+                )
+            })
+            .collect();
+        (version, view)
+    }
+
+    /// Whether another node serves a socket of `person`.
+    pub(crate) fn elsewhere(&self, person: &str) -> bool {
+        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+        peers.serves(person)
+    }
+
+    /// This node's rooms' version.
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
     }
 
     /// Whether `person`'s typing may be passed on now (at most once per [`TYPING_EVERY_MS`]).

@@ -90,6 +90,8 @@ enum Failure {
     NotWritten,
     #[error("a change had an unexpected outcome: {0}")]
     Unexpected(String),
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
     #[error("cannot create the database directory {path}: {source}")]
     CreateDir {
         path: String,
@@ -273,6 +275,10 @@ pub(crate) struct NewMessage<'a> {
 /// chose, so guests share one space of offsets (see [`OffsetInUse`]).
 pub(crate) const GUEST_SENDER: &str = "guest";
 
+/// The sender of the offsets of `palaver emit`'s announcements. Person ids are
+/// UUIDs, so it is nobody's.
+pub(crate) const EMITTER_SENDER: &str = "emitter";
+
 /// A client offset its sender used before for another message (another room or text). Only a
 /// retry of the same message gets the stored one back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -385,6 +391,13 @@ pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16_000;
 
 /// How long opening a Postgres database may take before the server gives up starting.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the writer waits to connect to Postgres: its posts wait meanwhile, and with the
+/// database away they are answered `unavailable` soon rather than at the request's timeout.
+/// (Reads wait for a pooled connection up to [`CONNECT_TIMEOUT`]: a burst of them queues for
+/// the pool, and must not be refused for it.)
+const WRITER_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long `/healthz` waits for the database.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 // Clients page and catch up by id, and the reads go through the `(room, seq)` index (there is
 // no `(room, id)` one: see migration 0006). Within a room seq grows with id, so "id above $2"
@@ -523,9 +536,9 @@ impl Store {
             Pool::Sqlite {
                 path, in_memory, ..
             } => WriterConnection::Sqlite(SqliteWriter::open(path, *in_memory)?),
-            Pool::Postgres { options, .. } => {
-                WriterConnection::Postgres(PostgresWriter::open(options).await?)
-            }
+            Pool::Postgres { options, .. } => WriterConnection::Postgres(
+                PostgresWriter::open(options, WRITER_CONNECT_TIMEOUT).await?,
+            ),
         })
     }
 
@@ -832,9 +845,14 @@ impl Store {
         Ok(row.map(|(r,)| r))
     }
 
-    /// Checks that the database answers; used by `/healthz`.
+    /// Checks that the database answers, within [`PING_TIMEOUT`]; used by `/healthz`, whose
+    /// callers (load balancers) wait a few seconds at most.
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop)?);
+        let ping =
+            async { on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(drop)) };
+        tokio::time::timeout(PING_TIMEOUT, ping)
+            .await
+            .map_err(|_| Failure::TimedOut(PING_TIMEOUT))??;
         Ok(())
     }
 

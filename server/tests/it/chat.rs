@@ -304,11 +304,9 @@ async fn a_name_is_held_while_its_person_stays_connected() {
     let server = TestServer::start().await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     // As if she had connected longer ago than the hold: her last coming or going is that old.
-    let db = rusqlite::Connection::open(server.dir.path().join("data/palaver.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
-    let aged = db
-        .execute("UPDATE people SET last_seen = 0 WHERE name_key = 'ann'", [])
-        .unwrap();
+    let aged = server
+        .sql("UPDATE people SET last_seen = 0 WHERE name_key = 'ann'")
+        .await;
     assert_eq!(aged, 1);
 
     assert_eq!(server.refused(json!({"name": "ANN"})).await, "name_taken");
@@ -347,7 +345,7 @@ async fn bad_names_and_tokens_are_refused_with_a_reason() {
     );
 
     // A token signed with the right key but expired, and one with a rewritten name.
-    let key = server.session_secret();
+    let key = server.session_secret().await;
     let sign = |claims: Value| {
         use base64::Engine as _;
         use hmac::Mac as _;

@@ -4,10 +4,13 @@
 
 use serde_json::{Value, json};
 
-use app::events::{Event, Kick, Kicked, Namespace as _, RoomHead, SendMessage, Synced};
+use app::events::{
+    CreateRoom, Event, JoinRoom, Kick, Kicked, Namespace as _, Presence, RoomHead, SendMessage,
+    Stats, Synced,
+};
 
-use crate::services::{self, Service};
-use crate::support::{Packet, SioClient, TestServer};
+use crate::services;
+use crate::support::{Packet, SioClient, TestServer, two_linked_nodes};
 
 const CHAT: &str = SendMessage::NAME;
 
@@ -18,6 +21,21 @@ async fn two_nodes() -> (TestServer, TestServer) {
         TestServer::start_on(tempfile::tempdir().unwrap(), database.clone(), None, |_| {}).await;
     let two = TestServer::start_on(tempfile::tempdir().unwrap(), database, None, |_| {}).await;
     (one, two)
+}
+
+/// The people's messages a connecting client is replayed, up to its `synced`: text and id.
+async fn replayed(client: &mut SioClient) -> Vec<(String, i64)> {
+    let mut seen = Vec::new();
+    loop {
+        let (name, args) = client.next_event().await;
+        if name == Synced::NAME {
+            return seen;
+        }
+        if name == CHAT && args[2]["kind"].is_null() {
+            let text = args[0].as_str().unwrap().to_owned();
+            seen.push((text, args[1].as_i64().unwrap()));
+        }
+    }
 }
 
 /// A setting the nodes share, read from their database.
@@ -58,21 +76,8 @@ async fn names_sessions_and_messages_are_shared_by_nodes_on_one_postgres() {
     let mut bob = two
         .client(json!({"name": "bob", "since": {"lobby": 0}, "serverOffset": 0}))
         .await;
-    let mut seen = Vec::new();
-    loop {
-        let (name, args) = bob.next_event().await;
-        if name == Synced::NAME {
-            break;
-        }
-        if name == CHAT && args[2]["kind"].is_null() {
-            seen.push((
-                args[0].as_str().unwrap().to_owned(),
-                args[1].as_i64().unwrap(),
-            ));
-        }
-    }
     assert_eq!(
-        seen,
+        replayed(&mut bob).await,
         [
             ("from node one".to_owned(), first),
             ("from node two".to_owned(), second["id"].as_i64().unwrap())
@@ -101,15 +106,11 @@ async fn a_retry_on_the_other_node_is_stored_once_with_the_first_id() {
     let mut bob = one
         .client(json!({"name": "bob", "since": {"lobby": 0}, "serverOffset": 0}))
         .await;
-    let mut onces = 0;
-    loop {
-        let (name, args) = bob.next_event().await;
-        if name == Synced::NAME {
-            break;
-        }
-        onces += usize::from(name == CHAT && args[0] == "once");
-    }
-    assert_eq!(onces, 1);
+    let replayed = replayed(&mut bob).await;
+    assert_eq!(
+        replayed.iter().filter(|(text, _)| text == "once").count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -126,22 +127,6 @@ async fn nodes_share_the_admin_token() {
         .await
         .expect("the shared admin token is accepted");
     }
-}
-
-/// Two nodes on one new Postgres database, linked through `redis`.
-async fn two_linked_nodes(redis: &Service) -> (TestServer, TestServer) {
-    let database = services::database();
-    let node = |database: String| {
-        TestServer::start_on(
-            tempfile::tempdir().unwrap(),
-            database,
-            Some(redis.redis_url()),
-            |_| {},
-        )
-    };
-    let one = node(database.clone()).await;
-    let two = node(database).await;
-    (one, two)
 }
 
 /// The next `chat message` that is a person's, skipping notices and other events.
@@ -241,4 +226,308 @@ async fn several_nodes_need_postgres_and_a_redis_that_answers() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("cannot connect to Redis"), "{e}");
+}
+
+/// The next `presence` of the lobby that names exactly `online`.
+async fn lobby_presence(client: &mut SioClient, online: &[&str]) -> Value {
+    tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let p = client.next_ambient(Presence::NAME).await;
+            if p["room"] == "lobby" && p["online"] == json!(online) {
+                return p;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no lobby presence naming {online:?}"))
+}
+
+#[tokio::test]
+async fn presence_and_statistics_count_every_node_and_a_person_once() {
+    let redis = services::redis();
+    let (one, mut two) = two_linked_nodes(&redis).await;
+    let ann = one.client(json!({"name": "ann"})).await;
+    let token = ann.session.clone().unwrap()["token"].clone();
+    // Ann has a tab on each node: she is one person online.
+    let _ann_there = two.client(json!({"token": token})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+    let mut carl = one.client(json!({"name": "carl"})).await;
+    lobby_presence(&mut bob, &["ann", "bob", "carl"]).await;
+    lobby_presence(&mut carl, &["ann", "bob", "carl"]).await;
+
+    // The admin on node one sees every node's sockets, and each person once.
+    let token = shared_setting(&one, "admin-token").await;
+    let mut admin = SioClient::connect(
+        one.addr,
+        app::events::Admin::PATH,
+        json!({ "token": token }),
+    )
+    .await
+    .expect("the admin token is accepted");
+    tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let (event, args) = admin.next_event().await;
+            assert_eq!(event, Stats::NAME);
+            let stats = &args[0];
+            let lobby = stats["rooms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["room"] == "lobby")
+                .cloned()
+                .unwrap_or_default();
+            let main = stats["namespaces"][0]["sockets"].clone();
+            if lobby["members"] == json!(["ann", "bob", "carl"]) && main == 4 {
+                assert_eq!(lobby["sockets"], 4, "{stats}");
+                return;
+            }
+        }
+    })
+    .await
+    .expect("stats counting both nodes");
+
+    // Node two goes away: within a few seconds, node one's people see only its own, and hear
+    // the lobby's head, in case node two stored a message it never told them of.
+    two.stop().await;
+    lobby_presence(&mut carl, &["ann", "carl"]).await;
+    let (_, args) = carl.next_event_named(RoomHead::NAME).await;
+    assert_eq!(args[0]["room"], "lobby");
+}
+
+#[tokio::test]
+async fn with_postgres_down_posts_are_refused_unavailable_and_a_retry_after_is_stored_once() {
+    let mut pg = services::Postgres::own();
+    let node =
+        TestServer::start_on(tempfile::tempdir().unwrap(), pg.database(), None, |_| {}).await;
+    let mut ann = node.client(json!({"name": "ann"})).await;
+    let (ack, _) = ann.request(CHAT, vec![json!("before"), json!("o-1")]).await;
+    assert!(ack[0]["data"]["id"].is_i64(), "{ack:?}");
+
+    pg.stop();
+    let (ack, _) = ann.request(CHAT, vec![json!("during"), json!("o-2")]).await;
+    assert_eq!(ack[0]["error"]["code"], "unavailable", "{ack:?}");
+    assert_eq!(
+        node.get("/healthz").await.0,
+        503,
+        "the database does not answer"
+    );
+
+    pg.start();
+    // The client retries with the same offset until it is acked; once Postgres answers again,
+    // the writer and the pool reconnect on their own.
+    let stored = tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let (ack, _) = ann.request(CHAT, vec![json!("during"), json!("o-2")]).await;
+            if let Some(id) = ack[0]["data"]["id"].as_i64() {
+                return id;
+            }
+            assert_eq!(ack[0]["error"]["code"], "unavailable", "{ack:?}");
+        }
+    })
+    .await
+    .expect("acked once Postgres is back");
+    let (again, _) = ann.request(CHAT, vec![json!("during"), json!("o-2")]).await;
+    assert_eq!(
+        again[0]["data"]["id"], stored,
+        "the retry is the stored message"
+    );
+
+    let mut bob = node
+        .client(json!({"name": "bob", "since": {"lobby": 0}, "serverOffset": 0}))
+        .await;
+    let texts: Vec<String> = replayed(&mut bob)
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(texts, ["before", "during"]);
+}
+
+#[tokio::test]
+async fn a_node_configured_with_another_secret_than_the_others_refuses_to_start() {
+    let database = services::database();
+    let first = |c: &mut palaver_server::Config| c.session_secret = Some("one".repeat(20));
+    let one =
+        TestServer::start_on(tempfile::tempdir().unwrap(), database.clone(), None, first).await;
+    // Answering means it has taken the secrets in.
+    assert_eq!(one.get("/healthz").await.0, 200);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = palaver_server::Config::with_database(database.clone());
+    config.session_secret = Some("two".repeat(20));
+    let e = palaver_server::run(listener, config, async {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("PALAVER_SESSION_SECRET differs"),
+        "{e}"
+    );
+    // Without one, a node takes the shared one.
+    let two = TestServer::start_on(tempfile::tempdir().unwrap(), database, None, |_| {}).await;
+    assert_eq!(two.get("/healthz").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_room_made_on_one_node_takes_the_persons_tabs_on_every_node_in() {
+    let redis = services::redis();
+    let (one, two) = two_linked_nodes(&redis).await;
+    let ann = one.client(json!({"name": "ann"})).await;
+    let token = ann.session.clone().unwrap()["token"].clone();
+    let mut ann = ann;
+    let mut ann_there = two.client(json!({"token": token})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+
+    // Ann makes the room through her tab on node two; bob joins it there and posts.
+    let (ack, _) = ann_there
+        .request(CreateRoom::NAME, vec![json!({"name": "den"})])
+        .await;
+    assert!(ack[0]["data"].is_object(), "{ack:?}");
+    let (ack, _) = bob
+        .request(JoinRoom::NAME, vec![json!({"room": "den"})])
+        .await;
+    assert!(ack[0]["data"].is_object(), "{ack:?}");
+    let (ack, _) = bob
+        .request(CHAT, vec![json!("in the den"), json!(null), json!("den")])
+        .await;
+    assert!(ack[0]["data"]["id"].is_i64(), "{ack:?}");
+    // Her tab on node one was put in the room too, and hears it live.
+    let got = tokio::time::timeout(crate::support::PATIENCE, async {
+        loop {
+            let m = next_chat(&mut ann).await;
+            if m[2]["room"] == "den" {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("ann's tab on node one hears the den");
+    assert_eq!(got[0], "in the den");
+}
+
+/// A message a node committed and died before broadcasting (or whose commit's answer was lost),
+/// retried by its sender: the retry is acknowledged with the stored message and not broadcast
+/// again, so the room's members, on every node, are told the room's head and catch up.
+#[tokio::test]
+async fn a_retry_of_a_message_stored_but_never_broadcast_tells_the_room_its_head() {
+    let redis = services::redis();
+    let (one, two) = two_linked_nodes(&redis).await;
+    let mut ann = one.client(json!({"name": "ann"})).await;
+    let mut bob = two.client(json!({"name": "bob"})).await;
+
+    // What a node that dies right after its commit leaves: the message stored, nobody told.
+    let pool = sqlx::PgPool::connect(one.database()).await.unwrap();
+    let person: String = sqlx::query_scalar("SELECT person FROM people WHERE name_key = 'ann'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO messages (room, author, text, client_offset, created_at, seq, sender)
+         VALUES ('lobby', 'ann', 'stored, never sent', 'o-1', 0,
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE room = 'lobby'), $1)
+         RETURNING seq",
+    )
+    .bind(&person)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    // Ann, unanswered, sends it again.
+    let (ack, _) = ann
+        .request(CHAT, vec![json!("stored, never sent"), json!("o-1")])
+        .await;
+    assert_eq!(ack[0]["data"]["seq"], seq, "the stored message: {ack:?}");
+    for member in [&mut bob, &mut ann] {
+        let (_, args) = member.next_event_named(RoomHead::NAME).await;
+        assert_eq!(args[0]["room"], "lobby");
+        assert!(args[0]["lastSeq"].as_i64().unwrap() >= seq, "{args}");
+    }
+}
+
+/// Whether some backend of `pool`'s database waits for a lock.
+async fn waits_for_a_lock(pool: &sqlx::PgPool) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                        WHERE datname = current_database() AND wait_event_type = 'Lock')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// A socket connecting to node two reads its catch-up, then waits for node two's order lock
+/// before it joins its rooms; a message node one stores meanwhile, after the read, reaches node
+/// two's room before the socket is in it. The replay ends before that message and live delivery
+/// starts after it: node two tells the socket the room's head, read once it is in its rooms.
+///
+/// The test holds node two's order lock (its writer waits for a room's row, which the test
+/// locks) while a socket connects and node one stores a message. Whether the socket's read
+/// comes before the message is a race; every round where it does must end with the socket told.
+#[tokio::test]
+async fn a_message_another_node_stores_while_a_socket_joins_is_announced_to_it() {
+    const ROUNDS: usize = 20;
+    let redis = services::redis();
+    let database = services::database();
+    // Ann and carl post once a round, faster than the shipped rate allows.
+    let node = |database: String| {
+        TestServer::start_on(
+            tempfile::tempdir().unwrap(),
+            database,
+            Some(redis.redis_url()),
+            |c| (c.rate_limit, c.rate_burst) = (1000.0, 1000),
+        )
+    };
+    let one = node(database.clone()).await;
+    let two = node(database).await;
+    let mut ann = one.client(json!({"name": "ann"})).await;
+    let mut carl = two.client(json!({"name": "carl"})).await;
+    let (ack, _) = carl
+        .request(CreateRoom::NAME, vec![json!({"name": "held"})])
+        .await;
+    assert!(ack[0]["data"].is_object(), "{ack:?}");
+    // A guest of node two's lobby: once it has a message, node two has delivered it.
+    let mut dave = two.client(json!({})).await;
+    let pool = sqlx::PgPool::connect(two.database()).await.unwrap();
+
+    let mut raced = 0;
+    for round in 0..ROUNDS {
+        let mut hold = pool.begin().await.unwrap();
+        sqlx::query("SELECT 1 FROM rooms WHERE name = 'held' FOR UPDATE")
+            .execute(&mut *hold)
+            .await
+            .unwrap();
+        carl.emit(CHAT, vec![json!("held up"), json!(null), json!("held")])
+            .await;
+        tokio::time::timeout(crate::support::PATIENCE, async {
+            while !waits_for_a_lock(&pool).await {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("node two's writer waits for the room's row");
+
+        let mut bob = SioClient::connect_unsettled(two.addr, json!({"since": {"lobby": 0}})).await;
+        let text = format!("stored while bob joins, round {round}");
+        let (ack, _) = ann.request(CHAT, vec![json!(text)]).await;
+        let seq = ack[0]["data"]["seq"].as_i64().expect("acked");
+        while next_chat(&mut dave).await[0] != json!(text) {}
+        hold.rollback().await.unwrap();
+
+        let mut replayed = false;
+        let head = loop {
+            let (name, args) = bob.next_event().await;
+            if name == CHAT && args[2]["seq"] == seq {
+                replayed = true;
+            }
+            if name == Synced::NAME {
+                break args[0]["lastSeq"].as_i64().unwrap();
+            }
+        };
+        if replayed || head >= seq {
+            continue;
+        }
+        raced += 1;
+        let (_, args) = bob.next_event_named(RoomHead::NAME).await;
+        assert_eq!(args[0]["room"], "lobby");
+        assert!(args[0]["lastSeq"].as_i64().unwrap() >= seq, "{args}");
+    }
+    eprintln!("rounds where the read came before the message: {raced} of {ROUNDS}");
 }

@@ -1,4 +1,5 @@
-//! What the server keeps on disk: its database and secrets, readable by its owner only.
+//! What the server keeps on disk: its SQLite database and secrets, readable by its owner
+//! only. SQLite's alone, whatever backend the other tests run on.
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -7,9 +8,16 @@ use tokio::net::TcpListener;
 
 use crate::support::{TestServer, database_url};
 
+/// A server on a SQLite file.
+async fn on_sqlite() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let database = database_url(&dir);
+    TestServer::start_on(dir, database, None, |_| {}).await
+}
+
 #[tokio::test]
 async fn the_data_directory_and_its_files_are_the_owners_alone() {
-    let server = TestServer::start().await;
+    let server = on_sqlite().await;
     // Answering means `run` opened the database and made its secrets.
     assert_eq!(server.get("/healthz").await.0, 200);
     let data = server.dir.path().join("data");
@@ -33,7 +41,7 @@ async fn the_data_directory_and_its_files_are_the_owners_alone() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_database_is_refused() {
-    let server = TestServer::start().await;
+    let server = on_sqlite().await;
     assert_eq!(server.get("/healthz").await.0, 200);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config::with_database(database_url(&server.dir));

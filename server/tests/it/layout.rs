@@ -135,3 +135,18 @@ fn the_store_knows_nothing_of_sockets_or_http() {
         }
     }
 }
+
+#[test]
+fn the_cluster_knows_no_feature_and_no_state() {
+    let modules = modules();
+    let cluster: Vec<_> = modules
+        .iter()
+        .filter(|(n, _)| n.starts_with("cluster"))
+        .collect();
+    assert!(!cluster.is_empty(), "the cluster modules are read");
+    for (name, code) in cluster {
+        for foreign in ["crate::socket", "crate::http", "crate::state", "axum"] {
+            assert!(!code.contains(foreign), "{name} uses {foreign}");
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod catchup;
 mod chat;
 mod cluster;
 mod data_files;
+mod emitter;
 mod headers;
 mod hostile;
 mod layout;

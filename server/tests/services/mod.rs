@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 pub struct Service {
     child: Child,
     hold: Option<ChildStdin>,
+    dir: PathBuf,
     pub port: u16,
 }
 
@@ -34,7 +35,7 @@ impl Service {
             # INT: Postgres's fast shutdown (TERM waits for its clients to leave).
             kill -INT "$pid" 2>/dev/null
             wait "$pid" 2>/dev/null
-            rm -rf "$dir"
+            [ -e "$dir/.keep" ] || rm -rf "$dir"
         "#;
         let mut command = Command::new("sh");
         command
@@ -51,9 +52,22 @@ impl Service {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {program}: {e} (scripts/setup.sh installs it)"));
         let hold = child.stdin.take();
-        let service = Service { child, hold, port };
+        let service = Service {
+            child,
+            hold,
+            dir: dir.to_owned(),
+            port,
+        };
         wait_for_port(port, program);
         service
+    }
+
+    /// Stops the service now, keeping its directory, and waits until it has gone.
+    fn stop_keeping_data(&mut self) {
+        let keep = self.dir.join(".keep");
+        let _ = std::fs::write(&keep, b"");
+        self.stop();
+        let _ = std::fs::remove_file(keep);
     }
 
     /// Stops the service now and waits until it has gone.
@@ -158,16 +172,24 @@ fn postgres_bin() -> PathBuf {
         .expect("a PostgreSQL server under /usr/lib/postgresql")
 }
 
-/// A PostgreSQL cluster of this test process's own, started on first use and shared by its
-/// tests; each test asks it for a database of its own ([`database`]).
+/// A PostgreSQL cluster: the one this test process's tests share ([`database`]), or one of a
+/// test's own ([`Postgres::own`]) that it may stop and start again.
 pub struct Postgres {
-    service: Service,
+    /// Holds the data directory (removed when the test process ends).
+    dir: PathBuf,
+    pub port: u16,
+    service: Option<Service>,
 }
 
 static POSTGRES: OnceLock<Postgres> = OnceLock::new();
 
 fn postgres() -> &'static Postgres {
-    POSTGRES.get_or_init(|| {
+    POSTGRES.get_or_init(Postgres::own)
+}
+
+impl Postgres {
+    /// A new cluster, started.
+    pub fn own() -> Postgres {
         let bin = postgres_bin();
         let dir = tempfile::Builder::new()
             .prefix("palaver-pg-")
@@ -183,7 +205,6 @@ fn postgres() -> &'static Postgres {
                 .expect("chown");
             assert!(chown.success(), "chown of {}", dir.display());
         }
-        let data = dir.join("data");
         let mut initdb = Command::new(if as_root { "runuser" } else { "sh" });
         if as_root {
             initdb.args(["-u", "postgres", "--"]);
@@ -199,7 +220,7 @@ fn postgres() -> &'static Postgres {
                 "--no-sync",
             ])
             .arg("-D")
-            .arg(&data)
+            .arg(dir.join("data"))
             .output()
             .expect("initdb");
         assert!(
@@ -207,14 +228,24 @@ fn postgres() -> &'static Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
+        let mut pg = Postgres {
+            dir,
+            port: free_port(),
+            service: None,
+        };
+        pg.start();
+        pg
+    }
+
+    /// Starts the cluster (again), on its port and data directory.
+    pub fn start(&mut self) {
         let args = [
             "-D".to_string(),
-            data.display().to_string(),
+            self.dir.join("data").display().to_string(),
             "-p".into(),
-            port.to_string(),
+            self.port.to_string(),
             "-k".into(),
-            dir.display().to_string(),
+            self.dir.display().to_string(),
             "-c".into(),
             "listen_addresses=127.0.0.1".into(),
             "-c".into(),
@@ -224,71 +255,90 @@ fn postgres() -> &'static Postgres {
             "-c".into(),
             "log_min_error_statement=panic".into(),
         ];
-        let program = bin.join("postgres").display().to_string();
-        let service = Service::spawn(&program, &args, &dir, port);
+        let program = postgres_bin().join("postgres").display().to_string();
+        // The shell removes the data directory only once this process ends: `stop` keeps it.
+        let service = Service::spawn(&program, &args, &self.dir, self.port);
+        self.service = Some(service);
         // Listening is not yet accepting: wait until a query is answered.
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let ok = Command::new("psql")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    "palaver",
-                    "-d",
-                    "postgres",
-                    "-tAc",
-                    "SELECT 1",
-                ])
-                .arg("-p")
-                .arg(port.to_string())
-                .stderr(Stdio::null())
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false);
-            if ok {
-                break;
-            }
+        while !self.answers() {
             assert!(
                 Instant::now() < deadline,
                 "Postgres did not answer within 60 s"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Postgres { service }
-    })
+    }
+
+    /// Stops the cluster (a fast shutdown), keeping its data for [`Postgres::start`].
+    pub fn stop(&mut self) {
+        if let Some(mut service) = self.service.take() {
+            service.stop_keeping_data();
+        }
+    }
+
+    fn answers(&self) -> bool {
+        Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "palaver",
+                "-d",
+                "postgres",
+                "-tAc",
+                "SELECT 1",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    /// The URL of a new, empty database in this cluster.
+    pub fn database(&self) -> String {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "palaver",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-c")
+            .arg(format!("CREATE DATABASE {name}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("psql");
+        let mut err = String::new();
+        if let Some(mut e) = out.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        assert!(
+            out.wait().expect("psql").success(),
+            "CREATE DATABASE: {err}"
+        );
+        format!("postgres://palaver@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The URL of a new, empty database in this test process's Postgres cluster.
 pub fn database() -> String {
-    let pg = postgres();
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "palaver",
-            "-d",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ])
-        .arg("-p")
-        .arg(pg.service.port.to_string())
-        .arg("-c")
-        .arg(format!("CREATE DATABASE {name}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("psql");
-    let mut err = String::new();
-    if let Some(mut e) = out.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    assert!(
-        out.wait().expect("psql").success(),
-        "CREATE DATABASE: {err}"
-    );
-    format!("postgres://palaver@127.0.0.1:{}/{name}", pg.service.port)
+    postgres().database()
 }

@@ -287,6 +287,12 @@ impl Live {
                     sleep(std::time::Duration::from_millis(retry_after_ms)).await;
                     this.sync(&room);
                 }
+                // The server is there but its database is not (a restart, a failover): ask
+                // again shortly, or a hole would wait for the next message.
+                Ok(Err(ChatError::Unavailable)) => {
+                    sleep(SYNC_RETRY).await;
+                    this.sync(&room);
+                }
                 // A reconnect catches up anyway; the next hole asks again otherwise.
                 Ok(Err(e)) => leptos::logging::warn!("sync of {room} refused: {e}"),
                 Err(e) => leptos::logging::warn!("sync of {room} failed: {e:?}"),
@@ -443,6 +449,9 @@ pub(super) async fn sleep(pause: std::time::Duration) {
 fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
+
+/// How long a `sync` answered `unavailable` waits before asking again.
+const SYNC_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 const NAME_RULES: &str = "A name is 1 to 32 letters, digits, “-”, “_” or “.”";
 

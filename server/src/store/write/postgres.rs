@@ -23,16 +23,28 @@ use crate::store::{
 
 /// How often a batch is tried when Postgres aborts it for a conflict with another node's.
 const ATTEMPTS: usize = 4;
+/// The longest a statement of the writer's may run (Postgres's `statement_timeout`).
+const STATEMENT_TIMEOUT: &str = "10s";
 
 pub(crate) struct PostgresWriter {
     conn: PgConnection,
 }
 
 impl PostgresWriter {
-    pub(crate) async fn open(options: &PgConnectOptions) -> Result<PostgresWriter, StoreError> {
-        Ok(PostgresWriter {
-            conn: PgConnection::connect_with(options).await?,
-        })
+    /// Connects within `within`: the writer's posts wait meanwhile. Each of its statements
+    /// may take [`STATEMENT_TIMEOUT`] at most, so that a database that stops answering fails
+    /// the batch (answered `unavailable`) rather than holding every post.
+    pub(crate) async fn open(
+        options: &PgConnectOptions,
+        within: std::time::Duration,
+    ) -> Result<PostgresWriter, StoreError> {
+        let options = options
+            .clone()
+            .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        let conn = tokio::time::timeout(within, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        Ok(PostgresWriter { conn })
     }
 
     /// See [`crate::store::write::WriterConnection::write`].

@@ -60,10 +60,15 @@ impl TestServer {
         TestServer::start_with(|_| {}).await
     }
 
-    /// A server whose default configuration `configure` adjusts.
+    /// A server whose default configuration `configure` adjusts, on a new database of the
+    /// backend `PALAVER_TEST_BACKEND` names: SQLite (the default), or `postgres` (a database
+    /// of the test process's Postgres).
     pub async fn start_with(configure: fn(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let database = database_url(&dir);
+        let database = match std::env::var("PALAVER_TEST_BACKEND").as_deref() {
+            Ok("postgres") => crate::services::database(),
+            _ => database_url(&dir),
+        };
         TestServer::start_on(dir, database, None, configure).await
     }
 
@@ -150,11 +155,42 @@ impl TestServer {
         SioClient::connect_via(self.addr, "/", auth, Some(from), forwarded_for).await
     }
 
-    /// The token the server generated into its data directory on start.
+    /// The token the server generated on start: into its data directory, or on Postgres into
+    /// the database.
     pub async fn admin_token(&self) -> String {
         // Answering HTTP means `run` has loaded its secrets.
         assert_eq!(self.get("/healthz").await.0, 200);
-        std::fs::read_to_string(self.dir.path().join("data/admin-token")).unwrap()
+        self.secret("admin-token").await
+    }
+
+    async fn secret(&self, key: &str) -> String {
+        if self.database.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database).await.unwrap();
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        } else {
+            std::fs::read_to_string(self.dir.path().join("data").join(key)).unwrap()
+        }
+    }
+
+    /// Runs `sql` on the server's database, as a person at its console would: how many rows
+    /// it changed.
+    pub async fn sql(&self, sql: &str) -> u64 {
+        if self.database.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database).await.unwrap();
+            sqlx::query(sql)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        } else {
+            let db = rusqlite::Connection::open(self.dir.path().join("data/palaver.db")).unwrap();
+            db.busy_timeout(Duration::from_secs(5)).unwrap();
+            db.execute(sql, []).unwrap() as u64
+        }
     }
 
     /// A client of `/admin`, holding the admin token.
@@ -169,10 +205,27 @@ impl TestServer {
         .expect("the admin token is accepted")
     }
 
-    /// The key the server signs session tokens with (generated into the data directory).
-    pub fn session_secret(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("data/session-secret")).unwrap()
+    /// The key the server signs session tokens with (generated on start).
+    pub async fn session_secret(&self) -> String {
+        assert_eq!(self.get("/healthz").await.0, 200);
+        self.secret("session-secret").await
     }
+}
+
+/// Two nodes on one new Postgres database, linked through `redis`.
+pub async fn two_linked_nodes(redis: &crate::services::Service) -> (TestServer, TestServer) {
+    let database = crate::services::database();
+    let node = |database: String| {
+        TestServer::start_on(
+            tempfile::tempdir().unwrap(),
+            database,
+            Some(redis.redis_url()),
+            |_| {},
+        )
+    };
+    let one = node(database.clone()).await;
+    let two = node(database).await;
+    (one, two)
 }
 
 pub fn database_url(dir: &tempfile::TempDir) -> String {
