@@ -19,7 +19,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-source scripts/setup.sh --with-browser
+source scripts/setup.sh --with-browser --with-services
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 QUICK=0
@@ -50,7 +50,7 @@ fi
 mkdir -p target/bench
 # The generator (and the processes it starts for idle connections) on core 1; the servers it
 # starts are pinned to core 0, but for the "unpinned" row, and so are the Redis and Postgres
-# that the cluster and persist-postgres scenarios start (Debian's redis-server and postgresql).
+# that the cluster and persist-postgres scenarios start (Debian's, from setup's --with-services).
 exec taskset -c 1 "$TARGET_DIR/release/palaver-bench" suite --server-core 0 \
   --palaver "${BENCH_PALAVER:-$TARGET_DIR/release/palaver}" \
   --bare "$TARGET_DIR/release/palaver-bare" \
