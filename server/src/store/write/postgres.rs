@@ -38,9 +38,12 @@ impl PostgresWriter {
         options: &PgConnectOptions,
         within: std::time::Duration,
     ) -> Result<PostgresWriter, StoreError> {
-        let options = options
-            .clone()
-            .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        // Custom plans: a generic plan of the batch's statements guesses its arrays' sizes,
+        // and guessed wrong it cost Postgres twice the CPU per message (BENCHMARKS.md).
+        let options = options.clone().options([
+            ("statement_timeout", STATEMENT_TIMEOUT),
+            ("plan_cache_mode", "force_custom_plan"),
+        ]);
         let conn = tokio::time::timeout(within, PgConnection::connect_with(&options))
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)??;
