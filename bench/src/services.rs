@@ -80,7 +80,8 @@ impl Service {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
+            // Not killed when dropped: closing its standard input (dropping `hold`) is what
+            // stops the service; a killed shell would leave the service running.
             .spawn()
             .map_err(spawn_err)?;
         let hold = shell.stdin.take();
@@ -114,8 +115,16 @@ impl Service {
             .await
             .is_err()
         {
-            eprintln!("{} did not stop within {STOP_GRACE:?}", self.what);
-            let _ = self.shell.start_kill();
+            eprintln!(
+                "{} did not stop within {STOP_GRACE:?}; killing it",
+                self.what
+            );
+            // The service itself: the shell then removes its directory and exits.
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .status()
+                .await;
+            let _ = tokio::time::timeout(STOP_GRACE, self.shell.wait()).await;
         }
     }
 }
