@@ -678,30 +678,7 @@ impl Suite {
             p.persist_senders
         );
         let both = [&results.palaver, &results.node];
-        rows.push(row(
-            &scenario,
-            "acknowledged messages/s",
-            Better::Higher,
-            both,
-            |r| Cell::Value {
-                value: r.acked_per_second(),
-                unit: "/s",
-                lower_bound: r.generator_bound(),
-            },
-        ));
-        rows.push(row(&scenario, "ack p50", Better::Lower, both, |r| {
-            Cell::of(ms(r.tally.ack.quantile(0.5)), "ms")
-        }));
-        rows.push(row(&scenario, "ack p99", Better::Lower, both, |r| {
-            Cell::of(ms(r.tally.ack.quantile(0.99)), "ms")
-        }));
-        rows.push(row(
-            &scenario,
-            "server CPU per acknowledged message",
-            Better::Lower,
-            both,
-            |r| Cell::of(r.cpu_us_per_ack(), "µs"),
-        ));
+        persisted_rows(rows, &scenario, both);
         rows.push(row(
             &scenario,
             "sends refused (each ends its sender's loop)",
@@ -1031,6 +1008,38 @@ fn floor_row<T>(
 }
 
 /// A row of one figure of each server's result.
+/// The rows every persisted-sends table has: rate, ack latency, server CPU.
+pub(super) fn persisted_rows(
+    rows: &mut Vec<Row>,
+    scenario: &str,
+    both: [&Option<Result<persist::Persisted, ScenarioError>>; 2],
+) {
+    rows.push(row(
+        scenario,
+        "acknowledged messages/s",
+        Better::Higher,
+        both,
+        |r| Cell::Value {
+            value: r.acked_per_second(),
+            unit: "/s",
+            lower_bound: r.generator_bound(),
+        },
+    ));
+    rows.push(row(scenario, "ack p50", Better::Lower, both, |r| {
+        Cell::of(ms(r.tally.ack.quantile(0.5)), "ms")
+    }));
+    rows.push(row(scenario, "ack p99", Better::Lower, both, |r| {
+        Cell::of(ms(r.tally.ack.quantile(0.99)), "ms")
+    }));
+    rows.push(row(
+        scenario,
+        "server CPU per acknowledged message",
+        Better::Lower,
+        both,
+        |r| Cell::of(r.cpu_us_per_ack(), "µs"),
+    ));
+}
+
 fn row<T>(
     scenario: &str,
     metric: impl Into<String>,

@@ -11,7 +11,7 @@ use crate::report::{Better, Cell, Row};
 use crate::scenario::{ScenarioError, Step, fanout, ms, persist};
 use crate::servers::{Kind, Launch, Server};
 use crate::services::{self, Postgres, Service, ServiceError};
-use crate::suite::{Pair, Suite, knee_rows, log, refused, row};
+use crate::suite::{Pair, Suite, knee_rows, log, persisted_rows, refused, row};
 
 /// How many nodes the cluster scenario runs.
 const NODES: usize = 2;
@@ -355,30 +355,7 @@ impl Suite {
             .all(|r| matches!(r, Some(Ok(m)) if m.tally.acked > 0));
         let [postgres, sqlite] = &results;
         let both = [postgres, sqlite];
-        rows.push(row(
-            &scenario,
-            "acknowledged messages/s",
-            Better::Higher,
-            both,
-            |r| Cell::Value {
-                value: r.acked_per_second(),
-                unit: "/s",
-                lower_bound: r.generator_bound(),
-            },
-        ));
-        rows.push(row(&scenario, "ack p50", Better::Lower, both, |r| {
-            Cell::of(ms(r.tally.ack.quantile(0.5)), "ms")
-        }));
-        rows.push(row(&scenario, "ack p99", Better::Lower, both, |r| {
-            Cell::of(ms(r.tally.ack.quantile(0.99)), "ms")
-        }));
-        rows.push(row(
-            &scenario,
-            "server CPU per acknowledged message",
-            Better::Lower,
-            both,
-            |r| Cell::of(r.cpu_us_per_ack(), "µs"),
-        ));
+        persisted_rows(rows, &scenario, both);
         rows.push(row(
             &scenario,
             "server and database CPU per acknowledged message",
