@@ -3,7 +3,7 @@
 //! sockets plus what the other nodes told ([`super::peers`]).
 
 use crate::cluster::SocketRef;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -95,46 +95,67 @@ impl Rooms {
 
     /// Who is in `room` now, on every node, as `presence` tells it; `None` when nobody is.
     pub(crate) fn snapshot(&self, room: &str) -> Option<Presence> {
-        self.merged(room).map(|r| presence(room, &r))
+        self.merged(room, |r| presence(room, r))
     }
 
     /// People online in `room` on every node, each once, plus its guests.
+    /// Counted without copying the room: the lobby holds everyone, and room lists ask this for
+    /// it on every connect and join.
     pub(crate) fn online(&self, room: &str) -> usize {
-        self.merged(room).map_or(0, |r| r.people.len() + r.guests)
+        let (remote_people, remote_guests) = {
+            let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            let mut people = HashSet::new();
+            let mut guests = 0;
+            for r in peers.rooms(room) {
+                people.extend(r.people.keys().cloned());
+                guests += r.guests;
+            }
+            (people, guests)
+        };
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let local = rooms.get(room);
+        let only_remote = remote_people
+            .iter()
+            .filter(|p| local.is_none_or(|r| !r.people.contains_key(p.as_str())))
+            .count();
+        local.map_or(0, |r| r.people.len() + r.guests) + only_remote + remote_guests
     }
 
-    /// This node's sockets in `room` and the other nodes', together.
-    fn merged(&self, room: &str) -> Option<RoomPresence> {
-        let local = {
-            let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            rooms.get(room).cloned()
+    /// `f` of this node's sockets in `room` and the other nodes', together; `None` when
+    /// nobody is there. Alone, `f` reads the room in place rather than a copy.
+    fn merged<T>(&self, room: &str, f: impl FnOnce(&RoomPresence) -> T) -> Option<T> {
+        let remote: Vec<RoomView> = {
+            let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            peers.rooms(room).cloned().collect()
         };
-        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
-        let mut remote = peers.rooms(room).peekable();
-        if remote.peek().is_none() {
-            return local;
+        let rooms = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let local = rooms.get(room);
+        if remote.is_empty() {
+            return local.map(f);
         }
-        let mut all = local.unwrap_or_default();
+        let mut all = local.cloned().unwrap_or_default();
+        drop(rooms);
         for r in remote {
-            for (name, n) in &r.people {
-                *all.people.entry(name.clone()).or_default() += n;
+            for (name, n) in r.people {
+                *all.people.entry(name).or_default() += n;
             }
             all.guests += r.guests;
         }
-        (!all.people.is_empty() || all.guests > 0).then_some(all)
+        (!all.people.is_empty() || all.guests > 0).then(|| f(&all))
     }
 
     /// Everyone in `room` on every node by name (guests as `anonymous`), sorted, and how many
     /// sockets they have there; `None` when nobody is.
     pub(crate) fn who_and_sockets(&self, room: &str) -> Option<(Vec<String>, usize)> {
-        let r = self.merged(room)?;
-        let sockets = r.people.values().sum::<usize>() + r.guests;
-        let mut names: Vec<String> = r.people.into_keys().collect();
-        if r.guests > 0 {
-            names.push(app::events::ANONYMOUS.to_owned());
-            names.sort();
-        }
-        Some((names, sockets))
+        self.merged(room, |r| {
+            let sockets = r.people.values().sum::<usize>() + r.guests;
+            let mut names: Vec<String> = r.people.keys().cloned().collect();
+            if r.guests > 0 {
+                names.push(app::events::ANONYMOUS.to_owned());
+                names.sort();
+            }
+            (names, sockets)
+        })
     }
 
     /// The rooms someone is in, on any node.
@@ -263,6 +284,7 @@ fn presence(room: &str, r: &RoomPresence) -> Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::peers::View;
 
     fn person(name: &str) -> Identity {
         Identity {
@@ -315,6 +337,37 @@ mod tests {
         assert_eq!((p.online[0].as_str(), p.more), ("p000", 5));
         assert_eq!(rooms.online("lobby"), PRESENCE_NAMES + 5);
         assert!(rooms.snapshot("elsewhere").is_none());
+    }
+
+    #[test]
+    fn online_counts_a_person_on_two_nodes_once_and_adds_the_others() {
+        let rooms = Rooms::default();
+        rooms.enter("lobby", &person("ann"));
+        rooms.enter("lobby", &guest());
+        let view = |node: &str, people: &[&str], guests| View {
+            node: node.into(),
+            version: 1,
+            rooms: Some(BTreeMap::from([(
+                "lobby".to_owned(),
+                RoomView {
+                    people: people.iter().map(|p| ((*p).to_owned(), 1)).collect(),
+                    guests,
+                },
+            )])),
+            people: people.iter().map(|p| (*p).to_owned()).collect(),
+            sockets: BTreeMap::new(),
+            messages_per_minute: 0,
+        };
+        {
+            let mut peers = rooms.peers.lock().unwrap();
+            peers.heard(view("b", &["ann", "bob"], 2), Instant::now());
+            peers.heard(view("c", &["bob", "cat"], 0), Instant::now());
+        }
+        // ann (here and on b), bob (on b and c), cat; one guest here, two on b.
+        assert_eq!(rooms.online("lobby"), 3 + 3);
+        let merged = rooms.snapshot("lobby").unwrap();
+        assert_eq!(merged.online.len() + merged.guests, rooms.online("lobby"));
+        assert_eq!(rooms.online("elsewhere"), 0);
     }
 
     #[test]
