@@ -877,6 +877,175 @@ impl Request for RecentInRoom {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Jobs: work done after its request was answered (imports, exports, deliveries, backups)
+// ---------------------------------------------------------------------------------------------
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// A room's history, or everything a person may read, as a download.
+    Export,
+    /// An archive (Palaver's own export, or Slack's) stored as messages.
+    Import,
+    /// New messages of a room POSTed to an outgoing webhook.
+    Webhook,
+    /// A copy of the database.
+    Backup,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 4] = [
+        JobKind::Export,
+        JobKind::Import,
+        JobKind::Webhook,
+        JobKind::Backup,
+    ];
+
+    /// How it is spelled on the wire and in the jobs table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Export => "export",
+            JobKind::Import => "import",
+            JobKind::Webhook => "webhook",
+            JobKind::Backup => "backup",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a worker (a retry waits until `runAt`).
+    Queued,
+    /// A worker has it.
+    Running,
+    /// Finished.
+    Done,
+    /// Failed for good: every attempt failed, or it cannot succeed.
+    Dead,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Done,
+            JobState::Dead,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// Whether it will change no more.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobState::Done | JobState::Dead)
+    }
+}
+
+/// A job as its owner (and `/admin`) sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobInfo {
+    pub id: i64,
+    pub kind: JobKind,
+    pub state: JobState,
+    /// Claims by a worker so far (1 on the first run).
+    pub attempts: u32,
+    /// Records (messages) done so far, and of how many when known.
+    pub done: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// A line that says what it made or why it failed, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Where to fetch what it made (an export), while the link is valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<String>,
+    /// The owner's name, for `/admin`; `None` for the server's own jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<i64>,
+}
+
+/// `job`, server to client: one of the person's jobs changed (progress, or its end). Also on
+/// `/admin`, for every job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobChanged(pub JobInfo);
+
+impl Event for JobChanged {
+    const NAME: &'static str = "job";
+    type Namespace = Main;
+}
+impl ServerEvent for JobChanged {}
+
+/// `jobs`, client to server: the person's jobs, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListJobs {}
+
+impl Event for ListJobs {
+    const NAME: &'static str = "jobs";
+    type Namespace = Main;
+}
+impl ClientEvent for ListJobs {}
+impl Request for ListJobs {
+    type Ack = Reply<JobList>;
+}
+
+/// The ack of [`ListJobs`] and of [`AdminJobs`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobList {
+    pub jobs: Vec<JobInfo>,
+}
+
+/// `jobs`, admin to server: every job, newest first (the newest [`ADMIN_JOBS`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminJobs {}
+
+impl Event for AdminJobs {
+    const NAME: &'static str = "jobs";
+    type Namespace = Admin;
+}
+impl ClientEvent for AdminJobs {}
+impl Request for AdminJobs {
+    type Ack = Reply<JobList>;
+}
+
+/// `job`, server to admin: any job changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminJobChanged(pub JobInfo);
+
+impl Event for AdminJobChanged {
+    const NAME: &'static str = "job";
+    type Namespace = Admin;
+}
+impl ServerEvent for AdminJobChanged {}
+
+/// Jobs a person's list shows at most.
+pub const PERSON_JOBS: usize = 50;
+/// Jobs `/admin`'s list shows at most.
+pub const ADMIN_JOBS: usize = 200;
+
+// ---------------------------------------------------------------------------------------------
 // Acks and errors
 // ---------------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 //! acknowledge it. Reads are written once, in SQL both backends speak ([`on_pool!`]); writes
 //! go through the writer's connection ([`write`]), one per backend.
 
+pub(crate) mod jobs;
 pub(crate) mod write;
 
 use std::fs::{File, TryLockError};
@@ -362,6 +363,7 @@ macro_rules! on_pool {
         }
     };
 }
+pub(crate) use on_pool;
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -965,7 +967,7 @@ mod tests {
 
     /// A new, empty store of each backend: SQLite in a temporary directory (kept while the
     /// test runs), and a database of its own in this test process's Postgres.
-    async fn stores() -> Vec<(Option<tempfile::TempDir>, Store)> {
+    pub(super) async fn stores() -> Vec<(Option<tempfile::TempDir>, Store)> {
         let (dir, sqlite) = open_temp().await;
         let postgres = Store::open(&services::database()).await.unwrap();
         vec![(Some(dir), sqlite), (None, postgres)]

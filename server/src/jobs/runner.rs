@@ -1,0 +1,225 @@
+//! A worker: claims due jobs of the kinds it has handlers for, runs up to `concurrency` at
+//! once, renews their claims while they run, and records how each ended. A job that fails is
+//! tried again after an exponential backoff, and is dead after its kind's attempts; a job
+//! whose worker died is claimed again when its claim runs out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::jobs::{Claimed, Handlers, JobError, LEASE};
+use crate::store::jobs::{Ending, JobId, JobRow};
+use crate::store::{Store, now_ms};
+
+/// How often an idle worker looks for due jobs (one queued here wakes it at once).
+const POLL: Duration = Duration::from_millis(500);
+/// The first retry's wait; each further one doubles it, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+/// What a worker needs.
+pub(crate) struct Runner {
+    pub(crate) store: Store,
+    pub(crate) handlers: Handlers,
+    /// This worker's name in the rows it claims (node or process, and a random part).
+    pub(crate) worker: Arc<str>,
+    pub(crate) concurrency: usize,
+    /// Notified when a job is queued in this process.
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) lease: Duration,
+}
+
+impl Runner {
+    pub(crate) fn new(
+        store: Store,
+        handlers: Handlers,
+        worker: &str,
+        concurrency: usize,
+    ) -> Runner {
+        Runner {
+            store,
+            handlers,
+            worker: worker.into(),
+            concurrency: concurrency.max(1),
+            wake: Arc::new(Notify::new()),
+            lease: LEASE,
+        }
+    }
+
+    /// Runs jobs until `stop` turns true; then stops its running jobs and puts them back in
+    /// the queue, due at once.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        let kinds = self.handlers.kinds();
+        if kinds.is_empty() {
+            return;
+        }
+        let max_attempts = i64::from(self.handlers.max_attempts());
+        info!(worker = %self.worker, ?kinds, concurrency = self.concurrency, "worker started");
+        let mut running: JoinSet<JobId> = JoinSet::new();
+        let mut held: Vec<JobId> = Vec::new();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            while running.len() < self.concurrency {
+                let now = now_ms();
+                let lease_until = now + self.lease.as_millis() as i64;
+                match self
+                    .store
+                    .claim_job(&kinds, &self.worker, now, lease_until, max_attempts)
+                    .await
+                {
+                    Ok(Some(row)) => {
+                        debug!(job = %row.id, kind = ?row.kind, attempt = row.attempts, "claimed");
+                        held.push(row.id);
+                        running.spawn(self.run_one(row));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        warn!(error = %e, "claiming a job failed");
+                        break;
+                    }
+                }
+            }
+            if let Err(e) = self.store.bury_abandoned_jobs(now_ms(), max_attempts).await {
+                warn!(error = %e, "marking abandoned jobs dead failed");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                Some(ended) = running.join_next(), if !running.is_empty() => {
+                    if let Ok(id) = ended {
+                        held.retain(|h| *h != id);
+                    }
+                }
+                _ = stop.changed() => {}
+            }
+        }
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        for id in held {
+            let back = Ending::Retry {
+                error: "the worker stopped",
+                retry_at: now_ms(),
+            };
+            match self.store.end_job(id, &self.worker, &back, now_ms()).await {
+                Ok(_) => debug!(job = %id, "put back"),
+                Err(e) => {
+                    warn!(job = %id, error = %e, "putting a job back failed: its claim will run out")
+                }
+            }
+        }
+        info!(worker = %self.worker, "worker stopped");
+    }
+
+    /// Runs one claimed job, renewing its claim meanwhile, and records its end.
+    fn run_one(&self, row: JobRow) -> impl Future<Output = JobId> + Send + 'static {
+        let store = self.store.clone();
+        let worker = self.worker.clone();
+        let handler = self.handlers.get(row.kind).cloned();
+        let lease = self.lease;
+        async move {
+            let id = row.id;
+            let attempts = row.attempts;
+            let claimed = Claimed {
+                row,
+                store: store.clone(),
+                worker: worker.clone(),
+                lease,
+            };
+            let outcome = match &handler {
+                Some(h) => {
+                    let renew = renew_while_running(store.clone(), id, worker.clone(), lease);
+                    tokio::select! {
+                        outcome = h.run(&claimed) => outcome,
+                        lost = renew => Err(lost),
+                    }
+                }
+                None => Err(JobError::Fatal("no worker runs jobs of this kind".into())),
+            };
+            let max_attempts = handler.as_ref().map_or(1, |h| h.max_attempts());
+            let made;
+            let error;
+            let ending = match &outcome {
+                Ok(m) => {
+                    made = m.as_ref().map(|v| v.to_string());
+                    Ending::Done {
+                        result: made.as_deref(),
+                    }
+                }
+                Err(JobError::Lost) => {
+                    info!(job = %id, "another worker has the job now");
+                    return id;
+                }
+                Err(JobError::Retry(e)) if attempts < i64::from(max_attempts) => {
+                    error = e.clone();
+                    Ending::Retry {
+                        error: &error,
+                        retry_at: now_ms() + backoff(attempts).as_millis() as i64,
+                    }
+                }
+                Err(e) => {
+                    error = e.to_string();
+                    Ending::Dead { error: &error }
+                }
+            };
+            match &ending {
+                Ending::Done { .. } => info!(job = %id, "job done"),
+                Ending::Retry { error, retry_at } => {
+                    warn!(job = %id, attempts, error, retry_at, "job failed: will retry")
+                }
+                Ending::Dead { error } => warn!(job = %id, attempts, error, "job dead"),
+            }
+            match store.end_job(id, &worker, &ending, now_ms()).await {
+                Ok(true) => {}
+                Ok(false) => info!(job = %id, "another worker has the job now"),
+                Err(e) => warn!(job = %id, error = %e, "recording a job's end failed"),
+            }
+            id
+        }
+    }
+}
+
+/// Renews the claim on `id` every third of `lease`; returns when the claim is lost.
+async fn renew_while_running(
+    store: Store,
+    id: JobId,
+    worker: Arc<str>,
+    lease: Duration,
+) -> JobError {
+    let mut every = tokio::time::interval(lease / 3);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let now = now_ms();
+        match store
+            .renew_job(id, &worker, now + lease.as_millis() as i64)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return JobError::Lost,
+            // The claim may still be good: try again at the next tick.
+            Err(e) => warn!(job = %id, error = %e, "renewing a job's claim failed"),
+        }
+    }
+}
+
+/// The wait before the try after `attempts` failed ones: doubling from [`FIRST_BACKOFF`], at
+/// most [`MAX_BACKOFF`], with up to a fifth more at random so that retries spread out.
+pub(crate) fn backoff(attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(16);
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF);
+    let mut random = [0u8; 2];
+    let jitter = match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX) * 0.2,
+        Err(_) => 0.0,
+    };
+    base.mul_f64(1.0 + jitter)
+}
