@@ -30,6 +30,8 @@ pub(crate) struct Runner {
     /// Notified when a job is queued in this process.
     pub(crate) wake: Arc<Notify>,
     pub(crate) lease: Duration,
+    /// The first retry's wait.
+    pub(crate) first_backoff: Duration,
 }
 
 impl Runner {
@@ -46,6 +48,7 @@ impl Runner {
             concurrency: concurrency.max(1),
             wake: Arc::new(Notify::new()),
             lease: LEASE,
+            first_backoff: FIRST_BACKOFF,
         }
     }
 
@@ -121,6 +124,7 @@ impl Runner {
         let worker = self.worker.clone();
         let handler = self.handlers.get(row.kind).cloned();
         let lease = self.lease;
+        let first_backoff = self.first_backoff;
         async move {
             let id = row.id;
             let attempts = row.attempts;
@@ -158,7 +162,7 @@ impl Runner {
                     error = e.clone();
                     Ending::Retry {
                         error: &error,
-                        retry_at: now_ms() + backoff(attempts).as_millis() as i64,
+                        retry_at: now_ms() + backoff(attempts, first_backoff).as_millis() as i64,
                     }
                 }
                 Err(e) => {
@@ -207,13 +211,13 @@ async fn renew_while_running(
     }
 }
 
-/// The wait before the try after `attempts` failed ones: doubling from [`FIRST_BACKOFF`], at
-/// most [`MAX_BACKOFF`], with up to a fifth more at random so that retries spread out.
-pub(crate) fn backoff(attempts: i64) -> Duration {
+/// The wait before the try after `attempts` failed ones: doubling from `first`, at most
+/// [`MAX_BACKOFF`], with up to a fifth more at random so that retries spread out.
+pub(crate) fn backoff(attempts: i64, first: Duration) -> Duration {
     let doublings = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
         .min(16);
-    let base = FIRST_BACKOFF
+    let base = first
         .saturating_mul(1 << doublings)
         .min(MAX_BACKOFF);
     let mut random = [0u8; 2];
@@ -222,4 +226,151 @@ pub(crate) fn backoff(attempts: i64) -> Duration {
         Err(_) => 0.0,
     };
     base.mul_f64(1.0 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{Handler, JobFuture};
+    use crate::store::jobs::NewJob;
+    use app::events::{JobKind, JobState};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Fails with a retryable error `failures` times, then reports progress and finishes.
+    struct Flaky {
+        failures: u32,
+        runs: Arc<AtomicU32>,
+    }
+
+    impl Handler for Flaky {
+        fn run<'a>(&'a self, job: &'a Claimed) -> JobFuture<'a> {
+            Box::pin(async move {
+                let run = self.runs.fetch_add(1, Ordering::SeqCst);
+                if run < self.failures {
+                    return Err(JobError::Retry(format!("failure {run}")));
+                }
+                job.progress(7, Some(7), None).await?;
+                Ok(Some(serde_json::json!({"summary": "made"})))
+            })
+        }
+
+        fn max_attempts(&self) -> u32 {
+            3
+        }
+    }
+
+    /// Never ends by itself.
+    struct Endless;
+
+    impl Handler for Endless {
+        fn run<'a>(&'a self, job: &'a Claimed) -> JobFuture<'a> {
+            Box::pin(async move {
+                job.progress(1, None, None).await?;
+                std::future::pending().await
+            })
+        }
+    }
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+        (dir, Store::open(&url).await.unwrap())
+    }
+
+    async fn queue(store: &Store, kind: JobKind) -> JobId {
+        let job = NewJob {
+            kind,
+            owner: None,
+            payload: "{}",
+            dedupe: None,
+            run_at: 0,
+        };
+        store.enqueue_job(&job, now_ms()).await.unwrap().0
+    }
+
+    /// Polls `id`'s row until `done` holds of it.
+    async fn until(store: &Store, id: JobId, done: impl Fn(&JobRow) -> bool) -> JobRow {
+        loop {
+            let row = store.job(id).await.unwrap().unwrap();
+            if done(&row) {
+                return row;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn runner(store: &Store, handlers: Handlers) -> Runner {
+        let mut runner = Runner::new(store.clone(), handlers, "test", 2);
+        runner.first_backoff = Duration::from_millis(20);
+        runner
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_is_retried_then_done_and_a_hopeless_one_dies() {
+        let (_dir, store) = store().await;
+        let runs = Arc::new(AtomicU32::new(0));
+        let handlers = Handlers::default().with(
+            JobKind::Export,
+            Flaky {
+                failures: 2,
+                runs: runs.clone(),
+            },
+        );
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(runner(&store, handlers).run(stopped));
+        let ok = queue(&store, JobKind::Export).await;
+        let row = until(&store, ok, |r| r.state.is_final()).await;
+        assert_eq!((row.state, row.attempts), (JobState::Done, 3));
+        assert_eq!((row.progress_done, row.progress_total), (7, Some(7)));
+        assert_eq!(row.result.as_deref(), Some("{\"summary\":\"made\"}"));
+        // Three failures: dead after its kind's three attempts.
+        runs.store(0, Ordering::SeqCst);
+        let handlers = Handlers::default().with(
+            JobKind::Import,
+            Flaky {
+                failures: 10,
+                runs: runs.clone(),
+            },
+        );
+        let (stop2, stopped2) = watch::channel(false);
+        let worker2 = tokio::spawn(runner(&store, handlers).run(stopped2));
+        let hopeless = queue(&store, JobKind::Import).await;
+        let row = until(&store, hopeless, |r| r.state.is_final()).await;
+        assert_eq!((row.state, row.attempts), (JobState::Dead, 3));
+        assert_eq!(row.error.as_deref(), Some("failure 2"));
+        stop.send(true).unwrap();
+        stop2.send(true).unwrap();
+        worker.await.unwrap();
+        worker2.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stopping_worker_puts_its_jobs_back() {
+        let (_dir, store) = store().await;
+        let handlers = Handlers::default().with(JobKind::Import, Endless);
+        let (stop, stopped) = watch::channel(false);
+        let worker = tokio::spawn(runner(&store, handlers.clone()).run(stopped));
+        let id = queue(&store, JobKind::Import).await;
+        until(&store, id, |r| r.progress_done == 1).await;
+        stop.send(true).unwrap();
+        worker.await.unwrap();
+        let row = store.job(id).await.unwrap().unwrap();
+        assert_eq!(row.state, JobState::Queued, "back in the queue");
+        assert!(row.run_at <= now_ms());
+        // The next worker takes it up.
+        let (_stop, stopped) = watch::channel(false);
+        tokio::spawn(runner(&store, handlers).run(stopped));
+        let row = until(&store, id, |r| r.state == JobState::Running && r.attempts == 2).await;
+        assert_eq!(row.progress_done, 1);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let first = Duration::from_secs(2);
+        let b1 = backoff(1, first);
+        assert!(b1 >= first && b1 <= first.mul_f64(1.2));
+        let b3 = backoff(3, first);
+        assert!(b3 >= first * 4 && b3 <= (first * 4).mul_f64(1.2));
+        assert!(backoff(40, first) <= MAX_BACKOFF.mul_f64(1.2));
+    }
 }
