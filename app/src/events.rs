@@ -108,6 +108,8 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (RoomList::NAME, Direction::ServerToClient),
     (RoomUpdate::NAME, Direction::ServerToClient),
     (MessageDeleted::NAME, Direction::ServerToClient),
+    (ListJobs::NAME, Direction::ClientToServer),
+    (JobChanged::NAME, Direction::ServerToClient),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
@@ -118,7 +120,9 @@ pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
     (Announce::NAME, Direction::ClientToServer),
     (DeleteMessage::NAME, Direction::ClientToServer),
     (RecentInRoom::NAME, Direction::ClientToServer),
+    (AdminJobs::NAME, Direction::ClientToServer),
     (Stats::NAME, Direction::ServerToClient),
+    (AdminJobChanged::NAME, Direction::ServerToClient),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -161,6 +161,11 @@ pub struct Config {
     )]
     pub counts_to_everyone_up_to: usize,
 
+    /// Jobs (imports, exports, webhook deliveries, backups) this server runs at once. 0 runs
+    /// none here: `palaver worker` processes run them instead.
+    #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+
     /// What `/admin` clients must present. Default: generated and printed on first start, and
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
@@ -261,6 +266,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             notice_window: Duration::from_secs(60),
             counts_to_everyone_up_to: 1_000,
+            workers: 2,
             data_dir: None,
             session_secret: None,
             admin_token: None,

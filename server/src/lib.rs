@@ -167,6 +167,19 @@ pub async fn run(
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
     });
     let peers = tokio::spawn(socket::peers::exchange(io.clone(), chat.clone()));
+    let job_watch = tokio::spawn(socket::jobs::watch(io.clone(), store.clone()));
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+    let workers = (config.workers > 0).then(|| {
+        tokio::spawn(
+            jobs::runner::Runner::new(
+                store.clone(),
+                jobs::Handlers::default(),
+                &format!("{}-server", chat.node),
+                config.workers,
+            )
+            .run(workers_stop),
+        )
+    });
     let catch_up = bus.status().map(|link| {
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         tokio::spawn(async move { chat.lagging.after_outages(link, io, store).await })
@@ -210,6 +223,14 @@ pub async fn run(
         close_sockets_on(io, shutdown),
     )
     .await;
+    // Jobs in hand go back to the queue, for another worker or the next start.
+    let _ = stop_workers.send(true);
+    if let Some(workers) = workers
+        && let Err(e) = workers.await
+    {
+        tracing::warn!(error = %e, "the workers ended abnormally");
+    }
+    job_watch.abort();
     sweeper.abort();
     announcer.abort();
     peers.abort();

@@ -22,3 +22,22 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_due ON jobs (state, run_at);
 CREATE INDEX jobs_owner ON jobs (owner, id);
 CREATE INDEX jobs_updated ON jobs (updated_at);
+
+CREATE TABLE blobs (
+    id         BIGSERIAL PRIMARY KEY,
+    owner      TEXT,
+    name       TEXT    NOT NULL,
+    bytes      BIGINT  NOT NULL DEFAULT 0,
+    complete   BIGINT  NOT NULL DEFAULT 0,
+    created_at BIGINT  NOT NULL,
+    expires_at BIGINT  NOT NULL
+);
+
+CREATE TABLE blob_chunks (
+    blob BIGINT NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
+    n    BIGINT NOT NULL,
+    data BYTEA  NOT NULL,
+    PRIMARY KEY (blob, n)
+);
+
+CREATE INDEX blobs_expires ON blobs (expires_at);

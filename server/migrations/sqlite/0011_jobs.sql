@@ -31,3 +31,27 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_due ON jobs (state, run_at);
 CREATE INDEX jobs_owner ON jobs (owner, id);
 CREATE INDEX jobs_updated ON jobs (updated_at);
+
+-- Files that jobs take in and give out (an import's archive, an export's ZIP), in the
+-- database so that any node's worker can read what another node received, and any node can
+-- serve what another's worker made. Stored in chunks, read and written one at a time.
+CREATE TABLE blobs (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner      TEXT,
+    name       TEXT    NOT NULL,
+    bytes      INTEGER NOT NULL DEFAULT 0,
+    -- 0 while it is being written.
+    complete   INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    -- Deleted after this (milliseconds since the Unix epoch).
+    expires_at INTEGER NOT NULL
+);
+
+CREATE TABLE blob_chunks (
+    blob INTEGER NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
+    n    INTEGER NOT NULL,
+    data BLOB    NOT NULL,
+    PRIMARY KEY (blob, n)
+);
+
+CREATE INDEX blobs_expires ON blobs (expires_at);

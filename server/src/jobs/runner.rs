@@ -217,9 +217,7 @@ pub(crate) fn backoff(attempts: i64, first: Duration) -> Duration {
     let doublings = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
         .min(16);
-    let base = first
-        .saturating_mul(1 << doublings)
-        .min(MAX_BACKOFF);
+    let base = first.saturating_mul(1 << doublings).min(MAX_BACKOFF);
     let mut random = [0u8; 2];
     let jitter = match getrandom::fill(&mut random) {
         Ok(()) => f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX) * 0.2,
@@ -360,7 +358,10 @@ mod tests {
         // The next worker takes it up.
         let (_stop, stopped) = watch::channel(false);
         tokio::spawn(runner(&store, handlers).run(stopped));
-        let row = until(&store, id, |r| r.state == JobState::Running && r.attempts == 2).await;
+        let row = until(&store, id, |r| {
+            r.state == JobState::Running && r.attempts == 2
+        })
+        .await;
         assert_eq!(row.progress_done, 1);
     }
 

@@ -6,10 +6,10 @@ use crate::cluster::{Adapter, Socket, SocketIo, SocketRef};
 use std::time::Duration;
 
 use app::events::{
-    self, ADMIN_AUTHOR, Admin, AdminAuth, Announce, Ban, ChatError, ChatMessage, DeleteMessage,
-    Event as _, HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main, MessageDeleted,
-    MessageKind, Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind, RoomStats, Stats,
-    Unban, Unbanned,
+    self, ADMIN_AUTHOR, Admin, AdminAuth, AdminJobs, Announce, Ban, ChatError, ChatMessage,
+    DeleteMessage, Event as _, HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main,
+    MessageDeleted, MessageKind, Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind,
+    RoomStats, Stats, Unban, Unbanned,
 };
 use std::sync::Arc;
 
@@ -69,6 +69,7 @@ impl MessageHandler<Adapter, Requests> for Requests {
             Announce::NAME => serve(socket, data, ack, announce),
             DeleteMessage::NAME => serve(socket, data, ack, delete),
             RecentInRoom::NAME => serve(socket, data, ack, recent),
+            AdminJobs::NAME => serve(socket, data, ack, crate::socket::jobs::list_all),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

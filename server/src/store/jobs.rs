@@ -49,10 +49,16 @@ pub(crate) struct JobRow {
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
     pub(crate) finished_at: Option<i64>,
+    /// The owner's name now, where the query read it.
+    pub(crate) owner_name: Option<String>,
 }
 
 const JOB_COLUMNS: &str = "id, kind, owner, payload, state, attempts, run_at, lease_until, \
      progress_done, progress_total, result, error, created_at, updated_at, finished_at";
+/// [`JOB_COLUMNS`] of `jobs j`, and the owner's name, from `people p`.
+const NAMED_JOB_COLUMNS: &str = "j.id, j.kind, j.owner, j.payload, j.state, j.attempts, \
+     j.run_at, j.lease_until, j.progress_done, j.progress_total, j.result, j.error, \
+     j.created_at, j.updated_at, j.finished_at, p.name AS owner_name";
 
 macro_rules! job_row {
     ($($row:ty),*) => {$(
@@ -80,6 +86,8 @@ macro_rules! job_row {
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                     finished_at: row.try_get("finished_at")?,
+                    // Read only by the queries that join the people table.
+                    owner_name: row.try_get("owner_name").ok().flatten(),
                 })
             }
         }
@@ -294,7 +302,10 @@ impl Store {
     }
 
     pub(crate) async fn job(&self, id: JobId) -> Result<Option<JobRow>, StoreError> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let sql = format!(
+            "SELECT {NAMED_JOB_COLUMNS} FROM jobs j LEFT JOIN people p ON p.person = j.owner
+             WHERE j.id = $1"
+        );
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id.0).fetch_optional(p).await?))
     }
 
@@ -305,8 +316,9 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<JobRow>, StoreError> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 IS NULL OR owner = $1)
-             ORDER BY id DESC LIMIT $2"
+            "SELECT {NAMED_JOB_COLUMNS} FROM jobs j LEFT JOIN people p ON p.person = j.owner
+             WHERE ($1 IS NULL OR j.owner = $1)
+             ORDER BY j.id DESC LIMIT $2"
         );
         Ok(on_pool!(self, p => sqlx::query_as(&sql)
             .bind(owner)
@@ -322,8 +334,9 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<JobRow>, StoreError> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE updated_at >= $1
-             ORDER BY updated_at, id LIMIT $2"
+            "SELECT {NAMED_JOB_COLUMNS} FROM jobs j LEFT JOIN people p ON p.person = j.owner
+             WHERE j.updated_at >= $1
+             ORDER BY j.updated_at, j.id LIMIT $2"
         );
         Ok(on_pool!(self, p => sqlx::query_as(&sql)
             .bind(since)

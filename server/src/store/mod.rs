@@ -5,6 +5,7 @@
 //! acknowledge it. Reads are written once, in SQL both backends speak ([`on_pool!`]); writes
 //! go through the writer's connection ([`write`]), one per backend.
 
+pub(crate) mod blobs;
 pub(crate) mod jobs;
 pub(crate) mod write;
 
@@ -358,8 +359,8 @@ enum Pool {
 macro_rules! on_pool {
     ($store:expr, $p:ident => $body:expr) => {
         match &$store.pool {
-            Pool::Sqlite { pool: $p, .. } => $body,
-            Pool::Postgres { pool: $p, .. } => $body,
+            $crate::store::Pool::Sqlite { pool: $p, .. } => $body,
+            $crate::store::Pool::Postgres { pool: $p, .. } => $body,
         }
     };
 }

@@ -1,0 +1,144 @@
+//! Jobs as people see them: `jobs` (the person's list, or every job on `/admin`), and `job`
+//! whenever one changes. The worker that ran it may be another process or another node, so
+//! changes are read from the jobs table ([`watch`]) rather than told by the worker; each node
+//! tells its own sockets.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use app::events::{
+    ADMIN_JOBS, Admin, AdminJobChanged, AdminJobs, JobChanged, JobInfo, JobList, JobState,
+    ListJobs, Main, Namespace as _, PERSON_JOBS,
+};
+use tracing::warn;
+
+use crate::cluster::SocketIo;
+use crate::conversation::person_room;
+use crate::socket::emit::broadcast;
+use crate::socket::identity;
+use crate::socket::request::{Ctx, HandlerError};
+use crate::store::jobs::{JobId, JobRow};
+use crate::store::{Store, now_ms};
+
+/// How often the table is read for changed jobs.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// How far back each read looks again: a row's `updated_at` is its writer's clock, and a
+/// transaction may commit a little after the time it wrote.
+const OVERLAP_MS: i64 = 2_000;
+/// Rows read at most per look.
+const PAGE: usize = 500;
+
+/// `jobs`: the person's newest jobs. A guest has none.
+pub(crate) async fn list(ctx: Ctx, _: ListJobs) -> Result<JobList, HandlerError> {
+    let Some(person) = identity::of(&ctx.socket).person else {
+        return Ok(JobList::default());
+    };
+    let rows = ctx
+        .chat
+        .store
+        .jobs(Some(&person), PERSON_JOBS)
+        .await
+        .map_err(HandlerError::store("the jobs query"))?;
+    Ok(JobList {
+        jobs: rows.iter().map(|r| info(r, false)).collect(),
+    })
+}
+
+/// `/admin`'s `jobs`: every job, newest first.
+pub(crate) async fn list_all(ctx: Ctx, _: AdminJobs) -> Result<JobList, HandlerError> {
+    let rows = ctx
+        .chat
+        .store
+        .jobs(None, ADMIN_JOBS)
+        .await
+        .map_err(HandlerError::store("the jobs query"))?;
+    Ok(JobList {
+        jobs: rows.iter().map(|r| info(r, true)).collect(),
+    })
+}
+
+/// A job's row as people see it; `with_owner` for `/admin`.
+pub(crate) fn info(row: &JobRow, with_owner: bool) -> JobInfo {
+    let made: Option<serde_json::Value> = row
+        .result
+        .as_deref()
+        .filter(|_| row.state == JobState::Done)
+        .and_then(|r| serde_json::from_str(r).ok());
+    let summary = match row.state {
+        JobState::Done => made
+            .as_ref()
+            .and_then(|m| m.get("summary"))
+            .and_then(|s| s.as_str())
+            .map(str::to_owned),
+        // A queued job with an error is waiting to be tried again.
+        _ => row.error.clone(),
+    };
+    JobInfo {
+        id: row.id.0,
+        kind: row.kind,
+        state: row.state,
+        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+        done: u64::try_from(row.progress_done).unwrap_or(0),
+        total: row.progress_total.and_then(|t| u64::try_from(t).ok()),
+        summary,
+        download: made
+            .as_ref()
+            .and_then(|m| m.get("download"))
+            .and_then(|d| d.as_str())
+            .map(str::to_owned),
+        owner: if with_owner {
+            row.owner_name.clone()
+        } else {
+            None
+        },
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        finished_at: row.finished_at,
+    }
+}
+
+/// Reads changed jobs every [`WATCH_EVERY`], forever, and tells this node's sockets: each
+/// owner's, and `/admin`'s.
+pub(crate) async fn watch(io: SocketIo, store: Store) {
+    let mut since = now_ms() - OVERLAP_MS;
+    // What was told of each job read in the overlap, so that it is told once.
+    let mut told: HashMap<JobId, (i64, i64, JobState)> = HashMap::new();
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let rows = match store.jobs_updated_since(since, PAGE).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                warn!(error = %e, "reading changed jobs failed");
+                continue;
+            }
+        };
+        let newest = rows.last().map(|r| r.updated_at);
+        for row in &rows {
+            let mark = (row.updated_at, row.progress_done, row.state);
+            if told.get(&row.id) == Some(&mark) {
+                continue;
+            }
+            told.insert(row.id, mark);
+            tell(&io, row).await;
+        }
+        if rows.len() == PAGE {
+            // More changed than one page: read on from the last one.
+            since = newest.unwrap_or(since);
+        } else {
+            since = since.max(now_ms() - OVERLAP_MS);
+        }
+        told.retain(|_, (at, _, _)| *at >= since);
+    }
+}
+
+async fn tell(io: &SocketIo, row: &JobRow) {
+    if let (Some(owner), Some(main)) = (&row.owner, io.of(Main::PATH)) {
+        let event = JobChanged(info(row, false));
+        let _ = broadcast(main.local().within(person_room(owner)), &event).await;
+    }
+    if let Some(admins) = io.of(Admin::PATH) {
+        let _ = broadcast(admins.local(), &AdminJobChanged(info(row, true))).await;
+    }
+}
