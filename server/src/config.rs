@@ -166,6 +166,10 @@ pub struct Config {
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
     pub workers: usize,
 
+    /// The largest archive `POST /imports` takes, in bytes.
+    #[arg(long, env = "PALAVER_MAX_IMPORT_BYTES", default_value_t = 1 << 30)]
+    pub max_import_bytes: u64,
+
     /// What `/admin` clients must present. Default: generated and printed on first start, and
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
@@ -267,6 +271,7 @@ impl Config {
             notice_window: Duration::from_secs(60),
             counts_to_everyone_up_to: 1_000,
             workers: 2,
+            max_import_bytes: 1 << 30,
             data_dir: None,
             session_secret: None,
             admin_token: None,

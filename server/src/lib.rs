@@ -167,7 +167,7 @@ pub async fn run(
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
     });
     let peers = tokio::spawn(socket::peers::exchange(io.clone(), chat.clone()));
-    let job_watch = tokio::spawn(socket::jobs::watch(io.clone(), store.clone()));
+    let job_watch = tokio::spawn(socket::jobs::watch(io.clone(), chat.clone()));
     let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
     let workers = (config.workers > 0).then(|| {
         tokio::spawn(
@@ -177,6 +177,7 @@ pub async fn run(
                 &format!("{}-server", chat.node),
                 config.workers,
             )
+            .woken_by(&chat.jobs)
             .run(workers_stop),
         )
     });
@@ -205,6 +206,13 @@ pub async fn run(
             access,
             admission,
             backlogs,
+        },
+        http::files::FilesState {
+            store: store.clone(),
+            keys: chat.keys.clone(),
+            admin_token: chat.admin_token.clone(),
+            queue: chat.jobs.clone(),
+            max_import_bytes: config.max_import_bytes,
         },
     );
     let connection_limits = listen::Limits {

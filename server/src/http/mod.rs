@@ -2,6 +2,7 @@
 //! the new-session rate), the handshake's trimming, and the pages and endpoints axum serves.
 
 pub(crate) mod admission;
+pub(crate) mod files;
 pub(crate) mod handshake;
 pub(crate) mod headers;
 pub(crate) mod listen;

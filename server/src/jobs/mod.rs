@@ -4,6 +4,8 @@
 //! progress and its end are in the row, which the server passes on to the owner's sockets
 //! (`socket::jobs`), whichever process ran it.
 
+pub(crate) mod files;
+pub(crate) mod import;
 pub(crate) mod runner;
 
 use std::collections::BTreeMap;
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use app::events::JobKind;
 
-use crate::store::jobs::{JobId, JobRow};
+use crate::store::jobs::{JobId, JobRow, NewJob};
 use crate::store::{Store, StoreError, now_ms};
 
 /// How a job failed.
@@ -73,6 +75,50 @@ impl Handlers {
     /// The most claims any kind allows: a job abandoned that often is dead.
     fn max_attempts(&self) -> u32 {
         self.0.values().map(|h| h.max_attempts()).max().unwrap_or(1)
+    }
+}
+
+/// Where jobs are queued: the jobs table, and a nudge to this process's workers.
+#[derive(Clone)]
+pub(crate) struct Queue {
+    store: Store,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Queue {
+    pub(crate) fn new(store: Store) -> Queue {
+        Queue {
+            store,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// What this process's workers wait on.
+    pub(crate) fn wake(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    /// Queues a job of `kind` for `owner` with `payload`, due now: its id. With `dedupe`, a
+    /// job with that key that has not finished yet stands for it (and its id is returned).
+    pub(crate) async fn enqueue(
+        &self,
+        kind: JobKind,
+        owner: Option<&str>,
+        payload: &impl serde::Serialize,
+        dedupe: Option<&str>,
+    ) -> Result<JobId, StoreError> {
+        let payload = serde_json::to_string(payload).map_err(StoreError::encode)?;
+        let now = now_ms();
+        let job = NewJob {
+            kind,
+            owner,
+            payload: &payload,
+            dedupe,
+            run_at: now,
+        };
+        let (id, _) = self.store.enqueue_job(&job, now).await?;
+        self.wake.notify_one();
+        Ok(id)
     }
 }
 

@@ -52,6 +52,12 @@ impl Runner {
         }
     }
 
+    /// Wakes when `queue` queues a job, rather than at its next look.
+    pub(crate) fn woken_by(mut self, queue: &crate::jobs::Queue) -> Runner {
+        self.wake = queue.wake();
+        self
+    }
+
     /// Runs jobs until `stop` turns true; then stops its running jobs and puts them back in
     /// the queue, due at once.
     pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {

@@ -14,11 +14,15 @@ use tracing::warn;
 
 use crate::cluster::SocketIo;
 use crate::conversation::person_room;
+use crate::jobs::files::download_link;
+use crate::session::Keys;
 use crate::socket::emit::broadcast;
 use crate::socket::identity;
 use crate::socket::request::{Ctx, HandlerError};
+use crate::state::Chat;
+use crate::store::blobs::BlobId;
 use crate::store::jobs::{JobId, JobRow};
-use crate::store::{Store, now_ms};
+use crate::store::now_ms;
 
 /// How often the table is read for changed jobs.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
@@ -40,7 +44,10 @@ pub(crate) async fn list(ctx: Ctx, _: ListJobs) -> Result<JobList, HandlerError>
         .await
         .map_err(HandlerError::store("the jobs query"))?;
     Ok(JobList {
-        jobs: rows.iter().map(|r| info(r, false)).collect(),
+        jobs: rows
+            .iter()
+            .map(|r| info(r, false, &ctx.chat.keys))
+            .collect(),
     })
 }
 
@@ -53,12 +60,13 @@ pub(crate) async fn list_all(ctx: Ctx, _: AdminJobs) -> Result<JobList, HandlerE
         .await
         .map_err(HandlerError::store("the jobs query"))?;
     Ok(JobList {
-        jobs: rows.iter().map(|r| info(r, true)).collect(),
+        jobs: rows.iter().map(|r| info(r, true, &ctx.chat.keys)).collect(),
     })
 }
 
-/// A job's row as people see it; `with_owner` for `/admin`.
-pub(crate) fn info(row: &JobRow, with_owner: bool) -> JobInfo {
+/// A job's row as people see it; `with_owner` for `/admin`. What a job made (`blob` in its
+/// result) is offered as a download link signed with `keys`, fresh each time.
+pub(crate) fn info(row: &JobRow, with_owner: bool, keys: &Keys) -> JobInfo {
     let made: Option<serde_json::Value> = row
         .result
         .as_deref()
@@ -83,9 +91,9 @@ pub(crate) fn info(row: &JobRow, with_owner: bool) -> JobInfo {
         summary,
         download: made
             .as_ref()
-            .and_then(|m| m.get("download"))
-            .and_then(|d| d.as_str())
-            .map(str::to_owned),
+            .and_then(|m| m.get("blob"))
+            .and_then(|b| b.as_i64())
+            .map(|b| download_link(keys, BlobId(b), now_ms())),
         owner: if with_owner {
             row.owner_name.clone()
         } else {
@@ -99,7 +107,8 @@ pub(crate) fn info(row: &JobRow, with_owner: bool) -> JobInfo {
 
 /// Reads changed jobs every [`WATCH_EVERY`], forever, and tells this node's sockets: each
 /// owner's, and `/admin`'s.
-pub(crate) async fn watch(io: SocketIo, store: Store) {
+pub(crate) async fn watch(io: SocketIo, chat: Chat) {
+    let store = &chat.store;
     let mut since = now_ms() - OVERLAP_MS;
     // What was told of each job read in the overlap, so that it is told once.
     let mut told: HashMap<JobId, (i64, i64, JobState)> = HashMap::new();
@@ -121,7 +130,7 @@ pub(crate) async fn watch(io: SocketIo, store: Store) {
                 continue;
             }
             told.insert(row.id, mark);
-            tell(&io, row).await;
+            tell(&io, row, &chat.keys).await;
         }
         if rows.len() == PAGE {
             // More changed than one page: read on from the last one.
@@ -133,12 +142,12 @@ pub(crate) async fn watch(io: SocketIo, store: Store) {
     }
 }
 
-async fn tell(io: &SocketIo, row: &JobRow) {
+async fn tell(io: &SocketIo, row: &JobRow, keys: &Keys) {
     if let (Some(owner), Some(main)) = (&row.owner, io.of(Main::PATH)) {
-        let event = JobChanged(info(row, false));
+        let event = JobChanged(info(row, false, keys));
         let _ = broadcast(main.local().within(person_room(owner)), &event).await;
     }
     if let Some(admins) = io.of(Admin::PATH) {
-        let _ = broadcast(admins.local(), &AdminJobChanged(info(row, true))).await;
+        let _ = broadcast(admins.local(), &AdminJobChanged(info(row, true, keys))).await;
     }
 }

@@ -63,6 +63,8 @@ pub(crate) struct Chat {
     pub(crate) bus: Bus,
     /// This node's id among them, made at start.
     pub(crate) node: Arc<str>,
+    /// Where imports, exports, deliveries and backups are queued.
+    pub(crate) jobs: crate::jobs::Queue,
 }
 
 /// What guards the chat against floods, from the configuration.
@@ -94,6 +96,7 @@ impl Chat {
             recent: recent.clone(),
         })?;
         Ok(Chat {
+            jobs: crate::jobs::Queue::new(store.clone()),
             store,
             keys,
             admin_token: admin_token.into(),

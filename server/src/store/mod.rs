@@ -46,6 +46,11 @@ impl StoreError {
     pub(crate) fn unexpected(outcome: write::Outcome) -> StoreError {
         StoreError(Failure::Unexpected(format!("{outcome:?}")))
     }
+
+    /// A value that could not be encoded for storing (a job's payload).
+    pub(crate) fn encode(e: serde_json::Error) -> StoreError {
+        StoreError(Failure::Encode(e.to_string()))
+    }
 }
 
 impl From<Failure> for StoreError {
@@ -92,6 +97,8 @@ enum Failure {
     NotWritten,
     #[error("a change had an unexpected outcome: {0}")]
     Unexpected(String),
+    #[error("cannot encode a value to store: {0}")]
+    Encode(String),
     #[error("the database did not answer within {0:?}")]
     TimedOut(Duration),
     #[error("cannot create the database directory {path}: {source}")]
