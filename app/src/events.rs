@@ -109,6 +109,7 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (RoomUpdate::NAME, Direction::ServerToClient),
     (MessageDeleted::NAME, Direction::ServerToClient),
     (ListJobs::NAME, Direction::ClientToServer),
+    (StartExport::NAME, Direction::ClientToServer),
     (JobChanged::NAME, Direction::ServerToClient),
 ];
 
@@ -1019,6 +1020,31 @@ impl Request for ListJobs {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobList {
     pub jobs: Vec<JobInfo>,
+}
+
+/// `start export`, client to server: an export of `room`'s history, or, without a room, of
+/// every conversation the person may read (their rooms and direct conversations), as a ZIP of
+/// NDJSON with a manifest (`docs/export-format.md`). Answered at once with the job's id; the
+/// download link comes with the job's end (`job`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartExport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+impl Event for StartExport {
+    const NAME: &'static str = "start export";
+    type Namespace = Main;
+}
+impl ClientEvent for StartExport {}
+impl Request for StartExport {
+    type Ack = Reply<JobStarted>;
+}
+
+/// The ack of a request that starts a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStarted {
+    pub job: i64,
 }
 
 /// `jobs`, admin to server: every job, newest first (the newest [`ADMIN_JOBS`]).

@@ -109,6 +109,10 @@ pub struct Config {
     #[arg(long, env = "PALAVER_CREATE_LIMIT", default_value = "5/1m")]
     pub create_limit: Limit,
 
+    /// Jobs started (exports, imports), per person.
+    #[arg(long, env = "PALAVER_JOB_LIMIT", default_value = "10/10m")]
+    pub job_limit: Limit,
+
     /// Direct conversations opened, per person.
     #[arg(long, env = "PALAVER_DM_LIMIT", default_value = "20/1m")]
     pub dm_limit: Limit,
@@ -200,6 +204,22 @@ pub enum Command {
     /// Redis. Prints what it did as JSON; exits with 2 when the request is wrong (an unknown
     /// room or person, an invalid text), 1 when something failed on the way.
     Emit(EmitConfig),
+    /// Run jobs (imports, exports, webhook deliveries, backups) in a process of their own,
+    /// beside the servers, on any node, as many as you like. Needs the nodes' Postgres.
+    /// Stops on SIGTERM or Ctrl-C, putting the jobs in hand back in the queue.
+    Worker(WorkerConfig),
+}
+
+/// `palaver worker`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerConfig {
+    /// The nodes' database: `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Jobs run at once.
+    #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
+    pub concurrency: usize,
 }
 
 /// `palaver emit`'s flags.
@@ -263,6 +283,7 @@ impl Config {
             address_send_limit: Limit::every(200, Duration::from_secs(10)),
             join_limit: Limit::every(30, Duration::from_secs(60)),
             create_limit: Limit::every(5, Duration::from_secs(60)),
+            job_limit: Limit::every(10, Duration::from_secs(600)),
             dm_limit: Limit::every(20, Duration::from_secs(60)),
             read_limit: Limit::every(300, Duration::from_secs(60)),
             mark_limit: Limit::every(120, Duration::from_secs(10)),
@@ -377,6 +398,7 @@ mod tests {
                 c.address_send_limit,
                 c.join_limit,
                 c.create_limit,
+                c.job_limit,
                 c.dm_limit,
                 c.read_limit,
                 c.mark_limit,

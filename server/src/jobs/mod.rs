@@ -4,8 +4,10 @@
 //! progress and its end are in the row, which the server passes on to the owner's sockets
 //! (`socket::jobs`), whichever process ran it.
 
+pub(crate) mod export;
 pub(crate) mod files;
 pub(crate) mod import;
+pub(crate) mod process;
 pub(crate) mod runner;
 
 use std::collections::BTreeMap;

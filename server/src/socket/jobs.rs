@@ -7,19 +7,24 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use app::events::{
-    ADMIN_JOBS, Admin, AdminJobChanged, AdminJobs, JobChanged, JobInfo, JobList, JobState,
-    ListJobs, Main, Namespace as _, PERSON_JOBS,
+    ADMIN_JOBS, Admin, AdminJobChanged, AdminJobs, ChatError, JobChanged, JobInfo, JobKind,
+    JobList, JobStarted, JobState, ListJobs, Main, Namespace as _, PERSON_JOBS, StartExport,
 };
 use tracing::warn;
 
 use crate::cluster::SocketIo;
+use crate::conversation::ConversationId;
 use crate::conversation::person_room;
+use crate::jobs::export::ExportPayload;
 use crate::jobs::files::download_link;
 use crate::session::Keys;
+use crate::socket::access::accessible;
 use crate::socket::emit::broadcast;
 use crate::socket::identity;
+use crate::socket::limits;
 use crate::socket::request::{Ctx, HandlerError};
 use crate::state::Chat;
+use crate::state::limits::Action;
 use crate::store::blobs::BlobId;
 use crate::store::jobs::{JobId, JobRow};
 use crate::store::now_ms;
@@ -49,6 +54,42 @@ pub(crate) async fn list(ctx: Ctx, _: ListJobs) -> Result<JobList, HandlerError>
             .map(|r| info(r, false, &ctx.chat.keys))
             .collect(),
     })
+}
+
+/// `start export`: queues an export of a conversation the person may read, or of all of them.
+pub(crate) async fn start_export(
+    ctx: Ctx,
+    request: StartExport,
+) -> Result<JobStarted, HandlerError> {
+    let Ctx { socket, chat, .. } = &ctx;
+    let person = identity::of(socket).person.ok_or(ChatError::NameRequired)?;
+    let conversations = match &request.room {
+        Some(room) => {
+            let room = ConversationId::parse(room.clone())?;
+            accessible(socket, chat, &room).await?;
+            vec![room.as_str().to_owned()]
+        }
+        None => chat
+            .store
+            .room_list(Some(&person))
+            .await
+            .map_err(HandlerError::store("the room list query"))?
+            .into_iter()
+            .filter(|r| r.joined)
+            .map(|r| r.name)
+            .collect(),
+    };
+    limits::charge(socket, chat, Action::StartJob, 1)?;
+    let payload = ExportPayload {
+        conversations,
+        room: request.room,
+    };
+    let job = chat
+        .jobs
+        .enqueue(JobKind::Export, Some(&person), &payload, None)
+        .await
+        .map_err(HandlerError::store("queueing an export"))?;
+    Ok(JobStarted { job: job.0 })
 }
 
 /// `/admin`'s `jobs`: every job, newest first.

@@ -30,7 +30,7 @@ use std::sync::atomic::Ordering;
 use app::events::{
     ADMIN_EVENTS, BrowseRooms, ChatError, CreateRoom, Direction, Event as _, History, JoinRoom,
     LOBBY, LeaveRoom, ListJobs, Main, MainAuth, MarkRead, Namespace as _, OpenDm, RoomKind,
-    SendMessage, Session, StartTyping, Sync,
+    SendMessage, Session, StartExport, StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -201,6 +201,7 @@ impl MessageHandler<Adapter, Events> for Events {
             BrowseRooms::NAME => serve(socket, data, ack, rooms::browse),
             MarkRead::NAME => serve(socket, data, ack, rooms::mark_read),
             ListJobs::NAME => serve(socket, data, ack, jobs::list),
+            StartExport::NAME => serve(socket, data, ack, jobs::start_export),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

@@ -18,6 +18,8 @@ pub(crate) enum Action {
     Read,
     /// `read`: moving a read marker, which is a write.
     MarkRead,
+    /// Starting a job: an export or an import.
+    StartJob,
 }
 
 #[derive(Debug)]
@@ -26,6 +28,7 @@ pub(crate) struct Limits {
     address_sends: Throttle,
     joins: Throttle,
     creates: Throttle,
+    jobs: Throttle,
     dms: Throttle,
     reads: Throttle,
     marks: Throttle,
@@ -45,6 +48,7 @@ impl Limits {
             },
             joins: Throttle::new(config.join_limit),
             creates: Throttle::new(config.create_limit),
+            jobs: Throttle::new(config.job_limit),
             dms: Throttle::new(config.dm_limit),
             reads: Throttle::new(config.read_limit),
             marks: Throttle::new(config.mark_limit),
@@ -75,6 +79,7 @@ impl Limits {
             Action::OpenDm => &self.dms,
             Action::Read => &self.reads,
             Action::MarkRead => &self.marks,
+            Action::StartJob => &self.jobs,
         };
         throttle.take_n(&payer.key(), cost, now)
     }
