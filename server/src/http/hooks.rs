@@ -103,15 +103,18 @@ fn payload(headers: &HeaderMap, body: &[u8]) -> Result<Payload, ApiError> {
             v.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
-    let json = if form {
-        let (_, json) = url::form_urlencoded::parse(body)
-            .find(|(key, _)| key == "payload")
-            .ok_or_else(|| {
-                ApiError::bad_request("a form's JSON payload goes in its `payload` field")
-            })?;
-        json.into_owned().into_bytes()
-    } else {
-        body.to_vec()
+    let field = form
+        .then(|| url::form_urlencoded::parse(body).find(|(key, _)| key == "payload"))
+        .flatten();
+    let json = match field {
+        Some((_, json)) => json.into_owned().into_bytes(),
+        // `curl -d '{"text": …}'` sends JSON typed as a form: taken as the JSON it is.
+        None if !form || body.trim_ascii_start().starts_with(b"{") => body.to_vec(),
+        None => {
+            return Err(ApiError::bad_request(
+                "a form's JSON payload goes in its `payload` field",
+            ));
+        }
     };
     serde_json::from_slice(&json)
         .map_err(|e| ApiError::bad_request(format!("the payload is not Slack's JSON: {e}")))
@@ -142,6 +145,12 @@ mod tests {
             b"channel=x&payload=%7B%22text%22%3A%22a%20b%22%7D",
         );
         assert_eq!(form.unwrap().text.as_deref(), Some("a b"));
+        // What `curl -d '{"text": …}'` sends.
+        let curled = payload(
+            &with_type("application/x-www-form-urlencoded"),
+            br#" {"text":"a+b"}"#,
+        );
+        assert_eq!(curled.unwrap().text.as_deref(), Some("a+b"));
         for (headers, body) in [
             (
                 with_type("application/x-www-form-urlencoded"),

@@ -105,6 +105,11 @@ async fn a_webhook_posts_to_its_room_and_the_room_hears_it() {
         (json!("deployed & done"), json!("ci"))
     );
 
+    // `curl -d '{…}'` types its JSON as a form: taken as the JSON it is.
+    let reply = post(&server, &path, FORM, r#"{"text": "curl says hi"}"#).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(heard(&mut ann).await.0, "curl says hi");
+
     // Another room's hook reaches that room.
     ann.ask(CreateRoom::NAME, vec![json!({"name": "rust"})])
         .await;
@@ -131,7 +136,7 @@ async fn a_webhook_posts_to_its_room_and_the_room_hears_it() {
     // Stored like any message: in history, and on the page.
     assert_eq!(
         texts_in(&mut admin, "lobby").await,
-        ["build 42 passed", "deployed & done"]
+        ["build 42 passed", "deployed & done", "curl says hi"]
     );
     let listed = made(&mut admin, ListWebhooks::NAME, json!({})).await;
     assert_eq!(listed.as_array().unwrap().len(), 2);
