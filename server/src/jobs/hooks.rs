@@ -291,14 +291,19 @@ pub(crate) enum Outcome {
 pub(crate) enum PendingError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The delivery of `messages` failed; the caller retries, or [`give_up`]s.
-    #[error(transparent)]
-    Delivery(#[from] DeliveryError),
+    /// The delivery of `messages` to `hook` failed: the caller tries again later (when
+    /// `error` [is retryable](DeliveryError::is_retryable)), or [`give_up`]s these messages.
+    #[error("{error}")]
+    Delivery {
+        error: DeliveryError,
+        hook: Box<OutgoingHook>,
+        messages: Vec<StoredMessage>,
+    },
 }
 
 /// One delivery of hook `id`: its pending messages, delivered, then `delivered_up_to` moved
-/// past them. A job runs it until it delivers nothing; on a failure it is run again later,
-/// and after the last attempt the page is given up ([`give_up`]).
+/// past them. A job runs it until it delivers fewer than [`PAGE`]; on a failure it is run
+/// again later, and after the last attempt the failed page is given up ([`give_up`]).
 pub(crate) async fn deliver_pending(
     store: &Store,
     client: &Client,
@@ -315,7 +320,13 @@ pub(crate) async fn deliver_pending(
     if messages.is_empty() {
         return Ok(Outcome::Delivered(0));
     }
-    deliver(client, &hook, &messages).await?;
+    if let Err(error) = deliver(client, &hook, &messages).await {
+        return Err(PendingError::Delivery {
+            error,
+            hook: Box::new(hook),
+            messages,
+        });
+    }
     delivered(store, &hook, &messages).await?;
     Ok(Outcome::Delivered(messages.len()))
 }
@@ -663,13 +674,17 @@ mod tests {
             .unwrap();
         let four = post("four").await;
         let failed = deliver_pending(&store, &client, "o2").await.unwrap_err();
-        let PendingError::Delivery(error) = failed else {
+        let PendingError::Delivery {
+            error,
+            hook: o2,
+            messages: stuck,
+        } = failed
+        else {
             panic!("{failed}")
         };
         assert!(error.is_retryable());
-        let o2 = store.outgoing_hook("o2").await.unwrap().unwrap();
-        let stuck = pending(&store, &o2).await.unwrap();
         assert_eq!(stuck, std::slice::from_ref(&four));
+        assert_eq!(pending(&store, &o2).await.unwrap(), stuck, "still pending");
         assert!(give_up(&store, &o2, &stuck, 5, &error).await.unwrap());
         let letters = store.dead_letters(Some("o2"), 10).await.unwrap();
         assert_eq!(letters.len(), 1);
