@@ -74,7 +74,9 @@ async fn handle(
         .text
         .ok_or_else(|| ApiError::bad_request("the payload has no `text`"))?;
     let text = events::validate_text(&text)?;
-    let author = match payload.username.as_deref() {
+    // Blank is absent, as Slack takes it.
+    let username = payload.username.as_deref().filter(|u| !u.trim().is_empty());
+    let author = match username {
         Some(username) => events::validate_bot_name(username)?,
         None => hook.name.as_str(),
     };

@@ -105,10 +105,21 @@ async fn a_webhook_posts_to_its_room_and_the_room_hears_it() {
         (json!("deployed & done"), json!("ci"))
     );
 
-    // `curl -d '{…}'` types its JSON as a form: taken as the JSON it is.
-    let reply = post(&server, &path, FORM, r#"{"text": "curl says hi"}"#).await;
+    // `curl -d '{…}'` types its JSON as a form: taken as the JSON it is. A blank username is
+    // none.
+    let reply = post(
+        &server,
+        &path,
+        FORM,
+        r#"{"text": "curl says hi", "username": " "}"#,
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(heard(&mut ann).await.0, "curl says hi");
+    let (text, meta) = heard(&mut ann).await;
+    assert_eq!(
+        (text, meta["author"].clone()),
+        (json!("curl says hi"), json!("ci"))
+    );
 
     // Another room's hook reaches that room.
     ann.ask(CreateRoom::NAME, vec![json!({"name": "rust"})])
