@@ -7,7 +7,7 @@ use std::time::Duration;
 use app::events::{
     CreateBot, CreateOutgoingWebhook, CreateRoom, CreateWebhook, Event as _, ListBots,
     ListDeadLetters, ListOutgoingWebhooks, ListWebhooks, MessageKind, OpenDm, RecentInRoom,
-    RemoveOutgoingWebhook, RevokeBot, RevokeWebhook, SendMessage,
+    RemoveOutgoingWebhook, RevokeBot, RevokeWebhook, RoomList, SendMessage,
 };
 use palaver_server::Limit;
 use serde_json::{Value, json};
@@ -143,6 +143,18 @@ async fn a_webhook_posts_to_its_room_and_the_room_hears_it() {
         (text, meta["room"].clone()),
         (json!("serde 2"), json!("rust"))
     );
+    // Unread, as a person's message is (a notice is not).
+    let session = ann.session.clone().unwrap()["token"].clone();
+    let mut tab = server.client(json!({"token": session})).await;
+    let list = tab.next_ambient(RoomList::NAME).await;
+    let rust = list["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["room"] == "rust")
+        .cloned()
+        .unwrap();
+    assert_eq!(rust["unread"], 1, "{rust}");
 
     // Stored like any message: in history, and on the page.
     assert_eq!(
