@@ -1268,7 +1268,10 @@ pub struct JobInfo {
 /// `job`, server to client: one of the person's jobs changed (progress, or its end). Also on
 /// `/admin`, for every job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobChanged(pub JobInfo);
+pub struct JobChanged {
+    #[serde(flatten)]
+    pub job: JobInfo,
+}
 
 impl Event for JobChanged {
     const NAME: &'static str = "job";
@@ -1335,7 +1338,10 @@ impl Request for AdminJobs {
 
 /// `job`, server to admin: any job changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AdminJobChanged(pub JobInfo);
+pub struct AdminJobChanged {
+    #[serde(flatten)]
+    pub job: JobInfo,
+}
 
 impl Event for AdminJobChanged {
     const NAME: &'static str = "job";

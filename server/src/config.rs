@@ -246,6 +246,21 @@ pub struct WorkerConfig {
     /// Jobs run at once.
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
     pub concurrency: usize,
+
+    /// As the server's `--webhooks-allow-private`.
+    #[arg(
+        long,
+        env = "PALAVER_WEBHOOKS_ALLOW_PRIVATE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub webhooks_allow_private: bool,
+
+    /// As the server's `--webhook-timeout`.
+    #[arg(long, env = "PALAVER_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub webhook_timeout: Duration,
 }
 
 /// `palaver emit`'s flags.

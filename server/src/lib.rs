@@ -65,6 +65,8 @@ pub enum ServerError {
          table): give every node the same, or none"
     )]
     SecretDiffers { setting: &'static str },
+    #[error(transparent)]
+    Jobs(#[from] jobs::StartError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -175,11 +177,17 @@ pub async fn run(
     let peers = tokio::spawn(socket::peers::exchange(io.clone(), chat.clone()));
     let job_watch = tokio::spawn(socket::jobs::watch(io.clone(), chat.clone()));
     let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+    let handlers = jobs::handlers(jobs::Needs {
+        store: store.clone(),
+        webhooks_allow_private: config.webhooks_allow_private,
+        webhook_timeout: config.webhook_timeout,
+    })?;
+    let deliveries = tokio::spawn(jobs::delivery::dispatch(store.clone(), chat.jobs.clone()));
     let workers = (config.workers > 0).then(|| {
         tokio::spawn(
             jobs::runner::Runner::new(
                 store.clone(),
-                jobs::Handlers::default(),
+                handlers,
                 &format!("{}-server", chat.node),
                 config.workers,
             )
@@ -246,6 +254,7 @@ pub async fn run(
         tracing::warn!(error = %e, "the workers ended abnormally");
     }
     job_watch.abort();
+    deliveries.abort();
     sweeper.abort();
     announcer.abort();
     peers.abort();

@@ -4,6 +4,7 @@
 //! progress and its end are in the row, which the server passes on to the owner's sockets
 //! (`socket::jobs`), whichever process ran it.
 
+pub(crate) mod delivery;
 pub(crate) mod export;
 pub(crate) mod files;
 pub(crate) mod hooks;
@@ -123,6 +124,34 @@ impl Queue {
         self.wake.notify_one();
         Ok(id)
     }
+}
+
+/// What the job kinds need, in the server or in `palaver worker`.
+pub(crate) struct Needs {
+    pub(crate) store: Store,
+    /// Whether outgoing webhooks may go to loopback and private addresses.
+    pub(crate) webhooks_allow_private: bool,
+    pub(crate) webhook_timeout: Duration,
+}
+
+/// Why the workers cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot make the webhooks' HTTP client: {0}")]
+    Webhooks(String),
+}
+
+/// A handler for every kind of job.
+pub(crate) fn handlers(needs: Needs) -> Result<Handlers, StartError> {
+    let client = hooks::Client::new(needs.webhooks_allow_private, needs.webhook_timeout)
+        .map_err(|e| StartError::Webhooks(e.to_string()))?;
+    Ok(Handlers::default().with(
+        JobKind::Webhook,
+        delivery::Deliveries {
+            store: needs.store.clone(),
+            client,
+        },
+    ))
 }
 
 /// How long a claim lasts without a word from its worker; the worker renews it well before.

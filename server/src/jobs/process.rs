@@ -9,7 +9,7 @@ use tracing::info;
 
 use crate::config::WorkerConfig;
 use crate::jobs::runner::Runner;
-use crate::jobs::{Handlers, Queue};
+use crate::jobs::{self, Queue};
 use crate::store::{Backend, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +21,8 @@ pub enum WorkerError {
     NeedsPostgres,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot start the writer: {0}")]
-    Writer(#[from] std::io::Error),
+    #[error(transparent)]
+    Start(#[from] jobs::StartError),
 }
 
 /// Runs jobs until `shutdown` completes; then puts the ones in hand back in the queue.
@@ -34,7 +34,11 @@ pub async fn work(
         return Err(WorkerError::NeedsPostgres);
     }
     let store = Store::open(&config.database_url).await?;
-    let handlers = Handlers::default();
+    let handlers = jobs::handlers(jobs::Needs {
+        store: store.clone(),
+        webhooks_allow_private: config.webhooks_allow_private,
+        webhook_timeout: config.webhook_timeout,
+    })?;
     let queue = Queue::new(store.clone());
     let name = format!("worker-{}", uuid::Uuid::new_v4().simple());
     let (stop, stopped) = watch::channel(false);

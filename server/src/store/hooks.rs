@@ -201,6 +201,20 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(room).fetch_all(p).await?))
     }
 
+    /// The live outgoing webhooks whose room has a message past what they delivered.
+    pub(crate) async fn hooks_with_pending(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT h.id FROM outgoing_webhooks h
+             WHERE h.removed_at IS NULL
+               AND (SELECT m.id FROM messages m WHERE m.room = h.room
+                    ORDER BY m.seq DESC LIMIT 1) > h.delivered_up_to
+             ORDER BY h.id",
+        )
+        .fetch_all(p)
+        .await?);
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     /// Every outgoing webhook of `room` (of every room when `None`), removed ones included,
     /// with how many messages each gave up on; oldest first.
     pub(crate) async fn outgoing_hooks(

@@ -12,6 +12,7 @@ mod emitter;
 mod headers;
 mod hooks;
 mod hostile;
+mod jobs;
 mod layout;
 mod limits;
 mod origin;

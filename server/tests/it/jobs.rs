@@ -1,0 +1,226 @@
+//! Jobs over real sockets and HTTP: outgoing webhooks delivered through the queue to a real
+//! receiver (retried, given up, carried on), the person's and `/admin`'s job lists and
+//! events, and the import upload's answers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use app::events::{
+    AdminJobs, CreateOutgoingWebhook, Event as _, ListDeadLetters, ListJobs, SendMessage,
+    StartExport,
+};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::sync::mpsc;
+
+use crate::support::{SioClient, TestServer, http_request};
+
+/// A real HTTP receiver on loopback that answers each delivery with the next of `answers`
+/// (the last one from then on), and hands over what it got.
+struct Receiver {
+    url: String,
+    got: mpsc::UnboundedReceiver<(HeaderMap, Bytes)>,
+}
+
+async fn receiver(answers: Vec<StatusCode>) -> Receiver {
+    let (tell, got) = mpsc::unbounded_channel();
+    let served = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let (tell, served, answers) = (tell.clone(), served.clone(), answers.clone());
+            async move {
+                let n = served.fetch_add(1, Ordering::SeqCst);
+                let _ = tell.send((headers, body));
+                answers[n.min(answers.len() - 1)]
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Receiver {
+        url: format!("http://{addr}/hook"),
+        got,
+    }
+}
+
+/// The texts of a delivery whose signature verifies with `secret`.
+fn verified(secret: &str, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
+    let ts = headers["x-palaver-timestamp"].to_str().unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{ts}.").as_bytes());
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        headers["x-palaver-signature"].to_str().unwrap(),
+        format!("sha256={hex}")
+    );
+    let body: Value = serde_json::from_slice(body).unwrap();
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn made(admin: &mut SioClient, event: &str, request: Value) -> Value {
+    let (ack, _) = admin.request(event, vec![request]).await;
+    assert!(ack[0]["error"].is_null(), "{event}: {ack}");
+    ack[0]["data"].clone()
+}
+
+/// An outgoing webhook of the lobby to `url`: its signing secret.
+async fn hook(admin: &mut SioClient, url: &str) -> String {
+    let made = made(
+        admin,
+        CreateOutgoingWebhook::NAME,
+        json!({"room": "lobby", "url": url}),
+    )
+    .await;
+    made["secret"].as_str().unwrap().to_owned()
+}
+
+async fn say(client: &mut SioClient, text: &str) {
+    let (ack, _) = client
+        .request(
+            SendMessage::NAME,
+            vec![json!(text), json!(text), json!("lobby")],
+        )
+        .await;
+    assert!(ack[0]["error"].is_null(), "{ack}");
+}
+
+/// The next `job` event on `/admin` whose job is in `state`.
+async fn admin_job_in(admin: &mut SioClient, state: &str) -> Value {
+    loop {
+        let (_, args) = admin.next_event_named("job").await;
+        if args[0]["state"] == state {
+            return args[0].clone();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_receiver_that_fails_for_a_while_gets_every_message_in_order_signed() {
+    let server = TestServer::start_with(|c| c.webhooks_allow_private = true).await;
+    let mut admin = server.admin().await;
+    let mut rx = receiver(vec![StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK]).await;
+    let secret = hook(&mut admin, &rx.url).await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    say(&mut ann, "one").await;
+    // The first delivery fails; the job is tried again after its backoff.
+    let (headers, body) = rx.got.recv().await.unwrap();
+    assert_eq!(verified(&secret, &headers, &body), ["one"]);
+    let retried = admin_job_in(&mut admin, "queued").await;
+    assert_eq!(
+        (retried["kind"].as_str(), retried["attempts"].as_u64()),
+        (Some("webhook"), Some(1))
+    );
+    assert!(
+        retried["summary"].as_str().unwrap().contains("503"),
+        "{retried}"
+    );
+    let (headers, body) = rx.got.recv().await.unwrap();
+    assert_eq!(verified(&secret, &headers, &body), ["one"]);
+    let done = admin_job_in(&mut admin, "done").await;
+    assert_eq!(done["attempts"], 2);
+    // Later messages follow, in order, each once.
+    say(&mut ann, "two").await;
+    say(&mut ann, "three").await;
+    let mut texts = Vec::new();
+    while texts.len() < 2 {
+        let (headers, body) = rx.got.recv().await.unwrap();
+        texts.extend(verified(&secret, &headers, &body));
+    }
+    assert_eq!(texts, ["two", "three"]);
+}
+
+#[tokio::test]
+async fn a_refusing_receiver_leaves_dead_letters_and_its_hook_goes_on() {
+    let server = TestServer::start_with(|c| c.webhooks_allow_private = true).await;
+    let mut admin = server.admin().await;
+    let mut rx = receiver(vec![StatusCode::BAD_REQUEST, StatusCode::OK]).await;
+    let secret = hook(&mut admin, &rx.url).await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    say(&mut ann, "refused").await;
+    rx.got.recv().await.unwrap();
+    // A 400 is not worth retrying: the page is given up at once, and the job is dead.
+    let dead = admin_job_in(&mut admin, "dead").await;
+    assert_eq!(dead["attempts"], 1);
+    assert!(
+        dead["summary"].as_str().unwrap().contains("gave up"),
+        "{dead}"
+    );
+    let jobs = made(&mut admin, AdminJobs::NAME, json!({})).await;
+    assert_eq!(jobs["jobs"][0]["state"], "dead");
+    let letters = made(&mut admin, ListDeadLetters::NAME, json!({})).await;
+    let letters = letters.as_array().unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(letters[0]["lastError"].as_str().unwrap().contains("400"));
+    // The hook goes on with the next message.
+    say(&mut ann, "accepted").await;
+    let (headers, body) = rx.got.recv().await.unwrap();
+    assert_eq!(verified(&secret, &headers, &body), ["accepted"]);
+}
+
+#[tokio::test]
+async fn a_guest_has_no_jobs_and_cannot_export() {
+    let server = TestServer::start().await;
+    let mut guest = server.client(json!({})).await;
+    let (ack, _) = guest.request(ListJobs::NAME, vec![json!({})]).await;
+    assert_eq!(ack[0]["data"]["jobs"], json!([]));
+    let (ack, _) = guest.request(StartExport::NAME, vec![json!({})]).await;
+    assert_eq!(ack[0]["error"]["code"], "name_required");
+}
+
+#[tokio::test]
+async fn an_upload_needs_a_token_a_format_and_a_body_within_the_limit() {
+    let server = TestServer::start_with(|c| c.max_import_bytes = 1_000).await;
+    let post = |path: &'static str, headers: String, body: Vec<u8>| {
+        let addr = server.addr;
+        async move { http_request(addr, "POST", path, &headers, &body).await }
+    };
+    let none = post("/imports?format=slack", String::new(), vec![1; 10]).await;
+    assert_eq!(
+        (none.status, none.json()["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let forged = post(
+        "/imports?format=slack",
+        "Authorization: Bearer v1.e30.AAAA\r\n".into(),
+        vec![1; 10],
+    )
+    .await;
+    assert_eq!(forged.status, 401);
+    let admin = format!("Authorization: Bearer {}\r\n", server.admin_token().await);
+    let unknown = post("/imports?format=teams", admin.clone(), vec![1; 10]).await;
+    assert_eq!(unknown.status, 400);
+    let big = post("/imports?format=slack", admin.clone(), vec![1; 1_001]).await;
+    assert_eq!(
+        (big.status, big.json()["error"].as_str()),
+        (413, Some("too_large"))
+    );
+    let empty = post("/imports?format=slack", admin.clone(), Vec::new()).await;
+    assert_eq!(
+        (empty.status, empty.json()["error"].as_str()),
+        (400, Some("empty"))
+    );
+    let queued = post("/imports?format=slack", admin, b"not a zip".to_vec()).await;
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    let job = queued.json()["job"].as_i64().unwrap();
+    // The job is the moderator's: it shows on /admin.
+    let mut admin = server.admin().await;
+    let jobs = made(&mut admin, AdminJobs::NAME, json!({})).await;
+    assert_eq!(jobs["jobs"][0]["id"], job);
+    assert_eq!(jobs["jobs"][0]["kind"], "import");
+}
