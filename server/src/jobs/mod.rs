@@ -1,0 +1,3 @@
+//! Work done away from the request that asked for it.
+
+pub(crate) mod archive;
