@@ -321,7 +321,7 @@ pub(crate) struct ImportOutcome {
     pub(crate) duplicates: u64,
     /// Messages not stored because their room is refused.
     pub(crate) refused: u64,
-    /// Rooms the batch created, by name.
+    /// Rooms the batch created, by name (as are the other lists).
     pub(crate) rooms_created: Vec<String>,
     /// Rooms whose messages were refused: a direct conversation, or a room that exists and
     /// is not the importer's while the batch may not go into existing rooms.

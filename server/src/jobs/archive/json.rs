@@ -4,9 +4,10 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io::{self, BufRead, Read};
+use std::ops::ControlFlow;
 use std::rc::Rc;
 
-use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// One record ran past its limit: the reason inside the I/O error [`Budgeted`] returns.
@@ -46,15 +47,17 @@ pub(crate) enum ArrayError {
     /// Reading the entry failed (the archive's limits among others): see
     /// [`crate::jobs::archive::limits::reading`].
     Io(io::Error),
+    /// The caller's `each` asked to stop.
+    Stopped,
 }
 
 /// Calls `each` with the index (from 1) and the JSON text of every element of the array that
-/// `reader` holds, in order, reading one element at a time, each at most `max` bytes. Returns
-/// how many there were.
+/// `reader` holds, in order, reading one element at a time, each at most `max` bytes, until
+/// `each` breaks. Returns how many there were.
 pub(crate) fn for_each_element<R: Read>(
     reader: R,
     max: u64,
-    mut each: impl FnMut(u64, &RawValue),
+    mut each: impl FnMut(u64, &RawValue) -> ControlFlow<()>,
 ) -> Result<u64, ArrayError> {
     let used = Rc::new(Cell::new(0));
     let budgeted = Budgeted {
@@ -64,9 +67,11 @@ pub(crate) fn for_each_element<R: Read>(
     };
     let mut de = serde_json::Deserializer::from_reader(budgeted);
     let index = Cell::new(0);
+    let stopped = Cell::new(false);
     let visitor = Elements {
         used: &used,
         index: &index,
+        stopped: &stopped,
         each: &mut each,
     };
     let ended = de
@@ -74,7 +79,9 @@ pub(crate) fn for_each_element<R: Read>(
         .and_then(|n| de.end().map(|()| n));
     ended.map_err(|error| {
         let index = index.get();
-        if error.is_io() {
+        if stopped.get() {
+            ArrayError::Stopped
+        } else if error.is_io() {
             let e = io::Error::from(error);
             if e.get_ref().is_some_and(|r| r.is::<RecordTooBig>()) {
                 ArrayError::TooBig { index }
@@ -90,10 +97,11 @@ pub(crate) fn for_each_element<R: Read>(
 struct Elements<'a, F> {
     used: &'a Cell<u64>,
     index: &'a Cell<u64>,
+    stopped: &'a Cell<bool>,
     each: &'a mut F,
 }
 
-impl<'de, F: FnMut(u64, &RawValue)> Visitor<'de> for Elements<'_, F> {
+impl<'de, F: FnMut(u64, &RawValue) -> ControlFlow<()>> Visitor<'de> for Elements<'_, F> {
     type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -108,7 +116,10 @@ impl<'de, F: FnMut(u64, &RawValue)> Visitor<'de> for Elements<'_, F> {
                 self.index.set(self.index.get() - 1);
                 return Ok(self.index.get());
             };
-            (self.each)(self.index.get(), &element);
+            if (self.each)(self.index.get(), &element).is_break() {
+                self.stopped.set(true);
+                return Err(A::Error::custom("stopped"));
+            }
         }
     }
 }
@@ -171,6 +182,11 @@ mod tests {
         let mut seen = Vec::new();
         let ended = for_each_element(json.as_bytes(), max, |i, raw| {
             seen.push((i, raw.get().to_owned()));
+            if raw.get() == r#""stop""# {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         });
         (seen, ended.map_err(|e| format!("{e:?}")))
     }

@@ -114,8 +114,8 @@ pub(crate) enum At {
     File,
     /// A line of an export's conversation, from 1.
     Line(u64),
-    /// A message of a Slack day, from 1.
-    Message(u64),
+    /// An element of a Slack file's array (a message, a user), from 1.
+    Record(u64),
 }
 
 impl fmt::Display for At {
@@ -123,7 +123,7 @@ impl fmt::Display for At {
         match self {
             At::File => Ok(()),
             At::Line(n) => write!(f, ", line {n}"),
-            At::Message(n) => write!(f, ", message {n}"),
+            At::Record(n) => write!(f, ", record {n}"),
         }
     }
 }

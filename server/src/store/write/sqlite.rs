@@ -304,7 +304,10 @@ impl SqliteWriter {
                 outcome.rooms_touched.push(head);
             }
         }
+        // By name, as Postgres's are.
         outcome.rooms_touched.sort_by(|a, b| a.room.cmp(&b.room));
+        outcome.rooms_created.sort_unstable();
+        outcome.rooms_refused.sort_unstable();
         Ok(outcome)
     }
 }
