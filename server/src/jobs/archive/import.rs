@@ -14,9 +14,9 @@ use crate::socket::writer::Writer;
 use crate::store::write::WriterConnection;
 use crate::store::{Head, IMPORT_SENDER, ImportBatch, ImportOutcome, StoreError};
 
-/// Records stored in one transaction. Large enough that a commit's fsync is shared by
-/// thousands; small enough that the writer's posts do not wait long behind one.
-pub(crate) const BATCH: usize = 2_000;
+/// Records stored in one transaction. Large enough that a commit's fsync is shared by a
+/// thousand; small enough that the posts waiting for the writer do not wait long behind one.
+pub(crate) const BATCH: usize = 1_000;
 
 /// What kind of archive an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,8 +150,8 @@ pub(crate) async fn import_from<S: ImportSink>(
         match item {
             Read::Opened(format, p) => {
                 summary.format = Some(format);
-                let (done, total) = p.now();
-                progress(done, total);
+                // From nothing, whatever the reader has expanded since it sent this.
+                progress(0, p.now().1);
                 archive = Some(p);
             }
             Read::Error(e) => {
