@@ -666,3 +666,26 @@ async fn a_process_of_its_own_imports_through_its_own_connection() {
     let rooms: Vec<&str> = summary.rooms.iter().map(|h| h.room.as_str()).collect();
     assert_eq!(rooms, ["dev-ops", "general"]);
 }
+
+/// The job queue runs exports and imports on its tasks: their futures must be `Send`.
+#[test]
+fn exports_and_imports_can_run_on_any_task() {
+    fn sendable<F: std::future::Future + Send>(_: F) {}
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = runtime.block_on(Store::open("sqlite::memory:")).unwrap();
+    let _guard = runtime.enter();
+    let (mut writer, _) = writer(&store);
+    let path = Path::new("nowhere.zip");
+    let options = ImportOptions::by_the_server();
+    sendable(export_to(&store, &[], path, &mut |_, _| {}));
+    sendable(import_from(
+        path,
+        &mut writer,
+        &options,
+        &mut |_| {},
+        &mut |_, _| {},
+    ));
+}
