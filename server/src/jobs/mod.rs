@@ -4,6 +4,7 @@
 //! progress and its end are in the row, which the server passes on to the owner's sockets
 //! (`socket::jobs`), whichever process ran it.
 
+pub(crate) mod archive;
 pub(crate) mod delivery;
 pub(crate) mod export;
 pub(crate) mod files;

@@ -20,7 +20,9 @@ use crate::socket::emit::broadcast;
 use crate::socket::lagging::Lagging;
 use crate::socket::recent::Recent;
 use crate::store::write::{self, Change, Pending, WriterConnection, Written};
-use crate::store::{Backend, Claim, NewMessage, OffsetInUse, Store, StoreError};
+use crate::store::{
+    Backend, Claim, ImportBatch, ImportOutcome, NewMessage, OffsetInUse, Store, StoreError,
+};
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;
@@ -67,6 +69,13 @@ impl OwnedMessage {
 enum Job {
     Post(Post),
     Change(Pending),
+    Import(Import),
+}
+
+/// An import's batch and whom to tell how it went.
+struct Import {
+    batch: ImportBatch,
+    tell: oneshot::Sender<Result<ImportOutcome, StoreError>>,
 }
 
 struct Post {
@@ -171,6 +180,19 @@ impl Writer {
         }
     }
 
+    /// Stores an import's batch (see [`crate::store::write::WriterConnection::import`]) in a
+    /// transaction of its own, between the posts' batches, and without broadcasting its
+    /// messages: the rooms it touched are announced their new heads instead, so that their
+    /// members catch up, and catch-ups read them again. Its outcome, once committed.
+    pub(crate) async fn import(&self, batch: ImportBatch) -> Result<ImportOutcome, StoreError> {
+        let (tell, told) = oneshot::channel();
+        self.queue
+            .send(Job::Import(Import { batch, tell }))
+            .await
+            .map_err(|_| StoreError::not_written())?;
+        told.await.map_err(|_| StoreError::not_written())?
+    }
+
     /// Makes `change` in the writer's next transaction: its outcome, once committed. The
     /// typed methods below are what the rest of the server calls.
     async fn change(&self, change: Change) -> Result<write::Outcome, StoreError> {
@@ -192,83 +214,139 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Held across "commit, then broadcast": see `Chat::order`.
         let _order = shared.order.lock().await;
-        let started = std::time::Instant::now();
         let mut posts = Vec::with_capacity(batch.len());
         let mut changes = Vec::new();
+        let mut imports = Vec::new();
         for job in batch.drain(..) {
             match job {
                 Job::Post(post) => posts.push(post),
                 Job::Change(change) => changes.push(change),
+                Job::Import(import) => imports.push(import),
             }
         }
-        let made = changes.len();
-        let messages: Vec<NewMessage> = posts.iter().map(|p| p.message.as_new()).collect();
-        // Blocking, and meant to be: this thread has nothing else to do meanwhile.
-        if conn.is_none() {
-            match shared.store.writer_connection().await {
-                Ok(c) => conn = Some(c),
-                Err(e) => error!(error = %e, "the writer cannot open its connection"),
+        // Posts and changes first: an import's batch is long, and they should not wait for it.
+        if !(posts.is_empty() && changes.is_empty()) {
+            write(&shared, &mut conn, posts, changes).await;
+        }
+        for import in imports {
+            store_import(&shared, &mut conn, import).await;
+        }
+    }
+}
+
+/// Opens the writer's connection unless it is open.
+async fn connect<'c>(
+    shared: &Shared,
+    conn: &'c mut Option<WriterConnection>,
+) -> Option<&'c mut WriterConnection> {
+    if conn.is_none() {
+        match shared.store.writer_connection().await {
+            Ok(c) => *conn = Some(c),
+            Err(e) => error!(error = %e, "the writer cannot open its connection"),
+        }
+    }
+    conn.as_mut()
+}
+
+/// Stores an import's batch, then tells the rooms it touched (see [`Writer::import`]).
+async fn store_import(shared: &Shared, conn: &mut Option<WriterConnection>, import: Import) {
+    let Import { batch, tell } = import;
+    let stored = match connect(shared, conn).await {
+        Some(c) => c.import(&batch).await,
+        None => Err(StoreError::not_written()),
+    };
+    match &stored {
+        Ok(outcome) => {
+            for head in &outcome.rooms_touched {
+                // A catch-up that read the room before must read it again, and its members
+                // hear its head once the writer pauses.
+                shared.recent.edited(&head.room);
+                shared.lagging.mark(&head.room);
             }
+            debug!(
+                stored = outcome.stored,
+                duplicates = outcome.duplicates,
+                "import batch written"
+            );
         }
-        let written = match &mut conn {
-            Some(conn) => conn.write(changes, &messages).await,
-            // The changes' callers learn it as their `Pending` is dropped.
-            None => Err(StoreError::not_written()),
-        };
-        if written.is_err() {
-            // Start afresh with a new connection next time.
-            conn = None;
+        Err(e) => {
+            error!(messages = batch.messages.len(), error = %e, "storing an import batch failed");
+            *conn = None;
         }
-        drop(messages);
-        let Written { told, outcomes } = match written {
-            Ok(written) => written,
-            Err(e) => {
-                // The changes' callers learn it as their `Told` is dropped.
-                error!(posts = posts.len(), changes = made, error = %e, "committing a batch failed");
-                for post in posts {
-                    post.answer.give(Err(ChatError::Unavailable));
-                }
+    }
+    let _ = tell.send(stored);
+}
+
+/// Stores `posts` and makes `changes` in one transaction, then broadcasts the new messages in
+/// order and answers every caller.
+async fn write(
+    shared: &Shared,
+    conn: &mut Option<WriterConnection>,
+    posts: Vec<Post>,
+    changes: Vec<Pending>,
+) {
+    let started = std::time::Instant::now();
+    let made = changes.len();
+    let messages: Vec<NewMessage> = posts.iter().map(|p| p.message.as_new()).collect();
+    // Blocking, and meant to be: this thread has nothing else to do meanwhile.
+    let written = match connect(shared, conn).await {
+        Some(conn) => conn.write(changes, &messages).await,
+        // The changes' callers learn it as their `Pending` is dropped.
+        None => Err(StoreError::not_written()),
+    };
+    if written.is_err() {
+        // Start afresh with a new connection next time.
+        *conn = None;
+    }
+    drop(messages);
+    let Written { told, outcomes } = match written {
+        Ok(written) => written,
+        Err(e) => {
+            // The changes' callers learn it as their `Told` is dropped.
+            error!(posts = posts.len(), changes = made, error = %e, "committing a batch failed");
+            for post in posts {
+                post.answer.give(Err(ChatError::Unavailable));
+            }
+            return;
+        }
+    };
+    let committed = started.elapsed();
+    for tell in told {
+        tell();
+    }
+    let stored = posts.len();
+    for (job, outcome) in posts.into_iter().zip(outcomes) {
+        let inserted = match outcome {
+            Ok(inserted) => inserted,
+            Err(OffsetInUse) => {
+                job.answer.give(Err(ChatError::OffsetInUse));
                 continue;
             }
         };
-        let committed = started.elapsed();
-        for tell in told {
-            tell();
+        let stored = inserted.message;
+        let posted = Posted {
+            id: stored.id,
+            ts: stored.created_at,
+            seq: stored.seq,
+        };
+        // A repeated offset is not broadcast again; only the ack repeats. On Postgres its
+        // first commit may never have been broadcast, though: its node died right after
+        // it, or the commit's answer was lost on the way back. The room's head is
+        // announced instead, and members without it sync. (On SQLite the commit and its
+        // broadcast are one step of one process, whose death every socket sees.)
+        if inserted.created {
+            shared.metrics.record_stored();
+            let room = stored.room.clone();
+            let event = ChatMessage::from(stored);
+            shared.recent.appended(&event);
+            let sent = broadcast(job.to, &event).await;
+            shared.lagging.record(&shared.metrics, &room, sent);
+        } else if shared.store.backend() == Backend::Postgres {
+            shared.lagging.mark(&stored.room);
         }
-        let stored = posts.len();
-        for (job, outcome) in posts.into_iter().zip(outcomes) {
-            let inserted = match outcome {
-                Ok(inserted) => inserted,
-                Err(OffsetInUse) => {
-                    job.answer.give(Err(ChatError::OffsetInUse));
-                    continue;
-                }
-            };
-            let stored = inserted.message;
-            let posted = Posted {
-                id: stored.id,
-                ts: stored.created_at,
-                seq: stored.seq,
-            };
-            // A repeated offset is not broadcast again; only the ack repeats. On Postgres its
-            // first commit may never have been broadcast, though: its node died right after
-            // it, or the commit's answer was lost on the way back. The room's head is
-            // announced instead, and members without it sync. (On SQLite the commit and its
-            // broadcast are one step of one process, whose death every socket sees.)
-            if inserted.created {
-                shared.metrics.record_stored();
-                let room = stored.room.clone();
-                let event = ChatMessage::from(stored);
-                shared.recent.appended(&event);
-                let sent = broadcast(job.to, &event).await;
-                shared.lagging.record(&shared.metrics, &room, sent);
-            } else if shared.store.backend() == Backend::Postgres {
-                shared.lagging.mark(&stored.room);
-            }
-            job.answer.give(Ok(posted));
-        }
-        debug!(posts = stored, changes = made, ?committed, total = ?started.elapsed(), "batch written");
+        job.answer.give(Ok(posted));
     }
+    debug!(posts = stored, changes = made, ?committed, total = ?started.elapsed(), "batch written");
 }
 
 /// The changes, as the rest of the server asks for them: plain values in, plain values out,

@@ -290,6 +290,65 @@ pub(crate) const GUEST_SENDER: &str = "guest";
 /// UUIDs, so it is nobody's.
 pub(crate) const EMITTER_SENDER: &str = "emitter";
 
+/// The sender of imported messages' offsets: each record's key is its offset, so that an
+/// archive imported again stores nothing new. Person ids are UUIDs, so it is nobody's.
+pub(crate) const IMPORT_SENDER: &str = "import";
+
+/// A message from an archive, stored as it was: its author, time and kind kept.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ImportedMessage {
+    /// A public room's name: a room the batch may write (see [`ImportBatch`]).
+    pub(crate) room: String,
+    /// The name it was written under at its source; nobody's name here, necessarily.
+    pub(crate) author: String,
+    pub(crate) text: String,
+    /// Milliseconds since the Unix epoch, at its source.
+    pub(crate) created_at: i64,
+    /// Stable per source record: the client offset of [`IMPORT_SENDER`].
+    pub(crate) key: String,
+    pub(crate) kind: Option<MessageKind>,
+}
+
+/// Imported messages to store in one transaction, numbered on from each room's newest `seq`
+/// in the order given.
+#[derive(Debug, Clone)]
+pub(crate) struct ImportBatch {
+    pub(crate) messages: Vec<ImportedMessage>,
+    /// Who imports (a person id, or [`IMPORT_SENDER`] for the server's own): the missing
+    /// rooms the batch creates are theirs (`rooms.created_by`), and they may write to them
+    /// again in a later batch or a later run.
+    pub(crate) importer: String,
+    /// Whether messages may also go to public rooms that exist and that `importer` did not
+    /// create (a moderator's import). Otherwise those rooms' messages are refused.
+    pub(crate) into_existing: bool,
+}
+
+/// What storing an [`ImportBatch`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ImportOutcome {
+    /// Messages stored now.
+    pub(crate) stored: u64,
+    /// Messages whose key was stored before (or earlier in the batch): not stored again.
+    pub(crate) duplicates: u64,
+    /// Messages not stored because their room is refused.
+    pub(crate) refused: u64,
+    /// Rooms the batch created, by name (as are the other lists).
+    pub(crate) rooms_created: Vec<String>,
+    /// Rooms whose messages were refused: a direct conversation, or a room that exists and
+    /// is not the importer's while the batch may not go into existing rooms.
+    pub(crate) rooms_refused: Vec<String>,
+    /// Each room that got messages, with its newest message after the batch.
+    pub(crate) rooms_touched: Vec<Head>,
+}
+
+/// A room's newest message: what a `room head` announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub(crate) room: String,
+    pub(crate) last_id: i64,
+    pub(crate) last_seq: i64,
+}
+
 /// A client offset its sender used before for another message (another room or text). Only a
 /// retry of the same message gets the stored one back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -651,6 +710,28 @@ impl Store {
         rows.truncate(limit);
         rows.reverse();
         Ok((rows, more))
+    }
+
+    /// Up to `limit` messages of `room` with a seq above `after` and up to `up_to`, oldest
+    /// first: a room read a page at a time, as it stood when its head was `up_to`.
+    pub(crate) async fn page_by_seq(
+        &self,
+        room: &str,
+        after: i64,
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq > $2 AND seq <= $3
+             ORDER BY seq LIMIT $4"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(room)
+            .bind(after)
+            .bind(up_to)
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?))
     }
 
     /// The id and seq of the newest message of `room`; `(0, 0)` when it has none.
@@ -1230,6 +1311,136 @@ mod tests {
                 .unwrap();
             assert!(matches!(reused, Err(OffsetInUse)));
             assert_eq!(store.latest("lobby", 10).await.unwrap().len(), 4);
+        }
+    }
+
+    fn imported(room: &str, key: &str, text: &str, at: i64) -> ImportedMessage {
+        ImportedMessage {
+            room: room.to_owned(),
+            author: "Ann Smith".to_owned(),
+            text: text.to_owned(),
+            created_at: at,
+            key: key.to_owned(),
+            kind: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_import_numbers_on_keeps_its_times_and_stores_each_key_once() {
+        for (_dir, store) in stores().await {
+            let old = store.insert(msg("before", None)).await.unwrap().message;
+            store.create_room("theirs", "p-bob", 1).await.unwrap();
+            let mut conn = store.writer_connection().await.unwrap();
+            let batch = |messages, into_existing| ImportBatch {
+                messages,
+                importer: "p-ann".to_owned(),
+                into_existing,
+            };
+            let joined = ImportedMessage {
+                kind: Some(MessageKind::Joined),
+                ..imported("general", "k0", "joined", 5)
+            };
+            let first = vec![
+                joined,
+                imported("general", "k1", "one", 10),
+                imported("lobby", "k2", "hello", 20),
+                imported("general", "k1", "one, again in the batch", 10),
+                imported("theirs", "k3", "not mine", 30),
+                imported("general", "k4", "two", 40),
+            ];
+            // Not into existing rooms: the lobby and bob's room are refused.
+            let outcome = conn.import(&batch(first.clone(), false)).await.unwrap();
+            let general = store.head("general").await.unwrap();
+            assert_eq!(
+                outcome,
+                ImportOutcome {
+                    stored: 3,
+                    duplicates: 1,
+                    refused: 2,
+                    rooms_created: vec!["general".to_owned()],
+                    rooms_refused: vec!["lobby".to_owned(), "theirs".to_owned()],
+                    rooms_touched: vec![Head {
+                        room: "general".to_owned(),
+                        last_id: general.0,
+                        last_seq: 3,
+                    }],
+                }
+            );
+            let stored = store.latest("general", 10).await.unwrap();
+            let seen: Vec<_> = stored
+                .iter()
+                .map(|m| {
+                    (
+                        m.seq,
+                        m.text.as_str(),
+                        m.author.as_str(),
+                        m.created_at,
+                        m.kind,
+                    )
+                })
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    (1, "joined", "Ann Smith", 5, Some(MessageKind::Joined)),
+                    (2, "one", "Ann Smith", 10, None),
+                    (3, "two", "Ann Smith", 40, None),
+                ]
+            );
+            assert_eq!(
+                store.room_kind("general").await.unwrap(),
+                Some(RoomKind::Room)
+            );
+            // A moderator's import goes into existing rooms too; what was stored is not again.
+            let outcome = conn.import(&batch(first, true)).await.unwrap();
+            assert_eq!(
+                (outcome.stored, outcome.duplicates, outcome.refused),
+                (2, 4, 0)
+            );
+            assert!(outcome.rooms_created.is_empty());
+            let lobby = store.latest("lobby", 10).await.unwrap();
+            let texts: Vec<(i64, &str)> = lobby.iter().map(|m| (m.seq, m.text.as_str())).collect();
+            assert_eq!(texts, [(old.seq, "before"), (old.seq + 1, "hello")]);
+            // The room its import created stays the importer's to write to.
+            let more = vec![imported("general", "k5", "three", 50)];
+            let outcome = conn.import(&batch(more, false)).await.unwrap();
+            assert_eq!((outcome.stored, outcome.rooms_touched[0].last_seq), (1, 4));
+            // Posts after the import number on from its messages, on the same connection.
+            let post = NewMessage {
+                room: "general",
+                ..msg("live", None)
+            };
+            let posted = conn.insert_batch(&[post]).await.unwrap().remove(0).unwrap();
+            assert_eq!(posted.message.seq, 5);
+            // A direct conversation is never imported into.
+            store
+                .sql("INSERT INTO rooms (name, kind, created_at) VALUES ('dm:a:b', 'dm', 1)")
+                .await;
+            let dm = vec![imported("dm:a:b", "k6", "psst", 60)];
+            let outcome = conn.import(&batch(dm, true)).await.unwrap();
+            assert_eq!((outcome.stored, outcome.refused), (0, 1));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_room_is_read_by_seq_a_page_at_a_time_up_to_a_head() {
+        for (_dir, store) in stores().await {
+            for i in 1..=5 {
+                store.insert(msg(&format!("m{i}"), None)).await.unwrap();
+            }
+            let page = |after, up_to, limit| {
+                let store = store.clone();
+                async move {
+                    let rows = store
+                        .page_by_seq("lobby", after, up_to, limit)
+                        .await
+                        .unwrap();
+                    rows.iter().map(|m| m.seq).collect::<Vec<_>>()
+                }
+            };
+            assert_eq!(page(0, 4, 2).await, [1, 2]);
+            assert_eq!(page(2, 4, 10).await, [3, 4]);
+            assert_eq!(page(4, 4, 10).await, Vec::<i64>::new());
         }
     }
 

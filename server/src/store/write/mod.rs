@@ -5,10 +5,13 @@
 //! SQLite's on a blocking connection ([`sqlite`]), Postgres's on an async one ([`postgres`]).
 
 pub(crate) mod postgres;
+pub(crate) mod postgres_import;
 pub(crate) mod sqlite;
 pub(crate) mod sqlite_changes;
 
-use crate::store::{Claim, Inserted, NewMessage, OffsetInUse, StoreError};
+use crate::store::{
+    Claim, ImportBatch, ImportOutcome, Inserted, NewMessage, OffsetInUse, StoreError,
+};
 
 /// A change to people, rooms or memberships, made in the writer's next transaction. Each is
 /// documented where SQLite makes it ([`sqlite_changes`]); Postgres makes the same.
@@ -135,6 +138,24 @@ impl WriterConnection {
         match self {
             WriterConnection::Sqlite(c) => c.write(changes, messages),
             WriterConnection::Postgres(c) => c.write(changes, messages).await,
+        }
+    }
+
+    /// Stores an import's batch in one transaction of its own, creating its missing rooms (see
+    /// [`ImportBatch`]). A message whose key was stored before, by any import, is not stored
+    /// again: the same source record imported twice is stored once. Each room's messages are
+    /// numbered on from its newest `seq`, without holes, whatever their `created_at`. All or
+    /// nothing: on error, nothing is stored.
+    ///
+    /// Nothing is broadcast: the caller tells the rooms their new heads. SQLite's blocks the
+    /// thread, as [`WriterConnection::write`] does.
+    pub(crate) async fn import(
+        &mut self,
+        batch: &ImportBatch,
+    ) -> Result<ImportOutcome, StoreError> {
+        match self {
+            WriterConnection::Sqlite(c) => c.import(batch),
+            WriterConnection::Postgres(c) => c.import(batch).await,
         }
     }
 

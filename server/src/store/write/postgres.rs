@@ -15,10 +15,10 @@ use tracing::warn;
 
 use app::events::LOBBY;
 
-use crate::store::write::{Change, Outcome, Pending, Written, repeat};
+use crate::store::write::{Change, Outcome, Pending, Written, postgres_import, repeat};
 use crate::store::{
-    COLUMNS, Claim, Inserted, NewMessage, OffsetInUse, StoreError, StoredMessage,
-    message_kind_column, now_ms,
+    COLUMNS, Claim, ImportBatch, ImportOutcome, Inserted, NewMessage, OffsetInUse, StoreError,
+    StoredMessage, message_kind_column, now_ms,
 };
 
 /// How often a batch is tried when Postgres aborts it for a conflict with another node's.
@@ -71,6 +71,30 @@ impl PostgresWriter {
                 }
                 Err(e) if attempt < ATTEMPTS && is_conflict(&e) => {
                     warn!(attempt, error = %e, "a batch met another node's; trying it again");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// See [`crate::store::write::WriterConnection::import`].
+    pub(crate) async fn import(
+        &mut self,
+        batch: &ImportBatch,
+    ) -> Result<ImportOutcome, StoreError> {
+        let mut attempt = 1;
+        loop {
+            let tried = async {
+                let mut tx = self.conn.begin().await?;
+                let outcome = postgres_import::import(&mut tx, batch).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(outcome)
+            };
+            match tried.await {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) if attempt < ATTEMPTS && is_conflict(&e) => {
+                    warn!(attempt, error = %e, "an import batch met another node's; trying it again");
                     attempt += 1;
                 }
                 Err(e) => return Err(e.into()),

@@ -10,12 +10,14 @@ use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
+use app::events::RoomKind;
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, TransactionBehavior};
 
 use crate::store::write::{Pending, Written, repeat, sqlite_changes};
 use crate::store::{
-    COLUMNS, Inserted, NewMessage, OffsetInUse, StoreError, StoredMessage, WAL_AUTOCHECKPOINT,
-    message_kind_column, message_kind_of, now_ms, stored_message,
+    COLUMNS, Head, IMPORT_SENDER, ImportBatch, ImportOutcome, Inserted, NewMessage, OffsetInUse,
+    StoreError, StoredMessage, WAL_AUTOCHECKPOINT, message_kind_column, message_kind_of, now_ms,
+    room_kind_column, stored_message,
 };
 
 pub(crate) struct SqliteWriter {
@@ -197,6 +199,116 @@ impl SqliteWriter {
             }
         }
         Ok(Written { told, outcomes })
+    }
+}
+
+impl SqliteWriter {
+    /// See [`crate::store::write::WriterConnection::import`]: one transaction, one statement
+    /// per message, and no lookup of a repeated key (the insert's own uniqueness check finds
+    /// it, and a repeat takes no seq).
+    pub(crate) fn import(&mut self, batch: &ImportBatch) -> Result<ImportOutcome, StoreError> {
+        let SqliteWriter {
+            conn,
+            newest,
+            data_version,
+        } = self;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if version != *data_version || newest.len() > REMEMBERED_ROOMS {
+            newest.clear();
+        }
+        let now = now_ms();
+        let mut outcome = ImportOutcome::default();
+        // Each room of the batch: where it stands, or `None` when its messages are refused.
+        let mut rooms: HashMap<&str, Option<Head>> = HashMap::new();
+        {
+            let mut find =
+                tx.prepare_cached("SELECT kind, created_by FROM rooms WHERE name = ?1")?;
+            let mut create = tx.prepare_cached(
+                "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut newest_seq =
+                tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM messages WHERE room = ?1")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages
+                     (room, author, text, client_offset, created_at, kind, seq, sender)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (client_offset, sender) DO NOTHING",
+            )?;
+            let public = room_kind_column(RoomKind::Room);
+            for m in &batch.messages {
+                let room = match rooms.entry(m.room.as_str()) {
+                    Entry::Occupied(room) => room.into_mut(),
+                    Entry::Vacant(room) => {
+                        let found: Option<(String, Option<String>)> = find
+                            .query_row([&m.room], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()?;
+                        let writable = match found {
+                            None => {
+                                create.execute((&m.room, public, &batch.importer, now))?;
+                                outcome.rooms_created.push(m.room.clone());
+                                true
+                            }
+                            Some((kind, by)) => {
+                                kind == public
+                                    && (batch.into_existing
+                                        || by.as_deref() == Some(batch.importer.as_str()))
+                            }
+                        };
+                        if !writable {
+                            outcome.rooms_refused.push(m.room.clone());
+                            room.insert(None)
+                        } else {
+                            let last_seq = match newest.get(&m.room) {
+                                Some(&known) => known,
+                                None => newest_seq.query_row([&m.room], |r| r.get(0))?,
+                            };
+                            room.insert(Some(Head {
+                                room: m.room.clone(),
+                                last_id: 0,
+                                last_seq,
+                            }))
+                        }
+                    }
+                };
+                let Some(head) = room else {
+                    outcome.refused += 1;
+                    continue;
+                };
+                let inserted = insert.execute((
+                    &m.room,
+                    &m.author,
+                    &m.text,
+                    &m.key,
+                    m.created_at,
+                    m.kind.map(message_kind_column),
+                    head.last_seq + 1,
+                    IMPORT_SENDER,
+                ))?;
+                if inserted == 0 {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                head.last_seq += 1;
+                head.last_id = tx.last_insert_rowid();
+                outcome.stored += 1;
+            }
+        }
+        tx.commit()?;
+        *data_version = version;
+        for head in rooms.into_values().flatten() {
+            newest.insert(head.room.clone(), head.last_seq);
+            if head.last_id != 0 {
+                outcome.rooms_touched.push(head);
+            }
+        }
+        // By name, as Postgres's are.
+        outcome.rooms_touched.sort_by(|a, b| a.room.cmp(&b.room));
+        outcome.rooms_created.sort_unstable();
+        outcome.rooms_refused.sort_unstable();
+        Ok(outcome)
     }
 }
 
