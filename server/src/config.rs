@@ -247,6 +247,11 @@ pub struct WorkerConfig {
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
     pub concurrency: usize,
 
+    /// The nodes' Redis (`redis://host:port`), through which an import tells the rooms'
+    /// members to catch up; without it they see the messages at their next sync.
+    #[arg(long, env = "PALAVER_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
     /// As the server's `--webhooks-allow-private`.
     #[arg(
         long,

@@ -179,10 +179,12 @@ pub async fn run(
     let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
     let handlers = jobs::handlers(jobs::Needs {
         store: store.clone(),
+        sink: jobs::import::Sink::Server(chat.writer.clone()),
         webhooks_allow_private: config.webhooks_allow_private,
         webhook_timeout: config.webhook_timeout,
     })?;
     let deliveries = tokio::spawn(jobs::delivery::dispatch(store.clone(), chat.jobs.clone()));
+    let file_sweeper = tokio::spawn(jobs::files::sweep(store.clone()));
     let workers = (config.workers > 0).then(|| {
         tokio::spawn(
             jobs::runner::Runner::new(
@@ -255,6 +257,7 @@ pub async fn run(
     }
     job_watch.abort();
     deliveries.abort();
+    file_sweeper.abort();
     sweeper.abort();
     announcer.abort();
     peers.abort();

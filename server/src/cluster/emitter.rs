@@ -311,6 +311,24 @@ async fn heads(
     Ok(sent)
 }
 
+/// Sends each of `heads` as `room head` to its room's sockets on every node, from a process
+/// with no sockets (`palaver worker` after an import), so that members catch up.
+pub(crate) async fn announce_heads(
+    redis_url: &str,
+    heads: &[crate::store::Head],
+) -> Result<(), EmitError> {
+    let redis = Publisher::connect(redis_url).await?;
+    for h in heads {
+        let head = RoomHead {
+            room: h.room.clone(),
+            last_id: h.last_id,
+            last_seq: h.last_seq,
+        };
+        redis.send(vec![h.room.clone()], &head).await?;
+    }
+    Ok(())
+}
+
 /// One connection to the cluster's Redis, publishing the adapter's requests.
 struct Publisher {
     conn: MultiplexedConnection,

@@ -45,7 +45,7 @@ impl Handler for Deliveries {
                         if n < PAGE {
                             break;
                         }
-                        job.progress(delivered, None, None).await?;
+                        job.progress(delivered, None).await?;
                     }
                     Ok(Outcome::Gone) => break,
                     Err(PendingError::Store(e)) => return Err(e.into()),

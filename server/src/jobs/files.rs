@@ -84,6 +84,25 @@ pub(crate) async fn spool(store: &Store, id: BlobId, path: &Path) -> Result<u64,
     Ok(bytes)
 }
 
+/// Deletes the files past their time (exports no longer offered, archives never imported),
+/// every ten minutes, forever.
+pub(crate) async fn sweep(store: Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match store.expired_blobs(crate::store::now_ms()).await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = store.delete_blob(id).await {
+                        tracing::warn!(error = %e, "deleting an expired file failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for expired files failed"),
+        }
+    }
+}
+
 fn terms(id: BlobId, expires_at: i64) -> String {
     format!("file:{id}:{expires_at}")
 }

@@ -16,7 +16,6 @@
 
 // The job queue drives the delivery (issue 20's integration); until it does, only the tests
 // and `/admin`'s URL check call into this module.
-#![allow(dead_code)]
 
 pub(crate) mod guard;
 

@@ -130,6 +130,8 @@ impl Queue {
 /// What the job kinds need, in the server or in `palaver worker`.
 pub(crate) struct Needs {
     pub(crate) store: Store,
+    /// Where imports store their messages.
+    pub(crate) sink: import::Sink,
     /// Whether outgoing webhooks may go to loopback and private addresses.
     pub(crate) webhooks_allow_private: bool,
     pub(crate) webhook_timeout: Duration,
@@ -146,13 +148,59 @@ pub enum StartError {
 pub(crate) fn handlers(needs: Needs) -> Result<Handlers, StartError> {
     let client = hooks::Client::new(needs.webhooks_allow_private, needs.webhook_timeout)
         .map_err(|e| StartError::Webhooks(e.to_string()))?;
-    Ok(Handlers::default().with(
-        JobKind::Webhook,
-        delivery::Deliveries {
-            store: needs.store.clone(),
-            client,
-        },
-    ))
+    Ok(Handlers::default()
+        .with(
+            JobKind::Webhook,
+            delivery::Deliveries {
+                store: needs.store.clone(),
+                client,
+            },
+        )
+        .with(
+            JobKind::Export,
+            export::Exports {
+                store: needs.store.clone(),
+            },
+        )
+        .with(
+            JobKind::Import,
+            import::Imports {
+                store: needs.store.clone(),
+                sink: needs.sink,
+            },
+        ))
+}
+
+/// How often a long step's progress is recorded.
+const REPORT_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs `step`, recording the progress it keeps in `counts` (done, total) every
+/// [`REPORT_EVERY`] meanwhile; [`JobError::Lost`] if another worker takes the job over.
+pub(crate) async fn report_while<T>(
+    job: &Claimed,
+    counts: &Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
+    step: impl Future<Output = T>,
+) -> Result<T, JobError> {
+    use std::sync::atomic::Ordering;
+    let report = async {
+        let mut every = tokio::time::interval(REPORT_EVERY);
+        let mut told = None;
+        loop {
+            every.tick().await;
+            let now = (
+                counts.0.load(Ordering::Relaxed),
+                counts.1.load(Ordering::Relaxed),
+            );
+            if told != Some(now) {
+                job.progress(now.0, Some(now.1)).await?;
+                told = Some(now);
+            }
+        }
+    };
+    tokio::select! {
+        done = step => Ok(done),
+        lost = report => lost,
+    }
 }
 
 /// How long a claim lasts without a word from its worker; the worker renews it well before.
@@ -177,24 +225,10 @@ impl Claimed {
             .map_err(|e| JobError::Fatal(format!("the job's payload cannot be read: {e}")))
     }
 
-    /// What an earlier attempt recorded with [`Claimed::progress`] as its checkpoint.
-    pub(crate) fn checkpoint<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        self.row
-            .result
-            .as_deref()
-            .and_then(|r| serde_json::from_str(r).ok())
-    }
-
-    /// Records `done` of `total` and, when given, a checkpoint a later attempt resumes from;
-    /// renews the claim. [`JobError::Lost`] when another worker has the job now: stop.
-    pub(crate) async fn progress(
-        &self,
-        done: u64,
-        total: Option<u64>,
-        checkpoint: Option<&serde_json::Value>,
-    ) -> Result<(), JobError> {
+    /// Records `done` of `total`, and renews the claim. [`JobError::Lost`] when another
+    /// worker has the job now: stop.
+    pub(crate) async fn progress(&self, done: u64, total: Option<u64>) -> Result<(), JobError> {
         let now = now_ms();
-        let checkpoint = checkpoint.map(|c| c.to_string());
         let held = self
             .store
             .job_progress(
@@ -202,7 +236,6 @@ impl Claimed {
                 &self.worker,
                 i64::try_from(done).unwrap_or(i64::MAX),
                 total.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
-                checkpoint.as_deref(),
                 now,
                 now + self.lease.as_millis() as i64,
             )

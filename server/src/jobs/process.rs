@@ -36,6 +36,9 @@ pub async fn work(
     let store = Store::open(&config.database_url).await?;
     let handlers = jobs::handlers(jobs::Needs {
         store: store.clone(),
+        sink: jobs::import::Sink::Own {
+            redis_url: config.redis_url.clone(),
+        },
         webhooks_allow_private: config.webhooks_allow_private,
         webhook_timeout: config.webhook_timeout,
     })?;

@@ -253,7 +253,7 @@ mod tests {
                 if run < self.failures {
                     return Err(JobError::Retry(format!("failure {run}")));
                 }
-                job.progress(7, Some(7), None).await?;
+                job.progress(7, Some(7)).await?;
                 Ok(Some(serde_json::json!({"summary": "made"})))
             })
         }
@@ -269,7 +269,7 @@ mod tests {
     impl Handler for Endless {
         fn run<'a>(&'a self, job: &'a Claimed) -> JobFuture<'a> {
             Box::pin(async move {
-                job.progress(1, None, None).await?;
+                job.progress(1, None).await?;
                 std::future::pending().await
             })
         }

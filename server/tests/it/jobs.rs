@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use app::events::{
-    AdminJobs, CreateOutgoingWebhook, Event as _, ListDeadLetters, ListJobs, SendMessage,
-    StartExport,
+    AdminJobs, CreateOutgoingWebhook, CreateRoom, Event as _, History, ListDeadLetters, ListJobs,
+    SendMessage, StartExport,
 };
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -223,4 +223,105 @@ async fn an_upload_needs_a_token_a_format_and_a_body_within_the_limit() {
     let jobs = made(&mut admin, AdminJobs::NAME, json!({})).await;
     assert_eq!(jobs["jobs"][0]["id"], job);
     assert_eq!(jobs["jobs"][0]["kind"], "import");
+}
+
+/// GETs `path` and returns the status and the body's bytes, as they are.
+async fn get_bytes(addr: std::net::SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).await.unwrap();
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&all[9..12]).parse().unwrap();
+    (status, all[end + 4..].to_vec())
+}
+
+/// The next `job` event `client` hears whose job is in `state`.
+async fn job_in(client: &mut SioClient, state: &str) -> Value {
+    admin_job_in(client, state).await
+}
+
+async fn say_in(client: &mut SioClient, room: &str, text: &str) {
+    let (ack, _) = client
+        .request(
+            SendMessage::NAME,
+            vec![json!(text), json!(text), json!(room)],
+        )
+        .await;
+    assert!(ack[0]["error"].is_null(), "{ack}");
+}
+
+#[tokio::test]
+async fn a_room_exported_on_one_server_is_imported_whole_into_another() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    made(&mut ann, CreateRoom::NAME, json!({"name": "team"})).await;
+    for text in ["one", "two", "three"] {
+        say_in(&mut ann, "team", text).await;
+    }
+    let started = made(&mut ann, StartExport::NAME, json!({"room": "team"})).await;
+    let job = started["job"].as_i64().unwrap();
+    let done = job_in(&mut ann, "done").await;
+    assert_eq!(done["id"], job);
+    assert_eq!(
+        (done["done"].as_u64(), done["total"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let link = done["download"].as_str().unwrap().to_owned();
+    let (status, zip) = get_bytes(server.addr, &link).await;
+    assert_eq!(status, 200);
+    assert!(zip.starts_with(b"PK"), "a ZIP");
+    // A link altered, or of another file, is refused.
+    let (forged, _) = get_bytes(server.addr, &link.replace("sig=", "sig=A")).await;
+    assert_eq!(forged, 403);
+    // Into a fresh server: bob's import makes the room, and bob is in it.
+    let fresh = TestServer::start().await;
+    let mut bob = fresh.client(json!({"name": "bob"})).await;
+    let token = bob.session.clone().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let wrong = http_request(fresh.addr, "POST", "/imports?format=slack", &auth, &zip).await;
+    assert_eq!(wrong.status, 202);
+    let dead = job_in(&mut bob, "dead").await;
+    assert!(
+        dead["summary"]
+            .as_str()
+            .unwrap()
+            .contains("not a Slack export"),
+        "{dead}"
+    );
+    let uploaded = http_request(fresh.addr, "POST", "/imports?format=palaver", &auth, &zip).await;
+    assert_eq!(uploaded.status, 202, "{}", uploaded.body);
+    let done = job_in(&mut bob, "done").await;
+    assert_eq!(done["id"], uploaded.json()["job"]);
+    assert!(
+        done["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 message(s) imported"),
+        "{done}"
+    );
+    let page = made(&mut bob, History::NAME, json!({"room": "team"})).await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m[0].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["one", "two", "three"]);
+    // Again: nothing new.
+    let again = http_request(fresh.addr, "POST", "/imports?format=palaver", &auth, &zip).await;
+    assert_eq!(again.status, 202);
+    let done = job_in(&mut bob, "done").await;
+    assert!(
+        done["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("0 message(s) imported, 3 already there"),
+        "{done}"
+    );
 }

@@ -11,8 +11,10 @@ use crate::jobs::archive::limits::{ArchiveError, At, Limits, Problem, RecordErro
 use crate::jobs::archive::zipped::{Archive, Progress};
 use crate::jobs::archive::{ImportRecord, Sink, palaver, slack};
 use crate::socket::writer::Writer;
+#[cfg(test)]
+use crate::store::IMPORT_SENDER;
 use crate::store::write::WriterConnection;
-use crate::store::{Head, IMPORT_SENDER, ImportBatch, ImportOutcome, StoreError};
+use crate::store::{Head, ImportBatch, ImportOutcome, StoreError};
 
 /// Records stored in one transaction. Large enough that a commit's fsync is shared by a
 /// thousand; small enough that the posts waiting for the writer do not wait long behind one.
@@ -51,6 +53,7 @@ impl ImportOptions {
     }
 
     /// The defaults, for an import by the server itself, into any room.
+    #[cfg(test)]
     pub(crate) fn by_the_server() -> ImportOptions {
         ImportOptions {
             into_existing: true,

@@ -169,7 +169,6 @@ impl WriterConnection {
     }
 
     /// Makes one change in a transaction of its own.
-    #[cfg(test)]
     pub(crate) async fn apply(&mut self, change: Change) -> Result<Outcome, StoreError> {
         let (tell, told) = std::sync::mpsc::channel();
         let pending = Pending::new(change, move |o| {
