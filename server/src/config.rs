@@ -191,6 +191,27 @@ pub enum Command {
     /// Redis. Prints what it did as JSON; exits with 2 when the request is wrong (an unknown
     /// room or person, an invalid text), 1 when something failed on the way.
     Emit(EmitConfig),
+    /// Copy the database to PATH while the server runs: a SQLite file (`VACUUM INTO`), or a
+    /// Postgres dump (`pg_dump --format=custom`, read back with `pg_restore`). Prints what it
+    /// made as JSON; exits with 2 when the request is wrong (PATH exists, an unusable URL), 1
+    /// when the copy failed.
+    Backup(BackupConfig),
+}
+
+/// `palaver backup`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupConfig {
+    /// Where to write the copy; it must not exist.
+    pub path: PathBuf,
+
+    /// The server's database, as it was given (`sqlite://FILE` or `postgres://…`).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/palaver.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
 }
 
 /// `palaver emit`'s flags.

@@ -31,10 +31,11 @@ use tracing::info;
 pub use cluster::driver::ClusterError;
 pub use cluster::emitter::{Announced, Emission, EmitError, Emitted, HeadsSent, emit};
 pub use cluster::{Bus, SocketRef};
-pub use config::{Cli, Command, Config, EmitConfig};
+pub use config::{BackupConfig, Cli, Command, Config, EmitConfig};
 pub use http::origin::AddressError;
 pub use secrets::SecretError;
-pub use store::StoreError;
+pub use store::backup::{BackupError, BackupSummary, backup};
+pub use store::{Backend, StoreError};
 pub use throttle::{Limit, LimitError};
 
 /// The largest Engine.IO message accepted, in bytes. A 4,000-character message is at most

@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+mod backup;
 mod catchup;
 mod chat;
 mod cluster;
