@@ -161,6 +161,20 @@ pub struct Config {
     )]
     pub counts_to_everyone_up_to: usize,
 
+    /// Where scheduled backups go (`palaver-backup-<UTC time>.sqlite3`, or `.pgdump` on
+    /// Postgres). Default: none, no scheduled backups.
+    #[arg(long, env = "PALAVER_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How often a scheduled backup is taken (`24h`, `90m`), when `--backup-dir` is set.
+    #[arg(long, env = "PALAVER_BACKUP_EVERY", default_value = "24h", value_parser = backup_every)]
+    pub backup_every: Duration,
+
+    /// How many scheduled backups are kept: after each, the oldest `palaver-backup-*` files in
+    /// `--backup-dir` beyond this many are deleted.
+    #[arg(long, env = "PALAVER_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: u32,
+
     /// What `/admin` clients must present. Default: generated and printed on first start, and
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
@@ -250,6 +264,14 @@ fn notice_window(s: &str) -> Result<Duration, String> {
     parse_duration(s.trim()).ok_or_else(|| format!("expected a duration like 60s or 1m, not `{s}`"))
 }
 
+fn backup_every(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim())
+        .filter(|d| *d >= Duration::from_secs(60))
+        .ok_or_else(|| {
+            format!("expected a duration of a minute or more, like 24h or 90m, not `{s}`")
+        })
+}
+
 impl Config {
     /// A configuration for `database_url` with every other option at its default.
     pub fn with_database(database_url: impl Into<String>) -> Config {
@@ -285,6 +307,9 @@ impl Config {
             data_dir: None,
             session_secret: None,
             admin_token: None,
+            backup_dir: None,
+            backup_every: Duration::from_secs(24 * 3600),
+            backup_keep: 7,
         }
     }
 
@@ -392,6 +417,8 @@ mod tests {
                 c.mark_limit,
                 c.name_limit,
                 c.notice_window,
+                c.backup_every,
+                c.backup_keep,
             )
         };
         assert_eq!(limits(&parsed), limits(&built));
@@ -411,5 +438,54 @@ mod tests {
             (Limit::Off, Duration::ZERO)
         );
         assert!(Config::try_parse_from(["palaver", "--dm-limit", "lots"]).is_err());
+    }
+
+    #[test]
+    fn scheduled_backups_are_off_until_given_a_directory() {
+        let parsed = Config::try_parse_from(["palaver"]).unwrap();
+        assert_eq!(parsed.backup_dir, None);
+        let on = Config::try_parse_from([
+            "palaver",
+            "--backup-dir",
+            "/var/backups/palaver",
+            "--backup-every",
+            "6h",
+            "--backup-keep",
+            "28",
+        ])
+        .unwrap();
+        assert_eq!(
+            (on.backup_dir.as_deref(), on.backup_every, on.backup_keep),
+            (
+                Some(std::path::Path::new("/var/backups/palaver")),
+                Duration::from_secs(6 * 3600),
+                28
+            )
+        );
+        for wrong in [
+            ["--backup-every", "0s"],
+            ["--backup-every", "30s"],
+            ["--backup-every", "daily"],
+            ["--backup-keep", "0"],
+        ] {
+            assert!(
+                Config::try_parse_from(["palaver", wrong[0], wrong[1]]).is_err(),
+                "{wrong:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backup_takes_a_path_and_the_server_s_database() {
+        let cli = Cli::try_parse_from(["palaver", "backup", "/tmp/x.sqlite3"]).unwrap();
+        let Some(Command::Backup(backup)) = cli.command else {
+            panic!("not backup");
+        };
+        assert_eq!(backup.path, PathBuf::from("/tmp/x.sqlite3"));
+        assert_eq!(backup.database_url, "sqlite://data/palaver.db");
+        assert!(
+            Cli::try_parse_from(["palaver", "backup"]).is_err(),
+            "PATH is required"
+        );
     }
 }
