@@ -6,6 +6,7 @@ mod cluster;
 mod config;
 mod conversation;
 mod http;
+mod jobs;
 mod logging;
 mod metrics;
 mod secrets;
