@@ -1,6 +1,6 @@
 //! Backups: a consistent copy of the database, taken while the server runs.
 //!
-//! SQLite: `VACUUM INTO` on a read-only connection of its own. It reads one snapshot (a WAL
+//! SQLite: `VACUUM INTO` on a connection of its own that only reads. It reads one snapshot (a WAL
 //! read transaction), so the writer goes on committing meanwhile, and the copy holds exactly
 //! what was committed when it began. Postgres: `pg_dump --format=custom`, which also reads one
 //! snapshot; `pg_restore` reads it back.
@@ -188,13 +188,16 @@ fn partial_path(path: &Path) -> Result<PathBuf, BackupError> {
     Ok(dir.join(format!(".{name}.partial-{}", std::process::id())))
 }
 
-/// `VACUUM INTO` from a read-only connection of its own.
+/// `VACUUM INTO` from a connection of its own, which only reads the database (`query_only`
+/// would refuse even the copy). It is opened read-write, not read-only, so that with no server running it ends as the last connection
+/// and removes the `-wal` and `-shm` files it had to create: left behind, made by another user
+/// than the server's, they would keep the server from writing.
 async fn sqlite_copy(file: PathBuf, into: PathBuf) -> Result<(), BackupError> {
     tokio::task::spawn_blocking(move || {
         use rusqlite::OpenFlags;
         let db = rusqlite::Connection::open_with_flags(
             &file,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         db.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
         let into = into.to_str().ok_or_else(|| BackupError::Io {
@@ -507,6 +510,35 @@ mod tests {
             assert_eq!(std::fs::read(&taken[2]).unwrap(), before);
             store.close().await;
         }
+    }
+
+    /// With no server running, the copy leaves the database's directory as it found it: a
+    /// `-wal` or `-shm` left there by another user would keep the server from writing.
+    #[tokio::test]
+    async fn a_backup_of_a_stopped_server_s_file_leaves_nothing_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let url = format!("sqlite://{}", data.join("palaver.db").display());
+        Store::open(&url).await.unwrap().close().await;
+        let files = || {
+            let mut names: Vec<String> = std::fs::read_dir(&data)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        let before = files();
+        assert!(!before.iter().any(|n| n.ends_with("-wal")), "{before:?}");
+        let copy = dir.path().join("copy.sqlite3");
+        let summary = backup(&url, &copy).await.unwrap();
+        assert_eq!(summary.backend, Backend::Sqlite);
+        assert_eq!(files(), before);
+        let copied = rusqlite::Connection::open(&copy).unwrap();
+        let migrations: i64 = copied
+            .query_row("SELECT COUNT(*) FROM _sqlx_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert!(migrations > 0);
     }
 
     #[tokio::test]
