@@ -109,6 +109,10 @@ pub struct Config {
     #[arg(long, env = "PALAVER_CREATE_LIMIT", default_value = "5/1m")]
     pub create_limit: Limit,
 
+    /// Jobs started (exports, imports), per person.
+    #[arg(long, env = "PALAVER_JOB_LIMIT", default_value = "10/10m")]
+    pub job_limit: Limit,
+
     /// Direct conversations opened, per person.
     #[arg(long, env = "PALAVER_DM_LIMIT", default_value = "20/1m")]
     pub dm_limit: Limit,
@@ -174,11 +178,45 @@ pub struct Config {
     /// `--backup-dir` beyond this many are deleted.
     #[arg(long, env = "PALAVER_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub backup_keep: u32,
+    /// Jobs (imports, exports, webhook deliveries, backups) this server runs at once. 0 runs
+    /// none here: `palaver worker` processes run them instead.
+    #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+
+    /// The largest archive `POST /imports` takes, in bytes.
+    #[arg(long, env = "PALAVER_MAX_IMPORT_BYTES", default_value_t = 1 << 30)]
+    pub max_import_bytes: u64,
 
     /// What `/admin` clients must present. Default: generated and printed on first start, and
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Posts per incoming webhook (`N/PERIOD`, or `off`); over it, a post is answered 429.
+    #[arg(long, env = "PALAVER_WEBHOOK_LIMIT", default_value = "60/1m")]
+    pub webhook_limit: Limit,
+
+    /// Requests per bot token (`N/PERIOD`, or `off`), posts and reads together; over it, 429.
+    #[arg(long, env = "PALAVER_BOT_LIMIT", default_value = "120/1m")]
+    pub bot_limit: Limit,
+
+    /// Let outgoing webhooks send to loopback, private, link-local and other non-public
+    /// addresses. Off, they are refused, so that a webhook cannot reach into the server's own
+    /// network. For tests, and for receivers on the same network on purpose.
+    #[arg(
+        long,
+        env = "PALAVER_WEBHOOKS_ALLOW_PRIVATE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub webhooks_allow_private: bool,
+
+    /// How long one delivery of an outgoing webhook may take (connecting, sending and the
+    /// receiver's answer) before it counts as failed and is tried again later.
+    #[arg(long, env = "PALAVER_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub webhook_timeout: Duration,
 }
 
 /// The command line: `palaver` alone serves ([`Config`]); `palaver emit …` emits ([`EmitConfig`]).
@@ -210,6 +248,10 @@ pub enum Command {
     /// made as JSON; exits with 2 when the request is wrong (PATH exists, an unusable URL), 1
     /// when the copy failed.
     Backup(BackupConfig),
+    /// Run jobs (imports, exports, webhook deliveries, backups) in a process of their own,
+    /// beside the servers, on any node, as many as you like. Needs the nodes' Postgres.
+    /// Stops on SIGTERM or Ctrl-C, putting the jobs in hand back in the queue.
+    Worker(WorkerConfig),
 }
 
 /// `palaver backup`'s arguments.
@@ -226,6 +268,18 @@ pub struct BackupConfig {
         hide_env_values = true
     )]
     pub database_url: String,
+}
+
+/// `palaver worker`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerConfig {
+    /// The nodes' database: `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Jobs run at once.
+    #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
+    pub concurrency: usize,
 }
 
 /// `palaver emit`'s flags.
@@ -258,6 +312,12 @@ pub struct EmitConfig {
     /// The nodes' Redis: `redis://host:port`.
     #[arg(long, env = "PALAVER_REDIS_URL", hide_env_values = true)]
     pub redis_url: String,
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("expected a duration above zero like 10s or 500ms, not `{s}`"))
 }
 
 fn notice_window(s: &str) -> Result<Duration, String> {
@@ -297,6 +357,7 @@ impl Config {
             address_send_limit: Limit::every(200, Duration::from_secs(10)),
             join_limit: Limit::every(30, Duration::from_secs(60)),
             create_limit: Limit::every(5, Duration::from_secs(60)),
+            job_limit: Limit::every(10, Duration::from_secs(600)),
             dm_limit: Limit::every(20, Duration::from_secs(60)),
             read_limit: Limit::every(300, Duration::from_secs(60)),
             mark_limit: Limit::every(120, Duration::from_secs(10)),
@@ -304,12 +365,18 @@ impl Config {
             trusted_proxies: Vec::new(),
             notice_window: Duration::from_secs(60),
             counts_to_everyone_up_to: 1_000,
+            workers: 2,
+            max_import_bytes: 1 << 30,
             data_dir: None,
             session_secret: None,
             admin_token: None,
             backup_dir: None,
             backup_every: Duration::from_secs(24 * 3600),
             backup_keep: 7,
+            webhook_limit: Limit::every(60, Duration::from_secs(60)),
+            bot_limit: Limit::every(120, Duration::from_secs(60)),
+            webhooks_allow_private: false,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 
@@ -412,6 +479,7 @@ mod tests {
                 c.address_send_limit,
                 c.join_limit,
                 c.create_limit,
+                c.job_limit,
                 c.dm_limit,
                 c.read_limit,
                 c.mark_limit,
@@ -419,6 +487,14 @@ mod tests {
                 c.notice_window,
                 c.backup_every,
                 c.backup_keep,
+                (
+                    c.webhook_limit,
+                    c.bot_limit,
+                    c.webhooks_allow_private,
+                    c.webhook_timeout,
+                    c.workers,
+                    c.max_import_bytes,
+                ),
             )
         };
         assert_eq!(limits(&parsed), limits(&built));
@@ -438,6 +514,28 @@ mod tests {
             (Limit::Off, Duration::ZERO)
         );
         assert!(Config::try_parse_from(["palaver", "--dm-limit", "lots"]).is_err());
+    }
+
+    #[test]
+    fn private_webhook_addresses_are_allowed_by_the_flag_or_its_variable() {
+        let allowed = |args: &[&str]| {
+            Config::try_parse_from(["palaver"].iter().chain(args))
+                .unwrap()
+                .webhooks_allow_private
+        };
+        assert!(allowed(&["--webhooks-allow-private"]));
+        assert!(allowed(&["--webhooks-allow-private", "true"]));
+        assert!(!allowed(&["--webhooks-allow-private", "off"]));
+        assert!(!allowed(&[]));
+        for bad in [
+            &["--webhooks-allow-private", "perhaps"][..],
+            &["--webhook-timeout", "0s"],
+        ] {
+            assert!(
+                Config::try_parse_from(["palaver"].iter().chain(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod store;
 #[path = "../tests/services/mod.rs"]
 mod test_services;
 mod throttle;
+mod tokens;
 
 use crate::cluster::SocketIo;
 use http::{admission, listen, origin, peer, web};
@@ -32,8 +33,9 @@ use tracing::info;
 pub use cluster::driver::ClusterError;
 pub use cluster::emitter::{Announced, Emission, EmitError, Emitted, HeadsSent, emit};
 pub use cluster::{Bus, SocketRef};
-pub use config::{BackupConfig, Cli, Command, Config, EmitConfig};
+pub use config::{BackupConfig, Cli, Command, Config, EmitConfig, WorkerConfig};
 pub use http::origin::AddressError;
+pub use jobs::process::{WorkerError, work};
 pub use secrets::SecretError;
 pub use store::backup::{BackupError, BackupSummary, backup};
 pub use store::{Backend, StoreError};
@@ -125,6 +127,10 @@ pub async fn run(
             limits: state::limits::Limits::new(&config),
             trusted_proxies: peer::TrustedProxies::new(&config.trusted_proxies),
             notice_window: config.notice_window,
+            webhooks: state::Webhooks {
+                public_base: public_base(&config, listener.local_addr()?),
+                allow_private: config.webhooks_allow_private,
+            },
         },
         &admin_token,
         backlogs.clone(),
@@ -168,6 +174,20 @@ pub async fn run(
         async move { chat.lagging.announce(io, store, &chat.metrics).await }
     });
     let peers = tokio::spawn(socket::peers::exchange(io.clone(), chat.clone()));
+    let job_watch = tokio::spawn(socket::jobs::watch(io.clone(), chat.clone()));
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+    let workers = (config.workers > 0).then(|| {
+        tokio::spawn(
+            jobs::runner::Runner::new(
+                store.clone(),
+                jobs::Handlers::default(),
+                &format!("{}-server", chat.node),
+                config.workers,
+            )
+            .woken_by(&chat.jobs)
+            .run(workers_stop),
+        )
+    });
     let catch_up = bus.status().map(|link| {
         let (io, store, chat) = (io.clone(), store.clone(), chat.clone());
         tokio::spawn(async move { chat.lagging.after_outages(link, io, store).await })
@@ -194,6 +214,14 @@ pub async fn run(
             admission,
             backlogs,
         },
+        http::files::FilesState {
+            store: store.clone(),
+            keys: chat.keys.clone(),
+            admin_token: chat.admin_token.clone(),
+            queue: chat.jobs.clone(),
+            max_import_bytes: config.max_import_bytes,
+        },
+        http::api::routes(chat.clone(), io.clone()),
     );
     let connection_limits = listen::Limits {
         connections: listen::Limits::fitting_open_files(config.max_connections),
@@ -211,6 +239,14 @@ pub async fn run(
         close_sockets_on(io, shutdown),
     )
     .await;
+    // Jobs in hand go back to the queue, for another worker or the next start.
+    let _ = stop_workers.send(true);
+    if let Some(workers) = workers
+        && let Err(e) = workers.await
+    {
+        tracing::warn!(error = %e, "the workers ended abnormally");
+    }
+    job_watch.abort();
     sweeper.abort();
     announcer.abort();
     peers.abort();
@@ -256,6 +292,20 @@ async fn load_secret(
             Ok(secrets::Loaded::Created(value))
         }
         None => Ok(secrets::Loaded::Existing(value)),
+    }
+}
+
+/// Where people reach the server, for the URLs it hands out: the public URL, or else the
+/// address it listens on, unless that is a wildcard (which names no host to reach).
+fn public_base(config: &Config, bound: std::net::SocketAddr) -> Option<String> {
+    match config
+        .public_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
+        None if bound.ip().is_unspecified() => None,
+        None => Some(format!("http://{bound}")),
     }
 }
 

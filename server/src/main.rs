@@ -2,7 +2,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use palaver_server::{BackupConfig, Cli, Command, EmitConfig, backup, emit, run};
+use palaver_server::{BackupConfig, Cli, Command, EmitConfig, backup, emit, run, work};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -15,6 +15,16 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(config.addr).await?;
             run(listener, config, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Worker(config)) => {
+            logging("info", false);
+            match work(&config, shutdown_signal()).await {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "palaver worker: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Some(Command::Emit(config)) => {
             // Stdout is the JSON's alone.

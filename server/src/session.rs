@@ -50,6 +50,25 @@ impl Keys {
         format!("{signed}.{}", B64.encode(mac.finalize().into_bytes()))
     }
 
+    /// A tag that proves this server wrote `data` (a download link's terms).
+    pub(crate) fn tag(&self, data: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"tag\0");
+        mac.update(data.as_bytes());
+        B64.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` is this server's [`Keys::tag`] of `data`, compared in constant time.
+    pub(crate) fn check_tag(&self, data: &str, tag: &str) -> bool {
+        let Ok(tag) = B64.decode(tag) else {
+            return false;
+        };
+        let mut mac = self.mac.clone();
+        mac.update(b"tag\0");
+        mac.update(data.as_bytes());
+        mac.verify_slice(&tag).is_ok()
+    }
+
     /// The claims of a token this server signed and that has not expired at `now`.
     pub(crate) fn verify(&self, token: &str, now: i64) -> Result<Claims, Refusal> {
         let (signed, tag) = token.rsplit_once('.').ok_or(Refusal::InvalidToken)?;

@@ -30,6 +30,8 @@ use lapin::{
 use tokio::sync::{Mutex, mpsc};
 use tracing::{info, warn};
 
+use crate::store::jobs::JobId;
+
 /// The queue of job ids waiting for a worker.
 pub(crate) const QUEUE: &str = "palaver.jobs";
 /// The dead-letter exchange, and its queue: messages nacked without requeueing.
@@ -44,10 +46,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// table, for the next publish or sweep).
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(15);
 
-/// A job's id, as the jobs table numbers it and the broker carries it (in decimal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct JobId(pub(crate) i64);
-
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AmqpError {
     #[error("cannot reach RabbitMQ at {url}: {source}")]
@@ -56,16 +54,16 @@ pub(crate) enum AmqpError {
     TimedOut(Duration),
     #[error("RabbitMQ: {0}")]
     Broker(#[from] lapin::Error),
-    #[error("RabbitMQ did not take job {0:?} (nack)")]
+    #[error("RabbitMQ did not take job {0} (nack)")]
     Refused(JobId),
-    #[error("RabbitMQ had no queue for job {0:?}")]
+    #[error("RabbitMQ had no queue for job {0}")]
     Unroutable(JobId),
     /// The delivery's channel closed before it was answered: the broker delivers it again.
     #[error(
-        "job {0:?}'s delivery can no longer be answered (its connection went): RabbitMQ delivers it again"
+        "job {0}'s delivery can no longer be answered (its connection went): RabbitMQ delivers it again"
     )]
     DeliveryGone(JobId),
-    #[error("gave up publishing job {job:?} after {waited:?}: {last}")]
+    #[error("gave up publishing job {job} after {waited:?}: {last}")]
     GaveUp {
         job: JobId,
         waited: Duration,

@@ -1,7 +1,187 @@
-//! Jobs: work handed to a queue.
+//! Work done after the request that asked for it was answered: imports, exports, webhook
+//! deliveries, backups. A job is a row of the jobs table (`store::jobs`), queued by whoever
+//! asks and claimed by a worker ([`runner`]), in the server or in `palaver worker`; its
+//! progress and its end are in the row, which the server passes on to the owner's sockets
+//! (`socket::jobs`), whichever process ran it.
 
 #[cfg_attr(
     not(test),
     expect(dead_code, reason = "the job queue publishes and consumes through it")
 )]
 pub(crate) mod amqp;
+pub(crate) mod export;
+pub(crate) mod files;
+pub(crate) mod hooks;
+pub(crate) mod import;
+pub(crate) mod process;
+pub(crate) mod runner;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::events::JobKind;
+
+use crate::store::jobs::{JobId, JobRow, NewJob};
+use crate::store::{Store, StoreError, now_ms};
+
+/// How a job failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JobError {
+    /// Worth another try later (a receiver down, a database gone for a moment).
+    #[error("{0}")]
+    Retry(String),
+    /// No try can succeed (a corrupt archive, a room that is gone).
+    #[error("{0}")]
+    Fatal(String),
+    /// This worker no longer holds the job: its lease ran out and another worker has it.
+    #[error("the job was claimed by another worker")]
+    Lost,
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> JobError {
+        JobError::Retry(e.to_string())
+    }
+}
+
+/// What a finished job made: the kind's own JSON (kept in the row's `result`).
+pub(crate) type Made = Option<serde_json::Value>;
+
+pub(crate) type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<Made, JobError>> + Send + 'a>>;
+
+/// Runs the jobs of one kind.
+pub(crate) trait Handler: Send + Sync {
+    fn run<'a>(&'a self, job: &'a Claimed) -> JobFuture<'a>;
+
+    /// Claims after which a job of this kind is dead.
+    fn max_attempts(&self) -> u32 {
+        5
+    }
+}
+
+/// The handlers a worker runs, by kind.
+#[derive(Clone, Default)]
+pub(crate) struct Handlers(BTreeMap<JobKind, Arc<dyn Handler>>);
+
+impl Handlers {
+    pub(crate) fn with(mut self, kind: JobKind, handler: impl Handler + 'static) -> Handlers {
+        self.0.insert(kind, Arc::new(handler));
+        self
+    }
+
+    pub(crate) fn kinds(&self) -> Vec<JobKind> {
+        self.0.keys().copied().collect()
+    }
+
+    fn get(&self, kind: JobKind) -> Option<&Arc<dyn Handler>> {
+        self.0.get(&kind)
+    }
+
+    /// The most claims any kind allows: a job abandoned that often is dead.
+    fn max_attempts(&self) -> u32 {
+        self.0.values().map(|h| h.max_attempts()).max().unwrap_or(1)
+    }
+}
+
+/// Where jobs are queued: the jobs table, and a nudge to this process's workers.
+#[derive(Clone)]
+pub(crate) struct Queue {
+    store: Store,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Queue {
+    pub(crate) fn new(store: Store) -> Queue {
+        Queue {
+            store,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// What this process's workers wait on.
+    pub(crate) fn wake(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
+    }
+
+    /// Queues a job of `kind` for `owner` with `payload`, due now: its id. With `dedupe`, a
+    /// job with that key that has not finished yet stands for it (and its id is returned).
+    pub(crate) async fn enqueue(
+        &self,
+        kind: JobKind,
+        owner: Option<&str>,
+        payload: &impl serde::Serialize,
+        dedupe: Option<&str>,
+    ) -> Result<JobId, StoreError> {
+        let payload = serde_json::to_string(payload).map_err(StoreError::encode)?;
+        let now = now_ms();
+        let job = NewJob {
+            kind,
+            owner,
+            payload: &payload,
+            dedupe,
+            run_at: now,
+        };
+        let (id, _) = self.store.enqueue_job(&job, now).await?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+}
+
+/// How long a claim lasts without a word from its worker; the worker renews it well before.
+pub(crate) const LEASE: Duration = Duration::from_secs(30);
+
+/// A job a worker holds: its row, and the way to report progress (which renews the claim).
+pub(crate) struct Claimed {
+    pub(crate) row: JobRow,
+    store: Store,
+    worker: Arc<str>,
+    lease: Duration,
+}
+
+impl Claimed {
+    pub(crate) fn id(&self) -> JobId {
+        self.row.id
+    }
+
+    /// The job's payload, as the kind's own type.
+    pub(crate) fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobError> {
+        serde_json::from_str(&self.row.payload)
+            .map_err(|e| JobError::Fatal(format!("the job's payload cannot be read: {e}")))
+    }
+
+    /// What an earlier attempt recorded with [`Claimed::progress`] as its checkpoint.
+    pub(crate) fn checkpoint<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        self.row
+            .result
+            .as_deref()
+            .and_then(|r| serde_json::from_str(r).ok())
+    }
+
+    /// Records `done` of `total` and, when given, a checkpoint a later attempt resumes from;
+    /// renews the claim. [`JobError::Lost`] when another worker has the job now: stop.
+    pub(crate) async fn progress(
+        &self,
+        done: u64,
+        total: Option<u64>,
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<(), JobError> {
+        let now = now_ms();
+        let checkpoint = checkpoint.map(|c| c.to_string());
+        let held = self
+            .store
+            .job_progress(
+                self.row.id,
+                &self.worker,
+                i64::try_from(done).unwrap_or(i64::MAX),
+                total.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+                checkpoint.as_deref(),
+                now,
+                now + self.lease.as_millis() as i64,
+            )
+            .await?;
+        if held { Ok(()) } else { Err(JobError::Lost) }
+    }
+}

@@ -8,6 +8,7 @@ pub(crate) mod backlog;
 pub(crate) mod catchup;
 pub mod emit;
 pub(crate) mod identity;
+pub(crate) mod jobs;
 pub(crate) mod lagging;
 pub(crate) mod limits;
 pub(crate) mod messages;
@@ -28,8 +29,8 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     ADMIN_EVENTS, BrowseRooms, ChatError, CreateRoom, Direction, Event as _, History, JoinRoom,
-    LOBBY, LeaveRoom, Main, MainAuth, MarkRead, Namespace as _, OpenDm, RoomKind, SendMessage,
-    Session, StartTyping, Sync,
+    LOBBY, LeaveRoom, ListJobs, Main, MainAuth, MarkRead, Namespace as _, OpenDm, RoomKind,
+    SendMessage, Session, StartExport, StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -199,6 +200,8 @@ impl MessageHandler<Adapter, Events> for Events {
             OpenDm::NAME => serve(socket, data, ack, rooms::open_dm),
             BrowseRooms::NAME => serve(socket, data, ack, rooms::browse),
             MarkRead::NAME => serve(socket, data, ack, rooms::mark_read),
+            ListJobs::NAME => serve(socket, data, ack, jobs::list),
+            StartExport::NAME => serve(socket, data, ack, jobs::start_export),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

@@ -18,6 +18,8 @@ pub(crate) enum Action {
     Read,
     /// `read`: moving a read marker, which is a write.
     MarkRead,
+    /// Starting a job: an export or an import.
+    StartJob,
 }
 
 #[derive(Debug)]
@@ -26,10 +28,13 @@ pub(crate) struct Limits {
     address_sends: Throttle,
     joins: Throttle,
     creates: Throttle,
+    jobs: Throttle,
     dms: Throttle,
     reads: Throttle,
     marks: Throttle,
     names: Throttle,
+    webhook_posts: Throttle,
+    bot_requests: Throttle,
 }
 
 impl Limits {
@@ -45,10 +50,13 @@ impl Limits {
             },
             joins: Throttle::new(config.join_limit),
             creates: Throttle::new(config.create_limit),
+            jobs: Throttle::new(config.job_limit),
             dms: Throttle::new(config.dm_limit),
             reads: Throttle::new(config.read_limit),
             marks: Throttle::new(config.mark_limit),
             names: Throttle::new(config.name_limit),
+            webhook_posts: Throttle::new(config.webhook_limit),
+            bot_requests: Throttle::new(config.bot_limit),
         }
     }
 
@@ -75,6 +83,7 @@ impl Limits {
             Action::OpenDm => &self.dms,
             Action::Read => &self.reads,
             Action::MarkRead => &self.marks,
+            Action::StartJob => &self.jobs,
         };
         throttle.take_n(&payer.key(), cost, now)
     }
@@ -87,6 +96,18 @@ impl Limits {
             Some(source) => self.names.take(&source.to_string(), now),
             None => Ok(()),
         }
+    }
+}
+
+impl Limits {
+    /// Charges a post to the incoming webhook `id`.
+    pub(crate) fn webhook_post(&self, id: &str, now: Instant) -> Result<(), Duration> {
+        self.webhook_posts.take(id, now)
+    }
+
+    /// Charges a request to the bot token `id`.
+    pub(crate) fn bot_request(&self, id: &str, now: Instant) -> Result<(), Duration> {
+        self.bot_requests.take(id, now)
     }
 }
 

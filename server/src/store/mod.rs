@@ -6,6 +6,8 @@
 //! go through the writer's connection ([`write`]), one per backend.
 
 pub(crate) mod backup;
+pub(crate) mod blobs;
+pub(crate) mod jobs;
 pub(crate) mod write;
 
 use std::fs::{File, TryLockError};
@@ -44,6 +46,11 @@ impl StoreError {
     /// panicked on.
     pub(crate) fn unexpected(outcome: write::Outcome) -> StoreError {
         StoreError(Failure::Unexpected(format!("{outcome:?}")))
+    }
+
+    /// A value that could not be encoded for storing (a job's payload).
+    pub(crate) fn encode(e: serde_json::Error) -> StoreError {
+        StoreError(Failure::Encode(e.to_string()))
     }
 }
 
@@ -91,6 +98,8 @@ enum Failure {
     NotWritten,
     #[error("a change had an unexpected outcome: {0}")]
     Unexpected(String),
+    #[error("cannot encode a value to store: {0}")]
+    Encode(String),
     #[error("the database did not answer within {0:?}")]
     TimedOut(Duration),
     #[error("cannot create the database directory {path}: {source}")]
@@ -174,6 +183,7 @@ pub(crate) fn message_kind_column(kind: MessageKind) -> &'static str {
         MessageKind::Joined => "joined",
         MessageKind::Left => "left",
         MessageKind::Deleted => "deleted",
+        MessageKind::Bot => "bot",
     }
 }
 
@@ -187,6 +197,7 @@ pub(crate) fn message_kind_of(column: Option<&str>) -> Result<Option<MessageKind
         MessageKind::Joined,
         MessageKind::Left,
         MessageKind::Deleted,
+        MessageKind::Bot,
     ]
     .into_iter()
     .find(|k| message_kind_column(*k) == value)
@@ -360,11 +371,15 @@ enum Pool {
 macro_rules! on_pool {
     ($store:expr, $p:ident => $body:expr) => {
         match &$store.pool {
-            Pool::Sqlite { pool: $p, .. } => $body,
-            Pool::Postgres { pool: $p, .. } => $body,
+            $crate::store::Pool::Sqlite { pool: $p, .. } => $body,
+            $crate::store::Pool::Postgres { pool: $p, .. } => $body,
         }
     };
 }
+pub(crate) use on_pool;
+
+// After `on_pool!`, which it uses.
+pub(crate) mod hooks;
 
 /// Where a store's data is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -742,7 +757,7 @@ impl Store {
                     CASE WHEN me.person IS NULL THEN 0 ELSE
                         (SELECT COUNT(*) FROM messages x
                          WHERE x.room = r.name AND x.seq > me.read_seq
-                           AND (x.kind IS NULL OR x.kind = $2))
+                           AND (x.kind IS NULL OR x.kind IN ($2, $4)))
                     END AS unread,
                     CASE WHEN r.kind = 'dm' THEN
                         (SELECT p.name FROM members o JOIN people p ON p.person = o.person
@@ -758,6 +773,7 @@ impl Store {
             .bind(person)
             .bind(message_kind_column(MessageKind::Announcement))
             .bind(LOBBY)
+            .bind(message_kind_column(MessageKind::Bot))
             .fetch_all(p)
             .await?))
     }
@@ -991,7 +1007,7 @@ mod tests {
 
     /// A new, empty store of each backend: SQLite in a temporary directory (kept while the
     /// test runs), and a database of its own in this test process's Postgres.
-    async fn stores() -> Vec<(Option<tempfile::TempDir>, Store)> {
+    pub(super) async fn stores() -> Vec<(Option<tempfile::TempDir>, Store)> {
         let (dir, sqlite) = open_temp().await;
         let postgres = Store::open(&services::database()).await.unwrap();
         vec![(Some(dir), sqlite), (None, postgres)]
@@ -1647,6 +1663,7 @@ mod tests {
                 Some(MessageKind::Joined),
                 Some(MessageKind::Left),
                 Some(MessageKind::Deleted),
+                Some(MessageKind::Bot),
             ];
             for (i, kind) in kinds.into_iter().enumerate() {
                 let offset = format!("k{i}");

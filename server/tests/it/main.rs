@@ -11,6 +11,7 @@ mod cluster;
 mod data_files;
 mod emitter;
 mod headers;
+mod hooks;
 mod hostile;
 mod layout;
 mod limits;

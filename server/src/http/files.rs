@@ -1,0 +1,269 @@
+//! Jobs' files over HTTP: `POST /imports` takes an archive to import (streamed into the
+//! database, then queued as a job), and `GET /files/{id}` serves what a job made (an export)
+//! to whoever holds its signed link.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+use tracing::{info, warn};
+
+use app::events::JobKind;
+
+use crate::jobs::Queue;
+use crate::jobs::files::{FILE_LIFETIME_MS, link_is_good};
+use crate::jobs::import::{ImportFormat, ImportPayload};
+use crate::session::Keys;
+use crate::store::blobs::{BlobId, CHUNK};
+use crate::store::{Store, now_ms};
+
+/// What the routes need.
+#[derive(Clone)]
+pub(crate) struct FilesState {
+    pub(crate) store: Store,
+    pub(crate) keys: Keys,
+    pub(crate) admin_token: std::sync::Arc<str>,
+    pub(crate) queue: Queue,
+    /// The largest archive taken, in bytes.
+    pub(crate) max_import_bytes: u64,
+}
+
+pub(crate) fn routes(state: FilesState) -> Router {
+    Router::new()
+        .route("/files/{id}", get(download))
+        .route("/imports", post(upload))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct Link {
+    exp: i64,
+    sig: String,
+}
+
+/// A JSON error: `{"error": code, "message": text}`.
+fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({"error": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+async fn download(
+    State(state): State<FilesState>,
+    Path(id): Path<i64>,
+    Query(link): Query<Link>,
+) -> Response {
+    let id = BlobId(id);
+    if !link_is_good(&state.keys, id, link.exp, &link.sig, now_ms()) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "bad_link",
+            "this download link is not valid, or has expired: ask for a new one",
+        );
+    }
+    let row = match state.store.blob(id).await {
+        Ok(Some(row)) if row.complete == 1 => row,
+        Ok(_) => return refuse(StatusCode::NOT_FOUND, "gone", "this file is gone"),
+        Err(e) => {
+            warn!(error = %e, "reading a file failed");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again");
+        }
+    };
+    // A chunk at a time from the database, never the whole file in memory.
+    let store = state.store.clone();
+    let chunks = futures_util::stream::unfold(Some(0i64), move |n| {
+        let store = store.clone();
+        async move {
+            let n = n?;
+            match store.blob_chunk(id, n).await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(n + 1))),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    });
+    let name = row.name.replace(['"', '\\', '\r', '\n'], "_");
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/zip")
+        .header(header::CONTENT_LENGTH, row.bytes)
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
+        .header(header::CACHE_CONTROL, "private, no-store")
+        .body(Body::from_stream(chunks))
+        .unwrap_or_else(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no answer"))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    format: ImportFormat,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Who uploads: a person (by their session token), or a moderator (by the admin token).
+enum Uploader {
+    Person(String),
+    Moderator,
+}
+
+fn uploader(state: &FilesState, headers: &HeaderMap) -> Option<Uploader> {
+    let token = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?
+        .trim();
+    if bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes())) {
+        return Some(Uploader::Moderator);
+    }
+    state
+        .keys
+        .verify(token, now_ms())
+        .ok()
+        .map(|c| Uploader::Person(c.person))
+}
+
+/// `POST /imports?format=slack|palaver`: the archive is the body. Answers `202` with the
+/// import job's id once the archive is stored; the job runs on.
+async fn upload(
+    State(state): State<FilesState>,
+    Query(query): Query<UploadQuery>,
+    request: Request,
+) -> Response {
+    let Some(who) = uploader(&state, request.headers()) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send your session token (or the admin token) as `Authorization: Bearer …`",
+        );
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_import_bytes) {
+        return too_large(state.max_import_bytes);
+    }
+    let owner = match &who {
+        Uploader::Person(p) => Some(p.as_str()),
+        Uploader::Moderator => None,
+    };
+    let now = now_ms();
+    let name = query.name.as_deref().unwrap_or("import.zip");
+    let blob = match state
+        .store
+        .create_blob(owner, name, now, now + FILE_LIFETIME_MS)
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            warn!(error = %e, "storing an upload failed");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again");
+        }
+    };
+    let stored = receive(&state, blob, request.into_body()).await;
+    let bytes = match stored {
+        Ok(bytes) => bytes,
+        Err(refusal) => {
+            if let Err(e) = state.store.delete_blob(blob).await {
+                warn!(error = %e, "deleting a refused upload failed");
+            }
+            return refusal;
+        }
+    };
+    let payload = ImportPayload {
+        blob: blob.0,
+        format: query.format,
+        moderator: matches!(who, Uploader::Moderator),
+    };
+    match state
+        .queue
+        .enqueue(JobKind::Import, owner, &payload, None)
+        .await
+    {
+        Ok(job) => {
+            info!(%job, bytes, format = ?query.format, "import queued");
+            (StatusCode::ACCEPTED, Json(json!({"job": job.0}))).into_response()
+        }
+        Err(e) => {
+            warn!(error = %e, "queueing an import failed");
+            let _ = state.store.delete_blob(blob).await;
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+        }
+    }
+}
+
+fn too_large(max: u64) -> Response {
+    refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("an archive may be at most {max} bytes"),
+    )
+}
+
+/// Streams `body` into file `blob`, in chunks: its size, or the answer that refuses it.
+async fn receive(state: &FilesState, blob: BlobId, body: Body) -> Result<u64, Response> {
+    let unavailable = |e: crate::store::StoreError| {
+        warn!(error = %e, "storing an upload failed");
+        refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+    };
+    let mut stream = body.into_data_stream();
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut n = 0;
+    let mut total: u64 = 0;
+    while let Some(data) = stream.next().await {
+        let data = data.map_err(|e| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                "upload_failed",
+                format!("the upload broke off: {e}"),
+            )
+        })?;
+        total += data.len() as u64;
+        if total > state.max_import_bytes {
+            return Err(too_large(state.max_import_bytes));
+        }
+        let mut rest: &[u8] = &data;
+        while !rest.is_empty() {
+            let take = (CHUNK - chunk.len()).min(rest.len());
+            chunk.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if chunk.len() == CHUNK {
+                state
+                    .store
+                    .append_blob_chunk(blob, n, &chunk)
+                    .await
+                    .map_err(unavailable)?;
+                n += 1;
+                chunk.clear();
+            }
+        }
+    }
+    if total == 0 {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "empty",
+            "the upload is empty: send the archive as the request's body",
+        ));
+    }
+    if !chunk.is_empty() {
+        state
+            .store
+            .append_blob_chunk(blob, n, &chunk)
+            .await
+            .map_err(unavailable)?;
+    }
+    state.store.complete_blob(blob).await.map_err(unavailable)?;
+    Ok(total)
+}
