@@ -2,8 +2,9 @@
 # Installs what building and testing Palaver needs, skipping whatever is already present.
 # Usage: scripts/setup.sh [--with-browser] [--with-services]
 #   --with-browser   also install Debian's Chromium and sqlite3 (for the browser and chaos tests)
-#   --with-services  also install Debian's PostgreSQL, Redis, HAProxy, nginx and openssl (for
-#                    the tests of several nodes, which start their own on free ports)
+#   --with-services  also install Debian's PostgreSQL, Redis, RabbitMQ, HAProxy, nginx and
+#                    openssl (for the tests of several nodes and of the job queue, which start
+#                    their own on free ports)
 # Other scripts source it: `source scripts/setup.sh` leaves PATH pointing at the tools.
 set -euo pipefail
 
@@ -85,6 +86,10 @@ if [[ "$WITH_SERVICES" == 1 ]]; then
   fi
   if [[ ! -x /usr/bin/redis-server ]]; then
     DEBIAN_MISSING+=(redis-server)
+  fi
+  # The job queue's broker (`--queue-url amqp://…`); the tests run its scripts in place.
+  if [[ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]]; then
+    DEBIAN_MISSING+=(rabbitmq-server)
   fi
   if [[ ! -x /usr/sbin/haproxy ]]; then
     DEBIAN_MISSING+=(haproxy)

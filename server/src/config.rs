@@ -165,6 +165,19 @@ pub struct Config {
     )]
     pub counts_to_everyone_up_to: usize,
 
+    /// Where scheduled backups go (`palaver-backup-<UTC time>.sqlite3`, or `.pgdump` on
+    /// Postgres). Default: none, no scheduled backups.
+    #[arg(long, env = "PALAVER_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How often a scheduled backup is taken (`24h`, `90m`), when `--backup-dir` is set.
+    #[arg(long, env = "PALAVER_BACKUP_EVERY", default_value = "24h", value_parser = backup_every)]
+    pub backup_every: Duration,
+
+    /// How many scheduled backups are kept: after each, the oldest `palaver-backup-*` files in
+    /// `--backup-dir` beyond this many are deleted.
+    #[arg(long, env = "PALAVER_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: u32,
     /// Jobs (imports, exports, webhook deliveries, backups) this server runs at once. 0 runs
     /// none here: `palaver worker` processes run them instead.
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
@@ -230,10 +243,31 @@ pub enum Command {
     /// Redis. Prints what it did as JSON; exits with 2 when the request is wrong (an unknown
     /// room or person, an invalid text), 1 when something failed on the way.
     Emit(EmitConfig),
+    /// Copy the database to PATH while the server runs: a SQLite file (`VACUUM INTO`), or a
+    /// Postgres dump (`pg_dump --format=custom`, read back with `pg_restore`). Prints what it
+    /// made as JSON; exits with 2 when the request is wrong (PATH exists, an unusable URL), 1
+    /// when the copy failed.
+    Backup(BackupConfig),
     /// Run jobs (imports, exports, webhook deliveries, backups) in a process of their own,
     /// beside the servers, on any node, as many as you like. Needs the nodes' Postgres.
     /// Stops on SIGTERM or Ctrl-C, putting the jobs in hand back in the queue.
     Worker(WorkerConfig),
+}
+
+/// `palaver backup`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupConfig {
+    /// Where to write the copy; it must not exist.
+    pub path: PathBuf,
+
+    /// The server's database, as it was given (`sqlite://FILE` or `postgres://…`).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/palaver.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
 }
 
 /// `palaver worker`'s flags.
@@ -310,6 +344,14 @@ fn notice_window(s: &str) -> Result<Duration, String> {
     parse_duration(s.trim()).ok_or_else(|| format!("expected a duration like 60s or 1m, not `{s}`"))
 }
 
+fn backup_every(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim())
+        .filter(|d| *d >= Duration::from_secs(60))
+        .ok_or_else(|| {
+            format!("expected a duration of a minute or more, like 24h or 90m, not `{s}`")
+        })
+}
+
 impl Config {
     /// A configuration for `database_url` with every other option at its default.
     pub fn with_database(database_url: impl Into<String>) -> Config {
@@ -348,6 +390,9 @@ impl Config {
             data_dir: None,
             session_secret: None,
             admin_token: None,
+            backup_dir: None,
+            backup_every: Duration::from_secs(24 * 3600),
+            backup_keep: 7,
             webhook_limit: Limit::every(60, Duration::from_secs(60)),
             bot_limit: Limit::every(120, Duration::from_secs(60)),
             webhooks_allow_private: false,
@@ -460,6 +505,8 @@ mod tests {
                 c.mark_limit,
                 c.name_limit,
                 c.notice_window,
+                c.backup_every,
+                c.backup_keep,
                 (
                     c.webhook_limit,
                     c.bot_limit,
@@ -509,5 +556,54 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn scheduled_backups_are_off_until_given_a_directory() {
+        let parsed = Config::try_parse_from(["palaver"]).unwrap();
+        assert_eq!(parsed.backup_dir, None);
+        let on = Config::try_parse_from([
+            "palaver",
+            "--backup-dir",
+            "/var/backups/palaver",
+            "--backup-every",
+            "6h",
+            "--backup-keep",
+            "28",
+        ])
+        .unwrap();
+        assert_eq!(
+            (on.backup_dir.as_deref(), on.backup_every, on.backup_keep),
+            (
+                Some(std::path::Path::new("/var/backups/palaver")),
+                Duration::from_secs(6 * 3600),
+                28
+            )
+        );
+        for wrong in [
+            ["--backup-every", "0s"],
+            ["--backup-every", "30s"],
+            ["--backup-every", "daily"],
+            ["--backup-keep", "0"],
+        ] {
+            assert!(
+                Config::try_parse_from(["palaver", wrong[0], wrong[1]]).is_err(),
+                "{wrong:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backup_takes_a_path_and_the_server_s_database() {
+        let cli = Cli::try_parse_from(["palaver", "backup", "/tmp/x.sqlite3"]).unwrap();
+        let Some(Command::Backup(backup)) = cli.command else {
+            panic!("not backup");
+        };
+        assert_eq!(backup.path, PathBuf::from("/tmp/x.sqlite3"));
+        assert_eq!(backup.database_url, "sqlite://data/palaver.db");
+        assert!(
+            Cli::try_parse_from(["palaver", "backup"]).is_err(),
+            "PATH is required"
+        );
     }
 }

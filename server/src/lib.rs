@@ -33,11 +33,12 @@ use tracing::info;
 pub use cluster::driver::ClusterError;
 pub use cluster::emitter::{Announced, Emission, EmitError, Emitted, HeadsSent, emit};
 pub use cluster::{Bus, SocketRef};
-pub use config::{Cli, Command, Config, EmitConfig, WorkerConfig};
+pub use config::{BackupConfig, Cli, Command, Config, EmitConfig, WorkerConfig};
 pub use http::origin::AddressError;
 pub use jobs::process::{WorkerError, work};
 pub use secrets::SecretError;
-pub use store::StoreError;
+pub use store::backup::{BackupError, BackupSummary, backup};
+pub use store::{Backend, StoreError};
 pub use throttle::{Limit, LimitError};
 
 /// The largest Engine.IO message accepted, in bytes. A 4,000-character message is at most

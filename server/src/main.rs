@@ -2,7 +2,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use palaver_server::{Cli, Command, EmitConfig, emit, run, work};
+use palaver_server::{BackupConfig, Cli, Command, EmitConfig, backup, emit, run, work};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -31,6 +31,10 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             logging("warn", true);
             Ok(emit_once(&config).await)
         }
+        Some(Command::Backup(config)) => {
+            logging("warn", true);
+            Ok(backup_once(&config).await)
+        }
     }
 }
 
@@ -54,6 +58,21 @@ async fn emit_once(config: &EmitConfig) -> ExitCode {
         }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "palaver emit: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `palaver backup`: what it made as JSON on stdout, or why not on stderr.
+async fn backup_once(config: &BackupConfig) -> ExitCode {
+    match backup(&config.database_url, &config.path).await {
+        Ok(summary) => {
+            let json = serde_json::to_string(&summary).unwrap_or_default();
+            let _ = writeln!(std::io::stdout(), "{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "palaver backup: {e}");
             ExitCode::from(e.exit_code())
         }
     }

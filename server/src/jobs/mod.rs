@@ -4,6 +4,11 @@
 //! progress and its end are in the row, which the server passes on to the owner's sockets
 //! (`socket::jobs`), whichever process ran it.
 
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the job queue publishes and consumes through it")
+)]
+pub(crate) mod amqp;
 pub(crate) mod archive;
 pub(crate) mod delivery;
 pub(crate) mod export;

@@ -5,6 +5,7 @@
 //! acknowledge it. Reads are written once, in SQL both backends speak ([`on_pool!`]); writes
 //! go through the writer's connection ([`write`]), one per backend.
 
+pub(crate) mod backup;
 pub(crate) mod blobs;
 pub(crate) mod jobs;
 pub(crate) mod write;
@@ -419,6 +420,8 @@ enum Pool {
     Postgres {
         pool: PgPool,
         options: Box<PgConnectOptions>,
+        /// The URL it was opened with, for tools that take one (`pg_dump`).
+        url: Arc<str>,
     },
 }
 
@@ -437,9 +440,20 @@ pub(crate) use on_pool;
 // After `on_pool!`, which it uses.
 pub(crate) mod hooks;
 
+/// Where a store's data is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    SqliteFile(PathBuf),
+    /// A SQLite database in memory: nothing outside the process can read it.
+    InMemory,
+    /// A Postgres database's URL.
+    Postgres(String),
+}
+
 /// Which database a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
     /// One file, one server: the embedded default.
     Sqlite,
     /// A database server that several nodes share.
@@ -500,6 +514,17 @@ impl Store {
         match Backend::of(url) {
             Backend::Sqlite => Store::open_sqlite(url).await,
             Backend::Postgres => Store::open_postgres(url).await,
+        }
+    }
+
+    /// Where the data is, for tools that copy it from outside the pool ([`backup`]).
+    pub(crate) fn location(&self) -> Location {
+        match &self.pool {
+            Pool::Sqlite {
+                in_memory: true, ..
+            } => Location::InMemory,
+            Pool::Sqlite { path, .. } => Location::SqliteFile(path.clone()),
+            Pool::Postgres { url, .. } => Location::Postgres(url.to_string()),
         }
     }
 
@@ -579,6 +604,7 @@ impl Store {
             pool: Pool::Postgres {
                 pool,
                 options: Box::new(options),
+                url: url.into(),
             },
         })
     }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+mod backup;
 mod catchup;
 mod chat;
 mod cluster;
@@ -17,6 +18,7 @@ mod layout;
 mod limits;
 mod origin;
 mod presence;
+mod rabbitmq;
 mod rooms;
 // The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.
 #[path = "../services/mod.rs"]

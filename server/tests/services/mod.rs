@@ -1,5 +1,5 @@
-//! Real services for tests: a PostgreSQL cluster and Redis servers from Debian's packages,
-//! each on its own port and data directory, started by the test process itself.
+//! Real services for tests: a PostgreSQL cluster, Redis and RabbitMQ servers from Debian's
+//! packages, each on its own port and data directory, started by the test process itself.
 //!
 //! Each runs under a `sh` that holds the test process's end of a pipe: when the test process
 //! exits (even killed), the pipe closes and the shell stops the service and removes its data
@@ -13,6 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A service process that ends when this is dropped or the test process exits.
@@ -341,4 +342,195 @@ impl Drop for Postgres {
 /// The URL of a new, empty database in this test process's Postgres cluster.
 pub fn database() -> String {
     postgres().database()
+}
+
+/// The RabbitMQ scripts, run in place: `/usr/sbin`'s wrappers switch to the `rabbitmq` user
+/// and its home in `/var/lib/rabbitmq`, the system node's.
+const RABBITMQ_BIN: &str = "/usr/lib/rabbitmq/bin";
+
+/// A RabbitMQ node of its own: its node name (unique to this process and node, so that test
+/// processes running at once do not meet), its AMQP port, its own Erlang port mapper (epmd)
+/// and distribution port, its Erlang cookie (in its `HOME`), and its data, logs and
+/// configuration in one directory, so that nothing of the system's node is read or touched.
+/// It may be stopped and started again on the same data ([`RabbitMq::stop`],
+/// [`RabbitMq::start`]); dropped, or when the test process exits, it is stopped, its epmd
+/// ended and its directory removed.
+pub struct RabbitMq {
+    dir: PathBuf,
+    node: String,
+    pub port: u16,
+    /// The environment every `rabbitmq-server` and `rabbitmqctl` of this node runs in.
+    env: Vec<(String, String)>,
+    /// A shell that stops the node, ends its epmd and removes `dir` once its standard input
+    /// closes: when this is dropped, or the test process exits however it does.
+    guard: Option<(Child, ChildStdin)>,
+    running: bool,
+    /// How long the last start took, until the node had booted.
+    pub started_in: Duration,
+}
+
+impl RabbitMq {
+    /// A new node, started.
+    pub fn own() -> RabbitMq {
+        static NODES: AtomicUsize = AtomicUsize::new(0);
+        let dir = tempfile::Builder::new()
+            .prefix("palaver-rabbitmq-")
+            .tempdir()
+            .expect("a data directory")
+            .keep();
+        let node = format!(
+            "palaver-{}-{}@localhost",
+            std::process::id(),
+            NODES.fetch_add(1, Ordering::Relaxed)
+        );
+        let (port, dist_port, epmd_port) = (free_port(), free_port(), free_port());
+        let path = |name: &str| dir.join(name).display().to_string();
+        std::fs::write(
+            dir.join("rabbitmq.conf"),
+            format!(
+                "listeners.tcp.default = 127.0.0.1:{port}\n\
+                 log.console = false\n\
+                 log.file.level = warning\n"
+            ),
+        )
+        .expect("rabbitmq.conf");
+        // No plugins: the management UI alone takes seconds to start.
+        std::fs::write(dir.join("enabled_plugins"), "[].\n").expect("enabled_plugins");
+        // Replaces /etc/rabbitmq/rabbitmq-env.conf, which the system's node is configured by.
+        std::fs::write(dir.join("rabbitmq-env.conf"), "").expect("rabbitmq-env.conf");
+        let env = [
+            // The Erlang cookie is `$HOME/.erlang.cookie`, made on first start.
+            ("HOME", dir.display().to_string()),
+            ("RABBITMQ_NODENAME", node.clone()),
+            ("RABBITMQ_NODE_PORT", port.to_string()),
+            ("RABBITMQ_DIST_PORT", dist_port.to_string()),
+            ("ERL_EPMD_PORT", epmd_port.to_string()),
+            ("ERL_EPMD_ADDRESS", "127.0.0.1".to_owned()),
+            (
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+                "-kernel inet_dist_use_interface {127,0,0,1}".to_owned(),
+            ),
+            ("RABBITMQ_CONF_ENV_FILE", path("rabbitmq-env.conf")),
+            ("RABBITMQ_CONFIG_FILE", path("rabbitmq.conf")),
+            ("RABBITMQ_ADVANCED_CONFIG_FILE", path("advanced.config")),
+            ("RABBITMQ_ENABLED_PLUGINS_FILE", path("enabled_plugins")),
+            ("RABBITMQ_PLUGINS_EXPAND_DIR", path("plugins-expand")),
+            ("RABBITMQ_MNESIA_BASE", path("mnesia")),
+            ("RABBITMQ_LOG_BASE", path("log")),
+            ("RABBITMQ_PID_FILE", path("pid")),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .to_vec();
+        let script = r#"
+            dir="$1"; node="$2"; bin="$3"; epmd_port="$4"
+            cat >/dev/null
+            # The pid file is there while the node runs; `stop` with it waits for the process
+            # to end (and, without the file, would wait for it to appear).
+            if [ -f "$dir/pid" ]; then
+                timeout 60 "$bin/rabbitmqctl" -q -n "$node" stop "$dir/pid" >/dev/null 2>&1
+            fi
+            epmd -port "$epmd_port" -kill >/dev/null 2>&1
+            rm -rf "$dir"
+        "#;
+        let mut guard = Command::new("sh");
+        guard
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .arg(&dir)
+            .arg(&node)
+            .arg(RABBITMQ_BIN)
+            .arg(epmd_port.to_string())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = guard.spawn().expect("sh");
+        let hold = child.stdin.take().expect("the guard's standard input");
+        let mut rabbit = RabbitMq {
+            dir,
+            node,
+            port,
+            env,
+            guard: Some((child, hold)),
+            running: false,
+            started_in: Duration::ZERO,
+        };
+        rabbit.start();
+        rabbit
+    }
+
+    /// Starts the node (again, on its data), detached, and waits until it has booted.
+    pub fn start(&mut self) {
+        assert!(!self.running, "RabbitMQ is running already");
+        let began = Instant::now();
+        let status = self
+            .command("rabbitmq-server")
+            .arg("-detached")
+            .status()
+            .unwrap_or_else(|e| panic!("rabbitmq-server: {e} (scripts/setup.sh installs it)"));
+        assert!(status.success(), "rabbitmq-server -detached: {status}");
+        self.running = true;
+        // `await_startup` needs the node to be reachable already; `wait` first waits for its
+        // pid file, then, like `await_startup`, until the broker has booted.
+        let pid_file = self.dir.join("pid");
+        self.ctl(&["wait", "--timeout", "60"], &[&pid_file]);
+        self.ctl(&["await_startup", "--timeout", "60"], &[]);
+        self.started_in = began.elapsed();
+    }
+
+    /// Stops the node (`rabbitmqctl stop`), keeping its data for [`RabbitMq::start`], and
+    /// waits until its process has gone.
+    pub fn stop(&mut self) {
+        if std::mem::take(&mut self.running) {
+            let pid_file = self.dir.join("pid");
+            self.ctl(&["stop"], &[&pid_file]);
+        }
+    }
+
+    /// This node's AMQP URL, as its default user on its default virtual host.
+    pub fn amqp_url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(Path::new(RABBITMQ_BIN).join(program));
+        command
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// `rabbitmqctl -n NODE ARGS… PATHS…`, which must succeed.
+    fn ctl(&self, args: &[&str], paths: &[&Path]) {
+        let out = self
+            .command("rabbitmqctl")
+            .args(["-q", "-n", &self.node])
+            .args(args)
+            .args(paths)
+            .output()
+            .unwrap_or_else(|e| panic!("rabbitmqctl: {e}"));
+        assert!(
+            out.status.success(),
+            "rabbitmqctl {args:?} on {}: {}{}",
+            self.node,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for RabbitMq {
+    fn drop(&mut self) {
+        // The guard stops the node, ends its epmd and removes its directory.
+        if let Some((mut child, hold)) = self.guard.take() {
+            drop(hold);
+            let _ = child.wait();
+        }
+    }
 }
