@@ -186,6 +186,18 @@ pub async fn run(
     })?;
     let deliveries = tokio::spawn(jobs::delivery::dispatch(store.clone(), chat.jobs.clone()));
     let file_sweeper = tokio::spawn(jobs::files::sweep(store.clone()));
+    let backups = config.backup_dir.clone().map(|dir| {
+        let payload = jobs::backups::BackupPayload {
+            dir,
+            keep: config.backup_keep,
+        };
+        tokio::spawn(jobs::backups::schedule(
+            store.clone(),
+            chat.jobs.clone(),
+            payload,
+            config.backup_every,
+        ))
+    });
     let workers = (config.workers > 0).then(|| {
         tokio::spawn(
             jobs::runner::Runner::new(
@@ -259,6 +271,9 @@ pub async fn run(
     job_watch.abort();
     deliveries.abort();
     file_sweeper.abort();
+    if let Some(backups) = backups {
+        backups.abort();
+    }
     sweeper.abort();
     announcer.abort();
     peers.abort();

@@ -10,6 +10,7 @@
 )]
 pub(crate) mod amqp;
 pub(crate) mod archive;
+pub(crate) mod backups;
 pub(crate) mod delivery;
 pub(crate) mod export;
 pub(crate) mod files;
@@ -164,6 +165,12 @@ pub(crate) fn handlers(needs: Needs) -> Result<Handlers, StartError> {
         .with(
             JobKind::Export,
             export::Exports {
+                store: needs.store.clone(),
+            },
+        )
+        .with(
+            JobKind::Backup,
+            backups::Backups {
                 store: needs.store.clone(),
             },
         )

@@ -308,6 +308,17 @@ impl Store {
         Ok(on_pool!(self, p => sqlx::query_as(&sql).bind(id.0).fetch_optional(p).await?))
     }
 
+    /// When the newest job of `kind` was queued.
+    pub(crate) async fn newest_job_of(&self, kind: JobKind) -> Result<Option<i64>, StoreError> {
+        let row: Option<(i64,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT created_at FROM jobs WHERE kind = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(kind.as_str())
+        .fetch_optional(p)
+        .await?);
+        Ok(row.map(|(at,)| at))
+    }
+
     /// The newest `limit` jobs, of `owner` when given, newest first.
     pub(crate) async fn jobs(
         &self,

@@ -325,3 +325,33 @@ async fn a_room_exported_on_one_server_is_imported_whole_into_another() {
         "{done}"
     );
 }
+
+/// A backup directory of the server's own, named after its database.
+fn backups_of(database_url: &str) -> std::path::PathBuf {
+    let name: String = database_url
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    std::env::temp_dir().join(format!("palaver-backups-{name}"))
+}
+
+#[tokio::test]
+async fn a_scheduled_backup_runs_through_the_queue_and_shows_on_admin() {
+    let server = TestServer::start_with(|c| c.backup_dir = Some(backups_of(&c.database_url))).await;
+    let backups = backups_of(server.database());
+    let mut admin = server.admin().await;
+    let done = loop {
+        let job = admin_job_in(&mut admin, "done").await;
+        if job["kind"] == "backup" {
+            break job;
+        }
+    };
+    let summary = done["summary"].as_str().unwrap();
+    assert!(summary.contains("palaver-backup-"), "{summary}");
+    let files: Vec<_> = std::fs::read_dir(&backups).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let file = files[0].as_ref().unwrap().path();
+    assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    assert!(summary.contains(&file.display().to_string()), "{summary}");
+    std::fs::remove_dir_all(&backups).unwrap();
+}
