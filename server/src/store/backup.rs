@@ -298,10 +298,6 @@ fn publish(partial: &Path, path: &Path) -> Result<u64, BackupError> {
 /// A scheduled backup: a copy of `store` into `dir` (created if need be) named for `now`,
 /// then the oldest backups there beyond the newest `keep` deleted. A failure to delete is
 /// logged: the new backup is taken all the same.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the scheduled backup job runs it")
-)]
 pub(crate) async fn take_scheduled(
     store: &Store,
     dir: &Path,
