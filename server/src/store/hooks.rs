@@ -188,7 +188,7 @@ impl Store {
 
     /// The outgoing webhooks of `room` (of every room when `None`) that are not removed,
     /// oldest first: those a new message of the room is delivered to.
-    #[allow(dead_code)] // For the delivery's driver, which the job queue brings.
+    #[cfg(test)]
     pub(crate) async fn live_outgoing_hooks(
         &self,
         room: Option<&str>,
