@@ -183,6 +183,11 @@ pub struct Config {
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
     pub workers: usize,
 
+    /// RabbitMQ (`amqp://user:password@host:port/vhost`) to carry jobs to the workers of every
+    /// node and `palaver worker` process. Default: none; workers take jobs from the database.
+    #[arg(long, env = "PALAVER_QUEUE_URL", hide_env_values = true)]
+    pub queue_url: Option<String>,
+
     /// The largest archive `POST /imports` takes, in bytes.
     #[arg(long, env = "PALAVER_MAX_IMPORT_BYTES", default_value_t = 1 << 30)]
     pub max_import_bytes: u64,
@@ -280,6 +285,10 @@ pub struct WorkerConfig {
     /// Jobs run at once.
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
     pub concurrency: usize,
+
+    /// As the server's `--queue-url`: take jobs from RabbitMQ.
+    #[arg(long, env = "PALAVER_QUEUE_URL", hide_env_values = true)]
+    pub queue_url: Option<String>,
 
     /// The nodes' Redis (`redis://host:port`), through which an import tells the rooms'
     /// members to catch up; without it they see the messages at their next sync.
@@ -387,6 +396,7 @@ impl Config {
             counts_to_everyone_up_to: 1_000,
             workers: 2,
             max_import_bytes: 1 << 30,
+            queue_url: None,
             data_dir: None,
             session_secret: None,
             admin_token: None,
