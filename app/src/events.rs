@@ -994,7 +994,11 @@ pub struct JobInfo {
 
 /// `job`, server to client: one of the person's jobs changed (progress, or its end). Also on
 /// `/admin`, for every job.
+///
+/// Transparent: the codec takes a newtype struct for an argument list and drops the event's
+/// name, so it must serialize as the `JobInfo` it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct JobChanged(pub JobInfo);
 
 impl Event for JobChanged {
@@ -1060,8 +1064,9 @@ impl Request for AdminJobs {
     type Ack = Reply<JobList>;
 }
 
-/// `job`, server to admin: any job changed.
+/// `job`, server to admin: any job changed. Transparent, as [`JobChanged`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct AdminJobChanged(pub JobInfo);
 
 impl Event for AdminJobChanged {
@@ -1750,6 +1755,47 @@ mod tests {
             Err(ChatError::InvalidPayload { .. })
         ));
         assert!(browse_matching(&long[1..]).is_ok());
+    }
+
+    /// A job's events are newtype structs; the codec spreads a newtype into the argument list
+    /// without its name, so they must serialize as the `JobInfo` they hold: `["job", {…}]`.
+    #[test]
+    fn job_events_encode_as_their_name_and_the_job() {
+        use socketioxide_core::parser::Parse as _;
+        use socketioxide_parser_common::CommonParser;
+
+        fn frame<E: ServerEvent>(event: &E) -> serde_json::Value {
+            let data = CommonParser
+                .encode_value(event, Some(E::NAME))
+                .expect("encodes");
+            serde_json::from_str(data.as_str().expect("text")).expect("JSON")
+        }
+        let info = JobInfo {
+            id: 7,
+            kind: JobKind::Export,
+            state: JobState::Running,
+            attempts: 1,
+            done: 2,
+            total: Some(3),
+            summary: None,
+            download: None,
+            owner: Some("ann".into()),
+            created_at: 1,
+            updated_at: 2,
+            finished_at: None,
+        };
+        let expected = json!({
+            "id": 7, "kind": "export", "state": "running", "attempts": 1, "done": 2, "total": 3,
+            "owner": "ann", "createdAt": 1, "updatedAt": 2,
+        });
+        assert_eq!(frame(&JobChanged(info.clone())), json!(["job", expected]));
+        assert_eq!(
+            frame(&AdminJobChanged(info.clone())),
+            json!(["job", expected])
+        );
+        // And the client reads it back.
+        let read: JobChanged = serde_json::from_value(expected).unwrap();
+        assert_eq!(read, JobChanged(info));
     }
 
     #[test]
