@@ -109,6 +109,23 @@ impl Jobs {
         self.by_id.values().filter(|i| !i.state.is_final()).count()
     }
 
+    /// "3 jobs: 1 not finished, 1 dead letter", for `/admin`.
+    pub(crate) fn counts_line(&self) -> String {
+        let plural = |n: usize, one: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {one}s")
+            }
+        };
+        format!(
+            "{}: {} not finished, {}",
+            plural(self.len(), "job"),
+            self.unfinished(),
+            plural(self.dead(), "dead letter")
+        )
+    }
+
     /// Drops the oldest beyond the cap: ids grow, so the smallest are the oldest.
     fn trim(&mut self) {
         while self.by_id.len() > self.cap {
@@ -220,7 +237,13 @@ mod tests {
             "jobs first heard of in a list are old news"
         );
         assert_eq!(ids(&jobs), [9, 8, 7]);
-        assert_eq!((jobs.len(), jobs.unfinished(), jobs.dead()), (3, 2, 0));
+        assert_eq!(jobs.counts_line(), "3 jobs: 2 not finished, 0 dead letters");
+        jobs.apply(job(8, JobState::Dead, 5, 9, 3));
+        assert_eq!(jobs.counts_line(), "3 jobs: 1 not finished, 1 dead letter");
+        assert_eq!(
+            Jobs::new(5).counts_line(),
+            "0 jobs: 0 not finished, 0 dead letters"
+        );
     }
 
     #[test]

@@ -11,14 +11,7 @@ use crate::events::{JobInfo, JobState};
 #[component]
 pub(crate) fn JobTable(jobs: RwSignal<Jobs>) -> impl IntoView {
     let rows = move || jobs.with(|j| j.newest_first());
-    let counts = move || {
-        let (all, dead, unfinished) = jobs.with(|j| (j.len(), j.dead(), j.unfinished()));
-        let letters = match dead {
-            1 => "1 dead letter".to_owned(),
-            n => format!("{n} dead letters"),
-        };
-        format!("{all} jobs: {unfinished} not finished, {letters}")
-    };
+    let counts = move || jobs.with(Jobs::counts_line);
     view! {
         <p class="job-counts" data-testid="job-counts">{counts}</p>
         <div class="table-scroll">
