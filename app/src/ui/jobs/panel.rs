@@ -182,7 +182,6 @@ pub(crate) fn JobNotices(notices: RwSignal<Vec<JobInfo>>) -> impl IntoView {
                         <p class="job-notice" class:failed=failed data-testid="job-notice" data-job=id>
                             <span class="text">{ended_line(&info)}</span>
                             {info.download.clone().map(|href| view! {
-                                " — "
                                 <a class="download" href=href download="">"Download"</a>
                             })}
                             <button

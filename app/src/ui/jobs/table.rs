@@ -48,9 +48,9 @@ fn JobTableRow(info: JobInfo) -> impl IntoView {
             <th scope="row">{format!("#{}", info.id)}</th>
             <td class="owner">{info.owner.clone().unwrap_or_else(|| "(server)".to_owned())}</td>
             <td>{kind_label(info.kind)}</td>
-            <td class="state" data-testid="admin-job-state">
+            <td class="state">
                 {dead.then(|| view! { <span class="dead-mark" aria-hidden="true">"⚠ "</span> })}
-                {state_label(&info, true)}
+                <span data-testid="admin-job-state">{state_label(&info, true)}</span>
             </td>
             <td>{info.attempts}</td>
             <td><Progress info=info.clone()/></td>
