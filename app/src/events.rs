@@ -994,12 +994,11 @@ pub struct JobInfo {
 
 /// `job`, server to client: one of the person's jobs changed (progress, or its end). Also on
 /// `/admin`, for every job.
-///
-/// Transparent: the codec takes a newtype struct for an argument list and drops the event's
-/// name, so it must serialize as the `JobInfo` it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct JobChanged(pub JobInfo);
+pub struct JobChanged {
+    #[serde(flatten)]
+    pub job: JobInfo,
+}
 
 impl Event for JobChanged {
     const NAME: &'static str = "job";
@@ -1064,10 +1063,12 @@ impl Request for AdminJobs {
     type Ack = Reply<JobList>;
 }
 
-/// `job`, server to admin: any job changed. Transparent, as [`JobChanged`].
+/// `job`, server to admin: any job changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct AdminJobChanged(pub JobInfo);
+pub struct AdminJobChanged {
+    #[serde(flatten)]
+    pub job: JobInfo,
+}
 
 impl Event for AdminJobChanged {
     const NAME: &'static str = "job";
@@ -1757,8 +1758,8 @@ mod tests {
         assert!(browse_matching(&long[1..]).is_ok());
     }
 
-    /// A job's events are newtype structs; the codec spreads a newtype into the argument list
-    /// without its name, so they must serialize as the `JobInfo` they hold: `["job", {…}]`.
+    /// A job's events hold a `JobInfo`; the codec takes a newtype struct for an argument list
+    /// and drops the event's name, so they must serialize as a map: `["job", {…}]`.
     #[test]
     fn job_events_encode_as_their_name_and_the_job() {
         use socketioxide_core::parser::Parse as _;

@@ -393,9 +393,9 @@ mod browser {
                 token: token.get_untracked(),
             });
             socket.on(move |s: Stats| stats.set(Some(s)));
-            socket.on(move |AdminJobChanged(info)| {
+            socket.on(move |AdminJobChanged { job }| {
                 jobs.update(|j| {
-                    j.apply(info);
+                    j.apply(job);
                 })
             });
             let lister = socket.clone();

@@ -185,10 +185,15 @@ pub(crate) async fn watch(io: SocketIo, chat: Chat) {
 
 async fn tell(io: &SocketIo, row: &JobRow, keys: &Keys) {
     if let (Some(owner), Some(main)) = (&row.owner, io.of(Main::PATH)) {
-        let event = JobChanged(info(row, false, keys));
+        let event = JobChanged {
+            job: info(row, false, keys),
+        };
         let _ = broadcast(main.local().within(person_room(owner)), &event).await;
     }
     if let Some(admins) = io.of(Admin::PATH) {
-        let _ = broadcast(admins.local(), &AdminJobChanged(info(row, true, keys))).await;
+        let event = AdminJobChanged {
+            job: info(row, true, keys),
+        };
+        let _ = broadcast(admins.local(), &event).await;
     }
 }

@@ -17,8 +17,8 @@ impl Live {
     /// Follows the person's jobs for as long as the page lives.
     pub(super) fn follow_jobs(&self) {
         let this = self.clone();
-        self.socket.on(move |JobChanged(info)| {
-            let ended = this.state.jobs.try_update(|j| j.apply(info)).flatten();
+        self.socket.on(move |JobChanged { job }| {
+            let ended = this.state.jobs.try_update(|j| j.apply(job)).flatten();
             if let Some(info) = ended {
                 this.notice(info);
             }
