@@ -68,6 +68,10 @@ fi
 if [[ "$WITH_BROWSER" == 1 ]] && ! command -v sqlite3 >/dev/null; then
   DEBIAN_MISSING+=(sqlite3)
 fi
+# curl: the interop test of incoming webhooks posts with it, as their users do.
+if ! command -v curl >/dev/null; then
+  DEBIAN_MISSING+=(curl)
+fi
 # Node and npm: wasm-opt, Playwright and socket.io-client come from npm (below).
 if ! command -v npm >/dev/null; then
   DEBIAN_MISSING+=(nodejs npm)

@@ -122,6 +122,16 @@ pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
     (DeleteMessage::NAME, Direction::ClientToServer),
     (RecentInRoom::NAME, Direction::ClientToServer),
     (AdminJobs::NAME, Direction::ClientToServer),
+    (CreateWebhook::NAME, Direction::ClientToServer),
+    (RevokeWebhook::NAME, Direction::ClientToServer),
+    (ListWebhooks::NAME, Direction::ClientToServer),
+    (CreateBot::NAME, Direction::ClientToServer),
+    (RevokeBot::NAME, Direction::ClientToServer),
+    (ListBots::NAME, Direction::ClientToServer),
+    (CreateOutgoingWebhook::NAME, Direction::ClientToServer),
+    (RemoveOutgoingWebhook::NAME, Direction::ClientToServer),
+    (ListOutgoingWebhooks::NAME, Direction::ClientToServer),
+    (ListDeadLetters::NAME, Direction::ClientToServer),
     (Stats::NAME, Direction::ServerToClient),
     (AdminJobChanged::NAME, Direction::ServerToClient),
 ];
@@ -420,12 +430,19 @@ pub enum MessageKind {
     /// Removed by a moderator ([`DeleteMessage`]): kept as a tombstone with empty text and
     /// author, so the room's `seq` has no hole. Clients show nothing for it.
     Deleted,
+    /// Posted by a program: through an incoming webhook, or with a bot token. Its author is the
+    /// name the program gave (checked like a nickname, reserved names refused), which is not a
+    /// person's: clients mark it as a bot's.
+    Bot,
 }
 
 impl MessageKind {
     /// Whether it counts as unread: people's words and announcements do, notices do not.
     pub fn is_unread_worthy(kind: Option<MessageKind>) -> bool {
-        matches!(kind, None | Some(MessageKind::Announcement))
+        matches!(
+            kind,
+            None | Some(MessageKind::Announcement | MessageKind::Bot)
+        )
     }
 }
 
@@ -881,6 +898,262 @@ impl Request for RecentInRoom {
     type Ack = Reply<HistoryPage>;
 }
 
+// Webhooks and bots, made and revoked by moderators. Tokens and signing secrets are in the
+// answer that makes them, and nowhere else: the server keeps a token's hash only.
+
+/// `create webhook`, admin to server: makes an incoming webhook, a URL that posts to the public
+/// room `room` (see `docs/bot-api.md`). `name` is the author of its messages when a post names
+/// none; it is checked like a nickname ([`validate_bot_name`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateWebhook {
+    pub room: String,
+    pub name: String,
+}
+
+impl Event for CreateWebhook {
+    const NAME: &'static str = "create webhook";
+    type Namespace = Admin;
+}
+impl ClientEvent for CreateWebhook {}
+impl Request for CreateWebhook {
+    type Ack = Reply<WebhookCreated>;
+}
+
+/// An incoming webhook, without its token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhook {
+    pub id: String,
+    pub room: String,
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+}
+
+/// The ack of [`CreateWebhook`]: the webhook, and the one time its token is shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookCreated {
+    pub webhook: Webhook,
+    pub token: String,
+    /// `/hooks/<id>/<token>`: where to POST.
+    pub path: String,
+    /// The full URL, when the server knows its address (`PALAVER_PUBLIC_URL`, or the address
+    /// it listens on when that is not a wildcard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// `revoke webhook`, admin to server: the incoming webhook `id` posts no more (its URL is then
+/// answered `410 Gone`). Revoking twice is not an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeWebhook {
+    pub id: String,
+}
+
+impl Event for RevokeWebhook {
+    const NAME: &'static str = "revoke webhook";
+    type Namespace = Admin;
+}
+impl ClientEvent for RevokeWebhook {}
+impl Request for RevokeWebhook {
+    type Ack = Reply<Webhook>;
+}
+
+/// `webhooks`, admin to server: the incoming webhooks of `room` (of every room without it),
+/// revoked ones included, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+impl Event for ListWebhooks {
+    const NAME: &'static str = "webhooks";
+    type Namespace = Admin;
+}
+impl ClientEvent for ListWebhooks {}
+impl Request for ListWebhooks {
+    type Ack = Reply<Vec<Webhook>>;
+}
+
+/// `create bot`, admin to server: makes a token of the bot API. `name` is the author of the
+/// bot's messages, checked like a nickname ([`validate_bot_name`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateBot {
+    pub name: String,
+}
+
+impl Event for CreateBot {
+    const NAME: &'static str = "create bot";
+    type Namespace = Admin;
+}
+impl ClientEvent for CreateBot {}
+impl Request for CreateBot {
+    type Ack = Reply<BotCreated>;
+}
+
+/// A bot token, without the token.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bot {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
+}
+
+/// The ack of [`CreateBot`]: the bot, and the one time its token is shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotCreated {
+    pub bot: Bot,
+    /// What the bot sends as `Authorization: Bearer <token>`.
+    pub token: String,
+}
+
+/// `revoke bot`, admin to server: the bot token `id` is refused from now on. Revoking twice
+/// is not an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeBot {
+    pub id: String,
+}
+
+impl Event for RevokeBot {
+    const NAME: &'static str = "revoke bot";
+    type Namespace = Admin;
+}
+impl ClientEvent for RevokeBot {}
+impl Request for RevokeBot {
+    type Ack = Reply<Bot>;
+}
+
+/// `bots`, admin to server: every bot token, revoked ones included, oldest first. The
+/// argument is `{}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListBots {}
+
+impl Event for ListBots {
+    const NAME: &'static str = "bots";
+    type Namespace = Admin;
+}
+impl ClientEvent for ListBots {}
+impl Request for ListBots {
+    type Ack = Reply<Vec<Bot>>;
+}
+
+/// `create outgoing webhook`, admin to server: from now on each new message of the public room
+/// `room` is POSTed to `url` (`http` or `https`), signed with a secret of its own (see
+/// `docs/bot-api.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateOutgoingWebhook {
+    pub room: String,
+    pub url: String,
+}
+
+impl Event for CreateOutgoingWebhook {
+    const NAME: &'static str = "create outgoing webhook";
+    type Namespace = Admin;
+}
+impl ClientEvent for CreateOutgoingWebhook {}
+impl Request for CreateOutgoingWebhook {
+    type Ack = Reply<OutgoingWebhookCreated>;
+}
+
+/// An outgoing webhook, without its secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutgoingWebhook {
+    pub id: String,
+    pub room: String,
+    pub url: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<i64>,
+    /// The id of the last message of the room delivered (or given up on).
+    pub delivered_up_to: i64,
+    /// How many messages it gave up on ([`ListDeadLetters`]).
+    #[serde(default)]
+    pub dead_letters: u64,
+}
+
+/// The ack of [`CreateOutgoingWebhook`]: the webhook, and the one time its signing secret is
+/// shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingWebhookCreated {
+    pub webhook: OutgoingWebhook,
+    pub secret: String,
+}
+
+/// `remove outgoing webhook`, admin to server: nothing more is delivered to the outgoing
+/// webhook `id`. It stays listed, with its dead letters. Removing twice is not an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveOutgoingWebhook {
+    pub id: String,
+}
+
+impl Event for RemoveOutgoingWebhook {
+    const NAME: &'static str = "remove outgoing webhook";
+    type Namespace = Admin;
+}
+impl ClientEvent for RemoveOutgoingWebhook {}
+impl Request for RemoveOutgoingWebhook {
+    type Ack = Reply<OutgoingWebhook>;
+}
+
+/// `outgoing webhooks`, admin to server: the outgoing webhooks of `room` (of every room
+/// without it), removed ones included, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListOutgoingWebhooks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+}
+
+impl Event for ListOutgoingWebhooks {
+    const NAME: &'static str = "outgoing webhooks";
+    type Namespace = Admin;
+}
+impl ClientEvent for ListOutgoingWebhooks {}
+impl Request for ListOutgoingWebhooks {
+    type Ack = Reply<Vec<OutgoingWebhook>>;
+}
+
+/// The most dead letters one [`ListDeadLetters`] answers with.
+pub const DEAD_LETTERS_PAGE: usize = 100;
+
+/// `dead letters`, admin to server: the newest messages that the outgoing webhook `hook` (every
+/// outgoing webhook, without it) gave up delivering, newest first, [`DEAD_LETTERS_PAGE`] at most.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListDeadLetters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+}
+
+impl Event for ListDeadLetters {
+    const NAME: &'static str = "dead letters";
+    type Namespace = Admin;
+}
+impl ClientEvent for ListDeadLetters {}
+impl Request for ListDeadLetters {
+    type Ack = Reply<Vec<DeadLetter>>;
+}
+
+/// A message an outgoing webhook gave up delivering.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    pub hook: String,
+    /// The message's id.
+    pub message: i64,
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: String,
+    /// When it was given up on, in milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Jobs: work done after its request was answered (imports, exports, deliveries, backups)
 // ---------------------------------------------------------------------------------------------
@@ -1145,6 +1418,8 @@ impl<'de> Deserialize<'de> for WireError {
             name: Option<String>,
             id: Option<i64>,
             retry_after_ms: Option<u64>,
+            webhook: Option<String>,
+            bot: Option<String>,
         }
         let f = Flat::deserialize(deserializer)?;
         // Each variant's fields, required only by the codes that carry them.
@@ -1187,6 +1462,16 @@ impl<'de> Deserialize<'de> for WireError {
                 retry_after_ms: need(&f.retry_after_ms, "retry_after_ms")?,
             },
             "unavailable" => ChatError::Unavailable,
+            "unknown_webhook" => ChatError::UnknownWebhook {
+                webhook: need(&f.webhook, "webhook")?,
+            },
+            "unknown_bot" => ChatError::UnknownBot {
+                bot: need(&f.bot, "bot")?,
+            },
+            "invalid_bot_name" => ChatError::InvalidBotName { max: max()? },
+            "invalid_webhook_url" => ChatError::InvalidWebhookUrl {
+                detail: need(&f.detail, "detail")?,
+            },
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown error code `{other}`"
@@ -1251,6 +1536,22 @@ pub enum ChatError {
     Overloaded { retry_after_ms: u64 },
     #[error("the server could not do that just now; try again")]
     Unavailable,
+    /// No incoming or outgoing webhook has this id.
+    #[error("no webhook `{webhook}`")]
+    UnknownWebhook { webhook: String },
+    /// No bot token has this id.
+    #[error("no bot `{bot}`")]
+    UnknownBot { bot: String },
+    /// A bot's or a webhook's name (or the `username` a webhook's post gives) breaks the rules
+    /// of nicknames, or reads as a reserved one.
+    #[error(
+        "a bot's name is 1 to {max} ASCII letters, digits, `-`, `_` or `.`, and reads as no \
+         reserved name"
+    )]
+    InvalidBotName { max: usize },
+    /// An outgoing webhook's URL is not one the server will send to.
+    #[error("invalid webhook URL: {detail}")]
+    InvalidWebhookUrl { detail: String },
 }
 
 /// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
@@ -1337,6 +1638,16 @@ pub fn validate_name(name: &str) -> Result<&str, Refusal> {
         return Err(Refusal::ReservedName);
     }
     Ok(name)
+}
+
+/// Checks the name of a bot or webhook, or the `username` a webhook's post gives: the rules of
+/// nicknames ([`validate_name`]), reserved names refused alike. Its messages are marked
+/// [`MessageKind::Bot`], so a person's name on them passes for nobody.
+pub fn validate_bot_name(name: &str) -> Result<&str, ChatError> {
+    let name = name.trim();
+    validate_name(name).map_err(|_| ChatError::InvalidBotName {
+        max: MAX_NAME_CHARS,
+    })
 }
 
 /// Names nobody may claim, because they would pass for the server or its moderators (or, for
@@ -1651,6 +1962,10 @@ mod tests {
             ChatError::RateLimited { retry_after_ms: 5 },
             ChatError::Overloaded { retry_after_ms: 6 },
             ChatError::Unavailable,
+            ChatError::UnknownWebhook { webhook: text() },
+            ChatError::UnknownBot { bot: text() },
+            ChatError::InvalidBotName { max: 7 },
+            ChatError::InvalidWebhookUrl { detail: text() },
         ];
         for error in every {
             // A new variant that is missing here fails this match, so the list stays complete.
@@ -1672,7 +1987,11 @@ mod tests {
                 | ChatError::AdminOnly { .. }
                 | ChatError::RateLimited { .. }
                 | ChatError::Overloaded { .. }
-                | ChatError::Unavailable => {}
+                | ChatError::Unavailable
+                | ChatError::UnknownWebhook { .. }
+                | ChatError::UnknownBot { .. }
+                | ChatError::InvalidBotName { .. }
+                | ChatError::InvalidWebhookUrl { .. } => {}
             }
             let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();
             let back: Reply<Posted> = serde_json::from_str(&wire).unwrap();
@@ -1974,6 +2293,11 @@ mod tests {
         );
         assert!(MessageKind::is_unread_worthy(None));
         assert!(!MessageKind::is_unread_worthy(Some(MessageKind::Joined)));
+        assert!(MessageKind::is_unread_worthy(Some(MessageKind::Bot)));
+        assert_eq!(
+            serde_json::to_value(MessageKind::Bot).unwrap(),
+            json!("bot")
+        );
     }
 
     #[test]

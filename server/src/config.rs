@@ -178,6 +178,32 @@ pub struct Config {
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Posts per incoming webhook (`N/PERIOD`, or `off`); over it, a post is answered 429.
+    #[arg(long, env = "PALAVER_WEBHOOK_LIMIT", default_value = "60/1m")]
+    pub webhook_limit: Limit,
+
+    /// Requests per bot token (`N/PERIOD`, or `off`), posts and reads together; over it, 429.
+    #[arg(long, env = "PALAVER_BOT_LIMIT", default_value = "120/1m")]
+    pub bot_limit: Limit,
+
+    /// Let outgoing webhooks send to loopback, private, link-local and other non-public
+    /// addresses. Off, they are refused, so that a webhook cannot reach into the server's own
+    /// network. For tests, and for receivers on the same network on purpose.
+    #[arg(
+        long,
+        env = "PALAVER_WEBHOOKS_ALLOW_PRIVATE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub webhooks_allow_private: bool,
+
+    /// How long one delivery of an outgoing webhook may take (connecting, sending and the
+    /// receiver's answer) before it counts as failed and is tried again later.
+    #[arg(long, env = "PALAVER_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub webhook_timeout: Duration,
 }
 
 /// The command line: `palaver` alone serves ([`Config`]); `palaver emit …` emits ([`EmitConfig`]).
@@ -254,6 +280,12 @@ pub struct EmitConfig {
     pub redis_url: String,
 }
 
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("expected a duration above zero like 10s or 500ms, not `{s}`"))
+}
+
 fn notice_window(s: &str) -> Result<Duration, String> {
     parse_duration(s.trim()).ok_or_else(|| format!("expected a duration like 60s or 1m, not `{s}`"))
 }
@@ -296,6 +328,10 @@ impl Config {
             data_dir: None,
             session_secret: None,
             admin_token: None,
+            webhook_limit: Limit::every(60, Duration::from_secs(60)),
+            bot_limit: Limit::every(120, Duration::from_secs(60)),
+            webhooks_allow_private: false,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 
@@ -404,6 +440,14 @@ mod tests {
                 c.mark_limit,
                 c.name_limit,
                 c.notice_window,
+                (
+                    c.webhook_limit,
+                    c.bot_limit,
+                    c.webhooks_allow_private,
+                    c.webhook_timeout,
+                    c.workers,
+                    c.max_import_bytes,
+                ),
             )
         };
         assert_eq!(limits(&parsed), limits(&built));
@@ -423,5 +467,27 @@ mod tests {
             (Limit::Off, Duration::ZERO)
         );
         assert!(Config::try_parse_from(["palaver", "--dm-limit", "lots"]).is_err());
+    }
+
+    #[test]
+    fn private_webhook_addresses_are_allowed_by_the_flag_or_its_variable() {
+        let allowed = |args: &[&str]| {
+            Config::try_parse_from(["palaver"].iter().chain(args))
+                .unwrap()
+                .webhooks_allow_private
+        };
+        assert!(allowed(&["--webhooks-allow-private"]));
+        assert!(allowed(&["--webhooks-allow-private", "true"]));
+        assert!(!allowed(&["--webhooks-allow-private", "off"]));
+        assert!(!allowed(&[]));
+        for bad in [
+            &["--webhooks-allow-private", "perhaps"][..],
+            &["--webhook-timeout", "0s"],
+        ] {
+            assert!(
+                Config::try_parse_from(["palaver"].iter().chain(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -19,6 +19,7 @@ mod store;
 #[path = "../tests/services/mod.rs"]
 mod test_services;
 mod throttle;
+mod tokens;
 
 use crate::cluster::SocketIo;
 use http::{admission, listen, origin, peer, web};
@@ -125,6 +126,10 @@ pub async fn run(
             limits: state::limits::Limits::new(&config),
             trusted_proxies: peer::TrustedProxies::new(&config.trusted_proxies),
             notice_window: config.notice_window,
+            webhooks: state::Webhooks {
+                public_base: public_base(&config, listener.local_addr()?),
+                allow_private: config.webhooks_allow_private,
+            },
         },
         &admin_token,
         backlogs.clone(),
@@ -215,6 +220,7 @@ pub async fn run(
             queue: chat.jobs.clone(),
             max_import_bytes: config.max_import_bytes,
         },
+        http::api::routes(chat.clone(), io.clone()),
     );
     let connection_limits = listen::Limits {
         connections: listen::Limits::fitting_open_files(config.max_connections),
@@ -285,6 +291,20 @@ async fn load_secret(
             Ok(secrets::Loaded::Created(value))
         }
         None => Ok(secrets::Loaded::Existing(value)),
+    }
+}
+
+/// Where people reach the server, for the URLs it hands out: the public URL, or else the
+/// address it listens on, unless that is a wildcard (which names no host to reach).
+fn public_base(config: &Config, bound: std::net::SocketAddr) -> Option<String> {
+    match config
+        .public_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        Some(url) => Some(url.trim().trim_end_matches('/').to_owned()),
+        None if bound.ip().is_unspecified() => None,
+        None => Some(format!("http://{bound}")),
     }
 }
 

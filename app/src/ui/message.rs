@@ -33,14 +33,17 @@ pub(crate) fn MessageRow(
             let ts = m.meta.ts;
             let author = m.meta.author.clone();
             let announcement = m.meta.kind == Some(MessageKind::Announcement);
+            // A program's message: its author is a name it gave, never a person's.
+            let bot = m.meta.kind == Some(MessageKind::Bot);
             let mine = {
                 let author = author.clone();
-                move || me.with(|me| *me == author)
+                move || !bot && me.with(|me| *me == author)
             };
             EitherOf3::B(view! {
-                <li class="message" class:mine=mine class:announcement=announcement data-testid="message" data-id=m.id data-state="sent">
+                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot data-testid="message" data-id=m.id data-state="sent">
                     <div class="meta">
                         <span class="author">{author}</span>
+                        {bot.then(|| view! { <span class="badge" title="posted by a program">"bot"</span> })}
                         <Time ts hydrated/>
                     </div>
                     <p class="text">{m.text}</p>

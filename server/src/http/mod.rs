@@ -1,10 +1,14 @@
 //! HTTP: the accept loop and its limits, the checks every request passes (origin, headers,
-//! the new-session rate), the handshake's trimming, and the pages and endpoints axum serves.
+//! the new-session rate), the handshake's trimming, the pages and endpoints axum serves, and the
+//! HTTP API for programs (incoming webhooks, the bot API).
 
 pub(crate) mod admission;
+pub(crate) mod api;
+pub(crate) mod bots;
 pub(crate) mod files;
 pub(crate) mod handshake;
 pub(crate) mod headers;
+pub(crate) mod hooks;
 pub(crate) mod listen;
 pub(crate) mod origin;
 pub(crate) mod peer;

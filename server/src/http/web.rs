@@ -48,6 +48,7 @@ pub(crate) fn router(
     sockets: SocketIoLayer<Adapter>,
     guards: Guards,
     files: crate::http::files::FilesState,
+    api: Router,
 ) -> Router {
     let policy = Policy::new(guards.access.public_origin(), &options);
     let state = WebState {
@@ -89,6 +90,8 @@ pub(crate) fn router(
         ))
         .with_state(state)
         .merge(crate::http::files::routes(files))
+        // Incoming webhooks and the bot API (`api.rs`).
+        .merge(api)
         // The fallback serves the `.br`/`.gz` copies that `cargo leptos build --release
         // --precompress` writes (brotli 11, no work per visit; compressing the wasm on each
         // request made it arrive late). This layer

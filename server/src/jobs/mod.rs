@@ -6,6 +6,7 @@
 
 pub(crate) mod export;
 pub(crate) mod files;
+pub(crate) mod hooks;
 pub(crate) mod import;
 pub(crate) mod process;
 pub(crate) mod runner;

@@ -1,15 +1,19 @@
 //! The `/admin` namespace: its own middleware (the admin token), handlers and events. It sees
 //! the main namespace from outside, through the `SocketIo` handle: live statistics, kicking a
-//! person, announcements, and deleting messages.
+//! person, announcements, and deleting messages; and webhooks and bots (`hooks.rs`).
+
+mod hooks;
 
 use crate::cluster::{Adapter, Socket, SocketIo, SocketRef};
 use std::time::Duration;
 
 use app::events::{
     self, ADMIN_AUTHOR, Admin, AdminAuth, AdminJobs, Announce, Ban, ChatError, ChatMessage,
-    DeleteMessage, Event as _, HISTORY_PAGE, HistoryPage, Kick, KickDone, Kicked, Main,
-    MessageDeleted, MessageKind, Namespace as _, NamespaceStats, RecentInRoom, Refusal, RoomKind,
-    RoomStats, Stats, Unban, Unbanned,
+    CreateBot, CreateOutgoingWebhook, CreateWebhook, DeleteMessage, Event as _, HISTORY_PAGE,
+    HistoryPage, Kick, KickDone, Kicked, ListBots, ListDeadLetters, ListOutgoingWebhooks,
+    ListWebhooks, Main, MessageDeleted, MessageKind, Namespace as _, NamespaceStats, RecentInRoom,
+    Refusal, RemoveOutgoingWebhook, RevokeBot, RevokeWebhook, RoomKind, RoomStats, Stats, Unban,
+    Unbanned,
 };
 use std::sync::Arc;
 
@@ -70,6 +74,16 @@ impl MessageHandler<Adapter, Requests> for Requests {
             DeleteMessage::NAME => serve(socket, data, ack, delete),
             RecentInRoom::NAME => serve(socket, data, ack, recent),
             AdminJobs::NAME => serve(socket, data, ack, crate::socket::jobs::list_all),
+            CreateWebhook::NAME => serve(socket, data, ack, hooks::create_webhook),
+            RevokeWebhook::NAME => serve(socket, data, ack, hooks::revoke_webhook),
+            ListWebhooks::NAME => serve(socket, data, ack, hooks::list_webhooks),
+            CreateBot::NAME => serve(socket, data, ack, hooks::create_bot),
+            RevokeBot::NAME => serve(socket, data, ack, hooks::revoke_bot),
+            ListBots::NAME => serve(socket, data, ack, hooks::list_bots),
+            CreateOutgoingWebhook::NAME => serve(socket, data, ack, hooks::create_outgoing),
+            RemoveOutgoingWebhook::NAME => serve(socket, data, ack, hooks::remove_outgoing),
+            ListOutgoingWebhooks::NAME => serve(socket, data, ack, hooks::list_outgoing),
+            ListDeadLetters::NAME => serve(socket, data, ack, hooks::dead_letters),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }
@@ -262,7 +276,7 @@ async fn announce(ctx: Ctx, a: Announce) -> Result<Vec<app::events::Posted>, Han
 
 /// `room` if it names an existing public room; direct conversations are not moderators'
 /// to read or post in.
-async fn public_room(chat: &Chat, room: String) -> Result<ConversationId, HandlerError> {
+pub(crate) async fn public_room(chat: &Chat, room: String) -> Result<ConversationId, HandlerError> {
     let room = ConversationId::parse(room)?;
     let stored = match room.kind() {
         RoomKind::Room => chat

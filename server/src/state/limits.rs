@@ -33,6 +33,8 @@ pub(crate) struct Limits {
     reads: Throttle,
     marks: Throttle,
     names: Throttle,
+    webhook_posts: Throttle,
+    bot_requests: Throttle,
 }
 
 impl Limits {
@@ -53,6 +55,8 @@ impl Limits {
             reads: Throttle::new(config.read_limit),
             marks: Throttle::new(config.mark_limit),
             names: Throttle::new(config.name_limit),
+            webhook_posts: Throttle::new(config.webhook_limit),
+            bot_requests: Throttle::new(config.bot_limit),
         }
     }
 
@@ -92,6 +96,18 @@ impl Limits {
             Some(source) => self.names.take(&source.to_string(), now),
             None => Ok(()),
         }
+    }
+}
+
+impl Limits {
+    /// Charges a post to the incoming webhook `id`.
+    pub(crate) fn webhook_post(&self, id: &str, now: Instant) -> Result<(), Duration> {
+        self.webhook_posts.take(id, now)
+    }
+
+    /// Charges a request to the bot token `id`.
+    pub(crate) fn bot_request(&self, id: &str, now: Instant) -> Result<(), Duration> {
+        self.bot_requests.take(id, now)
     }
 }
 

@@ -65,6 +65,8 @@ pub(crate) struct Chat {
     pub(crate) node: Arc<str>,
     /// Where imports, exports, deliveries and backups are queued.
     pub(crate) jobs: crate::jobs::Queue,
+    /// What webhooks and bots need of the configuration.
+    pub(crate) webhooks: Arc<Webhooks>,
 }
 
 /// What guards the chat against floods, from the configuration.
@@ -72,6 +74,17 @@ pub(crate) struct Guards {
     pub(crate) limits: limits::Limits,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) notice_window: std::time::Duration,
+    pub(crate) webhooks: Webhooks,
+}
+
+/// What webhooks and bots need of the configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Webhooks {
+    /// `scheme://host[:port]` as people reach the server, for the URLs of incoming webhooks;
+    /// `None` when it is not known (listening on a wildcard address, no public URL).
+    pub(crate) public_base: Option<String>,
+    /// Whether outgoing webhooks may go to loopback, private and other non-public addresses.
+    pub(crate) allow_private: bool,
 }
 
 impl Chat {
@@ -115,6 +128,7 @@ impl Chat {
             entries: Arc::default(),
             bus,
             node: uuid::Uuid::new_v4().simple().to_string().into(),
+            webhooks: Arc::new(guards.webhooks),
         })
     }
 }

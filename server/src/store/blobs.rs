@@ -140,7 +140,6 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::store::tests::stores;
 
     #[tokio::test]

@@ -182,6 +182,7 @@ pub(crate) fn message_kind_column(kind: MessageKind) -> &'static str {
         MessageKind::Joined => "joined",
         MessageKind::Left => "left",
         MessageKind::Deleted => "deleted",
+        MessageKind::Bot => "bot",
     }
 }
 
@@ -195,6 +196,7 @@ pub(crate) fn message_kind_of(column: Option<&str>) -> Result<Option<MessageKind
         MessageKind::Joined,
         MessageKind::Left,
         MessageKind::Deleted,
+        MessageKind::Bot,
     ]
     .into_iter()
     .find(|k| message_kind_column(*k) == value)
@@ -372,6 +374,9 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+// After `on_pool!`, which it uses.
+pub(crate) mod hooks;
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -726,7 +731,7 @@ impl Store {
                     CASE WHEN me.person IS NULL THEN 0 ELSE
                         (SELECT COUNT(*) FROM messages x
                          WHERE x.room = r.name AND x.seq > me.read_seq
-                           AND (x.kind IS NULL OR x.kind = $2))
+                           AND (x.kind IS NULL OR x.kind IN ($2, $4)))
                     END AS unread,
                     CASE WHEN r.kind = 'dm' THEN
                         (SELECT p.name FROM members o JOIN people p ON p.person = o.person
@@ -742,6 +747,7 @@ impl Store {
             .bind(person)
             .bind(message_kind_column(MessageKind::Announcement))
             .bind(LOBBY)
+            .bind(message_kind_column(MessageKind::Bot))
             .fetch_all(p)
             .await?))
     }
@@ -1631,6 +1637,7 @@ mod tests {
                 Some(MessageKind::Joined),
                 Some(MessageKind::Left),
                 Some(MessageKind::Deleted),
+                Some(MessageKind::Bot),
             ];
             for (i, kind) in kinds.into_iter().enumerate() {
                 let offset = format!("k{i}");

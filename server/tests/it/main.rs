@@ -10,6 +10,7 @@ mod cluster;
 mod data_files;
 mod emitter;
 mod headers;
+mod hooks;
 mod hostile;
 mod layout;
 mod limits;
