@@ -2108,14 +2108,13 @@ mod tests {
             "id": 7, "kind": "export", "state": "running", "attempts": 1, "done": 2, "total": 3,
             "owner": "ann", "createdAt": 1, "updatedAt": 2,
         });
-        assert_eq!(frame(&JobChanged(info.clone())), json!(["job", expected]));
-        assert_eq!(
-            frame(&AdminJobChanged(info.clone())),
-            json!(["job", expected])
-        );
+        let job = info.clone();
+        assert_eq!(frame(&JobChanged { job }), json!(["job", expected]));
+        let job = info.clone();
+        assert_eq!(frame(&AdminJobChanged { job }), json!(["job", expected]));
         // And the client reads it back.
         let read: JobChanged = serde_json::from_value(expected).unwrap();
-        assert_eq!(read, JobChanged(info));
+        assert_eq!(read, JobChanged { job: info });
     }
 
     #[test]
