@@ -145,6 +145,15 @@ fn rank(info: &JobInfo) -> (bool, u32, i64, u64) {
     )
 }
 
+/// A job's download link, if it is one of this site's paths: never another site's, nor a
+/// `javascript:` URL, whatever the row says.
+pub(crate) fn download_link(info: &JobInfo) -> Option<String> {
+    info.download
+        .as_deref()
+        .filter(|href| href.starts_with('/') && !href.starts_with("//") && !href.contains('\\'))
+        .map(str::to_owned)
+}
+
 /// "Export", "Import"…
 pub(crate) fn kind_label(kind: JobKind) -> &'static str {
     match kind {
@@ -332,6 +341,25 @@ mod tests {
             jobs.apply(job(id, JobState::Queued, 0, 1, 0));
         }
         assert_eq!(ids(&jobs), [3, 2]);
+    }
+
+    #[test]
+    fn only_this_sites_paths_are_offered_for_download() {
+        let mut info = job(1, JobState::Done, 1, 1, 1);
+        info.download = Some("/files/3?exp=1&sig=abc".into());
+        assert_eq!(
+            download_link(&info).as_deref(),
+            Some("/files/3?exp=1&sig=abc")
+        );
+        for bad in [
+            "javascript:alert(1)",
+            "//evil.example/x",
+            "https://evil.example/",
+            "/\\evil",
+        ] {
+            info.download = Some(bad.into());
+            assert_eq!(download_link(&info), None, "{bad}");
+        }
     }
 
     #[test]

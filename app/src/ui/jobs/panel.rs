@@ -5,7 +5,7 @@
 use leptos::html;
 use leptos::prelude::*;
 
-use super::list::{ended_line, kind_label, state_label};
+use super::list::{download_link, ended_line, kind_label, state_label};
 use super::{ImportForm, Progress};
 use crate::events::{JobInfo, JobState, is_dm};
 use crate::ui::live::{LiveHandle, session_token};
@@ -160,7 +160,7 @@ fn JobRow(info: JobInfo) -> impl IntoView {
             </div>
             <Progress info=info.clone()/>
             {info.summary.clone().map(|s| view! { <p class="job-summary" data-testid="job-summary">{s}</p> })}
-            {info.download.clone().map(|href| view! {
+            {download_link(&info).map(|href| view! {
                 <a class="download" href=href download="">"Download"</a>
             })}
         </li>
@@ -181,7 +181,7 @@ pub(crate) fn JobNotices(notices: RwSignal<Vec<JobInfo>>) -> impl IntoView {
                     view! {
                         <p class="job-notice" class:failed=failed data-testid="job-notice" data-job=id>
                             <span class="text">{ended_line(&info)}</span>
-                            {info.download.clone().map(|href| view! {
+                            {download_link(&info).map(|href| view! {
                                 <a class="download" href=href download="">"Download"</a>
                             })}
                             <button
