@@ -272,6 +272,9 @@ pub async fn run(
     {
         tracing::warn!(error = %e, "the workers ended abnormally");
     }
+    if let Some(broker) = chat.jobs.broker() {
+        broker.close().await;
+    }
     job_watch.abort();
     deliveries.abort();
     file_sweeper.abort();

@@ -59,6 +59,9 @@ pub async fn work(
     info!("shutting down: putting jobs in hand back in the queue");
     let _ = stop.send(true);
     let _ = running.await;
+    if let Some(broker) = queue.broker() {
+        broker.close().await;
+    }
     store.close().await;
     Ok(())
 }

@@ -77,7 +77,7 @@ impl Runner {
         }
         let max_attempts = i64::from(self.handlers.max_attempts());
         info!(worker = %self.worker, ?kinds, concurrency = self.concurrency, "worker started");
-        let mut running: JoinSet<JobId> = JoinSet::new();
+        let mut running: JoinSet<(JobId, bool)> = JoinSet::new();
         let mut held: Vec<JobId> = Vec::new();
         // Deliveries of jobs under way, answered when each ends. Dropped unanswered (the
         // worker stops), RabbitMQ delivers them again.
@@ -132,12 +132,14 @@ impl Runner {
                 _ = self.wake.notified(), if !brokered => {}
                 _ = tokio::time::sleep(look_every) => {}
                 Some(ended) = running.join_next(), if !running.is_empty() => {
-                    if let Ok(id) = ended {
+                    if let Ok((id, dead)) = ended {
                         held.retain(|h| *h != id);
-                        if let Some(d) = delivered.remove(&id)
-                            && let Err(e) = d.ack().await
-                        {
-                            debug!(job = %id, error = %e, "acknowledging a job to RabbitMQ failed");
+                        if let Some(d) = delivered.remove(&id) {
+                            // A dead job's id goes to the broker's dead letters too.
+                            let answered = if dead { d.dead().await } else { d.ack().await };
+                            if let Err(e) = answered {
+                                debug!(job = %id, error = %e, "answering RabbitMQ failed");
+                            }
                         }
                     }
                 }
@@ -151,7 +153,12 @@ impl Runner {
                         .await
                     {
                         Ok(Some(row)) if self.handlers.get(row.kind).is_some() => {
-                            debug!(job = %id, kind = ?row.kind, "claimed from RabbitMQ");
+                            debug!(
+                                job = %id,
+                                kind = ?row.kind,
+                                redelivered = delivery.redelivered,
+                                "claimed from RabbitMQ"
+                            );
                             held.push(id);
                             delivered.insert(id, delivery);
                             running.spawn(self.run_one(row));
@@ -194,7 +201,8 @@ impl Runner {
     }
 
     /// Runs one claimed job, renewing its claim meanwhile, and records its end.
-    fn run_one(&self, row: JobRow) -> impl Future<Output = JobId> + Send + 'static {
+    /// Runs `row`'s job: its id, and whether it is dead now.
+    fn run_one(&self, row: JobRow) -> impl Future<Output = (JobId, bool)> + Send + 'static {
         let store = self.store.clone();
         let worker = self.worker.clone();
         let handler = self.handlers.get(row.kind).cloned();
@@ -231,7 +239,7 @@ impl Runner {
                 }
                 Err(JobError::Lost) => {
                     info!(job = %id, "another worker has the job now");
-                    return id;
+                    return (id, false);
                 }
                 Err(JobError::Retry(e)) if attempts < i64::from(max_attempts) => {
                     error = e.clone();
@@ -257,7 +265,7 @@ impl Runner {
                 Ok(false) => info!(job = %id, "another worker has the job now"),
                 Err(e) => warn!(job = %id, error = %e, "recording a job's end failed"),
             }
-            id
+            (id, matches!(ending, Ending::Dead { .. }))
         }
     }
 }
