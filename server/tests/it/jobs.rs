@@ -225,11 +225,15 @@ async fn an_upload_needs_a_token_a_format_and_a_body_within_the_limit() {
     assert_eq!(jobs["jobs"][0]["kind"], "import");
 }
 
-/// GETs `path` and returns the status and the body's bytes, as they are.
+/// GETs `path` as a browser would (taking compressed answers) and returns the status and the
+/// body's bytes, as they are.
 async fn get_bytes(addr: std::net::SocketAddr, path: &str) -> (u16, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: gzip, deflate, br\r\n\
+         Connection: close\r\n\r\n"
+    );
     s.write_all(head.as_bytes()).await.unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).await.unwrap();
