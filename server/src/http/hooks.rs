@@ -76,7 +76,10 @@ async fn handle(
     let text = events::validate_text(&text)?;
     // Blank is absent, as Slack takes it.
     let username = payload.username.as_deref().filter(|u| !u.trim().is_empty());
-    let author = match username {
+    // Tools name themselves as people read them ("Uptime Robot"): spaces become dashes, so
+    // that their posts get through; a name still invalid, or reserved, is refused.
+    let spelled = username.map(|u| u.split_whitespace().collect::<Vec<_>>().join("-"));
+    let author = match &spelled {
         Some(username) => events::validate_bot_name(username)?,
         None => hook.name.as_str(),
     };

@@ -95,6 +95,18 @@ async fn a_webhook_posts_to_its_room_and_the_room_hears_it() {
     assert_eq!(meta["author"], "deploy");
     assert_eq!(meta["kind"], json!(MessageKind::Bot));
 
+    // A tool's name as people write it: its spaces become dashes.
+    let reply = post(
+        &server,
+        &path,
+        JSON,
+        r#"{"text": "site is up", "username": "Uptime  Robot"}"#,
+    )
+    .await;
+    assert_eq!((reply.status, reply.body.as_str()), (200, "ok"));
+    let (_, meta) = heard(&mut ann).await;
+    assert_eq!(meta["author"], "Uptime-Robot");
+
     // Slack's form, `payload=`, without a username: the hook's name.
     let form = format!("payload={}", url_encoded(r#"{"text": "deployed & done"}"#));
     let reply = post(&server, &path, FORM, &form).await;
@@ -159,7 +171,12 @@ async fn a_webhook_posts_to_its_room_and_the_room_hears_it() {
     // Stored like any message: in history, and on the page.
     assert_eq!(
         texts_in(&mut admin, "lobby").await,
-        ["build 42 passed", "deployed & done", "curl says hi"]
+        [
+            "build 42 passed",
+            "site is up",
+            "deployed & done",
+            "curl says hi"
+        ]
     );
     let listed = made(&mut admin, ListWebhooks::NAME, json!({})).await;
     assert_eq!(listed.as_array().unwrap().len(), 2);
@@ -219,7 +236,7 @@ async fn a_webhook_refuses_bad_tokens_bodies_and_revoked_hooks_and_stores_nothin
         ),
         (
             JSON,
-            r#"{"text": "hi", "username": "a b"}"#,
+            r#"{"text": "hi", "username": "a <b>"}"#,
             400,
             "invalid_bot_name",
         ),
