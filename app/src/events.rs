@@ -2077,6 +2077,46 @@ mod tests {
         assert!(browse_matching(&long[1..]).is_ok());
     }
 
+    /// A job's events hold a `JobInfo`; the codec takes a newtype struct for an argument list
+    /// and drops the event's name, so they must serialize as a map: `["job", {…}]`.
+    #[test]
+    fn job_events_encode_as_their_name_and_the_job() {
+        use socketioxide_core::parser::Parse as _;
+        use socketioxide_parser_common::CommonParser;
+
+        fn frame<E: ServerEvent>(event: &E) -> serde_json::Value {
+            let data = CommonParser
+                .encode_value(event, Some(E::NAME))
+                .expect("encodes");
+            serde_json::from_str(data.as_str().expect("text")).expect("JSON")
+        }
+        let info = JobInfo {
+            id: 7,
+            kind: JobKind::Export,
+            state: JobState::Running,
+            attempts: 1,
+            done: 2,
+            total: Some(3),
+            summary: None,
+            download: None,
+            owner: Some("ann".into()),
+            created_at: 1,
+            updated_at: 2,
+            finished_at: None,
+        };
+        let expected = json!({
+            "id": 7, "kind": "export", "state": "running", "attempts": 1, "done": 2, "total": 3,
+            "owner": "ann", "createdAt": 1, "updatedAt": 2,
+        });
+        let job = info.clone();
+        assert_eq!(frame(&JobChanged { job }), json!(["job", expected]));
+        let job = info.clone();
+        assert_eq!(frame(&AdminJobChanged { job }), json!(["job", expected]));
+        // And the client reads it back.
+        let read: JobChanged = serde_json::from_value(expected).unwrap();
+        assert_eq!(read, JobChanged { job: info });
+    }
+
     #[test]
     fn no_event_uses_a_reserved_name() {
         for (name, _) in MAIN_EVENTS.iter().chain(ADMIN_EVENTS) {

@@ -189,6 +189,11 @@ pub struct Config {
     #[arg(long, env = "PALAVER_JOB_LEASE", default_value = "30s", value_parser = job_lease)]
     pub job_lease: Duration,
 
+    /// RabbitMQ (`amqp://user:password@host:port/vhost`) to carry jobs to the workers of every
+    /// node and `palaver worker` process. Default: none; workers take jobs from the database.
+    #[arg(long, env = "PALAVER_QUEUE_URL", hide_env_values = true)]
+    pub queue_url: Option<String>,
+
     /// The largest archive `POST /imports` takes, in bytes.
     #[arg(long, env = "PALAVER_MAX_IMPORT_BYTES", default_value_t = 1 << 30)]
     pub max_import_bytes: u64,
@@ -290,6 +295,10 @@ pub struct WorkerConfig {
     /// As the server's `--job-lease`.
     #[arg(long, env = "PALAVER_JOB_LEASE", default_value = "30s", value_parser = job_lease)]
     pub job_lease: Duration,
+
+    /// As the server's `--queue-url`: take jobs from RabbitMQ.
+    #[arg(long, env = "PALAVER_QUEUE_URL", hide_env_values = true)]
+    pub queue_url: Option<String>,
 
     /// The nodes' Redis (`redis://host:port`), through which an import tells the rooms'
     /// members to catch up; without it they see the messages at their next sync.
@@ -406,6 +415,7 @@ impl Config {
             workers: 2,
             job_lease: Duration::from_secs(30),
             max_import_bytes: 1 << 30,
+            queue_url: None,
             data_dir: None,
             session_secret: None,
             admin_token: None,

@@ -138,6 +138,10 @@ pub async fn run(
         backlogs.clone(),
         bus.clone(),
     )?;
+    let mut chat = chat;
+    if let Some(url) = config.queue_url.as_deref().filter(|u| !u.is_empty()) {
+        chat.jobs = jobs::Queue::through(store.clone(), url).await?;
+    }
     let request_timeout = Duration::from_secs(config.request_timeout);
     let (sockets, io) = socketioxide::SocketIo::builder()
         .with_state(chat.clone())
@@ -268,6 +272,9 @@ pub async fn run(
         && let Err(e) = workers.await
     {
         tracing::warn!(error = %e, "the workers ended abnormally");
+    }
+    if let Some(broker) = chat.jobs.broker() {
+        broker.close().await;
     }
     job_watch.abort();
     deliveries.abort();

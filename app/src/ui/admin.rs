@@ -1,10 +1,12 @@
 //! The `/admin` page: sign in with the admin token, then live statistics, announcements to
-//! one room or all, deleting messages, and kicking a person, over the `/admin` namespace.
+//! one room or all, deleting messages, kicking a person, and every job (with an import form),
+//! over the `/admin` namespace.
 
 use leptos::either::Either;
 use leptos::prelude::*;
 
-use crate::events::{ChatMessage, LOBBY, MessageKind, Stats};
+use super::jobs::{ImportForm, JobTable, Jobs, page_now_ms};
+use crate::events::{ADMIN_JOBS, ChatMessage, JobKind, LOBBY, MessageKind, Stats};
 
 /// Where the page keeps the admin token between visits.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -27,6 +29,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
     let token = RwSignal::new(String::new());
     let access = RwSignal::new(Access::default());
     let stats = RwSignal::new(None::<Stats>);
+    let jobs = RwSignal::new(Jobs::new(ADMIN_JOBS));
     let feedback = RwSignal::new(None::<String>);
     let hydrated = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
@@ -39,7 +42,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
         #[cfg(feature = "hydrate")]
         if let Some(saved) = browser::saved_token() {
             token.set(saved);
-            live.set_value(Some(browser::AdminLive::start(token, access, stats)));
+            live.set_value(Some(browser::AdminLive::start(token, access, stats, jobs)));
         }
     });
     let sign_in = move |ev: leptos::ev::SubmitEvent| {
@@ -51,7 +54,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     old.close();
                 }
             });
-            live.set_value(Some(browser::AdminLive::start(token, access, stats)));
+            live.set_value(Some(browser::AdminLive::start(token, access, stats, jobs)));
         }
     };
     let room = RwSignal::new(String::new());
@@ -105,6 +108,15 @@ pub(crate) fn AdminPage() -> impl IntoView {
         });
     });
     let connected = move || access.get() == Access::Connected;
+    let import_token = Callback::new(move |()| {
+        Some(token.get_untracked())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| "Sign in with the admin token first".to_owned())
+    });
+    let imported = Callback::new(move |job: i64| {
+        jobs.update(|j| j.started(job, JobKind::Import, page_now_ms()))
+    });
+    let hydrated_signal: Signal<bool> = hydrated.into();
 
     view! {
         <main class="admin" data-hydrated=move || hydrated.get().to_string()>
@@ -166,6 +178,16 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     <button type="button" on:click=move |_| ban(true)>"Unban"</button>
                 </form>
                 <p class="admin-feedback" data-testid="admin-feedback" role="status">{move || feedback.get()}</p>
+                <section class="admin-jobs" aria-labelledby="jobs-heading">
+                    <h2 id="jobs-heading">"Jobs"</h2>
+                    <JobTable jobs/>
+                    <ImportForm
+                        token=import_token
+                        on_started=imported
+                        hydrated=hydrated_signal
+                        note="With the admin token: an import may add to existing public rooms."
+                    />
+                </section>
             </Show>
         </main>
     }
@@ -331,9 +353,10 @@ mod browser {
     use super::{Access, TOKEN_KEY};
     use crate::client::{Client, Socket};
     use crate::events::{
-        Admin, AdminAuth, Announce, Ban, ChatMessage, DeleteMessage, Kick, RecentInRoom, Stats,
-        Unban,
+        Admin, AdminAuth, AdminJobChanged, AdminJobs, Announce, Ban, ChatMessage, DeleteMessage,
+        Kick, RecentInRoom, Stats, Unban,
     };
+    use crate::ui::jobs::Jobs;
 
     const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -362,6 +385,7 @@ mod browser {
             token: RwSignal<String>,
             access: RwSignal<Access>,
             stats: RwSignal<Option<Stats>>,
+            jobs: RwSignal<Jobs>,
         ) -> AdminLive {
             access.set(Access::Connecting);
             let client = Client::connect();
@@ -369,7 +393,26 @@ mod browser {
                 token: token.get_untracked(),
             });
             socket.on(move |s: Stats| stats.set(Some(s)));
+            socket.on(move |AdminJobChanged { job }| {
+                jobs.update(|j| {
+                    j.apply(job);
+                })
+            });
+            let lister = socket.clone();
             socket.on_connect(move || {
+                // What changed while away; the `job` events tell the rest.
+                let socket = lister.clone();
+                spawn_local(async move {
+                    match socket.emit_with_ack(&AdminJobs {}, ACK_TIMEOUT).await {
+                        Ok(reply) => match reply.into_result() {
+                            Ok(list) => jobs.update(|j| {
+                                j.apply_list(list.jobs);
+                            }),
+                            Err(e) => leptos::logging::warn!("jobs refused: {e}"),
+                        },
+                        Err(e) => leptos::logging::warn!("jobs failed: {e}"),
+                    }
+                });
                 access.set(Access::Connected);
                 if let Some(s) = storage() {
                     let _ = s.set_item(TOKEN_KEY, &token.get_untracked());

@@ -1,10 +1,11 @@
-//! The chat page: the header with status and name, the sidebar of conversations, and the
-//! conversation on screen.
+//! The chat page: the header with status and name, the sidebar of conversations, the
+//! conversation on screen, and the Jobs panel with its notices.
 
 use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::conversation::{Conversation, Drafts};
+use super::jobs::{JobNotices, JobsPanel};
 use super::live::LiveHandle;
 use super::sidebar::Sidebar;
 use super::state::ChatState;
@@ -31,6 +32,8 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     let live = LiveHandle::new();
     let drafts: Drafts = StoredValue::new(Default::default());
+    let jobs_open = RwSignal::new(false);
+    let jobs_opener = NodeRef::<leptos::html::Button>::new();
 
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {
@@ -67,7 +70,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                 <p id="name-error" class="name-error" role="alert">{move || name_error.get()}</p>
             </header>
             <div class="layout">
-                <Sidebar state live hydrated/>
+                <Sidebar state live hydrated jobs_open jobs_opener/>
                 // Drawn afresh for each conversation: its own scroll position and composer.
                 {move || {
                     let room = state.active.get();
@@ -77,6 +80,8 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                     view! { <Conversation room timeline state live hydrated drafts/> }
                 }}
             </div>
+            <JobsPanel state live open=jobs_open opener=jobs_opener hydrated/>
+            <JobNotices notices=state.job_notices/>
         </main>
     }
 }

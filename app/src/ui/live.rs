@@ -7,7 +7,8 @@
 //! - `browser`: the connection, identity, incoming messages and catch-up, typing;
 //! - `conversations`: opening, joining, leaving and paging back through conversations, read
 //!   markers, and browsing the rooms to join;
-//! - `sender`: the ordered sender over the outbox.
+//! - `sender`: the ordered sender over the outbox;
+//! - `jobs`: the person's jobs, their changes and ends, and starting exports.
 
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ mod browser;
 #[cfg(feature = "hydrate")]
 mod conversations;
 #[cfg(feature = "hydrate")]
+mod jobs;
+#[cfg(feature = "hydrate")]
 mod sender;
 
 #[cfg(feature = "hydrate")]
@@ -43,6 +46,15 @@ pub(crate) use browser::Live;
 
 #[cfg(not(feature = "hydrate"))]
 pub(crate) use inert::Live;
+
+/// The session token, which proves who we are to HTTP routes too (`POST /imports`); `None`
+/// before the server gave one, and always on the server.
+pub(crate) fn session_token() -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    return browser::load_token();
+    #[cfg(not(feature = "hydrate"))]
+    None
+}
 
 /// The page's handle on its [`Live`]: `Copy`, so every component and handler can hold one.
 /// It does nothing until the browser starts it.
@@ -108,6 +120,9 @@ mod inert {
         pub(crate) fn browse(&self, _matching: String) {}
         pub(crate) fn browse_more(&self) {}
         pub(crate) fn load_older(&self) {}
+        pub(crate) fn list_jobs(&self) {}
+        pub(crate) fn export(&self, _room: Option<String>) {}
+        pub(crate) fn imported(&self, _job: i64) {}
     }
 }
 

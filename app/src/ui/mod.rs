@@ -3,6 +3,7 @@
 mod admin;
 mod chat;
 mod conversation;
+mod jobs;
 mod live;
 mod message;
 mod outbox;

@@ -1,7 +1,8 @@
-//! The sidebar: the rooms we are in and our direct conversations, each with its unread badge;
-//! rooms to join, found a page at a time and by name; forms to create a room and to message
-//! someone.
+//! The sidebar: the Jobs button; the rooms we are in and our direct conversations, each with
+//! its unread badge; rooms to join, found a page at a time and by name; forms to create a room
+//! and to message someone.
 
+use leptos::html;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
@@ -10,7 +11,14 @@ use super::state::ChatState;
 use crate::events::{MAX_NAME_CHARS, MAX_ROOM_NAME_CHARS, RoomInfo};
 
 #[component]
-pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>) -> impl IntoView {
+pub(crate) fn Sidebar(
+    state: ChatState,
+    live: LiveHandle,
+    hydrated: Signal<bool>,
+    /// Whether the Jobs panel is open, and its button.
+    jobs_open: RwSignal<bool>,
+    jobs_opener: NodeRef<html::Button>,
+) -> impl IntoView {
     let new_room = RwSignal::new(String::new());
     let dm_name = RwSignal::new(String::new());
     let create = move |ev: leptos::ev::SubmitEvent| {
@@ -38,6 +46,26 @@ pub(crate) fn Sidebar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>
 
     view! {
         <nav class="sidebar" aria-label="Conversations">
+            <button
+                type="button"
+                id="jobs-open"
+                class="jobs-open"
+                node_ref=jobs_opener
+                aria-haspopup="dialog"
+                aria-controls="jobs-panel"
+                aria-expanded=move || jobs_open.get().to_string()
+                disabled=move || !hydrated.get()
+                on:click=move |_| jobs_open.update(|o| *o = !*o)
+            >
+                "Jobs"
+                // How many are under way; the panel says which.
+                {move || {
+                    let n = state.jobs.with(|j| j.unfinished());
+                    (n > 0).then(|| view! {
+                        <span class="badge" data-testid="jobs-unfinished" aria-hidden="true">{n}</span>
+                    })
+                }}
+            </button>
             <h2 id="rooms-heading">"Rooms"</h2>
             <ul class="convos" aria-labelledby="rooms-heading" data-testid="joined-rooms">
                 <For each=joined key=row_key children=move |info| view! { <ConvoLink info state live/> }/>

@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use super::jobs::Jobs;
 use super::rooms::{Browse, Rooms};
 use super::status::Status;
 use super::timeline::Timeline;
-use crate::events::{ChatMessage, LOBBY, Presence};
+use crate::events::{ChatMessage, JobInfo, LOBBY, PERSON_JOBS, Presence};
 
 /// One timeline per conversation the page has opened, by conversation id. Each has its own
 /// signal, so a message in one conversation does not redraw another.
@@ -32,6 +33,12 @@ pub(crate) struct ChatState {
     pub(crate) typists: RwSignal<Vec<(String, String)>>,
     /// Why the last join, leave, create or open did not work.
     pub(crate) alert: RwSignal<Option<String>>,
+    /// The person's jobs (imports, exports).
+    pub(crate) jobs: RwSignal<Jobs>,
+    /// Jobs that ended while the page watched, for their notices; newest last.
+    pub(crate) job_notices: RwSignal<Vec<JobInfo>>,
+    /// Why the last export did not start.
+    pub(crate) jobs_alert: RwSignal<Option<String>>,
 }
 
 impl ChatState {
@@ -53,6 +60,9 @@ impl ChatState {
             presence: RwSignal::new(HashMap::new()),
             typists: RwSignal::new(Vec::new()),
             alert: RwSignal::new(None),
+            jobs: RwSignal::new(Jobs::new(PERSON_JOBS)),
+            job_notices: RwSignal::new(Vec::new()),
+            jobs_alert: RwSignal::new(None),
         }
     }
 

@@ -99,7 +99,8 @@ async fn download(
             format!("attachment; filename=\"{name}\""),
         )
         .header(header::CACHE_CONTROL, "private, no-store")
-        .body(Body::from_stream(chunks))
+        // Fused: a layer may poll a body once more after its end.
+        .body(Body::from_stream(chunks.fuse()))
         .unwrap_or_else(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no answer"))
 }
 

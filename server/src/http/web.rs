@@ -89,7 +89,6 @@ pub(crate) fn router(
             first_page,
         ))
         .with_state(state)
-        .merge(crate::http::files::routes(files))
         // Incoming webhooks and the bot API (`api.rs`).
         .merge(api)
         // The fallback serves the `.br`/`.gz` copies that `cargo leptos build --release
@@ -99,6 +98,8 @@ pub(crate) fn router(
         // responses that already carry an encoding pass through. Quality 5: near the best
         // ratio at a fraction of the CPU of 11.
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(5)))
+        // Jobs' files are ZIPs, compressed already: past the compression layer.
+        .merge(crate::http::files::routes(files))
         .layer(sockets)
         // Outside the Socket.IO layer, which keeps each handshake's request for the session.
         .layer(middleware::from_fn(handshake::detach))

@@ -4,10 +4,6 @@
 //! progress and its end are in the row, which the server passes on to the owner's sockets
 //! (`socket::jobs`), whichever process ran it.
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the job queue publishes and consumes through it")
-)]
 pub(crate) mod amqp;
 pub(crate) mod archive;
 pub(crate) mod backups;
@@ -89,11 +85,13 @@ impl Handlers {
     }
 }
 
-/// Where jobs are queued: the jobs table, and a nudge to this process's workers.
+/// Where jobs are queued: the jobs table, which keeps every job, and a nudge to the workers:
+/// this process's, and, with `--queue-url`, every worker's through RabbitMQ.
 #[derive(Clone)]
 pub(crate) struct Queue {
     store: Store,
     wake: Arc<tokio::sync::Notify>,
+    broker: Option<Arc<amqp::AmqpQueue>>,
 }
 
 impl Queue {
@@ -101,12 +99,30 @@ impl Queue {
         Queue {
             store,
             wake: Arc::new(tokio::sync::Notify::new()),
+            broker: None,
         }
+    }
+
+    /// A queue that also publishes each job's id to RabbitMQ at `url`; fails when the broker
+    /// cannot be reached now.
+    pub(crate) async fn through(store: Store, url: &str) -> Result<Queue, StartError> {
+        let broker = amqp::AmqpQueue::connect(url)
+            .await
+            .map_err(|e| StartError::Broker(e.to_string()))?;
+        Ok(Queue {
+            broker: Some(Arc::new(broker)),
+            ..Queue::new(store)
+        })
     }
 
     /// What this process's workers wait on.
     pub(crate) fn wake(&self) -> Arc<tokio::sync::Notify> {
         self.wake.clone()
+    }
+
+    /// The broker, if jobs go through one.
+    pub(crate) fn broker(&self) -> Option<&Arc<amqp::AmqpQueue>> {
+        self.broker.as_ref()
     }
 
     /// Queues a job of `kind` for `owner` with `payload`, due now: its id. With `dedupe`, a
@@ -127,8 +143,18 @@ impl Queue {
             dedupe,
             run_at: now,
         };
-        let (id, _) = self.store.enqueue_job(&job, now).await?;
+        let (id, queued) = self.store.enqueue_job(&job, now).await?;
         self.wake.notify_one();
+        if let (true, Some(broker)) = (queued, &self.broker) {
+            // The row is the job: a publish that fails only delays it until a worker's next
+            // look at the table. Not awaited, so that a broker away never holds up a request.
+            let broker = broker.clone();
+            tokio::spawn(async move {
+                if let Err(e) = broker.publish(id).await {
+                    tracing::warn!(job = %id, error = %e, "publishing a job to RabbitMQ failed");
+                }
+            });
+        }
         Ok(id)
     }
 }
@@ -148,6 +174,8 @@ pub(crate) struct Needs {
 pub enum StartError {
     #[error("cannot make the webhooks' HTTP client: {0}")]
     Webhooks(String),
+    #[error("cannot reach the job queue's broker: {0}")]
+    Broker(String),
 }
 
 /// A handler for every kind of job.

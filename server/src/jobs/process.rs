@@ -42,7 +42,10 @@ pub async fn work(
         webhooks_allow_private: config.webhooks_allow_private,
         webhook_timeout: config.webhook_timeout,
     })?;
-    let queue = Queue::new(store.clone());
+    let queue = match config.queue_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => Queue::through(store.clone(), url).await?,
+        None => Queue::new(store.clone()),
+    };
     let name = format!("worker-{}", uuid::Uuid::new_v4().simple());
     let (stop, stopped) = watch::channel(false);
     let runner = Runner::new(
@@ -64,6 +67,9 @@ pub async fn work(
     info!("shutting down: putting jobs in hand back in the queue");
     let _ = stop.send(true);
     let _ = running.await;
+    if let Some(broker) = queue.broker() {
+        broker.close().await;
+    }
     store.close().await;
     Ok(())
 }

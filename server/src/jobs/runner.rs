@@ -3,19 +3,24 @@
 //! tried again after an exponential backoff, and is dead after its kind's attempts; a job
 //! whose worker died is claimed again when its claim runs out.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
+use crate::jobs::amqp::{AmqpQueue, JobDelivery};
 use crate::jobs::{Claimed, Handlers, JobError};
 use crate::store::jobs::{Ending, JobId, JobRow};
 use crate::store::{Store, now_ms};
 
 /// How often an idle worker looks for due jobs (one queued here wakes it at once).
 const POLL: Duration = Duration::from_millis(500);
+/// How often a worker that takes job ids from RabbitMQ looks at the table.
+const BROKER_POLL: Duration = Duration::from_secs(5);
 /// The first retry's wait; each further one doubles it, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
@@ -33,6 +38,8 @@ pub(crate) struct Runner {
     pub(crate) lease: Duration,
     /// The first retry's wait.
     pub(crate) first_backoff: Duration,
+    /// Job ids from RabbitMQ, when jobs go through it.
+    broker: Option<Arc<AmqpQueue>>,
 }
 
 impl Runner {
@@ -51,12 +58,15 @@ impl Runner {
             wake: Arc::new(Notify::new()),
             lease,
             first_backoff: FIRST_BACKOFF,
+            broker: None,
         }
     }
 
-    /// Wakes when `queue` queues a job, rather than at its next look.
+    /// Wakes when `queue` queues a job, rather than at its next look; takes job ids from its
+    /// broker, if it has one.
     pub(crate) fn woken_by(mut self, queue: &crate::jobs::Queue) -> Runner {
         self.wake = queue.wake();
+        self.broker = queue.broker().cloned();
         self
     }
 
@@ -69,8 +79,22 @@ impl Runner {
         }
         let max_attempts = i64::from(self.handlers.max_attempts());
         info!(worker = %self.worker, ?kinds, concurrency = self.concurrency, "worker started");
-        let mut running: JoinSet<JobId> = JoinSet::new();
+        let mut running: JoinSet<(JobId, bool)> = JoinSet::new();
         let mut held: Vec<JobId> = Vec::new();
+        // Deliveries of jobs under way, answered when each ends. Dropped unanswered (the
+        // worker stops), RabbitMQ delivers them again.
+        let mut delivered: HashMap<JobId, JobDelivery> = HashMap::new();
+        let mut deliveries = self
+            .broker
+            .as_ref()
+            .map(|b| b.consume(u16::try_from(self.concurrency).unwrap_or(u16::MAX)));
+        // With a broker, the table is looked at only for what it could not carry: retries
+        // come due, and jobs whose publish failed.
+        let look_every = if deliveries.is_some() {
+            BROKER_POLL
+        } else {
+            POLL
+        };
         loop {
             if *stop.borrow() {
                 break;
@@ -98,12 +122,64 @@ impl Runner {
             if let Err(e) = self.store.bury_abandoned_jobs(now_ms(), max_attempts).await {
                 warn!(error = %e, "marking abandoned jobs dead failed");
             }
+            let brokered = deliveries.is_some();
+            let has_room = running.len() < self.concurrency;
+            let next_delivery = async {
+                match deliveries.as_mut() {
+                    Some(d) if has_room => d.next().await,
+                    _ => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = self.wake.notified(), if !brokered => {}
+                _ = tokio::time::sleep(look_every) => {}
                 Some(ended) = running.join_next(), if !running.is_empty() => {
-                    if let Ok(id) = ended {
+                    if let Ok((id, dead)) = ended {
                         held.retain(|h| *h != id);
+                        if let Some(d) = delivered.remove(&id) {
+                            // A dead job's id goes to the broker's dead letters too.
+                            let answered = if dead { d.dead().await } else { d.ack().await };
+                            if let Err(e) = answered {
+                                debug!(job = %id, error = %e, "answering RabbitMQ failed");
+                            }
+                        }
+                    }
+                }
+                Some(delivery) = next_delivery => {
+                    let id = delivery.job;
+                    let now = now_ms();
+                    let lease_until = now + self.lease.as_millis() as i64;
+                    match self
+                        .store
+                        .claim_job_by_id(id, &self.worker, now, lease_until, max_attempts)
+                        .await
+                    {
+                        Ok(Some(row)) if self.handlers.get(row.kind).is_some() => {
+                            debug!(
+                                job = %id,
+                                kind = ?row.kind,
+                                redelivered = delivery.redelivered,
+                                "claimed from RabbitMQ"
+                            );
+                            held.push(id);
+                            delivered.insert(id, delivery);
+                            running.spawn(self.run_one(row));
+                        }
+                        Ok(Some(row)) => {
+                            // Not a kind this worker runs: back to the table's lookers.
+                            let back = Ending::Retry { error: "no handler here", retry_at: now };
+                            let _ = self.store.end_job(row.id, &self.worker, &back, now).await;
+                            let _ = delivery.retry().await;
+                        }
+                        // Done, dead, or run by another worker (which the table knows):
+                        // nothing for the broker to keep.
+                        Ok(None) => {
+                            let _ = delivery.ack().await;
+                        }
+                        Err(e) => {
+                            warn!(job = %id, error = %e, "claiming a delivered job failed");
+                            let _ = delivery.retry().await;
+                        }
                     }
                 }
                 _ = stop.changed() => {}
@@ -127,7 +203,8 @@ impl Runner {
     }
 
     /// Runs one claimed job, renewing its claim meanwhile, and records its end.
-    fn run_one(&self, row: JobRow) -> impl Future<Output = JobId> + Send + 'static {
+    /// Runs `row`'s job: its id, and whether it is dead now.
+    fn run_one(&self, row: JobRow) -> impl Future<Output = (JobId, bool)> + Send + 'static {
         let store = self.store.clone();
         let worker = self.worker.clone();
         let handler = self.handlers.get(row.kind).cloned();
@@ -164,7 +241,7 @@ impl Runner {
                 }
                 Err(JobError::Lost) => {
                     info!(job = %id, "another worker has the job now");
-                    return id;
+                    return (id, false);
                 }
                 Err(JobError::Retry(e)) if attempts < i64::from(max_attempts) => {
                     error = e.clone();
@@ -190,7 +267,7 @@ impl Runner {
                 Ok(false) => info!(job = %id, "another worker has the job now"),
                 Err(e) => warn!(job = %id, error = %e, "recording a job's end failed"),
             }
-            id
+            (id, matches!(ending, Ending::Dead { .. }))
         }
     }
 }

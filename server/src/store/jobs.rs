@@ -197,6 +197,34 @@ impl Store {
         })
     }
 
+    /// Claims job `id` as [`Store::claim_job`] would claim it, if it is due: `None` when it is
+    /// not (done, dead, waiting for its retry, or running under a live claim).
+    pub(crate) async fn claim_job_by_id(
+        &self,
+        id: JobId,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+        max_attempts: i64,
+    ) -> Result<Option<JobRow>, StoreError> {
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = $2,
+                 lease_until = $3, updated_at = $1
+             WHERE id = $5
+               AND ((state = 'queued' AND run_at <= $1)
+                    OR (state = 'running' AND lease_until < $1 AND attempts < $4))
+             RETURNING {JOB_COLUMNS}"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(now)
+            .bind(worker)
+            .bind(lease_until)
+            .bind(max_attempts)
+            .bind(id.0)
+            .fetch_optional(p)
+            .await?))
+    }
+
     /// Records a claimed job's progress and extends its lease, if `worker` still holds it:
     /// `false` when it does not (its lease ran out and another worker claimed it).
     pub(crate) async fn job_progress(

@@ -225,11 +225,15 @@ async fn an_upload_needs_a_token_a_format_and_a_body_within_the_limit() {
     assert_eq!(jobs["jobs"][0]["kind"], "import");
 }
 
-/// GETs `path` and returns the status and the body's bytes, as they are.
+/// GETs `path` as a browser would (taking compressed answers) and returns the status and the
+/// body's bytes, as they are.
 async fn get_bytes(addr: std::net::SocketAddr, path: &str) -> (u16, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: gzip, deflate, br\r\n\
+         Connection: close\r\n\r\n"
+    );
     s.write_all(head.as_bytes()).await.unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).await.unwrap();
@@ -354,4 +358,93 @@ async fn a_scheduled_backup_runs_through_the_queue_and_shows_on_admin() {
     assert!(std::fs::metadata(&file).unwrap().len() > 0);
     assert!(summary.contains(&file.display().to_string()), "{summary}");
     std::fs::remove_dir_all(&backups).unwrap();
+}
+
+/// Messages waiting in RabbitMQ's job queue.
+async fn waiting_in_broker(url: &str) -> u32 {
+    use lapin::options::QueueDeclareOptions;
+    let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let queue = channel
+        .queue_declare(
+            "palaver.jobs".into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let n = queue.message_count();
+    let _ = connection.close(200, "".into()).await;
+    n
+}
+
+#[tokio::test]
+async fn jobs_go_through_rabbitmq_and_outlive_its_restart() {
+    let mut rabbit = tokio::task::spawn_blocking(crate::services::RabbitMq::own)
+        .await
+        .unwrap();
+    let url = rabbit.amqp_url();
+    let queue_url = url.clone();
+    // No workers here: the jobs wait in the broker.
+    let mut server = TestServer::start_configured(move |c| {
+        c.queue_url = Some(queue_url.clone());
+        c.workers = 0;
+    })
+    .await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    say(&mut ann, "kept").await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        let started = made(&mut ann, StartExport::NAME, json!({"room": "lobby"})).await;
+        jobs.push(started["job"].as_i64().unwrap());
+    }
+    let published = async {
+        while waiting_in_broker(&url).await < 3 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(crate::support::PATIENCE, published)
+        .await
+        .expect("the jobs reach RabbitMQ");
+    let mut rabbit_restart = tokio::task::spawn_blocking(move || {
+        rabbit.stop();
+        rabbit.start();
+        rabbit
+    });
+    rabbit = (&mut rabbit_restart).await.unwrap();
+    assert_eq!(waiting_in_broker(&url).await, 3, "kept across the restart");
+    // A server with workers takes them from the broker.
+    drop(ann);
+    server.stop().await;
+    let queue_url = url.clone();
+    let database = server.database().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_on(dir, database, None, move |c| {
+        c.queue_url = Some(queue_url.clone());
+    })
+    .await;
+    let mut admin = server.admin().await;
+    let mut done = Vec::new();
+    while done.len() < 3 {
+        let job = admin_job_in(&mut admin, "done").await;
+        if job["kind"] == "export" {
+            done.push(job["id"].as_i64().unwrap());
+        }
+    }
+    done.sort();
+    assert_eq!(done, jobs);
+    let drained = async {
+        while waiting_in_broker(&url).await > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(crate::support::PATIENCE, drained)
+        .await
+        .expect("every delivery acknowledged");
+    drop(rabbit);
 }

@@ -152,6 +152,7 @@ impl Live {
         });
         let this = live.clone();
         socket.on_connect_error(move |reason| this.refused(&reason));
+        live.follow_jobs();
         live
     }
 
@@ -176,6 +177,8 @@ impl Live {
                 if let Some(storage) = local_storage() {
                     let _ = storage.remove_item(TOKEN_KEY);
                 }
+                // Whoever claims the name now is another person, with other jobs.
+                self.forget_jobs();
                 let name = self.state.name.get_untracked();
                 *self.wanted.borrow_mut() = validate_name(&name).is_ok().then_some(name);
             }
@@ -464,7 +467,7 @@ fn name_problem(refusal: Refusal) -> String {
     }
 }
 
-fn load_token() -> Option<String> {
+pub(crate) fn load_token() -> Option<String> {
     local_storage()?.get_item(TOKEN_KEY).ok().flatten()
 }
 

@@ -3,6 +3,7 @@
 //! check the wire format itself rather than our own client's view of it.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::events::{
@@ -50,10 +51,13 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     database: String,
     redis: Option<String>,
-    configure: fn(&mut Config),
+    configure: Configure,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
+
+/// What adjusts a test server's configuration.
+type Configure = Arc<dyn Fn(&mut Config) + Send + Sync>;
 
 impl TestServer {
     pub async fn start() -> TestServer {
@@ -64,6 +68,14 @@ impl TestServer {
     /// backend `PALAVER_TEST_BACKEND` names: SQLite (the default), or `postgres` (a database
     /// of the test process's Postgres).
     pub async fn start_with(configure: fn(&mut Config)) -> TestServer {
+        TestServer::start_configured(configure).await
+    }
+
+    /// [`TestServer::start_with`], with a configuration that may hold values of the test's
+    /// (a service's URL).
+    pub async fn start_configured(
+        configure: impl Fn(&mut Config) + Send + Sync + 'static,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let database = match std::env::var("PALAVER_TEST_BACKEND").as_deref() {
             Ok("postgres") => crate::services::database(),
@@ -78,10 +90,17 @@ impl TestServer {
         dir: tempfile::TempDir,
         database: String,
         redis: Option<String>,
-        configure: fn(&mut Config),
+        configure: impl Fn(&mut Config) + Send + Sync + 'static,
     ) -> TestServer {
-        let (addr, stop, task) =
-            spawn(&dir, &database, redis.as_deref(), "127.0.0.1:0", configure).await;
+        let configure: Configure = Arc::new(configure);
+        let (addr, stop, task) = spawn(
+            &dir,
+            &database,
+            redis.as_deref(),
+            "127.0.0.1:0",
+            &*configure,
+        )
+        .await;
         TestServer {
             addr,
             dir,
@@ -101,7 +120,7 @@ impl TestServer {
             &self.database,
             self.redis.as_deref(),
             &self.addr.to_string(),
-            self.configure,
+            &*self.configure,
         )
         .await;
         assert_eq!(addr, self.addr);
@@ -237,7 +256,7 @@ async fn spawn(
     database: &str,
     redis: Option<&str>,
     addr: &str,
-    configure: fn(&mut Config),
+    configure: &(dyn Fn(&mut Config) + Send + Sync),
 ) -> (SocketAddr, oneshot::Sender<()>, JoinHandle<()>) {
     let listener = TcpListener::bind(addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
