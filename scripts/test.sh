@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, Rust unit and integration tests, a release build,
 # the stress tests, a quick run of the benchmark suite, the socket.io-client interop tests
-# (two nodes behind HAProxy and nginx among them), the chaos test and the Playwright tests in Chromium.
+# (two nodes behind HAProxy and nginx among them), the chaos tests and the Playwright tests in Chromium.
 # Installs what is missing first. Stops at the first failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +56,10 @@ step "socket.io-client interop tests"
 (cd end2end && npm run --silent interop)
 
 step "chaos test"
+# A palaver worker SIGKILLed in the middle of a 400,000-message Slack import on Postgres, twice
+# (early, then late), and another worker finishing it with every record stored once; and one
+# stopped with SIGTERM putting its job back at once; see server/tests/it/chaos.rs.
+cargo test --release -p server --features stress --test it chaos:: -- --nocapture
 # 50 clients, random disconnects, two SIGKILLs of the server; see end2end/chaos/chaos.mjs.
 (cd end2end && npm run --silent chaos)
 # 120 clients on two nodes behind HAProxy; a node SIGKILLed, Redis and Postgres restarted; see

@@ -183,6 +183,12 @@ pub struct Config {
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
     pub workers: usize,
 
+    /// How long a worker's claim on a job lasts without word from it (it renews the claim
+    /// every third of this while the job runs): a job whose worker died is taken up by
+    /// another this long after the worker's last word. At least 1s.
+    #[arg(long, env = "PALAVER_JOB_LEASE", default_value = "30s", value_parser = job_lease)]
+    pub job_lease: Duration,
+
     /// RabbitMQ (`amqp://user:password@host:port/vhost`) to carry jobs to the workers of every
     /// node and `palaver worker` process. Default: none; workers take jobs from the database.
     #[arg(long, env = "PALAVER_QUEUE_URL", hide_env_values = true)]
@@ -286,6 +292,10 @@ pub struct WorkerConfig {
     #[arg(long, env = "PALAVER_WORKERS", default_value_t = 2)]
     pub concurrency: usize,
 
+    /// As the server's `--job-lease`.
+    #[arg(long, env = "PALAVER_JOB_LEASE", default_value = "30s", value_parser = job_lease)]
+    pub job_lease: Duration,
+
     /// As the server's `--queue-url`: take jobs from RabbitMQ.
     #[arg(long, env = "PALAVER_QUEUE_URL", hide_env_values = true)]
     pub queue_url: Option<String>,
@@ -349,6 +359,14 @@ fn positive_duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("expected a duration above zero like 10s or 500ms, not `{s}`"))
 }
 
+fn job_lease(s: &str) -> Result<Duration, String> {
+    parse_duration(s.trim())
+        .filter(|d| *d >= Duration::from_secs(1))
+        .ok_or_else(|| {
+            format!("expected a duration of a second or more, like 30s or 2m, not `{s}`")
+        })
+}
+
 fn notice_window(s: &str) -> Result<Duration, String> {
     parse_duration(s.trim()).ok_or_else(|| format!("expected a duration like 60s or 1m, not `{s}`"))
 }
@@ -395,6 +413,7 @@ impl Config {
             notice_window: Duration::from_secs(60),
             counts_to_everyone_up_to: 1_000,
             workers: 2,
+            job_lease: Duration::from_secs(30),
             max_import_bytes: 1 << 30,
             queue_url: None,
             data_dir: None,
@@ -523,6 +542,7 @@ mod tests {
                     c.webhooks_allow_private,
                     c.webhook_timeout,
                     c.workers,
+                    c.job_lease,
                     c.max_import_bytes,
                 ),
             )
@@ -599,6 +619,36 @@ mod tests {
             assert!(
                 Config::try_parse_from(["palaver", wrong[0], wrong[1]]).is_err(),
                 "{wrong:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_job_s_lease_is_a_second_or_more_for_the_server_and_worker_alike() {
+        let serve = Cli::try_parse_from(["palaver"]).unwrap().serve;
+        assert_eq!(serve.job_lease, Duration::from_secs(30));
+        let parse = |args: &[&str]| {
+            let all: Vec<&str> = ["palaver", "worker", "--database-url", "postgres://db/p"]
+                .iter()
+                .chain(args)
+                .copied()
+                .collect();
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Some(Command::Worker(w))) => Ok(w.job_lease),
+                Ok(other) => panic!("not a worker: {other:?}"),
+                Err(e) => Err(e),
+            }
+        };
+        assert_eq!(parse(&[]).unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            parse(&["--job-lease", "2s"]).unwrap(),
+            Duration::from_secs(2)
+        );
+        for bad in ["500ms", "0s", "soon"] {
+            assert!(parse(&["--job-lease", bad]).is_err(), "{bad}");
+            assert!(
+                Config::try_parse_from(["palaver", "--job-lease", bad]).is_err(),
+                "{bad}"
             );
         }
     }

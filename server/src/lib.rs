@@ -209,6 +209,7 @@ pub async fn run(
                 handlers,
                 &format!("{}-server", chat.node),
                 config.workers,
+                config.job_lease,
             )
             .woken_by(&chat.jobs)
             .run(workers_stop),

@@ -243,9 +243,6 @@ pub(crate) async fn report_while<T>(
     }
 }
 
-/// How long a claim lasts without a word from its worker; the worker renews it well before.
-pub(crate) const LEASE: Duration = Duration::from_secs(30);
-
 /// A job a worker holds: its row, and the way to report progress (which renews the claim).
 pub(crate) struct Claimed {
     pub(crate) row: JobRow,

@@ -48,11 +48,19 @@ pub async fn work(
     };
     let name = format!("worker-{}", uuid::Uuid::new_v4().simple());
     let (stop, stopped) = watch::channel(false);
-    let runner = Runner::new(store.clone(), handlers, &name, config.concurrency).woken_by(&queue);
+    let runner = Runner::new(
+        store.clone(),
+        handlers,
+        &name,
+        config.concurrency,
+        config.job_lease,
+    )
+    .woken_by(&queue);
     let running = tokio::spawn(runner.run(stopped));
     info!(
         worker = name,
         concurrency = config.concurrency,
+        lease = ?config.job_lease,
         "palaver worker running"
     );
     shutdown.await;

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::jobs::amqp::{AmqpQueue, JobDelivery};
-use crate::jobs::{Claimed, Handlers, JobError, LEASE};
+use crate::jobs::{Claimed, Handlers, JobError};
 use crate::store::jobs::{Ending, JobId, JobRow};
 use crate::store::{Store, now_ms};
 
@@ -34,6 +34,7 @@ pub(crate) struct Runner {
     pub(crate) concurrency: usize,
     /// Notified when a job is queued in this process.
     pub(crate) wake: Arc<Notify>,
+    /// How long a claim lasts without being renewed (`--job-lease`).
     pub(crate) lease: Duration,
     /// The first retry's wait.
     pub(crate) first_backoff: Duration,
@@ -47,6 +48,7 @@ impl Runner {
         handlers: Handlers,
         worker: &str,
         concurrency: usize,
+        lease: Duration,
     ) -> Runner {
         Runner {
             store,
@@ -54,7 +56,7 @@ impl Runner {
             worker: worker.into(),
             concurrency: concurrency.max(1),
             wake: Arc::new(Notify::new()),
-            lease: LEASE,
+            lease,
             first_backoff: FIRST_BACKOFF,
             broker: None,
         }
@@ -381,7 +383,7 @@ mod tests {
     }
 
     fn runner(store: &Store, handlers: Handlers) -> Runner {
-        let mut runner = Runner::new(store.clone(), handlers, "test", 2);
+        let mut runner = Runner::new(store.clone(), handlers, "test", 2, Duration::from_secs(30));
         runner.first_backoff = Duration::from_millis(20);
         runner
     }

@@ -6,6 +6,9 @@ mod admin;
 mod assets;
 mod backup;
 mod catchup;
+// `palaver worker` killed or stopped mid-import, run by `scripts/test.sh`'s chaos step.
+#[cfg(feature = "stress")]
+mod chaos;
 mod chat;
 mod cluster;
 mod data_files;
