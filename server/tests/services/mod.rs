@@ -250,7 +250,7 @@ impl Postgres {
             "-c".into(),
             "listen_addresses=127.0.0.1".into(),
             "-c".into(),
-            "max_connections=400".into(),
+            "max_connections=1000".into(),
             "-c".into(),
             "log_min_messages=panic".into(),
             "-c".into(),
