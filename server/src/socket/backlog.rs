@@ -200,8 +200,21 @@ impl Backlog {
     }
 
     /// Counts `bytes` about to be queued for this socket, or refuses them.
+    ///
+    /// The total is raised before the socket's count and lowered after it (in
+    /// [`Backlog::release`]), so it is never less than the sum of the sockets': a write that
+    /// releases these bytes the moment they are counted cannot take the total below zero.
     pub(crate) fn charge(&self, bytes: u64) -> Result<(), Refused> {
         let bounds = self.owner.bounds;
+        let before = self.owner.total.fetch_add(bytes, Ordering::AcqRel);
+        let after = before
+            .saturating_add(bytes)
+            .saturating_mul(ALLOCATION_FACTOR);
+        if after > bounds.total && before > 0 {
+            self.owner.total.fetch_sub(bytes, Ordering::AcqRel);
+            self.owner.refusals.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused::Total { queued: before });
+        }
         let mut queued = self.queued.load(Ordering::Relaxed);
         loop {
             // One answer may be larger than the bound; an empty backlog still takes it, or
@@ -210,6 +223,7 @@ impl Backlog {
                 .saturating_add(bytes)
                 .saturating_mul(ALLOCATION_FACTOR);
             if queued > 0 && after > bounds.per_socket {
+                self.owner.total.fetch_sub(bytes, Ordering::AcqRel);
                 self.owner.refusals.fetch_add(1, Ordering::Relaxed);
                 return Err(Refused::Socket { queued });
             }
@@ -222,15 +236,6 @@ impl Backlog {
                 Ok(_) => break,
                 Err(now) => queued = now,
             }
-        }
-        let before = self.owner.total.fetch_add(bytes, Ordering::AcqRel);
-        let after = before
-            .saturating_add(bytes)
-            .saturating_mul(ALLOCATION_FACTOR);
-        if after > bounds.total && before > 0 {
-            self.release(bytes);
-            self.owner.refusals.fetch_add(1, Ordering::Relaxed);
-            return Err(Refused::Total { queued: before });
         }
         self.owner.charges.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -379,6 +384,33 @@ mod tests {
         s.release(30);
         s.charge(30).unwrap();
         assert_eq!(b.total(), 100);
+    }
+
+    #[test]
+    fn a_write_releasing_bytes_as_they_are_charged_never_gets_a_charge_refused() {
+        // A WebSocket's writes release what its socket has queued, from another thread, at
+        // any moment: also between a charge's counting and its check of the total. The
+        // bounds are far above what the charges add up to, so only a miscount refuses.
+        let b = backlogs(1 << 40, 1 << 40);
+        let s = b.of(Sid::new());
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (s, done) = (s.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    s.release(u64::MAX);
+                }
+            })
+        };
+        let refused: Vec<Refused> = (0..200_000)
+            .filter_map(|_| s.charge(100).err())
+            .take(3)
+            .collect();
+        done.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert_eq!(refused, []);
+        s.release(u64::MAX);
+        assert_eq!(b.total(), 0);
     }
 
     #[test]
