@@ -22,7 +22,8 @@ wasm-bindgen --target web --no-typescript --out-dir "$SITE/pkg" --out-name floor
   "$TARGET_DIR/wasm32-unknown-unknown/wasm-release/floor_leptos.wasm"
 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$SITE/pkg/floor_bg.wasm" -o "$SITE/pkg/floor_bg.wasm"
+  "$SITE/pkg/floor_bg.wasm" -o "$SITE/pkg/floor.wasm"
+rm "$SITE/pkg/floor_bg.wasm"
 cp bench/floor-leptos/style.css "$SITE/pkg/floor.css"
 node --input-type=module -e '
   import { readdirSync, readFileSync, writeFileSync } from "node:fs";

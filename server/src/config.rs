@@ -430,17 +430,12 @@ impl Config {
     }
 
     /// Leptos' own options. cargo-leptos passes some through the environment (reload port,
-    /// output name); the rest come from this configuration.
+    /// output name); the rest come from this configuration. The output name is also compiled
+    /// in (`.cargo/config.toml`), so a binary built without cargo-leptos reads it too.
     pub(crate) fn leptos_options(&self) -> LeptosOptions {
-        // Without cargo-leptos (plain `cargo run`, tests) there is no output name to read, and
-        // asking for the configuration would only print a warning.
-        let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some()
-            || option_env!("LEPTOS_OUTPUT_NAME").is_some();
-        let mut options = from_cargo_leptos
-            .then(|| leptos::config::get_configuration(None).ok())
-            .flatten()
+        let mut options = leptos::config::get_configuration(None)
             .map(|c| c.leptos_options)
-            .unwrap_or_else(|| LeptosOptions::builder().output_name("palaver").build());
+            .unwrap_or_else(|_| LeptosOptions::builder().output_name("palaver").build());
         if options.output_name.is_empty() {
             options.output_name = "palaver".into();
         }

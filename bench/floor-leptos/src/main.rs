@@ -22,7 +22,9 @@ use tower_http::services::ServeDir;
 struct Args {
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
-    /// The built site: `pkg/` with `floor.js`, `floor_bg.wasm` and `floor.css`.
+    /// The built site: `pkg/` with `floor.js`, `floor.wasm` and `floor.css` (named as
+    /// cargo-leptos names Palaver's: leptos is compiled with `LEPTOS_OUTPUT_NAME` set, see
+    /// `.cargo/config.toml`).
     #[arg(long, default_value = "target/bench/floor-site")]
     site_root: PathBuf,
 }

@@ -415,6 +415,8 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
     assert!(!page.contains("<img src=x"));
     assert!(!page.contains("</script><script>alert(2)"));
     assert!(page.contains("data-testid=\"messages\""));
+    // The wasm under the name cargo-leptos gives it, whatever built this binary.
+    assert!(page.contains(r#"href="/pkg/palaver.wasm""#), "{page}");
 
     // The same 50, for the browser to hydrate with, in the head's JSON.
     let start = page
