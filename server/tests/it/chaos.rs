@@ -402,9 +402,15 @@ async fn killed_at(fraction: f64, export: Export) {
     every_record_once(&pool, export).await;
     let (now, already) = outcome(&done);
     assert_eq!(
-        (now + already, already),
-        (export.records() as u64, before as u64),
+        now + already,
+        export.records() as u64,
         "the second run found what the first had stored, and stored the rest"
+    );
+    // At least what was counted after the kill: a COMMIT the worker sent just before it died
+    // may still be carried out by Postgres after the count.
+    assert!(
+        already >= before as u64,
+        "{already} found, {before} counted"
     );
     drop(second);
     pool.close().await;
