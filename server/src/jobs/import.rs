@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::cluster::emitter;
@@ -164,21 +163,22 @@ impl Imports {
     }
 }
 
-/// Import batches between the checkpoints an import starts.
-const CHECKPOINT_EVERY: u64 = 8;
+/// Records an import stores between two checkpoints.
+const CHECKPOINT_EVERY: u64 = 8_000;
 
-/// The server's writer as an import's sink, with a checkpoint of SQLite's WAL started on the
-/// pool every [`CHECKPOINT_EVERY`] batches (one at a time): an import fills the WAL fast, and
-/// left to itself the writer checkpointed in the commit that crossed the mark, a stall of
-/// tens of milliseconds for every post queued behind it. (The writer still checkpoints when
-/// the WAL passes the mark regardless, but finds most of it copied.)
+/// The server's writer as an import's sink, which checkpoints SQLite's WAL on the pool every
+/// [`CHECKPOINT_EVERY`] records. An import fills the WAL fast, and left to itself the writer
+/// checkpointed in the commit that crossed the mark: a stall of tens of milliseconds for every
+/// post queued behind it. The import waits for its checkpoint (posts do not: the writer serves
+/// them meanwhile), so that the checkpoint finds no import batch half written, copies the whole
+/// WAL, and the writer's next transaction starts the WAL afresh: it never reaches the mark.
 pub(crate) struct Checkpointing {
     writer: Writer,
     store: Store,
-    batches: u64,
-    running: Option<JoinHandle<()>>,
-    /// Checkpoints started.
-    started: u64,
+    /// Records stored since the last checkpoint.
+    since: u64,
+    /// Checkpoints made.
+    made: u64,
 }
 
 impl Checkpointing {
@@ -186,27 +186,25 @@ impl Checkpointing {
         Checkpointing {
             writer,
             store,
-            batches: 0,
-            running: None,
-            started: 0,
+            since: 0,
+            made: 0,
         }
     }
 }
 
 impl ImportSink for Checkpointing {
     async fn store(&mut self, batch: ImportBatch) -> Result<ImportOutcome, StoreError> {
+        let records = batch.messages.len() as u64;
         let outcome = self.writer.import(batch).await?;
-        self.batches += 1;
-        let idle = self.running.as_ref().is_none_or(JoinHandle::is_finished);
-        if self.batches.is_multiple_of(CHECKPOINT_EVERY) && idle {
-            let store = self.store.clone();
-            self.started += 1;
-            self.running = Some(tokio::spawn(async move {
-                match store.checkpoint().await {
-                    Ok(copied) => debug!(?copied, "checkpointed during an import"),
-                    Err(e) => warn!(error = %e, "a checkpoint during an import failed"),
-                }
-            }));
+        self.since += records;
+        if self.since >= CHECKPOINT_EVERY {
+            self.since = 0;
+            self.made += 1;
+            // A checkpoint that fails leaves the WAL to the writer's own, as before.
+            match self.store.checkpoint().await {
+                Ok(copied) => debug!(?copied, made = self.made, "checkpointed during an import"),
+                Err(e) => warn!(error = %e, "a checkpoint during an import failed"),
+            }
         }
         Ok(outcome)
     }
@@ -267,14 +265,14 @@ mod tests {
         store.checkpoint().await.unwrap().unwrap();
         let before = std::fs::metadata(&file).unwrap().len();
         let mut sink = Checkpointing::new(writer, store.clone());
-        let batches = 3 * CHECKPOINT_EVERY;
+        let (batches, per_batch) = (20, CHECKPOINT_EVERY / 8);
         let mut stored = 0;
         for b in 0..batches {
-            let messages = (0..10)
+            let messages = (0..per_batch)
                 .map(|m| ImportedMessage {
                     room: "imported".into(),
                     author: "ann".into(),
-                    text: format!("{b}.{m} {}", "x".repeat(1_000)),
+                    text: format!("{b}.{m} {}", "x".repeat(100)),
                     created_at: 1,
                     key: format!("test:{b}.{m}"),
                     kind: None,
@@ -286,17 +284,13 @@ mod tests {
                 into_existing: true,
             };
             stored += sink.store(batch).await.unwrap().stored;
-            // Each checkpoint ends before the next is due, as it would on a quiet disk.
-            if let Some(running) = sink.running.take() {
-                running.await.unwrap();
-            }
         }
-        assert_eq!(stored, batches * 10);
-        assert_eq!(sink.started, batches / CHECKPOINT_EVERY);
+        assert_eq!(stored, batches * per_batch);
+        assert_eq!(sink.made, stored / CHECKPOINT_EVERY);
         // The writer alone would have left all of it in the WAL (far below its mark).
         let after = std::fs::metadata(&file).unwrap().len();
         assert!(
-            after >= before + 200_000,
+            after >= before + 1_000_000,
             "the imported pages are in the database file: {before} → {after}"
         );
     }
