@@ -6,7 +6,8 @@
 #
 # Usage: bench/run.sh [--quick] [--only idle,fanout,latency,rooms,persist,cluster,
 #                                       persist-postgres,unpinned,frontend,reconnect,
-#                                       connstorm,attack,attack-history,...]
+#                                       connstorm,attack,attack-history,...,
+#                                       import,import-postgres,hooks-failing]
 #                     [--servers palaver,node,bare] [--palaver-env NAME=value]...
 #                     [--memory-bound-mib N]
 #   --quick  a small run of everything, to check the suite works (the test script runs it);

@@ -1,5 +1,6 @@
 //! `palaver-bench`: the load generator and benchmark suite. See `BENCHMARKS.md`.
 
+mod admin;
 mod client;
 mod cursor;
 mod histogram;
@@ -10,6 +11,7 @@ mod report;
 mod scenario;
 mod servers;
 mod services;
+mod slack_export;
 mod suite;
 
 use std::net::SocketAddr;
@@ -72,7 +74,8 @@ enum Command {
         quick: bool,
         /// Only these scenarios: idle, fanout, latency, rooms, persist, cluster,
         /// persist-postgres, unpinned, frontend, reconnect, connstorm, attack (all four),
-        /// attack-history, attack-polling, attack-idle, attack-slowloris.
+        /// attack-history, attack-polling, attack-idle, attack-slowloris, import,
+        /// import-postgres, hooks-failing.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// The servers to measure (all by default; fewer while investigating). `bare` runs

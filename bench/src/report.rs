@@ -44,6 +44,18 @@ impl Cell {
         Cell::Text(group(n as i64))
     }
 
+    /// The figure as text, followed by whether it met its target: `"61,000 /s (met)"`.
+    pub(crate) fn judged(self, met: bool) -> Cell {
+        match self {
+            Cell::Value { .. } => Cell::Text(format!(
+                "{} ({})",
+                self.show(),
+                if met { "met" } else { "not met" }
+            )),
+            other => other,
+        }
+    }
+
     pub(crate) fn number(&self) -> Option<f64> {
         match self {
             Cell::Value { value, .. } => Some(*value),
@@ -78,7 +90,7 @@ impl Cell {
 }
 
 /// 1234567 as "1,234,567".
-fn group(n: i64) -> String {
+pub(crate) fn group(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -214,6 +226,11 @@ mod tests {
         let mut missing = row(Better::Higher, 1.0, 1.0);
         missing.node = Cell::Missing;
         assert_eq!(missing.ratio(), "—");
+        assert_eq!(
+            Cell::of(61_234.4, "/s").judged(true).show(),
+            "61,234 /s (met)"
+        );
+        assert_eq!(Cell::of(1.6, "×").judged(false).show(), "1.60 × (not met)");
         let t = table(&[row(Better::Higher, 1234567.0, 0.5)]);
         assert!(t.contains("| 1,234,567 ms | 0.50 ms |"), "{t}");
     }

@@ -76,6 +76,11 @@ pub(crate) struct Launch {
     /// One of several nodes: Palaver's `PALAVER_REDIS_URL`, the Node reference's `REDIS_URL`
     /// (its `@socket.io/redis-adapter`).
     pub(crate) redis: Option<String>,
+    /// Palaver only: its admin token (`PALAVER_ADMIN_TOKEN`), for the scenarios that use
+    /// `/admin` and `POST /imports` as a moderator.
+    pub(crate) admin_token: Option<String>,
+    /// Palaver only: let outgoing webhooks reach loopback (`PALAVER_WEBHOOKS_ALLOW_PRIVATE`).
+    pub(crate) webhooks_allow_private: bool,
 }
 
 impl Launch {
@@ -87,6 +92,8 @@ impl Launch {
             flood_control: false,
             database: None,
             redis: None,
+            admin_token: None,
+            webhooks_allow_private: false,
         }
     }
 }
@@ -180,6 +187,15 @@ impl Server {
                 }
                 if let Some(redis) = &launch.redis {
                     envs.push(("PALAVER_REDIS_URL".to_owned(), redis.clone()));
+                }
+                if let Some(token) = &launch.admin_token {
+                    envs.push(("PALAVER_ADMIN_TOKEN".to_owned(), token.clone()));
+                }
+                if launch.webhooks_allow_private {
+                    envs.push((
+                        "PALAVER_WEBHOOKS_ALLOW_PRIVATE".to_owned(),
+                        "true".to_owned(),
+                    ));
                 }
                 envs.extend(bins.palaver_env.iter().cloned());
                 (

@@ -4,15 +4,18 @@
 
 mod cluster;
 mod hostile;
+mod jobs;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::report::{Better, Cell, FloorRow, Overhead, Row, floor_table, table, table_between};
 use crate::scenario::{
-    ScenarioError, Step, attack, fanout, frontend, guests, idle, ms, persist, rooms, storm,
+    ScenarioError, Step, attack, fanout, frontend, guests, hooks, idle, import, ms, persist, rooms,
+    storm,
 };
 use crate::servers::{Binaries, Kind, Launch, Server};
+use crate::slack_export::Shape;
 
 /// How big each scenario is.
 pub(crate) struct Plan {
@@ -36,6 +39,8 @@ pub(crate) struct Plan {
     reconnect: storm::Plan,
     arrivals: guests::Plan,
     attacks: attack::Plan,
+    import: import::Plan,
+    hooks: hooks::Plan,
 }
 
 impl Plan {
@@ -95,6 +100,23 @@ impl Plan {
                 bystander_rate: 20.0,
                 rss_guard: 6 << 30,
             },
+            import: import::Plan {
+                shape: Shape {
+                    channels: 10,
+                    days: 100,
+                    per_day: 1_000,
+                },
+                idle: Duration::from_secs(30),
+                bystander_rate: 20.0,
+                patience: Duration::from_secs(900),
+            },
+            hooks: hooks::Plan {
+                hooks: 100,
+                idle: Duration::from_secs(30),
+                window: Duration::from_secs(30),
+                bystander_rate: 20.0,
+                patience: Duration::from_secs(60),
+            },
         }
     }
 
@@ -148,6 +170,23 @@ impl Plan {
                 bystanders: 2,
                 bystander_rate: 4.0,
                 rss_guard: 1 << 30,
+            },
+            import: import::Plan {
+                shape: Shape {
+                    channels: 2,
+                    days: 5,
+                    per_day: 1_000,
+                },
+                idle: Duration::from_secs(1),
+                bystander_rate: 20.0,
+                patience: Duration::from_secs(120),
+            },
+            hooks: hooks::Plan {
+                hooks: 100,
+                idle: Duration::from_secs(1),
+                window: Duration::from_secs(3),
+                bystander_rate: 20.0,
+                patience: Duration::from_secs(30),
             },
         }
     }
@@ -310,6 +349,10 @@ impl Suite {
                 ok &= self.attack(order(n), a, &mut rows).await;
                 n += 1;
             }
+        }
+        ok &= self.imports(&mut rows).await;
+        if self.wants("hooks-failing") {
+            ok &= self.hooks_failing(&mut rows).await;
         }
         // The main table, unless the run measured only the backends.
         let mut out = if rows.is_empty() && !backends.is_empty() {

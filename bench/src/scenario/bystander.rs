@@ -113,8 +113,7 @@ pub(crate) async fn arrive(
 pub(crate) struct Sending {
     stop: Arc<AtomicBool>,
     task: JoinHandle<()>,
-    recorder: Arc<Recorder>,
-    _clients: Vec<Client>,
+    bystanders: Bystanders,
 }
 
 /// What the bystanders saw.
@@ -136,6 +135,11 @@ impl Seen {
 }
 
 impl Bystanders {
+    /// The room they send to.
+    pub(crate) fn room(&self) -> &str {
+        &self.room
+    }
+
     /// Sends `rate` messages a second in all, round-robin over the bystanders, on a fixed
     /// schedule (open loop: a server that falls behind shows as ack latency).
     pub(crate) fn start(self, rate: f64) -> Sending {
@@ -169,8 +173,7 @@ impl Bystanders {
         Sending {
             stop,
             task,
-            recorder: self.recorder,
-            _clients: self.clients,
+            bystanders: self,
         }
     }
 }
@@ -178,19 +181,26 @@ impl Bystanders {
 impl Sending {
     /// Stops sending, waits (a while) for the outstanding acks, and says what was seen.
     pub(crate) async fn stop(self) -> Seen {
+        self.pause().await.0
+    }
+
+    /// [`Sending::stop`], keeping the bystanders connected for another round of sending.
+    pub(crate) async fn pause(self) -> (Seen, Bystanders) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
+        let recorder = &self.bystanders.recorder;
         let deadline = Instant::now() + ACK_DRAIN;
         while Instant::now() < deadline {
-            let t = self.recorder.snapshot();
+            let t = recorder.snapshot();
             if t.acked + t.failed >= t.sent || t.dropped > 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Seen {
-            tally: self.recorder.take(),
-        }
+        let seen = Seen {
+            tally: recorder.take(),
+        };
+        (seen, self.bystanders)
     }
 }
 

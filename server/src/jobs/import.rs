@@ -5,17 +5,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::cluster::emitter;
-use crate::jobs::archive::import::{Format, ImportOptions, ImportSummary, import_from, inspect};
+use crate::jobs::archive::import::{
+    Format, ImportOptions, ImportSink, ImportSummary, import_from, inspect,
+};
 use crate::jobs::archive::limits::{Limits, RecordError};
 use crate::jobs::files::{self, FileError};
 use crate::jobs::{Claimed, Handler, JobError, JobFuture, report_while};
 use crate::socket::writer::Writer;
 use crate::store::blobs::BlobId;
 use crate::store::write::Change;
-use crate::store::{IMPORT_SENDER, Store, now_ms};
+use crate::store::{IMPORT_SENDER, ImportBatch, ImportOutcome, Store, StoreError, now_ms};
 
 /// Which archive an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +100,7 @@ impl Handler for Imports {
             };
             let summary = match &self.sink {
                 Sink::Server(writer) => {
-                    let mut writer = writer.clone();
+                    let mut writer = Checkpointing::new(writer.clone(), self.store.clone());
                     let import =
                         import_from(&path, &mut writer, &options, &mut errors, &mut progress);
                     report_while(job, &counts, import).await??
@@ -161,6 +163,53 @@ impl Imports {
     }
 }
 
+/// Records an import stores between two checkpoints.
+const CHECKPOINT_EVERY: u64 = 8_000;
+
+/// The server's writer as an import's sink, which checkpoints SQLite's WAL on the pool every
+/// [`CHECKPOINT_EVERY`] records. An import fills the WAL fast, and left to itself the writer
+/// checkpointed in the commit that crossed the mark: a stall of tens of milliseconds for every
+/// post queued behind it. The import waits for its checkpoint (posts do not: the writer serves
+/// them meanwhile), so that the checkpoint finds no import batch half written, copies the whole
+/// WAL, and the writer's next transaction starts the WAL afresh: it never reaches the mark.
+pub(crate) struct Checkpointing {
+    writer: Writer,
+    store: Store,
+    /// Records stored since the last checkpoint.
+    since: u64,
+    /// Checkpoints made.
+    made: u64,
+}
+
+impl Checkpointing {
+    pub(crate) fn new(writer: Writer, store: Store) -> Checkpointing {
+        Checkpointing {
+            writer,
+            store,
+            since: 0,
+            made: 0,
+        }
+    }
+}
+
+impl ImportSink for Checkpointing {
+    async fn store(&mut self, batch: ImportBatch) -> Result<ImportOutcome, StoreError> {
+        let records = batch.messages.len() as u64;
+        let outcome = self.writer.import(batch).await?;
+        self.since += records;
+        if self.since >= CHECKPOINT_EVERY {
+            self.since = 0;
+            self.made += 1;
+            // A checkpoint that fails leaves the WAL to the writer's own, as before.
+            match self.store.checkpoint().await {
+                Ok(copied) => debug!(?copied, made = self.made, "checkpointed during an import"),
+                Err(e) => warn!(error = %e, "a checkpoint during an import failed"),
+            }
+        }
+        Ok(outcome)
+    }
+}
+
 fn describe(format: Format) -> &'static str {
     match format {
         Format::Palaver => "a Palaver export",
@@ -187,4 +236,62 @@ fn summarize(s: &ImportSummary) -> String {
         line.push_str(&format!(", {} record(s) with errors", s.errors));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::socket::writer::Shared;
+    use crate::store::ImportedMessage;
+
+    #[tokio::test]
+    async fn an_import_through_the_writer_checkpoints_as_it_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("i.db");
+        let store = Store::open(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let writer = Writer::start(Shared {
+            store: store.clone(),
+            metrics: Arc::default(),
+            lagging: Arc::default(),
+            order: Arc::default(),
+            recent: Arc::default(),
+        })
+        .unwrap();
+        // Whatever the WAL held so far in the database file, so that its growth is the import's.
+        store.checkpoint().await.unwrap().unwrap();
+        let before = std::fs::metadata(&file).unwrap().len();
+        let mut sink = Checkpointing::new(writer, store.clone());
+        let (batches, per_batch) = (20, CHECKPOINT_EVERY / 8);
+        let mut stored = 0;
+        for b in 0..batches {
+            let messages = (0..per_batch)
+                .map(|m| ImportedMessage {
+                    room: "imported".into(),
+                    author: "ann".into(),
+                    text: format!("{b}.{m} {}", "x".repeat(100)),
+                    created_at: 1,
+                    key: format!("test:{b}.{m}"),
+                    kind: None,
+                })
+                .collect();
+            let batch = ImportBatch {
+                messages,
+                importer: IMPORT_SENDER.into(),
+                into_existing: true,
+            };
+            stored += sink.store(batch).await.unwrap().stored;
+        }
+        assert_eq!(stored, batches * per_batch);
+        assert_eq!(sink.made, stored / CHECKPOINT_EVERY);
+        // The writer alone would have left all of it in the WAL (far below its mark).
+        let after = std::fs::metadata(&file).unwrap().len();
+        assert!(
+            after >= before + 1_000_000,
+            "the imported pages are in the database file: {before} → {after}"
+        );
+    }
 }

@@ -126,7 +126,11 @@ impl Queue {
     }
 
     /// Queues a job of `kind` for `owner` with `payload`, due now: its id. With `dedupe`, a
-    /// job with that key that has not finished yet stands for it (and its id is returned).
+    /// job with that key that has not finished yet stands for it (and its id is returned), and
+    /// the workers are not woken: there is nothing new to claim. (The webhooks' dispatcher
+    /// asks again every second for each hook with a delivery waiting; waking the workers each
+    /// time had them claim and write under SQLite's write lock, which the writer then waited
+    /// for.)
     pub(crate) async fn enqueue(
         &self,
         kind: JobKind,
@@ -144,8 +148,11 @@ impl Queue {
             run_at: now,
         };
         let (id, queued) = self.store.enqueue_job(&job, now).await?;
+        if !queued {
+            return Ok(id);
+        }
         self.wake.notify_one();
-        if let (true, Some(broker)) = (queued, &self.broker) {
+        if let Some(broker) = &self.broker {
             // The row is the job: a publish that fails only delays it until a worker's next
             // look at the table. Not awaited, so that a broker away never holds up a request.
             let broker = broker.clone();
@@ -278,5 +285,36 @@ impl Claimed {
             )
             .await?;
         if held { Ok(()) } else { Err(JobError::Lost) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_workers_are_woken_for_a_job_queued_and_not_for_one_that_stands_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("q.db").display());
+        let queue = Queue::new(Store::open(&url).await.unwrap());
+        let wake = queue.wake();
+        let first = queue
+            .enqueue(JobKind::Webhook, None, &"a", Some("webhook:a"))
+            .await
+            .unwrap();
+        assert!(wake.notified().now_or_never().is_some(), "woken");
+        let again = queue
+            .enqueue(JobKind::Webhook, None, &"a", Some("webhook:a"))
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        assert!(wake.notified().now_or_never().is_none(), "not woken");
+        queue
+            .enqueue(JobKind::Webhook, None, &"b", Some("webhook:b"))
+            .await
+            .unwrap();
+        assert!(wake.notified().now_or_never().is_some(), "woken");
     }
 }

@@ -979,6 +979,25 @@ impl Store {
         Ok(())
     }
 
+    /// Copies what SQLite's WAL holds into the database file on one of the pool's connections,
+    /// waiting for neither readers nor the writer (a passive checkpoint): the frames the WAL
+    /// holds and how many of them are copied, or `None` when another checkpoint was running.
+    /// The writer's own commits checkpoint only once the WAL passes [`WAL_AUTOCHECKPOINT`],
+    /// and everything queued behind such a commit waits for it; a long import starts these
+    /// instead, off the writer's thread (`jobs::import`). Postgres has nothing to do.
+    pub(crate) async fn checkpoint(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        match &self.pool {
+            Pool::Sqlite { pool, .. } => {
+                let (busy, frames, copied): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                        .fetch_one(pool)
+                        .await?;
+                Ok((busy == 0).then_some((frames, copied)))
+            }
+            Pool::Postgres { .. } => Ok(Some((0, 0))),
+        }
+    }
+
     pub(crate) async fn close(&self) {
         match &self.pool {
             Pool::Sqlite { pool, lock, .. } => {
@@ -1830,6 +1849,23 @@ mod tests {
             all.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
             ["kept"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_copies_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let store = Store::open(&url).await.unwrap();
+        for n in 0..20 {
+            store
+                .insert(msg(&format!("m{n}"), Some(&format!("k{n}"))))
+                .await
+                .unwrap();
+        }
+        let (frames, copied) = store.checkpoint().await.unwrap().unwrap();
+        assert!(frames > 0, "the inserts are in the WAL");
+        assert_eq!(copied, frames, "nobody else reads or writes: all of it");
+        store.close().await;
     }
 
     #[tokio::test]

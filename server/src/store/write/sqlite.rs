@@ -34,6 +34,39 @@ pub(crate) struct SqliteWriter {
 /// Rooms whose newest seq is remembered at most; beyond it the memory starts afresh.
 const REMEMBERED_ROOMS: usize = 10_000;
 
+/// How long the writer waits for another connection's write lock before its batch fails.
+const LOCK_PATIENCE: Duration = Duration::from_secs(5);
+/// The writer's first tries at a locked database are this far apart, then [`LONG_WAIT`].
+/// The pool's writes (a job's progress, a webhook's delivery queued) hold the lock for a
+/// moment; SQLite's own handler (`busy_timeout`) sleeps 1, 2, 5, 10… up to 100 ms between
+/// tries, so each such moment cost the writer, and every post waiting on it, up to tens of
+/// milliseconds more than the lock was held.
+const SHORT_WAIT: Duration = Duration::from_micros(100);
+const SHORT_WAITS: u32 = 50;
+const LONG_WAIT: Duration = Duration::from_millis(1);
+
+/// How long to wait before the writer's `attempt`-th try (from 0) at a locked database, or
+/// `None` when [`LOCK_PATIENCE`] is spent.
+fn lock_wait(attempt: i32) -> Option<Duration> {
+    let attempt = u32::try_from(attempt).ok()?;
+    let (spent, wait) = match attempt.checked_sub(SHORT_WAITS) {
+        None => (SHORT_WAIT * attempt, SHORT_WAIT),
+        Some(long) => (SHORT_WAIT * SHORT_WAITS + LONG_WAIT * long, LONG_WAIT),
+    };
+    (spent < LOCK_PATIENCE).then_some(wait)
+}
+
+/// The writer's busy handler: waits [`lock_wait`], then tries again.
+fn retry_locked(attempt: i32) -> bool {
+    match lock_wait(attempt) {
+        Some(wait) => {
+            std::thread::sleep(wait);
+            true
+        }
+        None => false,
+    }
+}
+
 impl SqliteWriter {
     /// A pragma's value on this connection, for tests of its settings.
     #[cfg(test)]
@@ -56,7 +89,7 @@ impl SqliteWriter {
         } else {
             Connection::open(path)?
         };
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_handler(Some(retry_locked))?;
         // FULL: a commit is fsynced before it returns, so an acknowledged message survives a
         // crash of the machine. WAL is a property of the file, set when the store opened it.
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -327,6 +360,71 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use crate::store::write::{Change, WriterConnection};
+
+    #[test]
+    fn a_locked_database_is_tried_again_often_for_as_long_as_before() {
+        let waits: Vec<Duration> = (0..).map_while(lock_wait).collect();
+        assert!(waits.iter().all(|w| *w <= Duration::from_millis(1)));
+        assert!(waits[..10].iter().all(|w| *w < Duration::from_millis(1)));
+        let patience: Duration = waits.iter().sum();
+        assert!(
+            patience >= LOCK_PATIENCE - LONG_WAIT && patience <= LOCK_PATIENCE + LONG_WAIT,
+            "{patience:?}"
+        );
+        assert_eq!(lock_wait(-1), None);
+    }
+
+    #[tokio::test]
+    async fn the_writer_waits_for_another_connection_s_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let store = Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let WriterConnection::Sqlite(mut writer) = store.writer_connection().await.unwrap() else {
+            unreachable!("a SQLite store")
+        };
+        // Another connection holds the write lock until the writer is waiting on it.
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (waiting, told) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            told.recv().unwrap();
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let (tell, heard) = std::sync::mpsc::channel();
+        let add = Pending::new(
+            Change::Sql("INSERT INTO rooms (name, kind, created_at) VALUES ('w', 'room', 1)"),
+            move |o| tell.send(o.is_ok()).unwrap(),
+        );
+        // The writer's handler runs only once the writer meets the lock; it lets the holder go.
+        writer
+            .conn
+            .busy_handler(Some(|attempt| {
+                if attempt == 0 {
+                    WAITING.with(|w| {
+                        if let Some(w) = w.borrow_mut().take() {
+                            let _ = w.send(());
+                        }
+                    });
+                }
+                retry_locked(attempt)
+            }))
+            .unwrap();
+        WAITING.with(|w| *w.borrow_mut() = Some(waiting));
+        let written = writer.write(vec![add], &[]).unwrap();
+        for tell in written.told {
+            tell();
+        }
+        assert!(heard.recv().unwrap());
+        holder.join().unwrap();
+    }
+
+    thread_local! {
+        /// Told when the writer first finds the database locked (see the test above).
+        static WAITING: std::cell::RefCell<Option<std::sync::mpsc::Sender<()>>> =
+            const { std::cell::RefCell::new(None) };
+    }
 
     #[tokio::test]
     async fn a_change_whose_batch_fails_is_reported_unwritten() {
