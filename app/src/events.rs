@@ -132,6 +132,8 @@ pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
     (RemoveOutgoingWebhook::NAME, Direction::ClientToServer),
     (ListOutgoingWebhooks::NAME, Direction::ClientToServer),
     (ListDeadLetters::NAME, Direction::ClientToServer),
+    (ImportedAuthors::NAME, Direction::ClientToServer),
+    (ClaimAuthor::NAME, Direction::ClientToServer),
     (Stats::NAME, Direction::ServerToClient),
     (AdminJobChanged::NAME, Direction::ServerToClient),
 ];
@@ -1138,6 +1140,58 @@ impl Event for ListDeadLetters {
 impl ClientEvent for ListDeadLetters {}
 impl Request for ListDeadLetters {
     type Ack = Reply<Vec<DeadLetter>>;
+}
+
+/// The most authors one [`ImportedAuthors`] answers with.
+pub const IMPORTED_AUTHORS_PAGE: usize = 500;
+
+/// `imported authors`, admin to server: the authors of imported messages that nobody has
+/// claimed yet, with how many messages each wrote, most first ([`IMPORTED_AUTHORS_PAGE`] at
+/// most).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedAuthors {}
+
+impl Event for ImportedAuthors {
+    const NAME: &'static str = "imported authors";
+    type Namespace = Admin;
+}
+impl ClientEvent for ImportedAuthors {}
+impl Request for ImportedAuthors {
+    type Ack = Reply<Vec<ImportedAuthor>>;
+}
+
+/// An author of imported messages: the name they wrote under at the source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedAuthor {
+    pub author: String,
+    pub messages: u64,
+}
+
+/// `claim author`, admin to server: the imported messages written as `author` become those of
+/// the person called `name`, shown under their name from now on. Claiming again, or an author
+/// with nothing left to claim, is not an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimAuthor {
+    pub author: String,
+    pub name: String,
+}
+
+impl Event for ClaimAuthor {
+    const NAME: &'static str = "claim author";
+    type Namespace = Admin;
+}
+impl ClientEvent for ClaimAuthor {}
+impl Request for ClaimAuthor {
+    type Ack = Reply<AuthorClaimed>;
+}
+
+/// The ack of [`ClaimAuthor`]: the person's name as they spell it, and how many messages
+/// became theirs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorClaimed {
+    pub author: String,
+    pub name: String,
+    pub messages: u64,
 }
 
 /// A message an outgoing webhook gave up delivering.

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { test as base, expect, type Browser, type Page } from '@playwright/test';
 import { PalaverServer } from '../support/server.mjs';
 
@@ -107,4 +109,20 @@ export function notices(page: Page) {
 export function messageExactly(page: Page, text: string) {
   const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
   return messages(page).filter({ has: page.locator('.text', { hasText: exact }) });
+}
+
+/** The admin token the server generated on its first start, kept beside its database. */
+export function adminToken(server: PalaverServer): string {
+  return readFileSync(path.join(path.dirname(server.database), 'admin-token'), 'utf8');
+}
+
+/** The /admin page, signed in with the token the server generated. */
+export async function openAdmin(browser: Browser, server: PalaverServer): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${server.url}/admin`);
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await page.locator('#admin-token').fill(adminToken(server));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('admin-access')).toHaveText('Connected');
+  return page;
 }

@@ -14,6 +14,7 @@ import {
   createRoom,
   joinRoom,
   messageWithText,
+  openAdmin,
 } from './fixtures';
 
 // Jobs in the browser: the Jobs panel (exports, imports, live progress, the notice when a job
@@ -253,13 +254,7 @@ test.describe(() => {
     await expect(ann.getByTestId('job')).toHaveCount(2);
 
     // /admin: every job, with its owner; a moderator's own upload has none.
-    const admin = await (await browser.newContext()).newPage();
-    await admin.goto(`${server.url}/admin`);
-    await expect(admin.locator('main[data-hydrated="true"]')).toBeVisible();
-    const token = readFileSync(path.join(path.dirname(server.database), 'admin-token'), 'utf8');
-    await admin.locator('#admin-token').fill(token);
-    await admin.getByRole('button', { name: 'Sign in' }).click();
-    await expect(admin.getByTestId('admin-access')).toHaveText('Connected');
+    const admin = await openAdmin(browser, server);
     const jobs = admin.getByRole('table', { name: 'Jobs' });
     const imported = jobs.locator(`[data-testid="admin-job"][data-job="${id}"]`);
     await expect(imported.getByRole('cell').first()).toHaveText('ann');
@@ -294,12 +289,7 @@ test('an archive that is not one fails with a notice, and /admin marks it a dead
   await expect(row.getByTestId('job-state')).toHaveText('Failed');
   await expect(row.getByTestId('job-summary')).not.toBeEmpty();
 
-  const admin = await (await browser.newContext()).newPage();
-  await admin.goto(`${server.url}/admin`);
-  const token = readFileSync(path.join(path.dirname(server.database), 'admin-token'), 'utf8');
-  await expect(admin.locator('main[data-hydrated="true"]')).toBeVisible();
-  await admin.locator('#admin-token').fill(token);
-  await admin.getByRole('button', { name: 'Sign in' }).click();
+  const admin = await openAdmin(browser, server);
   const dead = admin.locator(`[data-testid="admin-job"][data-job="${id}"]`);
   await expect(dead).toHaveAttribute('data-state', 'dead');
   await expect(dead.getByTestId('admin-job-state')).toHaveText('Dead letter');
@@ -369,12 +359,7 @@ test.describe(() => {
     expect(readFileSync(await download.path())).toEqual(zip);
 
     // /admin lists every job, live.
-    const admin = await (await browser.newContext()).newPage();
-    await admin.goto(`${server.url}/admin`);
-    await expect(admin.locator('main[data-hydrated="true"]')).toBeVisible();
-    const token = readFileSync(path.join(path.dirname(server.database), 'admin-token'), 'utf8');
-    await admin.locator('#admin-token').fill(token);
-    await admin.getByRole('button', { name: 'Sign in' }).click();
+    const admin = await openAdmin(browser, server);
     await expect(admin.getByTestId('job-counts')).toHaveText('1 job: 0 not finished, 0 dead letters');
 
     // A job that ended while the page was away is noticed from the list on reconnect; a dead

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import type { Browser, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import {
   test,
   expect,
@@ -10,20 +8,8 @@ import {
   openConvo,
   createRoom,
   joinRoom,
+  openAdmin,
 } from './fixtures';
-import type { PalaverServer } from '../support/server.mjs';
-
-/** The /admin page, signed in with the token the server generated. */
-async function openAdmin(browser: Browser, server: PalaverServer): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(`${server.url}/admin`);
-  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
-  const token = readFileSync(path.join(path.dirname(server.database), 'admin-token'), 'utf8');
-  await page.locator('#admin-token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByTestId('admin-access')).toHaveText('Connected');
-  return page;
-}
 
 /** Shows `room`'s recent messages on the admin page and deletes the one saying `text`. */
 async function deleteMessage(admin: Page, room: string, text: string) {

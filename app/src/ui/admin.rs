@@ -1,10 +1,13 @@
 //! The `/admin` page: sign in with the admin token, then live statistics, announcements to
-//! one room or all, deleting messages, kicking a person, and every job (with an import form),
-//! over the `/admin` namespace.
+//! one room or all, deleting messages, kicking a person, every job (with an import form), and
+//! imported authors to claim (`authors.rs`), over the `/admin` namespace.
+
+mod authors;
 
 use leptos::either::Either;
 use leptos::prelude::*;
 
+use self::authors::ImportedAuthorsPanel;
 use super::jobs::{ImportForm, JobTable, Jobs, page_now_ms};
 use crate::events::{ADMIN_JOBS, ChatMessage, JobKind, LOBBY, MessageKind, Stats};
 
@@ -117,6 +120,21 @@ pub(crate) fn AdminPage() -> impl IntoView {
         jobs.update(|j| j.started(job, JobKind::Import, page_now_ms()))
     });
     let hydrated_signal: Signal<bool> = hydrated.into();
+    let authors = RwSignal::new(None);
+    let list_authors = Callback::new(move |()| {
+        live.with_value(|l| {
+            if let Some(l) = l {
+                l.imported_authors(authors, feedback);
+            }
+        });
+    });
+    let claim_author = Callback::new(move |(author, name): (String, String)| {
+        live.with_value(|l| {
+            if let Some(l) = l {
+                l.claim_author(author, name, authors, feedback);
+            }
+        });
+    });
 
     view! {
         <main class="admin" data-hydrated=move || hydrated.get().to_string()>
@@ -188,6 +206,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
                         note="With the admin token: an import may add to existing public rooms."
                     />
                 </section>
+                <ImportedAuthorsPanel authors list=list_authors claim=claim_author/>
             </Show>
         </main>
     }
@@ -326,6 +345,7 @@ mod inert {
     pub(crate) struct AdminLive;
 
     type Recent = RwSignal<Option<Vec<crate::events::ChatMessage>>>;
+    use super::authors::Authors;
 
     impl AdminLive {
         pub(crate) fn announce(&self, _: Option<String>, _: String, _: RwSignal<Option<String>>) {}
@@ -340,6 +360,15 @@ mod inert {
         }
         pub(crate) fn recent(&self, _: String, _: Recent, _: RwSignal<Option<String>>) {}
         pub(crate) fn delete(&self, _: i64, _: String, _: Recent, _: RwSignal<Option<String>>) {}
+        pub(crate) fn imported_authors(&self, _: Authors, _: RwSignal<Option<String>>) {}
+        pub(crate) fn claim_author(
+            &self,
+            _: String,
+            _: String,
+            _: Authors,
+            _: RwSignal<Option<String>>,
+        ) {
+        }
     }
 }
 
@@ -350,11 +379,12 @@ mod browser {
     use leptos::prelude::*;
     use leptos::task::spawn_local;
 
+    use super::authors::Authors;
     use super::{Access, TOKEN_KEY};
     use crate::client::{Client, Socket};
     use crate::events::{
-        Admin, AdminAuth, AdminJobChanged, AdminJobs, Announce, Ban, ChatMessage, DeleteMessage,
-        Kick, RecentInRoom, Stats, Unban,
+        Admin, AdminAuth, AdminJobChanged, AdminJobs, Announce, Ban, ChatMessage, ClaimAuthor,
+        DeleteMessage, ImportedAuthors, Kick, RecentInRoom, Stats, Unban,
     };
     use crate::ui::jobs::Jobs;
 
@@ -553,6 +583,52 @@ mod browser {
                     Err(e) => format!("Not deleted: {e:?}"),
                 }));
                 this.recent(room, recent, feedback);
+            });
+        }
+
+        /// Lists the imported authors nobody has claimed.
+        pub(crate) fn imported_authors(
+            &self,
+            authors: Authors,
+            feedback: RwSignal<Option<String>>,
+        ) {
+            let socket = self.socket.clone();
+            spawn_local(async move {
+                match socket
+                    .emit_with_ack(&ImportedAuthors {}, ACK_TIMEOUT)
+                    .await
+                    .map(|r| r.into_result())
+                {
+                    Ok(Ok(list)) => authors.set(Some(list)),
+                    Ok(Err(e)) => feedback.set(Some(format!("Cannot list the authors: {e}"))),
+                    Err(e) => feedback.set(Some(format!("Cannot list the authors: {e:?}"))),
+                }
+            });
+        }
+
+        /// Gives `author`'s imported messages to the person called `name`, then lists again.
+        pub(crate) fn claim_author(
+            &self,
+            author: String,
+            name: String,
+            authors: Authors,
+            feedback: RwSignal<Option<String>>,
+        ) {
+            let this = self.clone();
+            spawn_local(async move {
+                let result = this
+                    .socket
+                    .emit_with_ack(&ClaimAuthor { author, name }, ACK_TIMEOUT)
+                    .await;
+                feedback.set(Some(match result.map(|r| r.into_result()) {
+                    Ok(Ok(done)) => format!(
+                        "{} message(s) of {} are now {}'s",
+                        done.messages, done.author, done.name
+                    ),
+                    Ok(Err(e)) => format!("Not claimed: {e}"),
+                    Err(e) => format!("Not claimed: {e:?}"),
+                }));
+                this.imported_authors(authors, feedback);
             });
         }
     }

@@ -1,19 +1,21 @@
 //! The `/admin` namespace: its own middleware (the admin token), handlers and events. It sees
 //! the main namespace from outside, through the `SocketIo` handle: live statistics, kicking a
-//! person, announcements, and deleting messages; and webhooks and bots (`hooks.rs`).
+//! person, announcements, and deleting messages; webhooks and bots (`hooks.rs`); and imported
+//! messages' authors (`imported.rs`).
 
 mod hooks;
+mod imported;
 
 use crate::cluster::{Adapter, Socket, SocketIo, SocketRef};
 use std::time::Duration;
 
 use app::events::{
     self, ADMIN_AUTHOR, Admin, AdminAuth, AdminJobs, Announce, Ban, ChatError, ChatMessage,
-    CreateBot, CreateOutgoingWebhook, CreateWebhook, DeleteMessage, Event as _, HISTORY_PAGE,
-    HistoryPage, Kick, KickDone, Kicked, ListBots, ListDeadLetters, ListOutgoingWebhooks,
-    ListWebhooks, Main, MessageDeleted, MessageKind, Namespace as _, NamespaceStats, RecentInRoom,
-    Refusal, RemoveOutgoingWebhook, RevokeBot, RevokeWebhook, RoomKind, RoomStats, Stats, Unban,
-    Unbanned,
+    ClaimAuthor, CreateBot, CreateOutgoingWebhook, CreateWebhook, DeleteMessage, Event as _,
+    HISTORY_PAGE, HistoryPage, ImportedAuthors, Kick, KickDone, Kicked, ListBots, ListDeadLetters,
+    ListOutgoingWebhooks, ListWebhooks, Main, MessageDeleted, MessageKind, Namespace as _,
+    NamespaceStats, RecentInRoom, Refusal, RemoveOutgoingWebhook, RevokeBot, RevokeWebhook,
+    RoomKind, RoomStats, Stats, Unban, Unbanned,
 };
 use std::sync::Arc;
 
@@ -84,6 +86,8 @@ impl MessageHandler<Adapter, Requests> for Requests {
             RemoveOutgoingWebhook::NAME => serve(socket, data, ack, hooks::remove_outgoing),
             ListOutgoingWebhooks::NAME => serve(socket, data, ack, hooks::list_outgoing),
             ListDeadLetters::NAME => serve(socket, data, ack, hooks::dead_letters),
+            ImportedAuthors::NAME => serve(socket, data, ack, imported::list),
+            ClaimAuthor::NAME => serve(socket, data, ack, imported::claim),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

@@ -439,6 +439,7 @@ pub(crate) use on_pool;
 
 // After `on_pool!`, which it uses.
 pub(crate) mod hooks;
+pub(crate) mod imported;
 
 /// Where a store's data is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,6 +16,7 @@ mod emitter;
 mod headers;
 mod hooks;
 mod hostile;
+mod imported;
 mod jobs;
 mod layout;
 mod limits;

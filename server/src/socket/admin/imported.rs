@@ -1,0 +1,64 @@
+//! `/admin`'s imported authors: the names an import's messages were written under, and their
+//! claim by the people they belong to.
+
+use app::events::{
+    self, AuthorClaimed, ChatError, ClaimAuthor, ImportedAuthor, ImportedAuthors, MAX_MESSAGE_CHARS,
+};
+use tracing::info;
+
+use crate::logging::Escaped;
+use crate::socket::request::{Ctx, HandlerError};
+
+/// The unclaimed authors, most messages first.
+pub(super) async fn list(
+    ctx: Ctx,
+    _: ImportedAuthors,
+) -> Result<Vec<ImportedAuthor>, HandlerError> {
+    let authors = ctx
+        .chat
+        .store
+        .imported_authors()
+        .await
+        .map_err(HandlerError::store("the imported authors query"))?;
+    Ok(authors
+        .into_iter()
+        .map(|(author, messages)| ImportedAuthor { author, messages })
+        .collect())
+}
+
+/// Gives an author's imported messages to a person. Pages that show them already keep the old
+/// name until they load them again. Under the order lock, like a deletion: a catch-up reading
+/// one of the rooms meanwhile reads it again rather than trust what it remembers.
+pub(super) async fn claim(ctx: Ctx, c: ClaimAuthor) -> Result<AuthorClaimed, HandlerError> {
+    if c.author.trim().is_empty() {
+        return Err(ChatError::Empty.into());
+    }
+    if c.author.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ChatError::TooLong {
+            max: MAX_MESSAGE_CHARS,
+        }
+        .into());
+    }
+    let chat = &ctx.chat;
+    let _order = chat.order.lock().await;
+    let claimed = chat
+        .store
+        .claim_author(&c.author, &events::name_key(&c.name))
+        .await
+        .map_err(HandlerError::store("claiming an author"))?
+        .ok_or(ChatError::UnknownPerson { name: c.name })?;
+    for room in &claimed.rooms {
+        chat.recent.edited(room);
+    }
+    info!(
+        author = %Escaped(&c.author),
+        name = %Escaped(&claimed.name),
+        messages = claimed.messages,
+        "imported author claimed"
+    );
+    Ok(AuthorClaimed {
+        author: c.author,
+        name: claimed.name,
+        messages: claimed.messages,
+    })
+}
