@@ -27,8 +27,7 @@ pub(super) async fn list(
 }
 
 /// Gives an author's imported messages to a person. Pages that show them already keep the old
-/// name until they load them again. Under the order lock, like a deletion: a catch-up reading
-/// one of the rooms meanwhile reads it again rather than trust what it remembers.
+/// name until they load them again.
 pub(super) async fn claim(ctx: Ctx, c: ClaimAuthor) -> Result<AuthorClaimed, HandlerError> {
     if c.author.trim().is_empty() {
         return Err(ChatError::Empty.into());
@@ -40,25 +39,39 @@ pub(super) async fn claim(ctx: Ctx, c: ClaimAuthor) -> Result<AuthorClaimed, Han
         .into());
     }
     let chat = &ctx.chat;
-    let _order = chat.order.lock().await;
-    let claimed = chat
+    let claim = chat
         .store
-        .claim_author(&c.author, &events::name_key(&c.name))
+        .claim(&c.author, &events::name_key(&c.name))
         .await
         .map_err(HandlerError::store("claiming an author"))?
         .ok_or(ChatError::UnknownPerson { name: c.name })?;
-    for room in &claimed.rooms {
-        chat.recent.edited(room);
+    let mut messages = 0;
+    for span in claim.spans() {
+        // Under the order lock, like a deletion, a span at a time so that posts go on between
+        // them: a catch-up reading one of the rooms meanwhile reads it again rather than trust
+        // what it remembers.
+        let _order = chat.order.lock().await;
+        let claimed = chat
+            .store
+            .claim_span(&claim, span)
+            .await
+            .map_err(HandlerError::store("claiming an author"))?;
+        if claimed > 0 {
+            for room in &claim.rooms {
+                chat.recent.edited(room);
+            }
+        }
+        messages += claimed;
     }
     info!(
         author = %Escaped(&c.author),
-        name = %Escaped(&claimed.name),
-        messages = claimed.messages,
+        name = %Escaped(&claim.name),
+        messages,
         "imported author claimed"
     );
     Ok(AuthorClaimed {
         author: c.author,
-        name: claimed.name,
-        messages: claimed.messages,
+        name: claim.name,
+        messages,
     })
 }
