@@ -12,6 +12,7 @@ pub(crate) mod export;
 pub(crate) mod files;
 pub(crate) mod hooks;
 pub(crate) mod import;
+pub(crate) mod priority;
 pub(crate) mod process;
 pub(crate) mod runner;
 

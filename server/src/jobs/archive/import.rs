@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use crate::jobs::archive::limits::{ArchiveError, At, Limits, Problem, RecordError};
 use crate::jobs::archive::zipped::{Archive, Progress};
 use crate::jobs::archive::{ImportRecord, Sink, palaver, slack};
+use crate::jobs::priority::spawn_lowered;
 use crate::socket::writer::Writer;
 #[cfg(test)]
 use crate::store::IMPORT_SENDER;
@@ -143,7 +144,9 @@ pub(crate) async fn import_from<S: ImportSink>(
     let (sent, mut received) = mpsc::channel(2);
     let reading = {
         let (path, limits, batch) = (path.to_owned(), options.limits.clone(), options.batch);
-        tokio::task::spawn_blocking(move || read(path, limits, batch.max(1), sent))
+        spawn_lowered("palaver-import", move || {
+            read(path, limits, batch.max(1), sent)
+        })?
     };
     let mut summary = ImportSummary::default();
     let mut heads: BTreeMap<String, Head> = BTreeMap::new();
