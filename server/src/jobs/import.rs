@@ -196,6 +196,9 @@ impl ImportSink for Checkpointing {
     async fn store(&mut self, batch: ImportBatch) -> Result<ImportOutcome, StoreError> {
         let records = batch.messages.len() as u64;
         let outcome = self.writer.import(batch).await?;
+        // The writer committed it without waiting for the disk, so that the posts queued
+        // behind it need not wait either; the import waits for it here instead.
+        self.store.sync_wal().await?;
         self.since += records;
         if self.since >= CHECKPOINT_EVERY {
             self.since = 0;

@@ -112,6 +112,8 @@ enum Failure {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot flush the database's write-ahead log to the disk: {0}")]
+    SyncWal(std::io::Error),
 }
 
 /// A stored message, as the store sees it.
@@ -997,6 +999,26 @@ impl Store {
             }
             Pool::Postgres { .. } => Ok(Some((0, 0))),
         }
+    }
+
+    /// Flushes SQLite's WAL to the disk, from outside the writer: what the writer committed
+    /// without waiting (an import's batches) is then durable. Postgres has nothing to do.
+    pub(crate) async fn sync_wal(&self) -> Result<(), StoreError> {
+        let Pool::Sqlite {
+            path,
+            in_memory: false,
+            ..
+        } = &self.pool
+        else {
+            return Ok(());
+        };
+        let mut wal = path.clone().into_os_string();
+        wal.push("-wal");
+        tokio::task::spawn_blocking(move || std::fs::File::open(wal)?.sync_data())
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|synced| synced)
+            .map_err(|e| StoreError::from(Failure::SyncWal(e)))
     }
 
     pub(crate) async fn close(&self) {

@@ -239,7 +239,24 @@ impl SqliteWriter {
     /// See [`crate::store::write::WriterConnection::import`]: one transaction, one statement
     /// per message, and no lookup of a repeated key (the insert's own uniqueness check finds
     /// it, and a repeat takes no seq).
+    ///
+    /// Its commit does not wait for the disk (`synchronous=NORMAL`): the writer holds the one
+    /// write lock until its commit returns, and posts queued meanwhile would wait for the
+    /// batch's fsync too. The importer syncs the WAL itself after the batch, off the writer
+    /// ([`crate::store::Store::sync_wal`]); until then a crash loses the batch, never the
+    /// file's consistency, and the job run again stores it.
     pub(crate) fn import(&mut self, batch: &ImportBatch) -> Result<ImportOutcome, StoreError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let imported = self.import_in_transaction(batch);
+        // Back for the posts, whatever became of the batch; an error here drops the
+        // connection (the writer opens a new one, with FULL).
+        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let outcome = imported?;
+        restored?;
+        Ok(outcome)
+    }
+
+    fn import_in_transaction(&mut self, batch: &ImportBatch) -> Result<ImportOutcome, StoreError> {
         let SqliteWriter {
             conn,
             newest,
