@@ -19,7 +19,8 @@ use crate::store::{Head, ImportBatch, ImportOutcome, StoreError};
 
 /// Records stored in one transaction. Large enough that a commit's fsync is shared by many;
 /// small enough that a post that arrives meanwhile, which waits for the batch the writer is
-/// storing, does not wait long: on SQLite a batch of 250 takes the writer about 2 ms.
+/// storing, does not wait long. (SQLite's imports through the server use fewer: see
+/// `jobs::import`.)
 pub(crate) const BATCH: usize = 250;
 
 /// What kind of archive an import reads.

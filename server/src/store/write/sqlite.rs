@@ -242,9 +242,10 @@ impl SqliteWriter {
     ///
     /// Its commit does not wait for the disk (`synchronous=NORMAL`): the writer holds the one
     /// write lock until its commit returns, and posts queued meanwhile would wait for the
-    /// batch's fsync too. The importer syncs the WAL itself after the batch, off the writer
-    /// ([`crate::store::Store::sync_wal`]); until then a crash loses the batch, never the
-    /// file's consistency, and the job run again stores it.
+    /// batch's fsync too. The importer flushes the WAL itself every few batches, off the
+    /// writer ([`crate::store::Store::sync_wal`]), and so does the next commit that waits;
+    /// until then a crash loses the latest batches, never the file's consistency, and the
+    /// job run again stores them.
     pub(crate) fn import(&mut self, batch: &ImportBatch) -> Result<ImportOutcome, StoreError> {
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         let imported = self.import_in_transaction(batch);
