@@ -1,5 +1,5 @@
 import { storedZip } from '../support/zip.mjs';
-import { test, expect, openChat, openAdmin, adminToken } from './fixtures';
+import { test, expect, openChat, openAdmin, adminToken, joinRoom, messages } from './fixtures';
 
 // A Slack export's authors on /admin: listed until claimed, then their messages are the
 // person's, under the person's name.
@@ -21,7 +21,7 @@ function slackExport(): Buffer {
 }
 
 test('a moderator gives an imported author their messages from /admin', async ({ browser, server }) => {
-  await openChat(browser, server, 'ann');
+  const ann = await openChat(browser, server, 'ann');
   const admin = await openAdmin(browser, server);
   const uploaded = await fetch(`${server.url}/imports?format=slack`, {
     method: 'POST',
@@ -47,9 +47,12 @@ test('a moderator gives an imported author their messages from /admin', async ({
   await expect(admin.getByTestId('admin-feedback')).toHaveText("2 message(s) of Ann Smith are now ann's");
   await expect(authors).toHaveText(['bob.k1 message(s)Pick']);
 
-  // The room's messages, as moderators see them: ann's now.
-  await admin.getByLabel('Room to moderate').selectOption('general');
-  await admin.getByRole('button', { name: 'Show recent' }).click();
-  const recent = admin.getByTestId('recent-message');
-  await expect(recent.locator('.author')).toHaveText(['ann', 'bob.k', 'ann']);
+  // In ann's page, once it has loaded them: hers, under her name.
+  await ann.reload();
+  await expect(ann.locator('main[data-hydrated="true"]')).toBeVisible();
+  await joinRoom(ann, 'general');
+  const shown = messages(ann);
+  await expect(shown.locator('.author')).toHaveText(['ann', 'bob.k', 'ann']);
+  await expect(shown.filter({ hasText: 'first from Slack' })).toHaveClass(/\bmine\b/);
+  await expect(shown.filter({ hasText: 'second from Slack' })).not.toHaveClass(/\bmine\b/);
 });
