@@ -44,6 +44,9 @@ pub(crate) fn Conversation(
     // the browser would otherwise keep the view at the top, over the new page, and the next
     // scroll event would ask for another.
     let keep = StoredValue::new(None::<i32>);
+    // Where the last scroll event found the view: only a move towards the oldest end asks
+    // for an older page, not the events that layout and restoring `keep` cause.
+    let last_top = StoredValue::new(0_i32);
     let scroller = NodeRef::<html::Div>::new();
     let load_older = move || {
         if !timeline.with_untracked(Timeline::can_load_older) {
@@ -73,6 +76,7 @@ pub(crate) fn Conversation(
         {
             // `column-reverse`: scrollTop counts from the newest end, which did not move.
             el.set_scroll_top(top);
+            last_top.set_value(top);
         }
         if previous.is_some_and(|p| p != now) && stick.get_untracked() {
             request_animation_frame(scroll_to_newest);
@@ -98,8 +102,11 @@ pub(crate) fn Conversation(
             mark.set(timeline.with_untracked(Timeline::newest_id));
         }
         // scrollTop runs from 0 (newest) down to -(scrollHeight - clientHeight) (oldest).
-        let to_oldest = el.scroll_height() - el.client_height() + el.scroll_top();
-        if to_oldest < OLDER_PX {
+        let top = el.scroll_top();
+        let towards_oldest = top < last_top.get_value();
+        last_top.set_value(top);
+        let to_oldest = el.scroll_height() - el.client_height() + top;
+        if towards_oldest && to_oldest < OLDER_PX {
             load_older();
         }
     };
