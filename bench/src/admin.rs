@@ -13,7 +13,7 @@ use socketioxide_core::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{ClientError, Ws, now_ms, open_ws};
+use crate::client::{ClientError, Ws, handshake, now_ms};
 
 /// How long a request may wait for its answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,39 +33,13 @@ pub(crate) struct AdminClient {
 
 /// Connects to `/admin` with `token`.
 pub(crate) async fn connect(server: SocketAddr, token: &str) -> Result<AdminClient, ClientError> {
-    let mut ws = open_ws(server, Ipv4Addr::LOCALHOST).await?;
-    let mut conn = Connection::new();
-    let admin = conn.add_namespace::<Admin>();
     let auth = AdminAuth {
         token: token.to_owned(),
     };
-    loop {
-        let Some(frame) = ws.next().await else {
-            return Err(ClientError::Closed);
-        };
-        let Message::Text(text) = frame? else {
-            continue;
-        };
-        conn.handle_frame(&text, now_ms());
-        while let Some(out) = conn.poll_output() {
-            match out {
-                Output::Opened => conn
-                    .connect(admin, &auth)
-                    .map_err(|e| ClientError::Refused(e.to_string()))?,
-                Output::Send(frame) => ws.feed(Message::text(frame)).await?,
-                Output::Connected(_) => {
-                    ws.flush().await?;
-                    let (commands, inbox) = mpsc::unbounded_channel();
-                    tokio::spawn(run(ws, conn, admin, inbox));
-                    return Ok(AdminClient { commands });
-                }
-                Output::ConnectError(_, reason) => return Err(ClientError::Refused(reason)),
-                Output::CloseTransport => return Err(ClientError::Closed),
-                _ => {}
-            }
-        }
-        ws.flush().await?;
-    }
+    let (ws, conn, admin) = handshake::<Admin>(server, Ipv4Addr::LOCALHOST, &auth).await?;
+    let (commands, inbox) = mpsc::unbounded_channel();
+    tokio::spawn(run(ws, conn, admin, inbox));
+    Ok(AdminClient { commands })
 }
 
 impl AdminClient {

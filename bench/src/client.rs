@@ -125,9 +125,22 @@ pub(crate) async fn connect_with(
     auth: &MainAuth,
     recorder: Arc<Recorder>,
 ) -> Result<Client, ClientError> {
+    let (ws, conn, main) = handshake::<Main>(server, source, auth).await?;
+    let (commands, inbox) = mpsc::unbounded_channel();
+    tokio::spawn(run(ws, conn, main, inbox, recorder));
+    Ok(Client { commands })
+}
+
+/// Opens a WebSocket from `source` and connects namespace `N` with `auth`: the connection,
+/// ready for requests, once the server has said yes.
+pub(crate) async fn handshake<N: app::events::Namespace>(
+    server: SocketAddr,
+    source: Ipv4Addr,
+    auth: &N::Auth,
+) -> Result<(Ws, Connection, Ns<N>), ClientError> {
     let mut ws = open_ws(server, source).await?;
     let mut conn = Connection::new();
-    let main = conn.add_namespace::<Main>();
+    let ns = conn.add_namespace::<N>();
     loop {
         let Some(frame) = ws.next().await else {
             return Err(ClientError::Closed);
@@ -139,14 +152,12 @@ pub(crate) async fn connect_with(
         while let Some(out) = conn.poll_output() {
             match out {
                 Output::Opened => conn
-                    .connect(main, auth)
+                    .connect(ns, auth)
                     .map_err(|e| ClientError::Refused(e.to_string()))?,
                 Output::Send(frame) => ws.feed(Message::text(frame)).await?,
                 Output::Connected(_) => {
                     ws.flush().await?;
-                    let (commands, inbox) = mpsc::unbounded_channel();
-                    tokio::spawn(run(ws, conn, main, inbox, recorder));
-                    return Ok(Client { commands });
+                    return Ok((ws, conn, ns));
                 }
                 Output::ConnectError(_, reason) => return Err(ClientError::Refused(reason)),
                 Output::CloseTransport => return Err(ClientError::Closed),

@@ -185,6 +185,8 @@ const SYNC_EVERY: u64 = 1_000;
 /// post queued behind it. The import waits for its checkpoint (posts do not: the writer serves
 /// them meanwhile), so that the checkpoint finds no import batch half written, copies the whole
 /// WAL, and the writer's next transaction starts the WAL afresh: it never reaches the mark.
+/// It also flushes the WAL every [`SYNC_EVERY`] records, since the writer commits an import's
+/// batches without waiting for the disk.
 pub(crate) struct Checkpointing {
     writer: Writer,
     store: Store,
