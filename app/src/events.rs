@@ -111,6 +111,10 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (ListJobs::NAME, Direction::ClientToServer),
     (StartExport::NAME, Direction::ClientToServer),
     (JobChanged::NAME, Direction::ServerToClient),
+    (ListSessions::NAME, Direction::ClientToServer),
+    (EndSession::NAME, Direction::ClientToServer),
+    (Account::NAME, Direction::ServerToClient),
+    (SignedOut::NAME, Direction::ServerToClient),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
@@ -136,6 +140,13 @@ pub const ADMIN_EVENTS: &[(&str, Direction)] = &[
     (ClaimAuthor::NAME, Direction::ClientToServer),
     (Stats::NAME, Direction::ServerToClient),
     (AdminJobChanged::NAME, Direction::ServerToClient),
+    (ListPeople::NAME, Direction::ClientToServer),
+    (SetRole::NAME, Direction::ClientToServer),
+    (MakeResetLink::NAME, Direction::ClientToServer),
+    (CreateInvite::NAME, Direction::ClientToServer),
+    (ListInvites::NAME, Direction::ClientToServer),
+    (RevokeInvite::NAME, Direction::ClientToServer),
+    (AdminIdentity::NAME, Direction::ServerToClient),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,10 +244,21 @@ pub enum Refusal {
     /// connect with a token (a returning person) or without a name (a guest).
     #[error("too_many_names")]
     TooManyNames,
+    /// The session cookie names a session that ended (signed out on another device, a
+    /// password reset, a ban) or expired. Drop it (`POST /auth/sign-out`) and sign in again.
+    #[error("signed_out")]
+    SignedOut,
+    /// This needs an account: the server lets no guests in (`--guests off`), or the token's
+    /// name has a password now and is signed in with it.
+    #[error("sign_in_required")]
+    SignInRequired,
+    /// The server is invite-only: a new name needs an account made with an invite.
+    #[error("sign_up_closed")]
+    SignUpClosed,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 10] = [
+    const ALL: [Refusal; 13] = [
         Refusal::InvalidAuth,
         Refusal::InvalidName,
         Refusal::ReservedName,
@@ -247,6 +269,9 @@ impl Refusal {
         Refusal::Unavailable,
         Refusal::Banned,
         Refusal::TooManyNames,
+        Refusal::SignedOut,
+        Refusal::SignInRequired,
+        Refusal::SignUpClosed,
     ];
 
     /// The refusal a `connect_error` message stands for, if it is one of ours.
@@ -1209,6 +1234,303 @@ pub struct DeadLetter {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Accounts: sessions, roles, invites and password resets. Signing up, in and out is HTTP
+// (`crate::auth`): only an HTTP answer can set the HttpOnly session cookie.
+// ---------------------------------------------------------------------------------------------
+
+/// What an account may do beyond chatting. The first account on a server is its
+/// administrator; everyone after is a member until an administrator says otherwise.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chats; owns the rooms they make.
+    #[default]
+    Member,
+    /// Uses `/admin` to keep order: kicks, bans, deletes messages, announces.
+    Moderator,
+    /// Everything a moderator does, and manages the server: roles, invites, password resets,
+    /// webhooks, bots and imports.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Member, Role::Moderator, Role::Admin];
+
+    /// The role's name, as stored and as sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the role opens `/admin`.
+    pub fn moderates(self) -> bool {
+        self >= Role::Moderator
+    }
+}
+
+/// `account`, server to client, right after a connect signed in by the session cookie: who
+/// the connection belongs to. A connection by token gets [`Session`] instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub name: String,
+    pub role: Role,
+    /// This device's session, as [`SessionInfo::id`] names it.
+    pub session: String,
+}
+
+impl Event for Account {
+    const NAME: &'static str = "account";
+    type Namespace = Main;
+}
+impl ServerEvent for Account {}
+
+/// `sessions`, client to server: the signed-in person's sessions (one per device signed in),
+/// newest use first. Refused with [`ChatError::SignInRequired`] without an account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListSessions {}
+
+impl Event for ListSessions {
+    const NAME: &'static str = "sessions";
+    type Namespace = Main;
+}
+impl ClientEvent for ListSessions {}
+impl Request for ListSessions {
+    type Ack = Reply<Vec<SessionInfo>>;
+}
+
+/// One signed-in device.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// Names the session; not a secret (the cookie holds one of its own).
+    pub id: String,
+    /// The browser and system it was signed in from, as its `User-Agent` says ("Chrome on
+    /// Linux").
+    pub device: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// When it last connected, milliseconds since the Unix epoch.
+    pub last_seen: i64,
+    /// Whether it is the session of the connection that asked.
+    pub current: bool,
+}
+
+/// `end session`, client to server: signs one of the person's own sessions out. Its sockets
+/// get [`SignedOut`] and are disconnected at once, on every node; its cookie is refused from
+/// then on ([`Refusal::SignedOut`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndSession {
+    pub id: String,
+}
+
+impl Event for EndSession {
+    const NAME: &'static str = "end session";
+    type Namespace = Main;
+}
+impl ClientEvent for EndSession {}
+impl Request for EndSession {
+    type Ack = Reply<()>;
+}
+
+/// `signed out`, server to the sockets of one session, before it disconnects them: the session
+/// ended (from another device, by a password reset, or a ban). The client should drop its
+/// cookie (`POST /auth/sign-out`) and not reconnect as before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedOut {
+    pub reason: String,
+}
+
+impl Event for SignedOut {
+    const NAME: &'static str = "signed out";
+    type Namespace = Main;
+}
+impl ServerEvent for SignedOut {}
+
+/// `whoami`, server to an `/admin` socket right after it connects: how it was let in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminIdentity {
+    /// The account's name; `None` for the admin token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// What it may do: the admin token counts as [`Role::Admin`].
+    pub role: Role,
+}
+
+impl Event for AdminIdentity {
+    const NAME: &'static str = "whoami";
+    type Namespace = Admin;
+}
+impl ServerEvent for AdminIdentity {}
+
+/// `people`, admin to server: people by name, after `after`, whose name contains `matching`
+/// ([`PEOPLE_PAGE`] at most).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPeople {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// People one [`ListPeople`] answer holds at most.
+pub const PEOPLE_PAGE: usize = 100;
+
+impl Event for ListPeople {
+    const NAME: &'static str = "people";
+    type Namespace = Admin;
+}
+impl ClientEvent for ListPeople {}
+impl Request for ListPeople {
+    type Ack = Reply<Vec<PersonInfo>>;
+}
+
+/// One person, as `/admin` sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonInfo {
+    pub name: String,
+    pub role: Role,
+    /// Whether they have a password (an account), or only a name held by a browser's token.
+    pub account: bool,
+    pub banned: bool,
+    /// Milliseconds since the Unix epoch.
+    pub last_seen: i64,
+}
+
+/// `set role`, admin to server (administrators only): gives the account called `name` a role.
+/// The last administrator cannot be made anything less ([`ChatError::LastAdmin`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRole {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Event for SetRole {
+    const NAME: &'static str = "set role";
+    type Namespace = Admin;
+}
+impl ClientEvent for SetRole {}
+impl Request for SetRole {
+    type Ack = Reply<PersonInfo>;
+}
+
+/// `reset link`, admin to server (administrators only): a one-time code with which the
+/// person called `name` sets a new password (`POST /auth/reset`), valid for
+/// [`RESET_TTL_MS`]. The page's link is `/#reset=<code>`. Using it signs every device of
+/// theirs out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MakeResetLink {
+    pub name: String,
+}
+
+/// How long a password reset code works.
+pub const RESET_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+
+impl Event for MakeResetLink {
+    const NAME: &'static str = "reset link";
+    type Namespace = Admin;
+}
+impl ClientEvent for MakeResetLink {}
+impl Request for MakeResetLink {
+    type Ack = Reply<ResetLink>;
+}
+
+/// The ack of [`MakeResetLink`]: the code, shown once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetLink {
+    pub name: String,
+    pub code: String,
+    pub expires_at: i64,
+}
+
+/// `create invite`, admin to server (administrators only): a join link's code. The page's
+/// link is `/#invite=<code>`; signing up with it works on an invite-only server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateInvite {
+    /// How long it works; for ever without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_hours: Option<u32>,
+    /// How many sign-ups it allows; any number without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+}
+
+impl Event for CreateInvite {
+    const NAME: &'static str = "create invite";
+    type Namespace = Admin;
+}
+impl ClientEvent for CreateInvite {}
+impl Request for CreateInvite {
+    type Ack = Reply<InviteCreated>;
+}
+
+/// The ack of [`CreateInvite`]: the invite and its code, shown this once (only its hash is
+/// kept).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InviteCreated {
+    pub invite: Invite,
+    pub code: String,
+}
+
+/// A join link, as `/admin` lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invite {
+    pub id: String,
+    /// The name of who made it; `None` for the admin token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+    pub uses: u32,
+    pub revoked: bool,
+}
+
+/// `invites`, admin to server (administrators only): every invite, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListInvites {}
+
+impl Event for ListInvites {
+    const NAME: &'static str = "invites";
+    type Namespace = Admin;
+}
+impl ClientEvent for ListInvites {}
+impl Request for ListInvites {
+    type Ack = Reply<Vec<Invite>>;
+}
+
+/// `revoke invite`, admin to server (administrators only): the link stops working.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeInvite {
+    pub id: String,
+}
+
+impl Event for RevokeInvite {
+    const NAME: &'static str = "revoke invite";
+    type Namespace = Admin;
+}
+impl ClientEvent for RevokeInvite {}
+impl Request for RevokeInvite {
+    type Ack = Reply<Invite>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Jobs: work done after its request was answered (imports, exports, deliveries, backups)
 // ---------------------------------------------------------------------------------------------
 
@@ -1474,6 +1796,9 @@ impl<'de> Deserialize<'de> for WireError {
             retry_after_ms: Option<u64>,
             webhook: Option<String>,
             bot: Option<String>,
+            role: Option<String>,
+            invite: Option<String>,
+            session: Option<String>,
         }
         let f = Flat::deserialize(deserializer)?;
         // Each variant's fields, required only by the codes that carry them.
@@ -1526,6 +1851,20 @@ impl<'de> Deserialize<'de> for WireError {
             "invalid_webhook_url" => ChatError::InvalidWebhookUrl {
                 detail: need(&f.detail, "detail")?,
             },
+            "sign_in_required" => ChatError::SignInRequired,
+            "role_required" => ChatError::RoleRequired {
+                role: need(&f.role, "role")?,
+            },
+            "unknown_session" => ChatError::UnknownSession {
+                session: need(&f.session, "session")?,
+            },
+            "unknown_invite" => ChatError::UnknownInvite {
+                invite: need(&f.invite, "invite")?,
+            },
+            "no_account" => ChatError::NoAccount {
+                name: need(&f.name, "name")?,
+            },
+            "last_admin" => ChatError::LastAdmin,
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown error code `{other}`"
@@ -1606,6 +1945,25 @@ pub enum ChatError {
     /// An outgoing webhook's URL is not one the server will send to.
     #[error("invalid webhook URL: {detail}")]
     InvalidWebhookUrl { detail: String },
+    /// Only an account can do this; guests and name-only holders cannot.
+    #[error("sign in first")]
+    SignInRequired,
+    /// The event needs a higher role than the asker's (a moderator asking for an
+    /// administrator's action).
+    #[error("only an {role} can do that")]
+    RoleRequired { role: String },
+    /// None of the asker's sessions has this id.
+    #[error("no session `{session}`")]
+    UnknownSession { session: String },
+    /// No invite has this id.
+    #[error("no invite `{invite}`")]
+    UnknownInvite { invite: String },
+    /// The name is held without a password: only an account can have a role or a reset link.
+    #[error("`{name}` has no account")]
+    NoAccount { name: String },
+    /// The change would leave the server without an administrator.
+    #[error("the last administrator must stay one")]
+    LastAdmin,
 }
 
 /// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
@@ -2020,6 +2378,12 @@ mod tests {
             ChatError::UnknownBot { bot: text() },
             ChatError::InvalidBotName { max: 7 },
             ChatError::InvalidWebhookUrl { detail: text() },
+            ChatError::SignInRequired,
+            ChatError::RoleRequired { role: text() },
+            ChatError::UnknownSession { session: text() },
+            ChatError::UnknownInvite { invite: text() },
+            ChatError::NoAccount { name: text() },
+            ChatError::LastAdmin,
         ];
         for error in every {
             // A new variant that is missing here fails this match, so the list stays complete.
@@ -2045,7 +2409,13 @@ mod tests {
                 | ChatError::UnknownWebhook { .. }
                 | ChatError::UnknownBot { .. }
                 | ChatError::InvalidBotName { .. }
-                | ChatError::InvalidWebhookUrl { .. } => {}
+                | ChatError::InvalidWebhookUrl { .. }
+                | ChatError::SignInRequired
+                | ChatError::RoleRequired { .. }
+                | ChatError::UnknownSession { .. }
+                | ChatError::UnknownInvite { .. }
+                | ChatError::NoAccount { .. }
+                | ChatError::LastAdmin => {}
             }
             let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();
             let back: Reply<Posted> = serde_json::from_str(&wire).unwrap();

@@ -4,6 +4,7 @@
 //! (`frontend`). Without either feature it still builds natively, which is how the contract and
 //! the client's protocol logic are unit-tested.
 
+pub mod auth;
 pub mod client;
 pub mod events;
 pub mod history;

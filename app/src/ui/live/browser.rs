@@ -206,6 +206,8 @@ impl Live {
             Some(Refusal::Unavailable) => {}
             // Nothing a retry would change.
             Some(Refusal::InvalidAuth | Refusal::Unauthorized) | None => return,
+            // Accounts: the sign-in form's business.
+            Some(Refusal::SignedOut | Refusal::SignInRequired | Refusal::SignUpClosed) => return,
             // Nor for this person: say so where the name's problems are shown.
             Some(Refusal::Banned) => {
                 self.state
