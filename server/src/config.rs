@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use leptos::config::LeptosOptions;
 
+use crate::accounts::{GuestPolicy, SignUpPolicy};
 use crate::throttle::{Limit, parse_duration};
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -202,6 +203,24 @@ pub struct Config {
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+
+    /// Who may make an account: `open` (anyone; also names claimed without a password) or
+    /// `invite` (only with a join link from an administrator).
+    #[arg(long, env = "PALAVER_SIGN_UP", value_enum, default_value_t = SignUpPolicy::Open)]
+    pub sign_up: SignUpPolicy,
+
+    /// What people without an account or a name may do: `lobby` (read and post in the lobby,
+    /// as the Socket.IO tutorial's client does), `read` (read the lobby) or `off` (nothing).
+    #[arg(long, env = "PALAVER_GUESTS", value_enum, default_value_t = GuestPolicy::Lobby)]
+    pub guests: GuestPolicy,
+
+    /// Sign-in attempts per name (`N/PERIOD`, or `off`); over it, `too_many_attempts`.
+    #[arg(long, env = "PALAVER_SIGN_IN_LIMIT", default_value = "5/5m")]
+    pub sign_in_limit: Limit,
+
+    /// Sign-in attempts per source address, whatever the names (`N/PERIOD`, or `off`).
+    #[arg(long, env = "PALAVER_SIGN_IN_ADDRESS_LIMIT", default_value = "30/5m")]
+    pub sign_in_address_limit: Limit,
 
     /// Posts per incoming webhook (`N/PERIOD`, or `off`); over it, a post is answered 429.
     #[arg(long, env = "PALAVER_WEBHOOK_LIMIT", default_value = "60/1m")]
@@ -419,6 +438,10 @@ impl Config {
             data_dir: None,
             session_secret: None,
             admin_token: None,
+            sign_up: SignUpPolicy::Open,
+            guests: GuestPolicy::Lobby,
+            sign_in_limit: Limit::every(5, Duration::from_secs(300)),
+            sign_in_address_limit: Limit::every(30, Duration::from_secs(300)),
             backup_dir: None,
             backup_every: Duration::from_secs(24 * 3600),
             backup_keep: 7,

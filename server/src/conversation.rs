@@ -15,6 +15,12 @@ pub(crate) fn person_room(person: &str) -> String {
     format!("{PERSON_ROOM_PREFIX}{person}")
 }
 
+/// The socketioxide room holding the sockets of one signed-in session (one device): how ending
+/// a session reaches its sockets, on every node.
+pub(crate) fn session_room(session: &str) -> String {
+    format!("session:{session}")
+}
+
 /// A conversation id in its canonical spelling, naming a conversation that could exist (which
 /// does not say that it exists, nor who may read it: see `access::accessible`). Only
 /// [`ConversationId::parse`], where a request arrives, and the constructors below make one, so

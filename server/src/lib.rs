@@ -2,6 +2,7 @@
 //!
 //! `main` parses [`Config`] and calls [`run`]; tests call the same `run` on port 0.
 
+mod accounts;
 mod cluster;
 mod config;
 mod conversation;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::info;
 
+pub use accounts::{GuestPolicy, PasswordError, SignUpPolicy};
 pub use cluster::driver::ClusterError;
 pub use cluster::emitter::{Announced, Emission, EmitError, Emitted, HeadsSent, emit};
 pub use cluster::{Bus, SocketRef};
@@ -55,6 +57,8 @@ pub enum ServerError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
+    #[error(transparent)]
+    Password(#[from] accounts::PasswordError),
     #[error(transparent)]
     Address(#[from] origin::AddressError),
     #[error(transparent)]
@@ -133,6 +137,7 @@ pub async fn run(
                 public_base: public_base(&config, listener.local_addr()?),
                 allow_private: config.webhooks_allow_private,
             },
+            accounts: accounts::Accounts::new(&config)?,
         },
         &admin_token,
         backlogs.clone(),
@@ -248,7 +253,8 @@ pub async fn run(
             queue: chat.jobs.clone(),
             max_import_bytes: config.max_import_bytes,
         },
-        http::api::routes(chat.clone(), io.clone()),
+        http::api::routes(chat.clone(), io.clone())
+            .merge(http::auth::routes(chat.clone(), io.clone())),
     );
     let connection_limits = listen::Limits {
         connections: listen::Limits::fitting_open_files(config.max_connections),

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use app::events::JobKind;
 
+use crate::accounts;
 use crate::jobs::Queue;
 use crate::jobs::files::{FILE_LIFETIME_MS, link_is_good};
 use crate::jobs::import::{ImportFormat, ImportPayload};
@@ -111,27 +112,37 @@ struct UploadQuery {
     name: Option<String>,
 }
 
-/// Who uploads: a person (by their session token), or a moderator (by the admin token).
+/// Who uploads: a person (by their session cookie or token), or a moderator (by the admin
+/// token, or an administrator's session: imports are administrators' business on `/admin`).
 enum Uploader {
     Person(String),
     Moderator,
 }
 
-fn uploader(state: &FilesState, headers: &HeaderMap) -> Option<Uploader> {
-    let token = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim();
+async fn uploader(state: &FilesState, headers: &HeaderMap) -> Option<Uploader> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = bearer else {
+        let presented = accounts::presented(headers)??;
+        let me = accounts::signed_in(&state.store, &presented).await.ok()?;
+        return Some(if me.role == app::events::Role::Admin {
+            Uploader::Moderator
+        } else {
+            Uploader::Person(me.person)
+        });
+    };
     if bool::from(token.as_bytes().ct_eq(state.admin_token.as_bytes())) {
         return Some(Uploader::Moderator);
     }
-    state
-        .keys
-        .verify(token, now_ms())
-        .ok()
-        .map(|c| Uploader::Person(c.person))
+    let claims = state.keys.verify(token, now_ms()).ok()?;
+    // A name with a password signs in with it; its tokens no longer work.
+    let account = state.store.account(&claims.person).await.ok()?;
+    account
+        .is_none_or(|a| a.password_hash.is_none())
+        .then_some(Uploader::Person(claims.person))
 }
 
 /// `POST /imports?format=slack|palaver`: the archive is the body. Answers `202` with the
@@ -141,11 +152,11 @@ async fn upload(
     Query(query): Query<UploadQuery>,
     request: Request,
 ) -> Response {
-    let Some(who) = uploader(&state, request.headers()) else {
+    let Some(who) = uploader(&state, request.headers()).await else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "send your session token (or the admin token) as `Authorization: Bearer …`",
+            "sign in, or send your session token (or the admin token) as `Authorization: Bearer …`",
         );
     };
     let declared = request

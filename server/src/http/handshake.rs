@@ -8,8 +8,9 @@
 //! Copies of the few hundred bytes actually used let it go.
 //!
 //! Only the headers the Socket.IO layer reads are kept ([`KEPT`]), each up to [`MAX_KEPT_VALUE`]
-//! bytes: a client could otherwise make the server keep hundreds of kilobytes of headers for
-//! as long as its socket stays open. (The origin check runs before this, on the whole request.)
+//! bytes, and of the cookies only the session's: a client could otherwise make the server keep
+//! hundreds of kilobytes of headers for as long as its socket stays open. (The origin check
+//! runs before this, on the whole request.)
 
 use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
@@ -61,6 +62,9 @@ const KEPT: [HeaderName; 12] = [
 pub(crate) const MAX_KEPT_VALUE: usize = 1024;
 
 fn owned_headers(headers: &HeaderMap) -> HeaderMap {
+    let session = crate::accounts::session_only(headers)
+        .and_then(|pair| HeaderValue::from_str(&pair).ok())
+        .map(|pair| (header::COOKIE, pair));
     headers
         .iter()
         .filter(|(name, value)| KEPT.contains(name) && value.len() <= MAX_KEPT_VALUE)
@@ -71,6 +75,7 @@ fn owned_headers(headers: &HeaderMap) -> HeaderMap {
             copy.set_sensitive(value.is_sensitive());
             (name.clone(), copy)
         })
+        .chain(session)
         .collect()
 }
 
@@ -201,5 +206,30 @@ mod tests {
             .layer(axum::middleware::from_fn(detach));
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn of_the_cookies_only_the_sessions_is_kept_and_never_long() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("chat.example.org"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; palaver_session=ab12.cd34; other=1"),
+        );
+        let kept = owned_headers(&headers);
+        assert_eq!(
+            kept.get(header::COOKIE).unwrap(),
+            "palaver_session=ab12.cd34"
+        );
+        assert_eq!(kept.get_all(header::COOKIE).iter().count(), 1);
+
+        let huge = format!("palaver_session={}", "a".repeat(4096));
+        headers.insert(header::COOKIE, HeaderValue::from_str(&huge).unwrap());
+        assert_eq!(
+            owned_headers(&headers).get(header::COOKIE).unwrap(),
+            "palaver_session="
+        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark"));
+        assert!(owned_headers(&headers).get(header::COOKIE).is_none());
     }
 }

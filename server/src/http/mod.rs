@@ -1,9 +1,10 @@
 //! HTTP: the accept loop and its limits, the checks every request passes (origin, headers,
 //! the new-session rate), the handshake's trimming, the pages and endpoints axum serves, and the
-//! HTTP API for programs (incoming webhooks, the bot API).
+//! HTTP API for programs (incoming webhooks, the bot API), and accounts' routes (`auth.rs`).
 
 pub(crate) mod admission;
 pub(crate) mod api;
+pub(crate) mod auth;
 pub(crate) mod bots;
 pub(crate) mod files;
 pub(crate) mod handshake;

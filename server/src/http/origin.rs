@@ -37,6 +37,13 @@ pub(crate) fn is_socket_request(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Whether `path` is one of the accounts' routes (`http/auth.rs`), which set the session cookie
+/// and so are checked like the handshake: a page of another site must not sign anyone in or
+/// out.
+pub(crate) fn is_account_request(path: &str) -> bool {
+    path.starts_with("/auth/")
+}
+
 /// A configured origin or public URL that is not `scheme://host[:port]`.
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -159,7 +166,7 @@ impl Access {
         };
         let Some(origin) = headers
             .get(header::ORIGIN)
-            .filter(|_| is_socket_request(path))
+            .filter(|_| is_socket_request(path) || is_account_request(path))
         else {
             return Ok(());
         };

@@ -5,18 +5,24 @@
 
 mod hooks;
 mod imported;
+mod invites;
+mod people;
 
 use crate::cluster::{Adapter, Socket, SocketIo, SocketRef};
 use std::time::Duration;
 
 use app::events::{
-    self, ADMIN_AUTHOR, Admin, AdminAuth, AdminJobs, Announce, Ban, ChatError, ChatMessage,
-    ClaimAuthor, CreateBot, CreateOutgoingWebhook, CreateWebhook, DeleteMessage, Event as _,
-    HISTORY_PAGE, HistoryPage, ImportedAuthors, Kick, KickDone, Kicked, ListBots, ListDeadLetters,
-    ListOutgoingWebhooks, ListWebhooks, Main, MessageDeleted, MessageKind, Namespace as _,
-    NamespaceStats, RecentInRoom, Refusal, RemoveOutgoingWebhook, RevokeBot, RevokeWebhook,
-    RoomKind, RoomStats, Stats, Unban, Unbanned,
+    self, ADMIN_AUTHOR, Admin, AdminAuth, AdminIdentity, AdminJobs, Announce, Ban, ChatError,
+    ChatMessage, ClaimAuthor, CreateBot, CreateInvite, CreateOutgoingWebhook, CreateWebhook,
+    DeleteMessage, Event as _, HISTORY_PAGE, HistoryPage, ImportedAuthors, Kick, KickDone, Kicked,
+    ListBots, ListDeadLetters, ListInvites, ListOutgoingWebhooks, ListPeople, ListWebhooks, Main,
+    MakeResetLink, MessageDeleted, MessageKind, Namespace as _, NamespaceStats, RecentInRoom,
+    Refusal, RemoveOutgoingWebhook, RevokeBot, RevokeInvite, RevokeWebhook, Role, RoomKind,
+    RoomStats, SetRole, Stats, Unban, Unbanned,
 };
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use std::future::Future;
 use std::sync::Arc;
 
 use socketioxide::extract::{Event, State, TryData};
@@ -25,6 +31,7 @@ use socketioxide_core::Value;
 use subtle::ConstantTimeEq;
 use tracing::{info, warn};
 
+use crate::accounts;
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::logging::Escaped;
 use crate::socket::emit::{broadcast, emit};
@@ -42,7 +49,29 @@ pub(crate) async fn register(io: &SocketIo) -> Result<(), crate::cluster::Adapte
     io.ns(Admin::PATH, on_connect.with(authorize)).await
 }
 
-/// Anyone without the token gets `connect_error` "unauthorized", whatever they sent.
+/// Who an `/admin` socket is: the admin token's holder, or a signed-in administrator or
+/// moderator. Kept in the socket's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct AdminRole {
+    pub(crate) role: Role,
+    /// The account's name and person; `None` for the admin token.
+    pub(crate) name: Option<String>,
+    pub(crate) person: Option<String>,
+}
+
+impl AdminRole {
+    pub(crate) fn of(socket: &SocketRef) -> AdminRole {
+        // Set by the middleware before CONNECT; the fallback grants nothing beyond moderation.
+        socket.extensions.get::<AdminRole>().unwrap_or(AdminRole {
+            role: Role::Moderator,
+            name: None,
+            person: None,
+        })
+    }
+}
+
+/// Lets in the admin token, and the session cookie of an administrator or moderator; anyone
+/// else gets `connect_error` "unauthorized", whatever they sent.
 async fn authorize(
     socket: SocketRef,
     TryData(auth): TryData<AdminAuth>,
@@ -50,15 +79,62 @@ async fn authorize(
 ) -> Result<(), Refusal> {
     let given = auth.map(|a| a.token).unwrap_or_default();
     // Constant time: the comparison must not reveal how much of a guess was right.
-    if bool::from(given.as_bytes().ct_eq(chat.admin_token.as_bytes())) {
-        // Before CONNECT goes out, so no request can beat them (see `socket::register_handlers`).
-        socket.on_fallback(Requests);
-        socket.extensions.insert(chat.backlogs.attach(&socket));
-        socket.on_disconnect(on_disconnect);
-        Ok(())
+    let by_token =
+        !given.is_empty() && bool::from(given.as_bytes().ct_eq(chat.admin_token.as_bytes()));
+    let role = if by_token {
+        Some(AdminRole {
+            role: Role::Admin,
+            name: None,
+            person: None,
+        })
     } else {
-        warn!(sid = %socket.id, "refused an /admin connection without the admin token");
-        Err(Refusal::Unauthorized)
+        match accounts::presented(&socket.req_parts().headers).flatten() {
+            Some(presented) => accounts::signed_in(&chat.store, &presented)
+                .await
+                .ok()
+                .filter(|me| me.role.moderates())
+                .map(|me| AdminRole {
+                    role: me.role,
+                    name: Some(me.name),
+                    person: Some(me.person),
+                }),
+            None => None,
+        }
+    };
+    let Some(role) = role else {
+        warn!(sid = %socket.id, "refused an /admin connection without the admin token or a moderator's session");
+        return Err(Refusal::Unauthorized);
+    };
+    socket.extensions.insert(role);
+    // Before CONNECT goes out, so no request can beat them (see `socket::register_handlers`).
+    socket.on_fallback(Requests);
+    socket.extensions.insert(chat.backlogs.attach(&socket));
+    socket.on_disconnect(on_disconnect);
+    Ok(())
+}
+
+/// `handler`, for administrators (and the admin token) only: a moderator is answered
+/// `role_required`.
+fn admins<R, T, F, Fut>(
+    handler: F,
+) -> impl FnOnce(Ctx, R) -> BoxFuture<'static, Result<T, HandlerError>>
+where
+    R: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(Ctx, R) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, HandlerError>> + Send + 'static,
+{
+    move |ctx: Ctx, request: R| {
+        async move {
+            if AdminRole::of(&ctx.socket).role < Role::Admin {
+                return Err(ChatError::RoleRequired {
+                    role: "administrator".to_owned(),
+                }
+                .into());
+            }
+            handler(ctx, request).await
+        }
+        .boxed()
     }
 }
 
@@ -69,25 +145,33 @@ impl MessageHandler<Adapter, Requests> for Requests {
     fn call(&self, socket: Arc<Socket>, mut data: Value, ack: Option<i64>) {
         let event = Event::from_message_parts(&socket, &mut data, &ack).map(|Event(e)| e);
         match event.as_deref().unwrap_or_default() {
+            // Moderation: moderators and administrators.
             Kick::NAME => serve(socket, data, ack, kick),
             Ban::NAME => serve(socket, data, ack, ban),
             Unban::NAME => serve(socket, data, ack, unban),
             Announce::NAME => serve(socket, data, ack, announce),
             DeleteMessage::NAME => serve(socket, data, ack, delete),
             RecentInRoom::NAME => serve(socket, data, ack, recent),
-            AdminJobs::NAME => serve(socket, data, ack, crate::socket::jobs::list_all),
-            CreateWebhook::NAME => serve(socket, data, ack, hooks::create_webhook),
-            RevokeWebhook::NAME => serve(socket, data, ack, hooks::revoke_webhook),
-            ListWebhooks::NAME => serve(socket, data, ack, hooks::list_webhooks),
-            CreateBot::NAME => serve(socket, data, ack, hooks::create_bot),
-            RevokeBot::NAME => serve(socket, data, ack, hooks::revoke_bot),
-            ListBots::NAME => serve(socket, data, ack, hooks::list_bots),
-            CreateOutgoingWebhook::NAME => serve(socket, data, ack, hooks::create_outgoing),
-            RemoveOutgoingWebhook::NAME => serve(socket, data, ack, hooks::remove_outgoing),
-            ListOutgoingWebhooks::NAME => serve(socket, data, ack, hooks::list_outgoing),
-            ListDeadLetters::NAME => serve(socket, data, ack, hooks::dead_letters),
-            ImportedAuthors::NAME => serve(socket, data, ack, imported::list),
-            ClaimAuthor::NAME => serve(socket, data, ack, imported::claim),
+            // Running the server: administrators only.
+            AdminJobs::NAME => serve(socket, data, ack, admins(crate::socket::jobs::list_all)),
+            CreateWebhook::NAME => serve(socket, data, ack, admins(hooks::create_webhook)),
+            RevokeWebhook::NAME => serve(socket, data, ack, admins(hooks::revoke_webhook)),
+            ListWebhooks::NAME => serve(socket, data, ack, admins(hooks::list_webhooks)),
+            CreateBot::NAME => serve(socket, data, ack, admins(hooks::create_bot)),
+            RevokeBot::NAME => serve(socket, data, ack, admins(hooks::revoke_bot)),
+            ListBots::NAME => serve(socket, data, ack, admins(hooks::list_bots)),
+            CreateOutgoingWebhook::NAME => serve(socket, data, ack, admins(hooks::create_outgoing)),
+            RemoveOutgoingWebhook::NAME => serve(socket, data, ack, admins(hooks::remove_outgoing)),
+            ListOutgoingWebhooks::NAME => serve(socket, data, ack, admins(hooks::list_outgoing)),
+            ListDeadLetters::NAME => serve(socket, data, ack, admins(hooks::dead_letters)),
+            ImportedAuthors::NAME => serve(socket, data, ack, admins(imported::list)),
+            ClaimAuthor::NAME => serve(socket, data, ack, admins(imported::claim)),
+            ListPeople::NAME => serve(socket, data, ack, admins(people::list)),
+            SetRole::NAME => serve(socket, data, ack, admins(people::set_role)),
+            MakeResetLink::NAME => serve(socket, data, ack, admins(people::reset_link)),
+            CreateInvite::NAME => serve(socket, data, ack, admins(invites::create)),
+            ListInvites::NAME => serve(socket, data, ack, admins(invites::list)),
+            RevokeInvite::NAME => serve(socket, data, ack, admins(invites::revoke)),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }
@@ -98,7 +182,15 @@ async fn on_disconnect(socket: SocketRef, State(chat): State<Chat>) {
 }
 
 async fn on_connect(socket: SocketRef, io: SocketIo, State(chat): State<Chat>) {
-    info!(sid = %socket.id, ns = socket.ns(), "admin connected");
+    let me = AdminRole::of(&socket);
+    info!(sid = %socket.id, ns = socket.ns(), role = me.role.as_str(), "admin connected");
+    let whoami = AdminIdentity {
+        name: me.name,
+        role: me.role,
+    };
+    if let Err(e) = emit(&socket, &whoami) {
+        warn!(sid = %socket.id, error = %e, "whoami not sent");
+    }
     if let Err(e) = emit(&socket, &stats(&io, &chat).await) {
         warn!(sid = %socket.id, error = %e, "stats not sent");
     }
@@ -227,12 +319,19 @@ async fn ban(ctx: Ctx, b: Ban) -> Result<KickDone, HandlerError> {
         .ok_or_else(|| ChatError::UnknownPerson {
             name: b.name.clone(),
         })?;
+    // Their devices are signed out for good: an unban lets them sign in again.
+    let ended = chat
+        .store
+        .end_sessions_of(&person, None, now_ms())
+        .await
+        .map_err(HandlerError::store("ending a banned person's sessions"))?;
     let notice = Kicked {
         reason: b
             .reason
             .unwrap_or_else(|| "banned by a moderator".to_owned()),
     };
     let sockets = remove(io, &person, &notice).await;
+    crate::socket::sessions::sign_out_sockets(io, &ended, "banned by a moderator").await;
     info!(name = %Escaped(&name), sockets, "banned");
     Ok(KickDone { sockets })
 }

@@ -17,6 +17,8 @@ pub(crate) struct Identity {
     /// when the listener did not record it. Kept here rather than as an extension of its own:
     /// each extension is a boxed entry in a map on every socket.
     pub(crate) source: Option<Source>,
+    /// The session (one signed-in device) of a socket signed in by its cookie.
+    pub(crate) session: Option<String>,
 }
 
 impl Identity {
@@ -25,6 +27,7 @@ impl Identity {
             name: ANONYMOUS.to_owned(),
             person: None,
             source: None,
+            session: None,
         }
     }
 }

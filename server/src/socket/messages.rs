@@ -5,6 +5,7 @@ use crate::cluster::{AckSender, BroadcastOperators, SocketRef};
 use app::events::{self, ChatError, MAX_CLIENT_OFFSET_CHARS, Posted, SendMessage};
 use socketioxide::extract::{State, TryData};
 
+use crate::accounts::GuestPolicy;
 use crate::conversation::ConversationId;
 use crate::socket::access;
 use crate::socket::identity;
@@ -71,6 +72,9 @@ async fn check(
     };
     access::accessible(socket, chat, &room).await?;
     let identity = identity::of(socket);
+    if identity.person.is_none() && chat.accounts.guests != GuestPolicy::Lobby {
+        return Err(ChatError::SignInRequired.into());
+    }
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
     let author = identity.name;

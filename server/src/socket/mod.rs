@@ -20,6 +20,7 @@ pub(crate) mod recent;
 pub mod request;
 pub(crate) mod room_lists;
 pub(crate) mod rooms;
+pub(crate) mod sessions;
 pub(crate) mod sign_in;
 pub(crate) mod writer;
 
@@ -28,9 +29,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::events::{
-    ADMIN_EVENTS, BrowseRooms, ChatError, CreateRoom, Direction, Event as _, History, JoinRoom,
-    LOBBY, LeaveRoom, ListJobs, Main, MainAuth, MarkRead, Namespace as _, OpenDm, RoomKind,
-    SendMessage, Session, StartExport, StartTyping, Sync,
+    ADMIN_EVENTS, Account, BrowseRooms, ChatError, CreateRoom, Direction, EndSession, Event as _,
+    History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListSessions, Main, MainAuth, MarkRead,
+    Namespace as _, OpenDm, RoomKind, SendMessage, Session, StartExport, StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -66,6 +67,11 @@ async fn on_connect(
         && let Err(e) = emit(&socket, &session)
     {
         warn!(sid = %socket.id, error = %e, "session not sent");
+    }
+    if let Some(account) = socket.extensions.remove::<Account>()
+        && let Err(e) = emit(&socket, &account)
+    {
+        warn!(sid = %socket.id, error = %e, "account not sent");
     }
 
     // The person's conversations: their list, and the public rooms among them (lobby
@@ -202,6 +208,8 @@ impl MessageHandler<Adapter, Events> for Events {
             MarkRead::NAME => serve(socket, data, ack, rooms::mark_read),
             ListJobs::NAME => serve(socket, data, ack, jobs::list),
             StartExport::NAME => serve(socket, data, ack, jobs::start_export),
+            ListSessions::NAME => serve(socket, data, ack, sessions::list),
+            EndSession::NAME => serve(socket, data, ack, sessions::end),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

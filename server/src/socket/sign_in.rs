@@ -1,12 +1,16 @@
-//! The connect middleware of the main namespace: who the client is, from its `auth` payload (a
-//! session token, a nickname to claim, or neither for a guest), and the session handed back.
+//! The connect middleware of the main namespace: who the client is, from its session cookie
+//! (an account) or its `auth` payload (a session token, a nickname to claim, or neither for a
+//! guest), and the session handed back.
 
 use crate::cluster::SocketRef;
-use app::events::{self, Main, MainAuth, Namespace as _, Refusal, SESSION_TTL_MS, Session};
+use app::events::{
+    self, Account, Main, MainAuth, Namespace as _, Refusal, SESSION_TTL_MS, Session,
+};
 use socketioxide::extract::{State, TryData};
 use tracing::{error, warn};
 
-use crate::conversation::person_room;
+use crate::accounts::{self, GuestPolicy, Presented, SignUpPolicy};
+use crate::conversation::{person_room, session_room};
 use crate::http::peer::{self, Source};
 use crate::logging::Escaped;
 use crate::session::Claims;
@@ -34,33 +38,47 @@ pub(crate) async fn authenticate(
             warn!("the listener does not record clients' addresses: no per-address limits")
         });
     }
-    let (identity, session) = identify(&chat, &auth, &online, source)
+    let cookie = accounts::presented(&socket.req_parts().headers);
+    let identified = identify(&chat, &auth, cookie, &online, source)
         .await
         .inspect_err(|r| {
             warn!(sid = %socket.id, ns = Main::PATH, refusal = %r, name = ?auth.name, "refused");
         })?;
-    socket.extensions.insert(identity);
+    // In the session's room before CONNECT goes out: ending the session disconnects it.
+    if let Some(session) = &identified.identity.session {
+        socket.join(session_room(session));
+    }
+    socket.extensions.insert(identified.identity);
     socket.extensions.insert(chat.backlogs.attach(&socket));
-    if let Some(session) = session {
+    if let Some(session) = identified.session {
         socket.extensions.insert(session);
+    }
+    if let Some(account) = identified.account {
+        socket.extensions.insert(account);
     }
     crate::socket::register_handlers(&socket);
     Ok(())
 }
 
-/// The identity `auth` proves, and the session to hand back (none for guests).
+/// The identity the request and `auth` prove, the session token to hand back (to a name held
+/// by token), and the account (to a socket signed in by its cookie).
 ///
-/// - A token alone: its person, under its name.
+/// - A session cookie: its account, renamed when `auth.name` differs.
+/// - A token alone: its person, under its name, unless that name has a password now.
 /// - A name (with or without a token): claims it, for the token's person or a new one.
-/// - Neither: a guest.
+/// - None of them: a guest, if the server lets guests in.
 ///
 /// A name without a token makes a new person, which `source` pays for (see `limits.rs`).
 async fn identify(
     chat: &Chat,
     auth: &MainAuth,
+    cookie: Option<Option<Presented>>,
     online: &(dyn Fn(&str) -> bool + Sync),
     source: Option<Source>,
-) -> Result<(Identity, Option<Session>), Refusal> {
+) -> Result<Identified, Refusal> {
+    if let Some(presented) = cookie {
+        return by_cookie(chat, auth, presented, online, source).await;
+    }
     let now = now_ms();
     let from_token = auth
         .token
@@ -71,48 +89,37 @@ async fn identify(
         (Some(name), _) => events::validate_name(name)?.to_owned(),
         (None, Some(claims)) => claims.name.clone(),
         (None, None) => {
+            if chat.accounts.guests == GuestPolicy::Off {
+                return Err(Refusal::SignInRequired);
+            }
             let guest = Identity {
                 source,
                 ..Identity::guest()
             };
-            return Ok((guest, None));
+            return Ok(Identified::plain(guest));
         }
     };
     let person = match from_token {
-        Some(claims) => claims.person,
+        Some(claims) => {
+            // A name with a password signs in with it: its old tokens no longer do.
+            let account = chat.store.account(&claims.person).await.map_err(|e| {
+                error!(error = %e, "reading an account failed");
+                Refusal::Unavailable
+            })?;
+            if account.is_some_and(|a| a.password_hash.is_some()) {
+                return Err(Refusal::SignInRequired);
+            }
+            claims.person
+        }
         None => {
+            if chat.accounts.sign_up == SignUpPolicy::Invite {
+                return Err(Refusal::SignUpClosed);
+            }
             limits::new_name(chat, source)?;
             uuid::Uuid::new_v4().to_string()
         }
     };
-    let key = events::name_key(&name);
-    let claim = |evict| {
-        chat.writer
-            .claim_name(&person, &name, &key, now, SESSION_TTL_MS, evict)
-    };
-    let mut claimed = claim(None).await;
-    // A name is held while its person is connected, however long ago they came: their
-    // `last_seen` moves only when they come and go, so it is brought up to now here.
-    if let Ok(Claim::Lapsed { holder }) = &claimed {
-        let holder = holder.clone();
-        claimed = if online(&holder) {
-            chat.writer
-                .touch_person(&holder, now)
-                .await
-                .map(|()| Claim::Taken)
-        } else {
-            claim(Some(&holder)).await
-        };
-    }
-    match claimed {
-        Ok(Claim::Granted) => {}
-        Ok(Claim::Taken | Claim::Lapsed { .. }) => return Err(Refusal::NameTaken),
-        Ok(Claim::Banned) => return Err(Refusal::Banned),
-        Err(e) => {
-            error!(error = %e, "claiming a name failed");
-            return Err(Refusal::Unavailable);
-        }
-    }
+    claim(chat, &person, &name, online).await?;
     // A fresh token on every connect: the session lasts as long as the person keeps coming.
     let claims = Claims {
         person: person.clone(),
@@ -124,14 +131,88 @@ async fn identify(
         name: name.clone(),
         expires_at: claims.expires_at,
     };
-    Ok((
-        Identity {
+    Ok(Identified {
+        identity: Identity {
             name,
             person: Some(person),
             source,
+            session: None,
         },
-        Some(session),
-    ))
+        session: Some(session),
+        account: None,
+    })
+}
+
+/// A socket whose request carries the session cookie: its account, or a refusal
+/// (`signed_out` for a cookie of no working session).
+async fn by_cookie(
+    chat: &Chat,
+    auth: &MainAuth,
+    presented: Option<Presented>,
+    online: &(dyn Fn(&str) -> bool + Sync),
+    source: Option<Source>,
+) -> Result<Identified, Refusal> {
+    let me = accounts::signed_in(&chat.store, &presented.ok_or(Refusal::SignedOut)?).await?;
+    let name = match &auth.name {
+        Some(name) if events::name_key(name) != events::name_key(&me.name) => {
+            let name = events::validate_name(name)?;
+            claim(chat, &me.person, name, online).await?;
+            name.to_owned()
+        }
+        _ => me.name,
+    };
+    let account = Account {
+        name: name.clone(),
+        role: me.role,
+        session: me.session.clone(),
+    };
+    Ok(Identified {
+        identity: Identity {
+            name,
+            person: Some(me.person),
+            source,
+            session: Some(me.session),
+        },
+        session: None,
+        account: Some(account),
+    })
+}
+
+/// Gives `name` to `person`, or says why not.
+async fn claim(
+    chat: &Chat,
+    person: &str,
+    name: &str,
+    online: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(), Refusal> {
+    match accounts::claim_name(chat, person, name, online).await {
+        Ok(Claim::Granted) => Ok(()),
+        Ok(Claim::Taken | Claim::Lapsed { .. }) => Err(Refusal::NameTaken),
+        Ok(Claim::Banned) => Err(Refusal::Banned),
+        Err(e) => {
+            error!(error = %e, "claiming a name failed");
+            Err(Refusal::Unavailable)
+        }
+    }
+}
+
+/// What [`identify`] found.
+struct Identified {
+    identity: Identity,
+    /// A name held by token: the token to keep.
+    session: Option<Session>,
+    /// A socket signed in by its cookie.
+    account: Option<Account>,
+}
+
+impl Identified {
+    fn plain(identity: Identity) -> Identified {
+        Identified {
+            identity,
+            session: None,
+            account: None,
+        }
+    }
 }
 
 /// Keeps a leaving person's hold on their name from the moment they left.

@@ -67,6 +67,8 @@ pub(crate) struct Chat {
     pub(crate) jobs: crate::jobs::Queue,
     /// What webhooks and bots need of the configuration.
     pub(crate) webhooks: Arc<Webhooks>,
+    /// Passwords, sign-in limits, and the sign-up and guest policies.
+    pub(crate) accounts: Arc<crate::accounts::Accounts>,
 }
 
 /// What guards the chat against floods, from the configuration.
@@ -75,6 +77,7 @@ pub(crate) struct Guards {
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) notice_window: std::time::Duration,
     pub(crate) webhooks: Webhooks,
+    pub(crate) accounts: crate::accounts::Accounts,
 }
 
 /// What webhooks and bots need of the configuration.
@@ -129,6 +132,7 @@ impl Chat {
             bus,
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             webhooks: Arc::new(guards.webhooks),
+            accounts: Arc::new(guards.accounts),
         })
     }
 }

@@ -291,6 +291,7 @@ mod tests {
             name: name.into(),
             person: Some(format!("id-{name}")),
             source: None,
+            session: None,
         }
     }
 
@@ -299,6 +300,7 @@ mod tests {
             name: "anonymous".into(),
             person: None,
             source: None,
+            session: None,
         }
     }
 

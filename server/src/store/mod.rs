@@ -215,8 +215,8 @@ pub(crate) fn message_kind_of(column: Option<&str>) -> Result<Option<MessageKind
 #[derive(Debug, thiserror::Error)]
 #[error("unknown {column} {value:?} in the database")]
 pub(crate) struct UnknownKind {
-    column: &'static str,
-    value: String,
+    pub(crate) column: &'static str,
+    pub(crate) value: String,
 }
 
 impl From<UnknownKind> for sqlx::Error {
@@ -439,7 +439,8 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-// After `on_pool!`, which it uses.
+// After `on_pool!`, which they use.
+pub(crate) mod accounts;
 pub(crate) mod hooks;
 pub(crate) mod imported;
 

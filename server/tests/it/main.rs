@@ -2,6 +2,7 @@
 //! Leptos and sqlx are linked once rather than once per area. Each runs the real server on
 //! port 0 over real sockets with a real SQLite file (`support`).
 
+mod accounts;
 mod admin;
 mod assets;
 mod backup;

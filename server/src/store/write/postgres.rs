@@ -472,7 +472,8 @@ async fn claim_name(
     }
     let lapsed: Option<(String,)> = sqlx::query_as(
         "SELECT person FROM people
-         WHERE name_key = $1 AND person != $2 AND last_seen < $3 AND banned_at IS NULL",
+         WHERE name_key = $1 AND person != $2 AND last_seen < $3 AND banned_at IS NULL
+           AND password_hash IS NULL",
     )
     .bind(name_key)
     .bind(person)

@@ -60,7 +60,8 @@ pub(crate) fn make(c: &Connection, change: &Change) -> rusqlite::Result<Outcome>
 }
 
 /// Gives `name` to `person` (renaming them if they had another), unless `person` is banned
-/// or another person holds it: someone seen within `hold_ms` of `now`, or banned. A holder
+/// or another person holds it: an account (a name with a password, which never lapses),
+/// someone seen within `hold_ms` of `now`, or banned. A holder
 /// whose claim has lapsed is removed only when the caller names them in `evict` (having
 /// checked that they are not connected: a connected person's `last_seen` is when they came);
 /// otherwise the answer is [`Claim::Lapsed`], so that the caller can check.
@@ -83,7 +84,8 @@ fn claim_name(
     let lapsed: Option<String> = c
         .prepare_cached(
             "SELECT person FROM people
-             WHERE name_key = ?1 AND person != ?2 AND last_seen < ?3 AND banned_at IS NULL",
+             WHERE name_key = ?1 AND person != ?2 AND last_seen < ?3 AND banned_at IS NULL
+               AND password_hash IS NULL",
         )?
         .query_row((name_key, person, now.saturating_sub(hold_ms)), |r| {
             r.get(0)

@@ -444,16 +444,27 @@ impl SioClient {
         from: Option<IpAddr>,
         forwarded_for: Option<&str>,
     ) -> Result<SioClient, Refused> {
-        SioClient::connect_settling(addr, ns, auth, from, forwarded_for, true).await
+        SioClient::connect_settling(addr, ns, auth, from, forwarded_for, None, true).await
     }
 
     /// Connects to `/` and returns as soon as the namespace is connected (and, for a named
     /// client, its session came), without waiting for the connect handler's `rooms`: as a
     /// real client may go on.
     pub async fn connect_unsettled(addr: SocketAddr, auth: Value) -> SioClient {
-        SioClient::connect_settling(addr, Main::PATH, auth, None, None, false)
+        SioClient::connect_settling(addr, Main::PATH, auth, None, None, None, false)
             .await
             .expect("connect refused")
+    }
+
+    /// [`SioClient::connect`] with the session cookie `cookie` (`palaver_session=…`): a client
+    /// signed in by it hears `account` first, kept in [`SioClient::session`].
+    pub async fn connect_with_cookie(
+        addr: SocketAddr,
+        ns: &str,
+        auth: Value,
+        cookie: &str,
+    ) -> Result<SioClient, Refused> {
+        SioClient::connect_settling(addr, ns, auth, None, None, Some(cookie), true).await
     }
 
     async fn connect_settling(
@@ -462,11 +473,19 @@ impl SioClient {
         auth: Value,
         from: Option<IpAddr>,
         forwarded_for: Option<&str>,
+        cookie: Option<&str>,
         settle: bool,
     ) -> Result<SioClient, Refused> {
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-        let mut ws = match (from, forwarded_for) {
-            (None, None) => connect_async(url).await.expect("websocket handshake").0,
+        let mut ws = match (from, forwarded_for, cookie) {
+            (None, None, None) => connect_async(url).await.expect("websocket handshake").0,
+            (None, None, Some(cookie)) => {
+                let mut request = url.into_client_request().unwrap();
+                request
+                    .headers_mut()
+                    .insert("cookie", cookie.parse().unwrap());
+                connect_async(request).await.expect("websocket handshake").0
+            }
             _ => {
                 let socket = tokio::net::TcpSocket::new_v4().unwrap();
                 socket
@@ -499,7 +518,10 @@ impl SioClient {
             ambient: Default::default(),
             pending: Default::default(),
         };
-        let named = ns == Main::PATH && (auth.get("name").is_some() || auth.get("token").is_some());
+        let signed_in = ns == Main::PATH && cookie.is_some();
+        let named = ns == Main::PATH
+            && !signed_in
+            && (auth.get("name").is_some() || auth.get("token").is_some());
         client
             .send_raw(&format!("40{}{auth}", client.prefix()))
             .await;
@@ -521,6 +543,14 @@ impl SioClient {
                         event,
                         Session::NAME,
                         "a named client hears its session first"
+                    );
+                    client.session = Some(args[0].clone());
+                }
+                if signed_in {
+                    let (event, args) = client.next_event().await;
+                    assert_eq!(
+                        event, "account",
+                        "a signed-in client hears its account first"
                     );
                     client.session = Some(args[0].clone());
                 }

@@ -1,0 +1,51 @@
+-- Accounts (issue 21): a name with a password signs in on any number of devices. A person
+-- without a password still holds their name by their browser's token, until they set one.
+-- argon2id, in the PHC string format (algorithm, parameters, salt and hash together).
+ALTER TABLE people ADD COLUMN password_hash TEXT;
+-- 'member', 'moderator' or 'admin'. The first account to be made is the administrator.
+ALTER TABLE people ADD COLUMN role TEXT NOT NULL DEFAULT 'member'
+    CHECK (role IN ('member', 'moderator', 'admin'));
+
+-- One signed-in device each. The cookie holds the id and a secret; only the secret's SHA-256
+-- is kept, so a copy of the database signs nobody in.
+CREATE TABLE sessions (
+    id          TEXT    COLLATE "C" PRIMARY KEY,
+    secret_hash TEXT    NOT NULL,
+    person      TEXT    COLLATE "C" NOT NULL REFERENCES people (person) ON DELETE CASCADE,
+    -- "Firefox on Linux": what its User-Agent said when it signed in.
+    device      TEXT    NOT NULL,
+    -- Milliseconds since the Unix epoch.
+    created_at  BIGINT NOT NULL,
+    last_seen   BIGINT NOT NULL,
+    -- When it was signed out; NULL while it works.
+    ended_at    BIGINT
+);
+CREATE INDEX sessions_person ON sessions (person);
+
+-- Join links. The code is `<id>.<secret>`; only the secret's SHA-256 is kept.
+CREATE TABLE invites (
+    id          TEXT    COLLATE "C" PRIMARY KEY,
+    secret_hash TEXT    NOT NULL,
+    -- The person who made it; NULL for the admin token.
+    created_by  TEXT,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT,
+    max_uses    BIGINT,
+    uses        BIGINT NOT NULL DEFAULT 0,
+    revoked_at  BIGINT
+);
+
+-- One-time password reset codes, made by an administrator: `<id>.<secret>` like invites.
+CREATE TABLE password_resets (
+    id          TEXT    COLLATE "C" PRIMARY KEY,
+    secret_hash TEXT    NOT NULL,
+    person      TEXT    COLLATE "C" NOT NULL REFERENCES people (person) ON DELETE CASCADE,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT
+);
+
+-- Holds one row while the server's first account may still become its administrator: on a
+-- fresh install only. An install that had people before accounts came gets its administrator
+-- from the admin token (`set role` on /admin), not from whoever sets a password first.
+CREATE TABLE first_admin (open BIGINT PRIMARY KEY);
+INSERT INTO first_admin (open) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM people);
