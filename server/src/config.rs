@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use leptos::config::LeptosOptions;
 
-use crate::accounts::{GuestPolicy, SignUpPolicy};
 use crate::throttle::{Limit, parse_duration};
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -684,4 +683,26 @@ mod tests {
             "PATH is required"
         );
     }
+}
+
+/// Who may make an account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignUpPolicy {
+    /// Anyone: sign up with a name and password, or claim a name without one.
+    #[default]
+    Open,
+    /// Only with an invite from an administrator.
+    Invite,
+}
+
+/// What people without an account or a name may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum GuestPolicy {
+    /// Read and post in the lobby (the Socket.IO tutorial's client).
+    #[default]
+    Lobby,
+    /// Read the lobby, not post.
+    Read,
+    /// Not connect at all.
+    Off,
 }

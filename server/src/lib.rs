@@ -31,11 +31,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::info;
 
-pub use accounts::{GuestPolicy, PasswordError, SignUpPolicy};
+pub use accounts::PasswordError;
 pub use cluster::driver::ClusterError;
 pub use cluster::emitter::{Announced, Emission, EmitError, Emitted, HeadsSent, emit};
 pub use cluster::{Bus, SocketRef};
-pub use config::{BackupConfig, Cli, Command, Config, EmitConfig, WorkerConfig};
+pub use config::{
+    BackupConfig, Cli, Command, Config, EmitConfig, GuestPolicy, SignUpPolicy, WorkerConfig,
+};
 pub use http::origin::AddressError;
 pub use jobs::process::{WorkerError, work};
 pub use secrets::SecretError;

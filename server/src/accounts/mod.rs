@@ -2,22 +2,19 @@
 //! named by an HttpOnly cookie. Also the server's policies for newcomers: open or invite-only
 //! sign-up, and what guests (no account, no name) may do.
 //!
-//! This module knows no sockets or HTTP: `http/auth.rs` serves its flows (`sign.rs`), and
-//! disconnects the sockets of the sessions they end; `socket/sign_in.rs` checks cookies with
+//! This module knows no sockets, HTTP routes or chat state: `http/auth/` signs people up, in
+//! and out with it (`flows.rs`), and `socket/sign_in.rs` and `/admin` check cookies with
 //! [`signed_in`].
 
 mod cookie;
 mod device;
 mod password;
-mod sign;
 
 use app::events::{Refusal, Role, SESSION_TTL_MS, name_key};
 use tracing::warn;
 
-use crate::config::Config;
-use crate::http::peer::Source;
-use crate::state::Chat;
-use crate::store::{Claim, Store, StoreError, now_ms};
+use crate::config::{Config, GuestPolicy, SignUpPolicy};
+use crate::store::{Store, StoreError, now_ms};
 use crate::throttle::Throttle;
 
 pub(crate) use cookie::{
@@ -26,32 +23,9 @@ pub(crate) use cookie::{
 pub(crate) use device::describe as describe_device;
 pub(crate) use password::Hasher;
 pub use password::PasswordError;
-pub(crate) use sign::{Issued, Requester, reset, set_password, sign_in, sign_out, sign_up};
 
 /// A session's `last_seen` is written at most this often.
 const TOUCH_EVERY_MS: i64 = 60_000;
-
-/// Who may make an account.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum SignUpPolicy {
-    /// Anyone: sign up with a name and password, or claim a name without one.
-    #[default]
-    Open,
-    /// Only with an invite from an administrator.
-    Invite,
-}
-
-/// What people without an account or a name may do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum GuestPolicy {
-    /// Read and post in the lobby (the Socket.IO tutorial's client).
-    #[default]
-    Lobby,
-    /// Read the lobby, not post.
-    Read,
-    /// Not connect at all.
-    Off,
-}
 
 /// The accounts' shared parts. One per server.
 pub(crate) struct Accounts {
@@ -75,11 +49,16 @@ impl Accounts {
         })
     }
 
-    /// Charges a sign-in attempt to its name and its address: how long to wait when over.
-    fn attempt(&self, name: &str, source: Option<Source>) -> Result<(), std::time::Duration> {
+    /// Charges a sign-in attempt to its name and to `source` (the client's address, as the
+    /// per-address limits key it): how long to wait when over.
+    pub(crate) fn attempt(
+        &self,
+        name: &str,
+        source: Option<String>,
+    ) -> Result<(), std::time::Duration> {
         let now = std::time::Instant::now();
         if let Some(source) = source {
-            self.addresses.take(&source.to_string(), now)?;
+            self.addresses.take(&source, now)?;
         }
         self.names.take(&name_key(name), now)
     }
@@ -128,31 +107,4 @@ pub(crate) async fn signed_in(store: &Store, presented: &Presented) -> Result<Si
         role: account.role,
         session: session.id,
     })
-}
-
-/// Gives `name` to `person`. A holder whose hold has lapsed loses it, unless `online` says
-/// they are connected (their `last_seen` is when they came, however long ago): then their hold
-/// is brought up to now, and the name stays theirs.
-pub(crate) async fn claim_name(
-    chat: &Chat,
-    person: &str,
-    name: &str,
-    online: &(dyn Fn(&str) -> bool + Sync),
-) -> Result<Claim, StoreError> {
-    let now = now_ms();
-    let key = name_key(name);
-    let claim = |evict| {
-        chat.writer
-            .claim_name(person, name, &key, now, SESSION_TTL_MS, evict)
-    };
-    let claimed = claim(None).await?;
-    let Claim::Lapsed { holder } = claimed else {
-        return Ok(claimed);
-    };
-    if online(&holder) {
-        chat.writer.touch_person(&holder, now).await?;
-        Ok(Claim::Taken)
-    } else {
-        claim(Some(&holder)).await
-    }
 }

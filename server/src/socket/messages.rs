@@ -5,7 +5,7 @@ use crate::cluster::{AckSender, BroadcastOperators, SocketRef};
 use app::events::{self, ChatError, MAX_CLIENT_OFFSET_CHARS, Posted, SendMessage};
 use socketioxide::extract::{State, TryData};
 
-use crate::accounts::GuestPolicy;
+use crate::config::GuestPolicy;
 use crate::conversation::ConversationId;
 use crate::socket::access;
 use crate::socket::identity;

@@ -9,7 +9,8 @@ use app::events::{
 use socketioxide::extract::{State, TryData};
 use tracing::{error, warn};
 
-use crate::accounts::{self, GuestPolicy, Presented, SignUpPolicy};
+use crate::accounts::{self, Presented};
+use crate::config::{GuestPolicy, SignUpPolicy};
 use crate::conversation::{person_room, session_room};
 use crate::http::peer::{self, Source};
 use crate::logging::Escaped;
@@ -17,7 +18,7 @@ use crate::session::Claims;
 use crate::socket::identity::Identity;
 use crate::socket::limits;
 use crate::state::Chat;
-use crate::store::{Claim, now_ms};
+use crate::store::{Claim, StoreError, now_ms};
 
 /// The middleware of the main namespace: a refusal becomes the client's `connect_error`.
 pub(crate) async fn authenticate(
@@ -185,7 +186,7 @@ async fn claim(
     name: &str,
     online: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<(), Refusal> {
-    match accounts::claim_name(chat, person, name, online).await {
+    match claim_name(chat, person, name, online).await {
         Ok(Claim::Granted) => Ok(()),
         Ok(Claim::Taken | Claim::Lapsed { .. }) => Err(Refusal::NameTaken),
         Ok(Claim::Banned) => Err(Refusal::Banned),
@@ -221,5 +222,32 @@ pub(crate) async fn seen_leaving(chat: &Chat, identity: &Identity) {
         && let Err(e) = chat.writer.touch_person(person, now_ms()).await
     {
         warn!(error = %e, "recording when a person left failed");
+    }
+}
+
+/// Gives `name` to `person`. A holder whose hold has lapsed loses it, unless `online` says
+/// they are connected (their `last_seen` is when they came, however long ago): then their hold
+/// is brought up to now, and the name stays theirs.
+pub(crate) async fn claim_name(
+    chat: &Chat,
+    person: &str,
+    name: &str,
+    online: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Claim, StoreError> {
+    let now = now_ms();
+    let key = events::name_key(name);
+    let claim = |evict| {
+        chat.writer
+            .claim_name(person, name, &key, now, SESSION_TTL_MS, evict)
+    };
+    let claimed = claim(None).await?;
+    let Claim::Lapsed { holder } = claimed else {
+        return Ok(claimed);
+    };
+    if online(&holder) {
+        chat.writer.touch_person(&holder, now).await?;
+        Ok(Claim::Taken)
+    } else {
+        claim(Some(&holder)).await
     }
 }

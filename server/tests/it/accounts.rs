@@ -373,8 +373,7 @@ async fn moderators_use_admin_by_their_session_and_only_administrators_run_the_s
     let mut admin = SioClient::connect_with_cookie(server.addr, Admin::PATH, json!({}), &ann)
         .await
         .expect("the administrator's session opens /admin");
-    let (_, me) = admin.next_event_named("whoami").await;
-    assert_eq!(me[0], json!({"name": "ann", "role": "admin"}));
+    assert_eq!(admin.session, Some(json!({"name": "ann", "role": "admin"})));
     assert_eq!(
         refused_with_cookie(&server, Admin::PATH, &bob).await,
         "unauthorized"
@@ -413,8 +412,7 @@ async fn moderators_use_admin_by_their_session_and_only_administrators_run_the_s
     let mut moderator = SioClient::connect_with_cookie(server.addr, Admin::PATH, json!({}), &bob)
         .await
         .expect("a moderator's session opens /admin");
-    let (_, me) = moderator.next_event_named("whoami").await;
-    assert_eq!(me[0]["role"], "moderator");
+    assert_eq!(moderator.session.as_ref().unwrap()["role"], "moderator");
     for (event, request) in [
         ("people", json!({})),
         ("create invite", json!({})),
@@ -433,9 +431,8 @@ async fn moderators_use_admin_by_their_session_and_only_administrators_run_the_s
     assert_eq!(kicked["data"]["sockets"], 1, "{kicked}");
     carol_socket.next_event_named("kicked").await;
     // The token still works for scripts and recovery, as an administrator.
-    let mut token = server.admin().await;
-    let (_, me) = token.next_event_named("whoami").await;
-    assert_eq!(me[0], json!({"role": "admin"}));
+    let token = server.admin().await;
+    assert_eq!(token.session, Some(json!({"role": "admin"})));
 }
 
 #[tokio::test]
@@ -553,4 +550,106 @@ async fn the_routes_refuse_other_sites_other_bodies_and_never_reuse_a_brought_se
         refused_with_cookie(&server, "/", planted).await,
         "signed_out"
     );
+}
+
+/// A database made by the release before accounts: its migrations only, with a person who
+/// holds a name by token and belongs to a room.
+async fn database_before_accounts(dir: &tempfile::TempDir) -> String {
+    let postgres = std::env::var("PALAVER_TEST_BACKEND").as_deref() == Ok("postgres");
+    let (backend, last) = if postgres {
+        ("postgres", 4)
+    } else {
+        ("sqlite", 13)
+    };
+    let old = dir.path().join("old-migrations");
+    std::fs::create_dir_all(&old).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    for entry in std::fs::read_dir(all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let version: u32 = name[..4].parse().unwrap();
+        if version <= last {
+            std::fs::copy(&path, old.join(name)).unwrap();
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(old.as_path()).await.unwrap();
+    let rows = [
+        "INSERT INTO people (person, name, name_key, last_seen) VALUES ('p-olga', 'Olga', 'olga', 1)",
+        "INSERT INTO rooms (name, kind, created_by, created_at) VALUES ('knitting', 'room', 'p-olga', 1)",
+        "INSERT INTO members (room, person, joined_at) VALUES ('lobby', 'p-olga', 1)",
+        "INSERT INTO members (room, person, joined_at) VALUES ('knitting', 'p-olga', 1)",
+    ];
+    if postgres {
+        let url = crate::services::database();
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        for sql in rows {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+        url
+    } else {
+        let url = crate::support::database_url(dir);
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+            .await
+            .unwrap();
+        migrator.run(&pool).await.unwrap();
+        for sql in rows {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+        url
+    }
+}
+
+/// A token for person `p-olga`, as the server signs them with `key`.
+fn olga_token(key: &str) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let claims = json!({"p": "p-olga", "n": "Olga", "e": i64::MAX});
+    let signed = format!("v1.{}", b64.encode(claims.to_string()));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test]
+async fn a_database_from_before_accounts_keeps_its_token_holders_until_they_set_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = database_before_accounts(&dir).await;
+    let server = TestServer::start_on(dir, database, None, |c| {
+        c.session_secret = Some("the secret of the old release".to_owned());
+    })
+    .await;
+    let token = olga_token("the secret of the old release");
+    let mut olga = server.client(json!({"token": token})).await;
+    assert_eq!(olga.session.as_ref().unwrap()["name"], "Olga");
+    let rooms = olga.next_ambient("rooms").await;
+    assert!(rooms.to_string().contains("knitting"), "{rooms}");
+    drop(olga);
+
+    let set = post(
+        &server,
+        "/auth/password",
+        "",
+        json!({"token": token, "password": "purl and knit"}),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    // People were here before accounts: nobody becomes administrator by setting a password
+    // first; the admin token gives that role.
+    assert_eq!(set.json()["role"], "member");
+    assert_eq!(
+        server.refused(json!({"token": token})).await,
+        "sign_in_required"
+    );
+    let mut signed_in = connect(&server, &cookie_of(&set)).await;
+    let rooms = signed_in.next_ambient("rooms").await;
+    assert!(rooms.to_string().contains("knitting"), "{rooms}");
+    assert_eq!(sign_in(&server, "olga", "purl and knit").await.status, 200);
 }

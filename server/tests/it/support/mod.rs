@@ -414,7 +414,8 @@ pub struct SioClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     ns: String,
     next_ack: i64,
-    /// The `session` event the main namespace sends first to a named client.
+    /// The event the server sends first: `session` to a named client of the main namespace,
+    /// `account` to a signed-in one, `whoami` to an `/admin` client.
     pub session: Option<Value>,
     /// `presence`, `typing`, `rooms` and `room update` events, set aside so that tests about messages need not skip
     /// them; read with [`SioClient::next_ambient`].
@@ -552,6 +553,11 @@ impl SioClient {
                         event, "account",
                         "a signed-in client hears its account first"
                     );
+                    client.session = Some(args[0].clone());
+                }
+                if ns == app::events::Admin::PATH {
+                    let (event, args) = client.next_event().await;
+                    assert_eq!(event, "whoami", "an /admin client hears who it is first");
                     client.session = Some(args[0].clone());
                 }
                 if ns == Main::PATH && settle {

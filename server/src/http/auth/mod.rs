@@ -18,12 +18,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::de::DeserializeOwned;
 
-use crate::accounts::{self, Issued, Requester};
+mod flows;
+
+use crate::accounts;
 use crate::cluster::SocketIo;
 use crate::conversation::person_room;
 use crate::http::peer::{self, Source};
 use crate::socket::sessions::sign_out_sockets;
 use crate::state::Chat;
+use flows::{Issued, Requester};
 
 /// The largest body a route takes: a name, a password of at most 1 KiB, and a code.
 const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -148,7 +151,7 @@ async fn sign_up(
             .is_some_and(|ns| !ns.within(person_room(person)).sockets().is_empty())
     };
     let issued = match body::<SignUp>(&parts.headers, request) {
-        Ok(request) => accounts::sign_up(&auth.chat, request, &who, &online).await,
+        Ok(request) => flows::sign_up(&auth.chat, request, &who, &online).await,
         Err(e) => Err(e),
     };
     answer(&auth, &parts, issued).await
@@ -161,7 +164,7 @@ async fn sign_in(
 ) -> Response {
     let who = requester(&auth.chat, &parts);
     let issued = match body::<SignIn>(&parts.headers, request) {
-        Ok(request) => accounts::sign_in(&auth.chat, request, &who).await,
+        Ok(request) => flows::sign_in(&auth.chat, request, &who).await,
         Err(e) => Err(e),
     };
     answer(&auth, &parts, issued).await
@@ -174,7 +177,7 @@ async fn password(
 ) -> Response {
     let who = requester(&auth.chat, &parts);
     let issued = match body::<SetPassword>(&parts.headers, request) {
-        Ok(request) => accounts::set_password(&auth.chat, request, &who).await,
+        Ok(request) => flows::set_password(&auth.chat, request, &who).await,
         Err(e) => Err(e),
     };
     answer(&auth, &parts, issued).await
@@ -187,7 +190,7 @@ async fn reset(
 ) -> Response {
     let who = requester(&auth.chat, &parts);
     let issued = match body::<ResetPassword>(&parts.headers, request) {
-        Ok(request) => accounts::reset(&auth.chat, request, &who).await,
+        Ok(request) => flows::reset(&auth.chat, request, &who).await,
         Err(e) => Err(e),
     };
     answer(&auth, &parts, issued).await
@@ -197,7 +200,7 @@ async fn reset(
 /// person stands.
 async fn sign_out(State(auth): State<Auth>, parts: Parts) -> Response {
     let who = requester(&auth.chat, &parts);
-    if let Some(ended) = accounts::sign_out(&auth.chat, &who).await {
+    if let Some(ended) = flows::sign_out(&auth.chat, &who).await {
         sign_out_sockets(&auth.io, &[ended], "signed out").await;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();

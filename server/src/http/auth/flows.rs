@@ -6,9 +6,10 @@ use app::auth::{self, AuthError, SignedIn};
 use app::events::{MAX_NAME_CHARS, Refusal, Role, name_key, validate_name};
 use tracing::{error, info, warn};
 
-use super::{PasswordError, Presented, SignedInAs, claim_name, signed_in};
+use crate::accounts::{PasswordError, Presented, SignedInAs, signed_in};
 use crate::http::peer::Source;
 use crate::logging::Escaped;
+use crate::socket::sign_in::claim_name;
 use crate::state::Chat;
 use crate::store::{Claim, StoreError, now_ms};
 use crate::tokens;
@@ -16,7 +17,7 @@ use crate::tokens;
 /// What the flows know of the request.
 pub(crate) struct Requester {
     pub(crate) source: Option<Source>,
-    /// The label of the device ([`super::describe_device`]).
+    /// The label of the device ([`crate::accounts::describe_device`]).
     pub(crate) device: String,
     /// The session cookie the request brought, if any, of a session cookie's shape.
     pub(crate) presented: Option<Presented>,
@@ -114,8 +115,8 @@ pub(crate) async fn sign_up(
                 .ok_or(AuthError::InvalidInvite)?;
             Some(row.id)
         }
-        (None, crate::accounts::SignUpPolicy::Invite) => return Err(AuthError::InviteRequired),
-        (None, crate::accounts::SignUpPolicy::Open) => None,
+        (None, crate::config::SignUpPolicy::Invite) => return Err(AuthError::InviteRequired),
+        (None, crate::config::SignUpPolicy::Open) => None,
     };
     chat.limits
         .new_name(who.source, std::time::Instant::now())
@@ -176,7 +177,7 @@ pub(crate) async fn sign_in(
     who: &Requester,
 ) -> Result<Issued, AuthError> {
     chat.accounts
-        .attempt(&request.name, who.source)
+        .attempt(&request.name, who.source.map(|s| s.to_string()))
         .map_err(|wait| AuthError::TooManyAttempts {
             retry_after_ms: wait.as_millis().try_into().unwrap_or(u64::MAX),
         })?;
@@ -253,7 +254,7 @@ pub(crate) async fn set_password(
                 .map_err(store_failed("reading an account"))?
                 .ok_or(AuthError::SignInRequired)?;
             chat.accounts
-                .attempt(&account.name, who.source)
+                .attempt(&account.name, who.source.map(|s| s.to_string()))
                 .map_err(|wait| AuthError::TooManyAttempts {
                     retry_after_ms: wait.as_millis().try_into().unwrap_or(u64::MAX),
                 })?;
