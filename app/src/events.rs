@@ -112,6 +112,9 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (StartExport::NAME, Direction::ClientToServer),
     (JobChanged::NAME, Direction::ServerToClient),
     (ListSessions::NAME, Direction::ClientToServer),
+    (RoomSettings::NAME, Direction::ClientToServer),
+    (AddMember::NAME, Direction::ClientToServer),
+    (RemoveMember::NAME, Direction::ClientToServer),
     (EndSession::NAME, Direction::ClientToServer),
     (Account::NAME, Direction::ServerToClient),
     (SignedOut::NAME, Direction::ServerToClient),
@@ -590,6 +593,110 @@ pub struct RoomInfo {
     pub unread: u64,
     /// The room's newest `seq`, 0 when empty.
     pub last_seq: i64,
+    /// Seen, read and joined by its members alone, who add others by name ([`AddMember`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
+    /// Shown when browsing rooms; an unlisted room is joined by its name.
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub listed: bool,
+    /// Who may post in it.
+    #[serde(default, skip_serializing_if = "Posting::is_default")]
+    pub posting: Posting,
+    /// Whether the receiving person may change its settings and remove its members: its
+    /// owner, and the server's moderators and administrators.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manage: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Who may post in a room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Posting {
+    /// Everyone in it.
+    #[default]
+    Members,
+    /// Its owner (who made it) and the server's moderators and administrators: announcements.
+    Managers,
+}
+
+impl Posting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Posting::Members => "members",
+            Posting::Managers => "managers",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Posting> {
+        [Posting::Members, Posting::Managers]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+
+    fn is_default(&self) -> bool {
+        *self == Posting::Members
+    }
+}
+
+/// `room settings`, client to server: changes a room's settings (those given), for its owner
+/// and the server's moderators and administrators ([`ChatError::NotManager`] otherwise). Its
+/// members' lists get the new entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSettings {
+    pub room: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posting: Option<Posting>,
+}
+
+impl Event for RoomSettings {
+    const NAME: &'static str = "room settings";
+    type Namespace = Main;
+}
+impl ClientEvent for RoomSettings {}
+impl Request for RoomSettings {
+    type Ack = Reply<RoomInfo>;
+}
+
+/// `add member`, client to server: a member of a room puts the person called `name` in it
+/// too (how people come into a private room). Their sockets join it and their list shows it;
+/// adding someone who is in it already is not an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddMember {
+    pub room: String,
+    pub name: String,
+}
+
+impl Event for AddMember {
+    const NAME: &'static str = "add member";
+    type Namespace = Main;
+}
+impl ClientEvent for AddMember {}
+impl Request for AddMember {
+    type Ack = Reply<()>;
+}
+
+/// `remove member`, client to server: the room's owner, or a moderator or administrator of the
+/// server, takes the person called `name` out of the room. Their sockets leave it and their
+/// list drops it. Not the lobby.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveMember {
+    pub room: String,
+    pub name: String,
+}
+
+impl Event for RemoveMember {
+    const NAME: &'static str = "remove member";
+    type Namespace = Main;
+}
+impl ClientEvent for RemoveMember {}
+impl Request for RemoveMember {
+    type Ack = Reply<()>;
 }
 
 /// `rooms`, server to one person (each of their sockets): their own conversations, that is
@@ -623,10 +730,13 @@ impl Event for RoomUpdate {
 impl ServerEvent for RoomUpdate {}
 
 /// `create room`, client to server: creates a room named `name` (see [`validate_room_name`];
-/// it is lowercased) and joins it. Named people only.
+/// it is lowercased) and joins it. Named people only. `private`: seen by its members alone
+/// (it cannot be made public later, nor a public room private).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateRoom {
     pub name: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 impl Event for CreateRoom {
@@ -1865,6 +1975,8 @@ impl<'de> Deserialize<'de> for WireError {
                 name: need(&f.name, "name")?,
             },
             "last_admin" => ChatError::LastAdmin,
+            "read_only_room" => ChatError::ReadOnlyRoom { room: room()? },
+            "not_manager" => ChatError::NotManager { room: room()? },
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown error code `{other}`"
@@ -1964,6 +2076,12 @@ pub enum ChatError {
     /// The change would leave the server without an administrator.
     #[error("the last administrator must stay one")]
     LastAdmin,
+    /// Only the room's owner and the server's moderators post in it.
+    #[error("only its owner and moderators post in `{room}`")]
+    ReadOnlyRoom { room: String },
+    /// Only the room's owner and the server's moderators can do that.
+    #[error("only the owner of `{room}` and moderators can do that")]
+    NotManager { room: String },
 }
 
 /// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
@@ -2384,6 +2502,8 @@ mod tests {
             ChatError::UnknownInvite { invite: text() },
             ChatError::NoAccount { name: text() },
             ChatError::LastAdmin,
+            ChatError::ReadOnlyRoom { room: text() },
+            ChatError::NotManager { room: text() },
         ];
         for error in every {
             // A new variant that is missing here fails this match, so the list stays complete.
@@ -2415,7 +2535,9 @@ mod tests {
                 | ChatError::UnknownSession { .. }
                 | ChatError::UnknownInvite { .. }
                 | ChatError::NoAccount { .. }
-                | ChatError::LastAdmin => {}
+                | ChatError::LastAdmin
+                | ChatError::ReadOnlyRoom { .. }
+                | ChatError::NotManager { .. } => {}
             }
             let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();
             let back: Reply<Posted> = serde_json::from_str(&wire).unwrap();
@@ -2699,12 +2821,42 @@ mod tests {
             joined: true,
             unread: 4,
             last_seq: 9,
+            private: false,
+            listed: true,
+            posting: Posting::Members,
+            manage: false,
         };
+        // The settings of an ordinary room are left out: the entry is what it always was.
         assert_eq!(
             serde_json::to_value(&info).unwrap(),
             json!({"room": "rust", "kind": "room", "title": "rust", "members": 3, "online": 2,
                    "joined": true, "unread": 4, "lastSeq": 9})
         );
+        let back: RoomInfo = serde_json::from_value(serde_json::to_value(&info).unwrap()).unwrap();
+        assert_eq!(back, info);
+        let secret = RoomInfo {
+            private: true,
+            listed: false,
+            posting: Posting::Managers,
+            manage: true,
+            ..info.clone()
+        };
+        let wire = serde_json::to_value(&secret).unwrap();
+        assert_eq!(
+            (
+                &wire["private"],
+                &wire["listed"],
+                &wire["posting"],
+                &wire["manage"]
+            ),
+            (
+                &json!(true),
+                &json!(false),
+                &json!("managers"),
+                &json!(true)
+            )
+        );
+        assert_eq!(serde_json::from_value::<RoomInfo>(wire).unwrap(), secret);
         let err = serde_json::to_value(Reply::<Left>::from(Err(ChatError::NotMember {
             room: "x".into(),
         })))

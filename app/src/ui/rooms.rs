@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::events::{
-    LOBBY, MessageKind, MessageMeta, RoomInfo, RoomKind, RoomList, RoomUpdate, is_dm,
+    LOBBY, MessageKind, MessageMeta, Posting, RoomInfo, RoomKind, RoomList, RoomUpdate, is_dm,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +38,10 @@ fn placeholder(room: &str, kind: RoomKind, title: &str) -> RoomInfo {
         joined: true,
         unread: 0,
         last_seq: 0,
+        private: false,
+        listed: true,
+        posting: Posting::Members,
+        manage: false,
     }
 }
 
@@ -248,6 +252,10 @@ mod tests {
             joined,
             unread,
             last_seq,
+            private: false,
+            listed: true,
+            posting: Posting::Members,
+            manage: false,
         }
     }
 

@@ -49,3 +49,12 @@ CREATE TABLE password_resets (
 -- from the admin token (`set role` on /admin), not from whoever sets a password first.
 CREATE TABLE first_admin (open INTEGER PRIMARY KEY);
 INSERT INTO first_admin (open) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM people);
+
+-- Rooms' settings. A private room is seen, read and joined by its members alone, who add
+-- others by name; an unlisted room is not shown when browsing, but anyone may join it by
+-- name; `posting` is 'members' (everyone in it) or 'managers' (its owner and the server's
+-- moderators: announcement rooms).
+ALTER TABLE rooms ADD COLUMN is_private INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN listed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE rooms ADD COLUMN posting TEXT NOT NULL DEFAULT 'members'
+    CHECK (posting IN ('members', 'managers'));

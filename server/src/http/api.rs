@@ -54,12 +54,13 @@ pub(crate) async fn public_room(chat: &Chat, room: String) -> Result<Conversatio
     let stored = match room.kind() {
         RoomKind::Room => chat
             .store
-            .room_kind(room.as_str())
+            .room_rules(room.as_str())
             .await
             .map_err(ApiError::store("the rooms query"))?,
         RoomKind::Dm => None,
     };
-    if stored == Some(RoomKind::Room) {
+    // A private room is its members' alone: to moderators and programs it does not exist.
+    if stored.is_some_and(|rules| !rules.private) {
         Ok(room)
     } else {
         Err(ChatError::UnknownRoom { room: room.into() }.into())

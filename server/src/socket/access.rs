@@ -50,10 +50,11 @@ pub(crate) async fn accessible(
             {
                 return Ok(());
             }
+            // A private room is, to anyone not in it, a room that does not exist.
             let room = name.to_owned();
-            let kind = chat.store.room_kind(name).await;
-            match kind.map_err(HandlerError::store("the access check"))? {
-                Some(RoomKind::Room) => Err(ChatError::NotMember { room }.into()),
+            let rules = chat.store.room_rules(name).await;
+            match rules.map_err(HandlerError::store("the access check"))? {
+                Some(rules) if !rules.private => Err(ChatError::NotMember { room }.into()),
                 _ => Err(ChatError::UnknownRoom { room }.into()),
             }
         }

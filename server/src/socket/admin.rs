@@ -235,21 +235,29 @@ async fn stats(io: &SocketIo, chat: &Chat) -> Stats {
             sockets: io.of(path).map_or(0, |ns| ns.sockets().len()) + elsewhere,
         })
         .collect();
-    // Public rooms only: personal rooms hold one person's sockets, not a conversation.
-    let rooms = chat
-        .presence
-        .room_names()
-        .into_iter()
-        .filter(|room| matches!(Conversation::of(room), Some(Conversation::Room(_))))
-        .filter_map(|room| {
-            let (members, sockets) = chat.presence.who_and_sockets(&room)?;
-            Some(RoomStats {
+    // Public rooms only: personal rooms hold one person's sockets, not a conversation, and
+    // private rooms are their members' alone.
+    let mut rooms = Vec::new();
+    for room in chat.presence.room_names() {
+        if !matches!(Conversation::of(&room), Some(Conversation::Room(_))) {
+            continue;
+        }
+        match chat.rules.is_private(&chat.store, &room).await {
+            Ok(false) => {}
+            Ok(true) => continue,
+            Err(e) => {
+                warn!(room, error = %e, "reading a room's rules failed");
+                continue;
+            }
+        }
+        if let Some((members, sockets)) = chat.presence.who_and_sockets(&room) {
+            rooms.push(RoomStats {
                 room,
                 members,
                 sockets,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     Stats {
         namespaces,
         rooms,
@@ -384,12 +392,13 @@ pub(crate) async fn public_room(chat: &Chat, room: String) -> Result<Conversatio
     let stored = match room.kind() {
         RoomKind::Room => chat
             .store
-            .room_kind(room.as_str())
+            .room_rules(room.as_str())
             .await
             .map_err(HandlerError::store("the rooms query"))?,
         RoomKind::Dm => None,
     };
-    if stored == Some(RoomKind::Room) {
+    // A private room is its members' alone: to moderators and programs it does not exist.
+    if stored.is_some_and(|rules| !rules.private) {
         Ok(room)
     } else {
         Err(ChatError::UnknownRoom { room: room.into() }.into())

@@ -3,7 +3,7 @@
 //! who sent them.
 
 use crate::cluster::SocketRef;
-use app::events::ANONYMOUS;
+use app::events::{ANONYMOUS, Role};
 
 use crate::http::peer::Source;
 
@@ -19,6 +19,9 @@ pub(crate) struct Identity {
     pub(crate) source: Option<Source>,
     /// The session (one signed-in device) of a socket signed in by its cookie.
     pub(crate) session: Option<String>,
+    /// What the account may do (as it was when the socket connected); members, guests and
+    /// names held by token are [`Role::Member`].
+    pub(crate) role: Role,
 }
 
 impl Identity {
@@ -28,6 +31,7 @@ impl Identity {
             person: None,
             source: None,
             session: None,
+            role: Role::Member,
         }
     }
 }

@@ -6,7 +6,7 @@ use app::events::{self, ChatError, MAX_CLIENT_OFFSET_CHARS, Posted, SendMessage}
 use socketioxide::extract::{State, TryData};
 
 use crate::config::GuestPolicy;
-use crate::conversation::ConversationId;
+use crate::conversation::{Conversation, ConversationId};
 use crate::socket::access;
 use crate::socket::identity;
 use crate::socket::limits;
@@ -74,6 +74,18 @@ async fn check(
     let identity = identity::of(socket);
     if identity.person.is_none() && chat.accounts.guests != GuestPolicy::Lobby {
         return Err(ChatError::SignInRequired.into());
+    }
+    if let Conversation::Room(name) = room.conversation()
+        && !chat
+            .rules
+            .may_post(&chat.store, name, identity.person.as_deref(), identity.role)
+            .await
+            .map_err(HandlerError::store("the posting rule"))?
+    {
+        return Err(ChatError::ReadOnlyRoom {
+            room: name.to_owned(),
+        }
+        .into());
     }
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;

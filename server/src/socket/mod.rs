@@ -29,9 +29,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::events::{
-    ADMIN_EVENTS, Account, BrowseRooms, ChatError, CreateRoom, Direction, EndSession, Event as _,
-    History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListSessions, Main, MainAuth, MarkRead,
-    Namespace as _, OpenDm, RoomKind, SendMessage, Session, StartExport, StartTyping, Sync,
+    ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EndSession,
+    Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListSessions, Main, MainAuth,
+    MarkRead, Namespace as _, OpenDm, RemoveMember, RoomKind, RoomSettings, SendMessage, Session,
+    StartExport, StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -210,6 +211,9 @@ impl MessageHandler<Adapter, Events> for Events {
             StartExport::NAME => serve(socket, data, ack, jobs::start_export),
             ListSessions::NAME => serve(socket, data, ack, sessions::list),
             EndSession::NAME => serve(socket, data, ack, sessions::end),
+            RoomSettings::NAME => serve(socket, data, ack, rooms::settings),
+            AddMember::NAME => serve(socket, data, ack, rooms::add_member),
+            RemoveMember::NAME => serve(socket, data, ack, rooms::remove_member),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

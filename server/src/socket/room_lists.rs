@@ -10,7 +10,7 @@
 
 use crate::cluster::SocketIo;
 use app::events::{
-    LOBBY, Main, Namespace as _, RoomInfo, RoomKind, RoomList, RoomPage, RoomUpdate,
+    LOBBY, Main, Namespace as _, Posting, RoomInfo, RoomKind, RoomList, RoomPage, RoomUpdate,
 };
 use tokio::time::Instant;
 use tracing::warn;
@@ -45,8 +45,8 @@ pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
             if let Some(presence) = chat.presence.snapshot(&room) {
                 let _ = broadcast(main.clone().local().within(room.clone()), &presence).await;
             }
-            let members = match chat.store.member_count(&room).await {
-                Ok(n) => n,
+            let (members, private) = match chat.store.member_count(&room).await {
+                Ok(counted) => counted,
                 Err(e) => {
                     warn!(room, error = %e, "room count query failed");
                     continue;
@@ -57,7 +57,9 @@ pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
                 room,
                 members,
             };
-            let to = if to_everyone || due.created.contains(&update.room) {
+            // A private room's counts are its members' business alone.
+            let everyone = to_everyone || due.created.contains(&update.room);
+            let to = if everyone && !private {
                 main.clone().local()
             } else {
                 main.clone().local().within(update.room.clone())
@@ -144,6 +146,10 @@ fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
         joined: r.joined,
         unread: r.unread as u64,
         last_seq: r.last_seq,
+        private: r.private,
+        listed: r.listed,
+        posting: Posting::parse(&r.posting).unwrap_or(Posting::Managers),
+        manage: !dm && (who.role.moderates() || (r.owner.is_some() && r.owner == who.person)),
     }
 }
 

@@ -10,8 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use app::events::{
-    self, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, JoinRoom, LOBBY, LeaveRoom, Left,
-    MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RoomInfo, RoomPage,
+    self, AddMember, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, JoinRoom, LOBBY, LeaveRoom,
+    Left, MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RemoveMember,
+    RoomInfo, RoomPage, RoomSettings,
 };
 use tracing::{error, info, warn};
 
@@ -53,7 +54,7 @@ pub(crate) async fn browse(ctx: Ctx, request: BrowseRooms) -> Result<RoomPage, H
     .map_err(HandlerError::store("browsing rooms"))
 }
 
-/// `create room`: a public room, with its creator in it.
+/// `create room`: a room, public or private, with its creator in it.
 pub(crate) async fn create(ctx: Ctx, request: CreateRoom) -> Result<RoomInfo, HandlerError> {
     let Ctx { socket, io, chat } = &ctx;
     let who = identity::of(socket);
@@ -62,14 +63,17 @@ pub(crate) async fn create(ctx: Ctx, request: CreateRoom) -> Result<RoomInfo, Ha
     limits::charge(socket, chat, Action::CreateRoom, 1)?;
     let created = chat
         .writer
-        .create_room(&name, person, now_ms())
+        .create_room(&name, person, now_ms(), request.private)
         .await
         .map_err(HandlerError::store("creating a room"))?;
     if !created {
         return Err(ChatError::RoomExists { room: name }.into());
     }
-    info!(room = %name, by = %who.name, "room created");
-    chat.announcements.created(&name);
+    info!(room = %name, by = %who.name, private = request.private, "room created");
+    // Everyone hears of a new public room; of a private one, only its members.
+    if !request.private {
+        chat.announcements.created(&name);
+    }
     enter(io, chat, &who, &name, Some(socket)).await;
     after_membership_change(io, chat, &who, &name).await
 }
@@ -138,6 +142,144 @@ pub(crate) async fn leave(ctx: Ctx, request: LeaveRoom) -> Result<Left, HandlerE
     }
     info!(room = %name, by = %who.name, "left a room");
     Ok(Left { room: name })
+}
+
+/// The room a members' request names: a room (not a direct conversation), not the lobby.
+fn member_room(room: String) -> Result<String, ChatError> {
+    let room = ConversationId::parse(room)?;
+    match room.conversation() {
+        Conversation::Room(name) if name != LOBBY => Ok(name.to_owned()),
+        _ => Err(ChatError::CannotLeave { room: room.into() }),
+    }
+}
+
+/// Whether `who` manages `room` (its settings and members): its owner, and the server's
+/// moderators and administrators. Answered as a room that does not exist when `who` may not
+/// see it.
+async fn managed(
+    socket: &SocketRef,
+    chat: &Chat,
+    who: &Identity,
+    room: &str,
+) -> Result<(), HandlerError> {
+    accessible(socket, chat, &ConversationId::parse(room.to_owned())?).await?;
+    let rules = chat
+        .store
+        .room_rules(room)
+        .await
+        .map_err(HandlerError::store("the room's settings"))?
+        .ok_or_else(|| ChatError::UnknownRoom {
+            room: room.to_owned(),
+        })?;
+    let owner = rules.owner.is_some() && rules.owner == who.person;
+    if owner || who.role.moderates() {
+        Ok(())
+    } else {
+        Err(ChatError::NotManager {
+            room: room.to_owned(),
+        }
+        .into())
+    }
+}
+
+/// The person called `name`, as an identity to act for.
+async fn someone(chat: &Chat, name: &str) -> Result<Identity, HandlerError> {
+    let (person, name) = chat
+        .store
+        .person_named(&events::name_key(name))
+        .await
+        .map_err(HandlerError::store("the people query"))?
+        .ok_or_else(|| ChatError::UnknownPerson {
+            name: name.to_owned(),
+        })?;
+    Ok(Identity {
+        name,
+        person: Some(person),
+        ..Identity::guest()
+    })
+}
+
+/// `room settings`: whether a room is listed, and who may post in it.
+pub(crate) async fn settings(ctx: Ctx, request: RoomSettings) -> Result<RoomInfo, HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    let who = identity::of(socket);
+    person(&who)?;
+    let room = ConversationId::parse(request.room)?;
+    let Conversation::Room(name) = room.conversation() else {
+        return Err(ChatError::UnknownRoom { room: room.into() }.into());
+    };
+    managed(socket, chat, &who, name).await?;
+    chat.store
+        .set_room_rules(name, request.listed, request.posting)
+        .await
+        .map_err(HandlerError::store("changing a room's settings"))?;
+    chat.rules.forget(name);
+    info!(room = %name, by = %who.name, listed = ?request.listed, posting = ?request.posting, "room settings changed");
+    after_membership_change(io, chat, &who, name).await
+}
+
+/// `add member`: a member puts someone else in the room.
+pub(crate) async fn add_member(ctx: Ctx, request: AddMember) -> Result<(), HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    let who = identity::of(socket);
+    person(&who)?;
+    limits::charge(socket, chat, Action::JoinOrLeave, 1)?;
+    let name = member_room(request.room)?;
+    accessible(socket, chat, &ConversationId::parse(name.clone())?).await?;
+    let them = someone(chat, &request.name).await?;
+    let Some(person) = them.person.as_deref() else {
+        return Err(ChatError::UnknownPerson { name: request.name }.into());
+    };
+    let added = chat
+        .writer
+        .add_member(&name, person, now_ms())
+        .await
+        .map_err(HandlerError::store("adding a member"))?;
+    if added {
+        enter(io, chat, &them, &name, None).await;
+        if chat.notices.join(&name, person, Instant::now()) {
+            notice(io, chat, &them, &name, Notice::Joined).await;
+        }
+        if let Err(e) = send_to_person(chat, io, &them).await {
+            warn!(error = %e, "room list query failed");
+        }
+        info!(room = %name, by = %who.name, added = %them.name, "member added");
+    }
+    Ok(())
+}
+
+/// `remove member`: the room's owner or a moderator takes someone out of it.
+pub(crate) async fn remove_member(ctx: Ctx, request: RemoveMember) -> Result<(), HandlerError> {
+    let Ctx { socket, io, chat } = &ctx;
+    let who = identity::of(socket);
+    person(&who)?;
+    let name = member_room(request.room)?;
+    managed(socket, chat, &who, &name).await?;
+    let them = someone(chat, &request.name).await?;
+    let Some(person) = them.person.as_deref() else {
+        return Err(ChatError::UnknownPerson { name: request.name }.into());
+    };
+    let member = chat
+        .store
+        .is_member(&name, person)
+        .await
+        .map_err(HandlerError::store("the membership query"))?;
+    if !member {
+        return Ok(());
+    }
+    // Told to the room while they are still in it, as when they leave.
+    notice(io, chat, &them, &name, Notice::Left).await;
+    chat.writer
+        .leave(&name, person)
+        .await
+        .map_err(HandlerError::store("removing a member"))?;
+    part_here(io, chat, person, &name);
+    peers::tell_membership(chat, peers::Membership::Left, person, &name).await;
+    if let Err(e) = send_to_person(chat, io, &them).await {
+        warn!(error = %e, "room list query failed");
+    }
+    info!(room = %name, by = %who.name, removed = %them.name, "member removed");
+    Ok(())
 }
 
 /// `open dm`: the direct conversation with the person of that name. The other person is not

@@ -387,12 +387,29 @@ impl Writer {
         name: &str,
         person: &str,
         now: i64,
+        private: bool,
     ) -> Result<bool, StoreError> {
         let (name, person) = (name.to_owned(), person.to_owned());
         made(
-            self.change(Change::CreateRoom { name, person, now })
-                .await?,
+            self.change(Change::CreateRoom {
+                name,
+                person,
+                now,
+                private,
+            })
+            .await?,
         )
+    }
+
+    /// Puts `person` in `room`, private or not: whether they were not in it already.
+    pub(crate) async fn add_member(
+        &self,
+        room: &str,
+        person: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (room, person) = (room.to_owned(), person.to_owned());
+        made(self.change(Change::Join { room, person, now }).await?)
     }
 
     pub(crate) async fn join_public(

@@ -6,6 +6,7 @@ pub(crate) mod gates;
 pub(crate) mod limits;
 pub(crate) mod peers;
 pub(crate) mod presence;
+pub(crate) mod rules;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -69,6 +70,8 @@ pub(crate) struct Chat {
     pub(crate) webhooks: Arc<Webhooks>,
     /// Passwords, sign-in limits, and the sign-up and guest policies.
     pub(crate) accounts: Arc<crate::accounts::Accounts>,
+    /// Which rooms are private, and who may post in each.
+    pub(crate) rules: Arc<rules::RoomRules>,
 }
 
 /// What guards the chat against floods, from the configuration.
@@ -133,6 +136,7 @@ impl Chat {
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             webhooks: Arc::new(guards.webhooks),
             accounts: Arc::new(guards.accounts),
+            rules: Arc::default(),
         })
     }
 }

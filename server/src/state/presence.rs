@@ -292,6 +292,7 @@ mod tests {
             person: Some(format!("id-{name}")),
             source: None,
             session: None,
+            role: app::events::Role::Member,
         }
     }
 
@@ -301,6 +302,7 @@ mod tests {
             person: None,
             source: None,
             session: None,
+            role: app::events::Role::Member,
         }
     }
 

@@ -13,7 +13,7 @@ pub(crate) mod write;
 use std::fs::{File, TryLockError};
 use std::sync::{Arc, Mutex};
 
-use app::events::{ChatMessage, MessageMeta};
+use app::events::{ChatMessage, MessageMeta, Posting};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -171,6 +171,10 @@ macro_rules! from_rows {
                     last_seq: row.try_get("last_seq")?,
                     unread: row.try_get("unread")?,
                     peer: row.try_get("peer")?,
+                    private: row.try_get("is_private")?,
+                    listed: row.try_get("listed")?,
+                    posting: row.try_get("posting")?,
+                    owner: row.try_get("created_by")?,
                 })
             }
         }
@@ -267,10 +271,25 @@ pub(crate) struct RoomRow {
     pub(crate) unread: i64,
     /// For a direct conversation: the other person's name (none when talking to oneself).
     pub(crate) peer: Option<String>,
+    pub(crate) private: bool,
+    pub(crate) listed: bool,
+    pub(crate) posting: String,
+    /// Who made it; `None` for the lobby and direct conversations' purposes.
+    pub(crate) owner: Option<String>,
 }
 
 /// The columns of [`StoredMessage`], for every query that reads one.
 pub(crate) const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind";
+
+/// A room's settings, as access and posting need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RoomRules {
+    pub(crate) private: bool,
+    pub(crate) listed: bool,
+    pub(crate) posting: Posting,
+    /// Who made it; `None` for the lobby.
+    pub(crate) owner: Option<String>,
+}
 
 /// What to store.
 pub(crate) struct NewMessage<'a> {
@@ -847,7 +866,8 @@ impl Store {
                     CASE WHEN r.kind = 'dm' THEN
                         (SELECT p.name FROM members o JOIN people p ON p.person = o.person
                          WHERE o.room = r.name AND o.person != me.person)
-                    END AS peer
+                    END AS peer,
+                    r.is_private, r.listed, r.posting, r.created_by
              FROM rooms r LEFT JOIN members me ON me.room = r.name AND me.person = $1
              WHERE r.name IN (SELECT room FROM members WHERE person = $1 UNION SELECT $3)
                -- A direct conversation someone opened with them, before its first message.
@@ -863,7 +883,7 @@ impl Store {
             .await?))
     }
 
-    /// Up to `limit` public rooms `person` does not belong to (for a guest: every public room
+    /// Up to `limit` listed public rooms `person` does not belong to (for a guest: every one
     /// but the lobby), by name, named after `after`, whose name contains `matching`.
     pub(crate) async fn browse(
         &self,
@@ -880,9 +900,11 @@ impl Store {
                     COALESCE((SELECT MAX(seq) FROM messages x WHERE x.room = r.name), 0)
                         AS last_seq,
                     CAST(0 AS BIGINT) AS unread,
-                    CAST(NULL AS TEXT) AS peer
+                    CAST(NULL AS TEXT) AS peer,
+                    r.is_private, r.listed, r.posting, r.created_by
              FROM rooms r
              WHERE r.kind = 'room' AND r.name > $2 AND r.name != $5
+               AND NOT r.is_private AND r.listed
                AND ($3 = '' OR replace(r.name, $3, '') != r.name)
                AND NOT EXISTS (SELECT 1 FROM members me WHERE me.room = r.name AND me.person = $1)
              ORDER BY r.name
@@ -897,16 +919,50 @@ impl Store {
             .await?))
     }
 
-    /// How many people belong to `room`.
-    pub(crate) async fn member_count(&self, room: &str) -> Result<usize, StoreError> {
-        let sql = "SELECT COALESCE(MAX(members), 0) FROM rooms WHERE name = $1";
-        let (n,): (i64,) = on_pool!(self, p => sqlx::query_as(sql).bind(room).fetch_one(p).await?);
-        Ok(n as usize)
+    /// How many people belong to `room`, and whether it is private.
+    pub(crate) async fn member_count(&self, room: &str) -> Result<(usize, bool), StoreError> {
+        let sql = "SELECT members, is_private FROM rooms WHERE name = $1";
+        let row: Option<(i64, bool)> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(room).fetch_optional(p).await?);
+        Ok(row.map_or((0, false), |(n, private)| (n as usize, private)))
     }
 
-    /// The names of every public room.
+    /// The settings of the room `name`, if it is a room (not a direct conversation).
+    pub(crate) async fn room_rules(&self, name: &str) -> Result<Option<RoomRules>, StoreError> {
+        let sql = "SELECT is_private, listed, posting, created_by FROM rooms
+                   WHERE name = $1 AND kind = 'room'";
+        let row: Option<(bool, bool, String, Option<String>)> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(name).fetch_optional(p).await?);
+        Ok(row.map(|(private, listed, posting, owner)| RoomRules {
+            private,
+            listed,
+            posting: Posting::parse(&posting).unwrap_or(Posting::Managers),
+            owner,
+        }))
+    }
+
+    /// Changes the settings of the room `name` (those given).
+    pub(crate) async fn set_room_rules(
+        &self,
+        name: &str,
+        listed: Option<bool>,
+        posting: Option<Posting>,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE rooms SET listed = COALESCE($1, listed), posting = COALESCE($2, posting)
+                   WHERE name = $3 AND kind = 'room'";
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(listed)
+            .bind(posting.map(Posting::as_str))
+            .bind(name)
+            .execute(p)
+            .await?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The names of every public room (not the private ones).
     pub(crate) async fn public_rooms(&self) -> Result<Vec<String>, StoreError> {
-        let sql = "SELECT name FROM rooms WHERE kind = 'room' ORDER BY name";
+        let sql = "SELECT name FROM rooms WHERE kind = 'room' AND NOT is_private ORDER BY name";
         let rows: Vec<(String,)> = on_pool!(self, p => sqlx::query_as(sql).fetch_all(p).await?);
         Ok(rows.into_iter().map(|(r,)| r).collect())
     }
@@ -1197,7 +1253,13 @@ mod tests {
             now: i64,
         ) -> Result<bool, StoreError> {
             let (name, person) = (room.to_owned(), person.to_owned());
-            self.made(Change::CreateRoom { name, person, now }).await
+            self.made(Change::CreateRoom {
+                name,
+                person,
+                now,
+                private: false,
+            })
+            .await
         }
 
         async fn join(&self, room: &str, person: &str, now: i64) -> Result<bool, StoreError> {
@@ -1236,9 +1298,9 @@ mod tests {
             assert!(!store.join("rust", "p2", 5).await.unwrap());
             let counts = |store: Store| async move {
                 (
-                    store.member_count("lobby").await.unwrap(),
-                    store.member_count("rust").await.unwrap(),
-                    store.member_count("nowhere").await.unwrap(),
+                    store.member_count("lobby").await.unwrap().0,
+                    store.member_count("rust").await.unwrap().0,
+                    store.member_count("nowhere").await.unwrap().0,
                 )
             };
             assert_eq!(counts(store.clone()).await, (2, 2, 0));
@@ -1293,11 +1355,11 @@ mod tests {
         pool.close().await;
 
         let store = Store::open(&url).await.unwrap();
-        assert_eq!(store.member_count("lobby").await.unwrap(), 2);
-        assert_eq!(store.member_count("rust").await.unwrap(), 1);
+        assert_eq!(store.member_count("lobby").await.unwrap().0, 2);
+        assert_eq!(store.member_count("rust").await.unwrap().0, 1);
         // And from then on the triggers keep them.
         assert!(store.join("rust", "p2", 2).await.unwrap());
-        assert_eq!(store.member_count("rust").await.unwrap(), 2);
+        assert_eq!(store.member_count("rust").await.unwrap().0, 2);
     }
 
     #[tokio::test]

@@ -23,6 +23,7 @@ mod layout;
 mod limits;
 mod origin;
 mod presence;
+mod private_rooms;
 mod rabbitmq;
 mod rooms;
 // The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.

@@ -12,21 +12,21 @@ use serde_json::{Value, json};
 use crate::support::{self, SioClient, TestServer};
 
 /// The `data` of an ack, or a failure naming the error.
-fn data(ack: &Value) -> Value {
+pub(crate) fn data(ack: &Value) -> Value {
     assert!(ack[0]["error"].is_null(), "unexpected error: {ack}");
     ack[0]["data"].clone()
 }
 
-fn code(ack: &Value) -> &str {
+pub(crate) fn code(ack: &Value) -> &str {
     ack[0]["error"]["code"].as_str().unwrap_or("(no error)")
 }
 
-async fn request(client: &mut SioClient, event: &str, args: Vec<Value>) -> Value {
+pub(crate) async fn request(client: &mut SioClient, event: &str, args: Vec<Value>) -> Value {
     client.ask(event, args).await
 }
 
 /// The next `chat message` (other events, such as `synced`, are skipped).
-async fn next_message(client: &mut SioClient) -> Value {
+pub(crate) async fn next_message(client: &mut SioClient) -> Value {
     loop {
         let (name, args) = client.next_event().await;
         if name == ChatMessage::NAME {
@@ -36,7 +36,7 @@ async fn next_message(client: &mut SioClient) -> Value {
 }
 
 /// Posts `text` to `room` and returns the ack's data.
-async fn post(client: &mut SioClient, room: &str, text: &str) -> Value {
+pub(crate) async fn post(client: &mut SioClient, room: &str, text: &str) -> Value {
     data(
         &request(
             client,
@@ -47,10 +47,10 @@ async fn post(client: &mut SioClient, room: &str, text: &str) -> Value {
     )
 }
 
-type Rooms = std::collections::BTreeMap<String, Value>;
+pub(crate) type Rooms = std::collections::BTreeMap<String, Value>;
 
 /// The next `rooms` list, as room id to entry.
-async fn rooms(client: &mut SioClient) -> Rooms {
+pub(crate) async fn rooms(client: &mut SioClient) -> Rooms {
     let list = client.next_ambient(RoomList::NAME).await;
     list["rooms"]
         .as_array()
@@ -61,7 +61,7 @@ async fn rooms(client: &mut SioClient) -> Rooms {
 }
 
 /// The first `rooms` list that has `room` in it.
-async fn rooms_with(client: &mut SioClient, room: &str) -> Rooms {
+pub(crate) async fn rooms_with(client: &mut SioClient, room: &str) -> Rooms {
     loop {
         let list = rooms(client).await;
         if list.contains_key(room) {
@@ -383,7 +383,7 @@ async fn a_direct_conversation_tells_its_two_people_which_of_them_is_online() {
 }
 
 /// The room names of a `browse rooms` page, and whether more follow.
-async fn browse(client: &mut SioClient, request: Value) -> (Vec<String>, bool) {
+pub(crate) async fn browse(client: &mut SioClient, request: Value) -> (Vec<String>, bool) {
     let page = data(&client.ask(BrowseRooms::NAME, vec![request]).await);
     let names = page["rooms"]
         .as_array()

@@ -115,6 +115,7 @@ async fn an_export_imported_into_a_fresh_server_gives_the_same_messages() {
                 name: "general".into(),
                 person: "p-ann".into(),
                 now: 1,
+                private: false,
             },
             Change::OpenDm {
                 name: "dm:p-ann:p-bob".into(),

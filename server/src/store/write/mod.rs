@@ -33,9 +33,10 @@ pub(crate) enum Change {
         name: String,
         person: String,
         now: i64,
+        private: bool,
     },
-    /// Joining any room, public or not: the server joins only public ones ([`Change::JoinPublic`]).
-    #[cfg(test)]
+    /// Joining any room, private or not: a member adding someone (`add member`), who checked
+    /// that they may. People join by themselves with [`Change::JoinPublic`].
     Join {
         room: String,
         person: String,
@@ -73,7 +74,8 @@ pub(crate) enum Outcome {
     Claim(Claim),
     /// Of a change that says whether it changed anything (created, joined, left).
     Made(bool),
-    /// Of [`Change::JoinPublic`]: `None` when there is no such public room.
+    /// Of [`Change::JoinPublic`]: `None` when there is no such room that the person may join
+    /// (a private room they are not in is none).
     Public(Option<bool>),
     /// Of a change with nothing to say.
     Done,

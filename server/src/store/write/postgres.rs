@@ -359,14 +359,21 @@ async fn make(c: &mut PgConnection, change: &Change) -> Result<Outcome, sqlx::Er
                 .await?;
             Outcome::Done
         }
-        Change::CreateRoom { name, person, now } => {
+        Change::CreateRoom {
+            name,
+            person,
+            now,
+            private,
+        } => {
             let created = sqlx::query(
-                "INSERT INTO rooms (name, kind, created_by, created_at) VALUES ($1, 'room', $2, $3)
+                "INSERT INTO rooms (name, kind, created_by, created_at, is_private)
+                 VALUES ($1, 'room', $2, $3, $4)
                  ON CONFLICT (name) DO NOTHING",
             )
             .bind(name)
             .bind(person)
             .bind(now)
+            .bind(private)
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -376,14 +383,18 @@ async fn make(c: &mut PgConnection, change: &Change) -> Result<Outcome, sqlx::Er
             }
             Outcome::Made(created)
         }
-        #[cfg(test)]
         Change::Join { room, person, now } => Outcome::Made(join(c, room, person, *now).await?),
         Change::JoinPublic { room, person, now } => {
-            let public = sqlx::query("SELECT 1 FROM rooms WHERE name = $1 AND kind = 'room'")
-                .bind(room)
-                .fetch_optional(&mut *c)
-                .await?
-                .is_some();
+            let public = sqlx::query(
+                "SELECT 1 FROM rooms WHERE name = $1 AND kind = 'room'
+                   AND (NOT is_private
+                        OR EXISTS (SELECT 1 FROM members WHERE room = $1 AND person = $2))",
+            )
+            .bind(room)
+            .bind(person)
+            .fetch_optional(&mut *c)
+            .await?
+            .is_some();
             if public {
                 Outcome::Public(Some(join(c, room, person, *now).await?))
             } else {

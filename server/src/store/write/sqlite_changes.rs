@@ -34,10 +34,12 @@ pub(crate) fn make(c: &Connection, change: &Change) -> rusqlite::Result<Outcome>
             touch_person(c, person, *now)?;
             Outcome::Done
         }
-        Change::CreateRoom { name, person, now } => {
-            Outcome::Made(create_room(c, name, person, *now)?)
-        }
-        #[cfg(test)]
+        Change::CreateRoom {
+            name,
+            person,
+            now,
+            private,
+        } => Outcome::Made(create_room(c, name, person, *now, *private)?),
         Change::Join { room, person, now } => Outcome::Made(join(c, room, person, *now)?),
         Change::JoinPublic { room, person, now } => {
             Outcome::Public(join_public(c, room, person, *now)?)
@@ -127,14 +129,21 @@ fn touch_person(c: &Connection, person: &str, now: i64) -> rusqlite::Result<()> 
     Ok(())
 }
 
-/// Creates a public room with `person` as its first member; false when the name is taken.
-fn create_room(c: &Connection, name: &str, person: &str, now: i64) -> rusqlite::Result<bool> {
+/// Creates a room with `person` as its first member; false when the name is taken.
+fn create_room(
+    c: &Connection,
+    name: &str,
+    person: &str,
+    now: i64,
+    private: bool,
+) -> rusqlite::Result<bool> {
     let created = c
         .prepare_cached(
-            "INSERT INTO rooms (name, kind, created_by, created_at) VALUES (?1, 'room', ?2, ?3)
+            "INSERT INTO rooms (name, kind, created_by, created_at, is_private)
+             VALUES (?1, 'room', ?2, ?3, ?4)
              ON CONFLICT (name) DO NOTHING",
         )?
-        .execute((name, person, now))?
+        .execute((name, person, now, private))?
         == 1;
     if created {
         join(c, name, person, now)?;
@@ -154,8 +163,8 @@ fn join(c: &Connection, room: &str, person: &str, now: i64) -> rusqlite::Result<
         == 1)
 }
 
-/// Adds `person` to the public room `room`: whether they were not in it already, or `None`
-/// when there is no such public room.
+/// Adds `person` to the room `room`: whether they were not in it already, or `None` when there
+/// is no such room they may join (a private room takes only those a member adds).
 fn join_public(
     c: &Connection,
     room: &str,
@@ -163,8 +172,12 @@ fn join_public(
     now: i64,
 ) -> rusqlite::Result<Option<bool>> {
     let public = c
-        .prepare_cached("SELECT 1 FROM rooms WHERE name = ?1 AND kind = 'room'")?
-        .exists([room])?;
+        .prepare_cached(
+            "SELECT 1 FROM rooms WHERE name = ?1 AND kind = 'room'
+               AND (NOT is_private
+                    OR EXISTS (SELECT 1 FROM members WHERE room = ?1 AND person = ?2))",
+        )?
+        .exists([room, person])?;
     if !public {
         return Ok(None);
     }
