@@ -531,3 +531,50 @@ async fn a_message_another_node_stores_while_a_socket_joins_is_announced_to_it()
     }
     eprintln!("rounds where the read came before the message: {raced} of {ROUNDS}");
 }
+
+/// `POST /auth/{route}` with a JSON body to `server`: the reply.
+async fn auth_post(server: &TestServer, route: &str, body: Value) -> crate::support::HttpReply {
+    crate::support::http_request(
+        server.addr,
+        "POST",
+        &format!("/auth/{route}"),
+        "Content-Type: application/json\r\n",
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_account_signed_in_on_one_node_is_signed_out_from_the_other() {
+    let redis = services::redis();
+    let (one, two) = two_linked_nodes(&redis).await;
+    let account = json!({"name": "ann", "password": "correct horse"});
+    let up = auth_post(&one, "sign-up", account.clone()).await;
+    assert_eq!(up.status, 200, "{}", up.body);
+    let cookie = |reply: &crate::support::HttpReply| {
+        reply
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let laptop = cookie(&up);
+    // Signed in on node two with the session node one made.
+    let phone = auth_post(&two, "sign-in", account).await;
+    assert_eq!(phone.status, 200, "{}", phone.body);
+    let mut on_two = SioClient::connect_with_cookie(two.addr, "/", json!({}), &laptop)
+        .await
+        .expect("node two knows node one's session");
+    let mut on_one = SioClient::connect_with_cookie(one.addr, "/", json!({}), &cookie(&phone))
+        .await
+        .expect("a second session");
+    let laptop_id = on_two.session.as_ref().unwrap()["session"].clone();
+    let (ack, _) = on_one
+        .request("end session", vec![json!({"id": laptop_id})])
+        .await;
+    assert_eq!(ack[0], json!({"data": null}));
+    on_two.next_event_named("signed out").await;
+    assert!(matches!(on_two.next_packet().await, Packet::Disconnect));
+}
