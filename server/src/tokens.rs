@@ -25,6 +25,12 @@ pub(crate) fn new_id() -> Result<String, SecretError> {
     random_hex(ID_BYTES)
 }
 
+/// A new id, and a new token and its hash: what a thing found by id and opened by its
+/// token (a session, an invite, a reset code) is made of.
+pub(crate) fn issue_with_id() -> Result<(String, Issued), SecretError> {
+    Ok((new_id()?, issue()?))
+}
+
 /// A new token and its hash.
 pub(crate) fn issue() -> Result<Issued, SecretError> {
     let token = random_hex(TOKEN_BYTES)?;

@@ -38,31 +38,29 @@ impl Presented {
 /// What the request's session cookie says: `None` without one, `Some(None)` when it is there
 /// but not a session cookie's shape.
 pub(crate) fn presented(headers: &HeaderMap) -> Option<Option<Presented>> {
-    let value = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == NAME)?
-        .value()
-        .to_owned();
-    Some(Presented::parse(&value))
+    session_value(headers).map(|value| Presented::parse(&value))
+}
+
+/// The session cookie's value, as sent.
+fn session_value(headers: &HeaderMap) -> Option<String> {
+    Some(
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|h| h.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == NAME)?
+            .value()
+            .to_owned(),
+    )
 }
 
 /// The session cookie alone, as a `Cookie` header's value, for a request kept for a
 /// socket's whole life (`http/handshake.rs`): the request's other cookies are no concern of
 /// the server's, and a value longer than any session's is kept empty (refused as no session).
 pub(crate) fn session_only(headers: &HeaderMap) -> Option<String> {
-    let value = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == NAME)?
-        .value()
-        .to_owned();
+    let value = session_value(headers)?;
     let value = if value.len() <= 256 {
         value
     } else {

@@ -138,6 +138,14 @@ where
     }
 }
 
+/// A fresh id and token; the random source failing is the server's failure.
+fn issue() -> Result<(String, crate::tokens::Issued), HandlerError> {
+    crate::tokens::issue_with_id().map_err(|e| {
+        tracing::error!(error = %e, "no randomness for a token");
+        ChatError::Unavailable.into()
+    })
+}
+
 /// Every request of `/admin`, handed to its handler by name.
 struct Requests;
 

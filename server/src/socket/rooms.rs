@@ -131,15 +131,7 @@ pub(crate) async fn leave(ctx: Ctx, request: LeaveRoom) -> Result<Left, HandlerE
         OnLeave::HoldUntil(at) => hold_back_left(io, chat, &who, &name, at),
         OnLeave::Held => {}
     }
-    chat.writer
-        .leave(&name, person)
-        .await
-        .map_err(HandlerError::store("leaving a room"))?;
-    part_here(io, chat, person, &name);
-    peers::tell_membership(chat, peers::Membership::Left, person, &name).await;
-    if let Err(e) = send_to_person(chat, io, &who).await {
-        warn!(error = %e, "room list query failed");
-    }
+    take_out(io, chat, &who, &name).await?;
     info!(room = %name, by = %who.name, "left a room");
     Ok(Left { room: name })
 }
@@ -269,16 +261,31 @@ pub(crate) async fn remove_member(ctx: Ctx, request: RemoveMember) -> Result<(),
     }
     // Told to the room while they are still in it, as when they leave.
     notice(io, chat, &them, &name, Notice::Left).await;
+    take_out(io, chat, &them, &name).await?;
+    info!(room = %name, by = %who.name, removed = %them.name, "member removed");
+    Ok(())
+}
+
+/// Takes `who` out of `room`: the membership, every socket of theirs on every node, and their
+/// list.
+async fn take_out(
+    io: &SocketIo,
+    chat: &Chat,
+    who: &Identity,
+    room: &str,
+) -> Result<(), HandlerError> {
+    let Some(person) = who.person.as_deref() else {
+        return Ok(());
+    };
     chat.writer
-        .leave(&name, person)
+        .leave(room, person)
         .await
-        .map_err(HandlerError::store("removing a member"))?;
-    part_here(io, chat, person, &name);
-    peers::tell_membership(chat, peers::Membership::Left, person, &name).await;
-    if let Err(e) = send_to_person(chat, io, &them).await {
+        .map_err(HandlerError::store("leaving a room"))?;
+    part_here(io, chat, person, room);
+    peers::tell_membership(chat, peers::Membership::Left, person, room).await;
+    if let Err(e) = send_to_person(chat, io, who).await {
         warn!(error = %e, "room list query failed");
     }
-    info!(room = %name, by = %who.name, removed = %them.name, "member removed");
     Ok(())
 }
 

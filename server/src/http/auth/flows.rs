@@ -50,6 +50,22 @@ fn hashing_failed(e: PasswordError) -> AuthError {
     }
 }
 
+/// The hash of a new password.
+async fn hashed(chat: &Chat, password: String) -> Result<String, AuthError> {
+    chat.accounts
+        .hasher
+        .hash(password)
+        .await
+        .map_err(hashing_failed)
+}
+
+/// Over a limit: wait `wait`.
+fn too_many(wait: std::time::Duration) -> AuthError {
+    AuthError::TooManyAttempts {
+        retry_after_ms: wait.as_millis().try_into().unwrap_or(u64::MAX),
+    }
+}
+
 /// `<id>.<secret>`, as invites and reset codes are written.
 fn split_code(code: &str) -> Option<(&str, &str)> {
     let (id, secret) = code.trim().split_once('.')?;
@@ -65,12 +81,8 @@ async fn new_session(
     role: Role,
     who: &Requester,
 ) -> Result<Issued, AuthError> {
-    let id = tokens::new_id().map_err(|e| {
-        error!(error = %e, "no randomness for a session id");
-        AuthError::Unavailable
-    })?;
-    let secret = tokens::issue().map_err(|e| {
-        error!(error = %e, "no randomness for a session secret");
+    let (id, secret) = tokens::issue_with_id().map_err(|e| {
+        error!(error = %e, "no randomness for a session");
         AuthError::Unavailable
     })?;
     chat.store
@@ -120,16 +132,9 @@ pub(crate) async fn sign_up(
     };
     chat.limits
         .new_name(who.source, std::time::Instant::now())
-        .map_err(|wait| AuthError::TooManyAttempts {
-            retry_after_ms: wait.as_millis().try_into().unwrap_or(u64::MAX),
-        })?;
+        .map_err(too_many)?;
     // Before the name is claimed: a busy hasher must not leave a name held without a password.
-    let hash = chat
-        .accounts
-        .hasher
-        .hash(request.password)
-        .await
-        .map_err(hashing_failed)?;
+    let hash = hashed(chat, request.password).await?;
     if let Some(id) = &invite
         && !chat
             .store
@@ -178,9 +183,7 @@ pub(crate) async fn sign_in(
 ) -> Result<Issued, AuthError> {
     chat.accounts
         .attempt(&request.name, who.source.map(|s| s.to_string()))
-        .map_err(|wait| AuthError::TooManyAttempts {
-            retry_after_ms: wait.as_millis().try_into().unwrap_or(u64::MAX),
-        })?;
+        .map_err(too_many)?;
     let account = chat
         .store
         .account_named(&name_key(&request.name))
@@ -230,12 +233,7 @@ pub(crate) async fn set_password(
             if account.password_hash.is_some() {
                 return Err(AuthError::PasswordSet);
             }
-            let hash = chat
-                .accounts
-                .hasher
-                .hash(request.password)
-                .await
-                .map_err(hashing_failed)?;
+            let hash = hashed(chat, request.password).await?;
             let role = chat
                 .store
                 .set_password(&account.person, &hash, true)
@@ -255,9 +253,7 @@ pub(crate) async fn set_password(
                 .ok_or(AuthError::SignInRequired)?;
             chat.accounts
                 .attempt(&account.name, who.source.map(|s| s.to_string()))
-                .map_err(|wait| AuthError::TooManyAttempts {
-                    retry_after_ms: wait.as_millis().try_into().unwrap_or(u64::MAX),
-                })?;
+                .map_err(too_many)?;
             let right = chat
                 .accounts
                 .hasher
@@ -267,12 +263,7 @@ pub(crate) async fn set_password(
             if !right {
                 return Err(AuthError::WrongCredentials);
             }
-            let hash = chat
-                .accounts
-                .hasher
-                .hash(request.password)
-                .await
-                .map_err(hashing_failed)?;
+            let hash = hashed(chat, request.password).await?;
             chat.store
                 .set_password(&me.person, &hash, false)
                 .await
@@ -322,12 +313,7 @@ pub(crate) async fn reset(
     if account.banned {
         return Err(AuthError::Banned);
     }
-    let hash = chat
-        .accounts
-        .hasher
-        .hash(request.password)
-        .await
-        .map_err(hashing_failed)?;
+    let hash = hashed(chat, request.password).await?;
     if !chat
         .store
         .use_reset(id, now)

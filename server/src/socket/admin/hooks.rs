@@ -8,7 +8,7 @@ use app::events::{
     OutgoingWebhook, OutgoingWebhookCreated, RemoveOutgoingWebhook, RevokeBot, RevokeWebhook,
     Webhook, WebhookCreated,
 };
-use tracing::{error, info};
+use tracing::info;
 
 use crate::jobs::hooks::validate_url;
 use crate::logging::Escaped;
@@ -16,7 +16,7 @@ use crate::socket::admin::public_room;
 use crate::socket::request::{Ctx, HandlerError};
 use crate::store::hooks::{self as stored, BotToken, IncomingHook, OutgoingHookStatus};
 use crate::store::now_ms;
-use crate::tokens::{self, Issued};
+use crate::tokens;
 
 fn webhook(h: IncomingHook) -> Webhook {
     Webhook {
@@ -49,15 +49,6 @@ fn outgoing(h: stored::OutgoingHook, dead_letters: i64) -> OutgoingWebhook {
     }
 }
 
-/// A fresh id and token; the random source failing is the server's failure.
-fn issue() -> Result<(String, Issued), HandlerError> {
-    let made = tokens::new_id().and_then(|id| Ok((id, tokens::issue()?)));
-    made.map_err(|e| {
-        error!(error = %e, "no randomness for a token");
-        ChatError::Unavailable.into()
-    })
-}
-
 pub(super) async fn create_webhook(
     ctx: Ctx,
     request: CreateWebhook,
@@ -65,7 +56,7 @@ pub(super) async fn create_webhook(
     let chat = &ctx.chat;
     let name = events::validate_bot_name(&request.name)?.to_owned();
     let room = public_room(chat, request.room).await?;
-    let (id, issued) = issue()?;
+    let (id, issued) = super::issue()?;
     let hook = IncomingHook {
         id,
         room: room.into(),
@@ -124,7 +115,7 @@ pub(super) async fn list_webhooks(
 
 pub(super) async fn create_bot(ctx: Ctx, request: CreateBot) -> Result<BotCreated, HandlerError> {
     let name = events::validate_bot_name(&request.name)?.to_owned();
-    let (id, issued) = issue()?;
+    let (id, issued) = super::issue()?;
     let made = BotToken {
         id,
         name,
@@ -174,7 +165,7 @@ pub(super) async fn create_outgoing(
     let url = validate_url(&request.url, chat.webhooks.allow_private)
         .map_err(|detail| ChatError::InvalidWebhookUrl { detail })?;
     let room = public_room(chat, request.room).await?;
-    let (id, secret) = issue()?;
+    let (id, secret) = super::issue()?;
     let hook = chat
         .store
         .create_outgoing_hook(&id, room.as_str(), url.as_str(), &secret.token, now_ms())

@@ -1,13 +1,12 @@
 //! `/admin`'s invites: join links that let people sign up, on an invite-only server too.
 
 use app::events::{ChatError, CreateInvite, Invite, InviteCreated, ListInvites, RevokeInvite};
-use tracing::{error, info};
+use tracing::info;
 
 use super::AdminRole;
 use crate::socket::request::{Ctx, HandlerError};
 use crate::store::accounts::InviteRow;
 use crate::store::now_ms;
-use crate::tokens;
 
 fn shown(row: InviteRow) -> Invite {
     Invite {
@@ -22,13 +21,7 @@ fn shown(row: InviteRow) -> Invite {
 }
 
 pub(super) async fn create(ctx: Ctx, request: CreateInvite) -> Result<InviteCreated, HandlerError> {
-    let (id, secret) = match (tokens::new_id(), tokens::issue()) {
-        (Ok(id), Ok(secret)) => (id, secret),
-        (Err(e), _) | (_, Err(e)) => {
-            error!(error = %e, "no randomness for an invite");
-            return Err(ChatError::Unavailable.into());
-        }
-    };
+    let (id, secret) = super::issue()?;
     let now = now_ms();
     let by = AdminRole::of(&ctx.socket).person;
     let row = InviteRow {

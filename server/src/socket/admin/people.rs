@@ -3,13 +3,12 @@
 use app::events::{
     self, ChatError, ListPeople, MakeResetLink, PersonInfo, RESET_TTL_MS, ResetLink, SetRole,
 };
-use tracing::{error, info};
+use tracing::info;
 
 use crate::logging::Escaped;
 use crate::socket::request::{Ctx, HandlerError};
 use crate::store::accounts::RoleChange;
 use crate::store::now_ms;
-use crate::tokens;
 
 /// People by name, a page at a time.
 pub(super) async fn list(ctx: Ctx, request: ListPeople) -> Result<Vec<PersonInfo>, HandlerError> {
@@ -57,13 +56,7 @@ pub(super) async fn reset_link(
     if account.password_hash.is_none() {
         return Err(ChatError::NoAccount { name: request.name }.into());
     }
-    let (id, secret) = match (tokens::new_id(), tokens::issue()) {
-        (Ok(id), Ok(secret)) => (id, secret),
-        (Err(e), _) | (_, Err(e)) => {
-            error!(error = %e, "no randomness for a reset code");
-            return Err(ChatError::Unavailable.into());
-        }
-    };
+    let (id, secret) = super::issue()?;
     let expires_at = now_ms() + RESET_TTL_MS;
     store
         .create_reset(&id, &secret.hash, &account.person, expires_at)
