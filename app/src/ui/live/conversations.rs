@@ -187,7 +187,13 @@ impl Live {
         spawn_local(async move {
             let result = this
                 .socket
-                .emit_with_ack(&CreateRoom { name: name.clone() }, ACK_TIMEOUT)
+                .emit_with_ack(
+                    &CreateRoom {
+                        name: name.clone(),
+                        private: false,
+                    },
+                    ACK_TIMEOUT,
+                )
                 .await;
             this.entered(
                 result.map(|r| r.into_result()),
