@@ -69,6 +69,13 @@ impl Profiles {
     }
 
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    /// Forgets which names were asked for: everything is asked for again (after a reconnect,
+    /// when what was asked before may have been lost, or changed meanwhile).
+    pub(crate) fn forget_asked(&mut self) {
+        self.asked.clear();
+    }
+
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     /// Of `names`, those not asked for yet, now marked asked.
     pub(crate) fn take_unasked<'a>(
         &mut self,

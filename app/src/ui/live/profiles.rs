@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use super::ACK_TIMEOUT;
 use super::browser::Live;
 use crate::events::{ListProfiles, MAX_PROFILES_ASKED, ProfileChanged, SetProfile};
+use crate::ui::profiles::Profiles;
 use crate::ui::state::ChatState;
 use crate::ui::timeline::Timeline;
 
@@ -22,18 +23,31 @@ impl Live {
         let this = self.clone();
         Effect::new(move |_| {
             let room = state.active.get();
-            let Some(timeline) = state.timelines.with(|all| all.get(&room).cloned()) else {
-                return;
-            };
-            let authors = timeline.with(Timeline::authors);
-            let wanted = state
-                .profiles
-                .try_update_untracked(|all| all.take_unasked(authors.iter().map(String::as_str)))
-                .unwrap_or_default();
-            for names in wanted.chunks(MAX_PROFILES_ASKED) {
-                this.ask_profiles(names.to_vec());
+            if let Some(timeline) = state.timelines.with(|all| all.get(&room).cloned()) {
+                this.ask_authors(timeline.with(Timeline::authors));
             }
         });
+        // Asked before the socket was up, or changed while it was down: asked again.
+        let this = self.clone();
+        self.socket.on_connect(move || {
+            state.profiles.update_untracked(Profiles::forget_asked);
+            let room = state.active.get_untracked();
+            if let Some(timeline) = state.timeline(&room) {
+                this.ask_authors(timeline.with_untracked(Timeline::authors));
+            }
+        });
+    }
+
+    /// Asks for the profiles of those of `authors` not asked for yet.
+    fn ask_authors(&self, authors: Vec<String>) {
+        let wanted = self
+            .state
+            .profiles
+            .try_update_untracked(|all| all.take_unasked(authors.iter().map(String::as_str)))
+            .unwrap_or_default();
+        for names in wanted.chunks(MAX_PROFILES_ASKED) {
+            self.ask_profiles(names.to_vec());
+        }
     }
 
     fn ask_profiles(&self, names: Vec<String>) {
