@@ -1651,6 +1651,8 @@ impl Request for RevokeInvite {
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 /// Longest status accepted, in characters.
 pub const MAX_STATUS_CHARS: usize = 100;
+/// The largest picture `POST /avatar` takes, in bytes.
+pub const MAX_AVATAR_BYTES: usize = 256 * 1024;
 /// The most names one [`ListProfiles`] asks for.
 pub const MAX_PROFILES_ASKED: usize = 200;
 
@@ -1667,6 +1669,10 @@ pub struct Profile {
     /// A short status ("on holiday until Monday").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Their uploaded picture's version, when they have one: it is at
+    /// `/avatars/<name>?v=<avatar>`. Without one, clients draw initials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<i64>,
     /// In a [`ProfileChanged`] after a rename: the name they had, which their messages held
     /// until now and hold `name` from now on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -3015,6 +3021,7 @@ mod tests {
             name: "ann".into(),
             display_name: Some("Ann Smith".into()),
             status: None,
+            avatar: None,
             renamed_from: Some("annie".into()),
         });
         assert_eq!(

@@ -38,3 +38,32 @@ test('a rename carries the old messages to the new name, for everyone', async ({
   await bob.reload();
   await expect(messageWithText(bob, 'written as ann').locator('.author')).toHaveText('annie');
 });
+
+// A 1×1 PNG.
+const PIXEL = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+test('an uploaded picture replaces the initials for everyone, and can be removed', async ({ browser, server }) => {
+  const ann = await openChat(browser, server, 'ann');
+  const bob = await openChat(browser, server, 'bob');
+  await send(ann, 'with a picture');
+  const seen = messageWithText(bob, 'with a picture');
+  await expect(seen.locator('span.avatar')).toHaveText('A');
+
+  await ann.getByTestId('profile').locator('summary').click();
+  await ann.getByTestId('profile-picture').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: PIXEL });
+  await expect(seen.locator('img.avatar')).toHaveAttribute('src', /^\/avatars\/ann\?v=\d+$/);
+  const src = await seen.locator('img.avatar').getAttribute('src');
+  const served = await bob.request.get(`${server.url}${src}`);
+  expect(served.status()).toBe(200);
+  expect(served.headers()['content-type']).toBe('image/png');
+
+  // Not an image: refused, with the server's reason, and nothing changes.
+  await ann.getByTestId('profile-picture').setInputFiles({ name: 'x.svg', mimeType: 'image/svg+xml', buffer: Buffer.from('<svg/>') });
+  await expect(ann.getByTestId('profile').getByRole('alert')).toHaveText('send a PNG, JPEG, GIF or WebP picture');
+
+  await ann.getByTestId('profile-picture-remove').click();
+  await expect(seen.locator('span.avatar')).toHaveText('A');
+});

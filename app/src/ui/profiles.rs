@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
@@ -106,6 +107,11 @@ pub(crate) fn initials(name: &str, display_name: Option<&str>) -> String {
     }
 }
 
+/// Where `name`'s uploaded picture of version `v` is.
+pub(crate) fn avatar_url(name: &str, v: i64) -> String {
+    format!("/avatars/{name}?v={v}")
+}
+
 /// The CSS class of `name`'s picture colour: the same for the same name, on every page.
 pub(crate) fn hue_class(name: &str) -> String {
     // FNV-1a: small, and stable across builds and platforms.
@@ -143,8 +149,16 @@ pub(crate) fn Author(author: String, id: i64, profiles: RwSignal<Profiles>) -> i
         name.with(|n| initials(n, display_name.as_deref()))
     };
     let class = move || format!("avatar {}", name.with(|n| hue_class(n)));
+    let uploaded = move || {
+        profile
+            .with(|p| p.as_ref().and_then(|p| p.avatar))
+            .map(|v| name.with(|n| avatar_url(n, v)))
+    };
     view! {
-        <span class=class aria-hidden="true">{picture}</span>
+        {move || match uploaded() {
+            Some(src) => Either::Left(view! { <img class="avatar" src=src alt="" aria-hidden="true"/> }),
+            None => Either::Right(view! { <span class=class aria-hidden="true">{picture}</span> }),
+        }}
         <span class="author" title=title>{display}</span>
         {move || handle().map(|h| view! { <span class="handle">{h}</span> })}
     }
@@ -175,6 +189,12 @@ pub(crate) fn ProfileForm(state: ChatState, live: LiveHandle) -> impl IntoView {
         live.run(|l| l.set_profile(display_name.get_untracked(), status.get_untracked()));
     };
     let error = state.profile_error;
+    let picture = NodeRef::<leptos::html::Input>::new();
+    let mine_avatar = move || {
+        state
+            .name
+            .with(|me| state.profiles.with(|p| p.of(me).and_then(|p| p.avatar)))
+    };
     view! {
         <Show when=move || state.name.with(|n| !n.is_empty())>
             <details class="profile" data-testid="profile">
@@ -206,6 +226,21 @@ pub(crate) fn ProfileForm(state: ChatState, live: LiveHandle) -> impl IntoView {
                             }
                         />
                     </label>
+                    <label>
+                        "Picture "
+                        <input
+                            type="file"
+                            data-testid="profile-picture"
+                            accept="image/png,image/jpeg,image/gif,image/webp"
+                            node_ref=picture
+                            on:change=move |_| live.run(|l| l.upload_avatar(picture))
+                        />
+                    </label>
+                    <Show when=move || mine_avatar().is_some()>
+                        <button type="button" data-testid="profile-picture-remove" on:click=move |_| live.run(|l| l.remove_avatar())>
+                            "Remove picture"
+                        </button>
+                    </Show>
                     <button type="submit" data-testid="profile-save">"Save"</button>
                     <p class="error" role="alert">{move || error.get()}</p>
                 </form>
@@ -223,6 +258,7 @@ mod tests {
             name: name.into(),
             display_name: display.map(Into::into),
             status: None,
+            avatar: None,
             renamed_from: from.map(Into::into),
         }
     }

@@ -26,15 +26,23 @@ impl Rename {
     }
 }
 
-type ProfileRow = (String, Option<String>, Option<String>);
+type ProfileRow = (String, Option<String>, Option<String>, Option<i64>);
 
-fn profile((name, display_name, status): ProfileRow) -> Profile {
+fn profile((name, display_name, status, avatar): ProfileRow) -> Profile {
     Profile {
         name,
         display_name,
         status,
+        avatar,
         renamed_from: None,
     }
+}
+
+/// An uploaded picture, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Avatar {
+    pub(crate) content_type: String,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Store {
@@ -47,7 +55,7 @@ impl Store {
         status: Option<&str>,
     ) -> Result<Option<Profile>, StoreError> {
         let sql = "UPDATE people SET display_name = $1, status = $2 WHERE person = $3
-                   RETURNING name, display_name, status";
+                   RETURNING name, display_name, status, avatar_at";
         let row: Option<ProfileRow> = on_pool!(self, p => sqlx::query_as(sql)
             .bind(display_name)
             .bind(status)
@@ -59,7 +67,7 @@ impl Store {
 
     /// The profile of `person`.
     pub(crate) async fn profile_of(&self, person: &str) -> Result<Option<Profile>, StoreError> {
-        let sql = "SELECT name, display_name, status FROM people WHERE person = $1";
+        let sql = "SELECT name, display_name, status, avatar_at FROM people WHERE person = $1";
         let row: Option<ProfileRow> =
             on_pool!(self, p => sqlx::query_as(sql).bind(person).fetch_optional(p).await?);
         Ok(row.map(profile))
@@ -68,7 +76,7 @@ impl Store {
     /// The profiles of the people whose name keys are `keys` (the first
     /// [`MAX_PROFILES_ASKED`]), one query a name: a page asks for the authors it shows.
     pub(crate) async fn profiles(&self, keys: &[String]) -> Result<Vec<Profile>, StoreError> {
-        let sql = "SELECT name, display_name, status FROM people WHERE name_key = $1";
+        let sql = "SELECT name, display_name, status, avatar_at FROM people WHERE name_key = $1";
         let mut found = Vec::new();
         for key in keys.iter().take(MAX_PROFILES_ASKED) {
             let row: Option<ProfileRow> =
@@ -76,6 +84,53 @@ impl Store {
             found.extend(row.map(profile));
         }
         Ok(found)
+    }
+
+    /// Keeps `person`'s picture (`None`: removes it), as of `now`: their profile.
+    pub(crate) async fn set_avatar(
+        &self,
+        person: &str,
+        avatar: Option<&Avatar>,
+        now: i64,
+    ) -> Result<Option<Profile>, StoreError> {
+        match avatar {
+            Some(avatar) => {
+                let sql = "INSERT INTO avatars (person, content_type, bytes) VALUES ($1, $2, $3)
+                           ON CONFLICT (person) DO UPDATE
+                           SET content_type = excluded.content_type, bytes = excluded.bytes";
+                on_pool!(self, p => sqlx::query(sql)
+                    .bind(person)
+                    .bind(&avatar.content_type)
+                    .bind(&avatar.bytes)
+                    .execute(p)
+                    .await?
+                    .rows_affected());
+            }
+            None => {
+                let sql = "DELETE FROM avatars WHERE person = $1";
+                on_pool!(self, p => sqlx::query(sql).bind(person).execute(p).await?.rows_affected());
+            }
+        }
+        let sql = "UPDATE people SET avatar_at = $1 WHERE person = $2
+                   RETURNING name, display_name, status, avatar_at";
+        let row: Option<ProfileRow> = on_pool!(self, p => sqlx::query_as(sql)
+            .bind(avatar.map(|_| now))
+            .bind(person)
+            .fetch_optional(p)
+            .await?);
+        Ok(row.map(profile))
+    }
+
+    /// The picture of the person whose name key is `name_key`.
+    pub(crate) async fn avatar(&self, name_key: &str) -> Result<Option<Avatar>, StoreError> {
+        let sql = "SELECT a.content_type, a.bytes FROM avatars a
+                   JOIN people p ON p.person = a.person WHERE p.name_key = $1";
+        let row: Option<(String, Vec<u8>)> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(name_key).fetch_optional(p).await?);
+        Ok(row.map(|(content_type, bytes)| Avatar {
+            content_type,
+            bytes,
+        }))
     }
 
     /// Begins carrying `person`'s rename from `from` to `to` into their messages; the caller

@@ -109,3 +109,81 @@ async fn a_rename_follows_the_person_into_their_messages_and_only_theirs() {
         (&json!("before the rename"), &json!("anna"))
     );
 }
+
+#[tokio::test]
+async fn a_picture_is_uploaded_by_its_person_served_as_an_image_and_removed() {
+    use crate::support::http_request;
+    let server = TestServer::start().await;
+    let ann = server.client(json!({"name": "ann"})).await;
+    let token = ann.session.clone().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut bob = server.client(json!({"name": "bob"})).await;
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR a tiny picture".to_vec();
+
+    let nobody = http_request(server.addr, "POST", "/avatar", "", &png).await;
+    assert_eq!(nobody.status, 401, "{}", nobody.body);
+    let svg = http_request(
+        server.addr,
+        "POST",
+        "/avatar",
+        &auth,
+        b"<svg onload=alert(1)/>",
+    )
+    .await;
+    assert_eq!(
+        (svg.status, svg.json()["error"].as_str()),
+        (415, Some("not_an_image"))
+    );
+    let huge = vec![0xFF; app::events::MAX_AVATAR_BYTES + 1];
+    assert_eq!(
+        http_request(server.addr, "POST", "/avatar", &auth, &huge)
+            .await
+            .status,
+        413
+    );
+    let foreign = format!("{auth}Origin: http://evil.example\r\n");
+    assert_eq!(
+        http_request(server.addr, "POST", "/avatar", &foreign, &png)
+            .await
+            .status,
+        403
+    );
+
+    let set = http_request(server.addr, "POST", "/avatar", &auth, &png).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let version = set.json()["avatar"].as_i64().expect("a version");
+    let told = next_profile(&mut bob).await;
+    assert_eq!(
+        (&told["name"], told["avatar"].as_i64()),
+        (&json!("ann"), Some(version))
+    );
+    let shown = http_request(
+        server.addr,
+        "GET",
+        &format!("/avatars/ANN?v={version}"),
+        "",
+        b"",
+    )
+    .await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.header("content-type"), Some("image/png"));
+    assert!(
+        shown.body.ends_with("IHDR a tiny picture"),
+        "{:?}",
+        shown.body
+    );
+    assert!(shown.header("content-security-policy").is_some());
+
+    let removed = http_request(server.addr, "DELETE", "/avatar", &auth, b"").await;
+    assert_eq!(removed.status, 200);
+    assert!(removed.json().get("avatar").is_none());
+    assert_eq!(
+        http_request(server.addr, "GET", "/avatars/ann", "", b"")
+            .await
+            .status,
+        404
+    );
+}

@@ -89,6 +89,80 @@ impl Live {
     }
 }
 
+impl Live {
+    /// Uploads the picture chosen in `input` as the person's.
+    pub(crate) fn upload_avatar(&self, input: NodeRef<leptos::html::Input>) {
+        let chosen = input
+            .get_untracked()
+            .and_then(|i| i.files())
+            .and_then(|f| f.get(0));
+        let Some(file) = chosen else {
+            return;
+        };
+        self.send_avatar("POST", Some(file));
+    }
+
+    /// Removes the person's picture.
+    pub(crate) fn remove_avatar(&self) {
+        self.send_avatar("DELETE", None);
+    }
+
+    fn send_avatar(&self, method: &'static str, file: Option<web_sys::File>) {
+        let state = self.state;
+        state.profile_error.set(None);
+        spawn_local(async move {
+            match avatar_request(method, file).await {
+                Ok(profile) => state.profiles.update(|all| all.learn(profile, 0)),
+                Err(why) => state.profile_error.set(Some(why)),
+            }
+        });
+    }
+}
+
+/// `method /avatar`, signed in by the cookie (which the browser sends by itself) or the
+/// session token: the new profile, or what to tell the person.
+async fn avatar_request(
+    method: &str,
+    file: Option<web_sys::File>,
+) -> Result<crate::events::Profile, String> {
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+    let failed = |_: JsValue| "The picture could not be sent".to_owned();
+    let window = web_sys::window().ok_or_else(|| "No window".to_owned())?;
+    let headers = web_sys::Headers::new().map_err(failed)?;
+    if let Some(token) = super::session_token() {
+        headers
+            .set("Authorization", &format!("Bearer {token}"))
+            .map_err(failed)?;
+    }
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_headers(&headers);
+    if let Some(file) = &file {
+        init.set_body(file);
+    }
+    let response = JsFuture::from(window.fetch_with_str_and_init("/avatar", &init))
+        .await
+        .map_err(|_| "The upload broke off: try again".to_owned())?;
+    let response: web_sys::Response = response.dyn_into().map_err(failed)?;
+    let body = match response.text() {
+        Ok(text) => JsFuture::from(text)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if response.ok() {
+        serde_json::from_str(&body).map_err(|_| "The server's answer was not understood".to_owned())
+    } else {
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned));
+        Err(message.unwrap_or_else(|| format!("The server refused it ({})", response.status())))
+    }
+}
+
 /// The newest message id the page holds, in any conversation.
 fn newest_id(state: &ChatState) -> i64 {
     state.timelines.with_untracked(|all| {
