@@ -885,7 +885,9 @@ impl Namespace for Admin {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AdminAuth {
     /// The admin token from the server's configuration (or the one it printed on first start).
-    #[serde(default)]
+    /// Empty (and then not sent) to be let in by an administrator's or moderator's session
+    /// cookie.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token: String,
 }
 

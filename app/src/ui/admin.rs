@@ -1,15 +1,25 @@
-//! The `/admin` page: sign in with the admin token, then live statistics, announcements to
-//! one room or all, deleting messages, kicking a person, every job (with an import form), and
-//! imported authors to claim (`authors.rs`), over the `/admin` namespace.
+//! The `/admin` page: an administrator's or moderator's session cookie lets them in, the admin
+//! token otherwise; then live statistics, announcements to one room or all, deleting
+//! messages, kicking a person, and for administrators every job (with an import form),
+//! imported authors to claim (`authors.rs`), people and their roles (`people.rs`) and join
+//! links (`invites.rs`), over the `/admin` namespace.
 
 mod authors;
+mod handle;
+mod invites;
+mod people;
 
 use leptos::either::Either;
 use leptos::prelude::*;
 
 use self::authors::ImportedAuthorsPanel;
+use self::handle::AdminHandle;
+use self::invites::InvitesPanel;
+use self::people::PeoplePanel;
 use super::jobs::{ImportForm, JobTable, Jobs, page_now_ms};
-use crate::events::{ADMIN_JOBS, ChatMessage, JobKind, LOBBY, MessageKind, Stats};
+use crate::events::{
+    ADMIN_JOBS, AdminIdentity, ChatMessage, JobKind, LOBBY, MessageKind, Role, Stats,
+};
 
 /// Where the page keeps the admin token between visits.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -35,17 +45,30 @@ pub(crate) fn AdminPage() -> impl IntoView {
     let jobs = RwSignal::new(Jobs::new(ADMIN_JOBS));
     let feedback = RwSignal::new(None::<String>);
     let hydrated = RwSignal::new(false);
+    // Who the server let in (`whoami`), and whether by the session cookie (no token sent).
+    let who = RwSignal::new(None::<AdminIdentity>);
+    let by_cookie = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
     let live = StoredValue::new_local(None::<browser::AdminLive>);
     #[cfg(not(feature = "hydrate"))]
     let live = StoredValue::new(None::<inert::AdminLive>);
+    let admin = AdminHandle(live);
 
+    // The session cookie first: a moderator needs no token. Refused, the saved token if any.
     Effect::new(move |_| {
         hydrated.set(true);
         #[cfg(feature = "hydrate")]
-        if let Some(saved) = browser::saved_token() {
-            token.set(saved);
-            live.set_value(Some(browser::AdminLive::start(token, access, stats, jobs)));
+        {
+            by_cookie.set(true);
+            let signals = browser::Signals {
+                token,
+                by_cookie,
+                access,
+                who,
+                stats,
+                jobs,
+            };
+            live.set_value(Some(browser::AdminLive::start(signals)));
         }
     });
     let sign_in = move |ev: leptos::ev::SubmitEvent| {
@@ -57,7 +80,17 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     old.close();
                 }
             });
-            live.set_value(Some(browser::AdminLive::start(token, access, stats, jobs)));
+            by_cookie.set(false);
+            who.set(None);
+            let signals = browser::Signals {
+                token,
+                by_cookie,
+                access,
+                who,
+                stats,
+                jobs,
+            };
+            live.set_value(Some(browser::AdminLive::start(signals)));
         }
     };
     let room = RwSignal::new(String::new());
@@ -111,9 +144,18 @@ pub(crate) fn AdminPage() -> impl IntoView {
         });
     });
     let connected = move || access.get() == Access::Connected;
+    let is_admin = move || who.with(|w| w.as_ref().is_some_and(|w| w.role == Role::Admin));
+    // The token form, unless the cookie is being tried or let us in.
+    let token_form = move || {
+        !(by_cookie.get() && matches!(access.get(), Access::Connecting | Access::Connected))
+    };
     let import_token = Callback::new(move |()| {
+        if by_cookie.get_untracked() {
+            return Ok(None);
+        }
         Some(token.get_untracked())
             .filter(|t| !t.is_empty())
+            .map(Some)
             .ok_or_else(|| "Sign in with the admin token first".to_owned())
     });
     let imported = Callback::new(move |job: i64| {
@@ -142,7 +184,13 @@ pub(crate) fn AdminPage() -> impl IntoView {
                 <h1 class="brand">"Palaver admin"</h1>
                 <a href="/">"Back to the chat"</a>
             </header>
-            <form class="admin-signin" on:submit=sign_in>
+            <p class="admin-whoami" data-testid="admin-whoami">
+                {move || who.get().map(|w| match w.name {
+                    Some(name) => format!("Signed in as {name} ({})", w.role.as_str()),
+                    None => "With the admin token (admin)".to_owned(),
+                })}
+            </p>
+            <form class="admin-signin" on:submit=sign_in hidden=move || !token_form()>
                 <label>
                     "Admin token "
                     <input
@@ -155,7 +203,8 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     />
                 </label>
                 <button type="submit" disabled=move || !hydrated.get()>"Sign in"</button>
-                <p class="admin-access" data-testid="admin-access" role="status">
+            </form>
+            <p class="admin-access" data-testid="admin-access" role="status">
                     {move || match access.get() {
                         Access::SignedOut => "Signed out".to_owned(),
                         Access::Connecting => "Connecting…".to_owned(),
@@ -163,7 +212,6 @@ pub(crate) fn AdminPage() -> impl IntoView {
                         Access::Refused(code) => format!("Refused: {code}"),
                     }}
                 </p>
-            </form>
             <Show when=connected>
                 <StatsPanel stats/>
                 <form class="admin-action" on:submit=announce>
@@ -196,6 +244,9 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     <button type="button" on:click=move |_| ban(true)>"Unban"</button>
                 </form>
                 <p class="admin-feedback" data-testid="admin-feedback" role="status">{move || feedback.get()}</p>
+                <Show when=is_admin>
+                <PeoplePanel admin feedback/>
+                <InvitesPanel admin feedback/>
                 <section class="admin-jobs" aria-labelledby="jobs-heading">
                     <h2 id="jobs-heading">"Jobs"</h2>
                     <JobTable jobs/>
@@ -207,6 +258,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
                     />
                 </section>
                 <ImportedAuthorsPanel authors list=list_authors claim=claim_author/>
+                </Show>
             </Show>
         </main>
     }
@@ -383,12 +435,24 @@ mod browser {
     use super::{Access, TOKEN_KEY};
     use crate::client::{Client, Socket};
     use crate::events::{
-        Admin, AdminAuth, AdminJobChanged, AdminJobs, Announce, Ban, ChatMessage, ClaimAuthor,
-        DeleteMessage, ImportedAuthors, Kick, RecentInRoom, Stats, Unban,
+        Admin, AdminAuth, AdminIdentity, AdminJobChanged, AdminJobs, Announce, Ban, ChatMessage,
+        ClaimAuthor, DeleteMessage, ImportedAuthors, Kick, RecentInRoom, Stats, Unban,
     };
     use crate::ui::jobs::Jobs;
 
-    const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+    pub(super) const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// What the connection writes to (and, for the token, reads from).
+    #[derive(Clone, Copy)]
+    pub(crate) struct Signals {
+        pub(crate) token: RwSignal<String>,
+        /// Whether to connect with the session cookie alone (no token).
+        pub(crate) by_cookie: RwSignal<bool>,
+        pub(crate) access: RwSignal<Access>,
+        pub(crate) who: RwSignal<Option<AdminIdentity>>,
+        pub(crate) stats: RwSignal<Option<Stats>>,
+        pub(crate) jobs: RwSignal<Jobs>,
+    }
 
     type Recent = RwSignal<Option<Vec<ChatMessage>>>;
 
@@ -411,17 +475,27 @@ mod browser {
     }
 
     impl AdminLive {
-        pub(crate) fn start(
-            token: RwSignal<String>,
-            access: RwSignal<Access>,
-            stats: RwSignal<Option<Stats>>,
-            jobs: RwSignal<Jobs>,
-        ) -> AdminLive {
+        pub(crate) fn start(signals: Signals) -> AdminLive {
+            let Signals {
+                token,
+                by_cookie,
+                access,
+                who,
+                stats,
+                jobs,
+            } = signals;
             access.set(Access::Connecting);
             let client = Client::connect();
-            let socket = client.socket::<Admin>(move || AdminAuth {
-                token: token.get_untracked(),
+            let socket = client.socket::<Admin>(move || {
+                if by_cookie.get_untracked() {
+                    AdminAuth::default()
+                } else {
+                    AdminAuth {
+                        token: token.get_untracked(),
+                    }
+                }
             });
+            socket.on(move |w: AdminIdentity| who.set(Some(w)));
             socket.on(move |s: Stats| stats.set(Some(s)));
             socket.on(move |AdminJobChanged { job }| {
                 jobs.update(|j| {
@@ -444,12 +518,30 @@ mod browser {
                     }
                 });
                 access.set(Access::Connected);
+                if by_cookie.get_untracked() {
+                    return;
+                }
                 if let Some(s) = storage() {
                     let _ = s.set_item(TOKEN_KEY, &token.get_untracked());
                 }
             });
             let closer = client.clone();
+            let retrier = socket.clone();
             socket.on_connect_error(move |code| {
+                if by_cookie.get_untracked() {
+                    // No session of a moderator here: the saved token if there is one, or
+                    // the form.
+                    by_cookie.set(false);
+                    if let Some(saved) = saved_token() {
+                        token.set(saved);
+                        let socket = retrier.clone();
+                        spawn_local(async move { socket.refresh_auth() });
+                    } else {
+                        access.set(Access::SignedOut);
+                        closer.close();
+                    }
+                    return;
+                }
                 // A wrong token stays wrong: stop, forget it, and say so.
                 access.set(Access::Refused(code));
                 if let Some(s) = storage() {
@@ -462,6 +554,10 @@ mod browser {
 
         pub(crate) fn close(&self) {
             self.client.close();
+        }
+
+        pub(crate) fn socket(&self) -> Socket<Admin> {
+            self.socket.clone()
         }
 
         pub(crate) fn announce(

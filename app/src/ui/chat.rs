@@ -4,6 +4,7 @@
 use leptos::either::Either;
 use leptos::prelude::*;
 
+use super::account::{AccountBar, AuthForms, UpgradeBanner};
 use super::conversation::{Conversation, Drafts};
 use super::jobs::{JobNotices, JobsPanel};
 use super::live::LiveHandle;
@@ -42,7 +43,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
         hydrated.set(true);
     });
     let hydrated: Signal<bool> = hydrated.into();
-    let name = state.name;
+    let name_draft = state.name_draft;
     let name_error = state.name_error;
 
     view! {
@@ -60,17 +61,25 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                         placeholder="Pick a name"
                         aria-invalid=move || name_error.get().is_some().to_string()
                         aria-describedby="name-error"
-                        prop:value=move || name.get()
+                        prop:value=move || name_draft.get()
                         disabled=move || !hydrated.get()
+                        on:input=move |ev| {
+                            // Editing answers the error: it stays until then.
+                            name_draft.set(event_target_value(&ev));
+                            name_error.set(None);
+                        }
                         on:change=move |ev| {
                             let value = event_target_value(&ev);
                             live.run(|l| l.rename(value.clone()));
                         }
                     />
                 </label>
+                <AccountBar account=state.account live hydrated/>
                 <p id="name-error" class="name-error" role="alert">{move || name_error.get()}</p>
                 <ProfileForm state live/>
             </header>
+            <AuthForms account=state.account hydrated/>
+            <UpgradeBanner account=state.account name=state.name hydrated/>
             <div class="layout">
                 <Sidebar state live hydrated jobs_open jobs_opener/>
                 // Drawn afresh for each conversation: its own scroll position and composer.

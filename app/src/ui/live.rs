@@ -8,7 +8,8 @@
 //! - `conversations`: opening, joining, leaving and paging back through conversations, read
 //!   markers, and browsing the rooms to join;
 //! - `sender`: the ordered sender over the outbox;
-//! - `jobs`: the person's jobs, their changes and ends, and starting exports.
+//! - `jobs`: the person's jobs, their changes and ends, and starting exports;
+//! - `account`: who the cookie signs in, its sessions, and being signed out.
 
 use std::time::Duration;
 
@@ -21,10 +22,10 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ATTEMPTS: u32 = 3;
 /// Where the nickname is kept between visits.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const NAME_KEY: &str = "palaver.name";
+pub(crate) const NAME_KEY: &str = "palaver.name";
 /// Where the session token is kept: it proves we are the person who claimed the name.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-const TOKEN_KEY: &str = "palaver.session";
+pub(crate) const TOKEN_KEY: &str = "palaver.session";
 
 /// The pause after the `attempts`-th unanswered attempt: 1 s, 2 s, 4 s… at most 15 s.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -32,6 +33,8 @@ fn retry_pause(attempts: u32) -> Duration {
     Duration::from_secs(1 << attempts.saturating_sub(1).min(4)).min(Duration::from_secs(15))
 }
 
+#[cfg(feature = "hydrate")]
+mod account;
 #[cfg(feature = "hydrate")]
 mod browser;
 #[cfg(feature = "hydrate")]
@@ -128,6 +131,8 @@ mod inert {
         pub(crate) fn set_profile(&self, _display_name: String, _status: String) {}
         pub(crate) fn upload_avatar(&self, _input: leptos::prelude::NodeRef<leptos::html::Input>) {}
         pub(crate) fn remove_avatar(&self) {}
+        pub(crate) fn list_sessions(&self, _: crate::ui::account::SessionList) {}
+        pub(crate) fn end_session(&self, _: String, _: crate::ui::account::SessionList) {}
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Leptos UI: the HTML shell, the choice of page, the chat page and the admin page.
 
+mod account;
 mod admin;
 mod chat;
 mod conversation;

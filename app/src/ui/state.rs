@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
+use super::account::AccountState;
 use super::jobs::Jobs;
 use super::profiles::Profiles;
 use super::rooms::{Browse, Rooms};
@@ -25,9 +26,15 @@ pub(crate) struct ChatState {
     /// The "More rooms" list's filter and next page.
     pub(crate) browse: RwSignal<Browse>,
     pub(crate) status: RwSignal<Status>,
-    /// Who we are (the server's `session`), or the name we are claiming.
+    /// Who we are (the server's `session` or `account`), or the name we are claiming; empty
+    /// for a guest.
     pub(crate) name: RwSignal<String>,
+    /// What the name field holds: a refused name stays there, with its error, until the
+    /// person edits it or a name is taken.
+    pub(crate) name_draft: RwSignal<String>,
     pub(crate) name_error: RwSignal<Option<String>>,
+    /// Signing in, up and out.
+    pub(crate) account: AccountState,
     /// Who is online, per room.
     pub(crate) presence: RwSignal<HashMap<String, Presence>>,
     /// Who is typing where: (conversation, name).
@@ -61,7 +68,9 @@ impl ChatState {
             browse: RwSignal::new(Browse::default()),
             status: RwSignal::new(Status::default()),
             name: RwSignal::new(String::new()),
+            name_draft: RwSignal::new(String::new()),
             name_error: RwSignal::new(None),
+            account: AccountState::new(),
             presence: RwSignal::new(HashMap::new()),
             typists: RwSignal::new(Vec::new()),
             alert: RwSignal::new(None),

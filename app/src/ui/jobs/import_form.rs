@@ -1,5 +1,5 @@
 //! The import form: an archive (.zip), its format, and Import. The person's panel sends it with
-//! their session token; `/admin` with the admin token.
+//! their name's token or their account's cookie; `/admin` with the admin token or the cookie.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -8,9 +8,9 @@ use super::upload::ImportFormat;
 
 #[component]
 pub(crate) fn ImportForm(
-    /// The bearer token to upload with, read when the form is sent; `None` says why there is
-    /// none.
-    token: Callback<(), Result<String, String>>,
+    /// The bearer token to upload with, read when the form is sent: `None` to rely on the
+    /// session cookie; `Err` says why the upload cannot be made.
+    token: Callback<(), Result<Option<String>, String>>,
     /// Told the new import job's id.
     on_started: Callback<i64>,
     hydrated: Signal<bool>,
@@ -91,7 +91,7 @@ pub(crate) fn ImportForm(
 fn send(
     file: NodeRef<html::Input>,
     format: ImportFormat,
-    token: Callback<(), Result<String, String>>,
+    token: Callback<(), Result<Option<String>, String>>,
     on_started: Callback<i64>,
     busy: RwSignal<bool>,
     error: RwSignal<Option<String>>,
@@ -114,7 +114,7 @@ fn send(
     error.set(None);
     queued.set(None);
     leptos::task::spawn_local(async move {
-        let result = super::upload::post(chosen, format, &token).await;
+        let result = super::upload::post(chosen, format, token.as_deref()).await;
         busy.set(false);
         match result {
             Ok(job) => {

@@ -56,8 +56,11 @@ pub(crate) fn JobsPanel(
             "Export this room"
         }
     };
-    let token = Callback::new(|()| {
-        session_token().ok_or_else(|| "Pick a name first: an import belongs to a person".into())
+    let token = Callback::new(move |()| match session_token() {
+        Some(token) => Ok(Some(token)),
+        // Signed in: the cookie says who.
+        None if state.account.account.with_untracked(Option::is_some) => Ok(None),
+        None => Err("Sign in or pick a name first: an import belongs to a person".into()),
     });
     let on_started = Callback::new(move |job: i64| live.run(|l| l.imported(job)));
     let jobs = move || state.jobs.with(|j| j.newest_first());

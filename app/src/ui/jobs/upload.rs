@@ -1,6 +1,7 @@
 //! Sending an archive to import: `POST /imports?format=…&name=…` with the file as the body and
-//! a bearer token (the person's session, or the admin token), answered `202 {"job": id}` or
-//! with a JSON error (`{"error": code, "message": text}`).
+//! a bearer token (the person's name's token, or the admin token) or, signed in to an account,
+//! the session cookie alone; answered `202 {"job": id}` or with a JSON error (`{"error": code,
+//! "message": text}`).
 //!
 //! The browser streams the file from disk (`fetch` with the `File` as its body): the page
 //! never reads it into memory.
@@ -92,24 +93,27 @@ mod browser {
 
     use super::{ImportFormat, import_path, outcome};
 
-    /// Uploads `file` to import as `format`, with `token` as the bearer: the job's id, or what
-    /// to tell the person.
+    /// Uploads `file` to import as `format`, with `token` as the bearer if there is one (the
+    /// session cookie goes along either way): the job's id, or what to tell the person.
     pub(crate) async fn post(
         file: web_sys::File,
         format: ImportFormat,
-        token: &str,
+        token: Option<&str>,
     ) -> Result<i64, String> {
         let failed = |_: JsValue| "The upload could not be sent".to_owned();
         let window = web_sys::window().ok_or_else(|| "No window to upload from".to_owned())?;
         let headers = web_sys::Headers::new().map_err(failed)?;
-        headers
-            .set("Authorization", &format!("Bearer {token}"))
-            .map_err(failed)?;
+        if let Some(token) = token {
+            headers
+                .set("Authorization", &format!("Bearer {token}"))
+                .map_err(failed)?;
+        }
         headers
             .set("Content-Type", "application/zip")
             .map_err(failed)?;
         let init = web_sys::RequestInit::new();
         init.set_method("POST");
+        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
         init.set_headers(&headers);
         init.set_body(&file);
         let path = import_path(format, &file.name());

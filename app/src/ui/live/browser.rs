@@ -16,6 +16,7 @@ use crate::events::{
     Presence, Refusal, RoomHead, RoomList, RoomUpdate, Session, Since, StartTyping, Sync, Synced,
     TYPING_EVERY_MS, TYPING_SHOWS_MS, Typing, validate_name,
 };
+use crate::ui::account::kept;
 use crate::ui::outbox;
 use crate::ui::state::ChatState;
 use crate::ui::status::Status;
@@ -41,6 +42,8 @@ pub(super) struct Books {
     pub(super) typed_at: HashMap<String, f64>,
     /// Until when each (conversation, name) shows as typing (`Date.now()` ms).
     pub(super) typing_until: HashMap<(String, String), f64>,
+    /// Signed out: the page is on its way to reload.
+    pub(super) leaving: bool,
 }
 
 #[derive(Clone)]
@@ -49,16 +52,21 @@ pub(crate) struct Live {
     pub(super) state: ChatState,
     /// The nickname to claim on the next connect; `None` once the server confirmed one
     /// (the token then says who we are) or refused it.
-    wanted: Rc<RefCell<Option<String>>>,
+    pub(super) wanted: Rc<RefCell<Option<String>>>,
     pub(super) books: Rc<RefCell<Books>>,
 }
 
 impl Live {
     pub(crate) fn start(state: ChatState) -> Live {
+        super::account::prepare(&state);
         let saved = load_name();
         state.name.set(saved.clone());
-        // With a token the server knows us already; without one, claim the saved name.
-        let wanted = Rc::new(RefCell::new(load_token().is_none().then_some(saved)));
+        state.name_draft.set(saved.clone());
+        // With a token or the cookie the server knows us already; without either, claim the
+        // saved name; with nothing saved, we are a guest until we sign in or pick a name.
+        let by_cookie = kept::is_account();
+        let claim = !by_cookie && load_token().is_none() && !saved.is_empty();
+        let wanted = Rc::new(RefCell::new(claim.then_some(saved)));
         let client = Client::connect();
         // Recomputed on every (re)connect: the server replays what came after the newest
         // message held with nothing missing, and knows us by our token or claimed name.
@@ -154,18 +162,25 @@ impl Live {
         socket.on_connect_error(move |reason| this.refused(&reason));
         live.follow_jobs();
         live.follow_profiles();
+        live.follow_account();
         live
     }
 
-    /// The server knows us as `s.name`: keep its token for next time.
+    /// The server knows us as `s.name`: keep its token for next time. A name refused
+    /// meanwhile stays in the field, with its error, unless this is the name asked for.
     fn session(&self, s: Session) {
         if let Some(storage) = local_storage() {
             let _ = storage.set_item(TOKEN_KEY, &s.token);
             let _ = storage.set_item(NAME_KEY, &s.name);
         }
-        self.wanted.borrow_mut().take();
+        kept::held_by_token();
+        let asked = self.wanted.borrow_mut().take();
+        if asked.is_some() || self.state.name_error.get_untracked().is_none() {
+            self.state.name_error.set(None);
+            self.state.name_draft.set(s.name.clone());
+        }
         self.state.name.set(s.name);
-        self.state.name_error.set(None);
+        self.state.account.token_held.set(true);
     }
 
     /// The server refused the connection: fix what it objected to and connect again.
@@ -208,7 +223,13 @@ impl Live {
             // Nothing a retry would change.
             Some(Refusal::InvalidAuth | Refusal::Unauthorized) | None => return,
             // Accounts: the sign-in form's business.
-            Some(Refusal::SignedOut | Refusal::SignInRequired | Refusal::SignUpClosed) => return,
+            Some(
+                refusal @ (Refusal::SignedOut | Refusal::SignInRequired | Refusal::SignUpClosed),
+            ) => {
+                if !self.account_refused(refusal) {
+                    return;
+                }
+            }
             // Nor for this person: say so where the name's problems are shown.
             Some(Refusal::Banned) => {
                 self.state
@@ -420,8 +441,9 @@ impl Live {
         if name == self.state.name.get_untracked() && self.wanted.borrow().is_none() {
             return;
         }
+        // `name` stays who we were until the server's `session` or `account` says otherwise.
         *self.wanted.borrow_mut() = Some(name.clone());
-        self.state.name.set(name);
+        self.state.name_draft.set(name);
         self.socket.refresh_auth();
     }
 }
@@ -474,20 +496,10 @@ pub(crate) fn load_token() -> Option<String> {
     local_storage()?.get_item(TOKEN_KEY).ok().flatten()
 }
 
-/// The saved name, or a fresh guest name saved for next time.
+/// The saved name; empty when none is (a guest's first visit: no name is made up).
 fn load_name() -> String {
-    let storage = local_storage();
-    if let Some(name) = storage
-        .as_ref()
+    local_storage()
         .and_then(|s| s.get_item(NAME_KEY).ok().flatten())
         .filter(|n| validate_name(n).is_ok())
-    {
-        return name;
-    }
-    // Math.random: fastrand has no entropy source in the browser without extra features.
-    let name = format!("guest-{:04}", (js_sys::Math::random() * 10_000.0) as u32);
-    if let Some(s) = storage {
-        let _ = s.set_item(NAME_KEY, &name);
-    }
-    name
+        .unwrap_or_default()
 }
