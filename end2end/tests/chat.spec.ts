@@ -124,11 +124,13 @@ test('a name someone else holds is refused, and the holder keeps it across a rel
   await name.press('Enter');
   await expect(bob.locator('#name-error')).toHaveText('“ANN” is taken; pick another name');
   await expect(name).toHaveAttribute('aria-invalid', 'true');
-  // Bob is still Bob, connected, and his messages say so.
-  await expect(name).toHaveValue('bob');
+  // Bob is still Bob, connected, and his messages say so; the refusal and what he typed stay
+  // until he edits the name (issue 21: they used to flash and vanish).
   await expect(bob.getByTestId('status')).toHaveAttribute('data-state', 'connected');
   await send(bob, 'still bob');
   await expect(messageWithText(ann, 'still bob').locator('.author')).toHaveText('bob');
+  await expect(name).toHaveValue('ANN');
+  await expect(bob.locator('#name-error')).toHaveText('“ANN” is taken; pick another name');
 
   await name.fill('no spaces allowed');
   await name.press('Enter');
