@@ -144,7 +144,11 @@ pub(crate) fn AdminPage() -> impl IntoView {
         });
     });
     let connected = move || access.get() == Access::Connected;
-    let is_admin = move || who.with(|w| w.as_ref().is_some_and(|w| w.role == Role::Admin));
+    // The admin token is an administrator's, whatever `whoami` says and before it does.
+    let is_admin = move || {
+        let by_token = !by_cookie.get() && access.get() == Access::Connected;
+        by_token || who.with(|w| w.as_ref().is_some_and(|w| w.role == Role::Admin))
+    };
     // The token form, unless the cookie is being tried or let us in.
     let token_form = move || {
         !(by_cookie.get() && matches!(access.get(), Access::Connecting | Access::Connected))
