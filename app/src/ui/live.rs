@@ -131,6 +131,7 @@ mod inert {
         pub(crate) fn set_profile(&self, _display_name: String, _status: String) {}
         pub(crate) fn upload_avatar(&self, _input: leptos::prelude::NodeRef<leptos::html::Input>) {}
         pub(crate) fn remove_avatar(&self) {}
+        pub(crate) fn sign_out(&self) {}
         pub(crate) fn list_sessions(&self, _: crate::ui::account::SessionList) {}
         pub(crate) fn end_session(&self, _: String, _: crate::ui::account::SessionList) {}
     }

@@ -57,10 +57,7 @@ fn SignedInControls(account: AccountState, live: LiveHandle) -> impl IntoView {
             live.run(|l| l.list_sessions(list));
         }
     };
-    let sign_out = move |_| {
-        #[cfg(feature = "hydrate")]
-        leptos::task::spawn_local(super::sign_out_and_reload(None));
-    };
+    let sign_out = move |_| live.run(|l| l.sign_out());
     view! {
         <span class="who">
             "Signed in as "

@@ -52,6 +52,14 @@ impl Live {
         state.account.account.set(Some(a));
     }
 
+    /// The person signs out here: the server's `signed out` that follows is this, not news.
+    pub(crate) fn sign_out(&self) {
+        if std::mem::replace(&mut self.books.borrow_mut().leaving, true) {
+            return;
+        }
+        spawn_local(sign_out_and_reload(None));
+    }
+
     /// This device's session ended: drop its cookie, and start again signed out, saying so.
     pub(super) fn signed_out(&self, reason: Option<String>) {
         if std::mem::replace(&mut self.books.borrow_mut().leaving, true) {
