@@ -14,14 +14,14 @@ import {
 
 test('the first account administers /admin without the token and makes a moderator', async ({ browser, server }) => {
   const root = await openGuest(browser, server);
-  await signUp(root, 'root');
+  await signUp(root, 'boss');
   await expect(root.getByTestId('account-role')).toHaveAttribute('data-role', 'admin');
   const bob = await openGuest(browser, server);
   await signUp(bob, 'bob');
   await expect(bob.getByTestId('account-role')).toHaveAttribute('data-role', 'member');
 
   const admin = await openAdminAs(root, server);
-  await expect(admin.getByTestId('admin-whoami')).toHaveText('Signed in as root (admin)');
+  await expect(admin.getByTestId('admin-whoami')).toHaveText('Signed in as boss (admin)');
   await expect(admin.locator('#admin-token')).toBeHidden();
   await expect(admin.getByTestId('admin-stats')).toBeVisible();
   const people = admin.getByTestId('people');
@@ -48,7 +48,7 @@ test('the first account administers /admin without the token and makes a moderat
 
 test('a member without a role gets the token form on /admin', async ({ browser, server }) => {
   const root = await openGuest(browser, server);
-  await signUp(root, 'root');
+  await signUp(root, 'boss');
   const bob = await openGuest(browser, server);
   await signUp(bob, 'bob');
   const page = await bob.context().newPage();
@@ -61,7 +61,7 @@ test('a member without a role gets the token form on /admin', async ({ browser, 
 
 test('a join link made in /admin signs a new person up into the lobby', async ({ browser, server }) => {
   const root = await openGuest(browser, server);
-  await signUp(root, 'root');
+  await signUp(root, 'boss');
   const admin = await openAdminAs(root, server);
   const invites = admin.getByTestId('invites');
   await invites.getByLabel('Most sign-ups').fill('1');
@@ -115,7 +115,7 @@ test.describe('on an invite-only server', () => {
 
 test('a reset link made in /admin sets a new password', async ({ browser, server }) => {
   const root = await openGuest(browser, server);
-  await signUp(root, 'root');
+  await signUp(root, 'boss');
   const dee = await openGuest(browser, server);
   await signUp(dee, 'dee');
 

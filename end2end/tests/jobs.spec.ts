@@ -241,7 +241,7 @@ test.describe(() => {
     expect(real).toBeTruthy();
     await ann.evaluate(() => localStorage.setItem('palaver.session', 'forged'));
     await upload(small);
-    await expect(panel.getByTestId('import-error')).toHaveText(/^Not signed in \(HTTP 401\): send your session token/);
+    await expect(panel.getByTestId('import-error')).toHaveText(/^Not signed in \(HTTP 401\): sign in, or send your session token/);
     await ann.evaluate((t) => localStorage.setItem('palaver.session', t!), real);
 
     const { id, row } = await importArchive(ann, small, 'Slack export');

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
 use super::ACK_TIMEOUT;
 use super::browser::{Live, load_token};
@@ -17,10 +19,22 @@ pub(super) fn prepare(state: &ChatState) {
     if let Some(note) = kept::take_note() {
         account.ask_sign_in(&note.name, Some(note.message));
     }
-    let hash = web_sys::window().and_then(|w| w.location().hash().ok());
-    if let Some(fragment) = hash.as_deref().and_then(Fragment::parse) {
-        account.open_for(fragment);
-    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let follow = move || {
+        let hash = web_sys::window().and_then(|w| w.location().hash().ok());
+        if let Some(fragment) = hash.as_deref().and_then(Fragment::parse) {
+            account.open_for(fragment);
+        }
+    };
+    follow();
+    // A link pasted into this tab changes only the fragment: the page is not loaded again.
+    let on_change = Closure::<dyn Fn()>::new(follow);
+    let _ =
+        window.add_event_listener_with_callback("hashchange", on_change.as_ref().unchecked_ref());
+    // For the page's lifetime, as the page's socket.
+    on_change.forget();
 }
 
 impl Live {
