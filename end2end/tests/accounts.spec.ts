@@ -135,12 +135,30 @@ test('a name held by a token is kept with a password, which then signs in elsewh
   await banner.getByRole('button', { name: 'Set password' }).click();
   await expect(cy.getByTestId('upgrade-error')).toContainText('8 characters');
 
+  // Another browser holding the same token (copied before the password is set).
+  const token = await cy.evaluate(() => localStorage.getItem('palaver.session'));
+  const stale = await (await browser.newContext()).newPage();
+  await stale.addInitScript((t) => {
+    if (localStorage.getItem('palaver.name') === null) {
+      localStorage.setItem('palaver.name', 'cy');
+      localStorage.setItem('palaver.session', t!);
+    }
+  }, token);
+
   await cy.getByLabel('Password to keep your name').fill(PASSWORD);
   await banner.getByRole('button', { name: 'Set password' }).click();
   await expectSignedIn(cy, 'cy');
   await expect(cy.getByTestId('upgrade')).toHaveCount(0);
   expect(await cy.evaluate(() => localStorage.getItem('palaver.session'))).toBeNull();
   await expect(messageWithText(cy, 'before the password')).toHaveCount(1);
+
+  // The old token no longer holds the name: that browser is asked to sign in, as cy.
+  await stale.goto(server.url);
+  await expect(stale.getByTestId('auth-form')).toHaveAttribute('data-form', 'sign-in');
+  await expect(stale.getByTestId('auth-note')).toHaveText('“cy” has a password now: sign in with it');
+  await expect(stale.locator('#auth-name')).toHaveValue('cy');
+  expect(await stale.evaluate(() => localStorage.getItem('palaver.session'))).toBeNull();
+  await signIn(stale, 'cy');
 
   const other = await openGuest(browser, server);
   await signIn(other, 'cy');
