@@ -258,7 +258,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
                         token=import_token
                         on_started=imported
                         hydrated=hydrated_signal
-                        note="With the admin token: an import may add to existing public rooms."
+                        note="As an administrator: an import may add to existing public rooms."
                     />
                 </section>
                 <ImportedAuthorsPanel authors list=list_authors claim=claim_author/>
