@@ -111,6 +111,16 @@ test.describe('on an invite-only server', () => {
     await submitSignUp(guest, 'walkin');
     await expectSignedIn(guest, 'walkin');
   });
+
+  test('a name claimed without an account is refused, and the page says why', async ({ browser, server }) => {
+    const page = await (await browser.newContext()).newPage();
+    await page.addInitScript(() => localStorage.setItem('palaver.name', 'drifter'));
+    await page.goto(server.url);
+    await expect(page.locator('#name-error')).toHaveText('This server is invite-only: sign up with a join link, or sign in');
+    await expect(page.getByTestId('auth-note')).toHaveText('This server is invite-only: a new name needs a join link');
+    // Read as a guest meanwhile.
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+  });
 });
 
 test('a reset link made in /admin sets a new password', async ({ browser, server }) => {
