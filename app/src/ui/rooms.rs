@@ -177,6 +177,15 @@ impl Rooms {
             .is_none_or(|info| info.posting == Posting::Members || info.manage)
     }
 
+    /// The server refused our post to `room` as only its owner and moderators post there:
+    /// its entry says so too, until the server's next list says otherwise.
+    pub(crate) fn posting_closed(&mut self, room: &str) {
+        if let Some(info) = self.by_id.get_mut(room) {
+            info.posting = Posting::Managers;
+            info.manage = false;
+        }
+    }
+
     /// What to call a conversation: its title, or its id before the server described it.
     pub(crate) fn title(&self, room: &str) -> String {
         self.by_id
@@ -466,6 +475,11 @@ mod tests {
         news.posting = Posting::Members;
         rooms.upsert(news, LOBBY);
         assert!(rooms.may_post("news"));
+        // Closed since our entry was read: a refused post tells us.
+        rooms.posting_closed("news");
+        assert!(!rooms.may_post("news"));
+        rooms.posting_closed("nowhere");
+        assert!(rooms.get("nowhere").is_none());
     }
 
     #[test]

@@ -138,9 +138,11 @@ impl Live {
                 )) => Some(std::time::Duration::from_millis(retry_after_ms)),
                 // Not an attempt: it goes out again on the next connect.
                 Err(AckError::NotConnected | AckError::Disconnected) => None,
-                // Posting closed since the page read the room's entry: retrying cannot help.
+                // Posting closed since the page read the room's entry: retrying cannot help,
+                // and the composer makes way for the notice.
                 Ok(Err(ChatError::ReadOnlyRoom { .. })) => {
                     this.fail(&room, &next.key, READ_ONLY.to_owned());
+                    this.state.rooms.update(|r| r.posting_closed(&room));
                     None
                 }
                 Ok(Err(e)) => {
