@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 use super::live::LiveHandle;
 use super::message::MessageRow;
-use super::room_settings::{MembersPanel, READ_ONLY};
+use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::state::ChatState;
 use super::timeline::{Row, Timeline};
@@ -246,9 +246,7 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
                 {title}
             </h2>
             <Show when=private>
-                <span class="lock" data-testid="room-private" role="img" aria-label="private" title="private">
-                    "🔒"
-                </span>
+                <Lock/>
             </Show>
             <span class="convo-counts" data-testid="convo-counts">{counts}</span>
             <Show when=has_members>

@@ -122,6 +122,22 @@ pub(crate) fn MembersPanel(
     }
 }
 
+/// A private room's mark, beside its name in the sidebar and the header. Drawn, so that it
+/// shows without an emoji font.
+#[component]
+pub(crate) fn Lock() -> impl IntoView {
+    view! {
+        <span class="lock" data-testid="room-private" role="img" aria-label="private" title="private">
+            <svg aria-hidden="true" viewBox="0 0 16 16" width="12" height="12">
+                <path
+                    fill="currentColor"
+                    d="M4 7V5a4 4 0 0 1 8 0v2h1v8H3V7zm2 0h4V5a2 2 0 0 0-4 0z"
+                />
+            </svg>
+        </span>
+    }
+}
+
 /// The outcome of the panel's last request, if it has one to tell.
 #[component]
 fn OutcomeLine(outcome: RwSignal<Option<Outcome>>, testid: &'static str) -> impl IntoView {

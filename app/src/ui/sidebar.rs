@@ -6,6 +6,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
+use super::room_settings::Lock;
 use super::rooms::counts_line;
 use super::state::ChatState;
 use crate::events::{MAX_NAME_CHARS, MAX_ROOM_NAME_CHARS, RoomInfo};
@@ -219,11 +220,7 @@ fn ConvoLink(info: RoomInfo, state: ChatState, live: LiveHandle) -> impl IntoVie
                 on:click=move |_| live.run(|l| l.open(room.get_value()))
             >
                 <span class="title">{info.title.clone()}</span>
-                {info.private.then(|| view! {
-                    <span class="lock" data-testid="room-private" role="img" aria-label="private" title="private">
-                        "🔒"
-                    </span>
-                })}
+                {info.private.then(|| view! { <Lock/> })}
                 {(unread > 0).then(|| view! {
                     <span class="badge" data-testid="unread" aria-label=format!("{unread} unread")>
                         {unread}
