@@ -115,6 +115,9 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (RoomSettings::NAME, Direction::ClientToServer),
     (AddMember::NAME, Direction::ClientToServer),
     (RemoveMember::NAME, Direction::ClientToServer),
+    (SetProfile::NAME, Direction::ClientToServer),
+    (ListProfiles::NAME, Direction::ClientToServer),
+    (ProfileChanged::NAME, Direction::ServerToClient),
     (EndSession::NAME, Direction::ClientToServer),
     (Account::NAME, Direction::ServerToClient),
     (SignedOut::NAME, Direction::ServerToClient),
@@ -1641,6 +1644,111 @@ impl Request for RevokeInvite {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Profiles: how people show, besides their unique name
+// ---------------------------------------------------------------------------------------------
+
+/// Longest display name accepted, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+/// Longest status accepted, in characters.
+pub const MAX_STATUS_CHARS: usize = 100;
+/// The largest picture `POST /avatar` takes, in bytes.
+pub const MAX_AVATAR_BYTES: usize = 256 * 1024;
+/// The most names one [`ListProfiles`] asks for.
+pub const MAX_PROFILES_ASKED: usize = 200;
+
+/// How a person shows: their unique `name` (what messages' `author` holds), and what they chose
+/// to show besides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub name: String,
+    /// Shown on their messages instead of `name`; any text (not unique: show `name` beside it
+    /// where it matters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// A short status ("on holiday until Monday").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Their uploaded picture's version, when they have one: it is at
+    /// `/avatars/<name>?v=<avatar>`. Without one, clients draw initials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<i64>,
+    /// In a [`ProfileChanged`] after a rename: the name they had, which their messages held
+    /// until now and hold `name` from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
+}
+
+/// `set profile`, client to server: the asker's display name and status (absent or blank:
+/// none). Named people only. Everyone hears of it ([`ProfileChanged`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetProfile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+impl Event for SetProfile {
+    const NAME: &'static str = "set profile";
+    type Namespace = Main;
+}
+impl ClientEvent for SetProfile {}
+impl Request for SetProfile {
+    type Ack = Reply<Profile>;
+}
+
+/// `profiles`, client to server: the profiles of the people called `names` (at most
+/// [`MAX_PROFILES_ASKED`]); names nobody holds are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListProfiles {
+    pub names: Vec<String>,
+}
+
+impl Event for ListProfiles {
+    const NAME: &'static str = "profiles";
+    type Namespace = Main;
+}
+impl ClientEvent for ListProfiles {}
+impl Request for ListProfiles {
+    type Ack = Reply<Vec<Profile>>;
+}
+
+/// `profile`, server to everyone: a person's profile changed, or they renamed
+/// ([`Profile::renamed_from`]: their stored messages now hold the new name; show them so).
+// Transparent: socketioxide's encoder reads a newtype struct as the whole argument list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProfileChanged(pub Profile);
+
+impl Event for ProfileChanged {
+    const NAME: &'static str = "profile";
+    type Namespace = Main;
+}
+impl ServerEvent for ProfileChanged {}
+
+/// A display name or status as the server keeps it: control characters and surrounding
+/// whitespace gone, nothing visible meaning none; [`ChatError::TooLong`] over `max`.
+pub fn validate_profile_text(text: Option<&str>, max: usize) -> Result<Option<String>, ChatError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let kept: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let kept = kept.trim();
+    if !kept.chars().any(is_visible) {
+        return Ok(None);
+    }
+    if kept.chars().count() > max {
+        return Err(ChatError::TooLong { max });
+    }
+    Ok(Some(kept.to_owned()))
+}
+
+// ---------------------------------------------------------------------------------------------
 // Jobs: work done after its request was answered (imports, exports, deliveries, backups)
 // ---------------------------------------------------------------------------------------------
 
@@ -2895,5 +3003,30 @@ mod tests {
         assert_eq!(text(30_000), "too many at once; try again in 30 s");
         assert_eq!(text(30_001), "too many at once; try again in 31 s");
         assert_eq!(text(600_000), "too many at once; try again in 10 min");
+    }
+
+    #[test]
+    fn profile_text_is_trimmed_one_line_and_bounded() {
+        assert_eq!(validate_profile_text(None, 5), Ok(None));
+        assert_eq!(validate_profile_text(Some("  \u{200B} "), 5), Ok(None));
+        assert_eq!(
+            validate_profile_text(Some(" Ann\nSmith "), 20),
+            Ok(Some("Ann Smith".to_owned()))
+        );
+        assert_eq!(
+            validate_profile_text(Some("abcdef"), 5),
+            Err(ChatError::TooLong { max: 5 })
+        );
+        let changed = ProfileChanged(Profile {
+            name: "ann".into(),
+            display_name: Some("Ann Smith".into()),
+            status: None,
+            avatar: None,
+            renamed_from: Some("annie".into()),
+        });
+        assert_eq!(
+            serde_json::to_value(&changed).unwrap(),
+            json!({"name": "ann", "displayName": "Ann Smith", "renamedFrom": "annie"})
+        );
     }
 }

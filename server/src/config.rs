@@ -130,6 +130,10 @@ pub struct Config {
     #[arg(long, env = "PALAVER_NAME_LIMIT", default_value = "20/10m")]
     pub name_limit: Limit,
 
+    /// Profile changes (display name, status) per person: everyone hears of each.
+    #[arg(long, env = "PALAVER_PROFILE_LIMIT", default_value = "10/1m")]
+    pub profile_limit: Limit,
+
     /// Proxies whose `X-Forwarded-For` is believed, comma-separated IP addresses. Behind a
     /// reverse proxy, list it here: otherwise every client counts as the proxy's address.
     #[arg(long, env = "PALAVER_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -427,6 +431,7 @@ impl Config {
             read_limit: Limit::every(300, Duration::from_secs(60)),
             mark_limit: Limit::every(120, Duration::from_secs(10)),
             name_limit: Limit::every(20, Duration::from_secs(600)),
+            profile_limit: Limit::every(10, Duration::from_secs(60)),
             trusted_proxies: Vec::new(),
             notice_window: Duration::from_secs(60),
             counts_to_everyone_up_to: 1_000,

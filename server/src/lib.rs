@@ -256,7 +256,8 @@ pub async fn run(
             max_import_bytes: config.max_import_bytes,
         },
         http::api::routes(chat.clone(), io.clone())
-            .merge(http::auth::routes(chat.clone(), io.clone())),
+            .merge(http::auth::routes(chat.clone(), io.clone()))
+            .merge(http::avatars::routes(chat.clone(), io.clone())),
     );
     let connection_limits = listen::Limits {
         connections: listen::Limits::fitting_open_files(config.max_connections),

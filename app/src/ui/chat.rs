@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use super::conversation::{Conversation, Drafts};
 use super::jobs::{JobNotices, JobsPanel};
 use super::live::LiveHandle;
+use super::profiles::ProfileForm;
 use super::sidebar::Sidebar;
 use super::state::ChatState;
 use super::status::StatusBadge;
@@ -68,6 +69,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                     />
                 </label>
                 <p id="name-error" class="name-error" role="alert">{move || name_error.get()}</p>
+                <ProfileForm state live/>
             </header>
             <div class="layout">
                 <Sidebar state live hydrated jobs_open jobs_opener/>

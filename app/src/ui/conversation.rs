@@ -170,7 +170,10 @@ pub(crate) fn Conversation(
                     <For
                         each=move || timeline.with(Timeline::rows)
                         key=Row::key
-                        children=move |row| view! { <MessageRow row me hydrated on_retry on_discard/> }
+                        children=move |row| {
+                            let profiles = state.profiles;
+                            view! { <MessageRow row me profiles hydrated on_retry on_discard/> }
+                        }
                     />
                 </ol>
                 // After the list in the DOM: `column-reverse` shows it above, at the oldest end.

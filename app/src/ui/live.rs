@@ -39,6 +39,8 @@ mod conversations;
 #[cfg(feature = "hydrate")]
 mod jobs;
 #[cfg(feature = "hydrate")]
+mod profiles;
+#[cfg(feature = "hydrate")]
 mod sender;
 
 #[cfg(feature = "hydrate")]
@@ -133,6 +135,9 @@ mod inert {
         pub(crate) fn list_jobs(&self) {}
         pub(crate) fn export(&self, _room: Option<String>) {}
         pub(crate) fn imported(&self, _job: i64) {}
+        pub(crate) fn set_profile(&self, _display_name: String, _status: String) {}
+        pub(crate) fn upload_avatar(&self, _input: leptos::prelude::NodeRef<leptos::html::Input>) {}
+        pub(crate) fn remove_avatar(&self) {}
     }
 }
 

@@ -1,8 +1,9 @@
 //! One row of the message list: a message, a pending send, or a notice ("ann joined").
 
-use leptos::either::EitherOf3;
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
+use super::profiles::{Author, Profiles};
 use super::time;
 use super::timeline::{Row, SendState};
 use crate::events::{ChatMessage, MessageKind};
@@ -12,6 +13,8 @@ pub(crate) fn MessageRow(
     row: Row,
     /// The reader's own name, to tell their messages apart.
     me: Signal<String>,
+    /// Display names and renames.
+    profiles: RwSignal<Profiles>,
     /// False while rendering on the server and hydrating; then times switch to local.
     hydrated: Signal<bool>,
     on_retry: Callback<String>,
@@ -31,18 +34,25 @@ pub(crate) fn MessageRow(
         }
         Row::Sent(m) => {
             let ts = m.meta.ts;
+            let id = m.id;
             let author = m.meta.author.clone();
             let announcement = m.meta.kind == Some(MessageKind::Announcement);
             // A program's message: its author is a name it gave, never a person's.
             let bot = m.meta.kind == Some(MessageKind::Bot);
             let mine = {
                 let author = author.clone();
-                move || !bot && me.with(|me| *me == author)
+                move || !bot && me.with(|me| *me == profiles.with(|p| p.current_name(&author, id)))
             };
+            // A program's name and the server's are what they gave, not a person's profile.
+            let person = m.meta.kind.is_none();
             EitherOf3::B(view! {
                 <li class="message" class:mine=mine class:announcement=announcement class:bot=bot data-testid="message" data-id=m.id data-state="sent">
                     <div class="meta">
-                        <span class="author">{author}</span>
+                        {if person {
+                            Either::Left(view! { <Author author id profiles/> })
+                        } else {
+                            Either::Right(view! { <span class="author">{author}</span> })
+                        }}
                         {bot.then(|| view! { <span class="badge" title="posted by a program">"bot"</span> })}
                         <Time ts hydrated/>
                     </div>

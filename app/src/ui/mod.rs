@@ -7,6 +7,7 @@ mod jobs;
 mod live;
 mod message;
 mod outbox;
+mod profiles;
 mod room_settings;
 mod rooms;
 mod sidebar;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use super::jobs::Jobs;
+use super::profiles::Profiles;
 use super::rooms::{Browse, Rooms};
 use super::status::Status;
 use super::timeline::Timeline;
@@ -39,6 +40,10 @@ pub(crate) struct ChatState {
     pub(crate) job_notices: RwSignal<Vec<JobInfo>>,
     /// Why the last export did not start.
     pub(crate) jobs_alert: RwSignal<Option<String>>,
+    /// People's display names and statuses, and renames.
+    pub(crate) profiles: RwSignal<Profiles>,
+    /// Why the last profile change did not work.
+    pub(crate) profile_error: RwSignal<Option<String>>,
 }
 
 impl ChatState {
@@ -63,6 +68,8 @@ impl ChatState {
             jobs: RwSignal::new(Jobs::new(PERSON_JOBS)),
             job_notices: RwSignal::new(Vec::new()),
             jobs_alert: RwSignal::new(None),
+            profiles: RwSignal::new(Profiles::default()),
+            profile_error: RwSignal::new(None),
         }
     }
 

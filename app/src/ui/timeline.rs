@@ -194,6 +194,18 @@ impl Timeline {
         self.seqs.keys().next_back().copied().unwrap_or(0)
     }
 
+    /// The names of the people whose own messages it holds (not notices, announcements or
+    /// programs'), each once.
+    pub(crate) fn authors(&self) -> Vec<String> {
+        let names: BTreeSet<&str> = self
+            .sent
+            .values()
+            .filter(|m| m.meta.kind.is_none())
+            .map(|m| m.meta.author.as_str())
+            .collect();
+        names.into_iter().map(str::to_owned).collect()
+    }
+
     /// Id of the newest confirmed message, 0 when none is.
     pub(crate) fn newest_id(&self) -> i64 {
         self.sent.keys().next_back().copied().unwrap_or(0)

@@ -58,3 +58,17 @@ ALTER TABLE rooms ADD COLUMN is_private BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE rooms ADD COLUMN listed BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE rooms ADD COLUMN posting TEXT NOT NULL DEFAULT 'members'
     CHECK (posting IN ('members', 'managers'));
+
+-- Profiles: shown on messages and in lists besides the unique name, which messages' `author`
+-- holds. NULL: none chosen.
+ALTER TABLE people ADD COLUMN display_name TEXT;
+ALTER TABLE people ADD COLUMN status TEXT;
+
+-- Uploaded pictures, one per person at most; `avatar_at` (when it was set, NULL without one)
+-- names its version in its URL, so that browsers may keep it.
+ALTER TABLE people ADD COLUMN avatar_at BIGINT;
+CREATE TABLE avatars (
+    person       TEXT COLLATE "C" PRIMARY KEY REFERENCES people (person) ON DELETE CASCADE,
+    content_type TEXT NOT NULL,
+    bytes        BYTEA NOT NULL
+);

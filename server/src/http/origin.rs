@@ -37,11 +37,11 @@ pub(crate) fn is_socket_request(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// Whether `path` is one of the accounts' routes (`http/auth.rs`), which set the session cookie
-/// and so are checked like the handshake: a page of another site must not sign anyone in or
-/// out.
+/// Whether `path` is one of the accounts' routes (`http/auth/`), which set the session cookie,
+/// or changes a person's picture with it (`http/avatars.rs`): checked like the handshake, so
+/// that a page of another site signs nobody in or out and changes nothing.
 pub(crate) fn is_account_request(path: &str) -> bool {
-    path.starts_with("/auth/")
+    path.starts_with("/auth/") || path == "/avatar"
 }
 
 /// A configured origin or public URL that is not `scheme://host[:port]`.

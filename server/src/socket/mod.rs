@@ -16,6 +16,7 @@ pub(crate) mod notices;
 pub(crate) mod peers;
 pub(crate) mod post_order;
 pub(crate) mod presence;
+pub(crate) mod profiles;
 pub(crate) mod recent;
 pub mod request;
 pub(crate) mod room_lists;
@@ -30,9 +31,9 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EndSession,
-    Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListSessions, Main, MainAuth,
-    MarkRead, Namespace as _, OpenDm, RemoveMember, RoomKind, RoomSettings, SendMessage, Session,
-    StartExport, StartTyping, Sync,
+    Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles, ListSessions, Main,
+    MainAuth, MarkRead, Namespace as _, OpenDm, RemoveMember, RoomKind, RoomSettings, SendMessage,
+    Session, SetProfile, StartExport, StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -73,6 +74,17 @@ async fn on_connect(
         && let Err(e) = emit(&socket, &account)
     {
         warn!(sid = %socket.id, error = %e, "account not sent");
+    }
+    if let Some(renamed) = socket.extensions.remove::<sign_in::Renamed>()
+        && let Some(person) = who.person.clone()
+    {
+        tokio::spawn(profiles::carry_rename(
+            io.clone(),
+            chat.clone(),
+            person,
+            renamed.from,
+            renamed.to,
+        ));
     }
 
     // The person's conversations: their list, and the public rooms among them (lobby
@@ -214,6 +226,8 @@ impl MessageHandler<Adapter, Events> for Events {
             RoomSettings::NAME => serve(socket, data, ack, rooms::settings),
             AddMember::NAME => serve(socket, data, ack, rooms::add_member),
             RemoveMember::NAME => serve(socket, data, ack, rooms::remove_member),
+            SetProfile::NAME => serve(socket, data, ack, profiles::set),
+            ListProfiles::NAME => serve(socket, data, ack, profiles::list),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

@@ -22,7 +22,7 @@ pub(crate) async fn list(ctx: Ctx, _: ListSessions) -> Result<Vec<SessionInfo>, 
     let rows = ctx
         .chat
         .store
-        .sessions_of(&person)
+        .sessions_of(&person, now_ms())
         .await
         .map_err(HandlerError::store("the sessions query"))?;
     Ok(rows

@@ -57,6 +57,9 @@ pub(crate) async fn authenticate(
     if let Some(account) = identified.account {
         socket.extensions.insert(account);
     }
+    if let Some(renamed) = identified.renamed {
+        socket.extensions.insert(renamed);
+    }
     crate::socket::register_handlers(&socket);
     Ok(())
 }
@@ -100,6 +103,7 @@ async fn identify(
             return Ok(Identified::plain(guest));
         }
     };
+    let mut previous = None;
     let person = match from_token {
         Some(claims) => {
             // A name with a password signs in with it: its old tokens no longer do.
@@ -107,9 +111,10 @@ async fn identify(
                 error!(error = %e, "reading an account failed");
                 Refusal::Unavailable
             })?;
-            if account.is_some_and(|a| a.password_hash.is_some()) {
+            if account.as_ref().is_some_and(|a| a.password_hash.is_some()) {
                 return Err(Refusal::SignInRequired);
             }
+            previous = account.map(|a| a.name);
             claims.person
         }
         None => {
@@ -121,6 +126,10 @@ async fn identify(
         }
     };
     claim(chat, &person, &name, online).await?;
+    let renamed = previous.filter(|p| *p != name).map(|from| Renamed {
+        from,
+        to: name.clone(),
+    });
     // A fresh token on every connect: the session lasts as long as the person keeps coming.
     let claims = Claims {
         person: person.clone(),
@@ -142,6 +151,7 @@ async fn identify(
         },
         session: Some(session),
         account: None,
+        renamed,
     })
 }
 
@@ -161,8 +171,12 @@ async fn by_cookie(
             claim(chat, &me.person, name, online).await?;
             name.to_owned()
         }
-        _ => me.name,
+        _ => me.name.clone(),
     };
+    let renamed = (name != me.name).then(|| Renamed {
+        from: me.name,
+        to: name.clone(),
+    });
     let account = Account {
         name: name.clone(),
         role: me.role,
@@ -178,6 +192,7 @@ async fn by_cookie(
         },
         session: None,
         account: Some(account),
+        renamed,
     })
 }
 
@@ -206,6 +221,16 @@ struct Identified {
     session: Option<Session>,
     /// A socket signed in by its cookie.
     account: Option<Account>,
+    /// The person took another name: their messages are to follow.
+    renamed: Option<Renamed>,
+}
+
+/// A rename made by a connect, for the connect handler to carry into the person's messages
+/// (`profiles::carry_rename`).
+#[derive(Debug, Clone)]
+pub(crate) struct Renamed {
+    pub(crate) from: String,
+    pub(crate) to: String,
 }
 
 impl Identified {
@@ -214,6 +239,7 @@ impl Identified {
             identity,
             session: None,
             account: None,
+            renamed: None,
         }
     }
 }

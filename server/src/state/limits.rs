@@ -20,6 +20,8 @@ pub(crate) enum Action {
     MarkRead,
     /// Starting a job: an export or an import.
     StartJob,
+    /// Changing one's profile, which everyone hears of.
+    Profile,
 }
 
 #[derive(Debug)]
@@ -33,6 +35,7 @@ pub(crate) struct Limits {
     reads: Throttle,
     marks: Throttle,
     names: Throttle,
+    profiles: Throttle,
     webhook_posts: Throttle,
     bot_requests: Throttle,
 }
@@ -55,6 +58,7 @@ impl Limits {
             reads: Throttle::new(config.read_limit),
             marks: Throttle::new(config.mark_limit),
             names: Throttle::new(config.name_limit),
+            profiles: Throttle::new(config.profile_limit),
             webhook_posts: Throttle::new(config.webhook_limit),
             bot_requests: Throttle::new(config.bot_limit),
         }
@@ -84,6 +88,7 @@ impl Limits {
             Action::Read => &self.reads,
             Action::MarkRead => &self.marks,
             Action::StartJob => &self.jobs,
+            Action::Profile => &self.profiles,
         };
         throttle.take_n(&payer.key(), cost, now)
     }

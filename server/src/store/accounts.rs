@@ -2,7 +2,10 @@
 //! resets (migration sqlite 0014 / postgres 0005). Rare writes, made on the pool rather than
 //! through the writer: none of them orders messages.
 
-use app::events::{PEOPLE_PAGE, PersonInfo, Role};
+use app::events::{PEOPLE_PAGE, PersonInfo, Role, SESSION_TTL_MS};
+
+/// Sessions a person's list shows at most.
+const SESSIONS_LISTED: i64 = 50;
 
 use crate::store::{Store, StoreError};
 
@@ -240,14 +243,41 @@ impl Store {
         Ok(())
     }
 
-    /// `person`'s sessions that work, newest use first.
-    pub(crate) async fn sessions_of(&self, person: &str) -> Result<Vec<SessionRow>, StoreError> {
+    /// `person`'s sessions that work at `now`, newest use first, [`SESSIONS_LISTED`] at most.
+    pub(crate) async fn sessions_of(
+        &self,
+        person: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRow>, StoreError> {
         let sql = "SELECT id, secret_hash, person, device, created_at, last_seen, ended_at
-                   FROM sessions WHERE person = $1 AND ended_at IS NULL
-                   ORDER BY last_seen DESC, id";
-        let rows: Vec<SessionTuple> =
-            on_pool!(self, p => sqlx::query_as(sql).bind(person).fetch_all(p).await?);
+                   FROM sessions WHERE person = $1 AND ended_at IS NULL AND last_seen > $2
+                   ORDER BY last_seen DESC, id LIMIT $3";
+        let rows: Vec<SessionTuple> = on_pool!(self, p => sqlx::query_as(sql)
+            .bind(person)
+            .bind(now - SESSION_TTL_MS)
+            .bind(SESSIONS_LISTED)
+            .fetch_all(p)
+            .await?);
         Ok(rows.into_iter().map(session).collect())
+    }
+
+    /// Forgets `person`'s sessions that ended, or lapsed, before `now`'s window: a person who
+    /// signs in again and again keeps a bounded list.
+    pub(crate) async fn forget_old_sessions(
+        &self,
+        person: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let sql = "DELETE FROM sessions WHERE person = $1 AND last_seen <= $2";
+        on_pool!(self, p => sqlx::query(sql)
+            .bind(person)
+            .bind(now - SESSION_TTL_MS)
+            .execute(p)
+            .await?
+            .rows_affected());
+        let sql = "DELETE FROM sessions WHERE person = $1 AND ended_at IS NOT NULL";
+        on_pool!(self, p => sqlx::query(sql).bind(person).execute(p).await?.rows_affected());
+        Ok(())
     }
 
     /// Ends `person`'s session `id`: whether it was theirs and working.

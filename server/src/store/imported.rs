@@ -37,11 +37,16 @@ pub(crate) struct Claim {
 impl Claim {
     /// The spans of ids to claim one after the other, each a statement of its own.
     pub(crate) fn spans(&self) -> impl Iterator<Item = (i64, i64)> + use<> {
-        let newest = self.newest;
-        (0..)
-            .map(|n| (n * CLAIM_SPAN, (n + 1) * CLAIM_SPAN))
-            .take_while(move |(from, _)| *from < newest)
+        spans(self.newest)
     }
+}
+
+/// Ids `(from, to]` up to `newest`, [`CLAIM_SPAN`] at a time: a change to many messages made
+/// a statement at a time, so that posts go on between them.
+pub(crate) fn spans(newest: i64) -> impl Iterator<Item = (i64, i64)> {
+    (0..)
+        .map(|n| (n * CLAIM_SPAN, (n + 1) * CLAIM_SPAN))
+        .take_while(move |(from, _)| *from < newest)
 }
 
 impl Store {

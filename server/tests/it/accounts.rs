@@ -653,3 +653,30 @@ async fn a_database_from_before_accounts_keeps_its_token_holders_until_they_set_
     assert!(rooms.to_string().contains("knitting"), "{rooms}");
     assert_eq!(sign_in(&server, "olga", "purl and knit").await.status, 200);
 }
+
+#[tokio::test]
+async fn lapsed_and_ended_sessions_are_forgotten_when_the_person_signs_in_again() {
+    let server = TestServer::start().await;
+    let first = sign_up(&server, "ann", "correct horse").await;
+    let second = cookie_of(&sign_in(&server, "ann", "correct horse").await);
+    post(
+        &server,
+        "/auth/sign-out",
+        &format!("Cookie: {second}\r\n"),
+        json!({}),
+    )
+    .await;
+    // The first lapses: unused for longer than a session lasts.
+    let lapsed = server
+        .sql("UPDATE sessions SET last_seen = 1 WHERE ended_at IS NULL")
+        .await;
+    assert_eq!(lapsed, 1);
+    assert_eq!(
+        refused_with_cookie(&server, "/", &first).await,
+        "signed_out"
+    );
+    let third = cookie_of(&sign_in(&server, "ann", "correct horse").await);
+    let kept = server.sql("UPDATE sessions SET device = device").await;
+    assert_eq!(kept, 1, "only the new session is kept");
+    connect(&server, &third).await;
+}

@@ -24,6 +24,7 @@ mod limits;
 mod origin;
 mod presence;
 mod private_rooms;
+mod profiles;
 mod rabbitmq;
 mod rooms;
 // The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.

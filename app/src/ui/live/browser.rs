@@ -153,6 +153,7 @@ impl Live {
         let this = live.clone();
         socket.on_connect_error(move |reason| this.refused(&reason));
         live.follow_jobs();
+        live.follow_profiles();
         live
     }
 

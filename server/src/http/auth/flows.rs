@@ -85,8 +85,12 @@ async fn new_session(
         error!(error = %e, "no randomness for a session");
         AuthError::Unavailable
     })?;
+    let now = now_ms();
+    if let Err(e) = chat.store.forget_old_sessions(person, now).await {
+        warn!(error = %e, "forgetting old sessions failed");
+    }
     chat.store
-        .create_session(&id, &secret.hash, person, &who.device, now_ms())
+        .create_session(&id, &secret.hash, person, &who.device, now)
         .await
         .map_err(store_failed("keeping a session"))?;
     Ok(Issued {
