@@ -8,6 +8,9 @@ import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const BINARY = process.env.PALAVER_BIN ?? path.join(ROOT, 'target', 'release', 'palaver');
+// The site the binary serves (its wasm, script and style); beside a build in another target
+// directory (`CARGO_TARGET_DIR`), set it to that directory's `site`.
+const SITE_ROOT = process.env.PALAVER_SITE_ROOT ?? path.join(ROOT, 'target', 'site');
 const START_TIMEOUT_MS = 30_000;
 
 /** A TCP port nobody listens on now, on 127.0.0.1. */
@@ -51,7 +54,7 @@ export class PalaverServer {
         ...process.env,
         LEPTOS_SITE_ADDR: `127.0.0.1:${this.port}`,
         DATABASE_URL: `sqlite://${this.database}`,
-        LEPTOS_SITE_ROOT: path.join(ROOT, 'target', 'site'),
+        LEPTOS_SITE_ROOT: SITE_ROOT,
         LEPTOS_SITE_PKG_DIR: 'pkg',
         LEPTOS_OUTPUT_NAME: 'palaver',
         LEPTOS_ENV: 'PROD',

@@ -1,5 +1,6 @@
-//! The conversation on screen: its header (title, counts, Leave), who is online, the message
-//! list with older pages at its top, who is typing, and the composer.
+//! The conversation on screen: its header (title, counts, Members, Leave), who is online, the
+//! message list with older pages at its top, who is typing, and the composer (or why there is
+//! none).
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use leptos::prelude::*;
 
 use super::live::LiveHandle;
 use super::message::MessageRow;
+use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::state::ChatState;
 use super::timeline::{Row, Timeline};
@@ -143,6 +145,7 @@ pub(crate) fn Conversation(
             typing_phrase(&names)
         })
     };
+    let may_post = move || state.rooms.with(|r| r.may_post(&room.get_value()));
     let placeholder = move || {
         let title = state.rooms.with(|r| r.title(&room.get_value()));
         if is_dm(&room.get_value()) {
@@ -185,33 +188,39 @@ pub(crate) fn Conversation(
                 </button>
             </Show>
             <p class="typing" data-testid="typing" aria-live="polite">{typing}</p>
-            <form class="composer" data-testid="composer" on:submit=submit>
-                <input
-                    id="message-input"
-                    aria-label="Message"
-                    autocomplete="off"
-                    placeholder=placeholder
-                    prop:value=move || draft.get()
-                    on:input=move |ev| {
-                        let value = event_target_value(&ev);
-                        drafts.update_value(|d| {
-                            d.insert(room.get_value(), value.clone());
-                        });
-                        draft.set(value);
-                        live.run(|l| l.typed());
-                    }
-                    disabled=move || !hydrated.get()
-                    aria-invalid=move || composer_error.get().is_some().to_string()
-                    aria-describedby="composer-error"
-                />
-                <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
-                <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
-            </form>
+            <Show
+                when=may_post
+                fallback=|| view! { <p class="read-only" data-testid="read-only-notice">{READ_ONLY}</p> }
+            >
+                <form class="composer" data-testid="composer" on:submit=submit>
+                    <input
+                        id="message-input"
+                        aria-label="Message"
+                        autocomplete="off"
+                        placeholder=placeholder
+                        prop:value=move || draft.get()
+                        on:input=move |ev| {
+                            let value = event_target_value(&ev);
+                            drafts.update_value(|d| {
+                                d.insert(room.get_value(), value.clone());
+                            });
+                            draft.set(value);
+                            live.run(|l| l.typed());
+                        }
+                        disabled=move || !hydrated.get()
+                        aria-invalid=move || composer_error.get().is_some().to_string()
+                        aria-describedby="composer-error"
+                    />
+                    <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
+                    <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
+                </form>
+            </Show>
         </section>
     }
 }
 
-/// The conversation's name, its counts, and Leave for rooms that can be left.
+/// The conversation's name (locked if private), its counts, the Members panel's button for
+/// rooms we are in but the lobby, and Leave for rooms that can be left.
 #[component]
 fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl IntoView {
     let info = move || state.rooms.with(|r| r.get(&room.get_value()).cloned());
@@ -226,6 +235,10 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
         room.with_value(|r| r != LOBBY)
             && info().is_some_and(|i| i.kind == RoomKind::Room && i.joined)
     };
+    let private = move || info().is_some_and(|i| i.private);
+    // Like Leave: a room we are in, not the lobby (everyone is in it) nor a direct one.
+    let has_members = can_leave;
+    let members_open = RwSignal::new(false);
     view! {
         <header class="convo-head">
             <h2
@@ -235,7 +248,22 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
             >
                 {title}
             </h2>
+            <Show when=private>
+                <Lock/>
+            </Show>
             <span class="convo-counts" data-testid="convo-counts">{counts}</span>
+            <Show when=has_members>
+                <button
+                    type="button"
+                    class="members-toggle"
+                    data-testid="members-toggle"
+                    aria-controls="members-panel"
+                    aria-expanded=move || members_open.get().to_string()
+                    on:click=move |_| members_open.update(|o| *o = !*o)
+                >
+                    "Members"
+                </button>
+            </Show>
             <Show when=can_leave>
                 <button
                     type="button"
@@ -246,6 +274,9 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
                 </button>
             </Show>
         </header>
+        <Show when=move || has_members() && members_open.get()>
+            <MembersPanel room state live/>
+        </Show>
     }
 }
 

@@ -6,7 +6,7 @@
 //! The browser's is split by what it does:
 //! - `browser`: the connection, identity, incoming messages and catch-up, typing;
 //! - `conversations`: opening, joining, leaving and paging back through conversations, read
-//!   markers, and browsing the rooms to join;
+//!   markers, browsing the rooms to join, and a room's members and settings;
 //! - `sender`: the ordered sender over the outbox;
 //! - `jobs`: the person's jobs, their changes and ends, and starting exports;
 //! - `account`: who the cookie signs in, its sessions, and being signed out.
@@ -102,7 +102,13 @@ impl LiveHandle {
 
 #[cfg(not(feature = "hydrate"))]
 mod inert {
+    use leptos::prelude::RwSignal;
+
+    use crate::events::RoomSettings;
+    use crate::ui::room_settings;
     use crate::ui::state::ChatState;
+
+    type Outcome = RwSignal<Option<room_settings::Outcome>>;
 
     /// The server never runs effects or event handlers, so nothing here is ever called.
     #[derive(Clone)]
@@ -119,7 +125,11 @@ mod inert {
         pub(crate) fn rename(&self, _name: String) {}
         pub(crate) fn open(&self, _room: String) {}
         pub(crate) fn join(&self, _room: String) {}
-        pub(crate) fn create(&self, _name: String) {}
+        pub(crate) fn join_by_name(&self, _name: String) {}
+        pub(crate) fn create(&self, _name: String, _private: bool) {}
+        pub(crate) fn add_member(&self, _room: String, _name: String, _outcome: Outcome) {}
+        pub(crate) fn remove_member(&self, _room: String, _name: String, _outcome: Outcome) {}
+        pub(crate) fn change_settings(&self, _settings: RoomSettings, _outcome: Outcome) {}
         pub(crate) fn leave(&self, _room: String) {}
         pub(crate) fn open_dm(&self, _name: String) {}
         pub(crate) fn browse(&self, _matching: String) {}

@@ -9,6 +9,7 @@ mod live;
 mod message;
 mod outbox;
 mod profiles;
+mod room_settings;
 mod rooms;
 mod sidebar;
 mod state;

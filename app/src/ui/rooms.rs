@@ -50,8 +50,9 @@ fn placeholder(room: &str, kind: RoomKind, title: &str) -> RoomInfo {
 impl Rooms {
     /// Takes the server's list of our conversations. The conversation being viewed has
     /// nothing unread, whatever the server counted before our `read` reached it. A room we
-    /// held that the list leaves out is one we left (here or in another tab): it stays, to
-    /// join again. A direct conversation it leaves out was another identity's.
+    /// held that the list leaves out is one we left (here or in another tab, or were removed
+    /// from): it stays, to join again, unless it is private (no one joins those by themselves).
+    /// A direct conversation it leaves out was another identity's.
     pub(crate) fn apply_list(&mut self, list: RoomList, viewing: &str) {
         let mut by_id: BTreeMap<String, RoomInfo> = list
             .rooms
@@ -64,7 +65,7 @@ impl Rooms {
             })
             .collect();
         for (room, mut info) in std::mem::take(&mut self.by_id) {
-            if info.kind == RoomKind::Room && !by_id.contains_key(&room) {
+            if info.kind == RoomKind::Room && !info.private && !by_id.contains_key(&room) {
                 info.joined = false;
                 info.unread = 0;
                 by_id.insert(room, info);
@@ -109,9 +110,11 @@ impl Rooms {
         self.by_id.insert(info.room.clone(), info);
     }
 
-    /// We left `room`: it is listed as one to join again.
+    /// We left `room`: it is listed as one to join again, unless it is private.
     pub(crate) fn left(&mut self, room: &str) {
-        if let Some(info) = self.by_id.get_mut(room) {
+        if self.by_id.get(room).is_some_and(|info| info.private) {
+            self.by_id.remove(room);
+        } else if let Some(info) = self.by_id.get_mut(room) {
             info.joined = false;
             info.unread = 0;
         }
@@ -164,6 +167,23 @@ impl Rooms {
         self.by_id
             .get(room)
             .is_some_and(|info| info.joined || info.kind == RoomKind::Dm)
+    }
+
+    /// Whether we may post in `room`: false only in a room whose owner and moderators post
+    /// (and we are neither), as its entry says. The server checks again.
+    pub(crate) fn may_post(&self, room: &str) -> bool {
+        self.by_id
+            .get(room)
+            .is_none_or(|info| info.posting == Posting::Members || info.manage)
+    }
+
+    /// The server refused our post to `room` as only its owner and moderators post there:
+    /// its entry says so too, until the server's next list says otherwise.
+    pub(crate) fn posting_closed(&mut self, room: &str) {
+        if let Some(info) = self.by_id.get_mut(room) {
+            info.posting = Posting::Managers;
+            info.manage = false;
+        }
     }
 
     /// What to call a conversation: its title, or its id before the server described it.
@@ -407,6 +427,59 @@ mod tests {
         assert_eq!(names(rooms.others("i")), ["zig"]);
         assert_eq!(names(rooms.others("u")), ["rust"]);
         assert!(rooms.others("x").is_empty());
+    }
+
+    #[test]
+    fn a_private_room_we_are_taken_out_of_is_gone_not_listed_to_join() {
+        let mut rooms = listed();
+        let mut secret = info("secret", RoomKind::Room, true, 1, 3);
+        secret.private = true;
+        rooms.upsert(secret.clone(), LOBBY);
+        assert!(rooms.is_member("secret"));
+        // Removed by its owner: the next list leaves it out.
+        rooms.apply_list(
+            RoomList {
+                rooms: vec![info(LOBBY, RoomKind::Room, true, 0, 40)],
+            },
+            LOBBY,
+        );
+        assert!(!rooms.is_member("secret"));
+        assert!(rooms.get("secret").is_none());
+        assert!(rooms.others("").iter().all(|i| i.room != "secret"));
+        // Left by ourselves: the same.
+        rooms.upsert(secret, LOBBY);
+        rooms.left("secret");
+        assert!(rooms.get("secret").is_none());
+        // A public room stays to join again.
+        rooms.left("rust");
+        assert!(rooms.get("rust").is_some_and(|i| !i.joined));
+    }
+
+    #[test]
+    fn only_managers_post_where_the_room_says_so() {
+        let mut rooms = listed();
+        assert!(rooms.may_post("rust"));
+        assert!(
+            rooms.may_post("unknown"),
+            "the server decides for rooms not described"
+        );
+        let mut news = info("news", RoomKind::Room, true, 0, 0);
+        news.posting = Posting::Managers;
+        rooms.upsert(news.clone(), LOBBY);
+        assert!(!rooms.may_post("news"));
+        // Its owner's entry says they manage it: the settings' ack replaces the entry.
+        news.manage = true;
+        rooms.upsert(news.clone(), LOBBY);
+        assert!(rooms.may_post("news"));
+        news.manage = false;
+        news.posting = Posting::Members;
+        rooms.upsert(news, LOBBY);
+        assert!(rooms.may_post("news"));
+        // Closed since our entry was read: a refused post tells us.
+        rooms.posting_closed("news");
+        assert!(!rooms.may_post("news"));
+        rooms.posting_closed("nowhere");
+        assert!(rooms.get("nowhere").is_none());
     }
 
     #[test]

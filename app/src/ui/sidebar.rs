@@ -1,11 +1,12 @@
 //! The sidebar: the Jobs button; the rooms we are in and our direct conversations, each with
-//! its unread badge; rooms to join, found a page at a time and by name; forms to create a room
-//! and to message someone.
+//! its unread badge (and a lock if private); rooms to join, found a page at a time and by
+//! name, or joined by name; forms to create a room (private or not) and to message someone.
 
 use leptos::html;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
+use super::room_settings::Lock;
 use super::rooms::counts_line;
 use super::state::ChatState;
 use crate::events::{MAX_NAME_CHARS, MAX_ROOM_NAME_CHARS, RoomInfo};
@@ -20,11 +21,19 @@ pub(crate) fn Sidebar(
     jobs_opener: NodeRef<html::Button>,
 ) -> impl IntoView {
     let new_room = RwSignal::new(String::new());
+    let private = RwSignal::new(false);
     let dm_name = RwSignal::new(String::new());
+    let find = RwSignal::new(String::new());
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        live.run(|l| l.create(new_room.get_untracked()));
+        live.run(|l| l.create(new_room.get_untracked(), private.get_untracked()));
         new_room.set(String::new());
+        private.set(false);
+    };
+    // An unlisted room is joined by its name: the one typed to find it.
+    let join_named = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        live.run(|l| l.join_by_name(find.get_untracked()));
     };
     let start_dm = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -100,22 +109,44 @@ pub(crate) fn Sidebar(
                     on:input=move |ev| new_room.set(event_target_value(&ev))
                     disabled=move || !hydrated.get()
                 />
+                <label class="private-toggle" title="Seen and joined by its members alone">
+                    <input
+                        type="checkbox"
+                        data-testid="create-private"
+                        prop:checked=move || private.get()
+                        on:change=move |ev| private.set(event_target_checked(&ev))
+                        disabled=move || !hydrated.get()
+                    />
+                    "Private"
+                </label>
                 <button type="submit" disabled=move || !hydrated.get()>"Create"</button>
             </form>
             <p class="side-alert" data-testid="sidebar-alert" role="alert">{move || state.alert.get()}</p>
-            <input
-                class="find-room"
-                type="search"
-                aria-label="Find a room"
-                placeholder="Find a room…"
-                autocomplete="off"
-                maxlength=MAX_ROOM_NAME_CHARS.to_string()
-                on:input=move |ev| {
-                    let text = event_target_value(&ev);
-                    live.run(|l| l.browse(text));
-                }
-                disabled=move || !hydrated.get()
-            />
+            <form class="side-form find-form" on:submit=join_named>
+                <input
+                    class="find-room"
+                    type="search"
+                    aria-label="Find a room"
+                    placeholder="Find a room…"
+                    autocomplete="off"
+                    maxlength=MAX_ROOM_NAME_CHARS.to_string()
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        find.set(text.clone());
+                        live.run(|l| l.browse(text));
+                    }
+                    disabled=move || !hydrated.get()
+                />
+                <button
+                    type="submit"
+                    data-testid="join-by-name"
+                    aria-label="Join by name"
+                    title="Join the room of this name, listed or not"
+                    disabled=move || !hydrated.get()
+                >
+                    "Join"
+                </button>
+            </form>
             <ul class="browse" aria-labelledby="others-heading" data-testid="other-rooms">
                 <For
                     each=others
@@ -159,13 +190,14 @@ pub(crate) fn Sidebar(
 }
 
 /// A row's key: it changes whenever what the row shows does.
-fn row_key(info: &RoomInfo) -> (String, String, u64, usize, usize) {
+fn row_key(info: &RoomInfo) -> (String, String, u64, usize, usize, bool) {
     (
         info.room.clone(),
         info.title.clone(),
         info.unread,
         info.members,
         info.online,
+        info.private,
     )
 }
 
@@ -188,6 +220,7 @@ fn ConvoLink(info: RoomInfo, state: ChatState, live: LiveHandle) -> impl IntoVie
                 on:click=move |_| live.run(|l| l.open(room.get_value()))
             >
                 <span class="title">{info.title.clone()}</span>
+                {info.private.then(|| view! { <Lock/> })}
                 {(unread > 0).then(|| view! {
                     <span class="badge" data-testid="unread" aria-label=format!("{unread} unread")>
                         {unread}

@@ -9,10 +9,12 @@ use super::browser::Live;
 use super::sender::capitalise;
 use crate::client::AckError;
 use crate::events::{
-    BrowseRooms, ChatError, CreateRoom, HISTORY_PAGE, History, JoinRoom, LOBBY, LeaveRoom,
-    MarkRead, OpenDm, RoomInfo, RoomList, RoomPage, browse_matching, validate_room_name,
+    AddMember, BrowseRooms, ChatError, CreateRoom, HISTORY_PAGE, History, JoinRoom, LOBBY,
+    LeaveRoom, MarkRead, OpenDm, RemoveMember, RoomInfo, RoomList, RoomPage, RoomSettings,
+    browse_matching, validate_room_name,
 };
 use crate::ui::outbox;
+use crate::ui::room_settings::Outcome;
 use crate::ui::timeline::Timeline;
 
 impl Live {
@@ -177,8 +179,16 @@ impl Live {
         });
     }
 
-    /// Creates a room (and so joins it) and shows it.
-    pub(crate) fn create(&self, name: String) {
+    /// Joins a room by its name (how unlisted rooms are joined) and shows it.
+    pub(crate) fn join_by_name(&self, name: String) {
+        match validate_room_name(&name) {
+            Ok(room) => self.join(room),
+            Err(e) => self.state.alert.set(Some(capitalised(&e))),
+        }
+    }
+
+    /// Creates a room (and so joins it), private or not, and shows it.
+    pub(crate) fn create(&self, name: String, private: bool) {
         let name = match validate_room_name(&name) {
             Ok(name) => name,
             Err(e) => return self.state.alert.set(Some(capitalised(&e))),
@@ -190,7 +200,7 @@ impl Live {
                 .emit_with_ack(
                     &CreateRoom {
                         name: name.clone(),
-                        private: false,
+                        private,
                     },
                     ACK_TIMEOUT,
                 )
@@ -259,6 +269,84 @@ impl Live {
                     .alert
                     .set(Some(format!("Could not leave {room}: {}", ack_problem(&e)))),
             }
+        });
+    }
+
+    /// Puts the person called `name` in `room`; `outcome` says how that went.
+    pub(crate) fn add_member(
+        &self,
+        room: String,
+        name: String,
+        outcome: RwSignal<Option<Outcome>>,
+    ) {
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            let request = AddMember {
+                room,
+                name: name.clone(),
+            };
+            let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
+            outcome.try_set(Some(match result.map(|r| r.into_result()) {
+                Ok(Ok(())) => Outcome::Done(format!("Added {name}")),
+                Ok(Err(e)) => Outcome::Refused(capitalised(&e)),
+                Err(e) => Outcome::Refused(format!("Could not add {name}: {}", ack_problem(&e))),
+            }));
+        });
+    }
+
+    /// Takes the person called `name` out of `room` (its owner and moderators may).
+    pub(crate) fn remove_member(
+        &self,
+        room: String,
+        name: String,
+        outcome: RwSignal<Option<Outcome>>,
+    ) {
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return;
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            let request = RemoveMember {
+                room,
+                name: name.clone(),
+            };
+            let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
+            outcome.try_set(Some(match result.map(|r| r.into_result()) {
+                Ok(Ok(())) => Outcome::Done(format!("Removed {name}")),
+                Ok(Err(e)) => Outcome::Refused(capitalised(&e)),
+                Err(e) => Outcome::Refused(format!("Could not remove {name}: {}", ack_problem(&e))),
+            }));
+        });
+    }
+
+    /// Changes a room's settings; its new entry replaces ours. Refused, the controls show
+    /// the entry as it was again.
+    pub(crate) fn change_settings(
+        &self,
+        settings: RoomSettings,
+        outcome: RwSignal<Option<Outcome>>,
+    ) {
+        let this = self.clone();
+        spawn_local(async move {
+            let result = this.socket.emit_with_ack(&settings, ACK_TIMEOUT).await;
+            let refused = match result.map(|r| r.into_result()) {
+                Ok(Ok(info)) => {
+                    let viewing = this.state.active.get_untracked();
+                    this.state.rooms.update(|r| r.upsert(info, &viewing));
+                    outcome.try_set(None);
+                    return;
+                }
+                Ok(Err(e)) => capitalised(&e),
+                Err(e) => format!("Could not change the settings: {}", ack_problem(&e)),
+            };
+            outcome.try_set(Some(Outcome::Refused(refused)));
+            // The checkboxes show the entry again, not what was clicked.
+            this.state.rooms.notify();
         });
     }
 

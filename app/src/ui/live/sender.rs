@@ -9,6 +9,7 @@ use super::{ACK_TIMEOUT, MAX_ATTEMPTS, retry_pause};
 use crate::client::AckError;
 use crate::events::{ChatError, SendMessage};
 use crate::ui::outbox::{self, Entry};
+use crate::ui::room_settings::READ_ONLY;
 use crate::ui::timeline::{Pending, SendState, Timeline};
 
 impl Live {
@@ -137,6 +138,13 @@ impl Live {
                 )) => Some(std::time::Duration::from_millis(retry_after_ms)),
                 // Not an attempt: it goes out again on the next connect.
                 Err(AckError::NotConnected | AckError::Disconnected) => None,
+                // Posting closed since the page read the room's entry: retrying cannot help,
+                // and the composer makes way for the notice.
+                Ok(Err(ChatError::ReadOnlyRoom { .. })) => {
+                    this.fail(&room, &next.key, READ_ONLY.to_owned());
+                    this.state.rooms.update(|r| r.posting_closed(&room));
+                    None
+                }
                 Ok(Err(e)) => {
                     this.fail(&room, &next.key, capitalise(&e.to_string()));
                     None
