@@ -647,7 +647,7 @@ impl Posting {
 
 /// `room settings`, client to server: changes a room's settings (those given), for its owner
 /// and the server's moderators and administrators ([`ChatError::NotManager`] otherwise). Its
-/// members' lists get the new entry.
+/// members hear the new settings in a [`RoomUpdate`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSettings {
     pub room: String,
@@ -718,12 +718,18 @@ impl Event for RoomList {
 impl ServerEvent for RoomList {}
 
 /// `room update`, server to the whole namespace: a room was created, or its member or online
-/// count changed. Never sent for direct conversations.
+/// count changed; or, to its members, its settings changed (`listed` and `posting` present).
+/// Never sent for direct conversations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomUpdate {
     pub room: String,
     pub members: usize,
     pub online: usize,
+    /// After a [`RoomSettings`] change: the room's new settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub posting: Option<Posting>,
 }
 
 impl Event for RoomUpdate {

@@ -96,6 +96,12 @@ impl Rooms {
         });
         info.members = update.members;
         info.online = update.online;
+        if let Some(listed) = update.listed {
+            info.listed = listed;
+        }
+        if let Some(posting) = update.posting {
+            info.posting = posting;
+        }
     }
 
     /// What a `join room`, `create room` or `open dm` answered: a conversation we are in.
@@ -379,15 +385,28 @@ mod tests {
             room: "zig".into(),
             members: 1,
             online: 1,
+            ..RoomUpdate::default()
         });
         assert!(!rooms.is_member("zig"));
         rooms.apply_update(RoomUpdate {
             room: "rust".into(),
             members: 7,
             online: 3,
+            ..RoomUpdate::default()
         });
         let rust = rooms.get("rust").unwrap();
         assert_eq!((rust.members, rust.online, rust.joined), (7, 3, true));
+        assert_eq!((rust.listed, rust.posting), (true, Posting::Members));
+        // A settings change reaches the members' entries.
+        rooms.apply_update(RoomUpdate {
+            room: "rust".into(),
+            members: 7,
+            online: 3,
+            listed: Some(false),
+            posting: Some(Posting::Managers),
+        });
+        let rust = rooms.get("rust").unwrap();
+        assert_eq!((rust.listed, rust.posting), (false, Posting::Managers));
 
         rooms.left("rust");
         assert!(!rooms.is_member("rust") && unread(&rooms, "rust") == 0);

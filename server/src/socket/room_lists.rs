@@ -56,6 +56,7 @@ pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
                 online: chat.presence.online(&room),
                 room,
                 members,
+                ..RoomUpdate::default()
             };
             // A private room's counts are its members' business alone.
             let everyone = to_everyone || due.created.contains(&update.room);

@@ -12,12 +12,13 @@ use std::time::Instant;
 use app::events::{
     self, AddMember, BROWSE_PAGE, BrowseRooms, ChatError, CreateRoom, JoinRoom, LOBBY, LeaveRoom,
     Left, MAX_BROWSE_LIMIT, Main, MarkRead, MessageKind, Namespace as _, OpenDm, RemoveMember,
-    RoomInfo, RoomPage, RoomSettings,
+    RoomInfo, RoomPage, RoomSettings, RoomUpdate,
 };
 use tracing::{error, info, warn};
 
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::socket::access::accessible;
+use crate::socket::emit::broadcast;
 use crate::socket::identity::{self, Identity};
 use crate::socket::limits::{self, Action};
 use crate::socket::messages::publish;
@@ -207,6 +208,22 @@ pub(crate) async fn settings(ctx: Ctx, request: RoomSettings) -> Result<RoomInfo
         .map_err(HandlerError::store("changing a room's settings"))?;
     chat.rules.forget(name);
     info!(room = %name, by = %who.name, listed = ?request.listed, posting = ?request.posting, "room settings changed");
+    // Its members hear of it, on every node.
+    if let Ok(Some(rules)) = chat.store.room_rules(name).await
+        && let Ok((members, _)) = chat.store.member_count(name).await
+        && let Some(main) = io.of(Main::PATH)
+    {
+        let update = RoomUpdate {
+            room: name.to_owned(),
+            members,
+            online: chat.presence.online(name),
+            listed: Some(rules.listed),
+            posting: Some(rules.posting),
+        };
+        if let Err(e) = broadcast(main.within(name.to_owned()), &update).await {
+            warn!(room = %name, error = %e, "the room's new settings were not told to everyone in it");
+        }
+    }
     after_membership_change(io, chat, &who, name).await
 }
 

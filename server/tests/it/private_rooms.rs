@@ -231,5 +231,13 @@ async fn unlisted_rooms_are_joined_by_name_and_announcement_rooms_take_their_own
         )
         .await,
     );
+    // Bob, a member, hears the new settings.
+    loop {
+        let update = bob.next_ambient(RoomUpdate::NAME).await;
+        if update["room"] == "news" && update["posting"] == "members" {
+            assert_eq!(update["listed"], false, "{update}");
+            break;
+        }
+    }
     post(&mut bob, "news", "now me").await;
 }
