@@ -214,6 +214,7 @@ impl Client {
     pub(crate) async fn create_room(&self, name: &str) -> Result<(), ClientError> {
         let event = CreateRoom {
             name: name.to_owned(),
+            private: false,
         };
         self.request(move |c, ns| c.emit_with_ack(ns, &event, ACK_TIMEOUT_MS, now_ms()).ok())
             .await

@@ -516,7 +516,10 @@ impl Actor {
         let now = now_ms();
         match command {
             Command::Create(room, reply) => {
-                let event = CreateRoom { name: room };
+                let event = CreateRoom {
+                    name: room,
+                    private: false,
+                };
                 match link
                     .conn
                     .emit_with_ack(link.main, &event, ACK_TIMEOUT_MS, now)

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use app::events::{
-    ChatError, ChatMessage, CreateRoom, Event as _, JoinRoom, LOBBY, MessageMeta, Posted, Reply,
-    RoomInfo, RoomKind, SendMessage,
+    ChatError, ChatMessage, CreateRoom, Event as _, JoinRoom, LOBBY, MessageMeta, Posted, Posting,
+    Reply, RoomInfo, RoomKind, SendMessage,
 };
 use axum::Router;
 use axum::extract::{OriginalUri, Request};
@@ -66,6 +66,10 @@ impl Rooms {
             joined: true,
             unread: 0,
             last_seq,
+            private: false,
+            listed: true,
+            posting: Posting::Members,
+            manage: false,
         }
     }
 }
@@ -113,7 +117,7 @@ async fn on_create(
     State(rooms): State<Rooms>,
 ) {
     let reply = match request {
-        Ok(CreateRoom { name }) => rooms.with(|r| {
+        Ok(CreateRoom { name, .. }) => rooms.with(|r| {
             if r.contains_key(&name) {
                 return Err(ChatError::RoomExists { room: name });
             }
