@@ -54,20 +54,21 @@ pub(crate) fn AdminPage() -> impl IntoView {
     let live = StoredValue::new(None::<inert::AdminLive>);
     let admin = AdminHandle(live);
 
+    #[cfg(feature = "hydrate")]
+    let signals = browser::Signals {
+        token,
+        by_cookie,
+        access,
+        who,
+        stats,
+        jobs,
+    };
     // The session cookie first: a moderator needs no token. Refused, the saved token if any.
     Effect::new(move |_| {
         hydrated.set(true);
         #[cfg(feature = "hydrate")]
         {
             by_cookie.set(true);
-            let signals = browser::Signals {
-                token,
-                by_cookie,
-                access,
-                who,
-                stats,
-                jobs,
-            };
             live.set_value(Some(browser::AdminLive::start(signals)));
         }
     });
@@ -82,14 +83,6 @@ pub(crate) fn AdminPage() -> impl IntoView {
             });
             by_cookie.set(false);
             who.set(None);
-            let signals = browser::Signals {
-                token,
-                by_cookie,
-                access,
-                who,
-                stats,
-                jobs,
-            };
             live.set_value(Some(browser::AdminLive::start(signals)));
         }
     };

@@ -10,8 +10,8 @@ use super::sender::capitalise;
 use crate::client::AckError;
 use crate::events::{
     AddMember, BrowseRooms, ChatError, CreateRoom, HISTORY_PAGE, History, JoinRoom, LOBBY,
-    LeaveRoom, MarkRead, OpenDm, RemoveMember, RoomInfo, RoomList, RoomPage, RoomSettings,
-    browse_matching, validate_room_name,
+    LeaveRoom, Main, MarkRead, OpenDm, RemoveMember, Reply, Request, RoomInfo, RoomList, RoomPage,
+    RoomSettings, browse_matching, validate_room_name,
 };
 use crate::ui::outbox;
 use crate::ui::room_settings::Outcome;
@@ -280,22 +280,13 @@ impl Live {
         outcome: RwSignal<Option<Outcome>>,
     ) {
         let name = name.trim().to_owned();
-        if name.is_empty() {
-            return;
-        }
-        let this = self.clone();
-        spawn_local(async move {
+        if !name.is_empty() {
             let request = AddMember {
                 room,
                 name: name.clone(),
             };
-            let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
-            outcome.try_set(Some(match result.map(|r| r.into_result()) {
-                Ok(Ok(())) => Outcome::Done(format!("Added {name}")),
-                Ok(Err(e)) => Outcome::Refused(capitalised(&e)),
-                Err(e) => Outcome::Refused(format!("Could not add {name}: {}", ack_problem(&e))),
-            }));
-        });
+            self.member_change(request, ("Added", "add"), name, outcome);
+        }
     }
 
     /// Takes the person called `name` out of `room` (its owner and moderators may).
@@ -306,20 +297,33 @@ impl Live {
         outcome: RwSignal<Option<Outcome>>,
     ) {
         let name = name.trim().to_owned();
-        if name.is_empty() {
-            return;
-        }
-        let this = self.clone();
-        spawn_local(async move {
+        if !name.is_empty() {
             let request = RemoveMember {
                 room,
                 name: name.clone(),
             };
+            self.member_change(request, ("Removed", "remove"), name, outcome);
+        }
+    }
+
+    /// Sends `request`, a change of `name`'s membership, and says how it went in `outcome`:
+    /// "`done` `name`", or why not.
+    fn member_change<R>(
+        &self,
+        request: R,
+        (done, verb): (&'static str, &'static str),
+        name: String,
+        outcome: RwSignal<Option<Outcome>>,
+    ) where
+        R: Request<Namespace = Main, Ack = Reply<()>>,
+    {
+        let this = self.clone();
+        spawn_local(async move {
             let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
             outcome.try_set(Some(match result.map(|r| r.into_result()) {
-                Ok(Ok(())) => Outcome::Done(format!("Removed {name}")),
+                Ok(Ok(())) => Outcome::Done(format!("{done} {name}")),
                 Ok(Err(e)) => Outcome::Refused(capitalised(&e)),
-                Err(e) => Outcome::Refused(format!("Could not remove {name}: {}", ack_problem(&e))),
+                Err(e) => Outcome::Refused(format!("Could not {verb} {name}: {}", ack_problem(&e))),
             }));
         });
     }
