@@ -4,6 +4,8 @@ mod account;
 mod admin;
 mod chat;
 mod conversation;
+#[cfg(feature = "hydrate")]
+mod fetch;
 mod jobs;
 mod live;
 mod message;

@@ -40,8 +40,7 @@ fn unreadable(status: u16) -> AuthFailure {
 #[cfg(feature = "hydrate")]
 pub(crate) mod browser {
     use serde::Serialize;
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
+    use wasm_bindgen::JsValue;
 
     use super::{SIGN_OUT, signed_in, unreadable};
     use crate::auth::{AuthFailure, SignedIn};
@@ -96,26 +95,11 @@ pub(crate) mod browser {
     }
 
     async fn send(path: &str, json: Option<&str>) -> Result<(u16, String), JsValue> {
-        let window = web_sys::window().ok_or(JsValue::NULL)?;
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-        if let Some(json) = json {
-            let headers = web_sys::Headers::new()?;
-            headers.set("Content-Type", "application/json")?;
-            init.set_headers(&headers);
-            init.set_body(&JsValue::from_str(json));
-        }
-        let response: web_sys::Response =
-            JsFuture::from(window.fetch_with_str_and_init(path, &init))
-                .await?
-                .dyn_into()?;
-        let text = JsFuture::from(response.text()?)
-            .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default();
-        Ok((response.status(), text))
+        let headers: &[(&str, &str)] = match json {
+            Some(_) => &[("Content-Type", "application/json")],
+            None => &[],
+        };
+        crate::ui::fetch::request("POST", path, headers, json.map(JsValue::from_str)).await
     }
 }
 

@@ -88,8 +88,6 @@ pub(crate) use browser::post;
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
 
     use super::{ImportFormat, import_path, outcome};
 
@@ -100,36 +98,16 @@ mod browser {
         format: ImportFormat,
         token: Option<&str>,
     ) -> Result<i64, String> {
-        let failed = |_: JsValue| "The upload could not be sent".to_owned();
-        let window = web_sys::window().ok_or_else(|| "No window to upload from".to_owned())?;
-        let headers = web_sys::Headers::new().map_err(failed)?;
-        if let Some(token) = token {
-            headers
-                .set("Authorization", &format!("Bearer {token}"))
-                .map_err(failed)?;
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/zip")];
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer.as_str()));
         }
-        headers
-            .set("Content-Type", "application/zip")
-            .map_err(failed)?;
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-        init.set_headers(&headers);
-        init.set_body(&file);
         let path = import_path(format, &file.name());
-        let response = JsFuture::from(window.fetch_with_str_and_init(&path, &init))
+        let (status, body) = crate::ui::fetch::request("POST", &path, &headers, Some(file.into()))
             .await
             .map_err(|_| "The upload broke off: check the connection and try again".to_owned())?;
-        let response: web_sys::Response = response.dyn_into().map_err(failed)?;
-        let body = match response.text() {
-            Ok(text) => JsFuture::from(text)
-                .await
-                .ok()
-                .and_then(|t| t.as_string())
-                .unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        outcome(response.status(), &body)
+        outcome(status, &body)
     }
 }
 

@@ -125,41 +125,23 @@ async fn avatar_request(
     method: &str,
     file: Option<web_sys::File>,
 ) -> Result<crate::events::Profile, String> {
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
-    let failed = |_: JsValue| "The picture could not be sent".to_owned();
-    let window = web_sys::window().ok_or_else(|| "No window".to_owned())?;
-    let headers = web_sys::Headers::new().map_err(failed)?;
-    if let Some(token) = super::session_token() {
-        headers
-            .set("Authorization", &format!("Bearer {token}"))
-            .map_err(failed)?;
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    init.set_headers(&headers);
-    if let Some(file) = &file {
-        init.set_body(file);
-    }
-    let response = JsFuture::from(window.fetch_with_str_and_init("/avatar", &init))
-        .await
-        .map_err(|_| "The upload broke off: try again".to_owned())?;
-    let response: web_sys::Response = response.dyn_into().map_err(failed)?;
-    let body = match response.text() {
-        Ok(text) => JsFuture::from(text)
+    let bearer = super::session_token().map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| ("Authorization", b))
+        .into_iter()
+        .collect();
+    let (status, body) =
+        crate::ui::fetch::request(method, "/avatar", &headers, file.map(Into::into))
             .await
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    };
-    if response.ok() {
+            .map_err(|_| "The upload broke off: try again".to_owned())?;
+    if (200..300).contains(&status) {
         serde_json::from_str(&body).map_err(|_| "The server's answer was not understood".to_owned())
     } else {
         let message = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["message"].as_str().map(str::to_owned));
-        Err(message.unwrap_or_else(|| format!("The server refused it ({})", response.status())))
+        Err(message.unwrap_or_else(|| format!("The server refused it ({status})")))
     }
 }
 
