@@ -121,6 +121,7 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (EndSession::NAME, Direction::ClientToServer),
     (Account::NAME, Direction::ServerToClient),
     (SignedOut::NAME, Direction::ServerToClient),
+    (Search::NAME, Direction::ClientToServer),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
@@ -380,7 +381,9 @@ impl ServerEvent for Synced {}
 
 /// `history`, client to server: a page of a room's messages, oldest first: the newest
 /// `limit` (default [`HISTORY_PAGE`], at most [`MAX_HISTORY_LIMIT`]) with an id below `before`,
-/// or the newest of all when `before` is absent.
+/// or the newest of all when `before` is absent. With `around` (a message of the room): that
+/// message and about `limit / 2` on each side of it; with `after`: the oldest `limit` with an
+/// id above it. At most one of `before`, `around` and `after`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub room: String,
@@ -388,6 +391,10 @@ pub struct History {
     pub before: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub around: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
 }
 
 impl Event for History {
@@ -406,6 +413,13 @@ pub struct HistoryPage {
     pub messages: Vec<ChatMessage>,
     /// Whether older messages exist.
     pub more: bool,
+    /// Whether newer messages exist: told for `around` and `after` pages only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub newer: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `chat message`, server to client: a stored message of a conversation the client is in.
@@ -874,6 +888,79 @@ impl Event for MessageDeleted {
     type Namespace = Main;
 }
 impl ServerEvent for MessageDeleted {}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+// ---------------------------------------------------------------------------------------------
+
+/// Longest search query accepted, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// The most words a search query may hold.
+pub const MAX_SEARCH_TERMS: usize = 16;
+/// Hits per page unless the request asks otherwise.
+pub const SEARCH_PAGE: usize = 20;
+/// The most hits one page holds.
+pub const MAX_SEARCH_LIMIT: usize = 50;
+/// How deep into the ranked hits a page may start: the rest is for a narrower query.
+pub const MAX_SEARCH_OFFSET: usize = 500;
+
+/// `search`, client to server: the messages the asker may read that hold every word of
+/// `query` (the last one as a prefix), best first (then newest). Words are letters and digits;
+/// everything else in `query` separates them, so no query syntax is ever read from it.
+/// Filters: one conversation (`room`), an author's name, and a time range in milliseconds
+/// since the Unix epoch (`from` inclusive, `to` exclusive). Paged by `offset` (at most
+/// [`MAX_SEARCH_OFFSET`]) and `limit` (default [`SEARCH_PAGE`], at most [`MAX_SEARCH_LIMIT`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Search {
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl Event for Search {
+    const NAME: &'static str = "search";
+    type Namespace = Main;
+}
+impl ClientEvent for Search {}
+impl Request for Search {
+    type Ack = Reply<SearchResults>;
+}
+
+/// The ack of [`Search`]: a page of hits, best first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    /// Whether more hits follow this page (ask again with `offset` moved on).
+    pub more: bool,
+}
+
+/// One message found, with an excerpt of its text around the words that matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// In the argument shape of `chat message`: `[text, id, meta]`.
+    pub message: ChatMessage,
+    /// The excerpt, in order: plain text, and the words that matched (`hit`). Text, never
+    /// HTML.
+    pub snippet: Vec<Snippet>,
+}
+
+/// A piece of a [`SearchHit`]'s excerpt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snippet {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hit: bool,
+}
 
 // ---------------------------------------------------------------------------------------------
 // The admin namespace `/admin`
@@ -2093,6 +2180,9 @@ impl<'de> Deserialize<'de> for WireError {
             "last_admin" => ChatError::LastAdmin,
             "read_only_room" => ChatError::ReadOnlyRoom { room: room()? },
             "not_manager" => ChatError::NotManager { room: room()? },
+            "invalid_query" => ChatError::InvalidQuery {
+                detail: need(&f.detail, "detail")?,
+            },
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown error code `{other}`"
@@ -2198,6 +2288,9 @@ pub enum ChatError {
     /// Only the room's owner and the server's moderators can do that.
     #[error("only the owner of `{room}` and moderators can do that")]
     NotManager { room: String },
+    /// A `search` the server cannot run: no word in it, too long, or a filter that is not one.
+    #[error("cannot search for that: {detail}")]
+    InvalidQuery { detail: String },
 }
 
 /// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
@@ -2620,6 +2713,7 @@ mod tests {
             ChatError::LastAdmin,
             ChatError::ReadOnlyRoom { room: text() },
             ChatError::NotManager { room: text() },
+            ChatError::InvalidQuery { detail: text() },
         ];
         for error in every {
             // A new variant that is missing here fails this match, so the list stays complete.
@@ -2653,7 +2747,8 @@ mod tests {
                 | ChatError::NoAccount { .. }
                 | ChatError::LastAdmin
                 | ChatError::ReadOnlyRoom { .. }
-                | ChatError::NotManager { .. } => {}
+                | ChatError::NotManager { .. }
+                | ChatError::InvalidQuery { .. } => {}
             }
             let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();
             let back: Reply<Posted> = serde_json::from_str(&wire).unwrap();
@@ -2720,6 +2815,7 @@ mod tests {
         let page = HistoryPage {
             messages: vec![],
             more: true,
+            newer: false,
         };
         assert_eq!(
             serde_json::to_value(&page).unwrap(),

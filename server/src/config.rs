@@ -134,6 +134,10 @@ pub struct Config {
     #[arg(long, env = "PALAVER_PROFILE_LIMIT", default_value = "10/1m")]
     pub profile_limit: Limit,
 
+    /// Searches per person (per address for guests): each reads the full-text index.
+    #[arg(long, env = "PALAVER_SEARCH_LIMIT", default_value = "30/1m")]
+    pub search_limit: Limit,
+
     /// Proxies whose `X-Forwarded-For` is believed, comma-separated IP addresses. Behind a
     /// reverse proxy, list it here: otherwise every client counts as the proxy's address.
     #[arg(long, env = "PALAVER_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -432,6 +436,7 @@ impl Config {
             mark_limit: Limit::every(120, Duration::from_secs(10)),
             name_limit: Limit::every(20, Duration::from_secs(600)),
             profile_limit: Limit::every(10, Duration::from_secs(60)),
+            search_limit: Limit::every(30, Duration::from_secs(60)),
             trusted_proxies: Vec::new(),
             notice_window: Duration::from_secs(60),
             counts_to_everyone_up_to: 1_000,
@@ -555,6 +560,7 @@ mod tests {
                 c.read_limit,
                 c.mark_limit,
                 c.name_limit,
+                c.search_limit,
                 c.notice_window,
                 c.backup_every,
                 c.backup_keep,

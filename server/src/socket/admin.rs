@@ -452,5 +452,6 @@ async fn recent(ctx: Ctx, request: RecentInRoom) -> Result<HistoryPage, HandlerE
     Ok(HistoryPage {
         messages: rows.into_iter().map(ChatMessage::from).collect(),
         more,
+        newer: false,
     })
 }

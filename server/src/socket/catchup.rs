@@ -1,6 +1,6 @@
 //! Catch-up: replaying what a client missed, on connect (from `auth.since`, or the tutorial's
 //! `serverOffset`) and on `sync`; and `history`, the pages a client reloads or scrolls back
-//! through.
+//! through, or jumps to (`around` a search's hit, then `after` it).
 
 use crate::cluster::SocketRef;
 use std::sync::Arc;
@@ -288,13 +288,45 @@ pub(crate) async fn history(ctx: Ctx, r: History) -> Result<HistoryPage, Handler
     let room = ConversationId::parse(r.room)?;
     accessible(socket, chat, &room).await?;
     let limit = r.limit.unwrap_or(HISTORY_PAGE).clamp(1, MAX_HISTORY_LIMIT);
+    let cursors = [r.before, r.around, r.after].iter().flatten().count();
+    if cursors > 1 {
+        return Err(ChatError::InvalidPayload {
+            event: History::NAME.to_owned(),
+            detail: "at most one of `before`, `around` and `after`".to_owned(),
+        }
+        .into());
+    }
+    if let Some(id) = r.around {
+        let (rows, more, newer) = chat
+            .store
+            .page_around(room.as_str(), id, limit)
+            .await
+            .map_err(HandlerError::store("the history query"))?
+            .ok_or(ChatError::UnknownMessage { id })?;
+        return Ok(page(rows, more, newer));
+    }
+    if let Some(after) = r.after {
+        let mut rows = chat
+            .store
+            .oldest_after(room.as_str(), after, limit + 1)
+            .await
+            .map_err(HandlerError::store("the history query"))?;
+        let newer = rows.len() > limit;
+        rows.truncate(limit);
+        return Ok(page(rows, true, newer));
+    }
     let (rows, more) = chat
         .store
         .page_before(room.as_str(), r.before, limit)
         .await
         .map_err(HandlerError::store("the history query"))?;
-    Ok(HistoryPage {
+    Ok(page(rows, more, false))
+}
+
+fn page(rows: Vec<crate::store::StoredMessage>, more: bool, newer: bool) -> HistoryPage {
+    HistoryPage {
         messages: rows.into_iter().map(ChatMessage::from).collect(),
         more,
-    })
+        newer,
+    }
 }

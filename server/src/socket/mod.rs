@@ -21,6 +21,7 @@ pub(crate) mod recent;
 pub mod request;
 pub(crate) mod room_lists;
 pub(crate) mod rooms;
+pub(crate) mod search;
 pub(crate) mod sessions;
 pub(crate) mod sign_in;
 pub(crate) mod writer;
@@ -228,6 +229,7 @@ impl MessageHandler<Adapter, Events> for Events {
             RemoveMember::NAME => serve(socket, data, ack, rooms::remove_member),
             SetProfile::NAME => serve(socket, data, ack, profiles::set),
             ListProfiles::NAME => serve(socket, data, ack, profiles::list),
+            app::events::Search::NAME => serve(socket, data, ack, search::search),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

@@ -463,6 +463,7 @@ pub(crate) mod accounts;
 pub(crate) mod hooks;
 pub(crate) mod imported;
 pub(crate) mod profiles;
+pub(crate) mod search;
 
 /// Where a store's data is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -344,6 +344,7 @@ impl Live {
                 room: room.clone(),
                 before: None,
                 limit: Some(HISTORY_PAGE),
+                ..History::default()
             };
             let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
             this.books.borrow_mut().syncing.remove(&room);

@@ -371,6 +371,7 @@ impl Live {
                 room: room.clone(),
                 before,
                 limit: Some(HISTORY_PAGE),
+                ..History::default()
             };
             let result = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
             // A reload meanwhile replaced what the page was older than.
