@@ -13,6 +13,10 @@
 //! deleted stays held as a tombstone, so its `seq` still counts for the cursor, but it is no
 //! longer shown.
 //!
+//! A jump to a search's hit may hold a window of older messages apart from the newest ones:
+//! between them is a gap, which is not a hole (the cursor is above it) and which the reader
+//! fills a page at a time ([`Timeline::fill_gap`]).
+//!
 //! There is one timeline per conversation the page has opened.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,6 +90,11 @@ pub(crate) struct Timeline {
     complete: bool,
     /// An older page is on its way.
     loading_older: bool,
+    /// The `seq` of the newest message of a window held apart from the newest messages (a
+    /// jump to a search's hit); what lies between it and the next message held is not held.
+    window_top: Option<i64>,
+    /// A page of the gap above the window is on its way.
+    loading_gap: bool,
 }
 
 // Without `hydrate` only the server render uses the timeline; the rest serves the browser.
@@ -253,18 +262,121 @@ impl Timeline {
     /// exist), keeping any newer message that arrived live while the page was on its way.
     pub(crate) fn finish_reload(&mut self, page: Vec<ChatMessage>, more: bool) {
         let newest = page.last().map_or(0, |m| m.id);
+        // A window held apart stays; whether it now meets the page is settled below.
+        let window = self.window_top;
         let live: Vec<ChatMessage> = std::mem::take(&mut self.sent)
             .into_values()
-            .filter(|m| m.id > newest)
+            .filter(|m| m.id > newest || window.is_some_and(|top| m.meta.seq <= top))
             .collect();
         self.seqs.clear();
         self.reloading = false;
         self.loading_older = false;
-        self.complete = starts_conversation(&page, more);
+        if window.is_none() {
+            self.complete = starts_conversation(&page, more);
+        }
         self.start_at(&page);
         for m in page.into_iter().chain(live) {
             self.confirm(m);
         }
+        self.settle_window();
+    }
+
+    /// Holds `page`, the messages around a search's hit (`more`: older ones exist; `newer`:
+    /// newer ones do), apart from the newest messages if it does not reach them. A window
+    /// held before is let go. The cursor does not move: these are older than it.
+    pub(crate) fn hold_window(&mut self, page: Vec<ChatMessage>, more: bool, newer: bool) {
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            return;
+        };
+        let (bottom, top) = (first.meta.seq, last.meta.seq);
+        if let Some(old) = self.window_top.take() {
+            self.drop_up_to(old);
+        }
+        let lowest = self.seqs.keys().next().copied();
+        if lowest.is_none_or(|low| bottom < low) {
+            // The window is now the oldest part held.
+            self.complete = starts_conversation(&page, more);
+        }
+        // While the newest page is on its way, nothing is known to meet the window.
+        let apart = newer && (self.reloading || lowest.is_some_and(|low| top + 1 < low));
+        self.loading_older = false;
+        self.loading_gap = false;
+        for m in page {
+            self.confirm(m);
+        }
+        if apart {
+            self.window_top = Some(top);
+            self.settle_window();
+        }
+    }
+
+    /// Merges a page of the gap above the window, as `history` with `after` answers
+    /// (`newer`: messages after the page exist).
+    pub(crate) fn fill_gap(&mut self, page: Vec<ChatMessage>, newer: bool) {
+        self.loading_gap = false;
+        let reached_end = !newer;
+        for m in page {
+            self.confirm(m);
+        }
+        if reached_end {
+            self.window_top = None;
+        }
+        self.settle_window();
+    }
+
+    /// The id of the window's newest message, to ask for the page after it; `None` without a
+    /// gap, or while a page of it is on its way.
+    pub(crate) fn gap_after(&self) -> Option<i64> {
+        let top = self.window_top.filter(|_| !self.loading_gap)?;
+        self.seqs.get(&top).copied()
+    }
+
+    /// The id of the last message shown before the gap, where the gap is shown.
+    pub(crate) fn gap_shown_after(&self) -> Option<i64> {
+        let top = self.window_top?;
+        self.seqs
+            .range(..=top)
+            .rev()
+            .map(|(_, id)| *id)
+            .find(|id| {
+                self.sent
+                    .get(id)
+                    .is_some_and(|m| m.meta.kind != Some(MessageKind::Deleted))
+            })
+    }
+
+    pub(crate) fn set_loading_gap(&mut self, loading: bool) {
+        self.loading_gap = loading;
+    }
+
+    /// Whether message `id` is held (a jump to it needs no page).
+    pub(crate) fn holds(&self, id: i64) -> bool {
+        self.sent.contains_key(&id)
+    }
+
+    /// Moves the window's top up over the seqs now held above it; once it meets the next
+    /// message held (or nothing is held above it), there is no gap.
+    fn settle_window(&mut self) {
+        let Some(mut top) = self.window_top else {
+            return;
+        };
+        while self.seqs.contains_key(&(top + 1)) {
+            top += 1;
+        }
+        let above = self.seqs.range(top + 1..).next().is_some();
+        self.window_top = (above || self.reloading).then_some(top);
+    }
+
+    /// Lets go of the held messages up to `seq`, a window no longer shown.
+    fn drop_up_to(&mut self, seq: i64) {
+        let ids: Vec<i64> = self.seqs.range(..=seq).map(|(_, id)| *id).collect();
+        for id in ids {
+            if let Some(m) = self.sent.remove(&id) {
+                self.seqs.remove(&m.meta.seq);
+            }
+        }
+        // What is held now starts at the newest messages' page, whose start is not known.
+        self.complete = self.seqs.keys().next().is_some_and(|&s| s <= 1);
     }
 
     /// Turns a pending send into a stored message after its ack. A broadcast of the same
@@ -630,6 +742,72 @@ mod tests {
             panic!("expected a sent row")
         };
         assert_eq!(mine.meta.room, "rust");
+    }
+
+    #[test]
+    fn a_window_far_back_is_held_apart_and_its_gap_filled_a_page_at_a_time() {
+        let newest: Vec<_> = (91..=100).map(|n| msg(n, "new", None)).collect();
+        let mut t = Timeline::new(LOBBY, newest);
+        // The hit, 40, with messages around it; newer ones exist.
+        t.hold_window((38..=42).map(|n| msg(n, "w", None)).collect(), true, true);
+        assert_eq!(ids(&t)[..5], ["m38", "m39", "m40", "m41", "m42"]);
+        assert_eq!((t.gap_after(), t.gap_shown_after()), (Some(42), Some(42)));
+        // The gap is no hole: the cursor and catch-up are untouched.
+        assert_eq!((t.last_id(), t.has_hole(), t.is_behind(100)), (100, false, false));
+        assert!(t.holds(40) && !t.holds(50));
+        // Older pages continue from the window.
+        assert_eq!(t.oldest_id(), Some(38));
+        assert!(t.can_load_older());
+        t.set_loading_gap(true);
+        assert_eq!(t.gap_after(), None, "one page at a time");
+        t.fill_gap((43..=70).map(|n| msg(n, "g", None)).collect(), true);
+        assert_eq!(t.gap_after(), Some(70));
+        // Live messages arrive meanwhile.
+        t.confirm(msg(101, "live", None));
+        assert_eq!(t.last_id(), 101);
+        t.fill_gap((71..=90).map(|n| msg(n, "g", None)).collect(), true);
+        assert_eq!((t.gap_after(), t.gap_shown_after()), (None, None));
+        assert_eq!(t.len(), 101 - 37);
+        // The page said the first message is held.
+        t.hold_window((1..=3).map(|n| msg(n, "w", None)).collect(), false, true);
+        assert!(t.is_complete());
+        assert_eq!(t.gap_after(), Some(3));
+        // A second jump lets the first window go.
+        t.hold_window((10..=12).map(|n| msg(n, "x", None)).collect(), true, true);
+        assert_eq!(ids(&t)[..3], ["m10", "m11", "m12"]);
+        assert!(!t.holds(1) && !t.is_complete());
+    }
+
+    #[test]
+    fn a_window_that_meets_the_newest_messages_is_no_gap() {
+        let mut t = Timeline::new(LOBBY, (11..=20).map(|n| msg(n, "n", None)).collect());
+        t.hold_window((5..=10).map(|n| msg(n, "w", None)).collect(), true, true);
+        assert_eq!(t.gap_after(), None);
+        assert_eq!(t.oldest_id(), Some(5));
+        // Around a message already held: nothing newer is missing.
+        t.hold_window((15..=20).map(|n| msg(n, "w", None)).collect(), true, false);
+        assert_eq!(t.gap_after(), None);
+        // The gap's last page says nothing is newer.
+        let mut t = Timeline::new(LOBBY, (50..=60).map(|n| msg(n, "n", None)).collect());
+        t.hold_window((5..=10).map(|n| msg(n, "w", None)).collect(), true, true);
+        t.fill_gap(vec![], false);
+        assert_eq!(t.gap_after(), None);
+    }
+
+    #[test]
+    fn a_window_held_while_the_newest_page_loads_stays_after_it() {
+        let mut t = Timeline::loading("rust");
+        t.hold_window((5..=7).map(|n| msg(n, "w", None)).collect(), true, true);
+        assert_eq!(t.gap_after(), Some(7));
+        t.finish_reload((40..=50).map(|n| msg(n, "n", None)).collect(), true);
+        assert_eq!(ids(&t)[..4], ["m5", "m6", "m7", "m40"]);
+        assert_eq!((t.gap_after(), t.last_id(), t.has_hole()), (Some(7), 50, false));
+        assert!(!t.is_complete());
+        // A newest page that reaches down to the window closes the gap.
+        let mut t = Timeline::loading("rust");
+        t.hold_window((5..=7).map(|n| msg(n, "w", None)).collect(), true, true);
+        t.finish_reload((8..=20).map(|n| msg(n, "n", None)).collect(), true);
+        assert_eq!((t.gap_after(), t.len()), (None, 16));
     }
 
     #[test]
