@@ -9,6 +9,7 @@ use super::conversation::{Conversation, Drafts};
 use super::jobs::{JobNotices, JobsPanel};
 use super::live::LiveHandle;
 use super::profiles::ProfileForm;
+use super::search::{SearchBox, SearchPanel, SearchState};
 use super::sidebar::Sidebar;
 use super::state::ChatState;
 use super::status::StatusBadge;
@@ -36,6 +37,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     let drafts: Drafts = StoredValue::new(Default::default());
     let jobs_open = RwSignal::new(false);
     let jobs_opener = NodeRef::<leptos::html::Button>::new();
+    let search = SearchState::new();
 
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {
@@ -51,6 +53,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
             <header class="topbar">
                 <h1 class="brand">"Palaver"</h1>
                 <StatusBadge status=state.status/>
+                <SearchBox search live hydrated/>
                 <label class="name">
                     <span class="visually-hidden">"Display name"</span>
                     <input
@@ -91,6 +94,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                     view! { <Conversation room timeline state live hydrated drafts/> }
                 }}
             </div>
+            <SearchPanel search state live/>
             <JobsPanel state live open=jobs_open opener=jobs_opener hydrated/>
             <JobNotices notices=state.job_notices/>
         </main>

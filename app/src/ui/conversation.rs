@@ -12,6 +12,7 @@ use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
+use super::search::GapMarker;
 use super::state::ChatState;
 use super::timeline::{Row, Timeline};
 use crate::events::{ChatError, LOBBY, Presence, RoomKind, is_dm, typing_phrase, validate_text};
@@ -172,7 +173,11 @@ pub(crate) fn Conversation(
                         key=Row::key
                         children=move |row| {
                             let profiles = state.profiles;
-                            view! { <MessageRow row me profiles hydrated on_retry on_discard/> }
+                            let after = match &row { Row::Sent(m) => Some(m.id), Row::Pending(_) => None };
+                            view! {
+                                <MessageRow row me profiles hydrated on_retry on_discard/>
+                                <GapMarker timeline after live/>
+                            }
                         }
                     />
                 </ol>

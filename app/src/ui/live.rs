@@ -44,6 +44,8 @@ mod jobs;
 #[cfg(feature = "hydrate")]
 mod profiles;
 #[cfg(feature = "hydrate")]
+mod search;
+#[cfg(feature = "hydrate")]
 mod sender;
 
 #[cfg(feature = "hydrate")]
@@ -144,6 +146,15 @@ mod inert {
         pub(crate) fn sign_out(&self) {}
         pub(crate) fn list_sessions(&self, _: crate::ui::account::SessionList) {}
         pub(crate) fn end_session(&self, _: String, _: crate::ui::account::SessionList) {}
+        pub(crate) fn search(
+            &self,
+            _: crate::events::Search,
+            _: RwSignal<crate::ui::search::Results>,
+            _: bool,
+        ) {
+        }
+        pub(crate) fn jump(&self, _room: String, _id: i64) {}
+        pub(crate) fn fill_gap(&self) {}
     }
 }
 

@@ -13,6 +13,7 @@ mod outbox;
 mod profiles;
 mod room_settings;
 mod rooms;
+mod search;
 mod sidebar;
 mod state;
 mod status;
