@@ -8,7 +8,7 @@ async function search(page: Page, query: string) {
   await box.fill(query);
   await box.press('Enter');
   await expect(page.getByTestId('search-panel')).toBeVisible();
-  await expect(page.locator('.search-loading')).toHaveCount(0);
+  await expect(page.locator('.search-loading')).toBeEmpty();
 }
 
 function hits(page: Page) {
