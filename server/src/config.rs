@@ -560,7 +560,6 @@ mod tests {
                 c.read_limit,
                 c.mark_limit,
                 c.name_limit,
-                c.search_limit,
                 c.notice_window,
                 c.backup_every,
                 c.backup_keep,
@@ -572,6 +571,7 @@ mod tests {
                     c.workers,
                     c.job_lease,
                     c.max_import_bytes,
+                    c.search_limit,
                 ),
             )
         };

@@ -334,15 +334,11 @@ impl Timeline {
     /// The id of the last message shown before the gap, where the gap is shown.
     pub(crate) fn gap_shown_after(&self) -> Option<i64> {
         let top = self.window_top?;
-        self.seqs
-            .range(..=top)
-            .rev()
-            .map(|(_, id)| *id)
-            .find(|id| {
-                self.sent
-                    .get(id)
-                    .is_some_and(|m| m.meta.kind != Some(MessageKind::Deleted))
-            })
+        self.seqs.range(..=top).rev().map(|(_, id)| *id).find(|id| {
+            self.sent
+                .get(id)
+                .is_some_and(|m| m.meta.kind != Some(MessageKind::Deleted))
+        })
     }
 
     pub(crate) fn set_loading_gap(&mut self, loading: bool) {
@@ -753,7 +749,10 @@ mod tests {
         assert_eq!(ids(&t)[..5], ["m38", "m39", "m40", "m41", "m42"]);
         assert_eq!((t.gap_after(), t.gap_shown_after()), (Some(42), Some(42)));
         // The gap is no hole: the cursor and catch-up are untouched.
-        assert_eq!((t.last_id(), t.has_hole(), t.is_behind(100)), (100, false, false));
+        assert_eq!(
+            (t.last_id(), t.has_hole(), t.is_behind(100)),
+            (100, false, false)
+        );
         assert!(t.holds(40) && !t.holds(50));
         // Older pages continue from the window.
         assert_eq!(t.oldest_id(), Some(38));
@@ -801,7 +800,10 @@ mod tests {
         assert_eq!(t.gap_after(), Some(7));
         t.finish_reload((40..=50).map(|n| msg(n, "n", None)).collect(), true);
         assert_eq!(ids(&t)[..4], ["m5", "m6", "m7", "m40"]);
-        assert_eq!((t.gap_after(), t.last_id(), t.has_hole()), (Some(7), 50, false));
+        assert_eq!(
+            (t.gap_after(), t.last_id(), t.has_hole()),
+            (Some(7), 50, false)
+        );
         assert!(!t.is_complete());
         // A newest page that reaches down to the window closes the gap.
         let mut t = Timeline::loading("rust");

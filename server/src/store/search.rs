@@ -10,9 +10,7 @@ use std::collections::HashMap;
 
 use app::events::{LOBBY, MAX_SEARCH_CHARS, MAX_SEARCH_TERMS, MessageKind, Snippet};
 
-use crate::store::{
-    COLUMNS, Pool, Store, StoreError, StoredMessage, message_kind_column,
-};
+use crate::store::{COLUMNS, Pool, Store, StoreError, StoredMessage, message_kind_column};
 
 /// Marks the start of a matched word in the databases' excerpts: message text has no control
 /// characters but newline and tab ([`app::events::validate_text`]).
@@ -137,7 +135,10 @@ const READABLE: &str = "(m.room = $9 OR m.room IN (SELECT room FROM members WHER
 
 impl Store {
     /// The page of `q`'s hits, best first then newest, and whether more follow.
-    pub(crate) async fn search(&self, q: &SearchQuery<'_>) -> Result<(Vec<Found>, bool), StoreError> {
+    pub(crate) async fn search(
+        &self,
+        q: &SearchQuery<'_>,
+    ) -> Result<(Vec<Found>, bool), StoreError> {
         let (announcement, bot) = searched_kinds();
         // One more than the page, to tell whether more follow.
         let take = q.limit as i64 + 1;
@@ -160,11 +161,17 @@ impl Store {
                      WHERE m.search @@ q AND {READABLE}
                      ORDER BY ts_rank(m.search, q) DESC, m.id DESC LIMIT $10 OFFSET $11"
                 );
-                bind_filters(sqlx::query_as(&sql), q.terms.tsquery(), q, announcement, bot)
-                    .bind(take)
-                    .bind(q.offset as i64)
-                    .fetch_all(pool)
-                    .await?
+                bind_filters(
+                    sqlx::query_as(&sql),
+                    q.terms.tsquery(),
+                    q,
+                    announcement,
+                    bot,
+                )
+                .bind(take)
+                .bind(q.offset as i64)
+                .fetch_all(pool)
+                .await?
             }
         };
         let more = ids.len() > q.limit;
@@ -173,11 +180,7 @@ impl Store {
             return Ok((Vec::new(), more));
         }
         // The page's messages and excerpts, in a second query: excerpts of the page only.
-        let list = ids
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let rows: Vec<Excerpted> = match &self.pool {
             Pool::Sqlite { pool, .. } => {
                 let sql = format!(
@@ -240,7 +243,9 @@ impl Store {
         // Seqs run 1, 2, 3… without holes: the window is a range of them.
         let first = (seq - before).max(1);
         let last = first + limit - 1;
-        let rows = self.page_by_seq(room, first - 1, last, limit as usize).await?;
+        let rows = self
+            .page_by_seq(room, first - 1, last, limit as usize)
+            .await?;
         let (_, head) = self.head(room).await?;
         Ok(Some((rows, first > 1, head > last)))
     }
@@ -343,7 +348,9 @@ mod tests {
     #[test]
     fn only_words_are_read_from_a_query() {
         assert_eq!(terms("Hello, wörld!").0, ["hello", "wörld"]);
-        for syntax in ["\"", "*", "NEAR(", "-", "a OR b", "x:y", "^(", "'; drop", "\"a\"*"] {
+        for syntax in [
+            "\"", "*", "NEAR(", "-", "a OR b", "x:y", "^(", "'; drop", "\"a\"*",
+        ] {
             match Terms::parse(syntax) {
                 Ok(t) => {
                     assert!(!t.fts5().is_empty());
@@ -364,7 +371,9 @@ mod tests {
             Terms::parse(&"a".repeat(MAX_SEARCH_CHARS + 1)),
             Err(BadQuery::TooLong)
         );
-        let many = (0..=MAX_SEARCH_TERMS).map(|i| format!("w{i} ")).collect::<String>();
+        let many = (0..=MAX_SEARCH_TERMS)
+            .map(|i| format!("w{i} "))
+            .collect::<String>();
         assert_eq!(Terms::parse(&many), Err(BadQuery::TooManyWords));
     }
 
@@ -375,7 +384,12 @@ mod tests {
         let shown: Vec<(&str, bool)> = s.iter().map(|s| (s.text.as_str(), s.hit)).collect();
         assert_eq!(
             shown,
-            [("say ", false), ("hello", true), (" to ", false), ("all", true)]
+            [
+                ("say ", false),
+                ("hello", true),
+                (" to ", false),
+                ("all", true)
+            ]
         );
         assert_eq!(
             segments("", "plain"),

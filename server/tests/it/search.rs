@@ -4,8 +4,8 @@
 //! and after it, which the jump to a hit loads.
 
 use app::events::{
-    CreateRoom, DeleteMessage, Event as _, History, JoinRoom, MAX_SEARCH_CHARS,
-    MAX_SEARCH_OFFSET, OpenDm, Search,
+    CreateRoom, DeleteMessage, Event as _, History, JoinRoom, MAX_SEARCH_CHARS, MAX_SEARCH_OFFSET,
+    OpenDm, Search,
 };
 use serde_json::{Value, json};
 
@@ -63,7 +63,11 @@ async fn words_and_prefixes_are_found_best_first_then_newest_with_their_excerpts
         found(&mut ann, json!({"query": "QUICK fox"})).await,
         ["the quick brown fox"]
     );
-    assert!(found(&mut ann, json!({"query": "quick nothing"})).await.is_empty());
+    assert!(
+        found(&mut ann, json!({"query": "quick nothing"}))
+            .await
+            .is_empty()
+    );
     // Equal ranks: newest first.
     let page = data(&request(&mut ann, Search::NAME, vec![json!({"query": "same words"})]).await);
     let ids: Vec<i64> = page["hits"]
@@ -96,9 +100,15 @@ async fn words_and_prefixes_are_found_best_first_then_newest_with_their_excerpts
     assert_eq!(whole, "the quick brown fox");
     // Case never matters; accents do not either on SQLite (FTS5 removes them; Postgres's
     // `simple` configuration keeps them).
-    assert_eq!(found(&mut ann, json!({"query": "café"})).await, ["Café au lait"]);
+    assert_eq!(
+        found(&mut ann, json!({"query": "café"})).await,
+        ["Café au lait"]
+    );
     if !postgres() {
-        assert_eq!(found(&mut ann, json!({"query": "cafe"})).await, ["Café au lait"]);
+        assert_eq!(
+            found(&mut ann, json!({"query": "cafe"})).await,
+            ["Café au lait"]
+        );
     }
     // Paged: `more`, then the rest from an offset.
     let first = data(
@@ -109,7 +119,10 @@ async fn words_and_prefixes_are_found_best_first_then_newest_with_their_excerpts
         )
         .await,
     );
-    assert_eq!((first["hits"].as_array().unwrap().len(), &first["more"]), (2, &json!(true)));
+    assert_eq!(
+        (first["hits"].as_array().unwrap().len(), &first["more"]),
+        (2, &json!(true))
+    );
     let rest = data(
         &request(
             &mut ann,
@@ -118,7 +131,10 @@ async fn words_and_prefixes_are_found_best_first_then_newest_with_their_excerpts
         )
         .await,
     );
-    assert_eq!((rest["hits"].as_array().unwrap().len(), &rest["more"]), (1, &json!(false)));
+    assert_eq!(
+        (rest["hits"].as_array().unwrap().len(), &rest["more"]),
+        (1, &json!(false))
+    );
 }
 
 #[tokio::test]
@@ -237,7 +253,10 @@ async fn filters_narrow_hits_to_a_conversation_an_author_and_a_time_range() {
     bobs.sort();
     assert_eq!(
         bobs,
-        ["borrow checker by bob long ago", "borrow checker by bob today"]
+        [
+            "borrow checker by bob long ago",
+            "borrow checker by bob today"
+        ]
     );
     assert_eq!(
         found(&mut ann, q(json!({"author": "bob", "to": 2000}))).await,
@@ -251,7 +270,11 @@ async fn filters_narrow_hits_to_a_conversation_an_author_and_a_time_range() {
         found(&mut ann, q(json!({"from": 1000, "to": 1001}))).await,
         ["borrow checker by bob long ago"]
     );
-    assert!(found(&mut ann, q(json!({"author": "nobody"}))).await.is_empty());
+    assert!(
+        found(&mut ann, q(json!({"author": "nobody"})))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -263,7 +286,10 @@ async fn deleted_messages_are_not_found_and_edited_text_is_found_by_its_new_word
     let edited = post(&mut ann, "rust", "first draft wording").await;
     let removed = post(&mut ann, "rust", "a row removed outright").await;
     post(&mut ann, "rust", "a regrettable but kept remark").await;
-    assert_eq!(found(&mut ann, json!({"query": "regrettable"})).await.len(), 2);
+    assert_eq!(
+        found(&mut ann, json!({"query": "regrettable"})).await.len(),
+        2
+    );
 
     let mut admin = server.admin().await;
     data(
@@ -298,9 +324,16 @@ async fn deleted_messages_are_not_found_and_edited_text_is_found_by_its_new_word
     );
     // A row deleted at the database's console leaves the index whole.
     server
-        .sql(&format!("DELETE FROM messages WHERE id = {}", removed["id"]))
+        .sql(&format!(
+            "DELETE FROM messages WHERE id = {}",
+            removed["id"]
+        ))
         .await;
-    assert!(found(&mut ann, json!({"query": "outright"})).await.is_empty());
+    assert!(
+        found(&mut ann, json!({"query": "outright"}))
+            .await
+            .is_empty()
+    );
     assert_eq!(found(&mut ann, json!({"query": "remark"})).await.len(), 1);
 }
 
@@ -308,10 +341,29 @@ async fn deleted_messages_are_not_found_and_edited_text_is_found_by_its_new_word
 async fn query_syntax_in_what_people_type_is_only_words_and_bad_queries_are_refused() {
     let server = TestServer::start().await;
     let mut ann = server.client(json!({"name": "ann"})).await;
-    post(&mut ann, "lobby", "NEAR the AND gate, \"quoted\" -minus star*").await;
+    post(
+        &mut ann,
+        "lobby",
+        "NEAR the AND gate, \"quoted\" -minus star*",
+    )
+    .await;
     for query in [
-        "\"", "*", "NEAR(", "-", "a OR b", "\"unbalanced", "foo*bar", "^", ":", "(", "AND",
-        "col:umn", "x NOT y", "'", "\\", "%_",
+        "\"",
+        "*",
+        "NEAR(",
+        "-",
+        "a OR b",
+        "\"unbalanced",
+        "foo*bar",
+        "^",
+        ":",
+        "(",
+        "AND",
+        "col:umn",
+        "x NOT y",
+        "'",
+        "\\",
+        "%_",
     ] {
         let ack = request(&mut ann, Search::NAME, vec![json!({"query": query})]).await;
         assert!(
@@ -319,7 +371,9 @@ async fn query_syntax_in_what_people_type_is_only_words_and_bad_queries_are_refu
             "{query}: {ack}"
         );
     }
-    for query in ["NEAR(", "\"quoted", "-minus", "star*", "AND gate", "near the"] {
+    for query in [
+        "NEAR(", "\"quoted", "-minus", "star*", "AND gate", "near the",
+    ] {
         assert_eq!(
             found(&mut ann, json!({"query": query})).await.len(),
             1,
@@ -389,9 +443,19 @@ async fn history_loads_the_messages_around_a_hit_and_after_them() {
     // The room's first message is its `create` notice: `message n` is seq n + 1.
     assert_eq!(
         texts(&around),
-        ["message 12", "message 13", "message 14", "message 15", "message 16", "message 17"]
+        [
+            "message 12",
+            "message 13",
+            "message 14",
+            "message 15",
+            "message 16",
+            "message 17"
+        ]
     );
-    assert_eq!((&around["more"], &around["newer"]), (&json!(true), &json!(true)));
+    assert_eq!(
+        (&around["more"], &around["newer"]),
+        (&json!(true), &json!(true))
+    );
     let after = data(
         &request(
             &mut ann,

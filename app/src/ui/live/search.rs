@@ -47,7 +47,11 @@ impl Live {
                 limit: Some(HISTORY_PAGE),
                 ..History::default()
             };
-            match socket.emit_with_ack(&request, ACK_TIMEOUT).await.map(|r| r.into_result()) {
+            match socket
+                .emit_with_ack(&request, ACK_TIMEOUT)
+                .await
+                .map(|r| r.into_result())
+            {
                 Ok(Ok(page)) => {
                     timeline.update(|t| t.hold_window(page.messages, page.more, page.newer));
                     mark(id);
@@ -78,7 +82,11 @@ impl Live {
                 limit: Some(HISTORY_PAGE),
                 ..History::default()
             };
-            match socket.emit_with_ack(&request, ACK_TIMEOUT).await.map(|r| r.into_result()) {
+            match socket
+                .emit_with_ack(&request, ACK_TIMEOUT)
+                .await
+                .map(|r| r.into_result())
+            {
                 Ok(Ok(page)) => timeline.update(|t| t.fill_gap(page.messages, page.newer)),
                 // The button asks again.
                 other => {

@@ -8,7 +8,11 @@ use crate::ui::timeline::Timeline;
 
 /// Shown after message `after` while the gap follows it.
 #[component]
-pub(crate) fn GapMarker(timeline: RwSignal<Timeline>, after: Option<i64>, live: LiveHandle) -> impl IntoView {
+pub(crate) fn GapMarker(
+    timeline: RwSignal<Timeline>,
+    after: Option<i64>,
+    live: LiveHandle,
+) -> impl IntoView {
     let here = move || after.is_some() && timeline.with(Timeline::gap_shown_after) == after;
     let loading = move || timeline.with(|t| t.gap_after().is_none());
     view! {

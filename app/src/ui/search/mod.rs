@@ -64,7 +64,10 @@ impl Results {
 
     /// The request for the page after the hits held.
     pub(crate) fn next_page(&self) -> Option<Search> {
-        let request = self.request.as_ref().filter(|_| self.more && !self.loading)?;
+        let request = self
+            .request
+            .as_ref()
+            .filter(|_| self.more && !self.loading)?;
         Some(Search {
             offset: Some(self.hits.len()),
             ..request.clone()
@@ -87,7 +90,10 @@ pub(crate) struct Filters {
 impl Filters {
     /// The request the fields ask for, with `midnight` turning a day into the time it starts
     /// (the reader's time zone in the browser). `to` is the last day included.
-    pub(crate) fn request(&self, midnight: impl Fn(i32, u32, u32) -> i64) -> Result<Search, String> {
+    pub(crate) fn request(
+        &self,
+        midnight: impl Fn(i32, u32, u32) -> i64,
+    ) -> Result<Search, String> {
         let query = self.query.trim();
         if query.is_empty() {
             return Err("Type a word to search for".to_owned());
@@ -101,7 +107,11 @@ impl Filters {
             }
             let (y, m, d) = parse_day(s.trim()).ok_or_else(|| format!("Not a date: {s}"))?;
             let start = midnight(y, m, d);
-            Ok(Some(if after { next_midnight(start, &midnight, (y, m, d)) } else { start }))
+            Ok(Some(if after {
+                next_midnight(start, &midnight, (y, m, d))
+            } else {
+                start
+            }))
         };
         let from = day(&self.from, false)?;
         let to = day(&self.to, true)?;
@@ -124,11 +134,19 @@ impl Filters {
 }
 
 /// The midnight after the day starting at `start`: the next day's, by the same clock.
-fn next_midnight(start: i64, midnight: &impl Fn(i32, u32, u32) -> i64, (y, m, d): (i32, u32, u32)) -> i64 {
+fn next_midnight(
+    start: i64,
+    midnight: &impl Fn(i32, u32, u32) -> i64,
+    (y, m, d): (i32, u32, u32),
+) -> i64 {
     // Day 32 of a month is a later day in every calendar JavaScript's `Date` knows; for the
     // pure clock below, a day's length is enough.
     let next = midnight(y, m, d + 1);
-    if next > start { next } else { start + 86_400_000 }
+    if next > start {
+        next
+    } else {
+        start + 86_400_000
+    }
 }
 
 /// `YYYY-MM-DD`.
@@ -215,7 +233,10 @@ mod tests {
         };
         let r = f.request(utc_midnight).unwrap();
         assert_eq!(r.query, "rust");
-        assert_eq!((r.room.as_deref(), r.author.as_deref()), (Some("rust"), Some("bob")));
+        assert_eq!(
+            (r.room.as_deref(), r.author.as_deref()),
+            (Some("rust"), Some("bob"))
+        );
         // The last day is included: up to the midnight after it.
         assert_eq!(r.from, Some(1_709_078_400_000));
         assert_eq!(r.to, Some(1_709_251_200_000));
@@ -236,11 +257,23 @@ mod tests {
             ..Filters::default()
         };
         assert!(with("  ", "", "").request(utc_midnight).is_err());
-        assert!(with(&"a".repeat(MAX_SEARCH_CHARS + 1), "", "").request(utc_midnight).is_err());
+        assert!(
+            with(&"a".repeat(MAX_SEARCH_CHARS + 1), "", "")
+                .request(utc_midnight)
+                .is_err()
+        );
         assert!(with("x", "2024-13-01", "").request(utc_midnight).is_err());
         assert!(with("x", "yesterday", "").request(utc_midnight).is_err());
-        assert!(with("x", "2024-03-02", "2024-03-01").request(utc_midnight).is_err());
-        assert!(with("x", "2024-03-01", "2024-03-01").request(utc_midnight).is_ok());
+        assert!(
+            with("x", "2024-03-02", "2024-03-01")
+                .request(utc_midnight)
+                .is_err()
+        );
+        assert!(
+            with("x", "2024-03-01", "2024-03-01")
+                .request(utc_midnight)
+                .is_ok()
+        );
     }
 
     #[test]

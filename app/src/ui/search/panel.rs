@@ -30,7 +30,11 @@ fn run(search: SearchState, live: LiveHandle) {
 }
 
 #[component]
-pub(crate) fn SearchBox(search: SearchState, live: LiveHandle, hydrated: Signal<bool>) -> impl IntoView {
+pub(crate) fn SearchBox(
+    search: SearchState,
+    live: LiveHandle,
+    hydrated: Signal<bool>,
+) -> impl IntoView {
     let filters = search.filters;
     view! {
         <form
@@ -66,7 +70,11 @@ pub(crate) fn SearchBox(search: SearchState, live: LiveHandle, hydrated: Signal<
 }
 
 #[component]
-pub(crate) fn SearchPanel(search: SearchState, state: ChatState, live: LiveHandle) -> impl IntoView {
+pub(crate) fn SearchPanel(
+    search: SearchState,
+    state: ChatState,
+    live: LiveHandle,
+) -> impl IntoView {
     let panel = NodeRef::<html::Section>::new();
     let close = move || {
         search.open.set(false);
@@ -80,7 +88,7 @@ pub(crate) fn SearchPanel(search: SearchState, state: ChatState, live: LiveHandl
     };
     let field = move |get: fn(&Filters) -> String, set: fn(&mut Filters, String)| {
         (
-            move || search.filters.with(|f| get(f)),
+            move || search.filters.with(get),
             move |ev: leptos::ev::Event| {
                 let value = event_target_value(&ev);
                 search.filters.update(|f| set(f, value));
