@@ -7,6 +7,7 @@ mod conversation;
 #[cfg(feature = "hydrate")]
 mod fetch;
 mod jobs;
+mod lazy;
 mod live;
 mod message;
 mod outbox;
@@ -74,9 +75,22 @@ pub fn App() -> impl IntoView {
         <Title text="Palaver"/>
         {match Page::current() {
             Page::Chat => EitherOf3::A(view! { <chat::ChatPage/> }),
-            Page::Admin => EitherOf3::B(view! { <admin::AdminPage/> }),
+            Page::Admin => EitherOf3::B(lazy::admin_page()),
             Page::NotFound => EitherOf3::C(view! { <NotFound/> }),
         }}
+    }
+}
+
+/// Hydrates the page the server rendered. `/admin`'s code is a chunk of its own, fetched first.
+#[cfg(feature = "hydrate")]
+pub fn hydrate() {
+    if Page::current() == Page::Admin {
+        wasm_bindgen_futures::spawn_local(async {
+            lazy::load_admin().await;
+            leptos::mount::hydrate_body(App);
+        });
+    } else {
+        leptos::mount::hydrate_body(App);
     }
 }
 

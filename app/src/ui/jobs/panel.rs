@@ -11,8 +11,39 @@ use crate::events::{JobInfo, JobState, is_dm};
 use crate::ui::live::{LiveHandle, session_token};
 use crate::ui::state::ChatState;
 
+/// The panel, whose code the browser loads when it first opens (`ui::lazy`): it is closed on
+/// every page load.
 #[component]
 pub(crate) fn JobsPanel(
+    state: ChatState,
+    live: LiveHandle,
+    open: RwSignal<bool>,
+    /// The button that opens it: focus goes back there when it closes.
+    opener: NodeRef<html::Button>,
+    hydrated: Signal<bool>,
+) -> impl IntoView {
+    let args = PanelArgs {
+        state,
+        live,
+        open,
+        opener,
+        hydrated,
+    };
+    move || open.get().then(|| crate::ui::lazy::jobs_panel(args))
+}
+
+/// What [`Panel`] is given, in one value: a lazily loaded function takes its arguments so.
+#[derive(Clone, Copy)]
+pub(crate) struct PanelArgs {
+    pub(crate) state: ChatState,
+    pub(crate) live: LiveHandle,
+    pub(crate) open: RwSignal<bool>,
+    pub(crate) opener: NodeRef<html::Button>,
+    pub(crate) hydrated: Signal<bool>,
+}
+
+#[component]
+pub(crate) fn Panel(
     state: ChatState,
     live: LiveHandle,
     open: RwSignal<bool>,

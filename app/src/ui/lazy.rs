@@ -1,0 +1,74 @@
+//! The parts of the page that a first visit does not show: in the browser each is a chunk of
+//! the wasm of its own (`cargo leptos build --split`), fetched when it is first shown. On the
+//! server, and in builds without `--split`, they are ordinary views.
+//!
+//! A lazy function builds its view with the arguments it is given, under the owner of the
+//! place that shows it; a closed panel asks for it only when it opens, so hydration never
+//! waits for a chunk. `/admin` is the exception: the server renders it, so the browser loads
+//! its chunk before hydrating (`crate::hydrate`).
+
+// Leptos's `#[lazy]` expands to the `extern` import and export that `wasm-split` rewrites;
+// this module holds no unsafe code of its own.
+#![cfg_attr(feature = "hydrate", allow(unsafe_code))]
+
+use leptos::prelude::*;
+
+use super::jobs::{Panel, PanelArgs};
+
+/// Shows what a chunk's function builds, once the chunk has loaded.
+#[cfg(feature = "hydrate")]
+fn loaded(view: impl Future<Output = AnyView> + 'static) -> impl IntoView {
+    Suspend::new(send_wrapper::SendWrapper::new(view))
+}
+
+/// The person's Jobs panel.
+pub(crate) fn jobs_panel(args: PanelArgs) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        #[leptos::lazy]
+        fn jobs_panel_chunk(args: PanelArgs) -> AnyView {
+            jobs_panel_view(args).into_any()
+        }
+        loaded(jobs_panel_chunk(args))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    jobs_panel_view(args)
+}
+
+fn jobs_panel_view(args: PanelArgs) -> impl IntoView {
+    let PanelArgs {
+        state,
+        live,
+        open,
+        opener,
+        hydrated,
+    } = args;
+    view! { <Panel state live open opener hydrated/> }
+}
+
+/// `/admin`'s page: on the server the page itself; in the browser, made by the chunk that
+/// [`load_admin`] fetched before hydration.
+pub(crate) fn admin_page() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        ADMIN_PAGE
+            .get()
+            .map(|make| make())
+            .unwrap_or_else(|| ().into_any())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    view! { <super::admin::AdminPage/> }
+}
+
+#[cfg(feature = "hydrate")]
+static ADMIN_PAGE: std::sync::OnceLock<fn() -> AnyView> = std::sync::OnceLock::new();
+
+/// Fetches `/admin`'s chunk, for [`admin_page`] to build the page with.
+#[cfg(feature = "hydrate")]
+pub(crate) async fn load_admin() {
+    #[leptos::lazy]
+    fn admin_page_chunk() -> fn() -> AnyView {
+        || view! { <super::admin::AdminPage/> }.into_any()
+    }
+    let _ = ADMIN_PAGE.set(admin_page_chunk().await);
+}
