@@ -13,7 +13,13 @@
 
 use leptos::prelude::*;
 
+use super::account::{Forms, SessionList, Sessions};
+use super::account::AccountState;
 use super::jobs::{Panel, PanelArgs};
+use super::live::LiveHandle;
+use super::profiles::OwnProfile;
+use super::room_settings::Members;
+use super::state::ChatState;
 
 /// Shows what a chunk's function builds, once the chunk has loaded.
 #[cfg(feature = "hydrate")]
@@ -44,6 +50,70 @@ fn jobs_panel_view(args: PanelArgs) -> impl IntoView {
         hydrated,
     } = args;
     view! { <Panel state live open opener hydrated/> }
+}
+
+/// The forms to sign in, up, or choose a new password.
+pub(crate) fn auth_forms(account: AccountState, hydrated: Signal<bool>) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        #[leptos::lazy]
+        fn auth_forms_chunk(account: AccountState, hydrated: Signal<bool>) -> AnyView {
+            view! { <Forms account hydrated/> }.into_any()
+        }
+        loaded(auth_forms_chunk(account, hydrated))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    view! { <Forms account hydrated/> }
+}
+
+/// The devices the account is signed in on.
+pub(crate) fn sessions(live: LiveHandle, list: SessionList) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        #[leptos::lazy]
+        fn sessions_chunk(live: LiveHandle, list: SessionList) -> AnyView {
+            view! { <Sessions live list/> }.into_any()
+        }
+        loaded(sessions_chunk(live, list))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    view! { <Sessions live list/> }
+}
+
+/// The person's own profile form.
+pub(crate) fn profile_form(state: ChatState, live: LiveHandle) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        #[leptos::lazy]
+        fn profile_form_chunk(state: ChatState, live: LiveHandle) -> AnyView {
+            view! { <OwnProfile state live/> }.into_any()
+        }
+        loaded(profile_form_chunk(state, live))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    view! { <OwnProfile state live/> }
+}
+
+/// A room's members and settings.
+pub(crate) fn members_panel(
+    room: StoredValue<String>,
+    state: ChatState,
+    live: LiveHandle,
+) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        #[leptos::lazy]
+        fn members_panel_chunk(
+            room: StoredValue<String>,
+            state: ChatState,
+            live: LiveHandle,
+        ) -> AnyView {
+            view! { <Members room state live/> }.into_any()
+        }
+        loaded(members_panel_chunk(room, state, live))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    view! { <Members room state live/> }
 }
 
 /// `/admin`'s page: on the server the page itself; in the browser, made by the chunk that

@@ -13,8 +13,8 @@ mod sessions;
 mod upgrade;
 
 pub(crate) use bar::AccountBar;
-pub(crate) use forms::AuthForms;
-pub(crate) use sessions::SessionList;
+pub(crate) use forms::{AuthForms, Forms};
+pub(crate) use sessions::{SessionList, Sessions};
 pub(crate) use upgrade::UpgradeBanner;
 
 #[cfg(feature = "hydrate")]

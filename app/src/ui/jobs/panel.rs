@@ -29,7 +29,7 @@ pub(crate) fn JobsPanel(
         opener,
         hydrated,
     };
-    move || open.get().then(|| crate::ui::lazy::jobs_panel(args))
+    view! { <Show when=move || open.get()>{crate::ui::lazy::jobs_panel(args)}</Show> }
 }
 
 /// What [`Panel`] is given, in one value: a lazily loaded function takes its arguments so.
