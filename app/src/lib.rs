@@ -13,8 +13,8 @@ pub mod client;
 pub mod events;
 pub mod history;
 
-pub use ui::{App, Page, shell};
 #[cfg(feature = "hydrate")]
 pub use ui::hydrate;
+pub use ui::{App, Page, shell};
 
 mod ui;

@@ -13,8 +13,7 @@
 
 use leptos::prelude::*;
 
-use super::account::{Forms, SessionList, Sessions};
-use super::account::AccountState;
+use super::account::{AccountState, Forms, SessionList, Sessions, Upgrade};
 use super::jobs::{Panel, PanelArgs};
 use super::live::LiveHandle;
 use super::profiles::OwnProfile;
@@ -64,6 +63,30 @@ pub(crate) fn auth_forms(account: AccountState, hydrated: Signal<bool>) -> impl 
     }
     #[cfg(not(feature = "hydrate"))]
     view! { <Forms account hydrated/> }
+}
+
+/// The banner that offers to keep a token's name with a password.
+pub(crate) fn upgrade_banner(
+    account: AccountState,
+    name: RwSignal<String>,
+    hydrated: Signal<bool>,
+    dismissed: RwSignal<bool>,
+) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        #[leptos::lazy]
+        fn upgrade_banner_chunk(
+            account: AccountState,
+            name: RwSignal<String>,
+            hydrated: Signal<bool>,
+            dismissed: RwSignal<bool>,
+        ) -> AnyView {
+            view! { <Upgrade account name hydrated dismissed/> }.into_any()
+        }
+        loaded(upgrade_banner_chunk(account, name, hydrated, dismissed))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    view! { <Upgrade account name hydrated dismissed/> }
 }
 
 /// The devices the account is signed in on.

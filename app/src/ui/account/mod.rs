@@ -15,7 +15,7 @@ mod upgrade;
 pub(crate) use bar::AccountBar;
 pub(crate) use forms::{AuthForms, Forms};
 pub(crate) use sessions::{SessionList, Sessions};
-pub(crate) use upgrade::UpgradeBanner;
+pub(crate) use upgrade::{Upgrade, UpgradeBanner};
 
 #[cfg(feature = "hydrate")]
 pub(crate) use http::browser::{reload, sign_out_and_reload};
