@@ -1,6 +1,7 @@
 //! The parts of the page that a first visit does not show: in the browser each is a chunk of
-//! the wasm of its own (`cargo leptos build --split`), fetched when it is first shown. On the
-//! server, and in builds without `--split`, they are ordinary views.
+//! the wasm of its own, fetched when it is first shown (feature `split`, built with
+//! `cargo leptos build --split --lib-features split`). On the server, and in builds without
+//! the feature, they are ordinary views.
 //!
 //! A lazy function builds its view with the arguments it is given, under the owner of the
 //! place that shows it; a closed panel asks for it only when it opens, so hydration never
@@ -9,7 +10,7 @@
 
 // Leptos's `#[lazy]` expands to the `extern` import and export that `wasm-split` rewrites;
 // this module holds no unsafe code of its own.
-#![cfg_attr(feature = "hydrate", allow(unsafe_code))]
+#![cfg_attr(feature = "split", allow(unsafe_code))]
 
 use leptos::prelude::*;
 
@@ -21,14 +22,14 @@ use super::room_settings::Members;
 use super::state::ChatState;
 
 /// Shows what a chunk's function builds, once the chunk has loaded.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "split")]
 fn loaded(view: impl Future<Output = AnyView> + 'static) -> impl IntoView {
     Suspend::new(send_wrapper::SendWrapper::new(view))
 }
 
 /// The person's Jobs panel.
 pub(crate) fn jobs_panel(args: PanelArgs) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "split")]
     {
         #[leptos::lazy]
         fn jobs_panel_chunk(args: PanelArgs) -> AnyView {
@@ -36,7 +37,7 @@ pub(crate) fn jobs_panel(args: PanelArgs) -> impl IntoView {
         }
         loaded(jobs_panel_chunk(args))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "split"))]
     jobs_panel_view(args)
 }
 
@@ -53,7 +54,7 @@ fn jobs_panel_view(args: PanelArgs) -> impl IntoView {
 
 /// The forms to sign in, up, or choose a new password.
 pub(crate) fn auth_forms(account: AccountState, hydrated: Signal<bool>) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "split")]
     {
         #[leptos::lazy]
         fn auth_forms_chunk(account: AccountState, hydrated: Signal<bool>) -> AnyView {
@@ -61,7 +62,7 @@ pub(crate) fn auth_forms(account: AccountState, hydrated: Signal<bool>) -> impl 
         }
         loaded(auth_forms_chunk(account, hydrated))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "split"))]
     view! { <Forms account hydrated/> }
 }
 
@@ -72,7 +73,7 @@ pub(crate) fn upgrade_banner(
     hydrated: Signal<bool>,
     dismissed: RwSignal<bool>,
 ) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "split")]
     {
         #[leptos::lazy]
         fn upgrade_banner_chunk(
@@ -85,13 +86,13 @@ pub(crate) fn upgrade_banner(
         }
         loaded(upgrade_banner_chunk(account, name, hydrated, dismissed))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "split"))]
     view! { <Upgrade account name hydrated dismissed/> }
 }
 
 /// The devices the account is signed in on.
 pub(crate) fn sessions(live: LiveHandle, list: SessionList) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "split")]
     {
         #[leptos::lazy]
         fn sessions_chunk(live: LiveHandle, list: SessionList) -> AnyView {
@@ -99,13 +100,13 @@ pub(crate) fn sessions(live: LiveHandle, list: SessionList) -> impl IntoView {
         }
         loaded(sessions_chunk(live, list))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "split"))]
     view! { <Sessions live list/> }
 }
 
 /// The person's own profile form.
 pub(crate) fn profile_form(state: ChatState, live: LiveHandle) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "split")]
     {
         #[leptos::lazy]
         fn profile_form_chunk(state: ChatState, live: LiveHandle) -> AnyView {
@@ -113,7 +114,7 @@ pub(crate) fn profile_form(state: ChatState, live: LiveHandle) -> impl IntoView 
         }
         loaded(profile_form_chunk(state, live))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "split"))]
     view! { <OwnProfile state live/> }
 }
 
@@ -123,7 +124,7 @@ pub(crate) fn members_panel(
     state: ChatState,
     live: LiveHandle,
 ) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "split")]
     {
         #[leptos::lazy]
         fn members_panel_chunk(
@@ -135,29 +136,29 @@ pub(crate) fn members_panel(
         }
         loaded(members_panel_chunk(room, state, live))
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "split"))]
     view! { <Members room state live/> }
 }
 
 /// `/admin`'s page: on the server the page itself; in the browser, made by the chunk that
 /// [`load_admin`] fetched before hydration.
 pub(crate) fn admin_page() -> impl IntoView {
-    #[cfg(feature = "hydrate")]
+    #[cfg(feature = "split")]
     {
         ADMIN_PAGE
             .get()
             .map(|make| make())
             .unwrap_or_else(|| ().into_any())
     }
-    #[cfg(not(feature = "hydrate"))]
+    #[cfg(not(feature = "split"))]
     view! { <super::admin::AdminPage/> }
 }
 
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "split")]
 static ADMIN_PAGE: std::sync::OnceLock<fn() -> AnyView> = std::sync::OnceLock::new();
 
 /// Fetches `/admin`'s chunk, for [`admin_page`] to build the page with.
-#[cfg(feature = "hydrate")]
+#[cfg(feature = "split")]
 pub(crate) async fn load_admin() {
     #[leptos::lazy]
     fn admin_page_chunk() -> fn() -> AnyView {

@@ -81,17 +81,19 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Hydrates the page the server rendered. `/admin`'s code is a chunk of its own, fetched first.
+/// Hydrates the page the server rendered. `/admin`'s code may be a chunk of its own
+/// (`lazy`): it is fetched first.
 #[cfg(feature = "hydrate")]
 pub fn hydrate() {
+    #[cfg(feature = "split")]
     if Page::current() == Page::Admin {
         wasm_bindgen_futures::spawn_local(async {
             lazy::load_admin().await;
             leptos::mount::hydrate_body(App);
         });
-    } else {
-        leptos::mount::hydrate_body(App);
+        return;
     }
+    leptos::mount::hydrate_body(App);
 }
 
 /// The app's pages. Each load shows one, picked by its path; links between them load the page

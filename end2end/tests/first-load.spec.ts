@@ -1,0 +1,43 @@
+import { test, expect } from './fixtures';
+
+// What a first visit loads. A release build (`--split --lib-features split`) cuts the wasm
+// into the page's own and chunks that load when a part of the page is first shown
+// (`app/src/ui/lazy.rs`); a build without them has one wasm, and only the first half applies.
+
+test('a first visit loads the page’s wasm alone, and the Jobs panel loads its chunk when it opens', async ({
+  browser,
+  server,
+}) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const wasm: { path: string; encoding: string }[] = [];
+  page.on('response', async (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path.endsWith('.wasm')) {
+      wasm.push({ path, encoding: (await response.headerValue('content-encoding')) ?? 'identity' });
+    }
+  });
+  await page.goto(server.url);
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+  expect(wasm.map((w) => w.path)).toEqual(['/pkg/palaver.wasm']);
+
+  const split = (await page.request.get(`${server.url}/pkg/__wasm_split_manifest.json`)).ok();
+  await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Export everything' })).toBeEnabled();
+  if (split) {
+    const chunk = wasm.find((w) => w.path.startsWith('/pkg/split_jobs_panel_chunk_'));
+    expect(chunk, JSON.stringify(wasm)).toBeDefined();
+    // The build's brotli copies serve the chunks too.
+    expect(chunk!.encoding).toBe('br');
+  }
+
+  // Closed and opened again, the panel comes back from the chunk already loaded.
+  await page.getByRole('dialog', { name: 'Jobs' }).getByRole('button', { name: 'Close' }).click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toHaveCount(0);
+  const loaded = wasm.length;
+  await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
+  expect(wasm.length).toBe(loaded);
+});
