@@ -14,7 +14,7 @@
 
 use leptos::prelude::*;
 
-use super::account::{AccountState, Forms, SessionList, Sessions, Upgrade};
+use super::account::{AccountState, Forms, SignedInControls, Upgrade};
 use super::jobs::{Panel, PanelArgs};
 use super::live::LiveHandle;
 use super::profiles::OwnProfile;
@@ -90,18 +90,18 @@ pub(crate) fn upgrade_banner(
     view! { <Upgrade account name hydrated dismissed/> }
 }
 
-/// The devices the account is signed in on.
-pub(crate) fn sessions(live: LiveHandle, list: SessionList) -> impl IntoView {
+/// Who the page is signed in as, with "Sessions" and "Sign out".
+pub(crate) fn signed_in_controls(account: AccountState, live: LiveHandle) -> impl IntoView {
     #[cfg(feature = "split")]
     {
         #[leptos::lazy]
-        fn sessions_chunk(live: LiveHandle, list: SessionList) -> AnyView {
-            view! { <Sessions live list/> }.into_any()
+        fn signed_in_controls_chunk(account: AccountState, live: LiveHandle) -> AnyView {
+            view! { <SignedInControls account live/> }.into_any()
         }
-        loaded(sessions_chunk(live, list))
+        loaded(signed_in_controls_chunk(account, live))
     }
     #[cfg(not(feature = "split"))]
-    view! { <Sessions live list/> }
+    view! { <SignedInControls account live/> }
 }
 
 /// The person's own profile form.

@@ -12,9 +12,9 @@ mod http;
 mod sessions;
 mod upgrade;
 
-pub(crate) use bar::AccountBar;
+pub(crate) use bar::{AccountBar, SignedInControls};
 pub(crate) use forms::{AuthForms, Forms};
-pub(crate) use sessions::{SessionList, Sessions};
+pub(crate) use sessions::SessionList;
 pub(crate) use upgrade::{Upgrade, UpgradeBanner};
 
 #[cfg(feature = "hydrate")]

@@ -9,14 +9,8 @@ use crate::ui::live::LiveHandle;
 /// The answer to the last `sessions`: `None` while it is asked.
 pub(crate) type SessionList = RwSignal<Option<Result<Vec<SessionInfo>, String>>>;
 
-/// The list, whose code is loaded when it is first opened (`ui::lazy`).
 #[component]
 pub(crate) fn SessionsPanel(live: LiveHandle, list: SessionList) -> impl IntoView {
-    crate::ui::lazy::sessions(live, list)
-}
-
-#[component]
-pub(crate) fn Sessions(live: LiveHandle, list: SessionList) -> impl IntoView {
     view! {
         <section class="sessions" data-testid="sessions" aria-labelledby="sessions-heading">
             <h2 id="sessions-heading">"Signed in on"</h2>
