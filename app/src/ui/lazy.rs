@@ -3,52 +3,73 @@
 //! `cargo leptos build --split --lib-features split`). On the server, and in builds without
 //! the feature, they are ordinary views.
 //!
-//! A lazy function builds its view with the arguments it is given, under the owner of the
-//! place that shows it; a closed panel asks for it only when it opens, so hydration never
-//! waits for a chunk. `/admin` is the exception: the server renders it, so the browser loads
-//! its chunk before hydrating (`crate::hydrate`).
+//! A chunk's function builds its view with the arguments it is given, under the owner of the
+//! place that shows it. Every part here is closed or empty in the page the server renders
+//! (a panel not yet opened, a form, what only the socket tells), so hydration never waits for
+//! a chunk. `/admin` is the exception: the server renders it, so the browser loads its chunk
+//! before hydrating (`crate::hydrate`).
+//!
+//! A chunk that cannot be loaded (the network, or a server upgraded under an open page) says
+//! so in place of its part, and is asked for again the next time that part is shown.
 
-// Leptos's `#[lazy]` expands to the `extern` import and export that `wasm-split` rewrites;
-// this module holds no unsafe code of its own.
+// `wasm_split` expands to the `extern` import and export that `cargo leptos build --split`
+// rewrites into a call to the chunk; this module holds no unsafe code of its own.
 #![cfg_attr(feature = "split", allow(unsafe_code))]
 
+use leptos::html;
 use leptos::prelude::*;
 
 use super::account::{AccountState, Forms, SignedInControls, Upgrade};
-use super::jobs::{Panel, PanelArgs};
+use super::jobs::Panel;
 use super::live::LiveHandle;
 use super::profiles::OwnProfile;
 use super::room_settings::Members;
 use super::state::ChatState;
 
-/// Shows what a chunk's function builds, once the chunk has loaded.
 #[cfg(feature = "split")]
-fn loaded(view: impl Future<Output = AnyView> + 'static) -> impl IntoView {
-    Suspend::new(send_wrapper::SendWrapper::new(view))
+use leptos::wasm_split::{SplitLoaderError, wasm_split};
+
+/// Shows what a chunk's function builds, once its chunk has loaded, or why it could not.
+#[cfg(feature = "split")]
+fn loaded(
+    view: impl Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
+) -> impl IntoView {
+    Suspend::new(send_wrapper::SendWrapper::new(async move {
+        view.await.unwrap_or_else(|e| {
+            leptos::logging::error!("{e}");
+            view! {
+                <p class="chunk-error" role="alert">
+                    "This part of the page could not be loaded. Check the connection, or reload the page."
+                </p>
+            }
+            .into_any()
+        })
+    }))
 }
 
 /// The person's Jobs panel.
-pub(crate) fn jobs_panel(args: PanelArgs) -> impl IntoView {
+pub(crate) fn jobs_panel(
+    state: ChatState,
+    live: LiveHandle,
+    open: RwSignal<bool>,
+    opener: NodeRef<html::Button>,
+    hydrated: Signal<bool>,
+) -> impl IntoView {
     #[cfg(feature = "split")]
     {
-        #[leptos::lazy]
-        fn jobs_panel_chunk(args: PanelArgs) -> AnyView {
-            jobs_panel_view(args).into_any()
+        #[wasm_split(palaver_jobs_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+        fn chunk(
+            state: ChatState,
+            live: LiveHandle,
+            open: RwSignal<bool>,
+            opener: NodeRef<html::Button>,
+            hydrated: Signal<bool>,
+        ) -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <Panel state live open opener hydrated/> }.into_any())
         }
-        loaded(jobs_panel_chunk(args))
+        loaded(chunk(state, live, open, opener, hydrated))
     }
     #[cfg(not(feature = "split"))]
-    jobs_panel_view(args)
-}
-
-fn jobs_panel_view(args: PanelArgs) -> impl IntoView {
-    let PanelArgs {
-        state,
-        live,
-        open,
-        opener,
-        hydrated,
-    } = args;
     view! { <Panel state live open opener hydrated/> }
 }
 
@@ -56,11 +77,14 @@ fn jobs_panel_view(args: PanelArgs) -> impl IntoView {
 pub(crate) fn auth_forms(account: AccountState, hydrated: Signal<bool>) -> impl IntoView {
     #[cfg(feature = "split")]
     {
-        #[leptos::lazy]
-        fn auth_forms_chunk(account: AccountState, hydrated: Signal<bool>) -> AnyView {
-            view! { <Forms account hydrated/> }.into_any()
+        #[wasm_split(palaver_auth_forms, wasm_split_path = ::leptos::wasm_split, fallible)]
+        fn chunk(
+            account: AccountState,
+            hydrated: Signal<bool>,
+        ) -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <Forms account hydrated/> }.into_any())
         }
-        loaded(auth_forms_chunk(account, hydrated))
+        loaded(chunk(account, hydrated))
     }
     #[cfg(not(feature = "split"))]
     view! { <Forms account hydrated/> }
@@ -75,16 +99,16 @@ pub(crate) fn upgrade_banner(
 ) -> impl IntoView {
     #[cfg(feature = "split")]
     {
-        #[leptos::lazy]
-        fn upgrade_banner_chunk(
+        #[wasm_split(palaver_upgrade_banner, wasm_split_path = ::leptos::wasm_split, fallible)]
+        fn chunk(
             account: AccountState,
             name: RwSignal<String>,
             hydrated: Signal<bool>,
             dismissed: RwSignal<bool>,
-        ) -> AnyView {
-            view! { <Upgrade account name hydrated dismissed/> }.into_any()
+        ) -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <Upgrade account name hydrated dismissed/> }.into_any())
         }
-        loaded(upgrade_banner_chunk(account, name, hydrated, dismissed))
+        loaded(chunk(account, name, hydrated, dismissed))
     }
     #[cfg(not(feature = "split"))]
     view! { <Upgrade account name hydrated dismissed/> }
@@ -94,11 +118,11 @@ pub(crate) fn upgrade_banner(
 pub(crate) fn signed_in_controls(account: AccountState, live: LiveHandle) -> impl IntoView {
     #[cfg(feature = "split")]
     {
-        #[leptos::lazy]
-        fn signed_in_controls_chunk(account: AccountState, live: LiveHandle) -> AnyView {
-            view! { <SignedInControls account live/> }.into_any()
+        #[wasm_split(palaver_signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
+        fn chunk(account: AccountState, live: LiveHandle) -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <SignedInControls account live/> }.into_any())
         }
-        loaded(signed_in_controls_chunk(account, live))
+        loaded(chunk(account, live))
     }
     #[cfg(not(feature = "split"))]
     view! { <SignedInControls account live/> }
@@ -108,11 +132,11 @@ pub(crate) fn signed_in_controls(account: AccountState, live: LiveHandle) -> imp
 pub(crate) fn profile_form(state: ChatState, live: LiveHandle) -> impl IntoView {
     #[cfg(feature = "split")]
     {
-        #[leptos::lazy]
-        fn profile_form_chunk(state: ChatState, live: LiveHandle) -> AnyView {
-            view! { <OwnProfile state live/> }.into_any()
+        #[wasm_split(palaver_profile_form, wasm_split_path = ::leptos::wasm_split, fallible)]
+        fn chunk(state: ChatState, live: LiveHandle) -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <OwnProfile state live/> }.into_any())
         }
-        loaded(profile_form_chunk(state, live))
+        loaded(chunk(state, live))
     }
     #[cfg(not(feature = "split"))]
     view! { <OwnProfile state live/> }
@@ -126,15 +150,15 @@ pub(crate) fn members_panel(
 ) -> impl IntoView {
     #[cfg(feature = "split")]
     {
-        #[leptos::lazy]
-        fn members_panel_chunk(
+        #[wasm_split(palaver_members_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+        fn chunk(
             room: StoredValue<String>,
             state: ChatState,
             live: LiveHandle,
-        ) -> AnyView {
-            view! { <Members room state live/> }.into_any()
+        ) -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <Members room state live/> }.into_any())
         }
-        loaded(members_panel_chunk(room, state, live))
+        loaded(chunk(room, state, live))
     }
     #[cfg(not(feature = "split"))]
     view! { <Members room state live/> }
@@ -159,10 +183,12 @@ static ADMIN_PAGE: std::sync::OnceLock<fn() -> AnyView> = std::sync::OnceLock::n
 
 /// Fetches `/admin`'s chunk, for [`admin_page`] to build the page with.
 #[cfg(feature = "split")]
-pub(crate) async fn load_admin() {
-    #[leptos::lazy]
-    fn admin_page_chunk() -> fn() -> AnyView {
-        || view! { <super::admin::AdminPage/> }.into_any()
+pub(crate) async fn load_admin() -> Result<(), SplitLoaderError> {
+    #[wasm_split(palaver_admin_page, wasm_split_path = ::leptos::wasm_split, fallible)]
+    fn chunk() -> Result<fn() -> AnyView, SplitLoaderError> {
+        Ok(|| view! { <super::admin::AdminPage/> }.into_any())
     }
-    let _ = ADMIN_PAGE.set(admin_page_chunk().await);
+    let make = chunk().await?;
+    let _ = ADMIN_PAGE.set(make);
+    Ok(())
 }

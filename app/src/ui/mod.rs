@@ -88,8 +88,11 @@ pub fn hydrate() {
     #[cfg(feature = "split")]
     if Page::current() == Page::Admin {
         wasm_bindgen_futures::spawn_local(async {
-            lazy::load_admin().await;
-            leptos::mount::hydrate_body(App);
+            match lazy::load_admin().await {
+                Ok(()) => leptos::mount::hydrate_body(App),
+                // The server's page stays, inert: without its code it cannot be hydrated.
+                Err(e) => leptos::logging::error!("/admin: {e}; reload the page"),
+            }
         });
         return;
     }

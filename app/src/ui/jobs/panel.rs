@@ -22,24 +22,11 @@ pub(crate) fn JobsPanel(
     opener: NodeRef<html::Button>,
     hydrated: Signal<bool>,
 ) -> impl IntoView {
-    let args = PanelArgs {
-        state,
-        live,
-        open,
-        opener,
-        hydrated,
-    };
-    view! { <Show when=move || open.get()>{crate::ui::lazy::jobs_panel(args)}</Show> }
-}
-
-/// What [`Panel`] is given, in one value: a lazily loaded function takes its arguments so.
-#[derive(Clone, Copy)]
-pub(crate) struct PanelArgs {
-    pub(crate) state: ChatState,
-    pub(crate) live: LiveHandle,
-    pub(crate) open: RwSignal<bool>,
-    pub(crate) opener: NodeRef<html::Button>,
-    pub(crate) hydrated: Signal<bool>,
+    view! {
+        <Show when=move || open.get()>
+            {crate::ui::lazy::jobs_panel(state, live, open, opener, hydrated)}
+        </Show>
+    }
 }
 
 #[component]
