@@ -35,16 +35,21 @@ fn loaded(
     view: impl Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
 ) -> impl IntoView {
     Suspend::new(send_wrapper::SendWrapper::new(async move {
-        view.await.unwrap_or_else(|e| {
-            leptos::logging::error!("{e}");
-            view! {
-                <p class="chunk-error" role="alert">
-                    "This part of the page could not be loaded. Check the connection, or reload the page."
-                </p>
-            }
-            .into_any()
-        })
+        view.await.unwrap_or_else(failed)
     }))
+}
+
+/// What shows in place of a part whose chunk could not be loaded: one function for every part,
+/// rather than a copy in each [`loaded`].
+#[cfg(feature = "split")]
+fn failed(e: SplitLoaderError) -> AnyView {
+    leptos::logging::error!("{e}");
+    view! {
+        <p class="chunk-error" role="alert">
+            "This part of the page could not be loaded. Check the connection, or reload the page."
+        </p>
+    }
+    .into_any()
 }
 
 /// The person's Jobs panel.
