@@ -1,4 +1,4 @@
-import { test, expect } from './fixtures';
+import { test, expect, messageWithText, openChat, send } from './fixtures';
 
 // What a first visit loads. A release build (`--split --lib-features split`) cuts the wasm
 // into the page's own and chunks that load when a part of the page is first shown
@@ -27,7 +27,7 @@ test('a first visit loads the page’s wasm alone, and the Jobs panel loads its 
   await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Export everything' })).toBeEnabled();
   if (split) {
-    const chunk = wasm.find((w) => w.path.startsWith('/pkg/split_jobs_panel_chunk_'));
+    const chunk = wasm.find((w) => w.path === '/pkg/split_palaver_jobs_panel.wasm');
     expect(chunk, JSON.stringify(wasm)).toBeDefined();
     // The build's brotli copies serve the chunks too.
     expect(chunk!.encoding).toBe('br');
@@ -40,4 +40,27 @@ test('a first visit loads the page’s wasm alone, and the Jobs panel loads its 
   await page.getByRole('button', { name: 'Jobs', exact: true }).click();
   await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
   expect(wasm.length).toBe(loaded);
+});
+
+test('a chunk that does not arrive says so in place of its part, and is asked for again', async ({
+  browser,
+  server,
+}) => {
+  const page = await openChat(browser, server, 'ann');
+  const split = (await page.request.get(`${server.url}/pkg/__wasm_split_manifest.json`)).ok();
+  test.skip(!split, 'a build without chunks has none to lose');
+
+  await page.route('**/pkg/split_palaver_jobs_panel.wasm', (route) => route.abort());
+  const jobs = page.getByRole('button', { name: 'Jobs', exact: true });
+  await jobs.click();
+  await expect(page.getByRole('alert').filter({ hasText: 'could not be loaded' })).toBeVisible();
+  // The page's wasm lives on: it still sends.
+  await send(page, 'still here');
+  await expect(messageWithText(page, 'still here')).toHaveAttribute('data-state', 'sent');
+
+  await page.unroute('**/pkg/split_palaver_jobs_panel.wasm');
+  await jobs.click();
+  await jobs.click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'could not be loaded' })).toHaveCount(0);
 });
