@@ -33,7 +33,7 @@ npm_install bench/node
 
 if [[ -z "${BENCH_PALAVER:-}" ]]; then
   log "building Palaver (release)"
-  cargo leptos build --release --precompress
+  cargo leptos build --release --precompress --split --lib-features split
 fi
 log "building the load generator and the bare socketioxide server (release)"
 cargo build --release -p palaver-bench

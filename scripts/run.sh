@@ -5,4 +5,4 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/setup.sh
-exec cargo leptos serve --release --precompress "$@"
+exec cargo leptos serve --release --precompress --split --lib-features split "$@"

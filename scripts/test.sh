@@ -29,6 +29,7 @@ cargo clippy -p app --tests -- -D warnings
 cargo clippy -p server --tests --features stress -- -D warnings
 cargo clippy -p palaver-bench --tests -- -D warnings
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p frontend --target wasm32-unknown-unknown --features split -- -D warnings
 
 step "unit and integration tests"
 cargo test -p app
@@ -39,7 +40,7 @@ PALAVER_TEST_BACKEND=postgres cargo test -p server --test it
 cargo test -p palaver-bench
 
 step "release build"
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split --lib-features split
 
 step "stress"
 # The long hostile-load tests, in a release build: a storm of 2,000 connections that each ask

@@ -767,11 +767,19 @@ impl Suite {
                 return false;
             }
         };
-        for asset in ["wasm", "js", "css", "total"] {
+        // `total` is a first visit's wasm, JS and CSS; `chunks`, the wasm loaded when a panel
+        // first opens.
+        for (asset, label) in [
+            ("wasm", "wasm"),
+            ("js", "js"),
+            ("css", "css"),
+            ("total", "total"),
+            ("chunks", "lazy chunks"),
+        ] {
             for enc in ["raw", "gzip", "brotli"] {
                 if let Some(bytes) = num(&v, &["bytes", asset, enc]) {
                     push(
-                        format!("{asset} bytes, {enc}"),
+                        format!("{label} bytes, {enc}"),
                         Cell::of(bytes / 1024.0, "KB"),
                     );
                 }

@@ -272,21 +272,8 @@ impl<N: Namespace> Socket<N> {
             timeout.as_millis() as Millis,
             now(),
         );
-        let id = match sent {
-            Ok(id) => id,
-            Err(EmitError::NotConnected) => return Err(AckError::NotConnected),
-            Err(EmitError::Encode(e)) => return Err(AckError::Decode(e)),
-        };
-        let slot = Rc::new(AckSlot::default());
-        inner.acks.borrow_mut().insert(id, slot.clone());
-        pump(inner);
-        match AckWait(slot).await {
-            Ok(value) => {
-                Connection::decode_ack::<E>(value).map_err(|DecodeError(e)| AckError::Decode(e))
-            }
-            Err(AckFailure::Timeout) => Err(AckError::Timeout),
-            Err(AckFailure::Disconnected) => Err(AckError::Disconnected),
-        }
+        let value = wait_ack(inner, sent).await?;
+        Connection::decode_ack::<E>(value).map_err(|DecodeError(e)| AckError::Decode(e))
     }
 
     /// Calls `handler` for every `E` received. A payload that does not decode as `E` is logged
@@ -618,6 +605,23 @@ fn clear_timer(id: &Cell<Option<i32>>) {
     if let Some(handle) = id.take() {
         window().clear_timeout_with_handle(handle);
     }
+}
+
+/// What every request does whatever its type, written once rather than in each request's own
+/// future: sends the packet `sent` queued and waits for its ack.
+async fn wait_ack(inner: &Rc<Inner>, sent: Result<i64, EmitError>) -> Result<Value, AckError> {
+    let id = match sent {
+        Ok(id) => id,
+        Err(EmitError::NotConnected) => return Err(AckError::NotConnected),
+        Err(EmitError::Encode(e)) => return Err(AckError::Decode(e)),
+    };
+    let slot = Rc::new(AckSlot::default());
+    inner.acks.borrow_mut().insert(id, slot.clone());
+    pump(inner);
+    AckWait(slot).await.map_err(|failure| match failure {
+        AckFailure::Timeout => AckError::Timeout,
+        AckFailure::Disconnected => AckError::Disconnected,
+    })
 }
 
 /// Monotonic milliseconds. Not `std::time::Instant`, which panics in wasm32.

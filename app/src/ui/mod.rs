@@ -7,6 +7,7 @@ mod conversation;
 #[cfg(feature = "hydrate")]
 mod fetch;
 mod jobs;
+mod lazy;
 mod live;
 mod message;
 mod outbox;
@@ -75,10 +76,28 @@ pub fn App() -> impl IntoView {
         <Title text="Palaver"/>
         {match Page::current() {
             Page::Chat => EitherOf3::A(view! { <chat::ChatPage/> }),
-            Page::Admin => EitherOf3::B(view! { <admin::AdminPage/> }),
+            Page::Admin => EitherOf3::B(lazy::admin_page()),
             Page::NotFound => EitherOf3::C(view! { <NotFound/> }),
         }}
     }
+}
+
+/// Hydrates the page the server rendered. `/admin`'s code may be a chunk of its own
+/// (`lazy`): it is fetched first.
+#[cfg(feature = "hydrate")]
+pub fn hydrate() {
+    #[cfg(feature = "split")]
+    if Page::current() == Page::Admin {
+        wasm_bindgen_futures::spawn_local(async {
+            match lazy::load_admin().await {
+                Ok(()) => leptos::mount::hydrate_body(App),
+                // The server's page stays, inert: without its code it cannot be hydrated.
+                Err(e) => leptos::logging::error!("/admin: {e}; reload the page"),
+            }
+        });
+        return;
+    }
+    leptos::mount::hydrate_body(App);
 }
 
 /// The app's pages. Each load shows one, picked by its path; links between them load the page

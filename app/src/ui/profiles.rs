@@ -165,9 +165,18 @@ pub(crate) fn Author(author: String, id: i64, profiles: RwSignal<Profiles>) -> i
 }
 
 /// The person's own profile: what they are shown as, and their status. Shown once they have
-/// a name.
+/// a name, which the server's page never has: its code is loaded then (`ui::lazy`).
 #[component]
 pub(crate) fn ProfileForm(state: ChatState, live: LiveHandle) -> impl IntoView {
+    view! {
+        <Show when=move || state.name.with(|n| !n.is_empty())>
+            {crate::ui::lazy::profile_form(state, live)}
+        </Show>
+    }
+}
+
+#[component]
+pub(crate) fn OwnProfile(state: ChatState, live: LiveHandle) -> impl IntoView {
     let display_name = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
     // Filled from what the server says of us, until the person edits a field.

@@ -22,8 +22,19 @@ pub(crate) enum Outcome {
     Refused(String),
 }
 
+/// The panel, whose code is loaded when it first opens (`ui::lazy`): it is closed on every
+/// page load.
 #[component]
 pub(crate) fn MembersPanel(
+    room: StoredValue<String>,
+    state: ChatState,
+    live: LiveHandle,
+) -> impl IntoView {
+    crate::ui::lazy::members_panel(room, state, live)
+}
+
+#[component]
+pub(crate) fn Members(
     room: StoredValue<String>,
     state: ChatState,
     live: LiveHandle,

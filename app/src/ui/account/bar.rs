@@ -21,7 +21,8 @@ pub(crate) fn AccountBar(
                 when=signed_in
                 fallback=move || view! { <GuestControls account hydrated/> }
             >
-                <SignedInControls account live/>
+                // Only after the socket says who we are: loaded then (`ui::lazy`).
+                {crate::ui::lazy::signed_in_controls(account, live)}
             </Show>
         </div>
     }
@@ -44,7 +45,7 @@ fn GuestControls(account: AccountState, hydrated: Signal<bool>) -> impl IntoView
 }
 
 #[component]
-fn SignedInControls(account: AccountState, live: LiveHandle) -> impl IntoView {
+pub(crate) fn SignedInControls(account: AccountState, live: LiveHandle) -> impl IntoView {
     let sessions_open = RwSignal::new(false);
     let list: SessionList = RwSignal::new(None);
     let name = move || account.account.with(|a| a.as_ref().map(|a| a.name.clone()));

@@ -67,8 +67,19 @@ impl Attempt {
     }
 }
 
+/// The form on screen, if any. Its code is loaded when a form first opens (`ui::lazy`): no
+/// form is open when the page loads.
 #[component]
 pub(crate) fn AuthForms(account: AccountState, hydrated: Signal<bool>) -> impl IntoView {
+    view! {
+        <Show when=move || account.form.with(Option::is_some)>
+            {crate::ui::lazy::auth_forms(account, hydrated)}
+        </Show>
+    }
+}
+
+#[component]
+pub(crate) fn Forms(account: AccountState, hydrated: Signal<bool>) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);

@@ -12,10 +12,10 @@ mod http;
 mod sessions;
 mod upgrade;
 
-pub(crate) use bar::AccountBar;
-pub(crate) use forms::AuthForms;
+pub(crate) use bar::{AccountBar, SignedInControls};
+pub(crate) use forms::{AuthForms, Forms};
 pub(crate) use sessions::SessionList;
-pub(crate) use upgrade::UpgradeBanner;
+pub(crate) use upgrade::{Upgrade, UpgradeBanner};
 
 #[cfg(feature = "hydrate")]
 pub(crate) use http::browser::{reload, sign_out_and_reload};

@@ -7,6 +7,8 @@ use leptos::prelude::*;
 use super::AccountState;
 use crate::auth::validate_password;
 
+/// The banner, whose code is loaded when it is first shown (`ui::lazy`): the server's page
+/// never holds a token.
 #[component]
 pub(crate) fn UpgradeBanner(
     account: AccountState,
@@ -14,10 +16,29 @@ pub(crate) fn UpgradeBanner(
     name: RwSignal<String>,
     hydrated: Signal<bool>,
 ) -> impl IntoView {
+    let dismissed = RwSignal::new(false);
+    let shown = move || {
+        account.token_held.get()
+            && account.account.with(Option::is_none)
+            && !dismissed.get()
+            && !name.with(String::is_empty)
+    };
+    view! {
+        <Show when=shown>{crate::ui::lazy::upgrade_banner(account, name, hydrated, dismissed)}</Show>
+    }
+}
+
+#[component]
+pub(crate) fn Upgrade(
+    account: AccountState,
+    name: RwSignal<String>,
+    hydrated: Signal<bool>,
+    /// "Not now" was chosen: kept by [`UpgradeBanner`] until the next load.
+    dismissed: RwSignal<bool>,
+) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let dismissed = RwSignal::new(false);
     let shown = move || {
         account.token_held.get()
             && account.account.with(Option::is_none)

@@ -11,8 +11,26 @@ use crate::events::{JobInfo, JobState, is_dm};
 use crate::ui::live::{LiveHandle, session_token};
 use crate::ui::state::ChatState;
 
+/// The panel, whose code the browser loads when it first opens (`ui::lazy`): it is closed on
+/// every page load.
 #[component]
 pub(crate) fn JobsPanel(
+    state: ChatState,
+    live: LiveHandle,
+    open: RwSignal<bool>,
+    /// The button that opens it: focus goes back there when it closes.
+    opener: NodeRef<html::Button>,
+    hydrated: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || open.get()>
+            {crate::ui::lazy::jobs_panel(state, live, open, opener, hydrated)}
+        </Show>
+    }
+}
+
+#[component]
+pub(crate) fn Panel(
     state: ChatState,
     live: LiveHandle,
     open: RwSignal<bool>,

@@ -1,0 +1,66 @@
+import { test, expect, messageWithText, openChat, send } from './fixtures';
+
+// What a first visit loads. A release build (`--split --lib-features split`) cuts the wasm
+// into the page's own and chunks that load when a part of the page is first shown
+// (`app/src/ui/lazy.rs`); a build without them has one wasm, and only the first half applies.
+
+test('a first visit loads the page’s wasm alone, and the Jobs panel loads its chunk when it opens', async ({
+  browser,
+  server,
+}) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const wasm: { path: string; encoding: string }[] = [];
+  page.on('response', async (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path.endsWith('.wasm')) {
+      wasm.push({ path, encoding: (await response.headerValue('content-encoding')) ?? 'identity' });
+    }
+  });
+  await page.goto(server.url);
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+  expect(wasm.map((w) => w.path)).toEqual(['/pkg/palaver.wasm']);
+
+  const split = (await page.request.get(`${server.url}/pkg/__wasm_split_manifest.json`)).ok();
+  await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Export everything' })).toBeEnabled();
+  if (split) {
+    const chunk = wasm.find((w) => w.path === '/pkg/split_palaver_jobs_panel.wasm');
+    expect(chunk, JSON.stringify(wasm)).toBeDefined();
+    // The build's brotli copies serve the chunks too.
+    expect(chunk!.encoding).toBe('br');
+  }
+
+  // Closed and opened again, the panel comes back from the chunk already loaded.
+  await page.getByRole('dialog', { name: 'Jobs' }).getByRole('button', { name: 'Close' }).click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toHaveCount(0);
+  const loaded = wasm.length;
+  await page.getByRole('button', { name: 'Jobs', exact: true }).click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
+  expect(wasm.length).toBe(loaded);
+});
+
+test('a chunk that does not arrive says so in place of its part, and is asked for again', async ({
+  browser,
+  server,
+}) => {
+  const page = await openChat(browser, server, 'ann');
+  const split = (await page.request.get(`${server.url}/pkg/__wasm_split_manifest.json`)).ok();
+  test.skip(!split, 'a build without chunks has none to lose');
+
+  await page.route('**/pkg/split_palaver_jobs_panel.wasm', (route) => route.abort());
+  const jobs = page.getByRole('button', { name: 'Jobs', exact: true });
+  await jobs.click();
+  await expect(page.getByRole('alert').filter({ hasText: 'could not be loaded' })).toBeVisible();
+  // The page's wasm lives on: it still sends.
+  await send(page, 'still here');
+  await expect(messageWithText(page, 'still here')).toHaveAttribute('data-state', 'sent');
+
+  await page.unroute('**/pkg/split_palaver_jobs_panel.wasm');
+  await jobs.click();
+  await jobs.click();
+  await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'could not be loaded' })).toHaveCount(0);
+});
