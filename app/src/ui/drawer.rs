@@ -71,7 +71,8 @@ impl Drawer {
         });
     }
 
-    /// Closes it when focus moves from inside it to outside it (Tab past its end).
+    /// Closes it when focus moves from inside it to outside it: Tab past its end reaches the
+    /// menu button, Shift+Tab past its start the page's header.
     pub(crate) fn on_focus_out(self, ev: leptos::ev::FocusEvent) {
         #[cfg(feature = "hydrate")]
         {
@@ -80,7 +81,7 @@ impl Drawer {
                 target
                     .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
                     .is_some_and(|el| {
-                        el.closest(&format!("#{SIDEBAR_ID}, #{TOGGLE_ID}"))
+                        el.closest(&format!("#{SIDEBAR_ID}"))
                             .ok()
                             .flatten()
                             .is_some()
