@@ -190,16 +190,17 @@ test('the manifest is linked and valid, and its icons load', async ({ browser, s
   }
 });
 
-/** Waits until a service worker controls `page`; its build id, from the script it runs. */
+/** Waits until a service worker controls `page`; the build it belongs to, as it says. */
 async function controlled(page: Page): Promise<string> {
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-  const script = await page.evaluate(async () => {
-    const url = navigator.serviceWorker.controller!.scriptURL;
-    return (await fetch(url)).text();
-  });
-  const build = /const BUILD = "([^"]+)";/.exec(script);
-  expect(build, script).not.toBeNull();
-  return build![1];
+  return page.evaluate(
+    () =>
+      new Promise<string>((resolve) => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = (e) => resolve(e.data);
+        navigator.serviceWorker.controller!.postMessage('build', [channel.port2]);
+      }),
+  );
 }
 
 /** The names of the page's caches. */
@@ -213,6 +214,10 @@ test('the service worker registers, controls the page and leaves the server its 
   expect(sw.headers()['cache-control']).toBe('no-cache');
   expect(sw.headers()['content-type']).toMatch(/^text\/javascript/);
   const build = await controlled(page);
+  expect(await sw.text()).toContain(`const BUILD = "${build}";`);
+  // The site's files are revalidated at each use: their names are the same in every build.
+  const css = await page.request.get(`${server.url}/pkg/palaver.css`);
+  expect(css.headers()['cache-control']).toBe('no-cache');
   // Its cache holds what went through it, under this build's name.
   await page.reload();
   await expect.poll(() => cacheNames(page)).toEqual([`palaver-${build}`]);

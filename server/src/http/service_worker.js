@@ -30,6 +30,12 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+// Which build this worker is, for whoever asks (the tests: the script's URL is the same for
+// every build).
+self.addEventListener("message", (event) => {
+  if (event.data === "build" && event.ports[0]) event.ports[0].postMessage(BUILD);
+});
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use app::Page;
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
@@ -41,6 +43,26 @@ pub(crate) fn route<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Route
             }
         }),
     )
+}
+
+/// Whether `path` is one of the site's own files (not a page, not the server's API): the ones
+/// the worker keeps for the offline fallback.
+fn is_site_file(path: &str) -> bool {
+    path.starts_with("/pkg/") || path.starts_with("/icons/") || path == "/manifest.webmanifest"
+}
+
+/// The site's files have the same names in every build, so browsers must ask each time
+/// whether they changed (a `304 Not Modified` when not): otherwise a browser's heuristic
+/// freshness could keep an old build's files, with or without the worker.
+pub(crate) async fn revalidate_site_files(request: Request, next: Next) -> Response {
+    let site_file = is_site_file(request.uri().path());
+    let mut response = next.run(request).await;
+    if site_file && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
 }
 
 /// The worker's script for the build `build`.
@@ -106,6 +128,16 @@ mod tests {
         std::fs::write(dir.path().join("manifest.webmanifest"), "{}").unwrap();
         assert_ne!(build_id(dir.path()), second);
         assert!(first.starts_with(env!("CARGO_PKG_VERSION")));
+    }
+
+    #[test]
+    fn the_site_s_files_are_told_apart_from_pages_and_the_api() {
+        for file in ["/pkg/palaver.wasm", "/pkg/palaver.css", "/icons/icon-192.png", "/manifest.webmanifest"] {
+            assert!(is_site_file(file), "{file}");
+        }
+        for other in ["/", "/admin", "/auth/sign-in", "/socket.io/", "/api/hooks/x", "/sw.js", "/pkgs"] {
+            assert!(!is_site_file(other), "{other}");
+        }
     }
 
     #[test]

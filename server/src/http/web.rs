@@ -87,6 +87,7 @@ pub(crate) fn router(
     );
     let router = router
         .fallback(files_or_not_found)
+        .layer(middleware::from_fn(service_worker::revalidate_site_files))
         .layer(middleware::from_fn_with_state(
             state.store.clone(),
             first_page,
