@@ -81,6 +81,18 @@ test('the sidebar is a drawer: the menu button opens it, and Escape, a tap besid
   await expect(drawer).toBeHidden();
   await expect(toggle).toBeFocused();
 
+  // The Jobs panel, opened from it, goes over it and takes the first Escape for itself.
+  await toggle.click();
+  await page.getByRole('button', { name: 'Jobs' }).click();
+  await expect(page.getByTestId('jobs-panel')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('jobs-panel')).toBeHidden();
+  await expect(drawer).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Jobs' })).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(drawer).toBeHidden();
+  await expect(toggle).toBeFocused();
+
   // A tap beside it closes it.
   await toggle.click();
   await expect(drawer).toBeVisible();

@@ -35,11 +35,18 @@ impl Drawer {
             }
             now
         });
-        // Escape closes it wherever focus is.
+        // Escape closes it wherever focus is, but in a dialog over it (the Jobs panel), which
+        // takes its own Escape.
         #[cfg(feature = "hydrate")]
         {
+            use wasm_bindgen::JsCast;
             let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-                if ev.key() == "Escape" && drawer.open.get_untracked() {
+                let in_dialog = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .and_then(|el| el.closest("[role=\"dialog\"]").ok().flatten())
+                    .is_some();
+                if ev.key() == "Escape" && !in_dialog && drawer.open.get_untracked() {
                     drawer.close();
                 }
             });
