@@ -46,7 +46,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         let nonce = nonce.clone();
         view! { <script nonce=nonce inner_html=early::script()></script> }
     });
-    let register_worker = view! { <script nonce=nonce.clone() inner_html=REGISTER_WORKER></script> };
+    let register_worker =
+        view! { <script nonce=nonce.clone() inner_html=REGISTER_WORKER></script> };
     let first_page_json = first_page.map(|page| {
         view! { <script type="application/json" nonce=nonce id=history::ELEMENT_ID inner_html=page.to_json()></script> }
     });

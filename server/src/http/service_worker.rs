@@ -121,7 +121,11 @@ mod tests {
         std::fs::create_dir(dir.path().join("pkg")).unwrap();
         std::fs::write(dir.path().join("pkg/palaver.css"), "a {}").unwrap();
         let first = build_id(dir.path());
-        assert_eq!(build_id(dir.path()), first, "the same files, the same build");
+        assert_eq!(
+            build_id(dir.path()),
+            first,
+            "the same files, the same build"
+        );
         std::fs::write(dir.path().join("pkg/palaver.css"), "b {}").unwrap();
         let second = build_id(dir.path());
         assert_ne!(second, first);
@@ -132,10 +136,23 @@ mod tests {
 
     #[test]
     fn the_site_s_files_are_told_apart_from_pages_and_the_api() {
-        for file in ["/pkg/palaver.wasm", "/pkg/palaver.css", "/icons/icon-192.png", "/manifest.webmanifest"] {
+        for file in [
+            "/pkg/palaver.wasm",
+            "/pkg/palaver.css",
+            "/icons/icon-192.png",
+            "/manifest.webmanifest",
+        ] {
             assert!(is_site_file(file), "{file}");
         }
-        for other in ["/", "/admin", "/auth/sign-in", "/socket.io/", "/api/hooks/x", "/sw.js", "/pkgs"] {
+        for other in [
+            "/",
+            "/admin",
+            "/auth/sign-in",
+            "/socket.io/",
+            "/api/hooks/x",
+            "/sw.js",
+            "/pkgs",
+        ] {
             assert!(!is_site_file(other), "{other}");
         }
     }
