@@ -79,7 +79,8 @@ impl Drawer {
     }
 
     /// Closes it when focus moves from inside it to outside it: Tab past its end reaches the
-    /// menu button, Shift+Tab past its start the page's header.
+    /// menu button, Shift+Tab past its start the page's header. A dialog opened from it (the
+    /// Jobs panel) goes over it, and leaves it open beneath.
     pub(crate) fn on_focus_out(self, ev: leptos::ev::FocusEvent) {
         #[cfg(feature = "hydrate")]
         {
@@ -88,7 +89,7 @@ impl Drawer {
                 target
                     .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
                     .is_some_and(|el| {
-                        el.closest(&format!("#{SIDEBAR_ID}"))
+                        el.closest(&format!("#{SIDEBAR_ID}, [role=\"dialog\"]"))
                             .ok()
                             .flatten()
                             .is_some()
