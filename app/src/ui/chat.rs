@@ -6,6 +6,8 @@ use leptos::prelude::*;
 
 use super::account::{AccountBar, AuthForms, UpgradeBanner};
 use super::conversation::{Conversation, Drafts};
+use super::drawer::{Drawer, DrawerBackdrop};
+use super::focus::SkipToMessage;
 use super::jobs::{JobNotices, JobsPanel};
 use super::live::LiveHandle;
 use super::profiles::ProfileForm;
@@ -38,6 +40,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     let jobs_open = RwSignal::new(false);
     let jobs_opener = NodeRef::<leptos::html::Button>::new();
     let search = SearchState::new();
+    let drawer = Drawer::provide(state.active);
 
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {
@@ -50,6 +53,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
 
     view! {
         <main class="chat" data-hydrated=move || hydrated.get().to_string()>
+            <SkipToMessage/>
             <header class="topbar">
                 <h1 class="brand">"Palaver"</h1>
                 <StatusBadge status=state.status/>
@@ -83,8 +87,9 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
             </header>
             <AuthForms account=state.account hydrated/>
             <UpgradeBanner account=state.account name=state.name hydrated/>
-            <div class="layout">
+            <div class="layout" class:drawer-open=move || drawer.is_open()>
                 <Sidebar state live hydrated jobs_open jobs_opener/>
+                <DrawerBackdrop drawer/>
                 // Drawn afresh for each conversation: its own scroll position and composer.
                 {move || {
                     let room = state.active.get();

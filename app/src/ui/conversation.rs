@@ -8,6 +8,7 @@ use leptos::either::{EitherOf3, EitherOf5};
 use leptos::html;
 use leptos::prelude::*;
 
+use super::drawer::DrawerToggle;
 use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
@@ -246,6 +247,7 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
     let members_open = RwSignal::new(false);
     view! {
         <header class="convo-head">
+            <DrawerToggle/>
             <h2
                 class="convo-title"
                 data-testid="convo-title"

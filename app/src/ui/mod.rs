@@ -4,8 +4,10 @@ mod account;
 mod admin;
 mod chat;
 mod conversation;
+mod drawer;
 #[cfg(feature = "hydrate")]
 mod fetch;
+mod focus;
 mod jobs;
 mod lazy;
 mod live;
@@ -31,6 +33,10 @@ use crate::history::{self, FirstPage};
 /// A speech bubble, inline so the page needs no static assets besides the build output.
 const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Cpath fill='%233056d3' d='M4 6a4 4 0 0 1 4-4h16a4 4 0 0 1 4 4v12a4 4 0 0 1-4 4H13l-7 6v-6H8a4 4 0 0 1-4-4z'/%3E%3C/svg%3E";
 
+/// Registers the service worker (served by the server at this path) once the page has loaded,
+/// so that it never competes with the page's own files.
+const REGISTER_WORKER: &str = r#"if("serviceWorker"in navigator)addEventListener("load",()=>navigator.serviceWorker.register("/sw.js").catch(()=>{}))"#;
+
 /// The HTML document the server renders around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     // Only the chat page's request carries one; read (and cloned) once for both scripts.
@@ -42,6 +48,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         let nonce = nonce.clone();
         view! { <script nonce=nonce inner_html=early::script()></script> }
     });
+    let register_worker =
+        view! { <script nonce=nonce.clone() inner_html=REGISTER_WORKER></script> };
     let first_page_json = first_page.map(|page| {
         view! { <script type="application/json" nonce=nonce id=history::ELEMENT_ID inner_html=page.to_json()></script> }
     });
@@ -53,6 +61,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href=FAVICON/>
+                // Installing the app: its manifest, icons and the colour of its bar (the header's).
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
+                <meta name="theme-color" media="(prefers-color-scheme: light)" content="#ffffff"/>
+                <meta name="theme-color" media="(prefers-color-scheme: dark)" content="#1a1f25"/>
+                {register_worker}
                 // Ahead of everything the page loads: opens its socket (`client::early`).
                 {early_socket}
                 <AutoReload options=options.clone()/>

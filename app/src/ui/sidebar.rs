@@ -5,6 +5,7 @@
 use leptos::html;
 use leptos::prelude::*;
 
+use super::drawer::{Drawer, SIDEBAR_ID};
 use super::live::LiveHandle;
 use super::room_settings::Lock;
 use super::rooms::counts_line;
@@ -49,12 +50,23 @@ pub(crate) fn Sidebar(
     };
     let more_follow = move || state.browse.with(|b| b.next.is_some());
     let loading = move || state.browse.with(|b| b.loading);
+    let drawer = use_context::<Drawer>();
     let none_left = move || {
         state.browse.with(|b| b.answered) && !loading() && !more_follow() && others().is_empty()
     };
 
     view! {
-        <nav class="sidebar" aria-label="Conversations">
+        <nav
+            id=SIDEBAR_ID
+            class="sidebar"
+            aria-label="Conversations"
+            tabindex="-1"
+            on:focusout=move |ev| {
+                if let Some(d) = drawer {
+                    d.on_focus_out(ev);
+                }
+            }
+        >
             <button
                 type="button"
                 id="jobs-open"

@@ -14,4 +14,5 @@ pub(crate) mod hooks;
 pub(crate) mod listen;
 pub(crate) mod origin;
 pub(crate) mod peer;
+pub(crate) mod service_worker;
 pub(crate) mod web;

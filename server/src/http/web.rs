@@ -22,6 +22,7 @@ use crate::http::admission::{self, Admission};
 use crate::http::handshake;
 use crate::http::headers::{self, Policy};
 use crate::http::origin::{self, Access};
+use crate::http::service_worker;
 use crate::metrics::Metrics;
 use crate::socket::backlog::{self, Backlogs};
 use crate::store::Store;
@@ -57,6 +58,7 @@ pub(crate) fn router(
         metrics,
         backlogs: guards.backlogs.clone(),
     };
+    let worker = service_worker::route(std::path::Path::new(&*options.site_root));
     // Leptos spawns the render's tasks on tokio (`leptos_routes` did this before; an error
     // only says it is set already, as when tests start several servers in one process).
     let _ = any_spawner::Executor::init_tokio();
@@ -66,6 +68,7 @@ pub(crate) fn router(
         shell(options.clone())
     });
     let mut router = Router::new()
+        .merge(worker)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text));
     for path in Page::PATHS {
@@ -84,6 +87,7 @@ pub(crate) fn router(
     );
     let router = router
         .fallback(files_or_not_found)
+        .layer(middleware::from_fn(service_worker::revalidate_site_files))
         .layer(middleware::from_fn_with_state(
             state.store.clone(),
             first_page,

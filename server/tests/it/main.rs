@@ -28,6 +28,7 @@ mod profiles;
 mod rabbitmq;
 mod rooms;
 mod search;
+mod service_worker;
 // The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.
 #[path = "../services/mod.rs"]
 mod services;

@@ -64,7 +64,7 @@ pub(crate) fn InvitesPanel(
                 </p>
             })}
             <table class="invites-table">
-                <thead><tr><th>"Made"</th><th>"By"</th><th>"Uses"</th><th>"Expires"</th><th>"State"</th><th></th></tr></thead>
+                <thead><tr><th>"Made"</th><th>"By"</th><th>"Uses"</th><th>"Expires"</th><th>"State"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>
                     <For
                         each=move || invites.get().unwrap_or_default()

@@ -37,7 +37,7 @@ pub(crate) fn PeoplePanel(admin: AdminHandle, feedback: RwSignal<Option<String>>
                 </p>
             })}
             <table class="people-table">
-                <thead><tr><th>"Name"</th><th>"Role"</th><th>"Account"</th><th>"Banned"</th><th></th></tr></thead>
+                <thead><tr><th>"Name"</th><th>"Role"</th><th>"Account"</th><th>"Banned"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>
                     <For
                         each=move || people.get().unwrap_or_default()

@@ -1,0 +1,71 @@
+//! The service worker (`/sw.js`) and the site's files: never kept stale by a browser. The
+//! worker's script names the build, which changes with the site's files; both are sent to be
+//! revalidated at every use.
+
+use std::collections::HashMap;
+
+use crate::support::{self, TestServer};
+
+/// A GET's status, headers (names lower-cased) and body.
+async fn fetch(server: &TestServer, path: &str) -> (u16, HashMap<String, String>, String) {
+    let text = support::http_get_raw(server.addr, path, "").await;
+    let (head, body) = text.split_once("\r\n\r\n").expect("no header end");
+    let mut lines = head.lines();
+    let status = lines.next().unwrap()[9..12].parse().unwrap();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"));
+    let body = if chunked {
+        support::dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, headers, body)
+}
+
+/// The build id in the worker's script.
+fn build(script: &str) -> String {
+    let start = script.find("const BUILD = \"").expect("no build id") + 15;
+    let len = script[start..].find('"').unwrap();
+    script[start..start + len].to_owned()
+}
+
+#[tokio::test]
+async fn the_service_worker_names_the_build_and_a_new_site_is_a_new_build() {
+    let mut server = TestServer::start().await;
+    let pkg = server.dir.path().join("site/pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("palaver.css"), "body { color: black; }").unwrap();
+    // The id is taken when the server starts, as a deployment replaces the site and restarts.
+    server.restart().await;
+
+    let (status, headers, script) = fetch(&server, "/sw.js").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["content-type"], "text/javascript; charset=utf-8",
+        "{headers:?}"
+    );
+    assert_eq!(headers["cache-control"], "no-cache", "{headers:?}");
+    assert!(script.contains("self.skipWaiting()"), "{script}");
+    let first = build(&script);
+    assert!(first.starts_with(env!("CARGO_PKG_VERSION")), "{first}");
+    // The same site, the same build.
+    server.restart().await;
+    assert_eq!(build(&fetch(&server, "/sw.js").await.2), first);
+
+    // The site's files are revalidated at each use; the page and the API keep their own.
+    let (status, headers, _) = fetch(&server, "/pkg/palaver.css").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "no-cache", "{headers:?}");
+    let (_, headers, _) = fetch(&server, "/healthz").await;
+    assert_eq!(headers.get("cache-control"), None, "{headers:?}");
+
+    std::fs::write(pkg.join("palaver.css"), "body { color: navy; }").unwrap();
+    server.restart().await;
+    let second = build(&fetch(&server, "/sw.js").await.2);
+    assert_ne!(second, first);
+}
