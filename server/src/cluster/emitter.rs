@@ -238,6 +238,7 @@ async fn announce(
         client_offset: offset,
         sender: offset.map(|_| EMITTER_SENDER),
         kind: Some(MessageKind::Announcement),
+        reply: None,
     };
     let mut written = store
         .writer_connection()
