@@ -1033,7 +1033,7 @@ pub fn validate_emoji(emoji: &str) -> Result<&str, ChatError> {
     let n = emoji.chars().count();
     let keycap = emoji.contains('\u{20E3}');
     let ok = (1..=MAX_EMOJI_CHARS).contains(&n)
-        && emoji.chars().any(is_emoji_base)
+        && (keycap || emoji.chars().any(is_emoji_base))
         && emoji.chars().all(|c| {
             is_emoji_base(c)
                 || matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}'
