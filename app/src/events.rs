@@ -3262,4 +3262,59 @@ mod tests {
             json!({"name": "ann", "displayName": "Ann Smith", "renamedFrom": "annie"})
         );
     }
+
+    #[test]
+    fn a_reply_goes_as_a_fourth_argument_and_old_shapes_still_read() {
+        let reply = SendMessage {
+            text: "me".into(),
+            client_offset: None,
+            room: None,
+            reply_to: Some(7),
+        };
+        let v = serde_json::to_value(&reply).unwrap();
+        assert_eq!(v, json!(["me", null, null, {"replyTo": 7}]));
+        assert_eq!(serde_json::from_value::<SendMessage>(v).unwrap(), reply);
+        let plain: SendMessage = serde_json::from_value(json!(["x", "o", "rust", null])).unwrap();
+        assert_eq!(plain.reply_to, None);
+        assert!(serde_json::from_value::<SendMessage>(json!(["x", "o", "r", {"replyTo": "7"}])).is_err());
+    }
+
+    #[test]
+    fn a_change_is_a_chat_message_under_another_name() {
+        let m = ChatMessage {
+            text: "edited".into(),
+            id: 3,
+            meta: MessageMeta {
+                room: LOBBY.into(),
+                author: "ann".into(),
+                ts: 1,
+                seq: 2,
+                edited: Some(5),
+                changed: 4,
+                ..Default::default()
+            },
+        };
+        let v = serde_json::to_value(MessageChanged(m.clone())).unwrap();
+        assert_eq!(v[0], "edited");
+        assert_eq!(v[1], 3);
+        assert_eq!(v[2]["edited"], 5);
+        assert_eq!(v[2]["changed"], 4);
+        assert!(v[2].get("reactions").is_none(), "empty fields are left out");
+        assert_eq!(serde_json::from_value::<MessageChanged>(v).unwrap().0, m);
+    }
+
+    #[test]
+    fn emoji_are_emoji_and_nothing_else() {
+        for ok in ["👍", "❤️", "🇫🇷", "👩🏽‍💻", "1️⃣", "#️⃣", " 🎉 "] {
+            assert!(validate_emoji(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", " ", "a", "ok", "👍x", "1", "<b>", "\u{200D}", "👍 👍"] {
+            assert_eq!(
+                validate_emoji(bad),
+                Err(ChatError::InvalidEmoji { max: MAX_EMOJI_CHARS }),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_emoji(&"👍".repeat(MAX_EMOJI_CHARS + 1)).is_err());
+    }
 }
