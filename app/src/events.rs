@@ -1036,8 +1036,10 @@ pub fn validate_emoji(emoji: &str) -> Result<&str, ChatError> {
         && (keycap || emoji.chars().any(is_emoji_base))
         && emoji.chars().all(|c| {
             is_emoji_base(c)
-                || matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}'
-                    | '\u{E0020}'..='\u{E007F}')
+                || matches!(
+                    c,
+                    '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}' | '\u{E0020}'..='\u{E007F}'
+                )
                 || (keycap && (c.is_ascii_digit() || matches!(c, '#' | '*')))
         });
     if ok {
@@ -3276,7 +3278,10 @@ mod tests {
         assert_eq!(serde_json::from_value::<SendMessage>(v).unwrap(), reply);
         let plain: SendMessage = serde_json::from_value(json!(["x", "o", "rust", null])).unwrap();
         assert_eq!(plain.reply_to, None);
-        assert!(serde_json::from_value::<SendMessage>(json!(["x", "o", "r", {"replyTo": "7"}])).is_err());
+        assert!(
+            serde_json::from_value::<SendMessage>(json!(["x", "o", "r", {"replyTo": "7"}]))
+                .is_err()
+        );
     }
 
     #[test]
@@ -3305,13 +3310,16 @@ mod tests {
 
     #[test]
     fn emoji_are_emoji_and_nothing_else() {
-        for ok in ["👍", "❤️", "🇫🇷", "👩🏽‍💻", "1️⃣", "#️⃣", " 🎉 "] {
+        for ok in ["👍", "❤️", "🇫🇷", "👩🏽‍💻", "1️⃣", "#️⃣", " 🎉 "]
+        {
             assert!(validate_emoji(ok).is_ok(), "{ok:?}");
         }
         for bad in ["", " ", "a", "ok", "👍x", "1", "<b>", "\u{200D}", "👍 👍"] {
             assert_eq!(
                 validate_emoji(bad),
-                Err(ChatError::InvalidEmoji { max: MAX_EMOJI_CHARS }),
+                Err(ChatError::InvalidEmoji {
+                    max: MAX_EMOJI_CHARS
+                }),
                 "{bad:?}"
             );
         }

@@ -38,6 +38,8 @@ mod account;
 #[cfg(feature = "hydrate")]
 mod browser;
 #[cfg(feature = "hydrate")]
+mod changes;
+#[cfg(feature = "hydrate")]
 mod conversations;
 #[cfg(feature = "hydrate")]
 mod jobs;
@@ -144,6 +146,10 @@ mod inert {
         pub(crate) fn sign_out(&self) {}
         pub(crate) fn list_sessions(&self, _: crate::ui::account::SessionList) {}
         pub(crate) fn end_session(&self, _: String, _: crate::ui::account::SessionList) {}
+        pub(crate) fn edit_message(&self, _room: String, _id: i64, _text: String) {}
+        pub(crate) fn remove_message(&self, _room: String, _id: i64) {}
+        pub(crate) fn react(&self, _room: String, _id: i64, _emoji: String, _on: bool) {}
+        pub(crate) fn jump_to(&self, _id: i64) {}
     }
 }
 

@@ -792,13 +792,23 @@ mod tests {
         };
         t.add_pending("k".into(), "re".into(), "bob".into());
         t.set_reply("k", Some(quote.clone()));
-        t.acknowledge("k", Posted { id: 2, ts: 5, seq: 2 });
+        t.acknowledge(
+            "k",
+            Posted {
+                id: 2,
+                ts: 5,
+                seq: 2,
+            },
+        );
         assert_eq!(t.get(2).unwrap().meta.reply, Some(quote));
     }
 
     #[test]
     fn the_change_cursor_starts_from_the_page_and_follows_the_catch_up() {
-        let mut t = Timeline::new(LOBBY, vec![changed(msg(1, "a", None), "a", 7), msg(2, "b", None)]);
+        let mut t = Timeline::new(
+            LOBBY,
+            vec![changed(msg(1, "a", None), "a", 7), msg(2, "b", None)],
+        );
         assert_eq!(t.change_cursor(), 7);
         t.changes_synced(9);
         assert_eq!(t.change_cursor(), 9);

@@ -34,12 +34,12 @@ use tracing::{info, warn};
 use crate::accounts;
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::logging::Escaped;
+use crate::socket::changes;
 use crate::socket::emit::{broadcast, emit};
 use crate::socket::messages::publish;
 use crate::socket::on_unknown_event;
 use crate::socket::request::{Ctx, HandlerError, serve};
 use crate::state::Chat;
-use crate::socket::changes;
 use crate::store::write::{Change, Scope};
 use crate::store::{NewMessage, now_ms};
 

@@ -279,8 +279,8 @@ fn fit(socket: &SocketRef, p: &mut Prepared) {
     let Some(backlog) = socket.extensions.get::<Arc<Backlog>>() else {
         return;
     };
-    let total: u64 = p.rows.iter().map(|(_, b)| b).sum::<u64>()
-        + p.changes.iter().map(|(_, b)| b).sum::<u64>();
+    let total: u64 =
+        p.rows.iter().map(|(_, b)| b).sum::<u64>() + p.changes.iter().map(|(_, b)| b).sum::<u64>();
     if total == 0 || backlog.charge(total).is_ok() {
         return;
     }

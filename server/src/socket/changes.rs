@@ -67,9 +67,7 @@ pub(crate) async fn react(ctx: Ctx, r: React) -> Result<(), HandlerError> {
     let emoji = events::validate_emoji(&r.emoji)?.to_owned();
     let room = ConversationId::parse(r.room)?;
     access::accessible(socket, chat, &room).await?;
-    let person = identity::of(socket)
-        .person
-        .ok_or(ChatError::NameRequired)?;
+    let person = identity::of(socket).person.ok_or(ChatError::NameRequired)?;
     limits::send(socket, chat)?;
     let change = Change::React {
         room: room.as_str().to_owned(),

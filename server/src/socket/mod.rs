@@ -32,9 +32,10 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EditMessage,
-    EndSession, Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles, ListSessions, Main,
-    MainAuth, MarkRead, Namespace as _, OpenDm, React, RemoveMember, RemoveMessage, RoomKind, RoomSettings, SendMessage,
-    Session, SetProfile, StartExport, StartTyping, Sync,
+    EndSession, Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles,
+    ListSessions, Main, MainAuth, MarkRead, Namespace as _, OpenDm, React, RemoveMember,
+    RemoveMessage, RoomKind, RoomSettings, SendMessage, Session, SetProfile, StartExport,
+    StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};

@@ -111,9 +111,18 @@ async fn only_the_author_edits_and_everyone_holding_it_sees_the_edit() {
     let posted = post(&mut ann, "lobby", "helo wrold").await;
     let id = posted["id"].clone();
 
-    assert_eq!(code(&edit(&mut bob, "lobby", &id, "mine now").await), "not_yours");
-    assert_eq!(code(&edit(&mut guest, "lobby", &id, "mine").await), "not_yours");
-    assert_eq!(code(&edit(&mut ann, "lobby", &id, " \u{200B} ").await), "empty");
+    assert_eq!(
+        code(&edit(&mut bob, "lobby", &id, "mine now").await),
+        "not_yours"
+    );
+    assert_eq!(
+        code(&edit(&mut guest, "lobby", &id, "mine").await),
+        "not_yours"
+    );
+    assert_eq!(
+        code(&edit(&mut ann, "lobby", &id, " \u{200B} ").await),
+        "empty"
+    );
     let long = "x".repeat(app::events::MAX_MESSAGE_CHARS + 1);
     assert_eq!(code(&edit(&mut ann, "lobby", &id, &long).await), "too_long");
     assert_eq!(
@@ -145,7 +154,14 @@ async fn only_the_author_edits_and_everyone_holding_it_sees_the_edit() {
     assert!(!lobby_page(&mut bob).await.to_string().contains("wrold"));
 
     // A notice is nobody's to edit, not even the person it names.
-    data(&request(&mut bob, app::events::JoinRoom::NAME, vec![json!({"room": "rust"})]).await);
+    data(
+        &request(
+            &mut bob,
+            app::events::JoinRoom::NAME,
+            vec![json!({"room": "rust"})],
+        )
+        .await,
+    );
     let joined = loop {
         let args = crate::rooms::next_message(&mut bob).await;
         if args[2]["kind"] == "joined" {
@@ -171,27 +187,45 @@ async fn people_delete_their_own_messages_and_moderators_anyones() {
     let first = post(&mut ann, "lobby", "first thoughts").await;
     let second = post(&mut ann, "lobby", "second thoughts").await;
 
-    assert_eq!(code(&remove(&mut bob, "lobby", &first["id"]).await), "not_yours");
-    assert_eq!(remove(&mut ann, "lobby", &first["id"]).await[0], json!({"data": null}));
+    assert_eq!(
+        code(&remove(&mut bob, "lobby", &first["id"]).await),
+        "not_yours"
+    );
+    assert_eq!(
+        remove(&mut ann, "lobby", &first["id"]).await[0],
+        json!({"data": null})
+    );
     let change = next_change(&mut bob).await;
     assert_eq!(change[1], first["id"]);
     assert_eq!(change[0], "");
     assert_eq!(change[2]["kind"], "deleted");
     assert_eq!(change[2]["author"], "");
-    assert_eq!(change[2]["seq"], first["seq"], "the tombstone keeps its place");
+    assert_eq!(
+        change[2]["seq"], first["seq"],
+        "the tombstone keeps its place"
+    );
     // Older clients hear it as before.
     let (_, deleted) = bob.next_event_named(MessageDeleted::NAME).await;
     assert_eq!(deleted[0], json!({"room": "lobby", "id": first["id"]}));
 
     // A moderator deletes anyone's; deleting twice is no error and changes nothing.
-    assert_eq!(remove(&mut mo, "lobby", &second["id"]).await[0], json!({"data": null}));
+    assert_eq!(
+        remove(&mut mo, "lobby", &second["id"]).await[0],
+        json!({"data": null})
+    );
     assert_eq!(next_change(&mut bob).await[1], second["id"]);
-    assert_eq!(remove(&mut ann, "lobby", &second["id"]).await[0], json!({"data": null}));
+    assert_eq!(
+        remove(&mut ann, "lobby", &second["id"]).await[0],
+        json!({"data": null})
+    );
     // Nothing was told of the repeat: the next change bob hears is the next one made.
     let third = post(&mut ann, "lobby", "third").await;
     edit(&mut ann, "lobby", &third["id"], "third, edited").await;
     let next = next_change(&mut bob).await;
-    assert_eq!((next[1].clone(), next[2]["changed"].clone()), (third["id"].clone(), json!(3)));
+    assert_eq!(
+        (next[1].clone(), next[2]["changed"].clone()),
+        (third["id"].clone(), json!(3))
+    );
     // A tombstone cannot be edited back to life.
     assert_eq!(
         code(&edit(&mut ann, "lobby", &first["id"], "back").await),
@@ -201,7 +235,10 @@ async fn people_delete_their_own_messages_and_moderators_anyones() {
     let page = lobby_page(&mut bob).await;
     for gone in [&first, &second] {
         let tomb = in_page(&page, &gone["id"]);
-        assert_eq!((tomb[0].clone(), tomb[2]["kind"].clone()), (json!(""), json!("deleted")));
+        assert_eq!(
+            (tomb[0].clone(), tomb[2]["kind"].clone()),
+            (json!(""), json!("deleted"))
+        );
     }
     assert!(!page.to_string().contains("thoughts"));
 }
@@ -215,12 +252,22 @@ async fn reactions_toggle_one_per_person_and_are_bounded() {
     let posted = post(&mut ann, "lobby", "lunch?").await;
     let id = posted["id"].clone();
 
-    assert_eq!(react(&mut bob, &id, "👍", true).await[0], json!({"data": null}));
+    assert_eq!(
+        react(&mut bob, &id, "👍", true).await[0],
+        json!({"data": null})
+    );
     let change = next_change(&mut ann).await;
     assert_eq!(reactions(&change), [("👍".into(), 1, vec!["bob".into()])]);
-    assert_eq!(next_change(&mut bob).await, change, "the reactor hears it too");
+    assert_eq!(
+        next_change(&mut bob).await,
+        change,
+        "the reactor hears it too"
+    );
     // Given twice, it counts once and nothing is told.
-    assert_eq!(react(&mut bob, &id, "👍", true).await[0], json!({"data": null}));
+    assert_eq!(
+        react(&mut bob, &id, "👍", true).await[0],
+        json!({"data": null})
+    );
     react(&mut ann, &id, "👍", true).await;
     next_change(&mut ann).await;
     let change = next_change(&mut bob).await;
@@ -234,15 +281,29 @@ async fn reactions_toggle_one_per_person_and_are_bounded() {
     let change = next_change(&mut ann).await;
     assert_eq!(reactions(&change), [("👍".into(), 1, vec!["ann".into()])]);
     // Taking back one not given changes nothing.
-    assert_eq!(react(&mut bob, &id, "👍", false).await[0], json!({"data": null}));
+    assert_eq!(
+        react(&mut bob, &id, "👍", false).await[0],
+        json!({"data": null})
+    );
 
     for bad in ["", "abc", "👍 yes", "<b>", &"👍".repeat(20)] {
-        assert_eq!(code(&react(&mut bob, &id, bad, true).await), "invalid_emoji", "{bad:?}");
+        assert_eq!(
+            code(&react(&mut bob, &id, bad, true).await),
+            "invalid_emoji",
+            "{bad:?}"
+        );
     }
     for good in ["🇫🇷", "👩🏽‍💻", "1️⃣", "❤️"] {
-        assert_eq!(react(&mut bob, &id, good, true).await[0], json!({"data": null}), "{good}");
+        assert_eq!(
+            react(&mut bob, &id, good, true).await[0],
+            json!({"data": null}),
+            "{good}"
+        );
     }
-    assert_eq!(code(&react(&mut guest, &id, "🎉", true).await), "name_required");
+    assert_eq!(
+        code(&react(&mut guest, &id, "🎉", true).await),
+        "name_required"
+    );
     assert_eq!(
         code(&react(&mut bob, &json!(999_999), "🎉", true).await),
         "unknown_message"
@@ -252,16 +313,26 @@ async fn reactions_toggle_one_per_person_and_are_bounded() {
     let held = 5; // 👍 and the four above
     for i in 0..(MAX_REACTIONS - held) {
         let emoji = char::from_u32(0x1F600 + i as u32).unwrap().to_string();
-        assert_eq!(react(&mut ann, &id, &emoji, true).await[0], json!({"data": null}));
+        assert_eq!(
+            react(&mut ann, &id, &emoji, true).await[0],
+            json!({"data": null})
+        );
     }
     let over = react(&mut bob, &id, "🦀", true).await;
     assert_eq!(code(&over), "too_many_reactions");
     assert_eq!(over[0]["error"]["max"], MAX_REACTIONS);
-    assert_eq!(react(&mut bob, &id, "😀", true).await[0], json!({"data": null}));
+    assert_eq!(
+        react(&mut bob, &id, "😀", true).await[0],
+        json!({"data": null})
+    );
     let stored = in_page(&lobby_page(&mut guest).await, &id);
     let held = reactions(&stored);
     assert_eq!(held.len(), MAX_REACTIONS);
-    assert_eq!(held[0], ("👍".into(), 1, vec!["ann".into()]), "in the order first given");
+    assert_eq!(
+        held[0],
+        ("👍".into(), 1, vec!["ann".into()]),
+        "in the order first given"
+    );
     assert!(held.contains(&("😀".into(), 2, vec!["ann".into(), "bob".into()])));
 }
 
@@ -270,11 +341,23 @@ async fn a_reply_quotes_a_parent_of_its_own_conversation_only() {
     let server = TestServer::start().await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let mut bob = server.client(json!({"name": "bob"})).await;
-    data(&request(&mut ann, CreateRoom::NAME, vec![json!({"name": "rust", "private": true})]).await);
+    data(
+        &request(
+            &mut ann,
+            CreateRoom::NAME,
+            vec![json!({"name": "rust", "private": true})],
+        )
+        .await,
+    );
     let parent = post(&mut ann, "lobby", "who wants lunch?").await;
     let secret = post(&mut ann, "rust", "the hidden plan").await;
     let reply = |text: &str, room: &str, to: &Value| {
-        vec![json!(text), json!(null), json!(room), json!({"replyTo": to})]
+        vec![
+            json!(text),
+            json!(null),
+            json!(room),
+            json!({"replyTo": to}),
+        ]
     };
 
     // A message bob may not read, and one of another conversation, are none to reply to.
@@ -339,13 +422,20 @@ async fn a_reader_away_during_changes_gets_each_once_on_reconnect() {
         [
             (CHANGED.to_owned(), m2["id"].clone(), json!("two")),
             (CHANGED.to_owned(), m3["id"].clone(), json!("")),
-            (CHANGED.to_owned(), m1["id"].clone(), json!("one, edited twice")),
+            (
+                CHANGED.to_owned(),
+                m1["id"].clone(),
+                json!("one, edited twice")
+            ),
             (CHAT.to_owned(), m4["id"].clone(), json!("four")),
         ],
         "each changed message once, as it is now, in the order of its last change; then \
          the new message"
     );
-    assert_eq!(reactions(&events[0].1), [("🎉".into(), 1, vec!["ann".into()])]);
+    assert_eq!(
+        reactions(&events[0].1),
+        [("🎉".into(), 1, vec!["ann".into()])]
+    );
     assert_eq!(events[1].1[2]["kind"], "deleted");
     assert_eq!(synced["changeSeq"], 4);
     assert_eq!(synced["replayed"], 1);
@@ -396,7 +486,10 @@ async fn a_change_made_on_one_node_reaches_a_reader_on_the_other() {
     edit(&mut ann, "lobby", &posted["id"], "cross-node, edited").await;
     next_change(&mut ann).await;
     let change = next_change(&mut bob).await;
-    assert_eq!((change[1].clone(), change[0].clone()), (posted["id"].clone(), json!("cross-node, edited")));
+    assert_eq!(
+        (change[1].clone(), change[0].clone()),
+        (posted["id"].clone(), json!("cross-node, edited"))
+    );
     react(&mut bob, &posted["id"], "👀", true).await;
     let change = next_change(&mut ann).await;
     assert_eq!(reactions(&change), [("👀".into(), 1, vec!["bob".into()])]);

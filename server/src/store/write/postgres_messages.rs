@@ -181,15 +181,14 @@ pub(crate) async fn react(
         .execute(&mut *c)
         .await?;
     } else {
-        let taken = sqlx::query(
-            "DELETE FROM reactions WHERE message = $1 AND emoji = $2 AND person = $3",
-        )
-        .bind(id)
-        .bind(emoji)
-        .bind(person)
-        .execute(&mut *c)
-        .await?
-        .rows_affected();
+        let taken =
+            sqlx::query("DELETE FROM reactions WHERE message = $1 AND emoji = $2 AND person = $3")
+                .bind(id)
+                .bind(emoji)
+                .bind(person)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
         if taken == 0 {
             unbump(c, &t.room).await?;
             return Ok(Ok(None));

@@ -41,8 +41,10 @@ fn target(c: &Connection, id: i64, scope: &Scope) -> rusqlite::Result<Option<Tar
 
 /// The next number of `room`'s change feed.
 fn bump(c: &Connection, room: &str) -> rusqlite::Result<i64> {
-    c.prepare_cached("UPDATE rooms SET change_seq = change_seq + 1 WHERE name = ?1 RETURNING change_seq")?
-        .query_row([room], |r| r.get(0))
+    c.prepare_cached(
+        "UPDATE rooms SET change_seq = change_seq + 1 WHERE name = ?1 RETURNING change_seq",
+    )?
+    .query_row([room], |r| r.get(0))
 }
 
 fn reread(c: &Connection, id: i64) -> rusqlite::Result<crate::store::StoredMessage> {
@@ -140,7 +142,9 @@ pub(crate) fn react(
                     EXISTS (SELECT 1 FROM reactions WHERE message = ?1 AND emoji = ?2),
                     (SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message = ?1)",
             )?
-            .query_row((id, emoji, person), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            .query_row((id, emoji, person), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
         if given {
             return Ok(Ok(None));
         }
