@@ -65,25 +65,29 @@ impl ChangesUi {
     pub(crate) fn highlight(&self, id: i64) {
         self.highlighted.set(Some(id));
         let highlighted = self.highlighted;
+        // Two frames on: the list follows its newest message after it grew (an effect, and a
+        // frame of its own), and would take the view back.
         request_animation_frame(move || {
-            #[cfg(feature = "hydrate")]
-            if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| {
-                d.query_selector(&format!(".conversation li[data-id=\"{id}\"]"))
-                    .ok()
-                    .flatten()
-            }) {
-                let options = web_sys::ScrollIntoViewOptions::new();
-                options.set_block(web_sys::ScrollLogicalPosition::Center);
-                el.scroll_into_view_with_scroll_into_view_options(&options);
-            }
-            set_timeout(
-                move || {
-                    if highlighted.get_untracked() == Some(id) {
-                        highlighted.set(None);
-                    }
-                },
-                std::time::Duration::from_millis(HIGHLIGHT_MS),
-            );
+            request_animation_frame(move || {
+                #[cfg(feature = "hydrate")]
+                if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| {
+                    d.query_selector(&format!(".conversation li[data-id=\"{id}\"]"))
+                        .ok()
+                        .flatten()
+                }) {
+                    let options = web_sys::ScrollIntoViewOptions::new();
+                    options.set_block(web_sys::ScrollLogicalPosition::Center);
+                    el.scroll_into_view_with_scroll_into_view_options(&options);
+                }
+                set_timeout(
+                    move || {
+                        if highlighted.get_untracked() == Some(id) {
+                            highlighted.set(None);
+                        }
+                    },
+                    std::time::Duration::from_millis(HIGHLIGHT_MS),
+                );
+            })
         });
     }
 }
