@@ -170,9 +170,7 @@ pub(crate) fn QuotedParent(reply: Option<ReplyQuote>) -> impl IntoView {
 /// and delete their own, delete anyone's as a moderator); and its text being edited.
 #[component]
 pub(crate) fn MessageFooter(message: ChatMessage, mine: Signal<bool>) -> impl IntoView {
-    let Some(actions) = use_context::<Actions>() else {
-        return None;
-    };
+    let actions = use_context::<Actions>()?;
     let id = message.id;
     let changes = actions.state.changes;
     let person = message.meta.kind.is_none();

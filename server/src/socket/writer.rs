@@ -364,7 +364,7 @@ async fn write(
             Err(_) => Err(StoreError::not_written()),
         };
         if let Ok(Ok(Some(message))) = &outcome {
-            changed(shared, to, message.clone()).await;
+            changed(shared, to, (**message).clone()).await;
         }
         let _ = tell.send(outcome);
     }

@@ -115,7 +115,7 @@ pub(crate) enum Refused {
 
 /// What a change to a message did: the message as it is now when it changed (to broadcast),
 /// `None` when nothing changed (a reaction given twice, a deletion repeated).
-pub(crate) type MessageOutcome = Result<Option<crate::store::StoredMessage>, Refused>;
+pub(crate) type MessageOutcome = Result<Option<Box<crate::store::StoredMessage>>, Refused>;
 
 /// The wire's reactions (JSON) of one message from its `(emoji, name)` rows, in the order
 /// given; `None` when it has none.

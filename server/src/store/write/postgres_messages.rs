@@ -90,7 +90,7 @@ pub(crate) async fn edit(
         .bind(id)
         .execute(&mut *c)
         .await?;
-    Ok(Ok(Some(reread(c, id).await?)))
+    Ok(Ok(Some(Box::new(reread(c, id).await?))))
 }
 
 pub(crate) async fn delete(
@@ -125,7 +125,7 @@ pub(crate) async fn delete(
         .bind(id)
         .execute(&mut *c)
         .await?;
-    Ok(Ok(Some(reread(c, id).await?)))
+    Ok(Ok(Some(Box::new(reread(c, id).await?))))
 }
 
 pub(crate) async fn react(
@@ -208,7 +208,7 @@ pub(crate) async fn react(
         .bind(id)
         .execute(&mut *c)
         .await?;
-    Ok(Ok(Some(reread(c, id).await?)))
+    Ok(Ok(Some(Box::new(reread(c, id).await?))))
 }
 
 /// Gives back a feed number taken for a change that turned out to change nothing (the row

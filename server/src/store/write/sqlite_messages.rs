@@ -81,7 +81,7 @@ pub(crate) fn edit(
         "UPDATE messages SET text = ?1, edited_at = ?2, changed_seq = ?3 WHERE id = ?4",
     )?
     .execute((text, now, seq, id))?;
-    Ok(Ok(Some(reread(c, id)?)))
+    Ok(Ok(Some(Box::new(reread(c, id)?))))
 }
 
 /// Makes message `id` a tombstone: its text, reactions and edit time go, its place (`seq`)
@@ -111,7 +111,7 @@ pub(crate) fn delete(
     .execute((message_kind_column(MessageKind::Deleted), now, seq, id))?;
     c.prepare_cached("DELETE FROM reactions WHERE message = ?1")?
         .execute([id])?;
-    Ok(Ok(Some(reread(c, id)?)))
+    Ok(Ok(Some(Box::new(reread(c, id)?))))
 }
 
 /// Gives (`on`) or takes back `person`'s `emoji` on message `id` of `room`.
@@ -176,5 +176,5 @@ pub(crate) fn react(
     let seq = bump(c, &t.room)?;
     c.prepare_cached("UPDATE messages SET reactions = ?1, changed_seq = ?2 WHERE id = ?3")?
         .execute((reactions_json(rows), seq, id))?;
-    Ok(Ok(Some(reread(c, id)?)))
+    Ok(Ok(Some(Box::new(reread(c, id)?))))
 }
