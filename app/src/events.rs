@@ -496,8 +496,9 @@ pub enum MessageKind {
     Joined,
     /// `author` left the room. Text: "left".
     Left,
-    /// Removed by a moderator ([`DeleteMessage`]): kept as a tombstone with empty text and
-    /// author, so the room's `seq` has no hole. Clients show nothing for it.
+    /// Removed by its author ([`RemoveMessage`]) or a moderator ([`DeleteMessage`]): kept as a
+    /// tombstone with empty text and author, so the room's `seq` has no hole. Clients show
+    /// nothing for it.
     Deleted,
     /// Posted by a program: through an incoming webhook, or with a bot token. Its author is the
     /// name the program gave (checked like a nickname, reserved names refused), which is not a
@@ -897,8 +898,9 @@ impl Request for MarkRead {
     type Ack = Reply<()>;
 }
 
-/// `message deleted`, server to the conversation: a moderator removed message `id`. Remove it
-/// from view; history and catch-up return it as a [`MessageKind::Deleted`] tombstone.
+/// `message deleted`, server to the conversation: its author or a moderator removed message
+/// `id`. Remove it from view; history and catch-up return it as a [`MessageKind::Deleted`]
+/// tombstone. Sent besides [`MessageChanged`], for clients from before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageDeleted {
     pub room: String,
