@@ -122,6 +122,10 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (Account::NAME, Direction::ServerToClient),
     (SignedOut::NAME, Direction::ServerToClient),
     (Search::NAME, Direction::ClientToServer),
+    (EditMessage::NAME, Direction::ClientToServer),
+    (RemoveMessage::NAME, Direction::ClientToServer),
+    (React::NAME, Direction::ClientToServer),
+    (MessageChanged::NAME, Direction::ServerToClient),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
@@ -189,6 +193,11 @@ pub struct MainAuth {
     pub server_offset: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Since>,
+    /// Change cursors, one per conversation: the newest change (its [`MessageMeta::changed`])
+    /// the client has applied. With `since`, the catch-up also replays, as
+    /// [`MessageChanged`], every change after it to the messages up to `since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Since>,
     /// The nickname to claim (see [`validate_name`]), when the client has no session yet or
     /// wants another name. Identity comes from the connection, never from event payloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -298,6 +307,9 @@ pub struct SendMessage {
     pub text: String,
     pub client_offset: Option<String>,
     pub room: Option<String>,
+    /// The message of the same conversation this one answers: a fourth argument,
+    /// `{"replyTo": id}`.
+    pub reply_to: Option<i64>,
 }
 
 impl Event for SendMessage {
@@ -329,6 +341,9 @@ pub type Since = BTreeMap<String, i64>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sync {
     pub since: Since,
+    /// Change cursors, as in [`MainAuth::changes`]: the changes after them are replayed too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changes: Since,
 }
 
 impl Event for Sync {
@@ -371,6 +386,10 @@ pub struct Synced {
     pub gap: bool,
     /// How many messages were replayed.
     pub replayed: usize,
+    /// The conversation's change counter once the replay is done: the client's change cursor
+    /// from now on (see [`MainAuth::changes`]).
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub change_seq: i64,
 }
 
 impl Event for Synced {
@@ -440,7 +459,7 @@ impl Event for ChatMessage {
 impl ServerEvent for ChatMessage {}
 
 /// What Palaver adds to the tutorial's `chat message`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageMeta {
     /// The conversation it belongs to: a room name, or a direct conversation's id.
@@ -458,6 +477,23 @@ pub struct MessageMeta {
     /// What kind of message this is, when it is not a person's message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<MessageKind>,
+    /// When its author last edited it ([`EditMessage`]), ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<i64>,
+    /// Its reactions ([`React`]), each emoji once, in the order they were first given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// The message it answers, quoted (a `replyTo` of [`SendMessage`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyQuote>,
+    /// The conversation's change counter when this message last changed (edited, deleted,
+    /// reacted to); 0 if it never did. Of two copies of a message, the higher one is newer.
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub changed: i64,
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
 }
 
 fn lobby() -> String {
@@ -474,8 +510,9 @@ pub enum MessageKind {
     Joined,
     /// `author` left the room. Text: "left".
     Left,
-    /// Removed by a moderator ([`DeleteMessage`]): kept as a tombstone with empty text and
-    /// author, so the room's `seq` has no hole. Clients show nothing for it.
+    /// Removed by its author ([`RemoveMessage`]) or a moderator ([`DeleteMessage`]): kept as a
+    /// tombstone with empty text and author, so the room's `seq` has no hole. Clients show
+    /// nothing for it.
     Deleted,
     /// Posted by a program: through an incoming webhook, or with a bot token. Its author is the
     /// name the program gave (checked like a nickname, reserved names refused), which is not a
@@ -875,8 +912,9 @@ impl Request for MarkRead {
     type Ack = Reply<()>;
 }
 
-/// `message deleted`, server to the conversation: a moderator removed message `id`. Remove it
-/// from view; history and catch-up return it as a [`MessageKind::Deleted`] tombstone.
+/// `message deleted`, server to the conversation: its author or a moderator removed message
+/// `id`. Remove it from view; history and catch-up return it as a [`MessageKind::Deleted`]
+/// tombstone. Sent besides [`MessageChanged`], for clients from before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageDeleted {
     pub room: String,
@@ -960,6 +998,155 @@ pub struct Snippet {
     pub text: String,
     #[serde(default, skip_serializing_if = "is_false")]
     pub hit: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes: edits, deletions, reactions and replies
+// ---------------------------------------------------------------------------------------------
+
+/// Distinct emoji one message may carry at most.
+pub const MAX_REACTIONS: usize = 20;
+/// Names a [`Reaction`] lists at most; [`Reaction::count`] counts them all.
+pub const MAX_REACTION_NAMES: usize = 50;
+/// Longest emoji accepted, in Unicode scalar values (a family with skin tones takes ~10).
+pub const MAX_EMOJI_CHARS: usize = 16;
+/// Longest excerpt of a parent that a [`ReplyQuote`] carries, in characters.
+pub const REPLY_EXCERPT_CHARS: usize = 200;
+
+/// One emoji given to a message, and by whom.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    /// How many people gave it.
+    pub count: usize,
+    /// Their names, in the order they gave it; the first [`MAX_REACTION_NAMES`] only.
+    pub names: Vec<String>,
+}
+
+/// The message a reply answers, as the reply shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyQuote {
+    pub id: i64,
+    /// Empty when the parent was deleted.
+    pub author: String,
+    /// Its text's first [`REPLY_EXCERPT_CHARS`] characters; empty when it was deleted.
+    pub excerpt: String,
+}
+
+/// The fourth argument of [`SendMessage`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply_to: Option<i64>,
+}
+
+/// `edit message`, client to server: replaces the text of message `id` of `room`, one of the
+/// sender's own (not a notice, a program's or an announcement): [`ChatError::NotYours`]
+/// otherwise. The text is checked like a post's ([`validate_text`]) and the edit counts
+/// against the sender's posting rate. Everyone holding it gets a [`MessageChanged`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditMessage {
+    pub room: String,
+    pub id: i64,
+    pub text: String,
+}
+
+impl Event for EditMessage {
+    const NAME: &'static str = "edit message";
+    type Namespace = Main;
+}
+impl ClientEvent for EditMessage {}
+impl Request for EditMessage {
+    type Ack = Reply<()>;
+}
+
+/// `remove message`, client to server: deletes message `id` of `room`: one's own, or, for the
+/// server's moderators and administrators, anyone's ([`ChatError::NotYours`] otherwise). It
+/// stays a tombstone ([`MessageKind::Deleted`]); everyone holding it gets a
+/// [`MessageChanged`] (and, as before, a [`MessageDeleted`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveMessage {
+    pub room: String,
+    pub id: i64,
+}
+
+impl Event for RemoveMessage {
+    const NAME: &'static str = "remove message";
+    type Namespace = Main;
+}
+impl ClientEvent for RemoveMessage {}
+impl Request for RemoveMessage {
+    type Ack = Reply<()>;
+}
+
+/// `react`, client to server: gives (`on`) or takes back the sender's `emoji` on message `id`
+/// of `room`. One of each emoji per person; at most [`MAX_REACTIONS`] distinct emoji per
+/// message ([`ChatError::TooManyReactions`]); the emoji is checked by [`validate_emoji`].
+/// Giving one twice, or taking back one not given, changes nothing. Named people only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct React {
+    pub room: String,
+    pub id: i64,
+    pub emoji: String,
+    pub on: bool,
+}
+
+impl Event for React {
+    const NAME: &'static str = "react";
+    type Namespace = Main;
+}
+impl ClientEvent for React {}
+impl Request for React {
+    type Ack = Reply<()>;
+}
+
+/// `message changed`, server to the conversation: a message was edited, deleted or reacted
+/// to. In the argument shape of `chat message` (`[text, id, meta]`), with the message's whole
+/// current state: replace the copy held if `meta.changed` is higher than its own, and ignore
+/// it if none is held. Also replayed on catch-up (see [`MainAuth::changes`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageChanged(pub ChatMessage);
+
+impl Event for MessageChanged {
+    const NAME: &'static str = "message changed";
+    type Namespace = Main;
+}
+impl ServerEvent for MessageChanged {}
+
+/// Checks an emoji for [`React`]: 1 to [`MAX_EMOJI_CHARS`] characters, all of them emoji or
+/// the joiners, selectors and modifiers that build one, and no text.
+pub fn validate_emoji(emoji: &str) -> Result<&str, ChatError> {
+    let emoji = emoji.trim();
+    let n = emoji.chars().count();
+    let keycap = emoji.contains('\u{20E3}');
+    let ok = (1..=MAX_EMOJI_CHARS).contains(&n)
+        && (keycap || emoji.chars().any(is_emoji_base))
+        && emoji.chars().all(|c| {
+            is_emoji_base(c)
+                || matches!(
+                    c,
+                    '\u{200D}' | '\u{FE0E}' | '\u{FE0F}' | '\u{20E3}' | '\u{E0020}'..='\u{E007F}'
+                )
+                || (keycap && (c.is_ascii_digit() || matches!(c, '#' | '*')))
+        });
+    if ok {
+        Ok(emoji)
+    } else {
+        Err(ChatError::InvalidEmoji {
+            max: MAX_EMOJI_CHARS,
+        })
+    }
+}
+
+/// Characters that are emoji by themselves (pictographs, symbols, flags' letters, skin tones).
+fn is_emoji_base(c: char) -> bool {
+    matches!(c,
+        '\u{00A9}' | '\u{00AE}' | '\u{203C}' | '\u{2049}' | '\u{2122}' | '\u{2139}'
+        | '\u{2194}'..='\u{21AA}' | '\u{231A}'..='\u{23FF}' | '\u{24C2}'
+        | '\u{25AA}'..='\u{27BF}' | '\u{2934}' | '\u{2935}' | '\u{2B05}'..='\u{2B55}'
+        | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}' | '\u{1F000}'..='\u{1FAFF}')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2183,6 +2370,11 @@ impl<'de> Deserialize<'de> for WireError {
             "invalid_query" => ChatError::InvalidQuery {
                 detail: need(&f.detail, "detail")?,
             },
+            "not_yours" => ChatError::NotYours {
+                id: need(&f.id, "id")?,
+            },
+            "too_many_reactions" => ChatError::TooManyReactions { max: max()? },
+            "invalid_emoji" => ChatError::InvalidEmoji { max: max()? },
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown error code `{other}`"
@@ -2291,6 +2483,16 @@ pub enum ChatError {
     /// A `search` the server cannot run: no word in it, too long, or a filter that is not one.
     #[error("cannot search for that: {detail}")]
     InvalidQuery { detail: String },
+    /// Only its author may edit message `id`, and only its author or a moderator delete it;
+    /// notices, programs' messages and announcements are nobody's to edit.
+    #[error("message {id} is not yours")]
+    NotYours { id: i64 },
+    /// The message carries [`MAX_REACTIONS`] distinct emoji already.
+    #[error("a message takes at most {max} different reactions")]
+    TooManyReactions { max: usize },
+    /// Not an emoji (see [`validate_emoji`]).
+    #[error("a reaction is one emoji of at most {max} characters")]
+    InvalidEmoji { max: usize },
 }
 
 /// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
@@ -2473,19 +2675,26 @@ pub fn name_key(name: &str) -> String {
 
 impl Serialize for SendMessage {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // The room goes third, so the offset is always written when a room is (null if none).
-        let len = match (&self.client_offset, &self.room) {
-            (_, Some(_)) => 3,
-            (Some(_), None) => 2,
-            (None, None) => 1,
+        // The room goes third, so the offset is always written when a room is (null if none);
+        // the options fourth, after both.
+        let len = match (&self.client_offset, &self.room, &self.reply_to) {
+            (_, _, Some(_)) => 4,
+            (_, Some(_), None) => 3,
+            (Some(_), None, None) => 2,
+            (None, None, None) => 1,
         };
         let mut t = s.serialize_tuple(len)?;
         t.serialize_element(&self.text)?;
         if len >= 2 {
             t.serialize_element(&self.client_offset)?;
         }
-        if let Some(room) = &self.room {
-            t.serialize_element(room)?;
+        if len >= 3 {
+            t.serialize_element(&self.room)?;
+        }
+        if len >= 4 {
+            t.serialize_element(&SendOptions {
+                reply_to: self.reply_to,
+            })?;
         }
         t.end()
     }
@@ -2497,7 +2706,10 @@ impl<'de> Deserialize<'de> for SendMessage {
         impl<'de> Visitor<'de> for V {
             type Value = SendMessage;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("arguments (text: string, clientOffset?: string, room?: string)")
+                f.write_str(
+                    "arguments (text: string, clientOffset?: string, room?: string, \
+                     options?: {replyTo?: number})",
+                )
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SendMessage, A::Error> {
                 let text: String = seq
@@ -2518,16 +2730,21 @@ impl<'de> Deserialize<'de> for SendMessage {
                 };
                 // A room must be a string when given; null means the lobby.
                 let room = seq.next_element::<Option<String>>()?.flatten();
+                let options = seq
+                    .next_element::<Option<SendOptions>>()?
+                    .flatten()
+                    .unwrap_or_default();
                 // Extra arguments are ignored, as Socket.IO handlers ignore them.
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
                 Ok(SendMessage {
                     text,
                     client_offset,
                     room,
+                    reply_to: options.reply_to,
                 })
             }
         }
-        d.deserialize_tuple(3, V)
+        d.deserialize_tuple(4, V)
     }
 }
 
@@ -2605,6 +2822,7 @@ mod tests {
             text: "hello".into(),
             client_offset: Some("c1".into()),
             room: None,
+            reply_to: None,
         };
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(v, json!(["hello", "c1"]));
@@ -2614,6 +2832,7 @@ mod tests {
             text: "x".into(),
             client_offset: None,
             room: None,
+            reply_to: None,
         };
         assert_eq!(serde_json::to_value(&bare).unwrap(), json!(["x"]));
 
@@ -2621,6 +2840,7 @@ mod tests {
             text: "x".into(),
             client_offset: None,
             room: Some("rust".into()),
+            reply_to: None,
         };
         let v = serde_json::to_value(&in_room).unwrap();
         assert_eq!(v, json!(["x", null, "rust"]));
@@ -2639,6 +2859,7 @@ mod tests {
                 seq: 4,
                 client_offset: None,
                 kind: None,
+                ..Default::default()
             },
         };
         let v = serde_json::to_value(&m).unwrap();
@@ -2714,6 +2935,9 @@ mod tests {
             ChatError::ReadOnlyRoom { room: text() },
             ChatError::NotManager { room: text() },
             ChatError::InvalidQuery { detail: text() },
+            ChatError::NotYours { id: 8 },
+            ChatError::TooManyReactions { max: 9 },
+            ChatError::InvalidEmoji { max: 10 },
         ];
         for error in every {
             // A new variant that is missing here fails this match, so the list stays complete.
@@ -2745,6 +2969,9 @@ mod tests {
                 | ChatError::UnknownSession { .. }
                 | ChatError::UnknownInvite { .. }
                 | ChatError::NoAccount { .. }
+                | ChatError::NotYours { .. }
+                | ChatError::TooManyReactions { .. }
+                | ChatError::InvalidEmoji { .. }
                 | ChatError::LastAdmin
                 | ChatError::ReadOnlyRoom { .. }
                 | ChatError::NotManager { .. }
@@ -2785,6 +3012,7 @@ mod tests {
             server_offset: 2,
             name: Some("bo".into()),
             since: Some(Since::from([(LOBBY.to_owned(), 9)])),
+            changes: None,
             token: None,
         };
         assert_eq!(
@@ -2803,6 +3031,7 @@ mod tests {
             },
             gap: false,
             replayed: 3,
+            change_seq: 0,
         };
         let v = serde_json::to_value(&synced).unwrap();
         assert_eq!(
@@ -3132,5 +3361,66 @@ mod tests {
             serde_json::to_value(&changed).unwrap(),
             json!({"name": "ann", "displayName": "Ann Smith", "renamedFrom": "annie"})
         );
+    }
+
+    #[test]
+    fn a_reply_goes_as_a_fourth_argument_and_old_shapes_still_read() {
+        let reply = SendMessage {
+            text: "me".into(),
+            client_offset: None,
+            room: None,
+            reply_to: Some(7),
+        };
+        let v = serde_json::to_value(&reply).unwrap();
+        assert_eq!(v, json!(["me", null, null, {"replyTo": 7}]));
+        assert_eq!(serde_json::from_value::<SendMessage>(v).unwrap(), reply);
+        let plain: SendMessage = serde_json::from_value(json!(["x", "o", "rust", null])).unwrap();
+        assert_eq!(plain.reply_to, None);
+        assert!(
+            serde_json::from_value::<SendMessage>(json!(["x", "o", "r", {"replyTo": "7"}]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_change_is_a_chat_message_under_another_name() {
+        let m = ChatMessage {
+            text: "edited".into(),
+            id: 3,
+            meta: MessageMeta {
+                room: LOBBY.into(),
+                author: "ann".into(),
+                ts: 1,
+                seq: 2,
+                edited: Some(5),
+                changed: 4,
+                ..Default::default()
+            },
+        };
+        let v = serde_json::to_value(MessageChanged(m.clone())).unwrap();
+        assert_eq!(v[0], "edited");
+        assert_eq!(v[1], 3);
+        assert_eq!(v[2]["edited"], 5);
+        assert_eq!(v[2]["changed"], 4);
+        assert!(v[2].get("reactions").is_none(), "empty fields are left out");
+        assert_eq!(serde_json::from_value::<MessageChanged>(v).unwrap().0, m);
+    }
+
+    #[test]
+    fn emoji_are_emoji_and_nothing_else() {
+        for ok in ["👍", "❤️", "🇫🇷", "👩🏽‍💻", "1️⃣", "#️⃣", " 🎉 "]
+        {
+            assert!(validate_emoji(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", " ", "a", "ok", "👍x", "1", "<b>", "\u{200D}", "👍 👍"] {
+            assert_eq!(
+                validate_emoji(bad),
+                Err(ChatError::InvalidEmoji {
+                    max: MAX_EMOJI_CHARS
+                }),
+                "{bad:?}"
+            );
+        }
+        assert!(validate_emoji(&"👍".repeat(MAX_EMOJI_CHARS + 1)).is_err());
     }
 }

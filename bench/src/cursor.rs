@@ -570,7 +570,10 @@ impl Actor {
                 since.insert(room, t.cursor());
             }
         }
-        let event = Sync { since };
+        let event = Sync {
+            since,
+            ..Sync::default()
+        };
         match link
             .conn
             .emit_with_ack(link.main, &event, ACK_TIMEOUT_MS, now_ms())

@@ -592,6 +592,7 @@ mod tests {
             text: text.into(),
             client_offset: Some("c1".into()),
             room: None,
+            reply_to: None,
         }
     }
 
@@ -610,6 +611,7 @@ mod tests {
             server_offset: 7,
             name: Some("ann".into()),
             since: None,
+            changes: None,
             token: None,
         };
         assert_eq!(c.connect(main, &auth), Err(EmitError::NotConnected));
@@ -655,6 +657,7 @@ mod tests {
             text: "yo".into(),
             client_offset: None,
             room: None,
+            reply_to: None,
         };
         c.emit(main, &bare).unwrap();
         c.emit(admin, &say("psst")).unwrap();
@@ -727,6 +730,7 @@ mod tests {
                     seq: 1,
                     client_offset: None,
                     kind: None,
+                    ..Default::default()
                 }
             }
         );
@@ -1014,6 +1018,7 @@ mod tests {
             server_offset: 3,
             name: Some("new".into()),
             since: None,
+            changes: None,
             token: None,
         };
         c.refresh(main, &auth).unwrap();

@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use super::drawer::DrawerToggle;
 use super::live::LiveHandle;
 use super::message::MessageRow;
+use super::message_actions::{Actions, ReplyBanner};
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::search::GapMarker;
@@ -37,6 +38,7 @@ pub(crate) fn Conversation(
 ) -> impl IntoView {
     let timeline = RwSignal::from(timeline);
     let room = StoredValue::new(room);
+    Actions::provide(state, live, room);
     let draft =
         RwSignal::new(drafts.with_value(|d| d.get(&room.get_value()).cloned().unwrap_or_default()));
     let composer_error = RwSignal::new(None::<String>);
@@ -198,6 +200,7 @@ pub(crate) fn Conversation(
                 when=may_post
                 fallback=|| view! { <p class="read-only" data-testid="read-only-notice">{READ_ONLY}</p> }
             >
+                <ReplyBanner/>
                 <form class="composer" data-testid="composer" on:submit=submit>
                     <input
                         id="message-input"

@@ -38,6 +38,8 @@ mod account;
 #[cfg(feature = "hydrate")]
 mod browser;
 #[cfg(feature = "hydrate")]
+mod changes;
+#[cfg(feature = "hydrate")]
 mod conversations;
 #[cfg(feature = "hydrate")]
 mod jobs;
@@ -155,6 +157,10 @@ mod inert {
         }
         pub(crate) fn jump(&self, _room: String, _id: i64) {}
         pub(crate) fn fill_gap(&self) {}
+        pub(crate) fn edit_message(&self, _room: String, _id: i64, _text: String) {}
+        pub(crate) fn remove_message(&self, _room: String, _id: i64) {}
+        pub(crate) fn react(&self, _room: String, _id: i64, _emoji: String, _on: bool) {}
+        pub(crate) fn jump_to(&self, _id: i64) {}
     }
 }
 

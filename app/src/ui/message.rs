@@ -3,6 +3,7 @@
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
+use super::message_actions::{EditedMark, MessageFooter, QuotedParent, highlighted};
 use super::profiles::{Author, Profiles};
 use super::time;
 use super::timeline::{Row, SendState};
@@ -39,14 +40,14 @@ pub(crate) fn MessageRow(
             let announcement = m.meta.kind == Some(MessageKind::Announcement);
             // A program's message: its author is a name it gave, never a person's.
             let bot = m.meta.kind == Some(MessageKind::Bot);
-            let mine = {
+            let mine = Signal::derive({
                 let author = author.clone();
                 move || !bot && me.with(|me| *me == profiles.with(|p| p.current_name(&author, id)))
-            };
+            });
             // A program's name and the server's are what they gave, not a person's profile.
             let person = m.meta.kind.is_none();
             EitherOf3::B(view! {
-                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot data-testid="message" data-id=m.id data-state="sent">
+                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot class:highlighted=highlighted(id) data-testid="message" data-id=id data-state="sent">
                     <div class="meta">
                         {if person {
                             Either::Left(view! { <Author author id profiles/> })
@@ -55,8 +56,11 @@ pub(crate) fn MessageRow(
                         }}
                         {bot.then(|| view! { <span class="badge" title="posted by a program">"bot"</span> })}
                         <Time ts hydrated/>
+                        <EditedMark edited=m.meta.edited/>
                     </div>
-                    <p class="text">{m.text}</p>
+                    <QuotedParent reply=m.meta.reply.clone()/>
+                    <p class="text">{m.text.clone()}</p>
+                    <MessageFooter message=m mine/>
                 </li>
             })
         }
@@ -136,6 +140,7 @@ mod tests {
                 seq: 1,
                 client_offset: None,
                 kind,
+                ..Default::default()
             },
         };
         assert_eq!(

@@ -51,6 +51,8 @@ pub(crate) struct ChatState {
     pub(crate) profiles: RwSignal<Profiles>,
     /// Why the last profile change did not work.
     pub(crate) profile_error: RwSignal<Option<String>>,
+    /// Editing, replying to and jumping between messages.
+    pub(crate) changes: super::message_actions::ChangesUi,
 }
 
 impl ChatState {
@@ -79,6 +81,7 @@ impl ChatState {
             jobs_alert: RwSignal::new(None),
             profiles: RwSignal::new(Profiles::default()),
             profile_error: RwSignal::new(None),
+            changes: super::message_actions::ChangesUi::new(),
         }
     }
 

@@ -17,11 +17,16 @@
 //! between them is a gap, which is not a hole (the cursor is above it) and which the reader
 //! fills a page at a time ([`Timeline::fill_gap`]).
 //!
+//! Changes to held messages (edits, deletions, reactions) arrive as whole new copies
+//! ([`Timeline::apply_change`]); of two copies the one with the higher `meta.changed` wins,
+//! whatever order they come in. The timeline also keeps the conversation's change cursor, sent
+//! on reconnect so that the server replays the changes made meanwhile.
+//!
 //! There is one timeline per conversation the page has opened.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::events::{ChatMessage, MessageKind, MessageMeta, Posted};
+use crate::events::{ChatMessage, MessageKind, MessageMeta, Posted, ReplyQuote};
 
 /// A message the user sent that the server has not acknowledged.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +36,8 @@ pub(crate) struct Pending {
     pub(crate) text: String,
     pub(crate) author: String,
     pub(crate) state: SendState,
+    /// The message it answers.
+    pub(crate) reply: Option<ReplyQuote>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +60,7 @@ impl Row {
     /// A key for keyed rendering; it changes when the row's content does.
     pub(crate) fn key(&self) -> String {
         match self {
+            Row::Sent(m) if m.meta.changed > 0 => format!("m{}.{}", m.id, m.meta.changed),
             Row::Sent(m) => format!("m{}", m.id),
             Row::Pending(p) => match &p.state {
                 SendState::Sending => format!("p{}", p.key),
@@ -95,6 +103,9 @@ pub(crate) struct Timeline {
     window_top: Option<i64>,
     /// A page of the gap above the window is on its way.
     loading_gap: bool,
+    /// The change cursor: every change up to this one of the conversation's feed has been
+    /// applied to what is held.
+    changes: i64,
 }
 
 // Without `hydrate` only the server render uses the timeline; the rest serves the browser.
@@ -111,10 +122,54 @@ impl Timeline {
         // proves that none do.
         t.complete = starts_conversation(&initial, !initial.is_empty());
         t.start_at(&initial);
+        t.changes_from(&initial);
         for m in initial {
             t.confirm(m);
         }
         t
+    }
+
+    /// A page read at once is current up to its newest change at least.
+    fn changes_from(&mut self, page: &[ChatMessage]) {
+        let newest = page.iter().map(|m| m.meta.changed).max().unwrap_or(0);
+        self.changes = self.changes.max(newest);
+    }
+
+    /// The change cursor to send on reconnect.
+    pub(crate) fn change_cursor(&self) -> i64 {
+        self.changes
+    }
+
+    /// The server's catch-up ended at change `head` of the conversation's feed.
+    pub(crate) fn changes_synced(&mut self, head: i64) {
+        self.changes = self.changes.max(head);
+    }
+
+    /// Applies a message's new state (edited, deleted, reacted to): replaces the copy held
+    /// if it is newer, and ignores a message not held (its current state comes with the
+    /// page that brings it). Whether anything changed.
+    pub(crate) fn apply_change(&mut self, mut message: ChatMessage) -> bool {
+        self.changes = self.changes.max(message.meta.changed);
+        let Some(held) = self.sent.get_mut(&message.id) else {
+            return false;
+        };
+        if held.meta.changed >= message.meta.changed {
+            return false;
+        }
+        if message.meta.kind == Some(MessageKind::Deleted) {
+            self.deleted.insert(message.id);
+        } else if self.deleted.contains(&message.id) {
+            tombstone(&mut message);
+        }
+        *held = message;
+        true
+    }
+
+    /// The message `id`, if it is held and shown.
+    pub(crate) fn get(&self, id: i64) -> Option<&ChatMessage> {
+        self.sent
+            .get(&id)
+            .filter(|m| m.meta.kind != Some(MessageKind::Deleted))
     }
 
     /// A timeline of `room` whose first page is on its way ([`Timeline::finish_reload`]). It
@@ -169,7 +224,14 @@ impl Timeline {
             tombstone(&mut message);
         }
         self.seqs.insert(message.meta.seq, message.id);
-        self.sent.insert(message.id, message);
+        // A copy older than the one held (a page read before a change that came live) does
+        // not undo the change.
+        match self.sent.get(&message.id) {
+            Some(held) if held.meta.changed > message.meta.changed => {}
+            _ => {
+                self.sent.insert(message.id, message);
+            }
+        }
         self.advance();
     }
 
@@ -275,6 +337,7 @@ impl Timeline {
             self.complete = starts_conversation(&page, more);
         }
         self.start_at(&page);
+        self.changes_from(&page);
         for m in page.into_iter().chain(live) {
             self.confirm(m);
         }
@@ -392,6 +455,8 @@ impl Timeline {
                 seq: posted.seq,
                 client_offset: Some(p.key),
                 kind: None,
+                reply: p.reply,
+                ..Default::default()
             },
         });
         self.seqs.insert(posted.seq, posted.id);
@@ -404,7 +469,15 @@ impl Timeline {
             text,
             author,
             state: SendState::Sending,
+            reply: None,
         });
+    }
+
+    /// Marks the pending send `key` as a reply to `reply`.
+    pub(crate) fn set_reply(&mut self, key: &str, reply: Option<ReplyQuote>) {
+        if let Some(p) = self.pending.iter_mut().find(|p| p.key == key) {
+            p.reply = reply;
+        }
     }
 
     pub(crate) fn set_state(&mut self, key: &str, state: SendState) {
@@ -514,6 +587,7 @@ mod tests {
                 seq,
                 client_offset: offset.map(Into::into),
                 kind: None,
+                ..Default::default()
             },
         }
     }
@@ -822,5 +896,106 @@ mod tests {
         assert_eq!(t.shown_after(1), 1);
         assert_eq!(t.shown_after(0), 2);
         assert_eq!(t.shown_after(3), 0);
+    }
+
+    fn changed(mut m: ChatMessage, text: &str, changed: i64) -> ChatMessage {
+        m.text = text.into();
+        m.meta.changed = changed;
+        m.meta.edited = Some(changed * 1000);
+        m
+    }
+
+    #[test]
+    fn a_change_replaces_the_held_copy_once_whatever_the_order() {
+        let mut t = Timeline::new(LOBBY, vec![msg(1, "a", None), msg(2, "b", None)]);
+        assert_eq!(t.change_cursor(), 0);
+        assert!(t.apply_change(changed(msg(1, "a", None), "a2", 2)));
+        assert_eq!(t.get(1).unwrap().text, "a2");
+        assert_eq!(t.change_cursor(), 2);
+        // An older change arriving late, or the same one again, is ignored.
+        assert!(!t.apply_change(changed(msg(1, "a", None), "a1", 1)));
+        assert!(!t.apply_change(changed(msg(1, "a", None), "a2", 2)));
+        assert_eq!(t.get(1).unwrap().text, "a2");
+        // A page read before the change does not undo it.
+        t.confirm(msg(1, "a", None));
+        assert_eq!(t.get(1).unwrap().text, "a2");
+        assert_eq!(t.get(1).unwrap().meta.edited, Some(2000));
+        // The row's key follows its content, so it is drawn again.
+        assert_eq!(ids(&t), ["m1.2", "m2"]);
+        // A message not held is not made up; the cursor still moves past its change.
+        assert!(!t.apply_change(changed(msg(9, "z", None), "z2", 5)));
+        assert!(t.get(9).is_none());
+        assert_eq!(t.change_cursor(), 5);
+    }
+
+    #[test]
+    fn a_deletion_change_leaves_a_hidden_tombstone_that_keeps_the_cursor() {
+        let mut t = Timeline::new(LOBBY, vec![msg(1, "a", None), msg(2, "b", None)]);
+        let mut tomb = msg(2, "", None);
+        tomb.meta.author.clear();
+        tomb.meta.kind = Some(MessageKind::Deleted);
+        tomb.meta.changed = 1;
+        assert!(t.apply_change(tomb));
+        assert_eq!(ids(&t), ["m1"]);
+        assert!(t.get(2).is_none());
+        assert_eq!(t.last_id(), 2, "the tombstone still counts for the cursor");
+        // A stale live copy of it stays hidden.
+        t.confirm(msg(2, "b", None));
+        assert_eq!(ids(&t), ["m1"]);
+        t.confirm(msg(3, "c", None));
+        assert!(!t.has_hole());
+    }
+
+    #[test]
+    fn reactions_and_replies_come_with_the_message() {
+        let mut t = Timeline::new(LOBBY, vec![msg(1, "a", None)]);
+        let mut reacted = msg(1, "a", None);
+        reacted.meta.changed = 3;
+        reacted.meta.reactions = vec![crate::events::Reaction {
+            emoji: "👍".into(),
+            count: 1,
+            names: vec!["bob".into()],
+        }];
+        t.apply_change(reacted);
+        assert_eq!(t.get(1).unwrap().meta.reactions[0].count, 1);
+        // Taking it back is a change too.
+        let mut back = msg(1, "a", None);
+        back.meta.changed = 4;
+        t.apply_change(back);
+        assert!(t.get(1).unwrap().meta.reactions.is_empty());
+
+        // A pending reply keeps its quote through its ack.
+        let quote = ReplyQuote {
+            id: 1,
+            author: "ann".into(),
+            excerpt: "a".into(),
+        };
+        t.add_pending("k".into(), "re".into(), "bob".into());
+        t.set_reply("k", Some(quote.clone()));
+        t.acknowledge(
+            "k",
+            Posted {
+                id: 2,
+                ts: 5,
+                seq: 2,
+            },
+        );
+        assert_eq!(t.get(2).unwrap().meta.reply, Some(quote));
+    }
+
+    #[test]
+    fn the_change_cursor_starts_from_the_page_and_follows_the_catch_up() {
+        let mut t = Timeline::new(
+            LOBBY,
+            vec![changed(msg(1, "a", None), "a", 7), msg(2, "b", None)],
+        );
+        assert_eq!(t.change_cursor(), 7);
+        t.changes_synced(9);
+        assert_eq!(t.change_cursor(), 9);
+        t.changes_synced(4);
+        assert_eq!(t.change_cursor(), 9, "never back");
+        t.begin_reload();
+        t.finish_reload(vec![changed(msg(5, "e", None), "e", 12)], true);
+        assert_eq!(t.change_cursor(), 12);
     }
 }

@@ -34,11 +34,13 @@ use tracing::{info, warn};
 use crate::accounts;
 use crate::conversation::{Conversation, ConversationId, person_room};
 use crate::logging::Escaped;
+use crate::socket::changes;
 use crate::socket::emit::{broadcast, emit};
 use crate::socket::messages::publish;
 use crate::socket::on_unknown_event;
 use crate::socket::request::{Ctx, HandlerError, serve};
 use crate::state::Chat;
+use crate::store::write::{Change, Scope};
 use crate::store::{NewMessage, now_ms};
 
 /// How often `/admin` sockets get fresh `stats`.
@@ -387,6 +389,7 @@ async fn announce(ctx: Ctx, a: Announce) -> Result<Vec<app::events::Posted>, Han
             client_offset: None,
             sender: None,
             kind: Some(MessageKind::Announcement),
+            reply: None,
         };
         posted.push(publish(chat, main.clone().within(room.clone()), message).await?);
     }
@@ -413,31 +416,38 @@ pub(crate) async fn public_room(chat: &Chat, room: String) -> Result<Conversatio
     }
 }
 
-/// Replaces the message with a tombstone, then tells its conversation to drop it from view.
+/// Replaces the message with a tombstone through the writer, which tells its conversation
+/// (`message changed`, and `message deleted` for older clients).
 async fn delete(ctx: Ctx, request: DeleteMessage) -> Result<MessageDeleted, HandlerError> {
     let Ctx { io, chat, .. } = &ctx;
     let id = request.id;
-    // Under the order lock, like a post: a catch-up running now sees either the message and
-    // then its `message deleted`, or the tombstone.
-    let _order = chat.order.lock().await;
+    let Some(main) = io.of(Main::PATH) else {
+        return Err(ChatError::Unavailable.into());
+    };
+    // Its conversation is known once the writer finds it: the room's own sockets are found
+    // among the public rooms' audiences, so the deletion goes to whoever holds it.
     let room = chat
         .store
-        .delete_message(id, now_ms())
+        .room_of(id)
+        .await
+        .map_err(HandlerError::store("finding a message"))?
+        .ok_or(ChatError::UnknownMessage { id })?;
+    let audience = Conversation::of(&room)
+        .map(|c| c.audience())
+        .unwrap_or_else(|| vec![room.clone()]);
+    let change = Change::DeleteMessage {
+        id,
+        scope: Scope::Rooms,
+        author: None,
+        now: now_ms(),
+    };
+    chat.writer
+        .change_message(change, main.within(audience))
         .await
         .map_err(HandlerError::store("deleting a message"))?
-        .ok_or(ChatError::UnknownMessage { id })?;
-    chat.recent.edited(&room);
-    let deleted = MessageDeleted { room, id };
-    let audience = Conversation::of(&deleted.room)
-        .map(|c| c.audience())
-        .unwrap_or_else(|| vec![deleted.room.clone()]);
-    if let Some(main) = io.of(Main::PATH)
-        && let Err(e) = broadcast(main.within(audience), &deleted).await
-    {
-        warn!(id, error = %e, "a deletion notice was not delivered to everyone");
-    }
-    info!(id, room = %deleted.room, "message deleted");
-    Ok(deleted)
+        .map_err(|refused| changes::refusal(refused, id))?;
+    info!(id, %room, "message deleted");
+    Ok(MessageDeleted { room, id })
 }
 
 /// A public room's newest messages, for moderators.

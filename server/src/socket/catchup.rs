@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     ChatError, ChatMessage, Event as _, HISTORY_PAGE, History, HistoryPage, MAX_HISTORY_LIMIT,
-    MAX_REPLAY, RoomHead, Sync, Synced,
+    MAX_REPLAY, MessageChanged, RoomHead, Sync, Synced,
 };
 use tracing::{error, warn};
 
@@ -47,9 +47,16 @@ pub(crate) enum CatchUpError {
 pub(crate) struct Prepared {
     room: ConversationId,
     cursor: Cursor,
+    /// The client's change cursor, when it sent one: the changes after it are replayed.
+    changes_after: Option<i64>,
     seen: Seen,
     /// Oldest first, each with the bytes it takes on the wire.
     rows: Vec<(ChatMessage, u64)>,
+    /// The messages held by the client that changed after its change cursor, in the order
+    /// of their last change, each with its bytes.
+    changes: Vec<(MessageChanged, u64)>,
+    /// The room's change feed's newest number, as far as this read saw it.
+    change_head: i64,
     /// The room's newest message when it was read: `(id, seq)`.
     head: (i64, i64),
     /// More was missed than a catch-up replays.
@@ -62,11 +69,15 @@ pub(crate) async fn prepare(
     chat: &Chat,
     room: ConversationId,
     cursor: Cursor,
+    changes_after: Option<i64>,
 ) -> Result<Prepared, StoreError> {
     // Before the reads: an edit after this makes `finish` read again.
     let seen = chat.recent.seen(room.as_str());
+    // Before the messages: a change committed between the reads is then replayed again
+    // later rather than skipped (a client keeps the newer of two copies).
+    let change_head = chat.store.change_head(room.as_str()).await?;
     let (last_id, last_seq) = chat.store.head(room.as_str()).await?;
-    let (rows, gap) = match cursor {
+    let (mut rows, mut gap) = match cursor {
         // A cursor beyond the head means the client holds messages this server never stored
         // (another database): it must reload, not trust what it has.
         Cursor::Since(after) if after > last_id => (Vec::new(), true),
@@ -93,6 +104,29 @@ pub(crate) async fn prepare(
             (rows, gap)
         }
     };
+    // The changes to what the client holds: up to its message cursor (what follows is in
+    // `rows`, as it is now).
+    let changes = match (cursor, changes_after) {
+        (Cursor::Since(after), Some(changes_after)) if !gap => {
+            let changed = chat
+                .store
+                .changed_after(room.as_str(), changes_after, after, MAX_REPLAY + 1)
+                .await?;
+            if changed.len() > MAX_REPLAY {
+                rows.clear();
+                gap = true;
+                Vec::new()
+            } else {
+                changed
+            }
+        }
+        _ => Vec::new(),
+    };
+    let change_head = changes
+        .iter()
+        .chain(&rows)
+        .map(|m| m.changed_seq)
+        .fold(change_head, i64::max);
     // A message committed between the two reads may be newer than the head read first.
     let head = rows
         .last()
@@ -101,6 +135,7 @@ pub(crate) async fn prepare(
     Ok(Prepared {
         room,
         cursor,
+        changes_after,
         seen,
         rows: rows
             .into_iter()
@@ -110,6 +145,15 @@ pub(crate) async fn prepare(
                 (m, bytes)
             })
             .collect(),
+        changes: changes
+            .into_iter()
+            .map(|m| {
+                let m = MessageChanged(ChatMessage::from(m));
+                let bytes = wire_bytes(&m.0);
+                (m, bytes)
+            })
+            .collect(),
+        change_head,
         head,
         gap,
     })
@@ -148,10 +192,14 @@ pub(crate) async fn finish(
                 p.gap = true;
             }
         }
-        Delta::Unknown => p = prepare(chat, p.room, p.cursor).await?,
+        Delta::Unknown => p = prepare(chat, p.room, p.cursor, p.changes_after).await?,
     }
     fit(socket, &mut p);
     let replayed = p.rows.len();
+    // The changes first: they are to messages held before the new ones.
+    for (c, _) in p.changes {
+        emit(socket, &c).map_err(|e| CatchUpError::Emit(e.to_string()))?;
+    }
     for (m, _) in p.rows {
         emit(socket, &m).map_err(|e| CatchUpError::Emit(e.to_string()))?;
     }
@@ -170,6 +218,7 @@ pub(crate) async fn finish(
         },
         gap: p.gap,
         replayed,
+        change_seq: p.change_head,
     })
 }
 
@@ -180,6 +229,7 @@ pub(crate) async fn finish(
 /// the replay nor delivered live. Anything stored after this read reaches the socket live.
 pub(crate) async fn heads_since_joining(socket: &SocketRef, chat: &Chat, synced: Vec<Synced>) {
     for s in synced.into_iter().filter(|s| !s.gap) {
+        changes_since_joining(socket, chat, &s).await;
         let head = match chat.store.head(&s.head.room).await {
             Ok((last_id, last_seq)) if last_seq > s.head.last_seq => RoomHead {
                 room: s.head.room,
@@ -199,18 +249,45 @@ pub(crate) async fn heads_since_joining(socket: &SocketRef, chat: &Chat, synced:
     }
 }
 
+/// The changes another node committed to a room after the catch-up read it, and broadcast
+/// before the socket joined it: sent again (a client keeps the newer of two copies).
+async fn changes_since_joining(socket: &SocketRef, chat: &Chat, s: &Synced) {
+    let room = &s.head.room;
+    let changed = match chat.store.change_head(room).await {
+        Ok(head) if head > s.change_seq => {
+            chat.store
+                .changed_after(room, s.change_seq, s.head.last_id, MAX_REPLAY)
+                .await
+        }
+        Ok(_) => return,
+        Err(e) => Err(e),
+    };
+    match changed {
+        Ok(changed) => {
+            for m in changed {
+                if let Err(e) = emit(socket, &MessageChanged(ChatMessage::from(m))) {
+                    warn!(sid = %socket.id, error = %e, "a change not sent");
+                }
+            }
+        }
+        Err(e) => warn!(sid = %socket.id, room, error = %e, "change head query failed"),
+    }
+}
+
 /// Cuts a replay to what the socket's backlog takes, and charges it.
 fn fit(socket: &SocketRef, p: &mut Prepared) {
     let Some(backlog) = socket.extensions.get::<Arc<Backlog>>() else {
         return;
     };
-    let total: u64 = p.rows.iter().map(|(_, b)| b).sum();
+    let total: u64 =
+        p.rows.iter().map(|(_, b)| b).sum::<u64>() + p.changes.iter().map(|(_, b)| b).sum::<u64>();
     if total == 0 || backlog.charge(total).is_ok() {
         return;
     }
     p.gap = true;
     if matches!(p.cursor, Cursor::Since(_)) {
         p.rows.clear();
+        p.changes.clear();
         return;
     }
     // The tutorial's client: the newest messages that fit.
@@ -241,7 +318,7 @@ pub(crate) fn drop_behind(socket: &SocketRef, e: CatchUpError) {
 /// `sync`: the catch-up of the conversations named, each from its cursor.
 pub(crate) async fn sync(ctx: Ctx, request: Sync) -> Result<Vec<Synced>, HandlerError> {
     let Ctx { socket, chat, .. } = &ctx;
-    let since = request.since;
+    let Sync { since, changes } = request;
     if since.len() > MAX_SYNC_ROOMS {
         return Err(ChatError::InvalidPayload {
             event: Sync::NAME.to_owned(),
@@ -260,7 +337,8 @@ pub(crate) async fn sync(ctx: Ctx, request: Sync) -> Result<Vec<Synced>, Handler
     let _reading = chat.catchups.read().await;
     let mut read = Vec::with_capacity(rooms.len());
     for (room, after) in rooms {
-        let prepared = prepare(chat, room, Cursor::Since(after))
+        let changes_after = changes.get(room.as_str()).copied();
+        let prepared = prepare(chat, room, Cursor::Since(after), changes_after)
             .await
             .map_err(HandlerError::store("the sync query"))?;
         read.push(prepared);

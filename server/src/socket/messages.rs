@@ -87,6 +87,17 @@ async fn check(
         }
         .into());
     }
+    // A reply quotes a message of the same conversation, which the sender may read.
+    let reply = match m.reply_to {
+        Some(id) => Some(
+            chat.store
+                .quote(room.as_str(), id)
+                .await
+                .map_err(HandlerError::store("the replied-to message"))?
+                .ok_or(ChatError::UnknownMessage { id })?,
+        ),
+        None => None,
+    };
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
     let author = identity.name;
@@ -97,6 +108,7 @@ async fn check(
         client_offset: offset,
         sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
+        reply: reply.as_ref(),
     };
     Ok((OwnedMessage::from(&message), socket.within(room.audience())))
 }

@@ -6,6 +6,7 @@ pub(crate) mod access;
 pub(crate) mod admin;
 pub(crate) mod backlog;
 pub(crate) mod catchup;
+pub(crate) mod changes;
 pub mod emit;
 pub(crate) mod identity;
 pub(crate) mod jobs;
@@ -31,10 +32,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use app::events::{
-    ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EndSession,
-    Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles, ListSessions, Main,
-    MainAuth, MarkRead, Namespace as _, OpenDm, RemoveMember, RoomKind, RoomSettings, SendMessage,
-    Session, SetProfile, StartExport, StartTyping, Sync,
+    ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EditMessage,
+    EndSession, Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles,
+    ListSessions, Main, MainAuth, MarkRead, Namespace as _, OpenDm, React, RemoveMember,
+    RemoveMessage, RoomKind, RoomSettings, SendMessage, Session, SetProfile, StartExport,
+    StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -112,7 +114,12 @@ async fn on_connect(
     let reading = chat.catchups.read().await;
     let mut read = Vec::new();
     for (room, cursor) in replay_plan(&socket, &auth, &joined) {
-        match catchup::prepare(&chat, room, cursor).await {
+        let changes = auth
+            .changes
+            .as_ref()
+            .and_then(|c| c.get(room.as_str()))
+            .copied();
+        match catchup::prepare(&chat, room, cursor, changes).await {
             Ok(prepared) => read.push(prepared),
             Err(e) => {
                 catchup::drop_behind(&socket, e.into());
@@ -230,6 +237,9 @@ impl MessageHandler<Adapter, Events> for Events {
             SetProfile::NAME => serve(socket, data, ack, profiles::set),
             ListProfiles::NAME => serve(socket, data, ack, profiles::list),
             app::events::Search::NAME => serve(socket, data, ack, search::search),
+            EditMessage::NAME => serve(socket, data, ack, changes::edit),
+            RemoveMessage::NAME => serve(socket, data, ack, changes::remove),
+            React::NAME => serve(socket, data, ack, changes::react),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

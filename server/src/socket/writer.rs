@@ -11,15 +11,17 @@
 use crate::cluster::BroadcastOperators;
 use std::sync::Arc;
 
-use app::events::{ChatError, ChatMessage, MessageKind, Posted};
+use app::events::{
+    ChatError, ChatMessage, MessageChanged, MessageDeleted, MessageKind, Posted, ReplyQuote,
+};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 
 use crate::metrics::Metrics;
 use crate::socket::emit::broadcast;
 use crate::socket::lagging::Lagging;
 use crate::socket::recent::Recent;
-use crate::store::write::{self, Change, Pending, WriterConnection, Written};
+use crate::store::write::{self, Change, MessageOutcome, Pending, WriterConnection, Written};
 use crate::store::{
     Backend, Claim, ImportBatch, ImportOutcome, NewMessage, OffsetInUse, Store, StoreError,
 };
@@ -37,6 +39,7 @@ pub(crate) struct OwnedMessage {
     client_offset: Option<String>,
     sender: Option<String>,
     kind: Option<MessageKind>,
+    reply: Option<ReplyQuote>,
 }
 
 impl OwnedMessage {
@@ -48,6 +51,7 @@ impl OwnedMessage {
             client_offset: m.client_offset.map(str::to_owned),
             sender: m.sender.map(str::to_owned),
             kind: m.kind,
+            reply: m.reply.cloned(),
         }
     }
 
@@ -59,6 +63,7 @@ impl OwnedMessage {
             client_offset: self.client_offset.as_deref(),
             sender: self.sender.as_deref(),
             kind: self.kind,
+            reply: self.reply.as_ref(),
         }
     }
 }
@@ -69,7 +74,15 @@ impl OwnedMessage {
 enum Job {
     Post(Post),
     Change(Pending),
+    Edit(Edit),
     Import(Import),
+}
+
+/// A change to a message, whom to tell when it is made, and whom to tell how it went.
+struct Edit {
+    change: Change,
+    to: BroadcastOperators,
+    tell: oneshot::Sender<Result<MessageOutcome, StoreError>>,
 }
 
 /// An import's batch and whom to tell how it went.
@@ -193,6 +206,22 @@ impl Writer {
         told.await.map_err(|_| StoreError::not_written())?
     }
 
+    /// Makes `change`, a change to a message, in the writer's next transaction; once it is
+    /// committed, and if it changed the message, broadcasts the message's new state with
+    /// `to` (as posts are, under the order lock). Its outcome.
+    pub(crate) async fn change_message(
+        &self,
+        change: Change,
+        to: BroadcastOperators,
+    ) -> Result<MessageOutcome, StoreError> {
+        let (tell, told) = oneshot::channel();
+        self.queue
+            .send(Job::Edit(Edit { change, to, tell }))
+            .await
+            .map_err(|_| StoreError::not_written())?;
+        told.await.map_err(|_| StoreError::not_written())?
+    }
+
     /// Makes `change` in the writer's next transaction: its outcome, once committed. The
     /// typed methods below are what the rest of the server calls.
     async fn change(&self, change: Change) -> Result<write::Outcome, StoreError> {
@@ -216,17 +245,19 @@ async fn run(mut jobs: mpsc::Receiver<Job>, shared: Shared) {
         let _order = shared.order.lock().await;
         let mut posts = Vec::with_capacity(batch.len());
         let mut changes = Vec::new();
+        let mut edits = Vec::new();
         let mut imports = Vec::new();
         for job in batch.drain(..) {
             match job {
                 Job::Post(post) => posts.push(post),
                 Job::Change(change) => changes.push(change),
+                Job::Edit(edit) => edits.push(edit),
                 Job::Import(import) => imports.push(import),
             }
         }
         // Posts and changes first: an import's batch is long, and they should not wait for it.
-        if !(posts.is_empty() && changes.is_empty()) {
-            write(&shared, &mut conn, posts, changes).await;
+        if !(posts.is_empty() && changes.is_empty() && edits.is_empty()) {
+            write(&shared, &mut conn, posts, changes, edits).await;
         }
         for import in imports {
             store_import(&shared, &mut conn, import).await;
@@ -283,9 +314,20 @@ async fn write(
     shared: &Shared,
     conn: &mut Option<WriterConnection>,
     posts: Vec<Post>,
-    changes: Vec<Pending>,
+    mut changes: Vec<Pending>,
+    edits: Vec<Edit>,
 ) {
     let started = std::time::Instant::now();
+    // The edits' outcomes come back through these once committed; their callers are told
+    // after the broadcast.
+    let mut edited = Vec::with_capacity(edits.len());
+    for Edit { change, to, tell } in edits {
+        let (outcome_tx, outcome_rx) = std::sync::mpsc::channel();
+        changes.push(Pending::new(change, move |o| {
+            let _ = outcome_tx.send(o);
+        }));
+        edited.push((outcome_rx, to, tell));
+    }
     let made = changes.len();
     let messages: Vec<NewMessage> = posts.iter().map(|p| p.message.as_new()).collect();
     // Blocking, and meant to be: this thread has nothing else to do meanwhile.
@@ -313,6 +355,18 @@ async fn write(
     let committed = started.elapsed();
     for tell in told {
         tell();
+    }
+    for (outcome, to, tell) in edited {
+        let outcome = match outcome.try_recv() {
+            Ok(Ok(write::Outcome::Message(outcome))) => Ok(outcome),
+            Ok(Ok(other)) => Err(StoreError::unexpected(other)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(StoreError::not_written()),
+        };
+        if let Ok(Ok(Some(message))) = &outcome {
+            changed(shared, to, (**message).clone()).await;
+        }
+        let _ = tell.send(outcome);
     }
     let stored = posts.len();
     for (job, outcome) in posts.into_iter().zip(outcomes) {
@@ -347,6 +401,23 @@ async fn write(
         job.answer.give(Ok(posted));
     }
     debug!(posts = stored, changes = made, ?committed, total = ?started.elapsed(), "batch written");
+}
+
+/// Tells a message's conversation its new state, under the order lock: a catch-up that read
+/// the conversation before reads it again (see [`Recent::edited`]).
+async fn changed(shared: &Shared, to: BroadcastOperators, message: crate::store::StoredMessage) {
+    let room = message.room.clone();
+    let id = message.id;
+    let deleted = message.kind == Some(MessageKind::Deleted);
+    shared.recent.edited(&room);
+    let event = MessageChanged(ChatMessage::from(message));
+    if let Err(e) = broadcast(to.clone(), &event).await {
+        warn!(id, error = %e, "a change was not delivered to everyone");
+    }
+    // What clients from before changes know of a deletion.
+    if deleted && let Err(e) = broadcast(to, &MessageDeleted { room, id }).await {
+        warn!(id, error = %e, "a deletion notice was not delivered to everyone");
+    }
 }
 
 /// The changes, as the rest of the server asks for them: plain values in, plain values out,

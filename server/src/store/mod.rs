@@ -13,7 +13,7 @@ pub(crate) mod write;
 use std::fs::{File, TryLockError};
 use std::sync::{Arc, Mutex};
 
-use app::events::{ChatMessage, MessageMeta, Posting};
+use app::events::{ChatMessage, MessageMeta, Posting, ReplyQuote};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -117,7 +117,7 @@ enum Failure {
 }
 
 /// A stored message, as the store sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct StoredMessage {
     pub(crate) id: i64,
     /// The conversation: a room name or a direct conversation's id.
@@ -130,6 +130,14 @@ pub(crate) struct StoredMessage {
     pub(crate) seq: i64,
     /// `None` for a person's message.
     pub(crate) kind: Option<MessageKind>,
+    /// When its author last edited it.
+    pub(crate) edited_at: Option<i64>,
+    /// The change of its conversation's feed that last touched it; 0 if none did.
+    pub(crate) changed_seq: i64,
+    /// Its reactions, as the wire shows them (JSON), if it has any.
+    pub(crate) reactions: Option<String>,
+    /// The message it answers.
+    pub(crate) reply: Option<ReplyQuote>,
 }
 
 /// A row of [`COLUMNS`] as a [`StoredMessage`], whichever connection read it: `$row.$get(i)`
@@ -146,6 +154,19 @@ macro_rules! stored_message {
             created_at: $row.$get(5)?,
             seq: $row.$get(6)?,
             kind: $kind,
+            edited_at: $row.$get(8)?,
+            changed_seq: $row.$get(9)?,
+            reactions: $row.$get(10)?,
+            reply: {
+                let id: Option<i64> = $row.$get(11)?;
+                let author: Option<String> = $row.$get(12)?;
+                let excerpt: Option<String> = $row.$get(13)?;
+                id.map(|id| app::events::ReplyQuote {
+                    id,
+                    author: author.unwrap_or_default(),
+                    excerpt: excerpt.unwrap_or_default(),
+                })
+            },
         }
     };
 }
@@ -278,8 +299,15 @@ pub(crate) struct RoomRow {
     pub(crate) owner: Option<String>,
 }
 
-/// The columns of [`StoredMessage`], for every query that reads one.
-pub(crate) const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind";
+/// The columns of [`StoredMessage`], for every query that reads one (from `messages`, not
+/// aliased: a reply's parent is read by correlated subqueries). A deleted parent, or a
+/// notice, quotes nothing: empty author and excerpt.
+pub(crate) const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind,
+    edited_at, changed_seq, reactions, reply_to,
+    (SELECT CASE WHEN p.kind IS NULL OR p.kind IN ('bot', 'announcement') THEN p.author
+            ELSE '' END FROM messages p WHERE p.id = messages.reply_to),
+    (SELECT CASE WHEN p.kind IS NULL OR p.kind IN ('bot', 'announcement')
+            THEN substr(p.text, 1, 200) ELSE '' END FROM messages p WHERE p.id = messages.reply_to)";
 
 /// A room's settings, as access and posting need them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,6 +329,8 @@ pub(crate) struct NewMessage<'a> {
     /// [`GUEST_SENDER`]. Without it an offset deduplicates nothing.
     pub(crate) sender: Option<&'a str>,
     pub(crate) kind: Option<MessageKind>,
+    /// The message of the same conversation it answers, as checked and quoted by the poster.
+    pub(crate) reply: Option<&'a ReplyQuote>,
 }
 
 /// The sender of every guest's offsets. A guest has no stable id (a reconnect is a new
@@ -389,6 +419,13 @@ impl From<StoredMessage> for ChatMessage {
     fn from(m: StoredMessage) -> ChatMessage {
         let kind = m.kind;
         let deleted = kind == Some(MessageKind::Deleted);
+        let reactions = match m.reactions.as_deref() {
+            Some(json) if !deleted => serde_json::from_str(json).unwrap_or_else(|e| {
+                warn!(id = m.id, error = %e, "unreadable reactions");
+                Vec::new()
+            }),
+            _ => Vec::new(),
+        };
         ChatMessage {
             text: m.text,
             id: m.id,
@@ -400,6 +437,10 @@ impl From<StoredMessage> for ChatMessage {
                 seq: m.seq,
                 client_offset: if deleted { None } else { m.client_offset },
                 kind,
+                edited: m.edited_at.filter(|_| !deleted),
+                reactions,
+                reply: m.reply.filter(|_| !deleted),
+                changed: m.changed_seq,
             },
         }
     }
@@ -785,6 +826,40 @@ impl Store {
             .await?))
     }
 
+    /// The newest number of `room`'s change feed (0 when none of its messages ever changed).
+    pub(crate) async fn change_head(&self, room: &str) -> Result<i64, StoreError> {
+        let sql = "SELECT change_seq FROM rooms WHERE name = $1";
+        let row: Option<(i64,)> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(room).fetch_optional(p).await?);
+        Ok(row.map_or(0, |(n,)| n))
+    }
+
+    /// The first `limit` messages of `room` with an id up to `up_to` that changed after
+    /// change `after` of its feed, in the order of their last change: what a client holding
+    /// the room up to `up_to` missed of its changes.
+    pub(crate) async fn changed_after(
+        &self,
+        room: &str,
+        after: i64,
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        // `changed_seq > 0` literally, so that the partial index applies.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages
+             WHERE room = $1 AND changed_seq > 0 AND changed_seq > $3
+               AND seq <= {SEQ_UP_TO_ID}
+             ORDER BY changed_seq LIMIT $4"
+        );
+        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+            .bind(room)
+            .bind(up_to)
+            .bind(after)
+            .bind(limit as i64)
+            .fetch_all(p)
+            .await?))
+    }
+
     /// The id and seq of the newest message of `room`; `(0, 0)` when it has none.
     pub(crate) async fn head(&self, room: &str) -> Result<(i64, i64), StoreError> {
         let sql = "SELECT id, seq FROM messages WHERE room = $1 ORDER BY seq DESC LIMIT 1";
@@ -1009,25 +1084,62 @@ impl Store {
         Ok(dms)
     }
 
-    /// Deletes message `id` of a public room: its text goes, a tombstone keeps its place (and
-    /// `seq`). The room it was in, or `None` when there is no such message (deleting twice is
-    /// not an error), or it belongs to a direct conversation: those are their two people's
-    /// alone, and moderators cannot tell their messages from none.
+    /// The conversation message `id` is in, if it is in a room (not a direct conversation:
+    /// those are their two people's alone, and moderators cannot tell their messages from
+    /// none).
+    pub(crate) async fn room_of(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT room FROM messages
+                   WHERE id = $1 AND room IN (SELECT name FROM rooms WHERE kind = 'room')";
+        let row: Option<(String,)> =
+            on_pool!(self, p => sqlx::query_as(sql).bind(id).fetch_optional(p).await?);
+        Ok(row.map(|(r,)| r))
+    }
+
+    /// Deletes message `id` of a room as `/admin` does, through a writer connection of its
+    /// own: the room it was in, if it was deleted now.
+    #[cfg(test)]
     pub(crate) async fn delete_message(
         &self,
         id: i64,
         now: i64,
     ) -> Result<Option<String>, StoreError> {
-        let sql = "UPDATE messages SET text = '', kind = $1, deleted_at = COALESCE(deleted_at, $2)
-             WHERE id = $3 AND room IN (SELECT name FROM rooms WHERE kind = 'room')
-             RETURNING room";
-        let row: Option<(String,)> = on_pool!(self, p => sqlx::query_as(sql)
-            .bind(message_kind_column(MessageKind::Deleted))
-            .bind(now)
+        let change = write::Change::DeleteMessage {
+            id,
+            scope: write::Scope::Rooms,
+            author: None,
+            now,
+        };
+        match self.writer_connection().await?.apply(change).await? {
+            write::Outcome::Message(Ok(Some(m))) => Ok(Some(m.room)),
+            write::Outcome::Message(_) => Ok(None),
+            other => Err(StoreError::unexpected(other)),
+        }
+    }
+
+    /// The message `id` of `room` that a reply quotes: a person's, a program's or an
+    /// announcement, not a notice or a tombstone.
+    pub(crate) async fn quote(
+        &self,
+        room: &str,
+        id: i64,
+    ) -> Result<Option<ReplyQuote>, StoreError> {
+        let sql = format!(
+            "SELECT id, author, substr(text, 1, {}) FROM messages
+             WHERE id = $1 AND room = $2 AND (kind IS NULL OR kind IN ($3, $4))",
+            app::events::REPLY_EXCERPT_CHARS
+        );
+        let row: Option<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(&sql)
             .bind(id)
+            .bind(room)
+            .bind(message_kind_column(MessageKind::Bot))
+            .bind(message_kind_column(MessageKind::Announcement))
             .fetch_optional(p)
             .await?);
-        Ok(row.map(|(r,)| r))
+        Ok(row.map(|(id, author, excerpt)| ReplyQuote {
+            id,
+            author,
+            excerpt,
+        }))
     }
 
     /// Checks that the database answers, within [`PING_TIMEOUT`]; used by `/healthz`, whose
@@ -1283,6 +1395,7 @@ mod tests {
             client_offset: offset,
             sender: Some("p-ann"),
             kind: None,
+            reply: None,
         }
     }
 
@@ -2136,6 +2249,7 @@ mod tests {
                             client_offset: (i % 2 == 0).then_some(offsets[i].as_str()),
                             sender: Some("p-ann"),
                             kind: None,
+                            reply: None,
                         })
                         .collect();
                     for outcome in conn.insert_batch(&batch).await.unwrap() {

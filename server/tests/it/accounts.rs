@@ -31,7 +31,7 @@ fn cookie_of(reply: &HttpReply) -> String {
     set.split(';').next().unwrap().trim().to_owned()
 }
 
-async fn sign_up(server: &TestServer, name: &str, password: &str) -> String {
+pub(crate) async fn sign_up(server: &TestServer, name: &str, password: &str) -> String {
     let reply = post(
         server,
         "/auth/sign-up",

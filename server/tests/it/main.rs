@@ -7,6 +7,7 @@ mod admin;
 mod assets;
 mod backup;
 mod catchup;
+mod changes;
 // `palaver worker` killed or stopped mid-import, run by `scripts/test.sh`'s chaos step.
 #[cfg(feature = "stress")]
 mod chaos;

@@ -12,9 +12,9 @@ use wasm_bindgen::JsCast;
 use super::{ACK_TIMEOUT, NAME_KEY, TOKEN_KEY};
 use crate::client::{Client, ConnectionState, Socket};
 use crate::events::{
-    ChatError, ChatMessage, HISTORY_PAGE, History, Kicked, LOBBY, Main, MainAuth, MessageDeleted,
-    Presence, Refusal, RoomHead, RoomList, RoomUpdate, Session, Since, StartTyping, Sync, Synced,
-    TYPING_EVERY_MS, TYPING_SHOWS_MS, Typing, validate_name,
+    ChatError, ChatMessage, HISTORY_PAGE, History, Kicked, LOBBY, Main, MainAuth, MessageChanged,
+    MessageDeleted, Presence, Refusal, RoomHead, RoomList, RoomUpdate, Session, Since, StartTyping,
+    Sync, Synced, TYPING_EVERY_MS, TYPING_SHOWS_MS, Typing, validate_name,
 };
 use crate::ui::account::kept;
 use crate::ui::outbox;
@@ -79,6 +79,7 @@ impl Live {
                 name: wanted.borrow().clone(),
                 token: load_token(),
                 since: Some(cursors(&state)),
+                changes: Some(super::changes::change_cursors(&state)),
             }
         });
 
@@ -114,6 +115,8 @@ impl Live {
         socket.on(move |m: ChatMessage| this.receive(m));
         let this = live.clone();
         socket.on(move |s: Synced| this.synced(s));
+        let this = live.clone();
+        socket.on(move |c: MessageChanged| this.changed(c));
         let this = live.clone();
         socket.on(move |head: RoomHead| {
             let behind = this
@@ -278,6 +281,7 @@ impl Live {
         let Some(timeline) = self.state.timeline(room) else {
             return;
         };
+        super::changes::synced(&timeline, s.change_seq);
         if s.gap {
             self.reload(room);
         } else if timeline.with_untracked(|t| t.has_hole() || t.is_behind(s.head.last_seq)) {
@@ -298,9 +302,13 @@ impl Live {
         let room = room.to_owned();
         spawn_local(async move {
             let since = Since::from([(room.clone(), timeline.with_untracked(Timeline::last_id))]);
+            let changes = Since::from([(
+                room.clone(),
+                timeline.with_untracked(Timeline::change_cursor),
+            )]);
             let result = this
                 .socket
-                .emit_with_ack(&Sync { since }, ACK_TIMEOUT)
+                .emit_with_ack(&Sync { since, changes }, ACK_TIMEOUT)
                 .await;
             this.books.borrow_mut().syncing.remove(&room);
             // A gap reported while this sync was under way could not start its reload.

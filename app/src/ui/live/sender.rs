@@ -27,13 +27,17 @@ impl Live {
             text,
             author: self.state.name.get_untracked(),
             at: js_sys::Date::now(),
+            reply: self.state.changes.take_reply(&room),
         };
         outbox::put(&entry);
         self.books
             .borrow_mut()
             .queue
             .push((entry.key.clone(), room));
-        timeline.update(|t| t.add_pending(entry.key, entry.text, entry.author));
+        timeline.update(|t| {
+            t.add_pending(entry.key.clone(), entry.text, entry.author);
+            t.set_reply(&entry.key, entry.reply);
+        });
         self.pump();
     }
 
@@ -59,7 +63,10 @@ impl Live {
                     .borrow_mut()
                     .queue
                     .push((e.key.clone(), e.room.clone()));
-                timeline.update(|t| t.add_pending(e.key, e.text, e.author));
+                timeline.update(|t| {
+                    t.add_pending(e.key.clone(), e.text, e.author);
+                    t.set_reply(&e.key, e.reply);
+                });
             }
         }
     }
@@ -110,6 +117,7 @@ impl Live {
                 text: next.text,
                 client_offset: Some(next.key.clone()),
                 room: Some(room.clone()),
+                reply_to: next.reply.as_ref().map(|r| r.id),
             };
             let result = this.socket.emit_with_ack(&message, ACK_TIMEOUT).await;
             // How long to pause before the next attempt, if one should follow.

@@ -6,8 +6,10 @@
 
 pub(crate) mod postgres;
 pub(crate) mod postgres_import;
+pub(crate) mod postgres_messages;
 pub(crate) mod sqlite;
 pub(crate) mod sqlite_changes;
+pub(crate) mod sqlite_messages;
 
 use crate::store::{
     Claim, ImportBatch, ImportOutcome, Inserted, NewMessage, OffsetInUse, StoreError,
@@ -62,9 +64,85 @@ pub(crate) enum Change {
         person: String,
         seq: i64,
     },
+    /// Changes to one message, each numbered in its conversation's change feed (see
+    /// [`sqlite_messages`]).
+    EditMessage {
+        room: String,
+        id: i64,
+        person: String,
+        text: String,
+        now: i64,
+    },
+    DeleteMessage {
+        id: i64,
+        scope: Scope,
+        /// Only this person's own message; `None`: anyone's (a moderator).
+        author: Option<String>,
+        now: i64,
+    },
+    React {
+        room: String,
+        id: i64,
+        person: String,
+        emoji: String,
+        on: bool,
+        now: i64,
+    },
     /// Statements of a test's own, to make a change fail.
     #[cfg(test)]
     Sql(&'static str),
+}
+
+/// Where the message a change names must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// In this conversation.
+    In(String),
+    /// In any room, not a direct conversation (`/admin`'s deletions).
+    Rooms,
+}
+
+/// Why a change to a message was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// No such message where it was looked for (or deleted, or a notice).
+    Unknown,
+    /// Not the asker's own.
+    NotYours,
+    /// The message has as many distinct emoji as it may.
+    TooManyReactions,
+}
+
+/// What a change to a message did: the message as it is now when it changed (to broadcast),
+/// `None` when nothing changed (a reaction given twice, a deletion repeated).
+pub(crate) type MessageOutcome = Result<Option<Box<crate::store::StoredMessage>>, Refused>;
+
+/// The wire's reactions (JSON) of one message from its `(emoji, name)` rows, in the order
+/// given; `None` when it has none.
+pub(crate) fn reactions_json(rows: Vec<(String, String)>) -> Option<String> {
+    let mut reactions: Vec<app::events::Reaction> = Vec::new();
+    for (emoji, name) in rows {
+        let at = match reactions.iter().position(|r| r.emoji == emoji) {
+            Some(at) => at,
+            None => {
+                reactions.push(app::events::Reaction {
+                    emoji,
+                    ..Default::default()
+                });
+                reactions.len() - 1
+            }
+        };
+        let r = &mut reactions[at];
+        r.count += 1;
+        if r.names.len() < app::events::MAX_REACTION_NAMES {
+            r.names.push(name);
+        }
+    }
+    if reactions.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&reactions).ok()
+    }
 }
 
 /// What a change gives back, by kind of change.
@@ -79,6 +157,8 @@ pub(crate) enum Outcome {
     Public(Option<bool>),
     /// Of a change with nothing to say.
     Done,
+    /// Of a change to a message.
+    Message(MessageOutcome),
 }
 
 /// A change and whom to tell of its outcome.

@@ -15,7 +15,9 @@ use tracing::warn;
 
 use app::events::LOBBY;
 
-use crate::store::write::{Change, Outcome, Pending, Written, postgres_import, repeat};
+use crate::store::write::{
+    Change, Outcome, Pending, Written, postgres_import, postgres_messages, repeat,
+};
 use crate::store::{
     COLUMNS, Claim, ImportBatch, ImportOutcome, Inserted, NewMessage, OffsetInUse, StoreError,
     StoredMessage, message_kind_column, now_ms,
@@ -228,6 +230,8 @@ async fn insert(
                 created_at,
                 seq: *seq,
                 kind: m.kind,
+                reply: m.reply.cloned(),
+                ..StoredMessage::default()
             },
             created: true,
         }));
@@ -236,9 +240,10 @@ async fn insert(
         // One statement for the batch; a clash with another node's offset aborts it, and the
         // batch's next attempt finds that node's message.
         let ids: Vec<(i64, String, i64)> = sqlx::query_as(
-            "INSERT INTO messages (room, author, text, client_offset, created_at, kind, seq, sender)
+            "INSERT INTO messages
+                 (room, author, text, client_offset, created_at, kind, seq, sender, reply_to)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[],
-                                  $6::text[], $7::int8[], $8::text[])
+                                  $6::text[], $7::int8[], $8::text[], $9::int8[])
              RETURNING id, room, seq",
         )
         .bind(&new.room)
@@ -249,6 +254,7 @@ async fn insert(
         .bind(&new.kind)
         .bind(&new.seq)
         .bind(&new.sender)
+        .bind(&new.reply_to)
         .fetch_all(&mut *tx)
         .await?;
         let place: HashMap<(String, i64), i64> = ids
@@ -279,6 +285,7 @@ struct NewRows<'a> {
     kind: Vec<Option<&'static str>>,
     seq: Vec<i64>,
     sender: Vec<Option<&'a str>>,
+    reply_to: Vec<Option<i64>>,
     /// Each row's place among the batch's outcomes.
     at: Vec<usize>,
 }
@@ -293,7 +300,21 @@ impl<'a> NewRows<'a> {
         self.kind.push(m.kind.map(message_kind_column));
         self.seq.push(seq);
         self.sender.push(m.sender);
+        self.reply_to.push(m.reply.map(|r| r.id));
         self.at.push(at);
+    }
+}
+
+/// A row read one column to the right.
+struct Shifted<'r>(&'r sqlx::postgres::PgRow);
+
+impl Shifted<'_> {
+    fn try_get<'a, T>(&'a self, i: usize) -> Result<T, sqlx::Error>
+    where
+        T: sqlx::Decode<'a, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        use sqlx::Row as _;
+        self.0.try_get(i + 1)
     }
 }
 
@@ -307,19 +328,11 @@ impl sqlx::FromRow<'_, sqlx::postgres::PgRow> for SenderAndMessage {
         use sqlx::Row as _;
         let sender = row.try_get(0)?;
         let kind = crate::store::message_kind_of(row.try_get(8)?)?;
-        let get = |i: usize| i + 1;
+        // The message's columns follow the sender's.
+        let shifted = Shifted(row);
         Ok(SenderAndMessage {
             sender,
-            message: StoredMessage {
-                id: row.try_get(get(0))?,
-                room: row.try_get(get(1))?,
-                author: row.try_get(get(2))?,
-                text: row.try_get(get(3))?,
-                client_offset: row.try_get(get(4))?,
-                created_at: row.try_get(get(5))?,
-                seq: row.try_get(get(6))?,
-                kind,
-            },
+            message: crate::store::stored_message!(shifted, try_get, kind),
         })
     }
 }
@@ -456,6 +469,31 @@ async fn make(c: &mut PgConnection, change: &Change) -> Result<Outcome, sqlx::Er
             .await?;
             Outcome::Done
         }
+        Change::EditMessage {
+            room,
+            id,
+            person,
+            text,
+            now,
+        } => Outcome::Message(postgres_messages::edit(c, room, *id, person, text, *now).await?),
+        Change::DeleteMessage {
+            id,
+            scope,
+            author,
+            now,
+        } => Outcome::Message(
+            postgres_messages::delete(c, scope, *id, author.as_deref(), *now).await?,
+        ),
+        Change::React {
+            room,
+            id,
+            person,
+            emoji,
+            on,
+            now,
+        } => Outcome::Message(
+            postgres_messages::react(c, room, *id, person, emoji, *on, *now).await?,
+        ),
         #[cfg(test)]
         Change::Sql(sql) => {
             c.execute(*sql).await?;

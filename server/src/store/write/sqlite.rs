@@ -158,8 +158,8 @@ impl SqliteWriter {
             // found by the insert's own uniqueness check, not by a lookup before every insert.
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages
-                     (room, author, text, client_offset, created_at, kind, seq, sender)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     (room, author, text, client_offset, created_at, kind, seq, sender, reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (client_offset, sender) DO NOTHING",
             )?;
             // The batch's earlier message under a sender's offset, when it stored or found one.
@@ -189,6 +189,7 @@ impl SqliteWriter {
                     m.kind.map(message_kind_column),
                     *seq + 1,
                     m.sender,
+                    m.reply.map(|r| r.id),
                 ))?;
                 if let Some(key) = key {
                     if inserted == 0 {
@@ -215,6 +216,8 @@ impl SqliteWriter {
                         created_at,
                         seq: *seq,
                         kind: m.kind,
+                        reply: m.reply.cloned(),
+                        ..StoredMessage::default()
                     },
                     created: true,
                 }));
@@ -364,7 +367,7 @@ impl SqliteWriter {
 }
 
 /// A row of [`COLUMNS`].
-fn message_of(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+pub(crate) fn message_of(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     let kind = message_kind_of(r.get_ref(7)?.as_str_or_null()?).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, Box::new(e))
     })?;

@@ -9,7 +9,7 @@ use app::events::LOBBY;
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, ffi};
 
 use crate::store::Claim;
-use crate::store::write::{Change, Outcome};
+use crate::store::write::{Change, Outcome, sqlite_messages};
 
 /// Makes `change` on `c`.
 pub(crate) fn make(c: &Connection, change: &Change) -> rusqlite::Result<Outcome> {
@@ -53,6 +53,35 @@ pub(crate) fn make(c: &Connection, change: &Change) -> rusqlite::Result<Outcome>
             mark_read(c, room, person, *seq)?;
             Outcome::Done
         }
+        Change::EditMessage {
+            room,
+            id,
+            person,
+            text,
+            now,
+        } => Outcome::Message(sqlite_messages::edit(c, room, *id, person, text, *now)?),
+        Change::DeleteMessage {
+            id,
+            scope,
+            author,
+            now,
+        } => Outcome::Message(sqlite_messages::delete(
+            c,
+            scope,
+            *id,
+            author.as_deref(),
+            *now,
+        )?),
+        Change::React {
+            room,
+            id,
+            person,
+            emoji,
+            on,
+            now,
+        } => Outcome::Message(sqlite_messages::react(
+            c, room, *id, person, emoji, *on, *now,
+        )?),
         #[cfg(test)]
         Change::Sql(sql) => {
             c.execute_batch(sql)?;
