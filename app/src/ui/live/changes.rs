@@ -92,6 +92,7 @@ impl Live {
                     room: room.clone(),
                     before,
                     limit: Some(MAX_HISTORY_LIMIT),
+                    ..History::default()
                 };
                 let page = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
                 match page.map(|r| r.into_result()) {

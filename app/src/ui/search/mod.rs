@@ -211,8 +211,7 @@ mod tests {
                     author: "ann".into(),
                     ts: 0,
                     seq: id,
-                    client_offset: None,
-                    kind: None,
+                    ..Default::default()
                 },
             },
             snippet: vec![Snippet {
