@@ -8,6 +8,7 @@ pub mod auth;
 pub mod client;
 pub mod events;
 pub mod history;
+pub mod mentions;
 
 pub use ui::{App, Page, shell};
 

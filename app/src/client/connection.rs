@@ -727,6 +727,7 @@ mod tests {
                     seq: 1,
                     client_offset: None,
                     kind: None,
+                    ..Default::default()
                 }
             }
         );

@@ -449,6 +449,7 @@ mod tests {
                 seq: 3,
                 client_offset: Some("cron-1".into()),
                 kind: Some(MessageKind::Announcement),
+                ..Default::default()
             },
         };
         let kept = Kept::default();

@@ -400,6 +400,7 @@ impl From<StoredMessage> for ChatMessage {
                 seq: m.seq,
                 client_offset: if deleted { None } else { m.client_offset },
                 kind,
+                ..Default::default()
             },
         }
     }
