@@ -11,6 +11,7 @@ pub(crate) mod identity;
 pub(crate) mod jobs;
 pub(crate) mod lagging;
 pub(crate) mod limits;
+pub(crate) mod mentions;
 pub(crate) mod messages;
 pub(crate) mod notices;
 pub(crate) mod peers;
@@ -33,7 +34,7 @@ use app::events::{
     ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EndSession,
     Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles, ListSessions, Main,
     MainAuth, MarkRead, Namespace as _, OpenDm, RemoveMember, RoomKind, RoomSettings, SendMessage,
-    Session, SetProfile, StartExport, StartTyping, Sync,
+    Session, SetProfile, StartExport, StartTyping, Sync, ListMentions, ListMembers, SetNotify, NotifyLevels,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -228,6 +229,10 @@ impl MessageHandler<Adapter, Events> for Events {
             RemoveMember::NAME => serve(socket, data, ack, rooms::remove_member),
             SetProfile::NAME => serve(socket, data, ack, profiles::set),
             ListProfiles::NAME => serve(socket, data, ack, profiles::list),
+            ListMentions::NAME => serve(socket, data, ack, mentions::list),
+            ListMembers::NAME => serve(socket, data, ack, mentions::members),
+            SetNotify::NAME => serve(socket, data, ack, mentions::set_level),
+            NotifyLevels::NAME => serve(socket, data, ack, mentions::levels),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

@@ -463,6 +463,7 @@ pub(crate) use on_pool;
 pub(crate) mod accounts;
 pub(crate) mod hooks;
 pub(crate) mod imported;
+pub(crate) mod mentions;
 pub(crate) mod profiles;
 
 /// Where a store's data is.
