@@ -8,6 +8,7 @@ use super::account::{AccountBar, AuthForms, UpgradeBanner};
 use super::conversation::{Conversation, Drafts};
 use super::jobs::{JobNotices, JobsPanel};
 use super::live::LiveHandle;
+use super::notifications::NotifyBar;
 use super::profiles::ProfileForm;
 use super::sidebar::Sidebar;
 use super::state::ChatState;
@@ -51,6 +52,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
             <header class="topbar">
                 <h1 class="brand">"Palaver"</h1>
                 <StatusBadge status=state.status/>
+                <NotifyBar state live hydrated/>
                 <label class="name">
                     <span class="visually-hidden">"Display name"</span>
                     <input

@@ -9,7 +9,9 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
+use super::autocomplete::MentionSuggest;
 use super::message::MessageRow;
+use super::notifications::NotifySetting;
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::state::ChatState;
@@ -211,6 +213,7 @@ pub(crate) fn Conversation(
                         aria-invalid=move || composer_error.get().is_some().to_string()
                         aria-describedby="composer-error"
                     />
+                    <MentionSuggest room live/>
                     <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
                     <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
                 </form>
@@ -252,6 +255,7 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
                 <Lock/>
             </Show>
             <span class="convo-counts" data-testid="convo-counts">{counts}</span>
+            <NotifySetting room state live/>
             <Show when=has_members>
                 <button
                     type="button"

@@ -42,6 +42,8 @@ mod conversations;
 #[cfg(feature = "hydrate")]
 mod jobs;
 #[cfg(feature = "hydrate")]
+mod notify;
+#[cfg(feature = "hydrate")]
 mod profiles;
 #[cfg(feature = "hydrate")]
 mod sender;
@@ -144,6 +146,10 @@ mod inert {
         pub(crate) fn sign_out(&self) {}
         pub(crate) fn list_sessions(&self, _: crate::ui::account::SessionList) {}
         pub(crate) fn end_session(&self, _: String, _: crate::ui::account::SessionList) {}
+        pub(crate) fn load_mentions(&self) {}
+        pub(crate) fn set_notify(&self, _room: String, _level: crate::events::NotifyLevel) {}
+        #[allow(dead_code)]
+        pub(crate) fn members(&self, _room: String, _prefix: String, _found: RwSignal<Vec<crate::events::Member>>) {}
     }
 }
 

@@ -3,6 +3,7 @@
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
+use super::mentions::{MessageText, mentions_me};
 use super::profiles::{Author, Profiles};
 use super::time;
 use super::timeline::{Row, SendState};
@@ -45,8 +46,10 @@ pub(crate) fn MessageRow(
             };
             // A program's name and the server's are what they gave, not a person's profile.
             let person = m.meta.kind.is_none();
+            let text = m.text.clone();
+            let mentions_me = move || me.with(|me| mentions_me(&text, me));
             EitherOf3::B(view! {
-                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot data-testid="message" data-id=m.id data-state="sent">
+                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot class:mentions-me=mentions_me data-testid="message" data-id=m.id data-state="sent">
                     <div class="meta">
                         {if person {
                             Either::Left(view! { <Author author id profiles/> })
@@ -56,7 +59,7 @@ pub(crate) fn MessageRow(
                         {bot.then(|| view! { <span class="badge" title="posted by a program">"bot"</span> })}
                         <Time ts hydrated/>
                     </div>
-                    <p class="text">{m.text}</p>
+                    <p class="text"><MessageText text=m.text me/></p>
                 </li>
             })
         }

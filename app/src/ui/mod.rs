@@ -2,13 +2,16 @@
 
 mod account;
 mod admin;
+mod autocomplete;
 mod chat;
 mod conversation;
 #[cfg(feature = "hydrate")]
 mod fetch;
 mod jobs;
 mod live;
+mod mentions;
 mod message;
+mod notifications;
 mod outbox;
 mod profiles;
 mod room_settings;

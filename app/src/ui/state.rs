@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::account::AccountState;
 use super::jobs::Jobs;
+use super::notifications::Notify;
 use super::profiles::Profiles;
 use super::rooms::{Browse, Rooms};
 use super::status::Status;
@@ -51,6 +52,8 @@ pub(crate) struct ChatState {
     pub(crate) profiles: RwSignal<Profiles>,
     /// Why the last profile change did not work.
     pub(crate) profile_error: RwSignal<Option<String>>,
+    /// Notification levels, mentions, and the browser's permission.
+    pub(crate) notify: Notify,
 }
 
 impl ChatState {
@@ -79,6 +82,7 @@ impl ChatState {
             jobs_alert: RwSignal::new(None),
             profiles: RwSignal::new(Profiles::default()),
             profile_error: RwSignal::new(None),
+            notify: Notify::new(),
         }
     }
 
