@@ -49,6 +49,7 @@ impl Suggest {
 
 /// The text with the `@` typed at `at` (and the `typed` after it) replaced by `@name `, and
 /// where the caret goes: after the space.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub(crate) fn completed(text: &str, at: usize, typed: &str, name: &str) -> (String, usize) {
     let end = (at + 1 + typed.len()).min(text.len());
     let rest = text.get(end..).unwrap_or_default();
@@ -276,7 +277,10 @@ mod tests {
 
     #[test]
     fn a_pick_replaces_the_word_and_leaves_the_caret_after_a_space() {
-        assert_eq!(completed("hi @an", 3, "an", "anna"), ("hi @anna ".into(), 9));
+        assert_eq!(
+            completed("hi @an", 3, "an", "anna"),
+            ("hi @anna ".into(), 9)
+        );
         assert_eq!(
             completed("hi @an there", 3, "an", "anna"),
             ("hi @anna there".into(), 9)

@@ -8,8 +8,8 @@ use leptos::either::{EitherOf3, EitherOf5};
 use leptos::html;
 use leptos::prelude::*;
 
-use super::live::LiveHandle;
 use super::autocomplete::MentionSuggest;
+use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::notifications::NotifySetting;
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};

@@ -149,7 +149,13 @@ mod inert {
         pub(crate) fn load_mentions(&self) {}
         pub(crate) fn set_notify(&self, _room: String, _level: crate::events::NotifyLevel) {}
         #[allow(dead_code)]
-        pub(crate) fn members(&self, _room: String, _prefix: String, _found: RwSignal<Vec<crate::events::Member>>) {}
+        pub(crate) fn members(
+            &self,
+            _room: String,
+            _prefix: String,
+            _found: RwSignal<Vec<crate::events::Member>>,
+        ) {
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use super::state::ChatState;
 use crate::events::{ChatMessage, NotifyLevel, RoomKind, is_dm};
 
 /// The page's title with nothing unread.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub(crate) const APP_TITLE: &str = "Palaver";
 /// Where the sound toggle is kept between visits.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -64,6 +65,7 @@ pub(crate) fn level_of(levels: &HashMap<String, NotifyLevel>, room: &str) -> Not
 }
 
 /// Whether a new message notifies, at its conversation's `level`.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub(crate) fn notifies(level: NotifyLevel, mentions_me: bool) -> bool {
     match level {
         NotifyLevel::All => true,
@@ -73,6 +75,7 @@ pub(crate) fn notifies(level: NotifyLevel, mentions_me: bool) -> bool {
 }
 
 /// The tab's title: `(3) Palaver`, with `@` when a mention is unread: `(3) @ Palaver`.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub(crate) fn tab_title(unread: u64, mention: bool) -> String {
     let mut title = String::new();
     if unread > 0 {
@@ -107,7 +110,11 @@ pub(crate) fn title_counts(
 /// The top bar's part: the button that asks for the browser's permission (on a click, never
 /// on load), the Mentions list's button, and the tab title kept up to date.
 #[component]
-pub(crate) fn NotifyBar(state: ChatState, live: LiveHandle, hydrated: Signal<bool>) -> impl IntoView {
+pub(crate) fn NotifyBar(
+    state: ChatState,
+    live: LiveHandle,
+    hydrated: Signal<bool>,
+) -> impl IntoView {
     let notify = state.notify;
     Effect::new(move |_| {
         let (unread, mention) = state.rooms.with(|rooms| {
@@ -206,7 +213,11 @@ pub(crate) fn SoundToggle(notify: Notify) -> impl IntoView {
 
 /// The conversation header's setting: which of its messages notify.
 #[component]
-pub(crate) fn NotifySetting(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl IntoView {
+pub(crate) fn NotifySetting(
+    room: StoredValue<String>,
+    state: ChatState,
+    live: LiveHandle,
+) -> impl IntoView {
     let notify = state.notify;
     let level = move || notify.levels.with(|l| level_of(l, &room.get_value()));
     let options = [
@@ -234,7 +245,7 @@ pub(crate) fn NotifySetting(room: StoredValue<String>, state: ChatState, live: L
                     .into_iter()
                     .map(|(value, label)| {
                         view! {
-                            <option value=value.as_str() selected=move || level() == value>
+                            <option value=value.as_str() prop:selected=move || level() == value>
                                 {label}
                             </option>
                         }
@@ -264,9 +275,8 @@ pub(crate) mod browser {
     }
 
     fn supported() -> bool {
-        web_sys::window().is_some_and(|w| {
-            js_sys::Reflect::has(&w, &"Notification".into()).unwrap_or(false)
-        })
+        web_sys::window()
+            .is_some_and(|w| js_sys::Reflect::has(&w, &"Notification".into()).unwrap_or(false))
     }
 
     pub(crate) fn permission() -> String {
@@ -336,7 +346,9 @@ pub(crate) mod browser {
         let now = ctx.current_time();
         osc.frequency().set_value(880.0);
         let _ = gain.gain().set_value_at_time(0.08, now);
-        let _ = gain.gain().exponential_ramp_to_value_at_time(0.001, now + 0.25);
+        let _ = gain
+            .gain()
+            .exponential_ramp_to_value_at_time(0.001, now + 0.25);
         let _ = osc.connect_with_audio_node(&gain);
         let _ = gain.connect_with_audio_node(&ctx.destination());
         let _ = osc.start();

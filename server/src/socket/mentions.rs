@@ -66,9 +66,7 @@ fn room_allows(room: &ConversationId, person: &str) -> bool {
 /// `mentions`.
 pub(crate) async fn list(ctx: Ctx, r: ListMentions) -> Result<MentionPage, HandlerError> {
     let Ctx { socket, chat, .. } = &ctx;
-    let person = identity::of(socket)
-        .person
-        .ok_or(ChatError::NameRequired)?;
+    let person = identity::of(socket).person.ok_or(ChatError::NameRequired)?;
     limits::charge(socket, chat, Action::Read, 1)?;
     let limit = r
         .limit
@@ -98,7 +96,10 @@ pub(crate) async fn members(ctx: Ctx, r: ListMembers) -> Result<Vec<Member>, Han
     limits::charge(socket, chat, Action::Read, 1)?;
     let room = ConversationId::parse(r.room)?;
     accessible(socket, chat, &room).await?;
-    let limit = r.limit.unwrap_or(MAX_MEMBERS_LIMIT).clamp(1, MAX_MEMBERS_LIMIT);
+    let limit = r
+        .limit
+        .unwrap_or(MAX_MEMBERS_LIMIT)
+        .clamp(1, MAX_MEMBERS_LIMIT);
     let within = match room.conversation() {
         Conversation::Room(name) if name == app::events::LOBBY => None,
         _ => Some(room.as_str()),
@@ -131,9 +132,7 @@ pub(crate) async fn members(ctx: Ctx, r: ListMembers) -> Result<Vec<Member>, Han
 /// `notify`.
 pub(crate) async fn set_level(ctx: Ctx, r: SetNotify) -> Result<(), HandlerError> {
     let Ctx { socket, io, chat } = &ctx;
-    let person = identity::of(socket)
-        .person
-        .ok_or(ChatError::NameRequired)?;
+    let person = identity::of(socket).person.ok_or(ChatError::NameRequired)?;
     limits::charge(socket, chat, Action::MarkRead, 1)?;
     let room = ConversationId::parse(r.room)?;
     accessible(socket, chat, &room).await?;

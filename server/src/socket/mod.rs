@@ -32,9 +32,10 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EndSession,
-    Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles, ListSessions, Main,
-    MainAuth, MarkRead, Namespace as _, OpenDm, RemoveMember, RoomKind, RoomSettings, SendMessage,
-    Session, SetProfile, StartExport, StartTyping, Sync, ListMentions, ListMembers, SetNotify, NotifyLevels,
+    Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListMembers, ListMentions,
+    ListProfiles, ListSessions, Main, MainAuth, MarkRead, Namespace as _, NotifyLevels, OpenDm,
+    RemoveMember, RoomKind, RoomSettings, SendMessage, Session, SetNotify, SetProfile, StartExport,
+    StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};

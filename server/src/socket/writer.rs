@@ -19,11 +19,11 @@ use crate::metrics::Metrics;
 use crate::socket::emit::broadcast;
 use crate::socket::lagging::Lagging;
 use crate::socket::recent::Recent;
+use crate::store::mentions::Mentioned;
 use crate::store::write::{self, Change, Pending, WriterConnection, Written};
 use crate::store::{
     Backend, Claim, ImportBatch, ImportOutcome, NewMessage, OffsetInUse, Store, StoreError,
 };
-use crate::store::mentions::Mentioned;
 
 /// Posts stored in one transaction at most. Bounds how long a batch holds the order lock.
 const MAX_BATCH: usize = 512;

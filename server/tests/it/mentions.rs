@@ -53,9 +53,18 @@ async fn mentions_are_stored_named_live_and_listed_newest_first() {
     let server = TestServer::start().await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     let mut bob = server.client(json!({"name": "Bob"})).await;
-    post(&mut ann, "lobby", "hello @bob and @nobody, mail ann@bob.org").await;
+    post(
+        &mut ann,
+        "lobby",
+        "hello @bob and @nobody, mail ann@bob.org",
+    )
+    .await;
     let meta = delivered(&mut bob, "hello @bob and @nobody, mail ann@bob.org").await;
-    assert_eq!(meta["mentions"], json!(["Bob"]), "as Bob spells it; nobody is nobody");
+    assert_eq!(
+        meta["mentions"],
+        json!(["Bob"]),
+        "as Bob spells it; nobody is nobody"
+    );
     post(&mut ann, "lobby", "no mention here").await;
     post(&mut ann, "lobby", "@BOB again").await;
     // Mentioning oneself tells nobody.
@@ -99,7 +108,14 @@ async fn a_mention_of_someone_who_cannot_read_the_conversation_is_neither_stored
     )
     .await;
     data(&made);
-    data(&request(&mut ann, AddMember::NAME, vec![json!({"room": "secret", "name": "bob"})]).await);
+    data(
+        &request(
+            &mut ann,
+            AddMember::NAME,
+            vec![json!({"room": "secret", "name": "bob"})],
+        )
+        .await,
+    );
     rooms_with(&mut bob, "secret").await;
     post(&mut ann, "secret", "@bob and @cy: the plan").await;
     let meta = delivered(&mut bob, "@bob and @cy: the plan").await;
@@ -126,7 +142,10 @@ async fn a_mention_of_someone_who_cannot_read_the_conversation_is_neither_stored
     post(&mut ann, "lobby", "barrier").await;
     loop {
         let (name, args) = cy.next_event().await;
-        assert!(!args.to_string().contains("plan"), "leaked in {name}: {args}");
+        assert!(
+            !args.to_string().contains("plan"),
+            "leaked in {name}: {args}"
+        );
         if name == ChatMessage::NAME && args[0] == "barrier" {
             break;
         }
@@ -143,7 +162,11 @@ async fn members_complete_from_those_who_may_read_the_conversation() {
     // The lobby: everyone with a name.
     let all = member_names(&mut bob, json!({"room": "lobby", "prefix": "AN"})).await;
     assert_eq!(all, ["andy", "ann", "anna"]);
-    let one = member_names(&mut bob, json!({"room": "lobby", "prefix": "an", "limit": 1})).await;
+    let one = member_names(
+        &mut bob,
+        json!({"room": "lobby", "prefix": "an", "limit": 1}),
+    )
+    .await;
     assert_eq!(one.len(), 1);
     // A private room: its members only, and nobody else may ask.
     data(
@@ -154,7 +177,14 @@ async fn members_complete_from_those_who_may_read_the_conversation() {
         )
         .await,
     );
-    data(&request(&mut ann, AddMember::NAME, vec![json!({"room": "secret", "name": "anna"})]).await);
+    data(
+        &request(
+            &mut ann,
+            AddMember::NAME,
+            vec![json!({"room": "secret", "name": "anna"})],
+        )
+        .await,
+    );
     let inside = member_names(&mut anna, json!({"room": "secret", "prefix": "a"})).await;
     assert_eq!(inside, ["ann", "anna"]);
     let refused = request(
@@ -187,7 +217,12 @@ async fn members_complete_from_those_who_may_read_the_conversation() {
     )
     .await;
     assert_eq!(code(&long), "invalid_payload");
-    let nowhere = request(&mut bob, ListMembers::NAME, vec![json!({"room": "Not A Room"})]).await;
+    let nowhere = request(
+        &mut bob,
+        ListMembers::NAME,
+        vec![json!({"room": "Not A Room"})],
+    )
+    .await;
     assert_eq!(code(&nowhere), "unknown_room");
 }
 
@@ -210,14 +245,28 @@ async fn levels_are_kept_per_person_and_reach_their_other_devices() {
     assert_eq!(told[0], json!({"room": "lobby", "level": "none"}));
     let dm = data(&request(&mut ann, OpenDm::NAME, vec![json!({"name": "bob"})]).await);
     let dm = dm["room"].as_str().unwrap().to_owned();
-    data(&request(&mut ann, SetNotify::NAME, vec![json!({"room": dm, "level": "mentions"})]).await);
+    data(
+        &request(
+            &mut ann,
+            SetNotify::NAME,
+            vec![json!({"room": dm, "level": "mentions"})],
+        )
+        .await,
+    );
     // A new connection of the same person reads them back; Bob's are his own.
     let mut laptop = server.client(json!({"token": token_of(&ann)})).await;
     let levels = data(&request(&mut laptop, NotifyLevels::NAME, vec![json!({})]).await);
     assert_eq!(levels, json!({"lobby": "none", dm.clone(): "mentions"}));
     let bobs = data(&request(&mut bob, NotifyLevels::NAME, vec![json!({})]).await);
     assert_eq!(bobs, json!({}));
-    data(&request(&mut laptop, SetNotify::NAME, vec![json!({"room": "lobby", "level": "all"})]).await);
+    data(
+        &request(
+            &mut laptop,
+            SetNotify::NAME,
+            vec![json!({"room": "lobby", "level": "all"})],
+        )
+        .await,
+    );
     let levels = data(&request(&mut phone, NotifyLevels::NAME, vec![json!({})]).await);
     assert_eq!(levels["lobby"], "all");
     // Bob hears nothing of Ann's levels (a message after them is the barrier).
@@ -253,7 +302,11 @@ async fn bad_mention_and_level_requests_get_typed_errors() {
             json!({"room": "dm:x:y", "level": "all"}),
             "unknown_room",
         ),
-        (ListMentions::NAME, json!({"limit": "ten"}), "invalid_payload"),
+        (
+            ListMentions::NAME,
+            json!({"limit": "ten"}),
+            "invalid_payload",
+        ),
         (ListMembers::NAME, json!({"prefix": "a"}), "invalid_payload"),
     ];
     for (event, args, expected) in cases {

@@ -76,7 +76,11 @@ impl Live {
         }
         let room = &m.meta.room;
         let notify = self.state.notify;
-        let held = |m: &ChatMessage| notify.mentions.with_untracked(|all| all.iter().any(|h| h.id == m.id));
+        let held = |m: &ChatMessage| {
+            notify
+                .mentions
+                .with_untracked(|all| all.iter().any(|h| h.id == m.id))
+        };
         let mentioned = m.meta.mentions.iter().any(|n| n.eq_ignore_ascii_case(&me))
             || mentions::mentions(&m.text, &me);
         // A replay of one we were told of already is not news.
@@ -92,7 +96,9 @@ impl Live {
                 });
             }
         }
-        let level = notify.levels.with_untracked(|l| notifications::level_of(l, room));
+        let level = notify
+            .levels
+            .with_untracked(|l| notifications::level_of(l, room));
         if !out_of_sight || !notifications::notifies(level, mentioned) {
             return;
         }
