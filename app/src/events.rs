@@ -450,7 +450,7 @@ pub struct MessageMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<MessageKind>,
     /// The people it mentions (`@name`) who may read it, by the names they had when it was
-    /// sent; only on its live delivery (history and catch-up leave it out: read the text).
+    /// sent; on its live delivery (history and catch-up may leave it out: read the text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
 }

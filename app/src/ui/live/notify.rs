@@ -75,6 +75,14 @@ impl Live {
             return;
         }
         let room = &m.meta.room;
+        // Called before the message is counted: one counted already (a replay) is not news.
+        let known = self
+            .state
+            .rooms
+            .with_untracked(|r| r.get(room).is_some_and(|i| m.meta.seq <= i.last_seq));
+        if known {
+            return;
+        }
         let notify = self.state.notify;
         let held = |m: &ChatMessage| {
             notify
