@@ -206,7 +206,11 @@ mod browser {
                         if asked.get_value() != prefix || s.found.with_untracked(Vec::is_empty) {
                             asked.set_value(prefix.clone());
                             s.active.set(0);
-                            live.run(|l| l.members(room.get_value(), prefix, s.found));
+                            let still = move |p: &str| {
+                                s.typing
+                                    .with_untracked(|t| t.as_ref().is_some_and(|(_, now)| now == p))
+                            };
+                            live.run(|l| l.members(room.get_value(), prefix, s.found, still));
                         }
                     }
                     None => {

@@ -154,6 +154,7 @@ mod inert {
             _room: String,
             _prefix: String,
             _found: RwSignal<Vec<crate::events::Member>>,
+            _wanted: impl Fn(&str) -> bool,
         ) {
         }
     }

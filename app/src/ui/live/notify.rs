@@ -144,17 +144,26 @@ impl Live {
         });
     }
 
-    /// The people of `room` whose name starts with `prefix`, into `found`.
-    pub(crate) fn members(&self, room: String, prefix: String, found: RwSignal<Vec<Member>>) {
+    /// The people of `room` whose name starts with `prefix`, into `found`, unless `wanted`
+    /// says that the prefix changed meanwhile (an older answer arriving late).
+    pub(crate) fn members(
+        &self,
+        room: String,
+        prefix: String,
+        found: RwSignal<Vec<Member>>,
+        wanted: impl Fn(&str) -> bool + 'static,
+    ) {
         let this = self.clone();
         spawn_local(async move {
             let ask = ListMembers {
                 room,
-                prefix,
+                prefix: prefix.clone(),
                 limit: Some(MAX_MEMBERS_LIMIT),
             };
             let answer = this.socket.emit_with_ack(&ask, ACK_TIMEOUT).await;
-            if let Ok(Ok(people)) = answer.map(|r| r.into_result()) {
+            if let Ok(Ok(people)) = answer.map(|r| r.into_result())
+                && wanted(&prefix)
+            {
                 let me = this.state.name.get_untracked();
                 found.set(people.into_iter().filter(|p| p.name != me).collect());
             }
