@@ -126,6 +126,11 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (RemoveMessage::NAME, Direction::ClientToServer),
     (React::NAME, Direction::ClientToServer),
     (MessageChanged::NAME, Direction::ServerToClient),
+    (ListMentions::NAME, Direction::ClientToServer),
+    (ListMembers::NAME, Direction::ClientToServer),
+    (SetNotify::NAME, Direction::ClientToServer),
+    (NotifyLevels::NAME, Direction::ClientToServer),
+    (NotifyChanged::NAME, Direction::ServerToClient),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
@@ -490,6 +495,10 @@ pub struct MessageMeta {
     /// reacted to); 0 if it never did. Of two copies of a message, the higher one is newer.
     #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub changed: i64,
+    /// The people it mentions (`@name`) who may read it, by the names they had when it was
+    /// sent; on its live delivery (history and catch-up may leave it out: read the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
 }
 
 fn is_zero_i64(n: &i64) -> bool {
@@ -1148,6 +1157,164 @@ fn is_emoji_base(c: char) -> bool {
         | '\u{25AA}'..='\u{27BF}' | '\u{2934}' | '\u{2935}' | '\u{2B05}'..='\u{2B55}'
         | '\u{3030}' | '\u{303D}' | '\u{3297}' | '\u{3299}' | '\u{1F000}'..='\u{1FAFF}')
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mentions and notifications
+// ---------------------------------------------------------------------------------------------
+
+/// The most entries a [`ListMentions`] page holds.
+pub const MAX_MENTIONS_PAGE: usize = 50;
+/// The most people a [`ListMembers`] answer holds.
+pub const MAX_MEMBERS_LIMIT: usize = 10;
+
+/// `mentions`, client to server: the messages that mention the asker (`@name`) and that they
+/// may still read (not deleted, in a conversation they are still in), newest first: the
+/// newest `limit` (default and at most [`MAX_MENTIONS_PAGE`]) with an id below `before`.
+/// Named people only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMentions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl Event for ListMentions {
+    const NAME: &'static str = "mentions";
+    type Namespace = Main;
+}
+impl ClientEvent for ListMentions {}
+impl Request for ListMentions {
+    type Ack = Reply<MentionPage>;
+}
+
+/// The ack of [`ListMentions`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MentionPage {
+    /// Newest first, each in the argument shape of `chat message`: `[text, id, meta]`.
+    pub messages: Vec<ChatMessage>,
+    /// Whether older ones exist: ask again with the last id as `before`.
+    pub more: bool,
+}
+
+/// `members`, client to server: people who may read conversation `room` whose name or display
+/// name starts with `prefix` (compared lowercased), for `@name` autocompletion: online people
+/// first, then by name; at most `limit` (default and at most [`MAX_MEMBERS_LIMIT`]). In the
+/// lobby, everyone with a name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMembers {
+    pub room: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl Event for ListMembers {
+    const NAME: &'static str = "members";
+    type Namespace = Main;
+}
+impl ClientEvent for ListMembers {}
+impl Request for ListMembers {
+    type Ack = Reply<Vec<Member>>;
+}
+
+/// One person of a [`ListMembers`] answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
+}
+
+/// Which messages of a conversation notify a person (a browser notification, a sound, the
+/// tab title's count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// Every message.
+    All,
+    /// Messages that mention the person; the others count as unread, quietly.
+    Mentions,
+    /// None: the conversation adds nothing to the tab title either.
+    None,
+}
+
+impl NotifyLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyLevel::All => "all",
+            NotifyLevel::Mentions => "mentions",
+            NotifyLevel::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotifyLevel> {
+        [NotifyLevel::All, NotifyLevel::Mentions, NotifyLevel::None]
+            .into_iter()
+            .find(|l| l.as_str() == s)
+    }
+
+    /// The level of a conversation nobody chose one for: every message of a direct
+    /// conversation is meant for its reader; a room's are mostly not, so only mentions
+    /// notify there.
+    pub fn default_for(kind: RoomKind) -> NotifyLevel {
+        match kind {
+            RoomKind::Dm => NotifyLevel::All,
+            RoomKind::Room => NotifyLevel::Mentions,
+        }
+    }
+}
+
+/// `notify`, client to server: sets the asker's notification level for conversation `room`,
+/// one they may read. Kept with their account, so that every device of theirs follows it;
+/// each of their sockets hears the change ([`NotifyChanged`]). Named people only (a guest
+/// keeps it in the page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetNotify {
+    pub room: String,
+    pub level: NotifyLevel,
+}
+
+impl Event for SetNotify {
+    const NAME: &'static str = "notify";
+    type Namespace = Main;
+}
+impl ClientEvent for SetNotify {}
+impl Request for SetNotify {
+    type Ack = Reply<()>;
+}
+
+/// `notify levels`, client to server: the levels the asker chose, by conversation (those not
+/// listed have [`NotifyLevel::default_for`] their kind). A guest's list is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyLevels {}
+
+impl Event for NotifyLevels {
+    const NAME: &'static str = "notify levels";
+    type Namespace = Main;
+}
+impl ClientEvent for NotifyLevels {}
+impl Request for NotifyLevels {
+    type Ack = Reply<BTreeMap<String, NotifyLevel>>;
+}
+
+/// `notify level`, server to each socket of a person: they set conversation `room`'s level
+/// (on this device or another).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyChanged {
+    pub room: String,
+    pub level: NotifyLevel,
+}
+
+impl Event for NotifyChanged {
+    const NAME: &'static str = "notify level";
+    type Namespace = Main;
+}
+impl ServerEvent for NotifyChanged {}
 
 // ---------------------------------------------------------------------------------------------
 // The admin namespace `/admin`

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod client;
 pub mod events;
 pub mod history;
+pub mod mentions;
 
 #[cfg(feature = "hydrate")]
 pub use ui::hydrate;

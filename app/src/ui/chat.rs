@@ -10,6 +10,7 @@ use super::drawer::{Drawer, DrawerBackdrop};
 use super::focus::SkipToMessage;
 use super::jobs::{JobNotices, JobsPanel};
 use super::live::LiveHandle;
+use super::notifications::NotifyBar;
 use super::profiles::ProfileForm;
 use super::search::{SearchBox, SearchPanel, SearchState};
 use super::sidebar::Sidebar;
@@ -58,6 +59,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                 <h1 class="brand">"Palaver"</h1>
                 <StatusBadge status=state.status/>
                 <SearchBox search live hydrated/>
+                <NotifyBar state live hydrated/>
                 <label class="name">
                     <span class="visually-hidden">"Display name"</span>
                     <input

@@ -8,10 +8,12 @@ use leptos::either::{EitherOf3, EitherOf5};
 use leptos::html;
 use leptos::prelude::*;
 
+use super::autocomplete::MentionSuggest;
 use super::drawer::DrawerToggle;
 use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::message_actions::{Actions, ReplyBanner};
+use super::notifications::NotifySetting;
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::search::GapMarker;
@@ -220,6 +222,7 @@ pub(crate) fn Conversation(
                         aria-invalid=move || composer_error.get().is_some().to_string()
                         aria-describedby="composer-error"
                     />
+                    <MentionSuggest room live/>
                     <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
                     <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
                 </form>
@@ -262,6 +265,7 @@ fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl
                 <Lock/>
             </Show>
             <span class="convo-counts" data-testid="convo-counts">{counts}</span>
+            <NotifySetting room state live/>
             <Show when=has_members>
                 <button
                     type="button"

@@ -44,6 +44,8 @@ mod conversations;
 #[cfg(feature = "hydrate")]
 mod jobs;
 #[cfg(feature = "hydrate")]
+mod notify;
+#[cfg(feature = "hydrate")]
 mod profiles;
 #[cfg(feature = "hydrate")]
 mod search;
@@ -161,6 +163,17 @@ mod inert {
         pub(crate) fn remove_message(&self, _room: String, _id: i64) {}
         pub(crate) fn react(&self, _room: String, _id: i64, _emoji: String, _on: bool) {}
         pub(crate) fn jump_to(&self, _id: i64) {}
+        pub(crate) fn load_mentions(&self) {}
+        pub(crate) fn set_notify(&self, _room: String, _level: crate::events::NotifyLevel) {}
+        #[allow(dead_code)]
+        pub(crate) fn members(
+            &self,
+            _room: String,
+            _prefix: String,
+            _found: RwSignal<Vec<crate::events::Member>>,
+            _wanted: impl Fn(&str) -> bool,
+        ) {
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
+use super::mentions::{MessageText, mentions_me};
 use super::message_actions::{EditedMark, MessageFooter, QuotedParent, highlighted};
 use super::profiles::{Author, Profiles};
 use super::time;
@@ -46,8 +47,10 @@ pub(crate) fn MessageRow(
             });
             // A program's name and the server's are what they gave, not a person's profile.
             let person = m.meta.kind.is_none();
+            let text = m.text.clone();
+            let mentions_me = move || me.with(|me| mentions_me(&text, me));
             EitherOf3::B(view! {
-                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot class:highlighted=highlighted(id) data-testid="message" data-id=id data-state="sent">
+                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot class:highlighted=highlighted(id) class:mentions-me=mentions_me data-testid="message" data-id=id data-state="sent">
                     <div class="meta">
                         {if person {
                             Either::Left(view! { <Author author id profiles/> })
@@ -59,7 +62,7 @@ pub(crate) fn MessageRow(
                         <EditedMark edited=m.meta.edited/>
                     </div>
                     <QuotedParent reply=m.meta.reply.clone()/>
-                    <p class="text">{m.text.clone()}</p>
+                    <p class="text"><MessageText text=m.text.clone() me/></p>
                     <MessageFooter message=m mine/>
                 </li>
             })

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod autocomplete;
 mod chat;
 mod conversation;
 mod drawer;
@@ -11,8 +12,10 @@ mod focus;
 mod jobs;
 mod lazy;
 mod live;
+mod mentions;
 mod message;
 mod message_actions;
+mod notifications;
 mod outbox;
 mod profiles;
 mod reactions;

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use super::account::AccountState;
 use super::jobs::Jobs;
+use super::notifications::Notify;
 use super::profiles::Profiles;
 use super::rooms::{Browse, Rooms};
 use super::status::Status;
@@ -53,6 +54,8 @@ pub(crate) struct ChatState {
     pub(crate) profile_error: RwSignal<Option<String>>,
     /// Editing, replying to and jumping between messages.
     pub(crate) changes: super::message_actions::ChangesUi,
+    /// Notification levels, mentions, and the browser's permission.
+    pub(crate) notify: Notify,
 }
 
 impl ChatState {
@@ -82,6 +85,7 @@ impl ChatState {
             profiles: RwSignal::new(Profiles::default()),
             profile_error: RwSignal::new(None),
             changes: super::message_actions::ChangesUi::new(),
+            notify: Notify::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::conversation::{Conversation, ConversationId};
 use crate::socket::access;
 use crate::socket::identity;
 use crate::socket::limits;
+use crate::socket::mentions;
 use crate::socket::post_order::Turn;
 use crate::socket::request::{AckRequested, HandlerError, reply};
 use crate::socket::writer::{Answer, OwnedMessage};
@@ -100,6 +101,7 @@ async fn check(
     };
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
+    let mentioned = mentions::mentioned(chat, &room, identity.person.as_deref(), &text).await?;
     let author = identity.name;
     let message = NewMessage {
         room: room.as_str(),
@@ -110,7 +112,8 @@ async fn check(
         kind: None,
         reply: reply.as_ref(),
     };
-    Ok((OwnedMessage::from(&message), socket.within(room.audience())))
+    let message = OwnedMessage::from(&message).mentioning(mentioned);
+    Ok((message, socket.within(room.audience())))
 }
 
 /// Stores a message (idempotently by client offset) and broadcasts it with `to`, in id

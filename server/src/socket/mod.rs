@@ -12,6 +12,7 @@ pub(crate) mod identity;
 pub(crate) mod jobs;
 pub(crate) mod lagging;
 pub(crate) mod limits;
+pub(crate) mod mentions;
 pub(crate) mod messages;
 pub(crate) mod notices;
 pub(crate) mod peers;
@@ -33,10 +34,10 @@ use std::sync::atomic::Ordering;
 
 use app::events::{
     ADMIN_EVENTS, Account, AddMember, BrowseRooms, ChatError, CreateRoom, Direction, EditMessage,
-    EndSession, Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListProfiles,
-    ListSessions, Main, MainAuth, MarkRead, Namespace as _, OpenDm, React, RemoveMember,
-    RemoveMessage, RoomKind, RoomSettings, SendMessage, Session, SetProfile, StartExport,
-    StartTyping, Sync,
+    EndSession, Event as _, History, JoinRoom, LOBBY, LeaveRoom, ListJobs, ListMembers,
+    ListMentions, ListProfiles, ListSessions, Main, MainAuth, MarkRead, Namespace as _,
+    NotifyLevels, OpenDm, React, RemoveMember, RemoveMessage, RoomKind, RoomSettings, SendMessage,
+    Session, SetNotify, SetProfile, StartExport, StartTyping, Sync,
 };
 use socketioxide::extract::{Data, Event, State};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler};
@@ -240,6 +241,10 @@ impl MessageHandler<Adapter, Events> for Events {
             EditMessage::NAME => serve(socket, data, ack, changes::edit),
             RemoveMessage::NAME => serve(socket, data, ack, changes::remove),
             React::NAME => serve(socket, data, ack, changes::react),
+            ListMentions::NAME => serve(socket, data, ack, mentions::list),
+            ListMembers::NAME => serve(socket, data, ack, mentions::members),
+            SetNotify::NAME => serve(socket, data, ack, mentions::set_level),
+            NotifyLevels::NAME => serve(socket, data, ack, mentions::levels),
             _ => MessageHandler::call(&on_unknown_event, socket, data, ack),
         }
     }

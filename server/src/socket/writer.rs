@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::socket::emit::broadcast;
 use crate::socket::lagging::Lagging;
 use crate::socket::recent::Recent;
+use crate::store::mentions::Mentioned;
 use crate::store::write::{self, Change, MessageOutcome, Pending, WriterConnection, Written};
 use crate::store::{
     Backend, Claim, ImportBatch, ImportOutcome, NewMessage, OffsetInUse, Store, StoreError,
@@ -40,6 +41,10 @@ pub(crate) struct OwnedMessage {
     sender: Option<String>,
     kind: Option<MessageKind>,
     reply: Option<ReplyQuote>,
+    /// Whom it mentions, as the poster's checks found them: stored with it, and named in its
+    /// broadcast.
+    mentioned: Vec<String>,
+    mentioned_names: Vec<String>,
 }
 
 impl OwnedMessage {
@@ -52,7 +57,16 @@ impl OwnedMessage {
             sender: m.sender.map(str::to_owned),
             kind: m.kind,
             reply: m.reply.cloned(),
+            mentioned: Vec::new(),
+            mentioned_names: Vec::new(),
         }
+    }
+
+    /// The message, mentioning `people`.
+    pub(crate) fn mentioning(mut self, people: Vec<Mentioned>) -> OwnedMessage {
+        (self.mentioned, self.mentioned_names) =
+            people.into_iter().map(|m| (m.person, m.name)).unzip();
+        self
     }
 
     fn as_new(&self) -> NewMessage<'_> {
@@ -330,9 +344,10 @@ async fn write(
     }
     let made = changes.len();
     let messages: Vec<NewMessage> = posts.iter().map(|p| p.message.as_new()).collect();
+    let mentions: Vec<&[String]> = posts.iter().map(|p| &p.message.mentioned[..]).collect();
     // Blocking, and meant to be: this thread has nothing else to do meanwhile.
     let written = match connect(shared, conn).await {
-        Some(conn) => conn.write(changes, &messages).await,
+        Some(conn) => conn.write_posts(changes, &messages, &mentions).await,
         // The changes' callers learn it as their `Pending` is dropped.
         None => Err(StoreError::not_written()),
     };
@@ -341,6 +356,7 @@ async fn write(
         *conn = None;
     }
     drop(messages);
+    drop(mentions);
     let Written { told, outcomes } = match written {
         Ok(written) => written,
         Err(e) => {
@@ -391,7 +407,8 @@ async fn write(
         if inserted.created {
             shared.metrics.record_stored();
             let room = stored.room.clone();
-            let event = ChatMessage::from(stored);
+            let mut event = ChatMessage::from(stored);
+            event.meta.mentions = job.message.mentioned_names;
             shared.recent.appended(&event);
             let sent = broadcast(job.to, &event).await;
             shared.lagging.record(&shared.metrics, &room, sent);

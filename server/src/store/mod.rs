@@ -441,6 +441,7 @@ impl From<StoredMessage> for ChatMessage {
                 reactions,
                 reply: m.reply.filter(|_| !deleted),
                 changed: m.changed_seq,
+                ..Default::default()
             },
         }
     }
@@ -503,6 +504,7 @@ pub(crate) use on_pool;
 pub(crate) mod accounts;
 pub(crate) mod hooks;
 pub(crate) mod imported;
+pub(crate) mod mentions;
 pub(crate) mod profiles;
 pub(crate) mod search;
 

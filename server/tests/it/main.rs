@@ -22,6 +22,7 @@ mod imported;
 mod jobs;
 mod layout;
 mod limits;
+mod mentions;
 mod origin;
 mod presence;
 mod private_rooms;

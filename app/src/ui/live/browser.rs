@@ -166,6 +166,7 @@ impl Live {
         live.follow_jobs();
         live.follow_profiles();
         live.follow_account();
+        live.follow_notifications();
         live
     }
 
@@ -258,6 +259,7 @@ impl Live {
         }
         // Their message is what they were typing.
         self.stop_showing_typist(&room, &m.meta.author);
+        self.notify_of(&m);
         let viewing = self.state.active.get_untracked() == room;
         let me = self.state.name.get_untracked();
         self.state

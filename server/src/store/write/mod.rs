@@ -217,9 +217,21 @@ impl WriterConnection {
         changes: Vec<Pending>,
         messages: &[NewMessage<'_>],
     ) -> Result<Written, StoreError> {
+        self.write_posts(changes, messages, &[]).await
+    }
+
+    /// [`WriterConnection::write`], and for each message stored now, that it mentions the
+    /// people whose ids `mentions` holds at its index (a shorter list: the rest mention
+    /// nobody), in the same transaction.
+    pub(crate) async fn write_posts(
+        &mut self,
+        changes: Vec<Pending>,
+        messages: &[NewMessage<'_>],
+        mentions: &[&[String]],
+    ) -> Result<Written, StoreError> {
         match self {
-            WriterConnection::Sqlite(c) => c.write(changes, messages),
-            WriterConnection::Postgres(c) => c.write(changes, messages).await,
+            WriterConnection::Sqlite(c) => c.write(changes, messages, mentions),
+            WriterConnection::Postgres(c) => c.write(changes, messages, mentions).await,
         }
     }
 

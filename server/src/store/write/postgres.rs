@@ -57,12 +57,13 @@ impl PostgresWriter {
         &mut self,
         changes: Vec<Pending>,
         messages: &[NewMessage<'_>],
+        mentions: &[&[String]],
     ) -> Result<Written, StoreError> {
         let mut attempt = 1;
         // The changes alone: their callers' `tell`s need not be shareable across threads.
         let what: Vec<&Change> = changes.iter().map(|p| &p.change).collect();
         loop {
-            match self.try_write(&what, messages).await {
+            match self.try_write(&what, messages, mentions).await {
                 Ok((made, outcomes)) => {
                     let told = changes
                         .into_iter()
@@ -109,6 +110,7 @@ impl PostgresWriter {
         &mut self,
         changes: &[&Change],
         messages: &[NewMessage<'_>],
+        mentions: &[&[String]],
     ) -> Result<
         (
             Vec<Result<Outcome, StoreError>>,
@@ -137,9 +139,42 @@ impl PostgresWriter {
         } else {
             insert(&mut tx, messages).await?
         };
+        store_mentions(&mut tx, &outcomes, mentions).await?;
         tx.commit().await?;
         Ok((made, outcomes))
     }
+}
+
+/// Whom each message stored now mentions (see [`crate::store::write::WriterConnection::write_posts`]).
+async fn store_mentions(
+    tx: &mut PgConnection,
+    outcomes: &[Result<Inserted, OffsetInUse>],
+    mentions: &[&[String]],
+) -> Result<(), sqlx::Error> {
+    let (mut ids, mut people): (Vec<i64>, Vec<&str>) = (Vec::new(), Vec::new());
+    for (outcome, mentioned) in outcomes.iter().zip(mentions) {
+        if let Ok(Inserted {
+            message,
+            created: true,
+        }) = outcome
+        {
+            for person in mentioned.iter() {
+                ids.push(message.id);
+                people.push(person);
+            }
+        }
+    }
+    if !ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO mentions (message, person)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&people)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 async fn insert(

@@ -115,6 +115,7 @@ impl SqliteWriter {
         &mut self,
         changes: Vec<Pending>,
         messages: &[NewMessage<'_>],
+        mentions: &[&[String]],
     ) -> Result<Written, StoreError> {
         // IMMEDIATE: take the write lock now. A deferred transaction reads first, and in WAL
         // mode its upgrade to a writer fails at once ("database is locked", no busy wait) if
@@ -223,6 +224,7 @@ impl SqliteWriter {
                 }));
             }
         }
+        store_mentions(&tx, &outcomes, mentions)?;
         tx.commit()?;
         // Remembered only once committed: a batch rolled back numbered nothing.
         *data_version = version;
@@ -236,6 +238,30 @@ impl SqliteWriter {
         }
         Ok(Written { told, outcomes })
     }
+}
+
+/// Whom each message stored now mentions (see [`crate::store::write::WriterConnection::write_posts`]).
+fn store_mentions(
+    tx: &Connection,
+    outcomes: &[Result<Inserted, OffsetInUse>],
+    mentions: &[&[String]],
+) -> Result<(), StoreError> {
+    for (outcome, people) in outcomes.iter().zip(mentions) {
+        let Ok(Inserted {
+            message,
+            created: true,
+        }) = outcome
+        else {
+            continue;
+        };
+        for person in people.iter() {
+            tx.prepare_cached(
+                "INSERT INTO mentions (message, person) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute((message.id, person))?;
+        }
+    }
+    Ok(())
 }
 
 impl SqliteWriter {
@@ -433,7 +459,7 @@ mod tests {
             }))
             .unwrap();
         WAITING.with(|w| *w.borrow_mut() = Some(waiting));
-        let written = writer.write(vec![add], &[]).unwrap();
+        let written = writer.write(vec![add], &[], &[]).unwrap();
         for tell in written.told {
             tell();
         }
@@ -463,7 +489,7 @@ mod tests {
         );
         // A change that ends the transaction under the batch's feet, as a failing disk would.
         let breaking = Pending::new(Change::Sql("ROLLBACK"), |_| {});
-        assert!(conn.write(vec![add, breaking], &[]).is_err());
+        assert!(conn.write(vec![add, breaking], &[], &[]).is_err());
         // Its `Told` was dropped uncalled: `Writer::change` turns that into `NotWritten`.
         assert!(heard.lock().unwrap().is_empty());
         let count: i64 = conn
