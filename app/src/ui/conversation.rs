@@ -3,6 +3,7 @@
 //! none).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use leptos::either::{EitherOf3, EitherOf5};
 use leptos::html;
@@ -10,10 +11,12 @@ use leptos::prelude::*;
 
 use super::live::LiveHandle;
 use super::message::MessageRow;
+use super::reading::{self, Item};
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::state::ChatState;
-use super::timeline::{Row, Timeline};
+use super::time;
+use super::timeline::Timeline;
 use crate::events::{ChatError, LOBBY, Presence, RoomKind, is_dm, typing_phrase, validate_text};
 
 /// How close to the newest message (in px) still counts as "reading the newest".
@@ -113,8 +116,7 @@ pub(crate) fn Conversation(
         }
     };
 
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let send = move || {
         let text = draft.get_untracked();
         match validate_text(&text) {
             Ok(text) => {
@@ -131,6 +133,12 @@ pub(crate) fn Conversation(
             Err(e) => composer_error.set(Some(e.to_string())),
         }
     };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        send();
+    };
+    let composer = NodeRef::<html::Textarea>::new();
+    let (now, unread_from) = reading_state(room, timeline, state);
     let on_retry = Callback::new(move |key: String| live.run(|l| l.retry(key.clone())));
     let on_discard = Callback::new(move |key: String| live.run(|l| l.discard(key.clone())));
     let me = Signal::derive(move || state.name.get());
@@ -168,11 +176,25 @@ pub(crate) fn Conversation(
                     aria-relevant="additions"
                 >
                     <For
-                        each=move || timeline.with(Timeline::rows)
-                        key=Row::key
-                        children=move |row| {
-                            let profiles = state.profiles;
-                            view! { <MessageRow row me profiles hydrated on_retry on_discard/> }
+                        each=move || {
+                            let local = hydrated.get();
+                            let rows = timeline.with(Timeline::rows);
+                            reading::items(rows, unread_from.get(), now.get(), |ts| time::shifted(ts, local))
+                        }
+                        key=Item::key
+                        children=move |item| match item {
+                            Item::Day { day, label } => EitherOf3::A(view! {
+                                <li class="day-separator" data-testid="day-separator" data-day=day>
+                                    <span>{label}</span>
+                                </li>
+                            }),
+                            Item::Unread => EitherOf3::B(view! {
+                                <li class="new-divider" data-testid="new-messages"><span>"New messages"</span></li>
+                            }),
+                            Item::Row { row, grouped } => {
+                                let profiles = state.profiles;
+                                EitherOf3::C(view! { <MessageRow row grouped me profiles hydrated on_retry on_discard/> })
+                            }
                         }
                     />
                 </ol>
@@ -193,12 +215,21 @@ pub(crate) fn Conversation(
                 fallback=|| view! { <p class="read-only" data-testid="read-only-notice">{READ_ONLY}</p> }
             >
                 <form class="composer" data-testid="composer" on:submit=submit>
-                    <input
+                    <textarea
                         id="message-input"
+                        node_ref=composer
                         aria-label="Message"
                         autocomplete="off"
+                        rows="1"
+                        dir="auto"
                         placeholder=placeholder
                         prop:value=move || draft.get()
+                        on:keydown=move |ev| {
+                            if sends(&ev) {
+                                ev.prevent_default();
+                                send();
+                            }
+                        }
                         on:input=move |ev| {
                             let value = event_target_value(&ev);
                             drafts.update_value(|d| {
@@ -210,13 +241,59 @@ pub(crate) fn Conversation(
                         disabled=move || !hydrated.get()
                         aria-invalid=move || composer_error.get().is_some().to_string()
                         aria-describedby="composer-error"
-                    />
+                    ></textarea>
                     <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
                     <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
                 </form>
             </Show>
         </section>
     }
+}
+
+/// Whether a key press in the composer sends: Enter, without Shift (a new line) and not while
+/// an input method is composing (its Enter picks the candidate).
+fn sends(ev: &leptos::ev::KeyboardEvent) -> bool {
+    // 229: what some browsers report for every key while composing.
+    ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229
+}
+
+/// The reading aids' state for conversation `room` while it is open: the time "today" is
+/// counted from (kept fresh in the browser), and the message the "new messages" divider goes
+/// before, placed once from what was unread when it opened.
+fn reading_state(
+    room: StoredValue<String>,
+    timeline: RwSignal<Timeline>,
+    state: ChatState,
+) -> (RwSignal<i64>, RwSignal<Option<i64>>) {
+    let now = RwSignal::new(time::now_ms());
+    let unread_from = RwSignal::new(None::<i64>);
+    let placed = StoredValue::new(false);
+    Effect::new(move |_| {
+        if placed.get_value() {
+            return;
+        }
+        let unread = state.rooms.with(|r| r.opened_unread(&room.get_value()));
+        if unread == 0 || timeline.with(Timeline::is_reloading) {
+            return;
+        }
+        // Once: later messages would otherwise move it.
+        placed.set_value(true);
+        let me = state.name.get_untracked();
+        unread_from.set(timeline.with(|t| reading::first_unread(t.messages(), unread, &me)));
+    });
+    Effect::new(move |_| {
+        if let Ok(ticks) =
+            set_interval_with_handle(move || now.set(time::now_ms()), Duration::from_secs(60))
+        {
+            on_cleanup(move || ticks.clear());
+        }
+    });
+    on_cleanup(move || {
+        if let Some(room) = room.try_get_value() {
+            state.rooms.try_update_untracked(|r| r.closed(&room));
+        }
+    });
+    (now, unread_from)
 }
 
 /// The conversation's name (locked if private), its counts, the Members panel's button for

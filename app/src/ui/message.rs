@@ -3,6 +3,7 @@
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
+use super::markdown::MessageText;
 use super::profiles::{Author, Profiles};
 use super::time;
 use super::timeline::{Row, SendState};
@@ -11,6 +12,8 @@ use crate::events::{ChatMessage, MessageKind};
 #[component]
 pub(crate) fn MessageRow(
     row: Row,
+    /// Whether it continues the message before it: its header is then for screen readers only.
+    grouped: bool,
     /// The reader's own name, to tell their messages apart.
     me: Signal<String>,
     /// Display names and renames.
@@ -46,7 +49,7 @@ pub(crate) fn MessageRow(
             // A program's name and the server's are what they gave, not a person's profile.
             let person = m.meta.kind.is_none();
             EitherOf3::B(view! {
-                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot data-testid="message" data-id=m.id data-state="sent">
+                <li class="message" class:mine=mine class:grouped=grouped class:announcement=announcement class:bot=bot data-testid="message" data-id=m.id data-state="sent">
                     <div class="meta">
                         {if person {
                             Either::Left(view! { <Author author id profiles/> })
@@ -56,7 +59,7 @@ pub(crate) fn MessageRow(
                         {bot.then(|| view! { <span class="badge" title="posted by a program">"bot"</span> })}
                         <Time ts hydrated/>
                     </div>
-                    <p class="text">{m.text}</p>
+                    <MessageText text=m.text/>
                 </li>
             })
         }
@@ -74,12 +77,12 @@ pub(crate) fn MessageRow(
             let key = p.key.clone();
             let discard_key = p.key.clone();
             EitherOf3::C(view! {
-                <li class="message mine" data-testid="message" data-state=state aria-busy=busy.to_string()>
+                <li class="message mine" class:grouped=grouped data-testid="message" data-state=state aria-busy=busy.to_string()>
                     <div class="meta">
                         <span class="author">{p.author}</span>
                         <span class="sending">{if busy { "sending…" } else { "not sent" }}</span>
                     </div>
-                    <p class="text">{p.text}</p>
+                    <MessageText text=p.text/>
                     {failed.map(|reason| view! {
                         <div class="failure">
                             <span class="error">{reason}</span>
@@ -106,17 +109,15 @@ fn notice_text(m: &ChatMessage) -> Option<String> {
     }
 }
 
+/// A message's time, its full date and time in the tooltip: in UTC until hydrated, then local.
 #[component]
 fn Time(ts: i64, hydrated: Signal<bool>) -> impl IntoView {
-    let text = move || {
-        #[cfg(feature = "hydrate")]
-        if hydrated.get() {
-            return time::local_hm(ts);
-        }
-        let _ = hydrated;
-        time::utc_hm(ts)
-    };
-    view! { <time datetime=time::utc_iso(ts) title=time::utc_iso(ts)>{text}</time> }
+    let shifted = move || time::shifted(ts, hydrated.get());
+    view! {
+        <time datetime=time::utc_iso(ts) title=move || time::tooltip(shifted(), hydrated.get())>
+            {move || time::utc_hm(shifted())}
+        </time>
+    }
 }
 
 #[cfg(test)]
