@@ -138,6 +138,13 @@ pub(crate) fn Conversation(
         send();
     };
     let composer = NodeRef::<html::Textarea>::new();
+    // The composer grows with its text, up to its CSS `max-height`, then scrolls.
+    Effect::new(move |_| {
+        draft.track();
+        if let Some(el) = composer.get() {
+            fit_to_text(&el);
+        }
+    });
     let (now, unread_from) = reading_state(room, timeline, state);
     let on_retry = Callback::new(move |key: String| live.run(|l| l.retry(key.clone())));
     let on_discard = Callback::new(move |key: String| live.run(|l| l.discard(key.clone())));
@@ -256,6 +263,24 @@ fn sends(ev: &leptos::ev::KeyboardEvent) -> bool {
     // 229: what some browsers report for every key while composing.
     ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229
 }
+
+/// Sizes a textarea to its text: its height reset, then set to what the text needs (the
+/// CSS `max-height` caps it).
+#[cfg(feature = "hydrate")]
+fn fit_to_text(el: &web_sys::HtmlTextAreaElement) {
+    use wasm_bindgen::JsCast;
+    let Some(el) = el.dyn_ref::<web_sys::HtmlElement>() else {
+        return;
+    };
+    let style = el.style();
+    let _ = style.set_property("height", "auto");
+    // scrollHeight leaves out the borders, which `box-sizing: border-box` counts.
+    let borders = el.offset_height() - el.client_height();
+    let _ = style.set_property("height", &format!("{}px", el.scroll_height() + borders));
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn fit_to_text<T>(_: &T) {}
 
 /// The reading aids' state for conversation `room` while it is open: the time "today" is
 /// counted from (kept fresh in the browser), and the message the "new messages" divider goes

@@ -191,12 +191,8 @@ impl Builder {
                 }
             }
             Some(Open::Inlines(Span::Strong, inlines)) => self.inline(Inline::Strong(inlines)),
-            Some(Open::Inlines(Span::Emphasis, inlines)) => {
-                self.inline(Inline::Emphasis(inlines))
-            }
-            Some(Open::Link(Some(href), children)) => {
-                self.inline(Inline::Link { href, children })
-            }
+            Some(Open::Inlines(Span::Emphasis, inlines)) => self.inline(Inline::Emphasis(inlines)),
+            Some(Open::Link(Some(href), children)) => self.inline(Inline::Link { href, children }),
             Some(Open::Link(None, children)) => children.into_iter().for_each(|i| self.inline(i)),
             Some(Open::Code(mut code)) => {
                 if code.ends_with('\n') {
@@ -353,7 +349,9 @@ fn block_view(block: Block) -> AnyView {
     match block {
         Block::Paragraph(inlines) => view! { <p dir="auto">{inlines_view(inlines)}</p> }.into_any(),
         Block::Code(code) => view! { <pre dir="ltr"><code>{code}</code></pre> }.into_any(),
-        Block::Quote(blocks) => view! { <blockquote dir="auto">{blocks_view(blocks)}</blockquote> }.into_any(),
+        Block::Quote(blocks) => {
+            view! { <blockquote dir="auto">{blocks_view(blocks)}</blockquote> }.into_any()
+        }
         Block::List {
             start: Some(start),
             items,
@@ -372,7 +370,11 @@ fn items_view(items: Vec<Vec<Block>>) -> AnyView {
 }
 
 fn inlines_view(inlines: Vec<Inline>) -> AnyView {
-    inlines.into_iter().map(inline_view).collect_view().into_any()
+    inlines
+        .into_iter()
+        .map(inline_view)
+        .collect_view()
+        .into_any()
 }
 
 fn inline_view(inline: Inline) -> AnyView {
@@ -417,7 +419,10 @@ mod tests {
             parse("one\ntwo\nthree"),
             para(vec![t("one"), Break, t("two"), Break, t("three")])
         );
-        assert_eq!(parse("a\n\nb"), vec![Paragraph(vec![t("a")]), Paragraph(vec![t("b")])]);
+        assert_eq!(
+            parse("a\n\nb"),
+            vec![Paragraph(vec![t("a")]), Paragraph(vec![t("b")])]
+        );
         assert_eq!(parse(""), vec![]);
     }
 
@@ -457,7 +462,9 @@ mod tests {
     fn escapes_make_markers_text() {
         assert_eq!(plain_of(r"\*not italic\*"), "*not italic*");
         assert_eq!(parse(r"\*x\*").len(), 1);
-        assert!(matches!(&parse(r"\*x\*")[0], Paragraph(i) if !i.iter().any(|i| matches!(i, Emphasis(_)))));
+        assert!(
+            matches!(&parse(r"\*x\*")[0], Paragraph(i) if !i.iter().any(|i| matches!(i, Emphasis(_))))
+        );
         assert_eq!(plain_of(r"1\. not a list"), "1. not a list");
     }
 
@@ -514,7 +521,10 @@ mod tests {
 
     #[test]
     fn raw_html_is_text() {
-        assert_eq!(plain_of("<script>alert(1)</script>"), "<script>alert(1)</script>");
+        assert_eq!(
+            plain_of("<script>alert(1)</script>"),
+            "<script>alert(1)</script>"
+        );
         assert_eq!(plain_of("a <b>bold</b> word"), "a <b>bold</b> word");
         assert_eq!(
             plain_of("<img src=x onerror=alert(1)>"),
@@ -547,7 +557,11 @@ mod tests {
             "[x](//evil.example)",
             "<javascript:alert(1)>",
         ] {
-            assert!(!has_link(&parse(refused)), "{refused}: {:?}", parse(refused));
+            assert!(
+                !has_link(&parse(refused)),
+                "{refused}: {:?}",
+                parse(refused)
+            );
         }
         assert_eq!(plain_of("[x](javascript:alert(1))"), "x");
         // An image is a link to it, never an image.

@@ -70,7 +70,9 @@ pub(crate) fn items(
             last_person = None;
         }
         let grouped = match (&person, &last_person) {
-            (Some(author), Some((before, at))) => author == before && (0..=GROUP_MS).contains(&(ts - at)),
+            (Some(author), Some((before, at))) => {
+                author == before && (0..=GROUP_MS).contains(&(ts - at))
+            }
             _ => false,
         };
         last_person = person.map(|author| (author, ts));

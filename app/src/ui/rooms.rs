@@ -363,7 +363,10 @@ mod tests {
         assert_eq!(rooms.opened_unread(LOBBY), 5);
         assert_eq!(rooms.opened_unread("rust"), 0);
         assert!(rooms.viewed("rust"));
-        assert_eq!((rooms.opened_unread("rust"), unread(&rooms, "rust")), (2, 0));
+        assert_eq!(
+            (rooms.opened_unread("rust"), unread(&rooms, "rust")),
+            (2, 0)
+        );
         // Looking on, or a new list, does not move it.
         rooms.arrived(&meta("rust", "bob", 11, None), "ann", true);
         assert!(!rooms.viewed("rust"));

@@ -77,7 +77,11 @@ pub(crate) fn full_date(day: i64) -> String {
 /// A message's tooltip: its full date and time, in the zone shown ("UTC" until it is local).
 pub(crate) fn tooltip(shifted_ms: i64, local: bool) -> String {
     let zone = if local { "" } else { " UTC" };
-    format!("{} at {}{zone}", full_date(day(shifted_ms)), utc_hm(shifted_ms))
+    format!(
+        "{} at {}{zone}",
+        full_date(day(shifted_ms)),
+        utc_hm(shifted_ms)
+    )
 }
 
 fn weekday(day: i64) -> &'static str {
@@ -165,6 +169,9 @@ mod tests {
             tooltip(late, false),
             "Tuesday, 1 December 2026 at 23:30 UTC"
         );
-        assert_eq!(tooltip(late + 3_600_000, true), "Wednesday, 2 December 2026 at 00:30");
+        assert_eq!(
+            tooltip(late + 3_600_000, true),
+            "Wednesday, 2 December 2026 at 00:30"
+        );
     }
 }

@@ -12,6 +12,7 @@ mod catchup;
 mod chaos;
 mod chat;
 mod cluster;
+mod compose;
 mod data_files;
 mod emitter;
 mod headers;
