@@ -3,15 +3,15 @@
 //! none).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use leptos::either::{EitherOf3, EitherOf5};
 use leptos::html;
 use leptos::prelude::*;
 
+use super::composer::{fit_to_text, sends};
 use super::live::LiveHandle;
 use super::message::MessageRow;
-use super::reading::{self, Item};
+use super::reading::{self, Item, reading_state};
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::state::ChatState;
@@ -255,70 +255,6 @@ pub(crate) fn Conversation(
             </Show>
         </section>
     }
-}
-
-/// Whether a key press in the composer sends: Enter, without Shift (a new line) and not while
-/// an input method is composing (its Enter picks the candidate).
-fn sends(ev: &leptos::ev::KeyboardEvent) -> bool {
-    // 229: what some browsers report for every key while composing.
-    ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229
-}
-
-/// Sizes a textarea to its text: its height reset, then set to what the text needs (the
-/// CSS `max-height` caps it).
-#[cfg(feature = "hydrate")]
-fn fit_to_text(el: &web_sys::HtmlTextAreaElement) {
-    use wasm_bindgen::JsCast;
-    let Some(el) = el.dyn_ref::<web_sys::HtmlElement>() else {
-        return;
-    };
-    let style = el.style();
-    let _ = style.set_property("height", "auto");
-    // scrollHeight leaves out the borders, which `box-sizing: border-box` counts.
-    let borders = el.offset_height() - el.client_height();
-    let _ = style.set_property("height", &format!("{}px", el.scroll_height() + borders));
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn fit_to_text<T>(_: &T) {}
-
-/// The reading aids' state for conversation `room` while it is open: the time "today" is
-/// counted from (kept fresh in the browser), and the message the "new messages" divider goes
-/// before, placed once from what was unread when it opened.
-fn reading_state(
-    room: StoredValue<String>,
-    timeline: RwSignal<Timeline>,
-    state: ChatState,
-) -> (RwSignal<i64>, RwSignal<Option<i64>>) {
-    let now = RwSignal::new(time::now_ms());
-    let unread_from = RwSignal::new(None::<i64>);
-    let placed = StoredValue::new(false);
-    Effect::new(move |_| {
-        if placed.get_value() {
-            return;
-        }
-        let unread = state.rooms.with(|r| r.opened_unread(&room.get_value()));
-        if unread == 0 || timeline.with(Timeline::is_reloading) {
-            return;
-        }
-        // Once: later messages would otherwise move it.
-        placed.set_value(true);
-        let me = state.name.get_untracked();
-        unread_from.set(timeline.with(|t| reading::first_unread(t.messages(), unread, &me)));
-    });
-    Effect::new(move |_| {
-        if let Ok(ticks) =
-            set_interval_with_handle(move || now.set(time::now_ms()), Duration::from_secs(60))
-        {
-            on_cleanup(move || ticks.clear());
-        }
-    });
-    on_cleanup(move || {
-        if let Some(room) = room.try_get_value() {
-            state.rooms.try_update_untracked(|r| r.closed(&room));
-        }
-    });
-    (now, unread_from)
 }
 
 /// The conversation's name (locked if private), its counts, the Members panel's button for

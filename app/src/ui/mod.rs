@@ -4,6 +4,7 @@ mod account;
 mod address;
 mod admin;
 mod chat;
+mod composer;
 mod conversation;
 #[cfg(feature = "hydrate")]
 mod fetch;

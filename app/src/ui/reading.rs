@@ -1,9 +1,15 @@
 //! How a conversation's rows read: a separator before each day, a "new messages" divider
 //! before the first unread message, and consecutive messages of one person grouped under one
-//! header. Pure, so these rules are unit-tested; `conversation.rs` draws the [`Item`]s.
+//! header. Pure, so these rules are unit-tested; `conversation.rs` draws the [`Item`]s, and
+//! [`reading_state`] holds what they are computed from while a conversation is open.
 
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use super::state::ChatState;
 use super::time;
-use super::timeline::Row;
+use super::timeline::{Row, Timeline};
 use crate::events::{ChatMessage, MessageKind};
 
 /// Messages of one person this close together (and nothing between) share a header.
@@ -115,6 +121,45 @@ pub(crate) fn first_unread<'a>(
         }
     }
     None
+}
+
+/// The reading aids' state for conversation `room` while it is open: the time "today" is
+/// counted from (kept fresh in the browser), and the message the "new messages" divider goes
+/// before, placed once from what was unread when it opened.
+pub(crate) fn reading_state(
+    room: StoredValue<String>,
+    timeline: RwSignal<Timeline>,
+    state: ChatState,
+) -> (RwSignal<i64>, RwSignal<Option<i64>>) {
+    let now = RwSignal::new(time::now_ms());
+    let unread_from = RwSignal::new(None::<i64>);
+    let placed = StoredValue::new(false);
+    Effect::new(move |_| {
+        if placed.get_value() {
+            return;
+        }
+        let unread = state.rooms.with(|r| r.opened_unread(&room.get_value()));
+        if unread == 0 || timeline.with(Timeline::is_reloading) {
+            return;
+        }
+        // Once: later messages would otherwise move it.
+        placed.set_value(true);
+        let me = state.name.get_untracked();
+        unread_from.set(timeline.with(|t| first_unread(t.messages(), unread, &me)));
+    });
+    Effect::new(move |_| {
+        if let Ok(ticks) =
+            set_interval_with_handle(move || now.set(time::now_ms()), Duration::from_secs(60))
+        {
+            on_cleanup(move || ticks.clear());
+        }
+    });
+    on_cleanup(move || {
+        if let Some(room) = room.try_get_value() {
+            state.rooms.try_update_untracked(|r| r.closed(&room));
+        }
+    });
+    (now, unread_from)
 }
 
 #[cfg(test)]
@@ -276,7 +321,7 @@ mod tests {
 
     #[test]
     fn the_first_unread_message_is_counted_back_from_the_newest() {
-        let held = vec![
+        let held = [
             msg(1, "bob", NOON),
             msg(2, "bob", NOON),
             notice(3, "cy", NOON),
