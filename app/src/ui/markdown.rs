@@ -12,10 +12,9 @@
 //! mention, say) can be cut out of them after parsing.
 
 use leptos::prelude::*;
-use pulldown_cmark::{Event, LinkType, Parser, Tag};
 
-/// How deep quotes, lists and emphasis nest before deeper ones are drawn flat, so that a
-/// message of a thousand `>` cannot make drawing it recurse a thousand times.
+/// How deep quotes and lists nest before deeper ones are read as text, so that a message of
+/// a thousand `>` cannot make parsing or drawing it recurse a thousand times.
 const MAX_DEPTH: usize = 12;
 
 /// The link schemes a message may link to.
@@ -52,19 +51,8 @@ pub(crate) enum Inline {
 
 /// The tree of `text`.
 pub(crate) fn parse(text: &str) -> Vec<Block> {
-    let mut builder = Builder {
-        stack: vec![Open::Blocks(Container::Root, Vec::new())],
-    };
-    for event in Parser::new(text) {
-        builder.event(event);
-    }
-    while builder.stack.len() > 1 {
-        builder.close();
-    }
-    match builder.stack.pop() {
-        Some(Open::Blocks(_, blocks)) => blocks,
-        _ => Vec::new(),
-    }
+    let lines: Vec<&str> = text.lines().collect();
+    blocks(&lines, 0)
 }
 
 /// Whether `href` may be linked to: one of [`SCHEMES`], written with no space or control.
@@ -77,239 +65,393 @@ pub(crate) fn safe_href(href: &str) -> bool {
         && !href.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Container {
-    Root,
-    Quote,
-    Item,
+/// The blocks of `lines`, `depth` quotes and lists deep.
+fn blocks(lines: &[&str], depth: usize) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() {
+            i += 1;
+        } else if trimmed.starts_with("```") {
+            // A fence runs to its closing fence, or to the end.
+            let mut code = Vec::new();
+            i += 1;
+            while i < lines.len() && !lines[i].trim_start().starts_with("```") {
+                code.push(lines[i]);
+                i += 1;
+            }
+            i += 1;
+            out.push(Block::Code(code.join("\n")));
+        } else if trimmed.starts_with('>') && depth < MAX_DEPTH {
+            let mut inner = Vec::new();
+            while let Some(rest) = lines.get(i).and_then(|l| l.trim_start().strip_prefix('>')) {
+                inner.push(rest.strip_prefix(' ').unwrap_or(rest));
+                i += 1;
+            }
+            out.push(Block::Quote(blocks(&inner, depth + 1)));
+        } else if is_rule(trimmed) {
+            out.push(Block::Rule);
+            i += 1;
+        } else if let Some(first) = list_item(line).filter(|_| depth < MAX_DEPTH) {
+            i = list(lines, i, first, depth, &mut out);
+        } else {
+            let start = i;
+            i += 1;
+            while i < lines.len() && !starts_block(lines[i], depth) {
+                i += 1;
+            }
+            let text = lines[start..i]
+                .iter()
+                .map(|l| heading_text(l.trim()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.push(Block::Paragraph(inlines(&text, true)));
+        }
+    }
+    out
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Span {
-    Paragraph,
-    Strong,
-    Emphasis,
+/// Whether `line` ends a paragraph: a blank line or the start of another block.
+fn starts_block(line: &str, depth: usize) -> bool {
+    let t = line.trim_start();
+    t.is_empty()
+        || t.starts_with("```")
+        || (t.starts_with('>') && depth < MAX_DEPTH)
+        || is_rule(t)
+        || (list_item(line).is_some() && depth < MAX_DEPTH)
 }
 
-/// An element being built.
-#[derive(Debug)]
-enum Open {
-    Blocks(Container, Vec<Block>),
-    List(Option<u64>, Vec<Vec<Block>>),
-    Inlines(Span, Vec<Inline>),
-    /// A link: its address if it may be linked to; its text either way.
-    Link(Option<String>, Vec<Inline>),
-    Code(String),
-    /// Something outside the subset or too deep: what it holds goes to its parent.
-    Flat,
+/// `---`, `***` or `___`, spaces allowed between.
+fn is_rule(t: &str) -> bool {
+    let marks: String = t.chars().filter(|c| *c != ' ').collect();
+    marks.len() >= 3
+        && ["-", "*", "_"]
+            .iter()
+            .any(|m| marks.chars().all(|c| c.to_string() == *m))
 }
 
-struct Builder {
-    stack: Vec<Open>,
+/// A heading's text without its `#`s: headings are drawn as paragraphs.
+fn heading_text(line: &str) -> &str {
+    let hashes = line.len() - line.trim_start_matches('#').len();
+    match line[hashes..].strip_prefix(' ') {
+        Some(rest) if (1..=6).contains(&hashes) => rest.trim(),
+        _ => line,
+    }
 }
 
-impl Builder {
-    fn event(&mut self, event: Event<'_>) {
-        match event {
-            Event::Start(tag) => self.open(tag),
-            Event::End(_) => self.close(),
-            Event::Text(text) => self.text(&text),
-            // Raw HTML is text like any other.
-            Event::Html(text) | Event::InlineHtml(text) => self.text(&text),
-            Event::Code(code) => self.inline(Inline::Code(code.into_string())),
-            Event::SoftBreak | Event::HardBreak => self.inline(Inline::Break),
-            Event::Rule => self.block(Block::Rule),
-            // Footnotes, task lists and maths are not enabled; nothing else is left.
+/// A list item's line: its indent, its number (`None` for a bullet), where its text starts.
+#[derive(Debug, Clone, Copy)]
+struct ItemLine {
+    indent: usize,
+    number: Option<u64>,
+    bullet: Option<char>,
+    content: usize,
+}
+
+fn list_item(line: &str) -> Option<ItemLine> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let rest = &line[indent..];
+    let (number, bullet, marker) = match rest.chars().next()? {
+        c @ ('-' | '*' | '+') => (None, Some(c), 1),
+        c if c.is_ascii_digit() => {
+            let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            if digits > 9 || !matches!(rest.as_bytes().get(digits), Some(b'.' | b')')) {
+                return None;
+            }
+            (rest[..digits].parse().ok(), None, digits + 1)
+        }
+        _ => return None,
+    };
+    let after = &rest[marker..];
+    let spaces = after.len() - after.trim_start_matches(' ').len();
+    (spaces > 0 && !after.trim().is_empty()).then_some(ItemLine {
+        indent,
+        number,
+        bullet,
+        content: indent + marker + spaces,
+    })
+}
+
+/// Reads the list starting at line `i`; returns the line after it.
+fn list(
+    lines: &[&str],
+    mut i: usize,
+    first: ItemLine,
+    depth: usize,
+    out: &mut Vec<Block>,
+) -> usize {
+    let same_kind = |item: &ItemLine| {
+        item.indent < first.content
+            && item.bullet == first.bullet
+            && item.number.is_some() == first.number.is_some()
+    };
+    let mut items = Vec::new();
+    while let Some(item) = lines.get(i).and_then(|l| list_item(l)).filter(same_kind) {
+        let mut inner = vec![&lines[i][item.content..]];
+        i += 1;
+        // What is indented past the marker belongs to the item (a nested list, say).
+        while let Some(line) = lines.get(i) {
+            let indent = line.len() - line.trim_start_matches(' ').len();
+            if line.trim().is_empty() || indent < item.content {
+                break;
+            }
+            inner.push(&line[item.content..]);
+            i += 1;
+        }
+        items.push(blocks(&inner, depth + 1));
+        // A blank line between items keeps the list.
+        if lines.get(i).is_some_and(|l| l.trim().is_empty())
+            && lines
+                .get(i + 1)
+                .and_then(|l| list_item(l))
+                .is_some_and(|n| same_kind(&n))
+        {
+            i += 1;
+        }
+    }
+    out.push(Block::List {
+        start: first.number,
+        items,
+    });
+    i
+}
+
+/// The inlines of `text` (a paragraph's lines, joined by newlines); `links`: whether links
+/// may be made (not inside a link's own text).
+fn inlines(text: &str, links: bool) -> Vec<Inline> {
+    let mut out = Vec::new();
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let made = match c {
+            '\\' => escaped(rest),
+            '`' => code_span(rest),
+            '*' | '_' => emphasis(rest, &plain, links),
+            '[' | '!' if links => link(rest),
+            '<' if links => angle_link(rest),
+            'h' | 'H' if links && !plain.ends_with(|c: char| c.is_alphanumeric()) => bare_url(rest),
+            '\n' => Some((Inline::Break, 1)),
+            _ => None,
+        };
+        match made {
+            Some((inline, used)) => {
+                flush(&mut plain, &mut out);
+                push_merged(&mut out, inline);
+                rest = &rest[used..];
+            }
+            None => {
+                plain.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    flush(&mut plain, &mut out);
+    out
+}
+
+fn flush(plain: &mut String, out: &mut Vec<Inline>) {
+    if !plain.is_empty() {
+        push_merged(out, Inline::Text(std::mem::take(plain)));
+    }
+}
+
+/// `\*`: the character itself, as text.
+fn escaped(rest: &str) -> Option<(Inline, usize)> {
+    let c = rest[1..]
+        .chars()
+        .next()
+        .filter(char::is_ascii_punctuation)?;
+    Some((Inline::Text(c.to_string()), 1 + c.len_utf8()))
+}
+
+/// `` `code` ``: up to the next run of as many backticks.
+fn code_span(rest: &str) -> Option<(Inline, usize)> {
+    let n = rest.len() - rest.trim_start_matches('`').len();
+    let fence = &rest[..n];
+    let body = &rest[n..];
+    let mut from = 0;
+    while let Some(at) = body[from..].find(fence) {
+        let at = from + at;
+        let run = body[at..].len() - body[at..].trim_start_matches('`').len();
+        if run == n {
+            let code = &body[..at];
+            let code = match code.strip_prefix(' ').and_then(|c| c.strip_suffix(' ')) {
+                Some(inner) if !inner.trim().is_empty() => inner,
+                _ => code,
+            };
+            return Some((Inline::Code(code.replace('\n', " ")), n + at + n));
+        }
+        from = at + run;
+    }
+    None
+}
+
+/// `*em*`, `**strong**`, `***both***` (or with `_`, not inside a word), up to a closing run
+/// of the same length after something that is not a space.
+fn emphasis(rest: &str, before: &str, links: bool) -> Option<(Inline, usize)> {
+    let mark = rest.chars().next()?;
+    let n = rest.len() - rest.trim_start_matches(mark).len();
+    let after = rest[n..].chars().next()?;
+    if n > 3 || after.is_whitespace() {
+        return None;
+    }
+    if mark == '_' && before.ends_with(|c: char| c.is_alphanumeric()) {
+        return None;
+    }
+    let body = &rest[n..];
+    let mut i = 0;
+    while i < body.len() {
+        let tail = &body[i..];
+        let c = tail.chars().next()?;
+        if c == '\\' {
+            i += 1 + tail[1..].chars().next().map_or(0, char::len_utf8);
+            continue;
+        }
+        if c == '`'
+            && let Some((_, used)) = code_span(tail)
+        {
+            i += used;
+            continue;
+        }
+        if c == mark {
+            let run = tail.len() - tail.trim_start_matches(mark).len();
+            let closes = run == n
+                && !body[..i].ends_with(char::is_whitespace)
+                && i > 0
+                && (mark == '*' || !tail[run..].starts_with(|c: char| c.is_alphanumeric()));
+            if closes {
+                let inner = inlines(&body[..i], links);
+                let node = match n {
+                    1 => Inline::Emphasis(inner),
+                    2 => Inline::Strong(inner),
+                    _ => Inline::Emphasis(vec![Inline::Strong(inner)]),
+                };
+                return Some((node, n + i + n));
+            }
+            i += run;
+            continue;
+        }
+        i += c.len_utf8();
+    }
+    None
+}
+
+/// `[text](address)` and `![alt](address)`: a link if the address may be linked to, else
+/// its text.
+fn link(rest: &str) -> Option<(Inline, usize)> {
+    let image = rest.starts_with('!');
+    let open = usize::from(image);
+    if !rest[open..].starts_with('[') {
+        return None;
+    }
+    let mut level = 0;
+    let mut close = None;
+    for (i, c) in rest[open..].char_indices() {
+        match c {
+            '[' => level += 1,
+            ']' => {
+                level -= 1;
+                if level == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
             _ => {}
         }
     }
-
-    fn depth(&self) -> usize {
-        self.stack.len()
-    }
-
-    fn open(&mut self, tag: Tag<'_>) {
-        let deep = self.depth() > MAX_DEPTH;
-        let open = match tag {
-            // A paragraph inside a paragraph cannot happen; one too deep is still a paragraph.
-            Tag::Paragraph | Tag::Heading { .. } | Tag::HtmlBlock => {
-                Open::Inlines(Span::Paragraph, Vec::new())
-            }
-            Tag::CodeBlock(_) => Open::Code(String::new()),
-            Tag::BlockQuote(_) if !deep => Open::Blocks(Container::Quote, Vec::new()),
-            Tag::List(start) if !deep => Open::List(start, Vec::new()),
-            Tag::Item if matches!(self.stack.last(), Some(Open::List(..))) => {
-                Open::Blocks(Container::Item, Vec::new())
-            }
-            Tag::Strong if !deep => Open::Inlines(Span::Strong, Vec::new()),
-            Tag::Emphasis if !deep => Open::Inlines(Span::Emphasis, Vec::new()),
-            Tag::Link {
-                link_type,
-                dest_url,
-                ..
-            }
-            | Tag::Image {
-                link_type,
-                dest_url,
-                ..
-            } => {
-                let href = if link_type == LinkType::Email {
-                    format!("mailto:{dest_url}")
-                } else {
-                    dest_url.into_string()
-                };
-                // A link inside a link is not one: only its text is kept.
-                let nested = self.stack.iter().any(|o| matches!(o, Open::Link(..)));
-                Open::Link(
-                    (safe_href(&href) && !nested && !deep).then_some(href),
-                    Vec::new(),
-                )
-            }
-            _ => Open::Flat,
-        };
-        self.stack.push(open);
-    }
-
-    /// Ends the innermost element and gives it to its parent.
-    fn close(&mut self) {
-        if self.stack.len() <= 1 {
-            return;
+    let close = close?;
+    let target = rest[close + 1..].strip_prefix('(')?;
+    let mut level = 0;
+    let end = target.char_indices().find_map(|(i, c)| match c {
+        '(' => {
+            level += 1;
+            None
         }
-        match self.stack.pop() {
-            Some(Open::Blocks(Container::Item, blocks)) => match self.stack.last_mut() {
-                Some(Open::List(_, items)) => items.push(blocks),
-                _ => blocks.into_iter().for_each(|b| self.block(b)),
+        ')' if level == 0 => Some(i),
+        ')' => {
+            level -= 1;
+            None
+        }
+        _ => None,
+    })?;
+    let href = target[..end].trim();
+    if href.contains(char::is_whitespace) {
+        return None;
+    }
+    let children = inlines(&rest[open + 1..close], false);
+    let used = close + 2 + end + 1;
+    Some(if safe_href(href) {
+        (
+            Inline::Link {
+                href: href.to_owned(),
+                children,
             },
-            Some(Open::Blocks(_, blocks)) => self.block(Block::Quote(blocks)),
-            Some(Open::List(start, items)) => self.block(Block::List { start, items }),
-            Some(Open::Inlines(Span::Paragraph, mut inlines)) => {
-                while inlines.last() == Some(&Inline::Break) {
-                    inlines.pop();
-                }
-                if !inlines.is_empty() {
-                    self.block(Block::Paragraph(inlines));
-                }
-            }
-            Some(Open::Inlines(Span::Strong, inlines)) => self.inline(Inline::Strong(inlines)),
-            Some(Open::Inlines(Span::Emphasis, inlines)) => self.inline(Inline::Emphasis(inlines)),
-            Some(Open::Link(Some(href), children)) => self.inline(Inline::Link { href, children }),
-            Some(Open::Link(None, children)) => children.into_iter().for_each(|i| self.inline(i)),
-            Some(Open::Code(mut code)) => {
-                if code.ends_with('\n') {
-                    code.pop();
-                }
-                self.block(Block::Code(code))
-            }
-            Some(Open::Flat) | None => {}
-        }
-    }
-
-    /// The innermost element that is not [`Open::Flat`].
-    fn target(&mut self) -> &mut Open {
-        let at = self
-            .stack
-            .iter()
-            .rposition(|o| !matches!(o, Open::Flat))
-            .unwrap_or(0);
-        &mut self.stack[at]
-    }
-
-    fn block(&mut self, block: Block) {
-        match self.target() {
-            Open::Blocks(_, blocks) => blocks.push(block),
-            Open::List(_, items) => match items.last_mut() {
-                Some(item) => item.push(block),
-                None => items.push(vec![block]),
-            },
-            Open::Code(code) => code.push_str(&plain_block(&block)),
-            Open::Inlines(_, inlines) | Open::Link(_, inlines) => {
-                inlines.push(Inline::Text(plain_block(&block)))
-            }
-            Open::Flat => {}
-        }
-    }
-
-    fn inline(&mut self, inline: Inline) {
-        match self.target() {
-            Open::Inlines(_, inlines) | Open::Link(_, inlines) => push_merged(inlines, inline),
-            Open::Code(code) => code.push_str(&plain(&[inline])),
-            // A tight list's items, and what a flattened element held, have no paragraph
-            // of their own: the text makes one.
-            Open::Blocks(_, blocks) => match blocks.last_mut() {
-                Some(Block::Paragraph(inlines)) => push_merged(inlines, inline),
-                _ => blocks.push(Block::Paragraph(vec![inline])),
-            },
-            Open::List(_, items) => {
-                if items.is_empty() {
-                    items.push(Vec::new());
-                }
-                if let Some(item) = items.last_mut() {
-                    match item.last_mut() {
-                        Some(Block::Paragraph(inlines)) => push_merged(inlines, inline),
-                        _ => item.push(Block::Paragraph(vec![inline])),
-                    }
-                }
-            }
-            Open::Flat => {}
-        }
-    }
-
-    fn text(&mut self, text: &str) {
-        if let Open::Code(code) = self.target() {
-            code.push_str(text);
-            return;
-        }
-        let in_link = self.stack.iter().any(|o| matches!(o, Open::Link(..)));
-        for (i, line) in text.split('\n').enumerate() {
-            if i > 0 {
-                self.inline(Inline::Break);
-            }
-            if line.is_empty() {
-                continue;
-            }
-            if in_link {
-                self.inline(Inline::Text(line.to_owned()));
-            } else {
-                for piece in autolink(line) {
-                    self.inline(piece);
-                }
-            }
-        }
-    }
+            used,
+        )
+    } else {
+        (Inline::Text(plain(&children)), used)
+    })
 }
 
-/// Adds `inline`, joined to the text before it if both are text: the parser hands out text
-/// in pieces (around entities and escapes), and one run of text is one node.
+/// `<https://…>` or `<mailto:…>`: a link to what it says.
+fn angle_link(rest: &str) -> Option<(Inline, usize)> {
+    let end = rest.find('>')?;
+    let href = &rest[1..end];
+    safe_href(href).then(|| {
+        (
+            Inline::Link {
+                href: href.to_owned(),
+                children: vec![Inline::Text(href.to_owned())],
+            },
+            end + 1,
+        )
+    })
+}
+
+/// A bare `http://` or `https://` address, up to a space, without the punctuation that ends
+/// a sentence (or an unbalanced closing bracket).
+fn bare_url(rest: &str) -> Option<(Inline, usize)> {
+    let head = rest.get(..8)?.to_ascii_lowercase();
+    let scheme = if head.starts_with("https://") {
+        8
+    } else if head.starts_with("http://") {
+        7
+    } else {
+        return None;
+    };
+    let mut end = rest
+        .find(|c: char| c.is_whitespace() || c == '<')
+        .unwrap_or(rest.len());
+    loop {
+        let url = &rest[..end];
+        let trim = url.ends_with(['.', ',', ':', ';', '!', '?', '\'', '"', '*', '_'])
+            || (url.ends_with(')') && url.matches('(').count() < url.matches(')').count());
+        if !trim {
+            break;
+        }
+        end -= 1;
+    }
+    let url = &rest[..end];
+    (end > scheme && safe_href(url)).then(|| {
+        (
+            Inline::Link {
+                href: url.to_owned(),
+                children: vec![Inline::Text(url.to_owned())],
+            },
+            end,
+        )
+    })
+}
+
+/// Adds `inline`, joined to the text before it if both are text, so that one run of text
+/// is one node.
 fn push_merged(inlines: &mut Vec<Inline>, inline: Inline) {
     match (inlines.last_mut(), inline) {
         (Some(Inline::Text(before)), Inline::Text(text)) => before.push_str(&text),
         (_, inline) => inlines.push(inline),
     }
-}
-
-/// `text` with its bare `http` and `https` addresses as links.
-fn autolink(text: &str) -> Vec<Inline> {
-    let mut finder = linkify::LinkFinder::new();
-    finder.kinds(&[linkify::LinkKind::Url]);
-    finder
-        .spans(text)
-        .map(|span| {
-            let s = span.as_str();
-            let is_web = span.kind().is_some()
-                && ["http://", "https://"].iter().any(|p| {
-                    s.get(..p.len())
-                        .is_some_and(|head| head.eq_ignore_ascii_case(p))
-                });
-            if is_web && safe_href(s) {
-                Inline::Link {
-                    href: s.to_owned(),
-                    children: vec![Inline::Text(s.to_owned())],
-                }
-            } else {
-                Inline::Text(s.to_owned())
-            }
-        })
-        .collect()
 }
 
 /// The text of inlines, as a reader would read it.
@@ -324,6 +466,7 @@ fn plain(inlines: &[Inline]) -> String {
         .collect()
 }
 
+#[cfg(test)]
 fn plain_block(block: &Block) -> String {
     match block {
         Block::Paragraph(inlines) => plain(inlines),
@@ -530,8 +673,8 @@ mod tests {
             plain_of("<img src=x onerror=alert(1)>"),
             "<img src=x onerror=alert(1)>"
         );
-        // Entities are read as the characters they stand for, and drawn as text.
-        assert_eq!(parse("&lt;b&gt; \\*"), para(vec![t("<b> *")]));
+        // Entities are not read: they are text too.
+        assert_eq!(parse("&lt;b&gt; \\*"), para(vec![t("&lt;b&gt; *")]));
     }
 
     #[test]
@@ -545,8 +688,8 @@ mod tests {
             para(vec![link("mailto:ann@example.com", "mail")])
         );
         assert_eq!(
-            parse("<ann@example.com>"),
-            para(vec![link("mailto:ann@example.com", "ann@example.com")])
+            parse("<https://example.com>"),
+            para(vec![link("https://example.com", "https://example.com")])
         );
         for refused in [
             "[x](javascript:alert(1))",
@@ -607,6 +750,42 @@ mod tests {
     }
 
     #[test]
+    fn chat_text_is_not_taken_for_markers() {
+        assert_eq!(parse("snake_case_name"), para(vec![t("snake_case_name")]));
+        assert_eq!(parse("2 * 3 * 4"), para(vec![t("2 * 3 * 4")]));
+        assert_eq!(
+            parse("(see https://example.com/a_(b)), ok."),
+            para(vec![
+                t("("),
+                t("see "),
+                link("https://example.com/a_(b)", "https://example.com/a_(b)"),
+                t("), ok.")
+            ])
+            .into_iter()
+            .map(|b| match b {
+                Paragraph(i) => Paragraph(merged(i)),
+                b => b,
+            })
+            .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            parse("- a\n\n- b"),
+            vec![List {
+                start: None,
+                items: vec![vec![Paragraph(vec![t("a")])], vec![Paragraph(vec![t("b")])]]
+            }]
+        );
+    }
+
+    fn merged(inlines: Vec<Inline>) -> Vec<Inline> {
+        let mut out = Vec::new();
+        for i in inlines {
+            push_merged(&mut out, i);
+        }
+        out
+    }
+
+    #[test]
     fn headings_are_paragraphs() {
         assert_eq!(parse("# Title"), para(vec![t("Title")]));
         assert_eq!(parse("#rust"), para(vec![t("#rust")]));
@@ -617,7 +796,9 @@ mod tests {
         let deep = ">".repeat(3000) + " deep";
         let tree = parse(&deep);
         assert!(depth(&tree) <= MAX_DEPTH + 1, "{}", depth(&tree));
-        assert_eq!(plain_of(&deep), "deep");
+        assert!(plain_of(&deep).ends_with("> deep"));
+        let stars = "*a ".repeat(1500) + &"b* ".repeat(1500);
+        assert!(plain_of(&stars).contains('a'));
         let lists = (0..200)
             .map(|i| format!("{}- {i}", "  ".repeat(i)))
             .collect::<Vec<_>>()
