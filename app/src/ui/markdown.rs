@@ -6,7 +6,12 @@
 //! they agree. Nothing in a message ever becomes markup: raw HTML is kept as text, and a link
 //! goes only to `http`, `https` or `mailto` (anything else stays its text). Headings, images
 //! and tables are not part of the subset: a heading is drawn as a paragraph, an image as a link
-//! to it, and a table as the text it is.
+//! to it, and a table as the text it is. Entities (`&lt;`) are not decoded, and a newline is
+//! a line break, as people mean it in chat.
+//!
+//! The parser is ours: pulldown-cmark with linkify would have added several times this
+//! part's share of the front end's size. It reads lines into blocks, then each paragraph
+//! into inlines, every construct falling back to its text when it does not close.
 //!
 //! Plain text stays in [`Inline::Text`] nodes of its own, so that other kinds of node (a
 //! mention, say) can be cut out of them after parsing.
