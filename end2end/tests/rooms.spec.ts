@@ -172,7 +172,10 @@ test('unread counts rise away from a room and clear when it is opened', async ({
   await expect(bob.getByTestId('status')).toHaveAttribute('data-state', 'connected');
   await expect(convo(bob, 'rust')).toBeVisible();
   await expect(unread(bob, 'rust')).toHaveCount(0);
+  // (The reload lands where he was: rust.)
+  await expect(bob.getByTestId('convo-title')).toHaveText('rust');
   // …and what he has not: a message while he is in the lobby is still unread after another.
+  await openConvo(bob, 'lobby');
   await send(ann, 'five');
   await expect(unread(bob, 'rust')).toHaveText('1');
   await bob.reload();

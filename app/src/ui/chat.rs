@@ -46,6 +46,8 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| {
         live.start(state);
+        #[cfg(feature = "hydrate")]
+        super::address::follow(state, live);
         hydrated.set(true);
     });
     let hydrated: Signal<bool> = hydrated.into();

@@ -9,15 +9,18 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::autocomplete::MentionSuggest;
+use super::composer::{fit_to_text, sends};
 use super::drawer::DrawerToggle;
 use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::message_actions::{Actions, ReplyBanner};
 use super::notifications::NotifySetting;
+use super::reading::{self, Item, reading_state};
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
 use super::search::GapMarker;
 use super::state::ChatState;
+use super::time;
 use super::timeline::{Row, Timeline};
 use crate::events::{ChatError, LOBBY, Presence, RoomKind, is_dm, typing_phrase, validate_text};
 
@@ -119,8 +122,7 @@ pub(crate) fn Conversation(
         }
     };
 
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let send = move || {
         let text = draft.get_untracked();
         match validate_text(&text) {
             Ok(text) => {
@@ -137,6 +139,19 @@ pub(crate) fn Conversation(
             Err(e) => composer_error.set(Some(e.to_string())),
         }
     };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        send();
+    };
+    let composer = NodeRef::<html::Textarea>::new();
+    // The composer grows with its text, up to its CSS `max-height`, then scrolls.
+    Effect::new(move |_| {
+        draft.track();
+        if let Some(el) = composer.get() {
+            fit_to_text(&el);
+        }
+    });
+    let (now, unread_from) = reading_state(room, timeline, state);
     let on_retry = Callback::new(move |key: String| live.run(|l| l.retry(key.clone())));
     let on_discard = Callback::new(move |key: String| live.run(|l| l.discard(key.clone())));
     let me = Signal::derive(move || state.name.get());
@@ -174,14 +189,28 @@ pub(crate) fn Conversation(
                     aria-relevant="additions"
                 >
                     <For
-                        each=move || timeline.with(Timeline::rows)
-                        key=Row::key
-                        children=move |row| {
-                            let profiles = state.profiles;
-                            let after = match &row { Row::Sent(m) => Some(m.id), Row::Pending(_) => None };
-                            view! {
-                                <MessageRow row me profiles hydrated on_retry on_discard/>
-                                <GapMarker timeline after live/>
+                        each=move || {
+                            let local = hydrated.get();
+                            let rows = timeline.with(Timeline::rows);
+                            reading::items(rows, unread_from.get(), now.get(), |ts| time::shifted(ts, local))
+                        }
+                        key=Item::key
+                        children=move |item| match item {
+                            Item::Day { day, label } => EitherOf3::A(view! {
+                                <li class="day-separator" data-testid="day-separator" data-day=day>
+                                    <span>{label}</span>
+                                </li>
+                            }),
+                            Item::Unread => EitherOf3::B(view! {
+                                <li class="new-divider" data-testid="new-messages"><span>"New messages"</span></li>
+                            }),
+                            Item::Row { row, grouped } => {
+                                let profiles = state.profiles;
+                                let after = match &row { Row::Sent(m) => Some(m.id), Row::Pending(_) => None };
+                                EitherOf3::C(view! {
+                                    <MessageRow row grouped me profiles hydrated on_retry on_discard/>
+                                    <GapMarker timeline after live/>
+                                })
                             }
                         }
                     />
@@ -204,12 +233,21 @@ pub(crate) fn Conversation(
             >
                 <ReplyBanner/>
                 <form class="composer" data-testid="composer" on:submit=submit>
-                    <input
+                    <textarea
                         id="message-input"
+                        node_ref=composer
                         aria-label="Message"
                         autocomplete="off"
+                        rows="1"
+                        dir="auto"
                         placeholder=placeholder
                         prop:value=move || draft.get()
+                        on:keydown=move |ev| {
+                            if sends(&ev) {
+                                ev.prevent_default();
+                                send();
+                            }
+                        }
                         on:input=move |ev| {
                             let value = event_target_value(&ev);
                             drafts.update_value(|d| {
@@ -221,7 +259,7 @@ pub(crate) fn Conversation(
                         disabled=move || !hydrated.get()
                         aria-invalid=move || composer_error.get().is_some().to_string()
                         aria-describedby="composer-error"
-                    />
+                    ></textarea>
                     <MentionSuggest room live/>
                     <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
                     <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>

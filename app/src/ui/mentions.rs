@@ -5,6 +5,7 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
+use super::markdown::MessageText;
 use super::notifications::SoundToggle;
 use super::state::ChatState;
 use crate::events::ChatMessage;
@@ -15,10 +16,9 @@ pub(crate) fn mentions_me(text: &str, me: &str) -> bool {
     !me.is_empty() && mentions::mentions(text, me)
 }
 
-/// A message's text, its mentions as chips: still text, never HTML.
-#[component]
-pub(crate) fn MessageText(text: String, me: Signal<String>) -> impl IntoView {
-    mentions::pieces(&text)
+/// A run of a message's plain text, its mentions as chips: still text, never HTML.
+pub(crate) fn with_mentions(text: &str, me: Signal<String>) -> AnyView {
+    mentions::pieces(text)
         .into_iter()
         .map(|piece| match piece {
             Piece::Text(t) => Either::Left(t.to_owned()),
@@ -36,6 +36,7 @@ pub(crate) fn MessageText(text: String, me: Signal<String>) -> impl IntoView {
             }
         })
         .collect_view()
+        .into_any()
 }
 
 /// The messages that mention us, newest first; a click opens the conversation.
@@ -82,7 +83,7 @@ pub(crate) fn MentionsPanel(state: ChatState, live: LiveHandle) -> impl IntoView
                                         }
                                     >
                                         <span class="where">{format!("{} in {place}", m.meta.author)}</span>
-                                        <span class="text"><MessageText text=m.text.clone() me/></span>
+                                        <MessageText text=m.text.clone() me/>
                                     </button>
                                 </li>
                             }

@@ -3,7 +3,8 @@
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
-use super::mentions::{MessageText, mentions_me};
+use super::markdown::MessageText;
+use super::mentions::mentions_me;
 use super::message_actions::{EditedMark, MessageFooter, QuotedParent, highlighted};
 use super::profiles::{Author, Profiles};
 use super::time;
@@ -13,6 +14,8 @@ use crate::events::{ChatMessage, MessageKind};
 #[component]
 pub(crate) fn MessageRow(
     row: Row,
+    /// Whether it continues the message before it: its header is then for screen readers only.
+    grouped: bool,
     /// The reader's own name, to tell their messages apart.
     me: Signal<String>,
     /// Display names and renames.
@@ -50,7 +53,7 @@ pub(crate) fn MessageRow(
             let text = m.text.clone();
             let mentions_me = move || me.with(|me| mentions_me(&text, me));
             EitherOf3::B(view! {
-                <li class="message" class:mine=mine class:announcement=announcement class:bot=bot class:highlighted=highlighted(id) class:mentions-me=mentions_me data-testid="message" data-id=id data-state="sent">
+                <li class="message" class:mine=mine class:grouped=grouped class:announcement=announcement class:bot=bot class:highlighted=highlighted(id) class:mentions-me=mentions_me data-testid="message" data-id=id data-state="sent">
                     <div class="meta">
                         {if person {
                             Either::Left(view! { <Author author id profiles/> })
@@ -62,7 +65,7 @@ pub(crate) fn MessageRow(
                         <EditedMark edited=m.meta.edited/>
                     </div>
                     <QuotedParent reply=m.meta.reply.clone()/>
-                    <p class="text"><MessageText text=m.text.clone() me/></p>
+                    <MessageText text=m.text.clone() me/>
                     <MessageFooter message=m mine/>
                 </li>
             })
@@ -81,12 +84,12 @@ pub(crate) fn MessageRow(
             let key = p.key.clone();
             let discard_key = p.key.clone();
             EitherOf3::C(view! {
-                <li class="message mine" data-testid="message" data-state=state aria-busy=busy.to_string()>
+                <li class="message mine" class:grouped=grouped data-testid="message" data-state=state aria-busy=busy.to_string()>
                     <div class="meta">
                         <span class="author">{p.author}</span>
                         <span class="sending">{if busy { "sending…" } else { "not sent" }}</span>
                     </div>
-                    <p class="text">{p.text}</p>
+                    <MessageText text=p.text me/>
                     {failed.map(|reason| view! {
                         <div class="failure">
                             <span class="error">{reason}</span>
@@ -113,17 +116,15 @@ fn notice_text(m: &ChatMessage) -> Option<String> {
     }
 }
 
+/// A message's time, its full date and time in the tooltip: in UTC until hydrated, then local.
 #[component]
 fn Time(ts: i64, hydrated: Signal<bool>) -> impl IntoView {
-    let text = move || {
-        #[cfg(feature = "hydrate")]
-        if hydrated.get() {
-            return time::local_hm(ts);
-        }
-        let _ = hydrated;
-        time::utc_hm(ts)
-    };
-    view! { <time datetime=time::utc_iso(ts) title=time::utc_iso(ts)>{text}</time> }
+    let shifted = move || time::shifted(ts, hydrated.get());
+    view! {
+        <time datetime=time::utc_iso(ts) title=move || time::tooltip(shifted(), hydrated.get())>
+            {move || time::utc_hm(shifted())}
+        </time>
+    }
 }
 
 #[cfg(test)]

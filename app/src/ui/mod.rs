@@ -1,9 +1,11 @@
 //! The Leptos UI: the HTML shell, the choice of page, the chat page and the admin page.
 
 mod account;
+mod address;
 mod admin;
 mod autocomplete;
 mod chat;
+mod composer;
 mod conversation;
 mod drawer;
 #[cfg(feature = "hydrate")]
@@ -12,6 +14,7 @@ mod focus;
 mod jobs;
 mod lazy;
 mod live;
+mod markdown;
 mod mentions;
 mod message;
 mod message_actions;
@@ -19,6 +22,7 @@ mod notifications;
 mod outbox;
 mod profiles;
 mod reactions;
+mod reading;
 mod room_settings;
 mod rooms;
 mod search;
@@ -132,12 +136,14 @@ pub enum Page {
 impl Page {
     /// The paths the server renders the app at; every other path is [`Page::NotFound`].
     pub const PATHS: [&str; 2] = ["/", "/admin"];
+    /// Conversations' addresses (`address.rs`), in axum's syntax: the chat page too.
+    pub const CONVERSATION_PATHS: [&str; 2] = ["/r/{room}", "/dm/{name}"];
 
     /// The page at `path`: the one place that maps paths to pages.
     pub fn at(path: &str) -> Page {
         match path {
-            "/" => Page::Chat,
             "/admin" => Page::Admin,
+            path if address::target(path).is_some() => Page::Chat,
             _ => Page::NotFound,
         }
     }
@@ -177,7 +183,18 @@ mod tests {
     fn every_path_the_server_registers_is_a_page() {
         let pages = Page::PATHS.map(Page::at);
         assert_eq!(pages, [Page::Chat, Page::Admin]);
-        for other in ["/admin/", "/chat", "", "/index.html"] {
+        assert_eq!(Page::CONVERSATION_PATHS.map(Page::at), [Page::Chat; 2]);
+        assert_eq!(Page::at("/r/rust"), Page::Chat);
+        assert_eq!(Page::at("/dm/Ann%20Smith"), Page::Chat);
+        for other in [
+            "/admin/",
+            "/chat",
+            "",
+            "/index.html",
+            "/r/",
+            "/r/a/b",
+            "/dm/",
+        ] {
             assert_eq!(Page::at(other), Page::NotFound, "{other}");
         }
     }

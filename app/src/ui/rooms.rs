@@ -15,6 +15,9 @@ use crate::events::{
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Rooms {
     by_id: BTreeMap<String, RoomInfo>,
+    /// How many messages a conversation had unread when it came on screen, for its "new
+    /// messages" divider; kept until it is closed.
+    opened_unread: BTreeMap<String, u64>,
 }
 
 impl Default for Rooms {
@@ -23,7 +26,10 @@ impl Default for Rooms {
     fn default() -> Rooms {
         let mut by_id = BTreeMap::new();
         by_id.insert(LOBBY.to_owned(), placeholder(LOBBY, RoomKind::Room, LOBBY));
-        Rooms { by_id }
+        Rooms {
+            by_id,
+            opened_unread: BTreeMap::new(),
+        }
     }
 }
 
@@ -58,7 +64,10 @@ impl Rooms {
             .rooms
             .into_iter()
             .map(|mut info| {
-                if info.room == viewing {
+                if info.room == viewing && info.unread > 0 {
+                    self.opened_unread
+                        .entry(info.room.clone())
+                        .or_insert(info.unread);
                     info.unread = 0;
                 }
                 (info.room.clone(), info)
@@ -107,6 +116,11 @@ impl Rooms {
     /// What a `join room`, `create room` or `open dm` answered: a conversation we are in.
     pub(crate) fn upsert(&mut self, mut info: RoomInfo, viewing: &str) {
         if info.room == viewing {
+            if info.unread > 0 {
+                self.opened_unread
+                    .entry(info.room.clone())
+                    .or_insert(info.unread);
+            }
             info.unread = 0;
         }
         // An answer may be older than a live message already counted: keep the newer seq.
@@ -156,11 +170,24 @@ impl Rooms {
     pub(crate) fn viewed(&mut self, room: &str) -> bool {
         match self.by_id.get_mut(room) {
             Some(info) if info.unread > 0 => {
+                self.opened_unread
+                    .entry(room.to_owned())
+                    .or_insert(info.unread);
                 info.unread = 0;
                 true
             }
             _ => false,
         }
+    }
+
+    /// How many messages `room` had unread when it came on screen (0 if none).
+    pub(crate) fn opened_unread(&self, room: &str) -> u64 {
+        self.opened_unread.get(room).copied().unwrap_or(0)
+    }
+
+    /// `room` left the screen: its divider goes with it.
+    pub(crate) fn closed(&mut self, room: &str) {
+        self.opened_unread.remove(room);
     }
 
     pub(crate) fn get(&self, room: &str) -> Option<&RoomInfo> {
@@ -328,6 +355,34 @@ mod tests {
         assert_eq!(rooms.title("dm:1:2"), "bob");
         // Before any list: the lobby alone.
         assert_eq!(names(Rooms::default().joined()), [LOBBY]);
+    }
+
+    #[test]
+    fn what_was_unread_on_opening_is_kept_until_closed() {
+        // The lobby was on screen when the list came with 5 unread in it.
+        let mut rooms = listed();
+        assert_eq!(rooms.opened_unread(LOBBY), 5);
+        assert_eq!(rooms.opened_unread("rust"), 0);
+        assert!(rooms.viewed("rust"));
+        assert_eq!(
+            (rooms.opened_unread("rust"), unread(&rooms, "rust")),
+            (2, 0)
+        );
+        // Looking on, or a new list, does not move it.
+        rooms.arrived(&meta("rust", "bob", 11, None), "ann", true);
+        assert!(!rooms.viewed("rust"));
+        rooms.apply_list(
+            RoomList {
+                rooms: vec![info("rust", RoomKind::Room, true, 7, 12)],
+            },
+            "rust",
+        );
+        assert_eq!(rooms.opened_unread("rust"), 2);
+        rooms.closed("rust");
+        assert_eq!(rooms.opened_unread("rust"), 0);
+        // Opened again with nothing unread: no divider.
+        assert!(!rooms.viewed("rust"));
+        assert_eq!(rooms.opened_unread("rust"), 0);
     }
 
     #[test]

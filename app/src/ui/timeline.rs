@@ -545,7 +545,12 @@ impl Timeline {
             .count()
     }
 
-    fn visible(&self) -> impl Iterator<Item = &ChatMessage> {
+    /// The confirmed messages shown, oldest first.
+    pub(crate) fn messages(&self) -> impl DoubleEndedIterator<Item = &ChatMessage> {
+        self.visible()
+    }
+
+    fn visible(&self) -> impl DoubleEndedIterator<Item = &ChatMessage> {
         self.sent
             .values()
             .filter(|m| m.meta.kind != Some(MessageKind::Deleted))

@@ -81,6 +81,10 @@ pub(crate) fn router(
             );
         }
     }
+    // A conversation's own address: the chat page, which opens it (`app::ui::address`).
+    for path in Page::CONVERSATION_PATHS {
+        router = router.route(path, get(page.clone()));
+    }
     let files_or_not_found = leptos_axum::file_and_error_handler_with_context::<WebState, _>(
         headers::provide_nonce,
         shell,

@@ -13,6 +13,7 @@ mod changes;
 mod chaos;
 mod chat;
 mod cluster;
+mod compose;
 mod data_files;
 mod emitter;
 mod headers;

@@ -78,6 +78,7 @@ impl Live {
             self.forget(&room);
         }
         self.seen(&self.state.active.get_untracked());
+        crate::ui::address::land(self, self.state);
     }
 
     /// Stops holding a conversation we are no longer in; the lobby is shown if it was.

@@ -1,0 +1,27 @@
+//! The composer's keyboard and size: Enter sends, Shift+Enter and an input method's Enter do
+//! not; the field grows with its text up to its CSS `max-height`, then scrolls.
+
+/// Whether a key press in the composer sends: Enter, without Shift (a new line) and not while
+/// an input method is composing (its Enter picks the candidate).
+pub(crate) fn sends(ev: &leptos::ev::KeyboardEvent) -> bool {
+    // 229: what some browsers report for every key while composing.
+    ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229
+}
+
+/// Sizes a textarea to its text: its height reset, then set to what the text needs (the
+/// CSS `max-height` caps it).
+#[cfg(feature = "hydrate")]
+pub(crate) fn fit_to_text(el: &web_sys::HtmlTextAreaElement) {
+    use wasm_bindgen::JsCast;
+    let Some(el) = el.dyn_ref::<web_sys::HtmlElement>() else {
+        return;
+    };
+    let style = el.style();
+    let _ = style.set_property("height", "auto");
+    // scrollHeight leaves out the borders, which `box-sizing: border-box` counts.
+    let borders = el.offset_height() - el.client_height();
+    let _ = style.set_property("height", &format!("{}px", el.scroll_height() + borders));
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub(crate) fn fit_to_text<T>(_: &T) {}
