@@ -121,6 +121,7 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (EndSession::NAME, Direction::ClientToServer),
     (Account::NAME, Direction::ServerToClient),
     (SignedOut::NAME, Direction::ServerToClient),
+    (FileReady::NAME, Direction::ServerToClient),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
@@ -291,12 +292,16 @@ impl Refusal {
 /// On the wire it is the tutorial's argument list, `["chat message", text, clientOffset?,
 /// room?]`. `client_offset` makes retries idempotent: a repeated offset is stored and broadcast
 /// once but acknowledged every time. `room` is a room the sender has joined, or one of their
-/// direct conversations; absent (the tutorial's client) means [`LOBBY`].
-#[derive(Debug, Clone, PartialEq)]
+/// direct conversations; absent (the tutorial's client) means [`LOBBY`]. A fourth argument,
+/// an object, may carry `files`: uploads of the sender's to attach ([`MAX_FILES_PER_MESSAGE`]
+/// at most); with files, the text may be empty.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SendMessage {
     pub text: String,
     pub client_offset: Option<String>,
     pub room: Option<String>,
+    /// Ids of uploads ([`FileInfo::id`]) to attach, in the order shown.
+    pub files: Vec<i64>,
 }
 
 impl Event for SendMessage {
@@ -426,7 +431,7 @@ impl Event for ChatMessage {
 impl ServerEvent for ChatMessage {}
 
 /// What Palaver adds to the tutorial's `chat message`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageMeta {
     /// The conversation it belongs to: a room name, or a direct conversation's id.
@@ -444,6 +449,9 @@ pub struct MessageMeta {
     /// What kind of message this is, when it is not a person's message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<MessageKind>,
+    /// The files attached to it, in the order shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
 }
 
 fn lobby() -> String {
@@ -874,6 +882,134 @@ impl Event for MessageDeleted {
     type Namespace = Main;
 }
 impl ServerEvent for MessageDeleted {}
+
+// ---------------------------------------------------------------------------------------------
+// Files: uploads attached to messages
+// ---------------------------------------------------------------------------------------------
+
+/// Where files are uploaded (`POST`, the file is the body, `?name=` its name) and served from
+/// (`GET /uploads/{id}/{name}`, and `/uploads/{id}/thumbnail/{name}` for an image's thumbnail).
+pub const UPLOADS_PATH: &str = "/uploads";
+/// The most files one message carries.
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
+/// The most uploads a person may hold that no message carries yet.
+pub const MAX_PENDING_UPLOADS: usize = 20;
+/// The longest side of a thumbnail, in pixels.
+pub const THUMBNAIL_PX: u32 = 320;
+/// The longest file name kept, in characters; a longer one is cut.
+pub const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// Where an image's thumbnail is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Thumbnail {
+    /// Not an image shown inline: no thumbnail is made.
+    #[default]
+    None,
+    /// Being made in the background; [`FileReady`] tells when it is done.
+    Pending,
+    /// Made: served at [`FileInfo::thumbnail_url`].
+    Ready,
+    /// The image could not be read (corrupt, or too large to decode): shown as a file.
+    Failed,
+}
+
+/// A file as a message carries it (`meta.files`), and as `POST /uploads` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// The upload's id: what `chat message` attaches.
+    pub id: i64,
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// The type the server found in its content (never the name's or the upload's say-so);
+    /// `application/octet-stream` when it knows none.
+    #[serde(rename = "type")]
+    pub content_type: String,
+    #[serde(default)]
+    pub thumbnail: Thumbnail,
+}
+
+impl FileInfo {
+    /// Where the whole file is served.
+    pub fn url(&self) -> String {
+        format!("{UPLOADS_PATH}/{}/{}", self.id, path_segment(&self.name))
+    }
+
+    /// Where its thumbnail is served, once [`Thumbnail::Ready`].
+    pub fn thumbnail_url(&self) -> String {
+        format!(
+            "{UPLOADS_PATH}/{}/thumbnail/{}",
+            self.id,
+            path_segment(&self.name)
+        )
+    }
+
+    /// Whether it is an image shown inline (from its thumbnail).
+    pub fn is_inline_image(&self) -> bool {
+        is_inline_image(&self.content_type)
+    }
+}
+
+/// Whether files of `content_type` are images shown inline: PNG, JPEG, GIF and WebP.
+pub fn is_inline_image(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    )
+}
+
+/// `name` percent-encoded as one path segment (RFC 3986's unreserved characters kept).
+pub fn path_segment(name: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    out
+}
+
+/// "12 B", "3.4 KB", "1.2 MB": a size as a person reads it.
+pub fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `file ready`, server to a conversation (or, before a message carries it, to its uploader):
+/// an image's thumbnail was made, or could not be. Later loads of the message carry the same
+/// [`Thumbnail`] in `meta.files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileReady {
+    /// The conversation of the message that carries it; `None` while no message does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// That message's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<i64>,
+    pub file: FileInfo,
+}
+
+impl Event for FileReady {
+    const NAME: &'static str = "file ready";
+    type Namespace = Main;
+}
+impl ServerEvent for FileReady {}
 
 // ---------------------------------------------------------------------------------------------
 // The admin namespace `/admin`
@@ -2093,6 +2229,10 @@ impl<'de> Deserialize<'de> for WireError {
             "last_admin" => ChatError::LastAdmin,
             "read_only_room" => ChatError::ReadOnlyRoom { room: room()? },
             "not_manager" => ChatError::NotManager { room: room()? },
+            "unknown_file" => ChatError::UnknownFile {
+                id: need(&f.id, "id")?,
+            },
+            "too_many_files" => ChatError::TooManyFiles { max: max()? },
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown error code `{other}`"
@@ -2198,6 +2338,12 @@ pub enum ChatError {
     /// Only the room's owner and the server's moderators can do that.
     #[error("only the owner of `{room}` and moderators can do that")]
     NotManager { room: String },
+    /// No upload of the sender's has this id, or a message carries it already.
+    #[error("no file {id} to attach: upload it again")]
+    UnknownFile { id: i64 },
+    /// A message carries at most `max` files.
+    #[error("a message carries at most {max} files")]
+    TooManyFiles { max: usize },
 }
 
 /// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
@@ -2380,22 +2526,36 @@ pub fn name_key(name: &str) -> String {
 
 impl Serialize for SendMessage {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // The room goes third, so the offset is always written when a room is (null if none).
-        let len = match (&self.client_offset, &self.room) {
-            (_, Some(_)) => 3,
-            (Some(_), None) => 2,
-            (None, None) => 1,
+        // The room goes third, so the offset is always written when a room is (null if none);
+        // the options fourth, likewise.
+        let len = match (&self.client_offset, &self.room, self.files.is_empty()) {
+            (_, _, false) => 4,
+            (_, Some(_), true) => 3,
+            (Some(_), None, true) => 2,
+            (None, None, true) => 1,
         };
         let mut t = s.serialize_tuple(len)?;
         t.serialize_element(&self.text)?;
         if len >= 2 {
             t.serialize_element(&self.client_offset)?;
         }
-        if let Some(room) = &self.room {
-            t.serialize_element(room)?;
+        if len >= 3 {
+            t.serialize_element(&self.room)?;
+        }
+        if len >= 4 {
+            t.serialize_element(&SendOptions {
+                files: self.files.clone(),
+            })?;
         }
         t.end()
     }
+}
+
+/// The fourth argument of `chat message`: what a message carries besides its text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct SendOptions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    files: Vec<i64>,
 }
 
 impl<'de> Deserialize<'de> for SendMessage {
@@ -2404,7 +2564,10 @@ impl<'de> Deserialize<'de> for SendMessage {
         impl<'de> Visitor<'de> for V {
             type Value = SendMessage;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("arguments (text: string, clientOffset?: string, room?: string)")
+                f.write_str(
+                    "arguments (text: string, clientOffset?: string, room?: string, \
+                     options?: {files?: number[]})",
+                )
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SendMessage, A::Error> {
                 let text: String = seq
@@ -2425,12 +2588,14 @@ impl<'de> Deserialize<'de> for SendMessage {
                 };
                 // A room must be a string when given; null means the lobby.
                 let room = seq.next_element::<Option<String>>()?.flatten();
+                let options = seq.next_element::<Option<SendOptions>>()?.flatten();
                 // Extra arguments are ignored, as Socket.IO handlers ignore them.
                 while seq.next_element::<de::IgnoredAny>()?.is_some() {}
                 Ok(SendMessage {
                     text,
                     client_offset,
                     room,
+                    files: options.map(|o| o.files).unwrap_or_default(),
                 })
             }
         }
@@ -2512,6 +2677,7 @@ mod tests {
             text: "hello".into(),
             client_offset: Some("c1".into()),
             room: None,
+            ..Default::default()
         };
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(v, json!(["hello", "c1"]));
@@ -2521,6 +2687,7 @@ mod tests {
             text: "x".into(),
             client_offset: None,
             room: None,
+            ..Default::default()
         };
         assert_eq!(serde_json::to_value(&bare).unwrap(), json!(["x"]));
 
@@ -2528,6 +2695,7 @@ mod tests {
             text: "x".into(),
             client_offset: None,
             room: Some("rust".into()),
+            ..Default::default()
         };
         let v = serde_json::to_value(&in_room).unwrap();
         assert_eq!(v, json!(["x", null, "rust"]));
@@ -2546,6 +2714,7 @@ mod tests {
                 seq: 4,
                 client_offset: None,
                 kind: None,
+                ..Default::default()
             },
         };
         let v = serde_json::to_value(&m).unwrap();
@@ -2620,6 +2789,8 @@ mod tests {
             ChatError::LastAdmin,
             ChatError::ReadOnlyRoom { room: text() },
             ChatError::NotManager { room: text() },
+            ChatError::UnknownFile { id: 8 },
+            ChatError::TooManyFiles { max: 9 },
         ];
         for error in every {
             // A new variant that is missing here fails this match, so the list stays complete.
@@ -2653,7 +2824,9 @@ mod tests {
                 | ChatError::NoAccount { .. }
                 | ChatError::LastAdmin
                 | ChatError::ReadOnlyRoom { .. }
-                | ChatError::NotManager { .. } => {}
+                | ChatError::NotManager { .. }
+                | ChatError::UnknownFile { .. }
+                | ChatError::TooManyFiles { .. } => {}
             }
             let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();
             let back: Reply<Posted> = serde_json::from_str(&wire).unwrap();

@@ -72,6 +72,7 @@ mod tests {
                 seq: 7,
                 client_offset: None,
                 kind: None,
+                ..Default::default()
             },
         }
     }

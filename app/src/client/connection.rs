@@ -592,6 +592,7 @@ mod tests {
             text: text.into(),
             client_offset: Some("c1".into()),
             room: None,
+        ..Default::default()
         }
     }
 
@@ -655,6 +656,7 @@ mod tests {
             text: "yo".into(),
             client_offset: None,
             room: None,
+            ..Default::default()
         };
         c.emit(main, &bare).unwrap();
         c.emit(admin, &say("psst")).unwrap();
@@ -727,6 +729,7 @@ mod tests {
                     seq: 1,
                     client_offset: None,
                     kind: None,
+                    ..Default::default()
                 }
             }
         );

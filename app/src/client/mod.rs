@@ -22,7 +22,7 @@
 //!
 //! let mut connection = Connection::new();
 //! let main = connection.add_namespace::<Main>();
-//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None };
+//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None, ..Default::default() };
 //! assert_eq!(connection.emit(main, &message), Err(EmitError::NotConnected));
 //!
 //! // The server's handshake, then its answer to the namespace CONNECT.
@@ -51,7 +51,7 @@
 //! let message = ChatMessage {
 //!     text: "hi".into(),
 //!     id: 1,
-//!     meta: MessageMeta { room: "lobby".into(), author: "ann".into(), ts: 0, seq: 1, client_offset: None, kind: None },
+//!     meta: MessageMeta { room: "lobby".into(), author: "ann".into(), ts: 0, seq: 1, client_offset: None, kind: None, ..Default::default() },
 //! };
 //! let _ = connection.emit(main, &message); // ChatMessage is not a ClientEvent
 //! ```
@@ -81,7 +81,7 @@
 //!
 //! let mut connection = Connection::new();
 //! let admin = connection.add_namespace::<Admin>();
-//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None };
+//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None, ..Default::default() };
 //! let _ = connection.emit(admin, &message); // SendMessage belongs to `/`
 //! ```
 

@@ -136,6 +136,7 @@ mod tests {
                 seq: 1,
                 client_offset: None,
                 kind,
+                ..Default::default()
             },
         };
         assert_eq!(

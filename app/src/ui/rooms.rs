@@ -293,6 +293,7 @@ mod tests {
             seq,
             client_offset: None,
             kind,
+        ..Default::default()
         }
     }
 

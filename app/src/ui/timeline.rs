@@ -284,6 +284,7 @@ impl Timeline {
                 seq: posted.seq,
                 client_offset: Some(p.key),
                 kind: None,
+                ..Default::default()
             },
         });
         self.seqs.insert(posted.seq, posted.id);
@@ -406,6 +407,7 @@ mod tests {
                 seq,
                 client_offset: offset.map(Into::into),
                 kind: None,
+                ..Default::default()
             },
         }
     }

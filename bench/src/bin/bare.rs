@@ -195,6 +195,7 @@ async fn on_send(
             seq,
             client_offset: message.client_offset,
             kind: None,
+            ..Default::default()
         },
     };
     let _ = io.within(room).emit(ChatMessage::NAME, &event).await;

@@ -238,6 +238,7 @@ async fn announce(
         client_offset: offset,
         sender: offset.map(|_| EMITTER_SENDER),
         kind: Some(MessageKind::Announcement),
+        ..Default::default()
     };
     let mut written = store
         .writer_connection()
@@ -449,6 +450,7 @@ mod tests {
                 seq: 3,
                 client_offset: Some("cron-1".into()),
                 kind: Some(MessageKind::Announcement),
+                ..Default::default()
             },
         };
         let kept = Kept::default();

@@ -197,6 +197,7 @@ mod tests {
             created_at: 1_700_000_000_000,
             seq: 3,
             kind: Some(MessageKind::Bot),
+            ..Default::default()
         };
         let page = Page {
             messages: vec![ApiMessage::from(&stored)],

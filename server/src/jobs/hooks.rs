@@ -399,6 +399,7 @@ mod tests {
             created_at: 1_700_000_000_000 + id,
             seq: id,
             kind: None,
+            ..Default::default()
         }
     }
 
@@ -612,6 +613,7 @@ mod tests {
                         client_offset: None,
                         sender: None,
                         kind: None,
+                        ..Default::default()
                     })
                     .await
                     .unwrap()

@@ -387,6 +387,7 @@ async fn announce(ctx: Ctx, a: Announce) -> Result<Vec<app::events::Posted>, Han
             client_offset: None,
             sender: None,
             kind: Some(MessageKind::Announcement),
+            ..Default::default()
         };
         posted.push(publish(chat, main.clone().within(room.clone()), message).await?);
     }

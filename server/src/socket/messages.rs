@@ -97,6 +97,7 @@ async fn check(
         client_offset: offset,
         sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
+        ..Default::default()
     };
     Ok((OwnedMessage::from(&message), socket.within(room.audience())))
 }

@@ -156,6 +156,7 @@ mod tests {
                 seq,
                 client_offset: None,
                 kind: None,
+                ..Default::default()
             },
         }
     }

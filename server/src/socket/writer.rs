@@ -37,6 +37,7 @@ pub(crate) struct OwnedMessage {
     client_offset: Option<String>,
     sender: Option<String>,
     kind: Option<MessageKind>,
+    files: Vec<i64>,
 }
 
 impl OwnedMessage {
@@ -48,6 +49,7 @@ impl OwnedMessage {
             client_offset: m.client_offset.map(str::to_owned),
             sender: m.sender.map(str::to_owned),
             kind: m.kind,
+            files: m.files.to_vec(),
         }
     }
 
@@ -59,6 +61,7 @@ impl OwnedMessage {
             client_offset: self.client_offset.as_deref(),
             sender: self.sender.as_deref(),
             kind: self.kind,
+            files: &self.files,
         }
     }
 }

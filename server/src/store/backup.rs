@@ -464,6 +464,7 @@ mod tests {
                         text: &text,
                         client_offset: None,
                         kind: None,
+                        ..Default::default()
                     })
                     .await
                     .unwrap();

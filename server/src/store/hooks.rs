@@ -357,6 +357,7 @@ mod tests {
                 client_offset: None,
                 sender: None,
                 kind: Some(MessageKind::Bot),
+                ..Default::default()
             })
             .await
             .unwrap()

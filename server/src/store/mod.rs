@@ -117,7 +117,7 @@ enum Failure {
 }
 
 /// A stored message, as the store sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct StoredMessage {
     pub(crate) id: i64,
     /// The conversation: a room name or a direct conversation's id.
@@ -130,6 +130,8 @@ pub(crate) struct StoredMessage {
     pub(crate) seq: i64,
     /// `None` for a person's message.
     pub(crate) kind: Option<MessageKind>,
+    /// Its files ([`uploads`]): filled in by the reads that return messages to people.
+    pub(crate) files: Vec<app::events::FileInfo>,
 }
 
 /// A row of [`COLUMNS`] as a [`StoredMessage`], whichever connection read it: `$row.$get(i)`
@@ -146,6 +148,7 @@ macro_rules! stored_message {
             created_at: $row.$get(5)?,
             seq: $row.$get(6)?,
             kind: $kind,
+            files: Vec::new(),
         }
     };
 }
@@ -292,6 +295,7 @@ pub(crate) struct RoomRules {
 }
 
 /// What to store.
+#[derive(Default)]
 pub(crate) struct NewMessage<'a> {
     pub(crate) room: &'a str,
     pub(crate) author: &'a str,
@@ -301,6 +305,8 @@ pub(crate) struct NewMessage<'a> {
     /// [`GUEST_SENDER`]. Without it an offset deduplicates nothing.
     pub(crate) sender: Option<&'a str>,
     pub(crate) kind: Option<MessageKind>,
+    /// Uploads of `sender`'s to attach ([`uploads::ATTACH`]).
+    pub(crate) files: &'a [i64],
 }
 
 /// The sender of every guest's offsets. A guest has no stable id (a reconnect is a new
@@ -400,6 +406,7 @@ impl From<StoredMessage> for ChatMessage {
                 seq: m.seq,
                 client_offset: if deleted { None } else { m.client_offset },
                 kind,
+                files: m.files,
             },
         }
     }
@@ -463,6 +470,7 @@ pub(crate) mod accounts;
 pub(crate) mod hooks;
 pub(crate) mod imported;
 pub(crate) mod profiles;
+pub(crate) mod uploads;
 
 /// Where a store's data is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -716,6 +724,7 @@ impl Store {
             .fetch_all(p)
             .await?);
         rows.reverse();
+        self.with_files(&mut rows).await?;
         Ok(rows)
     }
 
@@ -730,12 +739,14 @@ impl Store {
             "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq > {SEQ_UP_TO_ID}
              ORDER BY seq LIMIT $3"
         );
-        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+        let mut rows: Vec<StoredMessage> = on_pool!(self, p => sqlx::query_as(&sql)
             .bind(room)
             .bind(after)
             .bind(limit as i64)
             .fetch_all(p)
-            .await?))
+            .await?);
+        self.with_files(&mut rows).await?;
+        Ok(rows)
     }
 
     /// The newest `limit` messages of `room` with an id below `before` (all when `None`),
@@ -759,6 +770,7 @@ impl Store {
         let more = rows.len() > limit;
         rows.truncate(limit);
         rows.reverse();
+        self.with_files(&mut rows).await?;
         Ok((rows, more))
     }
 
@@ -775,13 +787,15 @@ impl Store {
             "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq > $2 AND seq <= $3
              ORDER BY seq LIMIT $4"
         );
-        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+        let mut rows: Vec<StoredMessage> = on_pool!(self, p => sqlx::query_as(&sql)
             .bind(room)
             .bind(after)
             .bind(up_to)
             .bind(limit as i64)
             .fetch_all(p)
-            .await?))
+            .await?);
+        self.with_files(&mut rows).await?;
+        Ok(rows)
     }
 
     /// The id and seq of the newest message of `room`; `(0, 0)` when it has none.
@@ -1282,6 +1296,7 @@ mod tests {
             client_offset: offset,
             sender: Some("p-ann"),
             kind: None,
+            ..Default::default()
         }
     }
 
@@ -2135,6 +2150,7 @@ mod tests {
                             client_offset: (i % 2 == 0).then_some(offsets[i].as_str()),
                             sender: Some("p-ann"),
                             kind: None,
+                            ..Default::default()
                         })
                         .collect();
                     for outcome in conn.insert_batch(&batch).await.unwrap() {

@@ -110,6 +110,7 @@ impl Live {
                 text: next.text,
                 client_offset: Some(next.key.clone()),
                 room: Some(room.clone()),
+                ..Default::default()
             };
             let result = this.socket.emit_with_ack(&message, ACK_TIMEOUT).await;
             // How long to pause before the next attempt, if one should follow.
