@@ -1908,14 +1908,17 @@ pub enum JobKind {
     Webhook,
     /// A copy of the database.
     Backup,
+    /// The thumbnail of an uploaded image ([`FileReady`] tells when it is made).
+    Thumbnail,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::Export,
         JobKind::Import,
         JobKind::Webhook,
         JobKind::Backup,
+        JobKind::Thumbnail,
     ];
 
     /// How it is spelled on the wire and in the jobs table.
@@ -1925,6 +1928,7 @@ impl JobKind {
             JobKind::Import => "import",
             JobKind::Webhook => "webhook",
             JobKind::Backup => "backup",
+            JobKind::Thumbnail => "thumbnail",
         }
     }
 

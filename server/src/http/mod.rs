@@ -14,4 +14,5 @@ pub(crate) mod hooks;
 pub(crate) mod listen;
 pub(crate) mod origin;
 pub(crate) mod peer;
+pub(crate) mod uploads;
 pub(crate) mod web;

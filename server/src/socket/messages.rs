@@ -58,7 +58,11 @@ async fn check(
     chat: &Chat,
     m: SendMessage,
 ) -> Result<(OwnedMessage, BroadcastOperators), HandlerError> {
-    let text = events::validate_text(&m.text)?;
+    // A message with files may have no text.
+    let text = match events::validate_text(&m.text) {
+        Err(ChatError::Empty) if !m.files.is_empty() => std::borrow::Cow::Borrowed(""),
+        checked => checked?,
+    };
     let offset = m.client_offset.as_deref();
     if offset.is_some_and(|o| o.chars().count() > MAX_CLIENT_OFFSET_CHARS) {
         return Err(ChatError::OffsetTooLong {
@@ -87,6 +91,8 @@ async fn check(
         }
         .into());
     }
+    crate::socket::files::attachable(chat, identity.person.as_deref(), &m.files, offset)
+        .await?;
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
     let author = identity.name;
@@ -97,7 +103,7 @@ async fn check(
         client_offset: offset,
         sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
-        ..Default::default()
+        files: &m.files,
     };
     Ok((OwnedMessage::from(&message), socket.within(room.audience())))
 }

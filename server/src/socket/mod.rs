@@ -6,6 +6,7 @@ pub(crate) mod access;
 pub(crate) mod admin;
 pub(crate) mod backlog;
 pub(crate) mod catchup;
+pub(crate) mod files;
 pub mod emit;
 pub(crate) mod identity;
 pub(crate) mod jobs;

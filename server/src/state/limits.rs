@@ -22,6 +22,8 @@ pub(crate) enum Action {
     StartJob,
     /// Changing one's profile, which everyone hears of.
     Profile,
+    /// Uploading a file.
+    Upload,
 }
 
 #[derive(Debug)]
@@ -36,6 +38,7 @@ pub(crate) struct Limits {
     marks: Throttle,
     names: Throttle,
     profiles: Throttle,
+    uploads: Throttle,
     webhook_posts: Throttle,
     bot_requests: Throttle,
 }
@@ -59,6 +62,7 @@ impl Limits {
             marks: Throttle::new(config.mark_limit),
             names: Throttle::new(config.name_limit),
             profiles: Throttle::new(config.profile_limit),
+            uploads: Throttle::new(config.upload_rate),
             webhook_posts: Throttle::new(config.webhook_limit),
             bot_requests: Throttle::new(config.bot_limit),
         }
@@ -89,6 +93,7 @@ impl Limits {
             Action::MarkRead => &self.marks,
             Action::StartJob => &self.jobs,
             Action::Profile => &self.profiles,
+            Action::Upload => &self.uploads,
         };
         throttle.take_n(&payer.key(), cost, now)
     }

@@ -16,6 +16,9 @@ pub(crate) const ATTACH: &str = "UPDATE uploads SET conversation = $1, message =
      WHERE id = $3 AND uploader = $4 AND message IS NULL
      RETURNING id, name, bytes, content_type, thumbnail";
 
+/// How long an upload no message carries is kept.
+pub(crate) const UNATTACHED_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// The columns a [`FileInfo`] is made of, in [`file_info`]'s order.
 const INFO_COLUMNS: &str = "id, name, bytes, content_type, thumbnail";
 
@@ -194,6 +197,24 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Whether message `id` is `sender`'s, sent under client offset `offset`.
+    pub(crate) async fn sent_with_offset(
+        &self,
+        id: i64,
+        sender: &str,
+        offset: &str,
+    ) -> Result<bool, StoreError> {
+        let found: Option<(i64,)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id FROM messages WHERE id = $1 AND sender = $2 AND client_offset = $3",
+        )
+        .bind(id)
+        .bind(sender)
+        .bind(offset)
+        .fetch_optional(p)
+        .await?);
+        Ok(found.is_some())
     }
 
     /// Uploads no message took, made before `before`: at most 100.

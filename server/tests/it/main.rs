@@ -27,6 +27,7 @@ mod private_rooms;
 mod profiles;
 mod rabbitmq;
 mod rooms;
+mod uploads;
 // The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.
 #[path = "../services/mod.rs"]
 mod services;
