@@ -3,6 +3,7 @@
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
+use super::attachments::Files;
 use super::profiles::{Author, Profiles};
 use super::time;
 use super::timeline::{Row, SendState};
@@ -57,6 +58,7 @@ pub(crate) fn MessageRow(
                         <Time ts hydrated/>
                     </div>
                     <p class="text">{m.text}</p>
+                    <Files files=m.meta.files/>
                 </li>
             })
         }
@@ -80,6 +82,7 @@ pub(crate) fn MessageRow(
                         <span class="sending">{if busy { "sending…" } else { "not sent" }}</span>
                     </div>
                     <p class="text">{p.text}</p>
+                    <Files files=p.files/>
                     {failed.map(|reason| view! {
                         <div class="failure">
                             <span class="error">{reason}</span>

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod attachments;
 mod chat;
 mod conversation;
 #[cfg(feature = "hydrate")]

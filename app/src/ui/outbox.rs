@@ -21,6 +21,9 @@ pub(crate) struct Entry {
     pub(crate) author: String,
     /// When it was written, ms since the epoch by the browser's clock: the send order.
     pub(crate) at: f64,
+    /// The uploaded files it carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) files: Vec<crate::events::FileInfo>,
 }
 
 #[cfg(feature = "hydrate")]
@@ -90,6 +93,7 @@ mod tests {
             text: "hi".into(),
             author: "ann".into(),
             at: 1.5,
+            files: Vec::new(),
         };
         let v = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Entry>(&v).unwrap(), e);

@@ -27,6 +27,8 @@ pub(crate) struct Pending {
     pub(crate) text: String,
     pub(crate) author: String,
     pub(crate) state: SendState,
+    /// The uploaded files it carries.
+    pub(crate) files: Vec<crate::events::FileInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +51,8 @@ impl Row {
     /// A key for keyed rendering; it changes when the row's content does.
     pub(crate) fn key(&self) -> String {
         match self {
-            Row::Sent(m) => format!("m{}", m.id),
+            // A file's thumbnail made is new content.
+            Row::Sent(m) => crate::ui::attachments::row_key(m),
             Row::Pending(p) => match &p.state {
                 SendState::Sending => format!("p{}", p.key),
                 SendState::Failed(_) => format!("f{}", p.key),
@@ -284,20 +287,42 @@ impl Timeline {
                 seq: posted.seq,
                 client_offset: Some(p.key),
                 kind: None,
-                ..Default::default()
+                files: p.files,
             },
         });
         self.seqs.insert(posted.seq, posted.id);
         self.advance();
     }
 
+    #[cfg(test)]
     pub(crate) fn add_pending(&mut self, key: String, text: String, author: String) {
+        self.add_pending_with(key, text, author, Vec::new());
+    }
+
+    /// [`Timeline::add_pending`] of a message that carries `files`.
+    pub(crate) fn add_pending_with(
+        &mut self,
+        key: String,
+        text: String,
+        author: String,
+        files: Vec<crate::events::FileInfo>,
+    ) {
         self.pending.push(Pending {
             key,
             text,
             author,
             state: SendState::Sending,
+            files,
         });
+    }
+
+    /// A file of message `id` has its thumbnail now (or will have none).
+    pub(crate) fn file_ready(&mut self, id: i64, file: crate::events::FileInfo) {
+        if let Some(m) = self.sent.get_mut(&id)
+            && let Some(f) = m.meta.files.iter_mut().find(|f| f.id == file.id)
+        {
+            *f = file;
+        }
     }
 
     pub(crate) fn set_state(&mut self, key: &str, state: SendState) {

@@ -13,9 +13,9 @@ use crate::ui::room_settings::READ_ONLY;
 use crate::ui::timeline::{Pending, SendState, Timeline};
 
 impl Live {
-    /// Queues `text` for the conversation on screen: shown at once, kept in the outbox, sent
-    /// in turn.
-    pub(crate) fn post(&self, text: String) {
+    /// Queues `text`, with the uploaded `files` it carries, for the conversation on screen:
+    /// shown at once, kept in the outbox, sent in turn.
+    pub(crate) fn post_with(&self, text: String, files: Vec<crate::events::FileInfo>) {
         let room = self.state.active.get_untracked();
         let Some(timeline) = self.state.timeline(&room) else {
             return;
@@ -27,13 +27,14 @@ impl Live {
             text,
             author: self.state.name.get_untracked(),
             at: js_sys::Date::now(),
+            files,
         };
         outbox::put(&entry);
         self.books
             .borrow_mut()
             .queue
             .push((entry.key.clone(), room));
-        timeline.update(|t| t.add_pending(entry.key, entry.text, entry.author));
+        timeline.update(|t| t.add_pending_with(entry.key, entry.text, entry.author, entry.files));
         self.pump();
     }
 
@@ -59,7 +60,7 @@ impl Live {
                     .borrow_mut()
                     .queue
                     .push((e.key.clone(), e.room.clone()));
-                timeline.update(|t| t.add_pending(e.key, e.text, e.author));
+                timeline.update(|t| t.add_pending_with(e.key, e.text, e.author, e.files));
             }
         }
     }
@@ -110,7 +111,7 @@ impl Live {
                 text: next.text,
                 client_offset: Some(next.key.clone()),
                 room: Some(room.clone()),
-                ..Default::default()
+                files: next.files.iter().map(|f| f.id).collect(),
             };
             let result = this.socket.emit_with_ack(&message, ACK_TIMEOUT).await;
             // How long to pause before the next attempt, if one should follow.
