@@ -592,7 +592,7 @@ mod tests {
             text: text.into(),
             client_offset: Some("c1".into()),
             room: None,
-        ..Default::default()
+            ..Default::default()
         }
     }
 

@@ -8,7 +8,9 @@
 
 use leptos::prelude::*;
 
-use crate::events::{FileInfo, MAX_FILES_PER_MESSAGE, Thumbnail, UPLOADS_PATH, path_segment, size_text};
+use crate::events::{
+    FileInfo, MAX_FILES_PER_MESSAGE, Thumbnail, UPLOADS_PATH, path_segment, size_text,
+};
 
 /// Where an upload is.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -174,14 +176,13 @@ mod browser {
             return failed("This browser cannot upload");
         }
         // Progress as the browser sends it (`fetch` tells none).
-        let progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
-            move |e: web_sys::ProgressEvent| {
+        let progress =
+            Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
                 if e.length_computable() && e.total() > 0.0 {
                     let sent = (e.loaded() / e.total()).clamp(0.0, 1.0);
                     uploads.update(|u| u.set(key, UploadState::Sending(sent)));
                 }
-            },
-        );
+            });
         if let Ok(upload) = xhr.upload() {
             upload.set_onprogress(Some(progress.as_ref().unchecked_ref()));
         }
@@ -429,7 +430,10 @@ mod tests {
             Ok(info(3))
         );
         assert_eq!(
-            outcome(413, r#"{"error":"too_large","message":"a file may be at most 10.0 MB"}"#),
+            outcome(
+                413,
+                r#"{"error":"too_large","message":"a file may be at most 10.0 MB"}"#
+            ),
             Err("Too big: a file may be at most 10.0 MB".into())
         );
         assert_eq!(outcome(401, "{}"), Err("Sign in to share files".into()));

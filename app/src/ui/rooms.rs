@@ -293,7 +293,7 @@ mod tests {
             seq,
             client_offset: None,
             kind,
-        ..Default::default()
+            ..Default::default()
         }
     }
 

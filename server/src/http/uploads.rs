@@ -240,11 +240,7 @@ async fn upload(
 
 /// Streams `body` into blob `blob`, in chunks: its size and its first bytes, or the answer that
 /// refuses it.
-async fn receive(
-    uploads: &Uploads,
-    blob: BlobId,
-    body: Body,
-) -> Result<(u64, Vec<u8>), Response> {
+async fn receive(uploads: &Uploads, blob: BlobId, body: Body) -> Result<(u64, Vec<u8>), Response> {
     let store = &uploads.chat.store;
     let mut stream = body.into_data_stream();
     let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK.min(uploads.limit as usize + 1));
@@ -363,7 +359,9 @@ async fn serve(chat: &Chat, id: i64, headers: &HeaderMap, thumb: bool) -> Respon
     }
     let (blob, content_type, inline) = if thumb {
         match (row.thumbnail(), row.thumb_blob) {
-            (Thumbnail::Ready, Some(blob)) => (BlobId(blob), thumbnail_type(chat, blob).await, true),
+            (Thumbnail::Ready, Some(blob)) => {
+                (BlobId(blob), thumbnail_type(chat, blob).await, true)
+            }
             _ => return missing(),
         }
     } else if is_inline_image(&row.content_type) {
@@ -396,10 +394,7 @@ async fn serve(chat: &Chat, id: i64, headers: &HeaderMap, thumb: bool) -> Respon
     Response::builder()
         .header(header::CONTENT_TYPE, content_type)
         .header(header::CONTENT_LENGTH, bytes)
-        .header(
-            header::CONTENT_DISPOSITION,
-            disposition(inline, &row.name),
-        )
+        .header(header::CONTENT_DISPOSITION, disposition(inline, &row.name))
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(
             header::CONTENT_SECURITY_POLICY,
@@ -461,7 +456,10 @@ mod tests {
     #[test]
     fn the_type_comes_from_the_content() {
         assert_eq!(content_type(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
-        assert_eq!(content_type(b"<html><script>alert(1)</script>"), "text/html");
+        assert_eq!(
+            content_type(b"<html><script>alert(1)</script>"),
+            "text/html"
+        );
         assert!(!is_inline_image(content_type(b"<svg onload=alert(1)>")));
         assert_eq!(content_type(b"just text"), "application/octet-stream");
     }

@@ -142,7 +142,10 @@ mod tests {
     fn a_large_image_is_made_small_keeping_its_shape() {
         let thumb = make(&png(1000, 500)).unwrap();
         let back = image::load_from_memory(&thumb).unwrap();
-        assert_eq!((back.width(), back.height()), (THUMBNAIL_PX, THUMBNAIL_PX / 2));
+        assert_eq!(
+            (back.width(), back.height()),
+            (THUMBNAIL_PX, THUMBNAIL_PX / 2)
+        );
         assert_eq!(
             image::guess_format(&thumb).unwrap(),
             ImageFormat::Jpeg,
@@ -171,7 +174,11 @@ mod tests {
         for &b in bytes {
             crc ^= u32::from(b);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc

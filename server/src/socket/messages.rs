@@ -91,8 +91,7 @@ async fn check(
         }
         .into());
     }
-    crate::socket::files::attachable(chat, identity.person.as_deref(), &m.files, offset)
-        .await?;
+    crate::socket::files::attachable(chat, identity.person.as_deref(), &m.files, offset).await?;
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
     let author = identity.name;

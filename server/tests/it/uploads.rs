@@ -70,7 +70,9 @@ async fn exchange(
             }
         }
     };
-    tokio::time::timeout(PATIENCE, read).await.expect("no answer");
+    tokio::time::timeout(PATIENCE, read)
+        .await
+        .expect("no answer");
     let split = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -93,8 +95,8 @@ async fn exchange(
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = body.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap().trim(), 16)
-            .unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&body[..end]).unwrap().trim(), 16).unwrap();
         if size == 0 {
             break;
         }
@@ -145,13 +147,20 @@ async fn upload(server: &TestServer, cookie: Option<&str>, name: &str, bytes: &[
 /// Uploads, expecting it taken: the file's info.
 async fn uploaded(server: &TestServer, cookie: &str, name: &str, bytes: &[u8]) -> Value {
     let answer = upload(server, Some(cookie), name, bytes).await;
-    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    assert_eq!(
+        answer.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
     answer.json()
 }
 
 /// `GET path` as the holder of `cookie` (none: a guest).
 async fn fetch(server: &TestServer, cookie: Option<&str>, path: &str) -> Answer {
-    let headers = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let headers = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
     exchange(server.addr, "GET", path, &headers, b"").await
 }
 
@@ -168,11 +177,22 @@ fn thumbnail_url(file: &Value) -> String {
 }
 
 /// Sends `text` with `files` to `room`: the ack.
-async fn send(client: &mut SioClient, text: &str, room: &str, files: &[i64], offset: &str) -> Value {
+async fn send(
+    client: &mut SioClient,
+    text: &str,
+    room: &str,
+    files: &[i64],
+    offset: &str,
+) -> Value {
     let ack = client
         .ask(
             "chat message",
-            vec![json!(text), json!(offset), json!(room), json!({"files": files})],
+            vec![
+                json!(text),
+                json!(offset),
+                json!(room),
+                json!({"files": files}),
+            ],
         )
         .await;
     ack[0].clone()
@@ -241,15 +261,24 @@ async fn a_file_is_read_by_those_who_may_read_its_conversation_and_missing_to_ev
 
     // Into a private room of ann's and bob's.
     let made = a
-        .ask(CreateRoom::NAME, vec![json!({"name": "plans", "private": true})])
+        .ask(
+            CreateRoom::NAME,
+            vec![json!({"name": "plans", "private": true})],
+        )
         .await;
     assert!(made[0]["data"].is_object(), "{made}");
     let added = a
-        .ask(AddMember::NAME, vec![json!({"room": "plans", "name": "bob"})])
+        .ask(
+            AddMember::NAME,
+            vec![json!({"room": "plans", "name": "bob"})],
+        )
         .await;
     assert!(added[0]["error"].is_null(), "{added}");
     let posted = send(&mut a, "", "plans", &[id], "o-1").await;
-    assert!(posted["data"]["id"].is_i64(), "a message of files alone: {posted}");
+    assert!(
+        posted["data"]["id"].is_i64(),
+        "a message of files alone: {posted}"
+    );
     let seen = message_in(&mut b, "plans").await;
     assert_eq!(seen[0], "");
     assert_eq!(seen[2]["files"], json!([file]));
@@ -257,7 +286,10 @@ async fn a_file_is_read_by_those_who_may_read_its_conversation_and_missing_to_ev
     let read = fetch(&server, Some(&bob), &url(&file)).await;
     assert_eq!(read.status, 200);
     assert_eq!(read.body, b"the plan, in full");
-    assert_eq!(read.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        read.header("content-type"),
+        Some("application/octet-stream")
+    );
     assert_eq!(
         read.header("content-disposition"),
         Some("attachment; filename=\"notes.txt\"; filename*=UTF-8''notes.txt")
@@ -282,14 +314,28 @@ async fn a_file_is_read_by_those_who_may_read_its_conversation_and_missing_to_ev
 
     // Someone else's upload cannot be sent either.
     let bobs = uploaded(&server, &bob, "b.txt", b"bob's").await;
-    let stolen = send(&mut a, "mine now", "plans", &[bobs["id"].as_i64().unwrap()], "o-3").await;
+    let stolen = send(
+        &mut a,
+        "mine now",
+        "plans",
+        &[bobs["id"].as_i64().unwrap()],
+        "o-3",
+    )
+    .await;
     assert_eq!(stolen["error"]["code"], "unknown_file", "{stolen}");
 
     // A direct conversation's file is its two people's.
     let dm = a.ask(OpenDm::NAME, vec![json!({"name": "bob"})]).await;
     let dm = dm[0]["data"]["room"].as_str().unwrap().to_owned();
     let secret = uploaded(&server, &ann, "secret.txt", b"for bob only").await;
-    let sent = send(&mut a, "here", &dm, &[secret["id"].as_i64().unwrap()], "o-4").await;
+    let sent = send(
+        &mut a,
+        "here",
+        &dm,
+        &[secret["id"].as_i64().unwrap()],
+        "o-4",
+    )
+    .await;
     assert!(sent["data"]["id"].is_i64(), "{sent}");
     assert_eq!(fetch(&server, Some(&ann), &url(&secret)).await.status, 200);
     assert_eq!(fetch(&server, Some(&bob), &url(&secret)).await.status, 200);
@@ -314,7 +360,10 @@ async fn the_type_is_read_from_the_content_not_from_the_name_or_the_request() {
     assert_eq!(file["thumbnail"], "none");
     let read = fetch(&server, Some(&ann), &url(&file)).await;
     assert_eq!(read.status, 200);
-    assert_eq!(read.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        read.header("content-type"),
+        Some("application/octet-stream")
+    );
     assert!(
         read.header("content-disposition")
             .unwrap()
@@ -328,7 +377,11 @@ async fn the_type_is_read_from_the_content_not_from_the_name_or_the_request() {
     assert_eq!(image["thumbnail"], "pending");
     let read = fetch(&server, Some(&ann), &url(&image)).await;
     assert_eq!(read.header("content-type"), Some("image/png"));
-    assert!(read.header("content-disposition").unwrap().starts_with("inline;"));
+    assert!(
+        read.header("content-disposition")
+            .unwrap()
+            .starts_with("inline;")
+    );
 }
 
 #[tokio::test]
@@ -342,7 +395,12 @@ async fn uploads_are_for_accounts_within_the_size_limit() {
     let big = upload(&server, Some(&ann), "big.bin", &[7u8; 1_001]).await;
     assert_eq!(big.status, 413);
     assert_eq!(big.json()["error"], "too_large");
-    assert!(big.json()["message"].as_str().unwrap().contains("1000 bytes"));
+    assert!(
+        big.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("1000 bytes")
+    );
     let empty = upload(&server, Some(&ann), "e.bin", b"").await;
     assert_eq!(empty.status, 400);
     assert_eq!(empty.json()["error"], "empty");
@@ -408,7 +466,10 @@ async fn an_image_gets_its_thumbnail_in_the_background_and_its_readers_hear_of_i
     let small = image::load_from_memory(&thumb.body).unwrap();
     assert_eq!((small.width(), small.height()), (THUMBNAIL_PX, 240));
     // A guest may read the lobby, so its thumbnail too.
-    assert_eq!(fetch(&server, None, &thumbnail_url(&image)).await.status, 200);
+    assert_eq!(
+        fetch(&server, None, &thumbnail_url(&image)).await.status,
+        200
+    );
 
     // Later loads say it is there.
     let page = b.ask("history", vec![json!({"room": "lobby"})]).await;
@@ -431,7 +492,9 @@ async fn a_decompression_bomb_gets_no_thumbnail_and_stays_a_file() {
     let told = file_ready(&mut a, id).await;
     assert_eq!(told["file"]["thumbnail"], "failed", "{told}");
     assert_eq!(
-        fetch(&server, Some(&ann), &thumbnail_url(&bomb)).await.status,
+        fetch(&server, Some(&ann), &thumbnail_url(&bomb))
+            .await
+            .status,
         404
     );
     assert_eq!(fetch(&server, Some(&ann), &url(&bomb)).await.status, 200);
@@ -463,7 +526,9 @@ async fn deleting_a_message_deletes_its_files_and_thumbnails() {
     assert!(deleted[0]["data"].is_object(), "{deleted}");
     assert_eq!(fetch(&server, Some(&ann), &url(&image)).await.status, 404);
     assert_eq!(
-        fetch(&server, Some(&ann), &thumbnail_url(&image)).await.status,
+        fetch(&server, Some(&ann), &thumbnail_url(&image))
+            .await
+            .status,
         404
     );
     assert_eq!(server.sql("UPDATE blobs SET bytes = bytes").await, 1);

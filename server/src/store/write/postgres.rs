@@ -289,9 +289,9 @@ async fn attach(
             .bind(sender)
             .fetch_optional(&mut *tx)
             .await?;
-        files.extend(
-            row.map(|(id, name, bytes, kind, thumb)| uploads::file_info(id, name, bytes, kind, &thumb)),
-        );
+        files.extend(row.map(|(id, name, bytes, kind, thumb)| {
+            uploads::file_info(id, name, bytes, kind, &thumb)
+        }));
     }
     Ok(files)
 }
