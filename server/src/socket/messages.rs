@@ -91,9 +91,9 @@ async fn check(
         }
         .into());
     }
-    crate::socket::files::attachable(chat, identity.person.as_deref(), &m.files, offset).await?;
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
+    crate::socket::files::attachable(chat, identity.person.as_deref(), &m.files, offset).await?;
     let author = identity.name;
     let message = NewMessage {
         room: room.as_str(),

@@ -257,3 +257,45 @@ impl Store {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::stores;
+
+    async fn upload(store: &Store, uploader: &str, now: i64) -> UploadRow {
+        let blob = store.create_blob(Some(uploader), "a.txt", now, now + 10).await.unwrap();
+        store.append_blob_chunk(blob, 0, b"hello").await.unwrap();
+        store.complete_blob(blob).await.unwrap();
+        store
+            .create_upload(&NewUpload {
+                uploader,
+                blob,
+                name: "a.txt",
+                bytes: 5,
+                content_type: "application/octet-stream",
+                thumbnail: Thumbnail::None,
+                now,
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_upload_no_message_took_is_deleted_after_its_day_with_its_bytes() {
+        for (_dir, store) in stores().await {
+            let old = upload(&store, "p-ann", 1_000).await;
+            let fresh = upload(&store, "p-ann", 5_000).await;
+            assert_eq!(store.pending_uploads("p-ann").await.unwrap(), 2);
+            // Recorded, its blob is kept past the blob's own expiry.
+            assert_eq!(store.expired_blobs(i64::MAX - 1).await.unwrap(), vec![]);
+            assert_eq!(store.abandoned_uploads(2_000).await.unwrap(), vec![old.id]);
+            assert!(store.delete_abandoned_upload(old.id).await.unwrap());
+            assert_eq!(store.upload(old.id).await.unwrap(), None);
+            assert_eq!(store.blob(BlobId(old.blob)).await.unwrap(), None);
+            assert_eq!(store.blob_chunk(BlobId(old.blob), 0).await.unwrap(), None);
+            assert!(store.upload(fresh.id).await.unwrap().is_some());
+            assert_eq!(store.pending_uploads("p-ann").await.unwrap(), 1);
+        }
+    }
+}
