@@ -2704,6 +2704,25 @@ mod tests {
         let v = serde_json::to_value(&in_room).unwrap();
         assert_eq!(v, json!(["x", null, "rust"]));
         assert_eq!(serde_json::from_value::<SendMessage>(v).unwrap(), in_room);
+
+        // Files go fourth, after a room (null for the lobby).
+        let with_files = SendMessage {
+            text: String::new(),
+            client_offset: Some("c2".into()),
+            room: None,
+            files: vec![4, 5],
+        };
+        let v = serde_json::to_value(&with_files).unwrap();
+        assert_eq!(v, json!(["", "c2", null, {"files": [4, 5]}]));
+        assert_eq!(
+            serde_json::from_value::<SendMessage>(v).unwrap(),
+            with_files
+        );
+        // Files that are not ids are a bad request, not a message without them.
+        assert!(
+            serde_json::from_value::<SendMessage>(json!(["x", null, null, {"files": ["a"]}]))
+                .is_err()
+        );
     }
 
     #[test]

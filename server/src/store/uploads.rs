@@ -264,7 +264,10 @@ mod tests {
     use crate::store::tests::stores;
 
     async fn upload(store: &Store, uploader: &str, now: i64) -> UploadRow {
-        let blob = store.create_blob(Some(uploader), "a.txt", now, now + 10).await.unwrap();
+        let blob = store
+            .create_blob(Some(uploader), "a.txt", now, now + 10)
+            .await
+            .unwrap();
         store.append_blob_chunk(blob, 0, b"hello").await.unwrap();
         store.complete_blob(blob).await.unwrap();
         store
