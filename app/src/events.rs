@@ -131,6 +131,7 @@ pub const MAIN_EVENTS: &[(&str, Direction)] = &[
     (SetNotify::NAME, Direction::ClientToServer),
     (NotifyLevels::NAME, Direction::ClientToServer),
     (NotifyChanged::NAME, Direction::ServerToClient),
+    (FileReady::NAME, Direction::ServerToClient),
 ];
 
 /// Every event name of the `/admin` namespace, with its direction.
@@ -306,8 +307,10 @@ impl Refusal {
 /// On the wire it is the tutorial's argument list, `["chat message", text, clientOffset?,
 /// room?]`. `client_offset` makes retries idempotent: a repeated offset is stored and broadcast
 /// once but acknowledged every time. `room` is a room the sender has joined, or one of their
-/// direct conversations; absent (the tutorial's client) means [`LOBBY`].
-#[derive(Debug, Clone, PartialEq)]
+/// direct conversations; absent (the tutorial's client) means [`LOBBY`]. A fourth argument,
+/// an object, may carry `files`: uploads of the sender's to attach ([`MAX_FILES_PER_MESSAGE`]
+/// at most); with files, the text may be empty.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SendMessage {
     pub text: String,
     pub client_offset: Option<String>,
@@ -315,6 +318,8 @@ pub struct SendMessage {
     /// The message of the same conversation this one answers: a fourth argument,
     /// `{"replyTo": id}`.
     pub reply_to: Option<i64>,
+    /// Ids of uploads ([`FileInfo::id`]) to attach, in the order shown.
+    pub files: Vec<i64>,
 }
 
 impl Event for SendMessage {
@@ -499,6 +504,9 @@ pub struct MessageMeta {
     /// sent; on its live delivery (history and catch-up may leave it out: read the text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<String>,
+    /// The files attached to it, in the order shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
 }
 
 fn is_zero_i64(n: &i64) -> bool {
@@ -1042,14 +1050,6 @@ pub struct ReplyQuote {
     pub excerpt: String,
 }
 
-/// The fourth argument of [`SendMessage`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SendOptions {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    reply_to: Option<i64>,
-}
-
 /// `edit message`, client to server: replaces the text of message `id` of `room`, one of the
 /// sender's own (not a notice, a program's or an announcement): [`ChatError::NotYours`]
 /// otherwise. The text is checked like a post's ([`validate_text`]) and the edit counts
@@ -1315,6 +1315,134 @@ impl Event for NotifyChanged {
     type Namespace = Main;
 }
 impl ServerEvent for NotifyChanged {}
+
+// ---------------------------------------------------------------------------------------------
+// Files: uploads attached to messages
+// ---------------------------------------------------------------------------------------------
+
+/// Where files are uploaded (`POST`, the file is the body, `?name=` its name) and served from
+/// (`GET /uploads/{id}/{name}`, and `/uploads/{id}/thumbnail/{name}` for an image's thumbnail).
+pub const UPLOADS_PATH: &str = "/uploads";
+/// The most files one message carries.
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
+/// The most uploads a person may hold that no message carries yet.
+pub const MAX_PENDING_UPLOADS: usize = 20;
+/// The longest side of a thumbnail, in pixels.
+pub const THUMBNAIL_PX: u32 = 320;
+/// The longest file name kept, in characters; a longer one is cut.
+pub const MAX_FILE_NAME_CHARS: usize = 200;
+
+/// Where an image's thumbnail is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Thumbnail {
+    /// Not an image shown inline: no thumbnail is made.
+    #[default]
+    None,
+    /// Being made in the background; [`FileReady`] tells when it is done.
+    Pending,
+    /// Made: served at [`FileInfo::thumbnail_url`].
+    Ready,
+    /// The image could not be read (corrupt, or too large to decode): shown as a file.
+    Failed,
+}
+
+/// A file as a message carries it (`meta.files`), and as `POST /uploads` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// The upload's id: what `chat message` attaches.
+    pub id: i64,
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// The type the server found in its content (never the name's or the upload's say-so);
+    /// `application/octet-stream` when it knows none.
+    #[serde(rename = "type")]
+    pub content_type: String,
+    #[serde(default)]
+    pub thumbnail: Thumbnail,
+}
+
+impl FileInfo {
+    /// Where the whole file is served.
+    pub fn url(&self) -> String {
+        format!("{UPLOADS_PATH}/{}/{}", self.id, path_segment(&self.name))
+    }
+
+    /// Where its thumbnail is served, once [`Thumbnail::Ready`].
+    pub fn thumbnail_url(&self) -> String {
+        format!(
+            "{UPLOADS_PATH}/{}/thumbnail/{}",
+            self.id,
+            path_segment(&self.name)
+        )
+    }
+
+    /// Whether it is an image shown inline (from its thumbnail).
+    pub fn is_inline_image(&self) -> bool {
+        is_inline_image(&self.content_type)
+    }
+}
+
+/// Whether files of `content_type` are images shown inline: PNG, JPEG, GIF and WebP.
+pub fn is_inline_image(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    )
+}
+
+/// `name` percent-encoded as one path segment (RFC 3986's unreserved characters kept).
+pub fn path_segment(name: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    out
+}
+
+/// "12 B", "3.4 KB", "1.2 MB": a size as a person reads it.
+pub fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `file ready`, server to a conversation (or, before a message carries it, to its uploader):
+/// an image's thumbnail was made, or could not be. Later loads of the message carry the same
+/// [`Thumbnail`] in `meta.files`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileReady {
+    /// The conversation of the message that carries it; `None` while no message does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// That message's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<i64>,
+    pub file: FileInfo,
+}
+
+impl Event for FileReady {
+    const NAME: &'static str = "file ready";
+    type Namespace = Main;
+}
+impl ServerEvent for FileReady {}
 
 // ---------------------------------------------------------------------------------------------
 // The admin namespace `/admin`
@@ -2213,14 +2341,17 @@ pub enum JobKind {
     Webhook,
     /// A copy of the database.
     Backup,
+    /// The thumbnail of an uploaded image ([`FileReady`] tells when it is made).
+    Thumbnail,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::Export,
         JobKind::Import,
         JobKind::Webhook,
         JobKind::Backup,
+        JobKind::Thumbnail,
     ];
 
     /// How it is spelled on the wire and in the jobs table.
@@ -2230,6 +2361,7 @@ impl JobKind {
             JobKind::Import => "import",
             JobKind::Webhook => "webhook",
             JobKind::Backup => "backup",
+            JobKind::Thumbnail => "thumbnail",
         }
     }
 
@@ -2542,6 +2674,10 @@ impl<'de> Deserialize<'de> for WireError {
             },
             "too_many_reactions" => ChatError::TooManyReactions { max: max()? },
             "invalid_emoji" => ChatError::InvalidEmoji { max: max()? },
+            "unknown_file" => ChatError::UnknownFile {
+                id: need(&f.id, "id")?,
+            },
+            "too_many_files" => ChatError::TooManyFiles { max: max()? },
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown error code `{other}`"
@@ -2660,6 +2796,12 @@ pub enum ChatError {
     /// Not an emoji (see [`validate_emoji`]).
     #[error("a reaction is one emoji of at most {max} characters")]
     InvalidEmoji { max: usize },
+    /// No upload of the sender's has this id, or a message carries it already.
+    #[error("no file {id} to attach: upload it again")]
+    UnknownFile { id: i64 },
+    /// A message carries at most `max` files.
+    #[error("a message carries at most {max} files")]
+    TooManyFiles { max: usize },
 }
 
 /// A wait as a person reads it: "1 s", "30 s", "2 min" (rounded up, never "0").
@@ -2844,11 +2986,12 @@ impl Serialize for SendMessage {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // The room goes third, so the offset is always written when a room is (null if none);
         // the options fourth, after both.
-        let len = match (&self.client_offset, &self.room, &self.reply_to) {
-            (_, _, Some(_)) => 4,
-            (_, Some(_), None) => 3,
-            (Some(_), None, None) => 2,
-            (None, None, None) => 1,
+        let options = self.reply_to.is_some() || !self.files.is_empty();
+        let len = match (&self.client_offset, &self.room, options) {
+            (_, _, true) => 4,
+            (_, Some(_), false) => 3,
+            (Some(_), None, false) => 2,
+            (None, None, false) => 1,
         };
         let mut t = s.serialize_tuple(len)?;
         t.serialize_element(&self.text)?;
@@ -2861,10 +3004,21 @@ impl Serialize for SendMessage {
         if len >= 4 {
             t.serialize_element(&SendOptions {
                 reply_to: self.reply_to,
+                files: self.files.clone(),
             })?;
         }
         t.end()
     }
+}
+
+/// The fourth argument of `chat message`: what a message carries besides its text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply_to: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    files: Vec<i64>,
 }
 
 impl<'de> Deserialize<'de> for SendMessage {
@@ -2875,7 +3029,7 @@ impl<'de> Deserialize<'de> for SendMessage {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str(
                     "arguments (text: string, clientOffset?: string, room?: string, \
-                     options?: {replyTo?: number})",
+                     options?: {replyTo?: number, files?: number[]})",
                 )
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SendMessage, A::Error> {
@@ -2908,6 +3062,7 @@ impl<'de> Deserialize<'de> for SendMessage {
                     client_offset,
                     room,
                     reply_to: options.reply_to,
+                    files: options.files,
                 })
             }
         }
@@ -2989,7 +3144,7 @@ mod tests {
             text: "hello".into(),
             client_offset: Some("c1".into()),
             room: None,
-            reply_to: None,
+            ..Default::default()
         };
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(v, json!(["hello", "c1"]));
@@ -2999,7 +3154,7 @@ mod tests {
             text: "x".into(),
             client_offset: None,
             room: None,
-            reply_to: None,
+            ..Default::default()
         };
         assert_eq!(serde_json::to_value(&bare).unwrap(), json!(["x"]));
 
@@ -3007,11 +3162,31 @@ mod tests {
             text: "x".into(),
             client_offset: None,
             room: Some("rust".into()),
-            reply_to: None,
+            ..Default::default()
         };
         let v = serde_json::to_value(&in_room).unwrap();
         assert_eq!(v, json!(["x", null, "rust"]));
         assert_eq!(serde_json::from_value::<SendMessage>(v).unwrap(), in_room);
+
+        // Files go fourth, after a room (null for the lobby).
+        let with_files = SendMessage {
+            text: String::new(),
+            client_offset: Some("c2".into()),
+            room: None,
+            files: vec![4, 5],
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&with_files).unwrap();
+        assert_eq!(v, json!(["", "c2", null, {"files": [4, 5]}]));
+        assert_eq!(
+            serde_json::from_value::<SendMessage>(v).unwrap(),
+            with_files
+        );
+        // Files that are not ids are a bad request, not a message without them.
+        assert!(
+            serde_json::from_value::<SendMessage>(json!(["x", null, null, {"files": ["a"]}]))
+                .is_err()
+        );
     }
 
     #[test]
@@ -3105,6 +3280,8 @@ mod tests {
             ChatError::NotYours { id: 8 },
             ChatError::TooManyReactions { max: 9 },
             ChatError::InvalidEmoji { max: 10 },
+            ChatError::UnknownFile { id: 8 },
+            ChatError::TooManyFiles { max: 9 },
         ];
         for error in every {
             // A new variant that is missing here fails this match, so the list stays complete.
@@ -3142,7 +3319,9 @@ mod tests {
                 | ChatError::LastAdmin
                 | ChatError::ReadOnlyRoom { .. }
                 | ChatError::NotManager { .. }
-                | ChatError::InvalidQuery { .. } => {}
+                | ChatError::InvalidQuery { .. }
+                | ChatError::UnknownFile { .. }
+                | ChatError::TooManyFiles { .. } => {}
             }
             let wire = serde_json::to_string(&Reply::<Posted>::from(Err(error.clone()))).unwrap();
             let back: Reply<Posted> = serde_json::from_str(&wire).unwrap();
@@ -3537,6 +3716,7 @@ mod tests {
             client_offset: None,
             room: None,
             reply_to: Some(7),
+            ..Default::default()
         };
         let v = serde_json::to_value(&reply).unwrap();
         assert_eq!(v, json!(["me", null, null, {"replyTo": 7}]));

@@ -317,7 +317,7 @@ async fn run(
                         text,
                         client_offset: Some(offset),
                         room: Some(room),
-                        reply_to: None,
+                        ..Default::default()
                     };
                     recorder.with(|t| t.sent += 1);
                     match conn.emit_with_ack(main, &message, ACK_TIMEOUT_MS, now_ms()) {

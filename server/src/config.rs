@@ -206,6 +206,14 @@ pub struct Config {
     #[arg(long, env = "PALAVER_MAX_IMPORT_BYTES", default_value_t = 1 << 30)]
     pub max_import_bytes: u64,
 
+    /// The largest file `POST /uploads` takes (a file attached to a message), in bytes.
+    #[arg(long, env = "PALAVER_UPLOAD_LIMIT", default_value_t = 10 << 20)]
+    pub upload_limit: u64,
+
+    /// Files one person may upload.
+    #[arg(long, env = "PALAVER_UPLOAD_RATE", default_value = "30/1m")]
+    pub upload_rate: Limit,
+
     /// What `/admin` clients must present. Default: generated and printed on first start, and
     /// kept in the data directory (`admin-token`).
     #[arg(long, env = "PALAVER_ADMIN_TOKEN", hide_env_values = true)]
@@ -443,6 +451,8 @@ impl Config {
             workers: 2,
             job_lease: Duration::from_secs(30),
             max_import_bytes: 1 << 30,
+            upload_limit: 10 << 20,
+            upload_rate: Limit::every(30, Duration::from_secs(60)),
             queue_url: None,
             data_dir: None,
             session_secret: None,
@@ -572,6 +582,8 @@ mod tests {
                     c.job_lease,
                     c.max_import_bytes,
                     c.search_limit,
+                    c.upload_limit,
+                    c.upload_rate,
                 ),
             )
         };

@@ -257,7 +257,8 @@ pub async fn run(
         },
         http::api::routes(chat.clone(), io.clone())
             .merge(http::auth::routes(chat.clone(), io.clone()))
-            .merge(http::avatars::routes(chat.clone(), io.clone())),
+            .merge(http::avatars::routes(chat.clone(), io.clone()))
+            .merge(http::uploads::routes(chat.clone(), config.upload_limit)),
     );
     let connection_limits = listen::Limits {
         connections: listen::Limits::fitting_open_files(config.max_connections),

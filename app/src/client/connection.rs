@@ -592,7 +592,7 @@ mod tests {
             text: text.into(),
             client_offset: Some("c1".into()),
             room: None,
-            reply_to: None,
+            ..Default::default()
         }
     }
 
@@ -657,7 +657,7 @@ mod tests {
             text: "yo".into(),
             client_offset: None,
             room: None,
-            reply_to: None,
+            ..Default::default()
         };
         c.emit(main, &bare).unwrap();
         c.emit(admin, &say("psst")).unwrap();

@@ -22,7 +22,7 @@
 //!
 //! let mut connection = Connection::new();
 //! let main = connection.add_namespace::<Main>();
-//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None, reply_to: None };
+//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None, ..Default::default() };
 //! assert_eq!(connection.emit(main, &message), Err(EmitError::NotConnected));
 //!
 //! // The server's handshake, then its answer to the namespace CONNECT.
@@ -81,7 +81,7 @@
 //!
 //! let mut connection = Connection::new();
 //! let admin = connection.add_namespace::<Admin>();
-//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None, reply_to: None };
+//! let message = SendMessage { text: "hi".into(), client_offset: None, room: None, ..Default::default() };
 //! let _ = connection.emit(admin, &message); // SendMessage belongs to `/`
 //! ```
 

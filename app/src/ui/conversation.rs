@@ -8,6 +8,7 @@ use leptos::either::{EitherOf3, EitherOf5};
 use leptos::html;
 use leptos::prelude::*;
 
+use super::attachments::{self, AttachButton, UploadChips, Uploads};
 use super::autocomplete::MentionSuggest;
 use super::composer::{fit_to_text, sends};
 use super::drawer::DrawerToggle;
@@ -47,6 +48,8 @@ pub(crate) fn Conversation(
     let draft =
         RwSignal::new(drafts.with_value(|d| d.get(&room.get_value()).cloned().unwrap_or_default()));
     let composer_error = RwSignal::new(None::<String>);
+    let uploads = RwSignal::new(Uploads::default());
+    let signed_in = Signal::derive(move || state.account.account.with(Option::is_some));
     // Whether the reader is at the newest message; the list follows it only then. `mark` is
     // the newest message they saw there.
     let stick = RwSignal::new(true);
@@ -124,9 +127,20 @@ pub(crate) fn Conversation(
 
     let send = move || {
         let text = draft.get_untracked();
-        match validate_text(&text) {
+        if uploads.with_untracked(Uploads::busy) {
+            composer_error.set(Some("Wait until the files are uploaded".to_owned()));
+            return;
+        }
+        let files = uploads.with_untracked(Uploads::done);
+        // A message of files alone may have no text.
+        let checked = match validate_text(&text) {
+            Err(ChatError::Empty) if !files.is_empty() => Ok(std::borrow::Cow::Borrowed("")),
+            checked => checked,
+        };
+        match checked {
             Ok(text) => {
-                live.run(|l| l.post(text.into_owned()));
+                live.run(|l| l.post_with(text.into_owned(), files));
+                uploads.set(Uploads::default());
                 draft.set(String::new());
                 drafts.update_value(|d| {
                     d.remove(&room.get_value());
@@ -177,7 +191,13 @@ pub(crate) fn Conversation(
     };
 
     view! {
-        <section class="conversation" aria-label="Conversation" data-room=room.get_value()>
+        <section
+            class="conversation"
+            aria-label="Conversation"
+            data-room=room.get_value()
+            on:dragover=attachments::dragged_over
+            on:drop=attachments::dropped(uploads, signed_in)
+        >
             <Header room state live/>
             <PresenceLine room state live/>
             <div class="scroller" node_ref=scroller on:scroll=on_scroll>
@@ -232,7 +252,9 @@ pub(crate) fn Conversation(
                 fallback=|| view! { <p class="read-only" data-testid="read-only-notice">{READ_ONLY}</p> }
             >
                 <ReplyBanner/>
-                <form class="composer" data-testid="composer" on:submit=submit>
+                <form class="composer" data-testid="composer" on:submit=submit on:paste=attachments::pasted(uploads, signed_in)>
+                    <UploadChips uploads/>
+                    <AttachButton uploads signed_in hydrated/>
                     <textarea
                         id="message-input"
                         node_ref=composer

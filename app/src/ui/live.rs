@@ -124,7 +124,7 @@ mod inert {
         pub(crate) fn start(_: ChatState) -> Live {
             Live
         }
-        pub(crate) fn post(&self, _text: String) {}
+        pub(crate) fn post_with(&self, _text: String, _files: Vec<crate::events::FileInfo>) {}
         pub(crate) fn typed(&self) {}
         pub(crate) fn retry(&self, _key: String) {}
         pub(crate) fn discard(&self, _key: String) {}

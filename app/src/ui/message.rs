@@ -3,6 +3,7 @@
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
+use super::attachments::Files;
 use super::markdown::MessageText;
 use super::mentions::mentions_me;
 use super::message_actions::{EditedMark, MessageFooter, QuotedParent, highlighted};
@@ -66,6 +67,7 @@ pub(crate) fn MessageRow(
                     </div>
                     <QuotedParent reply=m.meta.reply.clone()/>
                     <MessageText text=m.text.clone() me/>
+                    <Files files=m.meta.files.clone()/>
                     <MessageFooter message=m mine/>
                 </li>
             })
@@ -90,6 +92,7 @@ pub(crate) fn MessageRow(
                         <span class="sending">{if busy { "sending…" } else { "not sent" }}</span>
                     </div>
                     <MessageText text=p.text me/>
+                    <Files files=p.files/>
                     {failed.map(|reason| view! {
                         <div class="failure">
                             <span class="error">{reason}</span>

@@ -3,6 +3,7 @@
 mod account;
 mod address;
 mod admin;
+mod attachments;
 mod autocomplete;
 mod chat;
 mod composer;

@@ -24,6 +24,9 @@ pub(crate) struct Entry {
     /// The message it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) reply: Option<crate::events::ReplyQuote>,
+    /// The uploaded files it carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) files: Vec<crate::events::FileInfo>,
 }
 
 #[cfg(feature = "hydrate")]
@@ -94,6 +97,7 @@ mod tests {
             author: "ann".into(),
             at: 1.5,
             reply: None,
+            files: Vec::new(),
         };
         let v = serde_json::to_string(&e).unwrap();
         assert_eq!(serde_json::from_str::<Entry>(&v).unwrap(), e);

@@ -291,6 +291,7 @@ mod tests {
                 author: "ann".into(),
                 state: SendState::Sending,
                 reply: None,
+                files: Vec::new(),
             }),
         ];
         let grouped: Vec<bool> = items(rows.clone(), None, NOON + MIN, |t| t)

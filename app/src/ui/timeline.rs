@@ -38,6 +38,8 @@ pub(crate) struct Pending {
     pub(crate) state: SendState,
     /// The message it answers.
     pub(crate) reply: Option<ReplyQuote>,
+    /// The uploaded files it carries.
+    pub(crate) files: Vec<crate::events::FileInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +62,11 @@ impl Row {
     /// A key for keyed rendering; it changes when the row's content does.
     pub(crate) fn key(&self) -> String {
         match self {
-            Row::Sent(m) if m.meta.changed > 0 => format!("m{}.{}", m.id, m.meta.changed),
-            Row::Sent(m) => format!("m{}", m.id),
+            // A change or a file's thumbnail made is new content.
+            Row::Sent(m) if m.meta.changed > 0 => {
+                format!("{}.{}", crate::ui::attachments::row_key(m), m.meta.changed)
+            }
+            Row::Sent(m) => crate::ui::attachments::row_key(m),
             Row::Pending(p) => match &p.state {
                 SendState::Sending => format!("p{}", p.key),
                 SendState::Failed(_) => format!("f{}", p.key),
@@ -456,6 +461,7 @@ impl Timeline {
                 client_offset: Some(p.key),
                 kind: None,
                 reply: p.reply,
+                files: p.files,
                 ..Default::default()
             },
         });
@@ -463,13 +469,26 @@ impl Timeline {
         self.advance();
     }
 
+    #[cfg(test)]
     pub(crate) fn add_pending(&mut self, key: String, text: String, author: String) {
+        self.add_pending_with(key, text, author, Vec::new());
+    }
+
+    /// [`Timeline::add_pending`] of a message that carries `files`.
+    pub(crate) fn add_pending_with(
+        &mut self,
+        key: String,
+        text: String,
+        author: String,
+        files: Vec<crate::events::FileInfo>,
+    ) {
         self.pending.push(Pending {
             key,
             text,
             author,
             state: SendState::Sending,
             reply: None,
+            files,
         });
     }
 
@@ -477,6 +496,15 @@ impl Timeline {
     pub(crate) fn set_reply(&mut self, key: &str, reply: Option<ReplyQuote>) {
         if let Some(p) = self.pending.iter_mut().find(|p| p.key == key) {
             p.reply = reply;
+        }
+    }
+
+    /// A file of message `id` has its thumbnail now (or will have none).
+    pub(crate) fn file_ready(&mut self, id: i64, file: crate::events::FileInfo) {
+        if let Some(m) = self.sent.get_mut(&id)
+            && let Some(f) = m.meta.files.iter_mut().find(|f| f.id == file.id)
+        {
+            *f = file;
         }
     }
 

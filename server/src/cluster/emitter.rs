@@ -238,7 +238,7 @@ async fn announce(
         client_offset: offset,
         sender: offset.map(|_| EMITTER_SENDER),
         kind: Some(MessageKind::Announcement),
-        reply: None,
+        ..Default::default()
     };
     let mut written = store
         .writer_connection()

@@ -87,7 +87,7 @@ pub(crate) async fn publish(api: &Api, post: BotPost<'_>) -> Result<Posted, ApiE
         client_offset: post.offset.map(|(offset, _)| offset),
         sender: post.offset.map(|(_, sender)| sender),
         kind: Some(MessageKind::Bot),
-        reply: None,
+        ..Default::default()
     };
     let to = main.within(post.room.audience());
     Ok(messages::publish(&api.chat, to, message).await?)

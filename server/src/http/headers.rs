@@ -106,6 +106,13 @@ async fn content_security_policy(
         request.extensions_mut().insert(nonce.clone());
     }
     let mut response = next.run(request).await;
+    // A route's own policy is stricter (a file served in a sandbox): kept.
+    if response
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY)
+    {
+        return response;
+    }
     let value = match &nonce {
         Some(nonce) => policy.with_nonce(nonce),
         None => policy.without_nonce.clone(),

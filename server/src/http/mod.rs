@@ -15,4 +15,5 @@ pub(crate) mod listen;
 pub(crate) mod origin;
 pub(crate) mod peer;
 pub(crate) mod service_worker;
+pub(crate) mod uploads;
 pub(crate) mod web;

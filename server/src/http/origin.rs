@@ -38,10 +38,11 @@ pub(crate) fn is_socket_request(path: &str) -> bool {
 }
 
 /// Whether `path` is one of the accounts' routes (`http/auth/`), which set the session cookie,
-/// or changes a person's picture with it (`http/avatars.rs`): checked like the handshake, so
-/// that a page of another site signs nobody in or out and changes nothing.
+/// or changes a person's picture or uploads a file with it (`http/avatars.rs`,
+/// `http/uploads.rs`): checked like the handshake, so that a page of another site signs nobody
+/// in or out and changes nothing.
 pub(crate) fn is_account_request(path: &str) -> bool {
-    path.starts_with("/auth/") || path == "/avatar"
+    path.starts_with("/auth/") || path == "/avatar" || path == app::events::UPLOADS_PATH
 }
 
 /// A configured origin or public URL that is not `scheme://host[:port]`.

@@ -84,8 +84,8 @@ pub(crate) async fn spool(store: &Store, id: BlobId, path: &Path) -> Result<u64,
     Ok(bytes)
 }
 
-/// Deletes the files past their time (exports no longer offered, archives never imported),
-/// every ten minutes, forever.
+/// Deletes the files past their time (exports no longer offered, archives never imported,
+/// uploads no message took within a day), every ten minutes, forever.
 pub(crate) async fn sweep(store: Store) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
@@ -99,6 +99,17 @@ pub(crate) async fn sweep(store: Store) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "looking for expired files failed"),
+        }
+        let before = crate::store::now_ms() - crate::store::uploads::UNATTACHED_LIFETIME_MS;
+        match store.abandoned_uploads(before).await {
+            Ok(ids) => {
+                for id in ids {
+                    if let Err(e) = store.delete_abandoned_upload(id).await {
+                        tracing::warn!(error = %e, "deleting an unsent upload failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "looking for unsent uploads failed"),
         }
     }
 }

@@ -613,7 +613,7 @@ mod tests {
                         client_offset: None,
                         sender: None,
                         kind: None,
-                        reply: None,
+                        ..Default::default()
                     })
                     .await
                     .unwrap()

@@ -15,6 +15,7 @@ pub(crate) mod import;
 pub(crate) mod priority;
 pub(crate) mod process;
 pub(crate) mod runner;
+pub(crate) mod thumbnails;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -201,6 +202,12 @@ pub(crate) fn handlers(needs: Needs) -> Result<Handlers, StartError> {
         .with(
             JobKind::Export,
             export::Exports {
+                store: needs.store.clone(),
+            },
+        )
+        .with(
+            JobKind::Thumbnail,
+            thumbnails::Thumbnails {
                 store: needs.store.clone(),
             },
         )

@@ -389,7 +389,7 @@ async fn announce(ctx: Ctx, a: Announce) -> Result<Vec<app::events::Posted>, Han
             client_offset: None,
             sender: None,
             kind: Some(MessageKind::Announcement),
-            reply: None,
+            ..Default::default()
         };
         posted.push(publish(chat, main.clone().within(room.clone()), message).await?);
     }

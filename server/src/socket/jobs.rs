@@ -171,7 +171,12 @@ pub(crate) async fn watch(io: SocketIo, chat: Chat) {
                 continue;
             }
             told.insert(row.id, mark);
-            tell(&io, row, &chat.keys).await;
+            if row.kind == JobKind::Thumbnail {
+                // A thumbnail is its conversation's news, not its uploader's job.
+                crate::socket::files::thumbnail_done(&io, &chat, row).await;
+            } else {
+                tell(&io, row, &chat.keys).await;
+            }
         }
         if rows.len() == PAGE {
             // More changed than one page: read on from the last one.

@@ -59,7 +59,11 @@ async fn check(
     chat: &Chat,
     m: SendMessage,
 ) -> Result<(OwnedMessage, BroadcastOperators), HandlerError> {
-    let text = events::validate_text(&m.text)?;
+    // A message with files may have no text.
+    let text = match events::validate_text(&m.text) {
+        Err(ChatError::Empty) if !m.files.is_empty() => std::borrow::Cow::Borrowed(""),
+        checked => checked?,
+    };
     let offset = m.client_offset.as_deref();
     if offset.is_some_and(|o| o.chars().count() > MAX_CLIENT_OFFSET_CHARS) {
         return Err(ChatError::OffsetTooLong {
@@ -102,6 +106,7 @@ async fn check(
     // Per person, so tabs share one budget; guests per address.
     limits::send(socket, chat)?;
     let mentioned = mentions::mentioned(chat, &room, identity.person.as_deref(), &text).await?;
+    crate::socket::files::attachable(chat, identity.person.as_deref(), &m.files, offset).await?;
     let author = identity.name;
     let message = NewMessage {
         room: room.as_str(),
@@ -111,6 +116,7 @@ async fn check(
         sender: Some(identity.person.as_deref().unwrap_or(GUEST_SENDER)),
         kind: None,
         reply: reply.as_ref(),
+        files: &m.files,
     };
     let message = OwnedMessage::from(&message).mentioning(mentioned);
     Ok((message, socket.within(room.audience())))

@@ -8,6 +8,7 @@ pub(crate) mod backlog;
 pub(crate) mod catchup;
 pub(crate) mod changes;
 pub mod emit;
+pub(crate) mod files;
 pub(crate) mod identity;
 pub(crate) mod jobs;
 pub(crate) mod lagging;

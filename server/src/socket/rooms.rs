@@ -414,7 +414,7 @@ async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, notice: 
         client_offset: None,
         sender: None,
         kind: Some(kind),
-        reply: None,
+        ..Default::default()
     };
     // The membership has changed whatever happens to the notice; a failure is only logged.
     if let Err(e) = publish(chat, main.within(room.to_owned()), message).await {

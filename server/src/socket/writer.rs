@@ -45,6 +45,7 @@ pub(crate) struct OwnedMessage {
     /// broadcast.
     mentioned: Vec<String>,
     mentioned_names: Vec<String>,
+    files: Vec<i64>,
 }
 
 impl OwnedMessage {
@@ -59,6 +60,7 @@ impl OwnedMessage {
             reply: m.reply.cloned(),
             mentioned: Vec::new(),
             mentioned_names: Vec::new(),
+            files: m.files.to_vec(),
         }
     }
 
@@ -78,6 +80,7 @@ impl OwnedMessage {
             sender: self.sender.as_deref(),
             kind: self.kind,
             reply: self.reply.as_ref(),
+            files: &self.files,
         }
     }
 }

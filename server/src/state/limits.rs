@@ -24,6 +24,8 @@ pub(crate) enum Action {
     Profile,
     /// `search`: a read of the full-text index.
     Search,
+    /// Uploading a file.
+    Upload,
 }
 
 #[derive(Debug)]
@@ -39,6 +41,7 @@ pub(crate) struct Limits {
     names: Throttle,
     profiles: Throttle,
     searches: Throttle,
+    uploads: Throttle,
     webhook_posts: Throttle,
     bot_requests: Throttle,
 }
@@ -63,6 +66,7 @@ impl Limits {
             names: Throttle::new(config.name_limit),
             profiles: Throttle::new(config.profile_limit),
             searches: Throttle::new(config.search_limit),
+            uploads: Throttle::new(config.upload_rate),
             webhook_posts: Throttle::new(config.webhook_limit),
             bot_requests: Throttle::new(config.bot_limit),
         }
@@ -94,6 +98,7 @@ impl Limits {
             Action::StartJob => &self.jobs,
             Action::Profile => &self.profiles,
             Action::Search => &self.searches,
+            Action::Upload => &self.uploads,
         };
         throttle.take_n(&payer.key(), cost, now)
     }

@@ -464,7 +464,7 @@ mod tests {
                         text: &text,
                         client_offset: None,
                         kind: None,
-                        reply: None,
+                        ..Default::default()
                     })
                     .await
                     .unwrap();

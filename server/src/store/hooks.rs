@@ -357,7 +357,7 @@ mod tests {
                 client_offset: None,
                 sender: None,
                 kind: Some(MessageKind::Bot),
-                reply: None,
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -399,7 +399,7 @@ mod tests {
         }
     }
 
-    const ALL: [JobKind; 4] = JobKind::ALL;
+    const ALL: [JobKind; 5] = JobKind::ALL;
 
     #[tokio::test]
     async fn a_job_is_claimed_once_reported_and_ended() {

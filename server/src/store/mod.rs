@@ -138,6 +138,8 @@ pub(crate) struct StoredMessage {
     pub(crate) reactions: Option<String>,
     /// The message it answers.
     pub(crate) reply: Option<ReplyQuote>,
+    /// Its files ([`uploads`]): filled in by the reads that return messages to people.
+    pub(crate) files: Vec<app::events::FileInfo>,
 }
 
 /// A row of [`COLUMNS`] as a [`StoredMessage`], whichever connection read it: `$row.$get(i)`
@@ -167,6 +169,7 @@ macro_rules! stored_message {
                     excerpt: excerpt.unwrap_or_default(),
                 })
             },
+            files: Vec::new(),
         }
     };
 }
@@ -320,6 +323,7 @@ pub(crate) struct RoomRules {
 }
 
 /// What to store.
+#[derive(Default)]
 pub(crate) struct NewMessage<'a> {
     pub(crate) room: &'a str,
     pub(crate) author: &'a str,
@@ -331,6 +335,8 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) kind: Option<MessageKind>,
     /// The message of the same conversation it answers, as checked and quoted by the poster.
     pub(crate) reply: Option<&'a ReplyQuote>,
+    /// Uploads of `sender`'s to attach ([`uploads::ATTACH`]).
+    pub(crate) files: &'a [i64],
 }
 
 /// The sender of every guest's offsets. A guest has no stable id (a reconnect is a new
@@ -441,6 +447,7 @@ impl From<StoredMessage> for ChatMessage {
                 reactions,
                 reply: m.reply.filter(|_| !deleted),
                 changed: m.changed_seq,
+                files: m.files,
                 ..Default::default()
             },
         }
@@ -507,6 +514,7 @@ pub(crate) mod imported;
 pub(crate) mod mentions;
 pub(crate) mod profiles;
 pub(crate) mod search;
+pub(crate) mod uploads;
 
 /// Where a store's data is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -760,6 +768,7 @@ impl Store {
             .fetch_all(p)
             .await?);
         rows.reverse();
+        self.with_files(&mut rows).await?;
         Ok(rows)
     }
 
@@ -774,12 +783,14 @@ impl Store {
             "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq > {SEQ_UP_TO_ID}
              ORDER BY seq LIMIT $3"
         );
-        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+        let mut rows: Vec<StoredMessage> = on_pool!(self, p => sqlx::query_as(&sql)
             .bind(room)
             .bind(after)
             .bind(limit as i64)
             .fetch_all(p)
-            .await?))
+            .await?);
+        self.with_files(&mut rows).await?;
+        Ok(rows)
     }
 
     /// The newest `limit` messages of `room` with an id below `before` (all when `None`),
@@ -803,6 +814,7 @@ impl Store {
         let more = rows.len() > limit;
         rows.truncate(limit);
         rows.reverse();
+        self.with_files(&mut rows).await?;
         Ok((rows, more))
     }
 
@@ -819,13 +831,15 @@ impl Store {
             "SELECT {COLUMNS} FROM messages WHERE room = $1 AND seq > $2 AND seq <= $3
              ORDER BY seq LIMIT $4"
         );
-        Ok(on_pool!(self, p => sqlx::query_as(&sql)
+        let mut rows: Vec<StoredMessage> = on_pool!(self, p => sqlx::query_as(&sql)
             .bind(room)
             .bind(after)
             .bind(up_to)
             .bind(limit as i64)
             .fetch_all(p)
-            .await?))
+            .await?);
+        self.with_files(&mut rows).await?;
+        Ok(rows)
     }
 
     /// The newest number of `room`'s change feed (0 when none of its messages ever changed).
@@ -1397,7 +1411,7 @@ mod tests {
             client_offset: offset,
             sender: Some("p-ann"),
             kind: None,
-            reply: None,
+            ..Default::default()
         }
     }
 
@@ -2251,7 +2265,7 @@ mod tests {
                             client_offset: (i % 2 == 0).then_some(offsets[i].as_str()),
                             sender: Some("p-ann"),
                             kind: None,
-                            reply: None,
+                            ..Default::default()
                         })
                         .collect();
                     for outcome in conn.insert_batch(&batch).await.unwrap() {

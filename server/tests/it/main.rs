@@ -32,6 +32,7 @@ mod rabbitmq;
 mod rooms;
 mod search;
 mod service_worker;
+mod uploads;
 // The long hostile-load tests, run in a release build by `scripts/test.sh`'s stress step.
 #[path = "../services/mod.rs"]
 mod services;

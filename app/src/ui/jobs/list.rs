@@ -161,6 +161,7 @@ pub(crate) fn kind_label(kind: JobKind) -> &'static str {
         JobKind::Import => "Import",
         JobKind::Webhook => "Webhook delivery",
         JobKind::Backup => "Backup",
+        JobKind::Thumbnail => "Thumbnail",
     }
 }
 

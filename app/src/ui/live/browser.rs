@@ -137,6 +137,14 @@ impl Live {
             }
         });
         let this = live.clone();
+        socket.on(move |f: crate::events::FileReady| {
+            if let (Some(room), Some(id)) = (&f.room, f.message)
+                && let Some(t) = this.state.timeline(room)
+            {
+                t.update(|t| t.file_ready(id, f.file));
+            }
+        });
+        let this = live.clone();
         socket.on_connect(move || {
             // Conversations whose first page never came (opened or restored while offline).
             let loading: Vec<String> = this.state.timelines.with_untracked(|all| {

@@ -13,9 +13,9 @@ use crate::ui::room_settings::READ_ONLY;
 use crate::ui::timeline::{Pending, SendState, Timeline};
 
 impl Live {
-    /// Queues `text` for the conversation on screen: shown at once, kept in the outbox, sent
-    /// in turn.
-    pub(crate) fn post(&self, text: String) {
+    /// Queues `text`, with the uploaded `files` it carries, for the conversation on screen:
+    /// shown at once, kept in the outbox, sent in turn.
+    pub(crate) fn post_with(&self, text: String, files: Vec<crate::events::FileInfo>) {
         let room = self.state.active.get_untracked();
         let Some(timeline) = self.state.timeline(&room) else {
             return;
@@ -28,6 +28,7 @@ impl Live {
             author: self.state.name.get_untracked(),
             at: js_sys::Date::now(),
             reply: self.state.changes.take_reply(&room),
+            files,
         };
         outbox::put(&entry);
         self.books
@@ -35,7 +36,7 @@ impl Live {
             .queue
             .push((entry.key.clone(), room));
         timeline.update(|t| {
-            t.add_pending(entry.key.clone(), entry.text, entry.author);
+            t.add_pending_with(entry.key.clone(), entry.text, entry.author, entry.files);
             t.set_reply(&entry.key, entry.reply);
         });
         self.pump();
@@ -64,7 +65,7 @@ impl Live {
                     .queue
                     .push((e.key.clone(), e.room.clone()));
                 timeline.update(|t| {
-                    t.add_pending(e.key.clone(), e.text, e.author);
+                    t.add_pending_with(e.key.clone(), e.text, e.author, e.files);
                     t.set_reply(&e.key, e.reply);
                 });
             }
@@ -118,6 +119,7 @@ impl Live {
                 client_offset: Some(next.key.clone()),
                 room: Some(room.clone()),
                 reply_to: next.reply.as_ref().map(|r| r.id),
+                files: next.files.iter().map(|f| f.id).collect(),
             };
             let result = this.socket.emit_with_ack(&message, ACK_TIMEOUT).await;
             // How long to pause before the next attempt, if one should follow.

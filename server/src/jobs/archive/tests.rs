@@ -139,7 +139,7 @@ async fn an_export_imported_into_a_fresh_server_gives_the_same_messages() {
                 client_offset: None,
                 sender: None,
                 kind: None,
-                reply: None,
+                ..Default::default()
             })
             .collect();
         for (text, kind) in [

@@ -15,6 +15,7 @@ use tracing::warn;
 
 use app::events::LOBBY;
 
+use crate::store::uploads;
 use crate::store::write::{
     Change, Outcome, Pending, Written, postgres_import, postgres_messages, repeat,
 };
@@ -296,22 +297,48 @@ async fn insert(
             .into_iter()
             .map(|(id, room, seq)| ((room, seq), id))
             .collect();
-        for i in new.at {
+        for (i, m) in new.at.into_iter().zip(new.messages) {
             if let Ok(inserted) = &mut outcomes[i] {
-                let m = &mut inserted.message;
-                m.id = place
-                    .get(&(m.room.clone(), m.seq))
+                let stored = &mut inserted.message;
+                stored.id = place
+                    .get(&(stored.room.clone(), stored.seq))
                     .copied()
                     .ok_or_else(|| sqlx::Error::RowNotFound)?;
+                stored.files = attach(&mut *tx, m, stored.id).await?;
             }
         }
     }
     Ok(outcomes)
 }
 
+/// Attaches `m`'s files to it, message `id`: those still its sender's to attach, in order.
+async fn attach(
+    tx: &mut PgConnection,
+    m: &NewMessage<'_>,
+    id: i64,
+) -> Result<Vec<app::events::FileInfo>, sqlx::Error> {
+    let (Some(sender), false) = (m.sender, m.files.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::with_capacity(m.files.len());
+    for &file in m.files {
+        let row: Option<(i64, String, i64, String, String)> = sqlx::query_as(uploads::ATTACH)
+            .bind(m.room)
+            .bind(id)
+            .bind(file)
+            .bind(sender)
+            .fetch_optional(&mut *tx)
+            .await?;
+        files.extend(row.map(|(id, name, bytes, kind, thumb)| {
+            uploads::file_info(id, name, bytes, kind, &thumb)
+        }));
+    }
+    Ok(files)
+}
+
 /// The new rows of a batch, column by column, for one `INSERT … SELECT FROM UNNEST`.
 #[derive(Default)]
-struct NewRows<'a> {
+struct NewRows<'a, 'b> {
     room: Vec<&'a str>,
     author: Vec<&'a str>,
     text: Vec<&'a str>,
@@ -323,10 +350,12 @@ struct NewRows<'a> {
     reply_to: Vec<Option<i64>>,
     /// Each row's place among the batch's outcomes.
     at: Vec<usize>,
+    /// Each row's message, for its files.
+    messages: Vec<&'b NewMessage<'a>>,
 }
 
-impl<'a> NewRows<'a> {
-    fn push(&mut self, m: &NewMessage<'a>, created_at: i64, seq: i64, at: usize) {
+impl<'a, 'b> NewRows<'a, 'b> {
+    fn push(&mut self, m: &'b NewMessage<'a>, created_at: i64, seq: i64, at: usize) {
         self.room.push(m.room);
         self.author.push(m.author);
         self.text.push(m.text);
@@ -337,6 +366,7 @@ impl<'a> NewRows<'a> {
         self.sender.push(m.sender);
         self.reply_to.push(m.reply.map(|r| r.id));
         self.at.push(at);
+        self.messages.push(m);
     }
 }
 

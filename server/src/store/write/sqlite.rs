@@ -13,6 +13,7 @@ use std::time::Duration;
 use app::events::RoomKind;
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Row, TransactionBehavior};
 
+use crate::store::uploads;
 use crate::store::write::{Pending, Written, repeat, sqlite_changes};
 use crate::store::{
     COLUMNS, Head, IMPORT_SENDER, ImportBatch, ImportOutcome, Inserted, NewMessage, OffsetInUse,
@@ -207,6 +208,7 @@ impl SqliteWriter {
                 }
                 *seq += 1;
                 let id = tx.last_insert_rowid();
+                let files = attach(&tx, m, id)?;
                 outcomes.push(Ok(Inserted {
                     message: StoredMessage {
                         id,
@@ -218,6 +220,7 @@ impl SqliteWriter {
                         seq: *seq,
                         kind: m.kind,
                         reply: m.reply.cloned(),
+                        files,
                         ..StoredMessage::default()
                     },
                     created: true,
@@ -262,6 +265,35 @@ fn store_mentions(
         }
     }
     Ok(())
+}
+
+/// Attaches `m`'s files to it, message `id`: those still its sender's to attach, in order.
+fn attach(
+    tx: &rusqlite::Transaction<'_>,
+    m: &NewMessage<'_>,
+    id: i64,
+) -> Result<Vec<app::events::FileInfo>, StoreError> {
+    let (Some(sender), false) = (m.sender, m.files.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut attach = tx.prepare_cached(uploads::ATTACH)?;
+    let mut files = Vec::with_capacity(m.files.len());
+    for &file in m.files {
+        let info = attach
+            .query_row((m.room, id, file, sender), |r| {
+                let thumbnail: String = r.get(4)?;
+                Ok(uploads::file_info(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    &thumbnail,
+                ))
+            })
+            .optional()?;
+        files.extend(info);
+    }
+    Ok(files)
 }
 
 impl SqliteWriter {

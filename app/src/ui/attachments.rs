@@ -1,0 +1,448 @@
+//! Files in messages: the composer's attach button, files dropped on the conversation or
+//! pasted into the composer, the chips of uploads on their way (progress, refusals), and a
+//! message's files (images as their thumbnail, opening the whole image; other files as a chip
+//! with name and size).
+//!
+//! A file is uploaded as soon as it is picked (`POST /uploads`, the file streamed from disk),
+//! and the message carries the uploads' ids when it is sent. Only accounts may upload.
+
+use leptos::prelude::*;
+
+use crate::events::{
+    FileInfo, MAX_FILES_PER_MESSAGE, Thumbnail, UPLOADS_PATH, path_segment, size_text,
+};
+
+/// Where an upload is.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum UploadState {
+    /// Sent so far, 0 to 1.
+    Sending(f64),
+    Done(FileInfo),
+    /// Refused or broken off: what to tell the person.
+    Failed(String),
+}
+
+/// One file picked for the next message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Upload {
+    /// This page's own key for it.
+    pub(crate) key: u32,
+    pub(crate) name: String,
+    pub(crate) size: u64,
+    pub(crate) state: UploadState,
+}
+
+/// The files picked for the next message of one conversation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Uploads {
+    pub(crate) files: Vec<Upload>,
+    next: u32,
+}
+
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+impl Uploads {
+    /// Adds a file about to be sent: its key.
+    pub(crate) fn add(&mut self, name: String, size: u64) -> u32 {
+        self.next += 1;
+        self.files.push(Upload {
+            key: self.next,
+            name,
+            size,
+            state: UploadState::Sending(0.0),
+        });
+        self.next
+    }
+
+    pub(crate) fn set(&mut self, key: u32, state: UploadState) {
+        if let Some(u) = self.files.iter_mut().find(|u| u.key == key) {
+            u.state = state;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: u32) {
+        self.files.retain(|u| u.key != key);
+    }
+
+    /// Whether an upload is still on its way.
+    pub(crate) fn busy(&self) -> bool {
+        self.files
+            .iter()
+            .any(|u| matches!(u.state, UploadState::Sending(_)))
+    }
+
+    /// The files uploaded, for the message.
+    pub(crate) fn done(&self) -> Vec<FileInfo> {
+        self.files
+            .iter()
+            .filter_map(|u| match &u.state {
+                UploadState::Done(info) => Some(info.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether another file may be picked.
+    pub(crate) fn has_room(&self) -> bool {
+        self.files.len() < MAX_FILES_PER_MESSAGE
+    }
+}
+
+/// What the server answered an upload: the file, or what to tell the person.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(crate) fn outcome(status: u16, body: &str) -> Result<FileInfo, String> {
+    if (200..300).contains(&status) {
+        return serde_json::from_str(body)
+            .map_err(|_| "The server took the file but did not say where".to_owned());
+    }
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|j| j.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+        .filter(|m| !m.trim().is_empty());
+    let why = match status {
+        0 => return Err("The upload broke off: check the connection and try again".to_owned()),
+        401 => return Err("Sign in to share files".to_owned()),
+        413 => "Too big",
+        429 => "Too many files",
+        503 => "The server is busy",
+        _ => "Refused",
+    };
+    Err(match message {
+        Some(message) => format!("{why}: {message}"),
+        None => format!("{why} (HTTP {status})"),
+    })
+}
+
+/// A message row's key for keyed rendering: its id, and where its thumbnails are, so that a
+/// thumbnail made redraws the row.
+pub(crate) fn row_key(m: &crate::events::ChatMessage) -> String {
+    let mut key = format!("m{}", m.id);
+    for f in &m.meta.files {
+        key.push(match f.thumbnail {
+            Thumbnail::None => 'n',
+            Thumbnail::Pending => 'p',
+            Thumbnail::Ready => 'r',
+            Thumbnail::Failed => 'f',
+        });
+    }
+    key
+}
+
+/// Where a file is uploaded to.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn upload_path(name: &str) -> String {
+    format!("{UPLOADS_PATH}?name={}", path_segment(name))
+}
+
+/// Uploads each of `files` (a picker's, a drop's or a paste's) into `uploads`.
+#[cfg(feature = "hydrate")]
+pub(crate) fn send_all(uploads: RwSignal<Uploads>, files: Option<web_sys::FileList>) {
+    let Some(files) = files else {
+        return;
+    };
+    for i in 0..files.length() {
+        if let Some(file) = files.get(i) {
+            if !uploads.with_untracked(Uploads::has_room) {
+                return;
+            }
+            browser::send(uploads, file);
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen::prelude::Closure;
+
+    use super::{UploadState, Uploads, outcome, upload_path};
+
+    /// Uploads `file`, its progress and outcome kept in `uploads`.
+    pub(super) fn send(uploads: RwSignal<Uploads>, file: web_sys::File) {
+        let key = uploads
+            .try_update(|u| u.add(file.name(), file.size() as u64))
+            .unwrap_or_default();
+        let failed = move |why: &str| {
+            uploads.update(|u| u.set(key, UploadState::Failed(why.to_owned())));
+        };
+        let Ok(xhr) = web_sys::XmlHttpRequest::new() else {
+            return failed("This browser cannot upload");
+        };
+        if xhr
+            .open_with_async("POST", &upload_path(&file.name()), true)
+            .is_err()
+        {
+            return failed("This browser cannot upload");
+        }
+        // Progress as the browser sends it (`fetch` tells none).
+        let progress =
+            Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+                if e.length_computable() && e.total() > 0.0 {
+                    let sent = (e.loaded() / e.total()).clamp(0.0, 1.0);
+                    uploads.update(|u| u.set(key, UploadState::Sending(sent)));
+                }
+            });
+        if let Ok(upload) = xhr.upload() {
+            upload.set_onprogress(Some(progress.as_ref().unchecked_ref()));
+        }
+        let answered = xhr.clone();
+        // Called once, at the end, whatever the end; it frees the progress handler too.
+        let end = Closure::once_into_js(move || {
+            drop(progress);
+            let status = answered.status().unwrap_or(0);
+            let body = answered.response_text().ok().flatten().unwrap_or_default();
+            let state = match outcome(status, &body) {
+                Ok(info) => UploadState::Done(info),
+                Err(why) => UploadState::Failed(why),
+            };
+            uploads.update(|u| u.set(key, state));
+        });
+        xhr.set_onloadend(Some(end.unchecked_ref()));
+        if xhr.send_with_opt_blob(Some(&file)).is_err() {
+            failed("The upload could not start");
+        }
+    }
+}
+
+/// A paste into the composer: its files, if it carries any, are uploaded (and not pasted as
+/// text); anything else is pasted as usual.
+pub(crate) fn pasted(
+    uploads: RwSignal<Uploads>,
+    signed_in: Signal<bool>,
+) -> impl Fn(leptos::ev::ClipboardEvent) + Copy + 'static {
+    move |ev| {
+        #[cfg(feature = "hydrate")]
+        if let Some(files) = ev.clipboard_data().and_then(|d| d.files())
+            && files.length() > 0
+            && signed_in.get_untracked()
+        {
+            ev.prevent_default();
+            send_all(uploads, Some(files));
+        }
+        let _ = (ev, uploads, signed_in);
+    }
+}
+
+/// Dragging over the conversation: files may be dropped there.
+pub(crate) fn dragged_over(ev: leptos::ev::DragEvent) {
+    ev.prevent_default();
+}
+
+/// Files dropped on the conversation are uploaded for the next message.
+pub(crate) fn dropped(
+    uploads: RwSignal<Uploads>,
+    signed_in: Signal<bool>,
+) -> impl Fn(leptos::ev::DragEvent) + Copy + 'static {
+    move |ev| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        if signed_in.get_untracked() {
+            send_all(uploads, ev.data_transfer().and_then(|d| d.files()));
+        }
+        let _ = (uploads, signed_in);
+    }
+}
+
+/// The attach button beside the composer: picks files and uploads them. Guests are told that
+/// only accounts may share files.
+#[component]
+pub(crate) fn AttachButton(
+    uploads: RwSignal<Uploads>,
+    /// Whether the reader is signed in to an account.
+    signed_in: Signal<bool>,
+    hydrated: Signal<bool>,
+) -> impl IntoView {
+    let picker = NodeRef::<leptos::html::Input>::new();
+    let title = move || {
+        if signed_in.get() {
+            "Attach files (or drop them here, or paste)"
+        } else {
+            "Sign in to share files: guests cannot"
+        }
+    };
+    let on_change = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(input) = picker.get_untracked() {
+            send_all(uploads, input.files());
+            input.set_value("");
+        }
+    };
+    view! {
+        <button
+            type="button"
+            class="attach"
+            data-testid="attach"
+            aria-label="Attach files"
+            title=title
+            disabled=move || !hydrated.get() || !signed_in.get() || !uploads.with(Uploads::has_room)
+            on:click=move |_| {
+                if let Some(input) = picker.get_untracked() {
+                    input.click();
+                }
+            }
+        >
+            "📎"
+        </button>
+        <input
+            type="file"
+            multiple
+            hidden
+            data-testid="attach-input"
+            node_ref=picker
+            on:change=on_change
+        />
+    }
+}
+
+/// The files picked for the next message: name, size, progress or refusal, and a way to drop
+/// each.
+#[component]
+pub(crate) fn UploadChips(uploads: RwSignal<Uploads>) -> impl IntoView {
+    view! {
+        <Show when=move || uploads.with(|u| !u.files.is_empty())>
+            <ul class="uploads" data-testid="uploads" aria-label="Files to send">
+                <For
+                    each=move || uploads.with(|u| u.files.clone())
+                    key=|u| (u.key, format!("{:?}", u.state))
+                    children=move |u| {
+                        let key = u.key;
+                        let (state, note) = match &u.state {
+                            UploadState::Sending(sent) => {
+                                ("sending", format!("{}%", (sent * 100.0).round()))
+                            }
+                            UploadState::Done(_) => ("done", size_text(u.size)),
+                            UploadState::Failed(why) => ("failed", why.clone()),
+                        };
+                        let progress = match u.state {
+                            UploadState::Sending(sent) => Some(sent),
+                            _ => None,
+                        };
+                        view! {
+                            <li class="upload-chip" data-state=state data-testid="upload-chip">
+                                <span class="file-name">{u.name.clone()}</span>
+                                {progress.map(|sent| view! { <progress max="1" value=sent.to_string()></progress> })}
+                                <span class="file-note" role=(state == "failed").then_some("alert")>{note}</span>
+                                <button
+                                    type="button"
+                                    class="remove-upload"
+                                    aria-label=format!("Remove {}", u.name)
+                                    on:click=move |_| uploads.update(|all| all.remove(key))
+                                >
+                                    "×"
+                                </button>
+                            </li>
+                        }
+                    }
+                />
+            </ul>
+        </Show>
+    }
+}
+
+/// A message's files: images as their thumbnail (a placeholder until it is made) opening the
+/// whole image, other files as a chip with their name and size.
+#[component]
+pub(crate) fn Files(files: Vec<FileInfo>) -> impl IntoView {
+    (!files.is_empty()).then(|| {
+        let items = files
+            .into_iter()
+            .map(|f| {
+                let label = format!("{} ({})", f.name, size_text(f.size));
+                let inline = f.is_inline_image();
+                match f.thumbnail {
+                    Thumbnail::Ready if inline => view! {
+                        <li class="file image">
+                            <a href=f.url() target="_blank" rel="noopener noreferrer" title=label.clone()>
+                                <img src=f.thumbnail_url() alt=f.name.clone() loading="lazy" data-testid="thumbnail"/>
+                            </a>
+                        </li>
+                    }
+                    .into_any(),
+                    Thumbnail::Pending if inline => view! {
+                        <li class="file image">
+                            <a href=f.url() target="_blank" rel="noopener noreferrer" title=label.clone()>
+                                <span class="thumbnail-placeholder" data-testid="thumbnail-placeholder" role="img" aria-label=format!("{} (preparing)", f.name)></span>
+                            </a>
+                        </li>
+                    }
+                    .into_any(),
+                    _ => view! {
+                        <li class="file">
+                            <a class="file-chip" href=f.url() download=f.name.clone() data-testid="file-chip">
+                                <span class="file-name">{f.name.clone()}</span>
+                                " "
+                                <span class="file-size">{size_text(f.size)}</span>
+                            </a>
+                        </li>
+                    }
+                    .into_any(),
+                }
+            })
+            .collect_view();
+        view! { <ul class="files" aria-label="Files">{items}</ul> }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: i64) -> FileInfo {
+        FileInfo {
+            id,
+            name: format!("f{id}.png"),
+            size: 10,
+            content_type: "image/png".into(),
+            thumbnail: Thumbnail::Pending,
+        }
+    }
+
+    #[test]
+    fn only_finished_uploads_go_with_the_message() {
+        let mut u = Uploads::default();
+        let a = u.add("a.png".into(), 10);
+        let b = u.add("b.bin".into(), 20);
+        let c = u.add("c.bin".into(), 30);
+        assert!(u.busy());
+        u.set(a, UploadState::Done(info(7)));
+        u.set(b, UploadState::Failed("Too big".into()));
+        assert!(u.busy(), "c is still on its way");
+        u.remove(c);
+        assert!(!u.busy());
+        assert_eq!(u.done(), vec![info(7)]);
+    }
+
+    #[test]
+    fn a_message_carries_a_bounded_number_of_files() {
+        let mut u = Uploads::default();
+        for i in 0..MAX_FILES_PER_MESSAGE {
+            assert!(u.has_room());
+            u.add(format!("{i}"), 1);
+        }
+        assert!(!u.has_room());
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        assert_eq!(
+            outcome(201, &serde_json::to_string(&info(3)).unwrap()),
+            Ok(info(3))
+        );
+        assert_eq!(
+            outcome(
+                413,
+                r#"{"error":"too_large","message":"a file may be at most 10.0 MB"}"#
+            ),
+            Err("Too big: a file may be at most 10.0 MB".into())
+        );
+        assert_eq!(outcome(401, "{}"), Err("Sign in to share files".into()));
+        assert_eq!(outcome(502, "<html>"), Err("Refused (HTTP 502)".into()));
+        assert!(outcome(0, "").unwrap_err().contains("broke off"));
+    }
+
+    #[test]
+    fn the_name_goes_in_the_query_encoded() {
+        assert_eq!(upload_path("a b&c.png"), "/uploads?name=a%20b%26c.png");
+    }
+}
