@@ -4,7 +4,7 @@
 
 use app::events::{LOBBY, MessageKind, NotifyLevel};
 
-use crate::store::{COLUMNS, Store, StoreError, StoredMessage, message_kind_column};
+use crate::store::{M_COLUMNS, Store, StoreError, StoredMessage, message_kind_column};
 
 /// A person a message mentions, who may read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<StoredMessage>, bool), StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM mentions n JOIN messages m ON m.id = n.message
+            "SELECT {M_COLUMNS} FROM mentions n JOIN messages m ON m.id = n.message
              WHERE n.person = $1 AND n.message < $2
                AND (m.kind IS NULL OR m.kind != $3)
                AND (m.room = $4

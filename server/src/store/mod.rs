@@ -302,15 +302,55 @@ pub(crate) struct RoomRow {
     pub(crate) owner: Option<String>,
 }
 
+/// The columns of a [`StoredMessage`] read from `messages` as `$t`: the reply's quote comes from
+/// subqueries that must name the outer table, so a query that aliases it needs its own list.
+macro_rules! message_columns {
+    ($t:literal) => {
+        concat!(
+            $t,
+            ".id, ",
+            $t,
+            ".room, ",
+            $t,
+            ".author, ",
+            $t,
+            ".text, ",
+            $t,
+            ".client_offset, ",
+            $t,
+            ".created_at, ",
+            $t,
+            ".seq, ",
+            $t,
+            ".kind, ",
+            $t,
+            ".edited_at, ",
+            $t,
+            ".changed_seq, ",
+            $t,
+            ".reactions, ",
+            $t,
+            ".reply_to, ",
+            "(SELECT CASE WHEN p.kind IS NULL OR p.kind IN ('bot', 'announcement') THEN p.author \
+             ELSE '' END FROM messages p WHERE p.id = ",
+            $t,
+            ".reply_to), ",
+            "(SELECT CASE WHEN p.kind IS NULL OR p.kind IN ('bot', 'announcement') \
+             THEN substr(p.text, 1, 200) ELSE '' END FROM messages p WHERE p.id = ",
+            $t,
+            ".reply_to)"
+        )
+    };
+}
+
 /// The columns of [`StoredMessage`], for every query that reads one (from `messages`, not
 /// aliased: a reply's parent is read by correlated subqueries). A deleted parent, or a
 /// notice, quotes nothing: empty author and excerpt.
-pub(crate) const COLUMNS: &str = "id, room, author, text, client_offset, created_at, seq, kind,
-    edited_at, changed_seq, reactions, reply_to,
-    (SELECT CASE WHEN p.kind IS NULL OR p.kind IN ('bot', 'announcement') THEN p.author
-            ELSE '' END FROM messages p WHERE p.id = messages.reply_to),
-    (SELECT CASE WHEN p.kind IS NULL OR p.kind IN ('bot', 'announcement')
-            THEN substr(p.text, 1, 200) ELSE '' END FROM messages p WHERE p.id = messages.reply_to)";
+pub(crate) const COLUMNS: &str = message_columns!("messages");
+/// [`COLUMNS`] of `messages` named `m`, for queries that join it to another table.
+pub(crate) const M_COLUMNS: &str = message_columns!("m");
+/// How many [`COLUMNS`] there are: a query's own columns after them start at this index.
+pub(crate) const COLUMN_COUNT: usize = 14;
 
 /// A room's settings, as access and posting need them.
 #[derive(Debug, Clone, PartialEq, Eq)]

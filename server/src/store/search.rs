@@ -10,7 +10,9 @@ use std::collections::HashMap;
 
 use app::events::{LOBBY, MAX_SEARCH_CHARS, MAX_SEARCH_TERMS, MessageKind, Snippet};
 
-use crate::store::{COLUMNS, Pool, Store, StoreError, StoredMessage, message_kind_column};
+use crate::store::{
+    COLUMN_COUNT, M_COLUMNS, Pool, Store, StoreError, StoredMessage, message_kind_column,
+};
 
 /// Marks the start of a matched word in the databases' excerpts: message text has no control
 /// characters but newline and tab ([`app::events::validate_text`]).
@@ -187,7 +189,7 @@ impl Store {
                     "SELECT {cols}, snippet(messages_fts, 0, char(1), char(2), '…', 32)
                      FROM messages_fts f JOIN messages m ON m.id = f.rowid
                      WHERE messages_fts MATCH $1 AND f.rowid IN ({list})",
-                    cols = prefixed(COLUMNS)
+                    cols = M_COLUMNS
                 );
                 sqlx::query_as(&sql)
                     .bind(q.terms.fts5())
@@ -201,7 +203,7 @@ impl Store {
                          || ', MaxWords=32, MinWords=12')
                      FROM messages m, to_tsquery('simple', $1) AS q
                      WHERE m.id IN ({list})",
-                    cols = prefixed(COLUMNS)
+                    cols = M_COLUMNS
                 );
                 sqlx::query_as(&sql)
                     .bind(q.terms.tsquery())
@@ -278,15 +280,6 @@ where
         .bind(LOBBY)
 }
 
-/// `id, room, …` as `m.id, m.room, …`.
-fn prefixed(columns: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("m.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A [`StoredMessage`] (the first columns) and its marked excerpt (the next).
 struct Excerpted(StoredMessage, String);
 
@@ -296,7 +289,7 @@ macro_rules! excerpted_rows {
             fn from_row(row: &$row) -> Result<Excerpted, sqlx::Error> {
                 use sqlx::Row as _;
                 let message = <StoredMessage as sqlx::FromRow<'_, $row>>::from_row(row)?;
-                Ok(Excerpted(message, row.try_get(8)?))
+                Ok(Excerpted(message, row.try_get(COLUMN_COUNT)?))
             }
         }
     )*};
