@@ -1,4 +1,4 @@
-import { test, expect, messageWithText, openChat, send } from './fixtures';
+import { test, expect, messageWithText, send } from './fixtures';
 
 // What a first visit loads. A release build (`--split --lib-features split`) cuts the wasm
 // into the page's own and chunks that load when a part of the page is first shown
@@ -46,7 +46,14 @@ test('a chunk that does not arrive says so in place of its part, and is asked fo
   browser,
   server,
 }) => {
-  const page = await openChat(browser, server, 'ann');
+  // Without the service worker: Playwright's routes do not see what a worker fetches, and a
+  // worker that cannot reach the chunk fails the same way.
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await page.addInitScript(() => localStorage.setItem('palaver.name', 'ann'));
+  await page.goto(server.url);
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
   const split = (await page.request.get(`${server.url}/pkg/__wasm_split_manifest.json`)).ok();
   test.skip(!split, 'a build without chunks has none to lose');
 

@@ -67,7 +67,7 @@ test('@name completes, and the mentioned person sees it highlighted, notified an
   await input.pressSequentially('hi @bo');
   const list = ann.getByRole('listbox', { name: 'People to mention' });
   await expect(list).toBeVisible();
-  await expect(input).toHaveAttribute('aria-expanded', 'true');
+  await expect(input).toHaveAttribute('aria-controls', (await list.getAttribute('id')) ?? '');
   await expect(list.getByRole('option').locator('.name')).toHaveText(['@bob']);
   await expect(list.getByRole('option', { selected: true }).locator('.name')).toHaveText('@bob');
   await input.press('Enter');

@@ -173,18 +173,20 @@ mod browser {
         let Some(form) = list.closest("form").ok().flatten() else {
             return;
         };
-        for (name, value) in [
-            ("role", "combobox"),
-            ("aria-autocomplete", "list"),
-            ("aria-controls", LIST_ID),
-            ("aria-expanded", "false"),
-        ] {
-            let _ = field.set_attribute(name, value);
+        // ARIA in HTML lets an `<input>` be a combobox but not a `<textarea>`: the composer
+        // names the list it completes from and its active option, without the role.
+        let combobox = !field.tag_name().eq_ignore_ascii_case("textarea");
+        let _ = field.set_attribute("aria-autocomplete", "list");
+        let _ = field.set_attribute("aria-controls", LIST_ID);
+        if combobox {
+            let _ = field.set_attribute("role", "combobox");
         }
         let f = field.clone();
         Effect::new(move |_| {
             let open = s.is_open();
-            let _ = f.set_attribute("aria-expanded", &open.to_string());
+            if combobox {
+                let _ = f.set_attribute("aria-expanded", &open.to_string());
+            }
             match (open, s.active.get()) {
                 (true, i) => {
                     let _ = f.set_attribute("aria-activedescendant", &format!("{LIST_ID}-{i}"));

@@ -21,7 +21,7 @@ use crate::jobs::Queue;
 use crate::jobs::files::{FILE_LIFETIME_MS, link_is_good};
 use crate::jobs::import::{ImportFormat, ImportPayload};
 use crate::session::Keys;
-use crate::store::blobs::{BlobId, CHUNK};
+use crate::store::blobs::{BlobId, BlobWriter};
 use crate::store::{Store, now_ms};
 
 /// What the routes need.
@@ -231,8 +231,7 @@ async fn receive(state: &FilesState, blob: BlobId, body: Body) -> Result<u64, Re
         refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
     };
     let mut stream = body.into_data_stream();
-    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK);
-    let mut n = 0;
+    let mut file = BlobWriter::new(&state.store, blob, state.max_import_bytes as usize + 1);
     let mut total: u64 = 0;
     while let Some(data) = stream.next().await {
         let data = data.map_err(|e| {
@@ -246,21 +245,7 @@ async fn receive(state: &FilesState, blob: BlobId, body: Body) -> Result<u64, Re
         if total > state.max_import_bytes {
             return Err(too_large(state.max_import_bytes));
         }
-        let mut rest: &[u8] = &data;
-        while !rest.is_empty() {
-            let take = (CHUNK - chunk.len()).min(rest.len());
-            chunk.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if chunk.len() == CHUNK {
-                state
-                    .store
-                    .append_blob_chunk(blob, n, &chunk)
-                    .await
-                    .map_err(unavailable)?;
-                n += 1;
-                chunk.clear();
-            }
-        }
+        file.write(&data).await.map_err(unavailable)?;
     }
     if total == 0 {
         return Err(refuse(
@@ -269,13 +254,6 @@ async fn receive(state: &FilesState, blob: BlobId, body: Body) -> Result<u64, Re
             "the upload is empty: send the archive as the request's body",
         ));
     }
-    if !chunk.is_empty() {
-        state
-            .store
-            .append_blob_chunk(blob, n, &chunk)
-            .await
-            .map_err(unavailable)?;
-    }
-    state.store.complete_blob(blob).await.map_err(unavailable)?;
+    file.finish().await.map_err(unavailable)?;
     Ok(total)
 }

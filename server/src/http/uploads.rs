@@ -32,7 +32,7 @@ use crate::http::peer::{self, Source};
 use crate::jobs::thumbnails::ThumbnailPayload;
 use crate::state::Chat;
 use crate::state::limits::{Action, Payer};
-use crate::store::blobs::{BlobId, CHUNK};
+use crate::store::blobs::{BlobId, BlobWriter};
 use crate::store::uploads::{NewUpload, UNATTACHED_LIFETIME_MS, UploadRow};
 use crate::store::{StoreError, now_ms};
 
@@ -243,9 +243,8 @@ async fn upload(
 async fn receive(uploads: &Uploads, blob: BlobId, body: Body) -> Result<(u64, Vec<u8>), Response> {
     let store = &uploads.chat.store;
     let mut stream = body.into_data_stream();
-    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK.min(uploads.limit as usize + 1));
+    let mut file = BlobWriter::new(store, blob, uploads.limit as usize + 1);
     let mut head: Vec<u8> = Vec::new();
-    let mut n = 0;
     let mut total: u64 = 0;
     while let Some(data) = stream.next().await {
         let data = data.map_err(|e| {
@@ -263,20 +262,7 @@ async fn receive(uploads: &Uploads, blob: BlobId, body: Body) -> Result<(u64, Ve
             let take = (SNIFF_BYTES - head.len()).min(data.len());
             head.extend_from_slice(&data[..take]);
         }
-        let mut rest: &[u8] = &data;
-        while !rest.is_empty() {
-            let take = (CHUNK - chunk.len()).min(rest.len());
-            chunk.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if chunk.len() == CHUNK {
-                store
-                    .append_blob_chunk(blob, n, &chunk)
-                    .await
-                    .map_err(unavailable)?;
-                n += 1;
-                chunk.clear();
-            }
-        }
+        file.write(&data).await.map_err(unavailable)?;
     }
     if total == 0 {
         return Err(refuse(
@@ -285,13 +271,7 @@ async fn receive(uploads: &Uploads, blob: BlobId, body: Body) -> Result<(u64, Ve
             "the file is empty: send it as the request's body",
         ));
     }
-    if !chunk.is_empty() {
-        store
-            .append_blob_chunk(blob, n, &chunk)
-            .await
-            .map_err(unavailable)?;
-    }
-    store.complete_blob(blob).await.map_err(unavailable)?;
+    file.finish().await.map_err(unavailable)?;
     Ok((total, head))
 }
 

@@ -138,6 +138,56 @@ impl Store {
     }
 }
 
+/// Writes a file from pieces of any size, as they arrive (a request's body), in chunks of
+/// [`CHUNK`] bytes: it holds at most one chunk.
+pub(crate) struct BlobWriter<'a> {
+    store: &'a Store,
+    blob: BlobId,
+    n: i64,
+    chunk: Vec<u8>,
+}
+
+impl<'a> BlobWriter<'a> {
+    /// A writer of the incomplete file `blob`, expecting about `expected` bytes at most.
+    pub(crate) fn new(store: &'a Store, blob: BlobId, expected: usize) -> BlobWriter<'a> {
+        BlobWriter {
+            store,
+            blob,
+            n: 0,
+            chunk: Vec::with_capacity(CHUNK.min(expected)),
+        }
+    }
+
+    pub(crate) async fn write(&mut self, mut data: &[u8]) -> Result<(), StoreError> {
+        while !data.is_empty() {
+            let take = (CHUNK - self.chunk.len()).min(data.len());
+            self.chunk.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.chunk.len() == CHUNK {
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores what is left and marks the file whole.
+    pub(crate) async fn finish(mut self) -> Result<(), StoreError> {
+        if !self.chunk.is_empty() {
+            self.flush().await?;
+        }
+        self.store.complete_blob(self.blob).await
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        self.store
+            .append_blob_chunk(self.blob, self.n, &self.chunk)
+            .await?;
+        self.n += 1;
+        self.chunk.clear();
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::tests::stores;
