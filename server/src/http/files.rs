@@ -17,11 +17,12 @@ use tracing::{info, warn};
 use app::events::JobKind;
 
 use crate::accounts;
+use crate::http::body::{self, BodyError, refuse};
 use crate::jobs::Queue;
 use crate::jobs::files::{FILE_LIFETIME_MS, link_is_good};
 use crate::jobs::import::{ImportFormat, ImportPayload};
 use crate::session::Keys;
-use crate::store::blobs::{BlobId, BlobWriter};
+use crate::store::blobs::BlobId;
 use crate::store::{Store, now_ms};
 
 /// What the routes need.
@@ -49,14 +50,6 @@ struct Link {
 }
 
 /// A JSON error: `{"error": code, "message": text}`.
-fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "message": message.into()})),
-    )
-        .into_response()
-}
-
 async fn download(
     State(state): State<FilesState>,
     Path(id): Path<i64>,
@@ -224,36 +217,25 @@ fn too_large(max: u64) -> Response {
     )
 }
 
-/// Streams `body` into file `blob`, in chunks: its size, or the answer that refuses it.
+/// Streams `body` into file `blob`: its size, or the answer that refuses it.
 async fn receive(state: &FilesState, blob: BlobId, body: Body) -> Result<u64, Response> {
-    let unavailable = |e: crate::store::StoreError| {
-        warn!(error = %e, "storing an upload failed");
-        refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
-    };
-    let mut stream = body.into_data_stream();
-    let mut file = BlobWriter::new(&state.store, blob, state.max_import_bytes as usize + 1);
-    let mut total: u64 = 0;
-    while let Some(data) = stream.next().await {
-        let data = data.map_err(|e| {
-            refuse(
+    body::into_blob(&state.store, blob, body, state.max_import_bytes, |_| {})
+        .await
+        .map_err(|e| match e {
+            BodyError::BrokeOff(m) => refuse(
                 StatusCode::BAD_REQUEST,
                 "upload_failed",
-                format!("the upload broke off: {e}"),
-            )
-        })?;
-        total += data.len() as u64;
-        if total > state.max_import_bytes {
-            return Err(too_large(state.max_import_bytes));
-        }
-        file.write(&data).await.map_err(unavailable)?;
-    }
-    if total == 0 {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "empty",
-            "the upload is empty: send the archive as the request's body",
-        ));
-    }
-    file.finish().await.map_err(unavailable)?;
-    Ok(total)
+                format!("the upload broke off: {m}"),
+            ),
+            BodyError::TooLarge { limit } => too_large(limit),
+            BodyError::Empty => refuse(
+                StatusCode::BAD_REQUEST,
+                "empty",
+                "the upload is empty: send the archive as the request's body",
+            ),
+            BodyError::Store(e) => {
+                warn!(error = %e, "storing an upload failed");
+                refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+            }
+        })
 }

@@ -6,6 +6,7 @@ pub(crate) mod admission;
 pub(crate) mod api;
 pub(crate) mod auth;
 pub(crate) mod avatars;
+pub(crate) mod body;
 pub(crate) mod bots;
 pub(crate) mod files;
 pub(crate) mod handshake;

@@ -22,17 +22,17 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
-use serde_json::json;
 use tracing::{info, warn};
 
 use crate::accounts;
 use crate::config::GuestPolicy;
 use crate::conversation::{Conversation, ConversationId};
+use crate::http::body::{self, BodyError, refuse};
 use crate::http::peer::{self, Source};
 use crate::jobs::thumbnails::ThumbnailPayload;
 use crate::state::Chat;
 use crate::state::limits::{Action, Payer};
-use crate::store::blobs::{BlobId, BlobWriter};
+use crate::store::blobs::BlobId;
 use crate::store::uploads::{NewUpload, UNATTACHED_LIFETIME_MS, UploadRow};
 use crate::store::{StoreError, now_ms};
 
@@ -55,14 +55,6 @@ pub(crate) fn routes(chat: Chat, limit: u64) -> Router {
 }
 
 /// `{"error": code, "message": text}` with `status`.
-fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "message": message.into()})),
-    )
-        .into_response()
-}
-
 fn unavailable(e: StoreError) -> Response {
     warn!(error = %e, "a file's storage failed");
     refuse(
@@ -238,40 +230,28 @@ async fn upload(
     (StatusCode::CREATED, Json(row.info())).into_response()
 }
 
-/// Streams `body` into blob `blob`, in chunks: its size and its first bytes, or the answer that
-/// refuses it.
+/// Streams `body` into blob `blob`: its size and its first bytes, or the answer that refuses it.
 async fn receive(uploads: &Uploads, blob: BlobId, body: Body) -> Result<(u64, Vec<u8>), Response> {
-    let store = &uploads.chat.store;
-    let mut stream = body.into_data_stream();
-    let mut file = BlobWriter::new(store, blob, uploads.limit as usize + 1);
     let mut head: Vec<u8> = Vec::new();
-    let mut total: u64 = 0;
-    while let Some(data) = stream.next().await {
-        let data = data.map_err(|e| {
-            refuse(
-                StatusCode::BAD_REQUEST,
-                "upload_failed",
-                format!("the upload broke off: {e}"),
-            )
-        })?;
-        total += data.len() as u64;
-        if total > uploads.limit {
-            return Err(too_large(uploads.limit));
-        }
-        if head.len() < SNIFF_BYTES {
-            let take = (SNIFF_BYTES - head.len()).min(data.len());
-            head.extend_from_slice(&data[..take]);
-        }
-        file.write(&data).await.map_err(unavailable)?;
-    }
-    if total == 0 {
-        return Err(refuse(
+    let total = body::into_blob(&uploads.chat.store, blob, body, uploads.limit, |data| {
+        let take = SNIFF_BYTES.saturating_sub(head.len()).min(data.len());
+        head.extend_from_slice(&data[..take]);
+    })
+    .await
+    .map_err(|e| match e {
+        BodyError::BrokeOff(m) => refuse(
+            StatusCode::BAD_REQUEST,
+            "upload_failed",
+            format!("the upload broke off: {m}"),
+        ),
+        BodyError::TooLarge { limit } => too_large(limit),
+        BodyError::Empty => refuse(
             StatusCode::BAD_REQUEST,
             "empty",
             "the file is empty: send it as the request's body",
-        ));
-    }
-    file.finish().await.map_err(unavailable)?;
+        ),
+        BodyError::Store(e) => unavailable(e),
+    })?;
     Ok((total, head))
 }
 
