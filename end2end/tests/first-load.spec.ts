@@ -1,8 +1,14 @@
 import { test, expect, messageWithText, send } from './fixtures';
 
-// What a first visit loads. A release build (`--split --lib-features split`) cuts the wasm
-// into the page's own and chunks that load when a part of the page is first shown
-// (`app/src/ui/lazy.rs`); a build without them has one wasm, and only the first half applies.
+// What a first visit loads. The release build (`--split --lib-features split`, as
+// `scripts/test.sh` and the README build it) cuts the wasm into the page's own and chunks that
+// load when a part of the page is first shown (`app/src/ui/lazy.rs`).
+
+/** Whether the server serves a split build; the tests are about one. */
+async function expectSplit(page: import('@playwright/test').Page, url: string) {
+  const manifest = await page.request.get(`${url}/pkg/__wasm_split_manifest.json`);
+  expect(manifest.ok(), 'a build with chunks: cargo leptos build --split --lib-features split').toBe(true);
+}
 
 test('a first visit loads the page’s wasm alone, and the Jobs panel loads its chunk when it opens', async ({
   browser,
@@ -22,16 +28,14 @@ test('a first visit loads the page’s wasm alone, and the Jobs panel loads its 
   await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
   expect(wasm.map((w) => w.path)).toEqual(['/pkg/palaver.wasm']);
 
-  const split = (await page.request.get(`${server.url}/pkg/__wasm_split_manifest.json`)).ok();
+  await expectSplit(page, server.url);
   await page.getByRole('button', { name: 'Jobs', exact: true }).click();
   await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Export everything' })).toBeEnabled();
-  if (split) {
-    const chunk = wasm.find((w) => w.path === '/pkg/split_palaver_jobs_panel.wasm');
-    expect(chunk, JSON.stringify(wasm)).toBeDefined();
-    // The build's brotli copies serve the chunks too.
-    expect(chunk!.encoding).toBe('br');
-  }
+  const chunk = wasm.find((w) => w.path === '/pkg/split_palaver_jobs_panel.wasm');
+  expect(chunk, JSON.stringify(wasm)).toBeDefined();
+  // The build's brotli copies serve the chunks too.
+  expect(chunk!.encoding).toBe('br');
 
   // Closed and opened again, the panel comes back from the chunk already loaded.
   await page.getByRole('dialog', { name: 'Jobs' }).getByRole('button', { name: 'Close' }).click();
@@ -54,8 +58,7 @@ test('a chunk that does not arrive says so in place of its part, and is asked fo
   await page.goto(server.url);
   await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
   await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
-  const split = (await page.request.get(`${server.url}/pkg/__wasm_split_manifest.json`)).ok();
-  test.skip(!split, 'a build without chunks has none to lose');
+  await expectSplit(page, server.url);
 
   await page.route('**/pkg/split_palaver_jobs_panel.wasm', (route) => route.abort());
   const jobs = page.getByRole('button', { name: 'Jobs', exact: true });
