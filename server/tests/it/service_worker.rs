@@ -2,30 +2,7 @@
 //! worker's script names the build, which changes with the site's files; both are sent to be
 //! revalidated at every use.
 
-use std::collections::HashMap;
-
-use crate::support::{self, TestServer};
-
-/// A GET's status, headers (names lower-cased) and body.
-async fn fetch(server: &TestServer, path: &str) -> (u16, HashMap<String, String>, String) {
-    let text = support::http_get_raw(server.addr, path, "").await;
-    let (head, body) = text.split_once("\r\n\r\n").expect("no header end");
-    let mut lines = head.lines();
-    let status = lines.next().unwrap()[9..12].parse().unwrap();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.contains("chunked"));
-    let body = if chunked {
-        support::dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    (status, headers, body)
-}
+use crate::support::{TestServer, fetch};
 
 /// The build id in the worker's script.
 fn build(script: &str) -> String {
