@@ -1411,17 +1411,18 @@ pub fn path_segment(name: &str) -> String {
 /// "12 B", "3.4 KB", "1.2 MB": a size as a person reads it.
 pub fn size_text(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
-    let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
+    let mut scale = 1u128;
+    while u128::from(bytes) >= scale * 1024 && unit < UNITS.len() - 1 {
+        scale *= 1024;
         unit += 1;
     }
     if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+        return format!("{bytes} B");
     }
+    // Tenths in whole numbers, rounded half up: the page then needs no float formatting.
+    let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
 /// `file ready`, server to a conversation (or, before a message carries it, to its uploader):
@@ -3408,6 +3409,17 @@ mod tests {
             Err(ChatError::InvalidPayload { .. })
         ));
         assert!(browse_matching(&long[1..]).is_ok());
+    }
+
+    #[test]
+    fn sizes_read_as_people_read_them() {
+        assert_eq!(size_text(0), "0 B");
+        assert_eq!(size_text(1023), "1023 B");
+        assert_eq!(size_text(1024), "1.0 KB");
+        assert_eq!(size_text(3_500), "3.4 KB");
+        assert_eq!(size_text(10 * 1024 * 1024), "10.0 MB");
+        assert_eq!(size_text(1_288_490_189), "1.2 GB");
+        assert_eq!(size_text(u64::MAX), "17179869184.0 GB");
     }
 
     /// A job's events hold a `JobInfo`; the codec takes a newtype struct for an argument list

@@ -16,11 +16,22 @@ use crate::events::{
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum UploadState {
-    /// Sent so far, 0 to 1.
-    Sending(f64),
+    /// Sent so far, in percent: whole numbers, which format without the float machinery.
+    Sending(u8),
     Done(FileInfo),
     /// Refused or broken off: what to tell the person.
     Failed(String),
+}
+
+impl UploadState {
+    /// Changes whenever the chip must be drawn again.
+    fn stage(&self) -> u16 {
+        match self {
+            UploadState::Sending(sent) => u16::from(*sent),
+            UploadState::Done(_) => 101,
+            UploadState::Failed(_) => 102,
+        }
+    }
 }
 
 /// One file picked for the next message.
@@ -49,7 +60,7 @@ impl Uploads {
             key: self.next,
             name,
             size,
-            state: UploadState::Sending(0.0),
+            state: UploadState::Sending(0),
         });
         self.next
     }
@@ -179,7 +190,7 @@ mod browser {
         let progress =
             Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
                 if e.length_computable() && e.total() > 0.0 {
-                    let sent = (e.loaded() / e.total()).clamp(0.0, 1.0);
+                    let sent = (e.loaded() / e.total() * 100.0).clamp(0.0, 100.0) as u8;
                     uploads.update(|u| u.set(key, UploadState::Sending(sent)));
                 }
             });
@@ -304,12 +315,12 @@ pub(crate) fn UploadChips(uploads: RwSignal<Uploads>) -> impl IntoView {
             <ul class="uploads" data-testid="uploads" aria-label="Files to send">
                 <For
                     each=move || uploads.with(|u| u.files.clone())
-                    key=|u| (u.key, format!("{:?}", u.state))
+                    key=|u| (u.key, u.state.stage())
                     children=move |u| {
                         let key = u.key;
                         let (state, note) = match &u.state {
                             UploadState::Sending(sent) => {
-                                ("sending", format!("{}%", (sent * 100.0).round()))
+                                ("sending", format!("{sent}%"))
                             }
                             UploadState::Done(_) => ("done", size_text(u.size)),
                             UploadState::Failed(why) => ("failed", why.clone()),
@@ -321,7 +332,7 @@ pub(crate) fn UploadChips(uploads: RwSignal<Uploads>) -> impl IntoView {
                         view! {
                             <li class="upload-chip" data-state=state data-testid="upload-chip">
                                 <span class="file-name">{u.name.clone()}</span>
-                                {progress.map(|sent| view! { <progress max="1" value=sent.to_string()></progress> })}
+                                {progress.map(|sent| view! { <progress max="100" value=sent.to_string()></progress> })}
                                 <span class="file-note" role=(state == "failed").then_some("alert")>{note}</span>
                                 <button
                                     type="button"

@@ -1,0 +1,164 @@
+//! An event's or an ack's arguments as the JSON array of a Socket.IO packet, written and read
+//! by `serde_json` alone.
+//!
+//! The shared codec reads arguments through a wrapper that puts binary attachments back in
+//! place. This client sends and accepts none (`connection.rs` refuses binary packets before
+//! they are parsed), and the wrapper made a second decoder for every type the page receives:
+//! one with the wrapper for the socket, one without it for what the page reads from its head.
+//! The array's layout is the codec's: a tuple (or a tuple struct) is spread over the
+//! arguments, anything else is the first argument.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{DeserializeOwned, Error as _, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use socketioxide_core::parser::{is_de_tuple, is_ser_tuple};
+
+/// `["name", …args]` for an event, `[…args]` for an ack's answer.
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    name: Option<&str>,
+    args: &T,
+) -> serde_json::Result<String> {
+    let value = serde_json::to_string(args)?;
+    let mut out = String::with_capacity(value.len() + name.map_or(2, |n| n.len() + 5));
+    out.push('[');
+    if let Some(name) = name {
+        out.push_str(&serde_json::to_string(name)?);
+    }
+    // A tuple's own brackets are the packet's; anything else is one argument.
+    let items = match is_ser_tuple(args) {
+        true => value
+            .strip_prefix('[')
+            .and_then(|v| v.strip_suffix(']'))
+            .unwrap_or(&value),
+        false => &value,
+    };
+    if name.is_some() && !items.is_empty() {
+        out.push(',');
+    }
+    out.push_str(items);
+    out.push(']');
+    Ok(out)
+}
+
+/// Reads `T` from a packet's array, after the event's name when `with_event`.
+pub(crate) fn decode<T: DeserializeOwned>(data: &str, with_event: bool) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_str(data);
+    let value = de.deserialize_seq(Args::<T> {
+        with_event,
+        tuple: is_de_tuple::<T>(),
+        _t: PhantomData,
+    })?;
+    de.end()?;
+    Ok(value)
+}
+
+struct Args<T> {
+    with_event: bool,
+    tuple: bool,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Args<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a packet's list of arguments")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        if self.with_event && seq.next_element::<IgnoredAny>()?.is_none() {
+            return Err(A::Error::custom("an event without its name"));
+        }
+        if self.tuple {
+            return T::deserialize(SeqAccessDeserializer::new(seq));
+        }
+        let value = seq
+            .next_element::<T>()?
+            .ok_or_else(|| A::Error::custom("no argument"))?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+    use socketioxide_core::Value;
+    use socketioxide_core::parser::Parse as _;
+    use socketioxide_parser_common::CommonParser;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Map {
+        a: u32,
+        b: Vec<String>,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Pair(String, i64);
+
+    fn codec<T: Serialize>(name: Option<&str>, value: &T) -> String {
+        match CommonParser.encode_value(value, name).expect("encodes") {
+            Value::Str(s, _) => s.to_string(),
+            Value::Bytes(_) => panic!("binary"),
+        }
+    }
+
+    fn codec_decode<T: DeserializeOwned>(data: &str, with_event: bool) -> T {
+        let mut value = Value::Str(data.to_owned().into(), None);
+        CommonParser
+            .decode_value(&mut value, with_event)
+            .expect("decodes")
+    }
+
+    /// What goes out is what the shared codec (the server's) writes, for every shape.
+    #[test]
+    fn encodes_as_the_codec_does() {
+        let map = Map {
+            a: 1,
+            b: vec!["x".into()],
+        };
+        let pair = Pair("hi".into(), -3);
+        let tuple = ("a".to_owned(), 2u8, Some(true));
+        for name in [Some("chat message"), None] {
+            assert_eq!(encode(name, &map).unwrap(), codec(name, &map));
+            assert_eq!(encode(name, &pair).unwrap(), codec(name, &pair));
+            assert_eq!(encode(name, &tuple).unwrap(), codec(name, &tuple));
+            assert_eq!(encode(name, "text").unwrap(), codec(name, &"text"));
+            assert_eq!(encode(name, &vec![1, 2]).unwrap(), codec(name, &vec![1, 2]));
+        }
+        assert_eq!(encode(Some("e"), &()).unwrap(), codec(Some("e"), &()));
+    }
+
+    /// What comes in reads as the shared codec reads it.
+    #[test]
+    fn decodes_as_the_codec_does() {
+        let event = r#"["chat message",{"a":1,"b":["x"]},"extra"]"#;
+        assert_eq!(decode::<Map>(event, true).unwrap(), codec_decode::<Map>(event, true));
+        let pair = r#"["e","hi",-3]"#;
+        assert_eq!(decode::<Pair>(pair, true).unwrap(), Pair("hi".into(), -3));
+        assert_eq!(codec_decode::<Pair>(pair, true), Pair("hi".into(), -3));
+        let ack = r#"[[1,2]]"#;
+        assert_eq!(decode::<Vec<u8>>(ack, false).unwrap(), vec![1, 2]);
+        assert_eq!(codec_decode::<Vec<u8>>(ack, false), vec![1, 2]);
+        let tuple = r#"["a",2]"#;
+        assert_eq!(
+            decode::<(String, u8)>(tuple, false).unwrap(),
+            ("a".to_owned(), 2)
+        );
+    }
+
+    #[test]
+    fn refuses_what_does_not_fit() {
+        assert!(decode::<Map>(r#"["e"]"#, true).is_err());
+        assert!(decode::<Map>(r#"[]"#, true).is_err());
+        assert!(decode::<Map>(r#"{"a":1}"#, false).is_err());
+        assert!(decode::<Pair>(r#"["e","hi"]"#, true).is_err());
+        assert!(decode::<Pair>(r#"["e","hi",1,2]"#, true).is_err());
+        assert!(decode::<Map>(r#"[{"a":1,"b":[]}] trailing"#, false).is_err());
+    }
+}
