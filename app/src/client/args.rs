@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn decodes_as_the_codec_does() {
         let event = r#"["chat message",{"a":1,"b":["x"]},"extra"]"#;
-        assert_eq!(decode::<Map>(event, true).unwrap(), codec_decode::<Map>(event, true));
+        assert_eq!(
+            decode::<Map>(event, true).unwrap(),
+            codec_decode::<Map>(event, true)
+        );
         let pair = r#"["e","hi",-3]"#;
         assert_eq!(decode::<Pair>(pair, true).unwrap(), Pair("hi".into(), -3));
         assert_eq!(codec_decode::<Pair>(pair, true), Pair("hi".into(), -3));

@@ -346,8 +346,8 @@ impl Connection {
         if !self.is_open() || self.namespaces[ns.index].status != NsStatus::Connected {
             return Err(EmitError::NotConnected);
         }
-        let data = args::encode(Some(E::NAME), event)
-            .map_err(|e| EmitError::Encode(e.to_string()))?;
+        let data =
+            args::encode(Some(E::NAME), event).map_err(|e| EmitError::Encode(e.to_string()))?;
         Ok(Packet::event(
             <E::Namespace as Namespace>::PATH,
             Value::Str(Str::from(data), None),

@@ -5,8 +5,8 @@
 //! - [`Connection`]: the protocol logic without I/O. One Engine.IO session multiplexing
 //!   namespaces: it connects them with their auth, matches acks, expires them and watches the
 //!   server's pings. Frames and time go in; frames to send and events come out. Socket.IO
-//!   packets go through the server's own codec, `socketioxide-parser-common`. It runs anywhere,
-//!   and that is how it is tested.
+//!   packets go through the server's own codec, `socketioxide-parser-common`; their arguments
+//!   through `serde_json` alone (`args`). It runs anywhere, and that is how it is tested.
 //! - `backoff`: reconnection delays, exponential with jitter.
 //! - `Client` and `Socket` (browser only, feature `hydrate`): the driver. It owns the
 //!   `WebSocket` and the timers, and reconnects with backoff. It exposes the connection state

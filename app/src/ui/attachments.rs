@@ -145,20 +145,40 @@ fn upload_path(name: &str) -> String {
     format!("{UPLOADS_PATH}?name={}", path_segment(name))
 }
 
-/// Uploads each of `files` (a picker's, a drop's or a paste's) into `uploads`.
+/// Uploads each of `files` (a picker's, a drop's or a paste's) into `uploads`. The files are
+/// taken from the list at once: a drop's or a paste's list may be emptied after its event,
+/// and the code that sends them is a chunk of its own (`ui/lazy.rs`).
 #[cfg(feature = "hydrate")]
 pub(crate) fn send_all(uploads: RwSignal<Uploads>, files: Option<web_sys::FileList>) {
     let Some(files) = files else {
         return;
     };
-    for i in 0..files.length() {
-        if let Some(file) = files.get(i) {
-            if !uploads.with_untracked(Uploads::has_room) {
-                return;
-            }
-            browser::send(uploads, file);
-        }
+    let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+    if !files.is_empty() {
+        super::lazy::upload(uploads, files);
     }
+}
+
+/// Sends `files`, as many as there is room for.
+#[cfg(feature = "hydrate")]
+pub(crate) fn send_files(uploads: RwSignal<Uploads>, files: Vec<web_sys::File>) {
+    for file in files {
+        if !uploads.with_untracked(Uploads::has_room) {
+            return;
+        }
+        browser::send(uploads, file);
+    }
+}
+
+/// Files that could not be sent because the code that sends them did not arrive.
+#[cfg(feature = "split")]
+pub(crate) fn not_sent(uploads: RwSignal<Uploads>, files: &[web_sys::File], why: &str) {
+    uploads.update(|u| {
+        for file in files {
+            let key = u.add(file.name(), file.size() as u64);
+            u.set(key, UploadState::Failed(why.to_owned()));
+        }
+    });
 }
 
 #[cfg(feature = "hydrate")]
@@ -312,6 +332,15 @@ pub(crate) fn AttachButton(
 pub(crate) fn UploadChips(uploads: RwSignal<Uploads>) -> impl IntoView {
     view! {
         <Show when=move || uploads.with(|u| !u.files.is_empty())>
+            {super::lazy::upload_chips(uploads)}
+        </Show>
+    }
+}
+
+/// The chips themselves, a chunk of their own: none show until a file is picked.
+#[component]
+pub(crate) fn Chips(uploads: RwSignal<Uploads>) -> impl IntoView {
+    view! {
             <ul class="uploads" data-testid="uploads" aria-label="Files to send">
                 <For
                     each=move || uploads.with(|u| u.files.clone())
@@ -347,7 +376,6 @@ pub(crate) fn UploadChips(uploads: RwSignal<Uploads>) -> impl IntoView {
                     }
                 />
             </ul>
-        </Show>
     }
 }
 

@@ -223,6 +223,13 @@ mod browser {
             })
         };
         let _ = field.add_event_listener_with_callback("input", typed.as_ref().unchecked_ref());
+        // The list is drawn when an `@` is first typed: what is typed by now counts.
+        if let Ok(ev) = Event::new("input") {
+            let _ = typed
+                .as_ref()
+                .unchecked_ref::<js_sys::Function>()
+                .call1(&wasm_bindgen::JsValue::NULL, &ev);
+        }
         typed.forget();
         let list_el = list.clone();
         // Captured at the form, so that it comes before the field's own keys (Enter sends).

@@ -60,7 +60,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
             <header class="topbar">
                 <h1 class="brand">"Palaver"</h1>
                 <StatusBadge status=state.status/>
-                <SearchBox search live hydrated/>
+                <SearchBox search hydrated/>
                 <NotifyBar state live hydrated/>
                 <label class="name">
                     <span class="visually-hidden">"Display name"</span>

@@ -9,7 +9,6 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::attachments::{self, AttachButton, UploadChips, Uploads};
-use super::autocomplete::MentionSuggest;
 use super::composer::{fit_to_text, sends};
 use super::drawer::DrawerToggle;
 use super::live::LiveHandle;
@@ -48,6 +47,7 @@ pub(crate) fn Conversation(
     let draft =
         RwSignal::new(drafts.with_value(|d| d.get(&room.get_value()).cloned().unwrap_or_default()));
     let composer_error = RwSignal::new(None::<String>);
+    let suggesting = RwSignal::new(false);
     let uploads = RwSignal::new(Uploads::default());
     let signed_in = Signal::derive(move || state.account.account.with(Option::is_some));
     // Whether the reader is at the newest message; the list follows it only then. `mark` is
@@ -275,6 +275,9 @@ pub(crate) fn Conversation(
                             drafts.update_value(|d| {
                                 d.insert(room.get_value(), value.clone());
                             });
+                            if !suggesting.get_untracked() && value.contains('@') {
+                                suggesting.set(true);
+                            }
                             draft.set(value);
                             live.run(|l| l.typed());
                         }
@@ -282,7 +285,8 @@ pub(crate) fn Conversation(
                         aria-invalid=move || composer_error.get().is_some().to_string()
                         aria-describedby="composer-error"
                     ></textarea>
-                    <MentionSuggest room live/>
+                    // A chunk of its own (`ui/lazy.rs`), drawn when an `@` is first typed.
+                    <Show when=move || suggesting.get()>{super::lazy::mention_suggest(room, live)}</Show>
                     <button type="submit" disabled=move || !hydrated.get()>"Send"</button>
                     <p id="composer-error" class="composer-error" role="alert">{move || composer_error.get()}</p>
                 </form>

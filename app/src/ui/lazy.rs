@@ -20,11 +20,22 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::account::{AccountState, Forms, SignedInControls, Upgrade};
+#[cfg(feature = "split")]
+use super::attachments::not_sent;
+#[cfg(feature = "hydrate")]
+use super::attachments::send_files;
+use super::attachments::{Chips, Uploads};
+use super::autocomplete::MentionSuggest;
 use super::jobs::Panel;
 use super::live::LiveHandle;
+use super::mentions::MentionsPanel;
+use super::message_actions::EditForm;
 use super::profiles::OwnProfile;
+use super::reactions::Picker;
 use super::room_settings::Members;
+use super::search::{ResultsPanel, SearchState};
 use super::state::ChatState;
+use crate::events::Reaction;
 
 #[cfg(feature = "split")]
 use leptos::wasm_split::{SplitLoaderError, wasm_split};
@@ -52,121 +63,137 @@ fn failed(e: SplitLoaderError) -> AnyView {
     .into_any()
 }
 
-/// The person's Jobs panel.
-pub(crate) fn jobs_panel(
-    state: ChatState,
-    live: LiveHandle,
-    open: RwSignal<bool>,
-    opener: NodeRef<html::Button>,
-    hydrated: Signal<bool>,
-) -> impl IntoView {
+/// A part of the page that is a chunk of its own: `part!(name, chunk_name, (args) => view)`
+/// makes `name(args) -> impl IntoView`, which shows `view` once the chunk has arrived (or
+/// at once, where there are no chunks).
+macro_rules! part {
+    ($(#[$doc:meta])* $name:ident, $chunk:ident, ($($arg:ident: $ty:ty),* $(,)?) => $view:expr) => {
+        $(#[$doc])*
+        pub(crate) fn $name($($arg: $ty),*) -> impl IntoView {
+            #[cfg(feature = "split")]
+            {
+                #[wasm_split($chunk, wasm_split_path = ::leptos::wasm_split, fallible)]
+                fn chunk($($arg: $ty),*) -> Result<AnyView, SplitLoaderError> {
+                    Ok($view.into_any())
+                }
+                loaded(chunk($($arg),*))
+            }
+            #[cfg(not(feature = "split"))]
+            $view
+        }
+    };
+}
+
+part!(
+    /// The person's Jobs panel.
+    jobs_panel, palaver_jobs_panel,
+    (
+        state: ChatState,
+        live: LiveHandle,
+        open: RwSignal<bool>,
+        opener: NodeRef<html::Button>,
+        hydrated: Signal<bool>,
+    ) => view! { <Panel state live open opener hydrated/> }
+);
+
+part!(
+    /// The forms to sign in, up, or choose a new password.
+    auth_forms, palaver_auth_forms,
+    (account: AccountState, hydrated: Signal<bool>) => view! { <Forms account hydrated/> }
+);
+
+part!(
+    /// The banner that offers to keep a token's name with a password.
+    upgrade_banner, palaver_upgrade_banner,
+    (
+        account: AccountState,
+        name: RwSignal<String>,
+        hydrated: Signal<bool>,
+        dismissed: RwSignal<bool>,
+    ) => view! { <Upgrade account name hydrated dismissed/> }
+);
+
+part!(
+    /// Who the page is signed in as, with "Sessions" and "Sign out".
+    signed_in_controls, palaver_signed_in,
+    (account: AccountState, live: LiveHandle) => view! { <SignedInControls account live/> }
+);
+
+part!(
+    /// The person's own profile form.
+    profile_form, palaver_profile_form,
+    (state: ChatState, live: LiveHandle) => view! { <OwnProfile state live/> }
+);
+
+part!(
+    /// A room's members and settings.
+    members_panel, palaver_members_panel,
+    (room: StoredValue<String>, state: ChatState, live: LiveHandle) => view! { <Members room state live/> }
+);
+
+part!(
+    /// The messages that mention the person, and the sound toggle.
+    mentions_panel, palaver_mentions_panel,
+    (state: ChatState, live: LiveHandle) => view! { <MentionsPanel state live/> }
+);
+
+part!(
+    /// The search panel's filters and hits.
+    search_results, palaver_search_results,
+    (search: SearchState, state: ChatState, live: LiveHandle) => view! { <ResultsPanel search state live/> }
+);
+
+part!(
+    /// A message's text being edited.
+    edit_form, palaver_edit_form,
+    (id: i64, text: String) => view! { <EditForm id text/> }
+);
+
+part!(
+    /// The emoji to react with.
+    reaction_picker, palaver_reaction_picker,
+    (id: i64, given: Vec<Reaction>, picking: RwSignal<bool>) => view! { <Picker id given picking/> }
+);
+
+part!(
+    /// The people to mention, under the composer.
+    mention_suggest, palaver_mention_suggest,
+    (room: StoredValue<String>, live: LiveHandle) => view! { <MentionSuggest room live/> }
+);
+
+part!(
+    /// The chips of the files picked for the next message.
+    upload_chips, palaver_upload_chips,
+    (uploads: RwSignal<Uploads>) => view! { <Chips uploads/> }
+);
+
+/// Sends files picked for the next message, with the code that sends them.
+#[cfg(feature = "hydrate")]
+pub(crate) fn upload(uploads: RwSignal<Uploads>, files: Vec<web_sys::File>) {
     #[cfg(feature = "split")]
     {
-        #[wasm_split(palaver_jobs_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
+        #[wasm_split(palaver_upload, wasm_split_path = ::leptos::wasm_split, fallible)]
         fn chunk(
-            state: ChatState,
-            live: LiveHandle,
-            open: RwSignal<bool>,
-            opener: NodeRef<html::Button>,
-            hydrated: Signal<bool>,
-        ) -> Result<AnyView, SplitLoaderError> {
-            Ok(view! { <Panel state live open opener hydrated/> }.into_any())
+            uploads: RwSignal<Uploads>,
+            files: Vec<web_sys::File>,
+        ) -> Result<(), SplitLoaderError> {
+            send_files(uploads, files);
+            Ok(())
         }
-        loaded(chunk(state, live, open, opener, hydrated))
+        let kept = files.clone();
+        leptos::task::spawn_local(async move {
+            if let Err(e) = chunk(uploads, files).await {
+                leptos::logging::error!("{e}");
+                not_sent(
+                    uploads,
+                    &kept,
+                    "Could not be sent: check the connection, or reload",
+                );
+            }
+        });
     }
     #[cfg(not(feature = "split"))]
-    view! { <Panel state live open opener hydrated/> }
-}
-
-/// The forms to sign in, up, or choose a new password.
-pub(crate) fn auth_forms(account: AccountState, hydrated: Signal<bool>) -> impl IntoView {
-    #[cfg(feature = "split")]
-    {
-        #[wasm_split(palaver_auth_forms, wasm_split_path = ::leptos::wasm_split, fallible)]
-        fn chunk(
-            account: AccountState,
-            hydrated: Signal<bool>,
-        ) -> Result<AnyView, SplitLoaderError> {
-            Ok(view! { <Forms account hydrated/> }.into_any())
-        }
-        loaded(chunk(account, hydrated))
-    }
-    #[cfg(not(feature = "split"))]
-    view! { <Forms account hydrated/> }
-}
-
-/// The banner that offers to keep a token's name with a password.
-pub(crate) fn upgrade_banner(
-    account: AccountState,
-    name: RwSignal<String>,
-    hydrated: Signal<bool>,
-    dismissed: RwSignal<bool>,
-) -> impl IntoView {
-    #[cfg(feature = "split")]
-    {
-        #[wasm_split(palaver_upgrade_banner, wasm_split_path = ::leptos::wasm_split, fallible)]
-        fn chunk(
-            account: AccountState,
-            name: RwSignal<String>,
-            hydrated: Signal<bool>,
-            dismissed: RwSignal<bool>,
-        ) -> Result<AnyView, SplitLoaderError> {
-            Ok(view! { <Upgrade account name hydrated dismissed/> }.into_any())
-        }
-        loaded(chunk(account, name, hydrated, dismissed))
-    }
-    #[cfg(not(feature = "split"))]
-    view! { <Upgrade account name hydrated dismissed/> }
-}
-
-/// Who the page is signed in as, with "Sessions" and "Sign out".
-pub(crate) fn signed_in_controls(account: AccountState, live: LiveHandle) -> impl IntoView {
-    #[cfg(feature = "split")]
-    {
-        #[wasm_split(palaver_signed_in, wasm_split_path = ::leptos::wasm_split, fallible)]
-        fn chunk(account: AccountState, live: LiveHandle) -> Result<AnyView, SplitLoaderError> {
-            Ok(view! { <SignedInControls account live/> }.into_any())
-        }
-        loaded(chunk(account, live))
-    }
-    #[cfg(not(feature = "split"))]
-    view! { <SignedInControls account live/> }
-}
-
-/// The person's own profile form.
-pub(crate) fn profile_form(state: ChatState, live: LiveHandle) -> impl IntoView {
-    #[cfg(feature = "split")]
-    {
-        #[wasm_split(palaver_profile_form, wasm_split_path = ::leptos::wasm_split, fallible)]
-        fn chunk(state: ChatState, live: LiveHandle) -> Result<AnyView, SplitLoaderError> {
-            Ok(view! { <OwnProfile state live/> }.into_any())
-        }
-        loaded(chunk(state, live))
-    }
-    #[cfg(not(feature = "split"))]
-    view! { <OwnProfile state live/> }
-}
-
-/// A room's members and settings.
-pub(crate) fn members_panel(
-    room: StoredValue<String>,
-    state: ChatState,
-    live: LiveHandle,
-) -> impl IntoView {
-    #[cfg(feature = "split")]
-    {
-        #[wasm_split(palaver_members_panel, wasm_split_path = ::leptos::wasm_split, fallible)]
-        fn chunk(
-            room: StoredValue<String>,
-            state: ChatState,
-            live: LiveHandle,
-        ) -> Result<AnyView, SplitLoaderError> {
-            Ok(view! { <Members room state live/> }.into_any())
-        }
-        loaded(chunk(room, state, live))
-    }
-    #[cfg(not(feature = "split"))]
-    view! { <Members room state live/> }
+    send_files(uploads, files);
 }
 
 /// `/admin`'s page: on the server the page itself; in the browser, made by the chunk that

@@ -200,7 +200,7 @@ pub(crate) fn MessageFooter(message: ChatMessage, mine: Signal<bool>) -> impl In
     let reactable = message.meta.kind != Some(MessageKind::Deleted);
     Some(view! {
         <Show when=editing>
-            <EditForm id text=text.clone()/>
+            {super::lazy::edit_form(id, text.clone())}
         </Show>
         {reactable.then(|| view! { <Reactions message=message.clone()/> })}
         <Show when=move || actions.named()>
@@ -230,7 +230,7 @@ pub(crate) fn MessageFooter(message: ChatMessage, mine: Signal<bool>) -> impl In
 
 /// The text of message `id` being edited: Enter (or Save) saves, Escape (or Cancel) does not.
 #[component]
-fn EditForm(id: i64, text: String) -> impl IntoView {
+pub(crate) fn EditForm(id: i64, text: String) -> impl IntoView {
     let actions = use_context::<Actions>().expect("rows have actions");
     let changes = actions.state.changes;
     let draft = RwSignal::new(text);

@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
-use super::mentions::MentionsPanel;
 use super::rooms::Rooms;
 use super::state::ChatState;
 use crate::events::{ChatMessage, NotifyLevel, RoomKind, is_dm};
@@ -185,7 +184,7 @@ pub(crate) fn NotifyBar(
             </button>
         </div>
         <Show when=move || notify.panel_open.get()>
-            <MentionsPanel state live/>
+            {crate::ui::lazy::mentions_panel(state, live)}
         </Show>
     }
 }

@@ -65,30 +65,43 @@ pub(crate) fn Reactions(message: ChatMessage) -> impl IntoView {
                 </button>
             </Show>
             <Show when=move || picking.get()>
-                <div class="picker" role="group" aria-label="Reactions" data-testid="picker">
-                    {COMMON
-                        .iter()
-                        .map(|e| {
-                            let emoji = e.to_string();
-                            let given = given.clone();
-                            view! {
-                                <button
-                                    type="button"
-                                    class="pick"
-                                    data-emoji=*e
-                                    on:click=move |_| {
-                                        let on = !given.iter().any(|r| r.emoji == emoji && mine(r));
-                                        toggle(emoji.clone(), on);
-                                        picking.set(false);
-                                    }
-                                >
-                                    {*e}
-                                </button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
+                {super::lazy::reaction_picker(id, given.clone(), picking)}
             </Show>
+        </div>
+    })
+}
+
+/// The common emoji to choose from; a choice toggles the reader's own and closes it.
+#[component]
+pub(crate) fn Picker(id: i64, given: Vec<Reaction>, picking: RwSignal<bool>) -> impl IntoView {
+    let actions = use_context::<Actions>()?;
+    let me = actions.state.name;
+    Some(view! {
+        <div class="picker" role="group" aria-label="Reactions" data-testid="picker">
+            {COMMON
+                .iter()
+                .map(|e| {
+                    let emoji = e.to_string();
+                    let given = given.clone();
+                    view! {
+                        <button
+                            type="button"
+                            class="pick"
+                            data-emoji=*e
+                            on:click=move |_| {
+                                let on = !given
+                                    .iter()
+                                    .any(|r| r.emoji == emoji && me.with(|me| r.names.iter().any(|n| n == me)));
+                                let room = actions.room.get_value();
+                                actions.live.run(|l| l.react(room.clone(), id, emoji.clone(), on));
+                                picking.set(false);
+                            }
+                        >
+                            {*e}
+                        </button>
+                    }
+                })
+                .collect_view()}
         </div>
     })
 }

@@ -7,7 +7,7 @@ mod gap;
 mod panel;
 
 pub(crate) use gap::GapMarker;
-pub(crate) use panel::{SearchBox, SearchPanel};
+pub(crate) use panel::{ResultsPanel, SearchBox, SearchPanel};
 
 use leptos::prelude::*;
 
@@ -182,6 +182,8 @@ pub(crate) fn local_midnight(y: i32, m: u32, d: u32) -> i64 {
 #[derive(Clone, Copy)]
 pub(crate) struct SearchState {
     pub(crate) open: RwSignal<bool>,
+    /// Counts the searches asked for in the header's box; the panel runs each.
+    pub(crate) asked: RwSignal<u32>,
     pub(crate) filters: RwSignal<Filters>,
     pub(crate) results: RwSignal<Results>,
 }
@@ -190,6 +192,7 @@ impl SearchState {
     pub(crate) fn new() -> SearchState {
         SearchState {
             open: RwSignal::new(false),
+            asked: RwSignal::new(0),
             filters: RwSignal::new(Filters::default()),
             results: RwSignal::new(Results::default()),
         }

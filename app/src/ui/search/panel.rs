@@ -16,7 +16,6 @@ fn run(search: SearchState, live: LiveHandle) {
     let midnight = super::local_midnight;
     #[cfg(not(feature = "hydrate"))]
     let midnight = super::utc_midnight;
-    search.open.set(true);
     match search.filters.with_untracked(|f| f.request(midnight)) {
         Ok(request) => live.run(|l| l.search(request, search.results, false)),
         Err(e) => search.results.update(|r| {
@@ -30,11 +29,7 @@ fn run(search: SearchState, live: LiveHandle) {
 }
 
 #[component]
-pub(crate) fn SearchBox(
-    search: SearchState,
-    live: LiveHandle,
-    hydrated: Signal<bool>,
-) -> impl IntoView {
+pub(crate) fn SearchBox(search: SearchState, hydrated: Signal<bool>) -> impl IntoView {
     let filters = search.filters;
     view! {
         <form
@@ -42,7 +37,9 @@ pub(crate) fn SearchBox(
             role="search"
             on:submit=move |ev| {
                 ev.prevent_default();
-                run(search, live);
+                // The panel, a chunk of its own (`ui/lazy.rs`), asks the server.
+                search.open.set(true);
+                search.asked.update(|n| *n += 1);
             }
         >
             <input
@@ -69,12 +66,31 @@ pub(crate) fn SearchBox(
     }
 }
 
+/// The results panel while it is open.
 #[component]
 pub(crate) fn SearchPanel(
     search: SearchState,
     state: ChatState,
     live: LiveHandle,
 ) -> impl IntoView {
+    view! {
+        <Show when=move || search.open.get()>
+            {crate::ui::lazy::search_results(search, state, live)}
+        </Show>
+    }
+}
+
+/// The panel's filters and hits; it runs every search the header's box asks for.
+#[component]
+pub(crate) fn ResultsPanel(
+    search: SearchState,
+    state: ChatState,
+    live: LiveHandle,
+) -> impl IntoView {
+    Effect::new(move |_| {
+        search.asked.track();
+        run(search, live);
+    });
     let panel = NodeRef::<html::Section>::new();
     let close = move || {
         search.open.set(false);
@@ -115,7 +131,6 @@ pub(crate) fn SearchPanel(
         }
     };
     view! {
-        <Show when=move || search.open.get()>
             <section
                 class="search-panel"
                 aria-label="Search results"
@@ -174,7 +189,6 @@ pub(crate) fn SearchPanel(
                     <button type="button" class="search-more" on:click=more>"More results"</button>
                 </Show>
             </section>
-        </Show>
     }
 }
 
