@@ -1,4 +1,5 @@
 import { test, expect, messageWithText, send } from './fixtures';
+import { signUp } from './accounts.helpers';
 
 // What a first visit loads. The release build (`--split --lib-features split`, as
 // `scripts/test.sh` and the README build it) cuts the wasm into the page's own and chunks that
@@ -73,4 +74,33 @@ test('a chunk that does not arrive says so in place of its part, and is asked fo
   await jobs.click();
   await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
   await expect(page.getByRole('alert').filter({ hasText: 'could not be loaded' })).toHaveCount(0);
+});
+
+test('files picked while the code that sends them cannot arrive are shown as not sent, and sent once it can', async ({
+  browser,
+  server,
+}) => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await expect(page.locator('main[data-hydrated="true"]')).toBeVisible();
+  await expectSplit(page, server.url);
+  await signUp(page, 'ann');
+
+  const upload = '**/pkg/split_palaver_upload.wasm';
+  await page.route(upload, (route) => route.abort());
+  const pick = async (name: string) => {
+    const chooser = page.waitForEvent('filechooser');
+    await page.getByTestId('attach').click();
+    await (await chooser).setFiles({ name, mimeType: 'text/plain', buffer: Buffer.from(`${name}\n`) });
+  };
+  await pick('first.txt');
+  const chip = page.getByTestId('upload-chip').filter({ hasText: 'first.txt' });
+  await expect(chip).toHaveAttribute('data-state', 'failed');
+  await expect(chip).toContainText('Could not be sent');
+
+  await page.unroute(upload);
+  await pick('second.txt');
+  const sent = page.getByTestId('upload-chip').filter({ hasText: 'second.txt' });
+  await expect(sent).toHaveAttribute('data-state', 'done');
 });
