@@ -16,6 +16,6 @@ pub mod mentions;
 
 #[cfg(feature = "hydrate")]
 pub use ui::hydrate;
-pub use ui::{App, Page, shell};
+pub use ui::{App, BuildRoot, Page, shell};
 
 mod ui;

@@ -60,6 +60,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     });
     let register_worker =
         view! { <script nonce=nonce.clone() inner_html=REGISTER_WORKER></script> };
+    // The build's own address for its scripts, wasm and chunks (the server's `build_files`).
+    let root = use_context::<BuildRoot>().map(|r| r.0).unwrap_or_default();
     let first_page_json = first_page.map(|page| {
         view! { <script type="application/json" nonce=nonce id=history::ELEMENT_ID inner_html=page.to_json()></script> }
     });
@@ -80,7 +82,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Ahead of everything the page loads: opens its socket (`client::early`).
                 {early_socket}
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options root/>
                 <MetaTags/>
                 // The first messages, for the browser to hydrate with (`history`).
                 {first_page_json}
@@ -91,6 +93,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         </html>
     }
 }
+
+/// Where the page asks for its build's scripts, wasm and chunks: `/b/<build>`, given by the
+/// server so that a page never loads another build's chunk. Without it, `/pkg/` itself.
+#[derive(Clone, Debug)]
+pub struct BuildRoot(pub String);
 
 #[component]
 pub fn App() -> impl IntoView {

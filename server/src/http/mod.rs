@@ -8,6 +8,7 @@ pub(crate) mod auth;
 pub(crate) mod avatars;
 pub(crate) mod body;
 pub(crate) mod bots;
+pub(crate) mod build_files;
 pub(crate) mod files;
 pub(crate) mod handshake;
 pub(crate) mod headers;

@@ -12,7 +12,7 @@ const CACHE = `palaver-${BUILD}`;
 // The app's pages (navigations only), and the site's own files.
 const PAGES = __PALAVER_PAGES__;
 const PAGE_PREFIXES = ["/r/", "/dm/"];
-const FILES = /^\/(pkg|icons)\/|^\/manifest\.webmanifest$/;
+const FILES = /^\/(pkg|b|icons)\/|^\/manifest\.webmanifest$/;
 
 self.addEventListener("install", () => {
   // A new build takes over at once: the old one must not go on serving its cache.

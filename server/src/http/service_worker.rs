@@ -20,9 +20,9 @@ const TEMPLATE: &str = include_str!("service_worker.js");
 /// The path the page registers it at; its scope is the whole site.
 pub(crate) const PATH: &str = "/sw.js";
 
-/// The route serving the worker for the site at `site_root`.
-pub(crate) fn route<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Router<S> {
-    let script: Arc<str> = script(&build_id(site_root)).into();
+/// The route serving the worker for the build `build` ([`build_id`]).
+pub(crate) fn route<S: Clone + Send + Sync + 'static>(build: &str) -> Router<S> {
+    let script: Arc<str> = script(build).into();
     Router::new().route(
         PATH,
         get(move || {
@@ -48,7 +48,10 @@ pub(crate) fn route<S: Clone + Send + Sync + 'static>(site_root: &Path) -> Route
 /// Whether `path` is one of the site's own files (not a page, not the server's API): the ones
 /// the worker keeps for the offline fallback.
 fn is_site_file(path: &str) -> bool {
-    path.starts_with("/pkg/") || path.starts_with("/icons/") || path == "/manifest.webmanifest"
+    path.starts_with("/pkg/")
+        || path.starts_with("/b/")
+        || path.starts_with("/icons/")
+        || path == "/manifest.webmanifest"
 }
 
 /// The site's files have the same names in every build, so browsers must ask each time

@@ -19,6 +19,7 @@ use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 
 use crate::http::admission::{self, Admission};
+use crate::http::build_files;
 use crate::http::handshake;
 use crate::http::headers::{self, Policy};
 use crate::http::origin::{self, Access};
@@ -58,13 +59,22 @@ pub(crate) fn router(
         metrics,
         backlogs: guards.backlogs.clone(),
     };
-    let worker = service_worker::route(std::path::Path::new(&*options.site_root));
+    let site_root = std::path::Path::new(&*options.site_root);
+    let build = service_worker::build_id(site_root);
+    let worker = service_worker::route(&build);
+    let build_files = build_files::route(site_root, &build);
+    // The render's context: the request's nonce, and where its build's scripts are.
+    let root = build_files::root(&build);
+    let context = move || {
+        headers::provide_nonce();
+        leptos::prelude::provide_context(app::BuildRoot(root.clone()));
+    };
     // Leptos spawns the render's tasks on tokio (`leptos_routes` did this before; an error
     // only says it is set already, as when tests start several servers in one process).
     let _ = any_spawner::Executor::init_tokio();
     // The app's pages; any other path that is not a file gets the app's "not found" page.
     // The render's scripts carry the nonce the response's policy names.
-    let page = leptos_axum::render_app_to_stream_with_context(headers::provide_nonce, move || {
+    let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || {
         shell(options.clone())
     });
     let mut router = Router::new()
@@ -85,11 +95,10 @@ pub(crate) fn router(
     for path in Page::CONVERSATION_PATHS {
         router = router.route(path, get(page.clone()));
     }
-    let files_or_not_found = leptos_axum::file_and_error_handler_with_context::<WebState, _>(
-        headers::provide_nonce,
-        shell,
-    );
+    let files_or_not_found =
+        leptos_axum::file_and_error_handler_with_context::<WebState, _>(context, shell);
     let router = router
+        .merge(build_files)
         .fallback(files_or_not_found)
         .layer(middleware::from_fn(service_worker::revalidate_site_files))
         .layer(middleware::from_fn_with_state(

@@ -46,3 +46,37 @@ async fn the_service_worker_names_the_build_and_a_new_site_is_a_new_build() {
     let second = build(&fetch(&server, "/sw.js").await.2);
     assert_ne!(second, first);
 }
+
+/// The page asks for its scripts and wasm under its build's own address, which serves that
+/// build's files only: a page left open across an upgrade never gets another build's chunk.
+#[tokio::test]
+async fn the_page_asks_for_its_build_s_own_files() {
+    let mut server = TestServer::start().await;
+    let pkg = server.dir.path().join("site/pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("chunk_1.wasm"), "the first build's chunk").unwrap();
+    server.restart().await;
+    let first = build(&fetch(&server, "/sw.js").await.2);
+
+    let (_, _, page) = fetch(&server, "/").await;
+    assert!(
+        page.contains(&format!("/b/{first}/pkg/palaver.js")),
+        "the page's script is not under its build: {page}"
+    );
+    let (status, headers, body) = fetch(&server, &format!("/b/{first}/pkg/chunk_1.wasm")).await;
+    assert_eq!((status, body.as_str()), (200, "the first build's chunk"));
+    assert_eq!(
+        headers["cache-control"], "public, max-age=31536000, immutable",
+        "{headers:?}"
+    );
+
+    std::fs::write(pkg.join("chunk_1.wasm"), "the second build's chunk").unwrap();
+    server.restart().await;
+    let second = build(&fetch(&server, "/sw.js").await.2);
+    assert_ne!(second, first);
+    let (status, headers, _) = fetch(&server, &format!("/b/{first}/pkg/chunk_1.wasm")).await;
+    assert_eq!(status, 404, "an older build's file");
+    assert_eq!(headers["cache-control"], "no-store", "{headers:?}");
+    let (status, _, body) = fetch(&server, &format!("/b/{second}/pkg/chunk_1.wasm")).await;
+    assert_eq!((status, body.as_str()), (200, "the second build's chunk"));
+}
