@@ -138,6 +138,22 @@ test('the message list takes most of the screen and the composer stays at the bo
   }
 });
 
+test('on a touch screen Enter makes a new line, and the Send button sends', async ({ browser, server }) => {
+  const page = await openPhone(browser, server, 'ann');
+  const input = page.getByLabel('Message', { exact: true });
+  await input.click();
+  await page.keyboard.type('first line');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('second line');
+  await expect(input).toHaveValue('first line\nsecond line');
+  await expect(page.getByTestId('message').filter({ hasText: 'first line' })).toHaveCount(0);
+  await page.getByTestId('composer').getByRole('button', { name: 'Send' }).click();
+  const sent = page.getByTestId('message').filter({ hasText: 'second line' });
+  await expect(sent).toHaveAttribute('data-state', 'sent');
+  await expect(sent).toContainText('first line');
+  await expect(input).toHaveValue('');
+});
+
 test('every control on a phone is at least 44 px each way', async ({ browser, server }) => {
   const page = await openPhone(browser, server, 'ann');
   expect(await smallTargets(page), 'the conversation').toEqual([]);
@@ -262,7 +278,7 @@ test.describe('an upgrade', () => {
     await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
     await expect
       .poll(async () => (await page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname), `palaver-${first}`)).sort())
-      .toEqual(expect.arrayContaining(['/', '/pkg/palaver.css', '/pkg/palaver.js', '/pkg/palaver.wasm']));
+      .toEqual(expect.arrayContaining(['/', '/pkg/palaver.css', `/b/${first}/pkg/palaver.js`, `/b/${first}/pkg/palaver.wasm`]));
     const title = page.getByTestId('convo-title');
     const before = await title.evaluate((el) => getComputedStyle(el).color);
 
@@ -289,6 +305,45 @@ test.describe('an upgrade', () => {
     await expect.poll(() => cacheNames(page)).toEqual([`palaver-${second}`]);
   });
 
+  test('a page left open across an upgrade is told that a part could not be loaded, and never runs the new build’s chunk', async ({
+    browser,
+    server,
+  }) => {
+    // A desktop's window: the Jobs button is in view.
+    const desktop = { viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false };
+    const page = await (await browser.newContext(desktop)).newPage();
+    await page.addInitScript(() => localStorage.setItem('palaver.name', 'ann'));
+    await page.goto(server.url);
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+    const asked: { path: string; status: number }[] = [];
+    page.on('response', (r) => {
+      const at = new URL(r.url()).pathname;
+      if (at.endsWith('.wasm')) asked.push({ path: at, status: r.status() });
+    });
+
+    // A new build: one of its files changes, and its id with it.
+    await server.stop();
+    const css = path.join(site, 'pkg', 'palaver.css');
+    writeFileSync(css, `${readFileSync(css, 'utf8')}\n/* the next build */\n`);
+    for (const file of readdirSync(path.join(site, 'pkg'))) {
+      if (/^palaver\.css\.(br|gz)$/.test(file)) rmSync(path.join(site, 'pkg', file));
+    }
+    await server.resume();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+
+    const jobs = page.getByRole('button', { name: 'Jobs', exact: true });
+    await jobs.click();
+    await expect(page.getByRole('alert').filter({ hasText: 'could not be loaded' })).toBeVisible();
+    const chunk = asked.find((a) => a.path.endsWith('/split_palaver_jobs_panel.wasm'));
+    expect(chunk, JSON.stringify(asked)).toMatchObject({ status: 404 });
+
+    // Reloaded, the page is the new build's, and the part loads.
+    await page.reload();
+    await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+    await jobs.click();
+    await expect(page.getByRole('dialog', { name: 'Jobs' })).toBeVisible();
+  });
+
   test('without the server, the last page seen opens from the cache and reconnects when it is back', async ({ browser, server }) => {
     const page = await openPhone(browser, server, 'ann');
     const build = await controlled(page);
@@ -296,7 +351,7 @@ test.describe('an upgrade', () => {
     await expect(page.getByTestId('status')).toHaveAttribute('data-state', 'connected');
     await expect
       .poll(async () => (await page.evaluate(async (name) => (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname), `palaver-${build}`)))
-      .toEqual(expect.arrayContaining(['/', '/pkg/palaver.wasm']));
+      .toEqual(expect.arrayContaining(['/', `/b/${build}/pkg/palaver.wasm`]));
 
     await server.stop();
     await page.reload();

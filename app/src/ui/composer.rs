@@ -2,10 +2,29 @@
 //! not; the field grows with its text up to its CSS `max-height`, then scrolls.
 
 /// Whether a key press in the composer sends: Enter, without Shift (a new line) and not while
-/// an input method is composing (its Enter picks the candidate).
+/// an input method is composing (its Enter picks the candidate). On a touch screen's keyboard,
+/// which has no Shift+Enter, Enter makes a new line and the Send button sends.
 pub(crate) fn sends(ev: &leptos::ev::KeyboardEvent) -> bool {
     // 229: what some browsers report for every key while composing.
-    ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() && ev.key_code() != 229
+    ev.key() == "Enter"
+        && !ev.shift_key()
+        && !ev.is_composing()
+        && ev.key_code() != 229
+        && !touch_keyboard()
+}
+
+/// Whether the person types on a touch screen: no pointer that hovers, only a coarse one.
+fn touch_keyboard() -> bool {
+    #[cfg(feature = "hydrate")]
+    return web_sys::window()
+        .and_then(|w| {
+            w.match_media("(hover: none) and (pointer: coarse)")
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|m| m.matches());
+    #[cfg(not(feature = "hydrate"))]
+    false
 }
 
 /// Sizes a textarea to its text: its height reset, then set to what the text needs (the
