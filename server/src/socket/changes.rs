@@ -9,6 +9,7 @@ use crate::conversation::ConversationId;
 use crate::socket::access;
 use crate::socket::identity;
 use crate::socket::limits;
+use crate::socket::mentions;
 use crate::socket::request::{Ctx, HandlerError};
 use crate::store::now_ms;
 use crate::store::write::{Change, MessageOutcome, Refused, Scope};
@@ -24,11 +25,19 @@ pub(crate) async fn edit(ctx: Ctx, r: EditMessage) -> Result<(), HandlerError> {
         .ok_or(ChatError::NotYours { id: r.id })?;
     // An edit is a post again, as far as flooding goes.
     limits::send(socket, chat)?;
+    // The Mentions lists follow the text: whom it names now, and no longer whom it named.
+    // (As in most chat apps, an edit notifies nobody.)
+    let mentions = mentions::mentioned(chat, &room, Some(&person), &text)
+        .await?
+        .into_iter()
+        .map(|m| m.person)
+        .collect();
     let change = Change::EditMessage {
         room: room.as_str().to_owned(),
         id: r.id,
         person,
         text: text.into_owned(),
+        mentions,
         now: now_ms(),
     };
     let outcome = chat

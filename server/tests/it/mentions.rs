@@ -4,8 +4,8 @@
 //! to their other devices. Real server, real sockets, both backends.
 
 use app::events::{
-    AddMember, ChatMessage, CreateRoom, DeleteMessage, Event as _, JoinRoom, LeaveRoom,
-    ListMembers, ListMentions, NotifyChanged, NotifyLevels, OpenDm, SetNotify,
+    AddMember, ChatMessage, CreateRoom, DeleteMessage, EditMessage, Event as _, JoinRoom,
+    LeaveRoom, ListMembers, ListMentions, NotifyChanged, NotifyLevels, OpenDm, SetNotify,
 };
 use serde_json::{Value, json};
 
@@ -93,6 +93,30 @@ async fn mentions_are_stored_named_live_and_listed_newest_first() {
     assert!(gone[0]["error"].is_null(), "{gone}");
     let (texts, _) = mentions_of(&mut bob, json!({})).await;
     assert_eq!(texts, ["hello @bob and @nobody, mail ann@bob.org"]);
+}
+
+/// An edit's text decides whom the message mentions: the Mentions lists follow it.
+#[tokio::test]
+async fn an_edit_changes_whom_the_message_mentions() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    let mut bob = server.client(json!({"name": "bob"})).await;
+    let mut cat = server.client(json!({"name": "cat"})).await;
+    let posted = post(&mut ann, "lobby", "lunch @bob?").await;
+    let id = posted["id"].clone();
+    assert_eq!(mentions_of(&mut bob, json!({})).await.0, ["lunch @bob?"]);
+
+    let edit = |text: &str| json!({"room": "lobby", "id": id, "text": text});
+    data(&request(&mut ann, EditMessage::NAME, vec![edit("lunch @cat?")]).await);
+    assert!(
+        mentions_of(&mut bob, json!({})).await.0.is_empty(),
+        "no longer bob"
+    );
+    assert_eq!(mentions_of(&mut cat, json!({})).await.0, ["lunch @cat?"]);
+
+    data(&request(&mut ann, EditMessage::NAME, vec![edit("lunch, anyone?")]).await);
+    assert!(mentions_of(&mut cat, json!({})).await.0.is_empty());
+    assert!(mentions_of(&mut bob, json!({})).await.0.is_empty());
 }
 
 #[tokio::test]

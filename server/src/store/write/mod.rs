@@ -71,6 +71,8 @@ pub(crate) enum Change {
         id: i64,
         person: String,
         text: String,
+        /// Whom the new text mentions (people's ids): they replace whom the old one did.
+        mentions: Vec<String>,
         now: i64,
     },
     DeleteMessage {

@@ -539,8 +539,11 @@ async fn make(c: &mut PgConnection, change: &Change) -> Result<Outcome, sqlx::Er
             id,
             person,
             text,
+            mentions,
             now,
-        } => Outcome::Message(postgres_messages::edit(c, room, *id, person, text, *now).await?),
+        } => Outcome::Message(
+            postgres_messages::edit(c, room, *id, person, text, mentions, *now).await?,
+        ),
         Change::DeleteMessage {
             id,
             scope,

@@ -71,6 +71,7 @@ pub(crate) async fn edit(
     id: i64,
     person: &str,
     text: &str,
+    mentions: &[String],
     now: i64,
 ) -> Result<MessageOutcome, sqlx::Error> {
     let Some(t) = target(c, id, &Scope::In(room.to_owned())).await? else {
@@ -90,6 +91,18 @@ pub(crate) async fn edit(
         .bind(id)
         .execute(&mut *c)
         .await?;
+    sqlx::query("DELETE FROM mentions WHERE message = $1")
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "INSERT INTO mentions (message, person)
+         SELECT $1, person FROM UNNEST($2::text[]) AS p(person) ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(mentions)
+    .execute(&mut *c)
+    .await?;
     Ok(Ok(Some(Box::new(reread(c, id).await?))))
 }
 

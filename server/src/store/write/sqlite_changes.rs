@@ -58,8 +58,11 @@ pub(crate) fn make(c: &Connection, change: &Change) -> rusqlite::Result<Outcome>
             id,
             person,
             text,
+            mentions,
             now,
-        } => Outcome::Message(sqlite_messages::edit(c, room, *id, person, text, *now)?),
+        } => Outcome::Message(sqlite_messages::edit(
+            c, room, *id, person, text, mentions, *now,
+        )?),
         Change::DeleteMessage {
             id,
             scope,

@@ -58,13 +58,15 @@ fn owned_by(t: &Target, person: &str) -> bool {
     t.kind.is_none() && t.sender.as_deref() == Some(person)
 }
 
-/// Replaces the text of `person`'s own message `id` of `room`, and stamps when.
+/// Replaces the text of `person`'s own message `id` of `room`, and whom it mentions, and
+/// stamps when.
 pub(crate) fn edit(
     c: &Connection,
     room: &str,
     id: i64,
     person: &str,
     text: &str,
+    mentions: &[String],
     now: i64,
 ) -> rusqlite::Result<MessageOutcome> {
     let Some(t) = target(c, id, &Scope::In(room.to_owned()))? else {
@@ -81,6 +83,14 @@ pub(crate) fn edit(
         "UPDATE messages SET text = ?1, edited_at = ?2, changed_seq = ?3 WHERE id = ?4",
     )?
     .execute((text, now, seq, id))?;
+    c.prepare_cached("DELETE FROM mentions WHERE message = ?1")?
+        .execute([id])?;
+    for mentioned in mentions {
+        c.prepare_cached(
+            "INSERT INTO mentions (message, person) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute((id, mentioned))?;
+    }
     Ok(Ok(Some(Box::new(reread(c, id)?))))
 }
 
