@@ -61,7 +61,7 @@ pub(crate) fn path(room: &str, title: &str) -> String {
 }
 
 #[cfg(feature = "hydrate")]
-pub(crate) use browser::{follow, land};
+pub(crate) use browser::{follow, land, landing_elsewhere};
 
 #[cfg(feature = "hydrate")]
 mod browser {
@@ -133,6 +133,12 @@ mod browser {
             };
             live.run(|l| go_back(l, state, to));
         });
+    }
+
+    /// Whether the page was loaded at another conversation's address and has not yet opened
+    /// it (or been refused it): the lobby on screen meanwhile is not being read.
+    pub(crate) fn landing_elsewhere() -> bool {
+        LANDING.with_borrow(Option::is_some) || LANDING_OPEN.get()
     }
 
     /// The person's conversations are known: opens the one the page was loaded at, once.

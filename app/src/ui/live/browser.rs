@@ -268,7 +268,7 @@ impl Live {
         // Their message is what they were typing.
         self.stop_showing_typist(&room, &m.meta.author);
         self.notify_of(&m);
-        let viewing = self.state.active.get_untracked() == room;
+        let viewing = self.on_screen(&room);
         let me = self.state.name.get_untracked();
         self.state
             .rooms

@@ -39,6 +39,9 @@ impl Live {
     /// The conversation on screen is read up to what it shows: clear its badge and move the
     /// server's read marker, once per new `seq`.
     pub(super) fn seen(&self, room: &str) {
+        if !self.on_screen(room) {
+            return;
+        }
         self.state.rooms.maybe_update(|r| r.viewed(room));
         let Some(seq) = self
             .state
@@ -61,11 +64,20 @@ impl Live {
         }
     }
 
+    /// Whether the person is reading `room`: it is on screen, and is not the lobby shown for
+    /// a moment while the page opens the conversation its address names.
+    pub(super) fn on_screen(&self, room: &str) -> bool {
+        self.state.active.with_untracked(|a| a == room)
+            && !(room == LOBBY && crate::ui::address::landing_elsewhere())
+    }
+
     /// The server's list of our conversations: on connect, and whenever our memberships
     /// change (here or in another tab).
     pub(super) fn room_list(&self, list: RoomList) {
         let active = self.state.active.get_untracked();
-        self.state.rooms.update(|r| r.apply_list(list, &active));
+        // The lobby shown only until the address's conversation opens keeps its unread.
+        let viewing = if self.on_screen(&active) { active.as_str() } else { "" };
+        self.state.rooms.update(|r| r.apply_list(list, viewing));
         // Rooms left in another tab, or that a new identity is not in.
         let gone: Vec<String> = self.state.timelines.with_untracked(|all| {
             all.keys()
