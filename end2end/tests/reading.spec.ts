@@ -11,7 +11,9 @@ import {
   unread,
   openConvo,
   createRoom,
+  messageExactly,
 } from './fixtures';
+import { connect, send as post } from '../support/sio.mjs';
 
 // Reading: day separators and times in the reader's zone, grouped messages, the "new
 // messages" divider, and a conversation's own address.
@@ -148,6 +150,39 @@ test('a person\'s consecutive messages share a header, and a divider shows where
   await expect(divider).toHaveCount(0);
   // Today's separator heads the list, before any message.
   await expect(bob.getByTestId('day-separator')).toHaveText(['Today']);
+});
+
+test.describe(() => {
+  // Sixty messages from one bot: lift the rate limit rather than wait.
+  test.use({ serverEnv: { PALAVER_RATE_LIMIT: '0' } });
+
+  test('with more unread than a page holds, the divider heads the page, then goes before the first unread as older pages come', async ({
+    browser,
+    server,
+  }) => {
+    const bob = await openChat(browser, server, 'bob');
+    await send(bob, 'read up to here');
+    await createRoom(bob, 'elsewhere');
+    const { socket } = await connect(server.url, { auth: { name: 'bot' } });
+    for (let i = 1; i <= 60; i++) await post(socket, `unread ${i}`, `unread-${i}`);
+    socket.close();
+    // A fresh page in the other room: the lobby's newest 50 are all it holds of it.
+    await bob.reload();
+    await expect(bob.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+    await expect(unread(bob, 'lobby')).toBeVisible();
+    await openConvo(bob, 'lobby');
+
+    const divider = bob.getByTestId('new-messages');
+    await expect(divider).toHaveCount(1);
+    await expect(messageExactly(bob, 'unread 11').locator('xpath=preceding-sibling::li[1]')).toHaveText('New messages');
+
+    await expect(async () => {
+      await bob.locator('.scroller').evaluate((el) => el.scrollTo({ top: -el.scrollHeight }));
+      await expect(messageExactly(bob, 'read up to here')).toHaveCount(1, { timeout: 1_000 });
+    }).toPass();
+    await expect(messageExactly(bob, 'unread 1').locator('xpath=preceding-sibling::li[1]')).toHaveText('New messages');
+    await expect(divider).toHaveCount(1);
+  });
 });
 
 test('a conversation has its own address: a reload, the back button and a shared link land in it', async ({ browser, server }) => {

@@ -96,22 +96,36 @@ fn person(m: &ChatMessage) -> Option<String> {
     m.meta.kind.is_none().then(|| m.meta.author.clone())
 }
 
-/// The message before which "New messages" goes, for a conversation opened with `unread`
-/// messages unread: the `unread`-th newest message that counts as unread (as the server
-/// counts), moved past the reader's own. `None` when nothing was unread, or the first unread
-/// message is older than what is held.
+/// Where "New messages" goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Divider {
+    /// Before this message, the first unread one.
+    At(i64),
+    /// Before this message, the oldest held: the first unread one is older still, and the
+    /// divider moves to it as older pages arrive.
+    Above(i64),
+}
+
+/// Where "New messages" goes, for a conversation opened with `unread` messages unread when its
+/// newest was number `newest` (`seq`): before the `unread`-th newest message up to it that
+/// counts as unread (as the server counts), moved past the reader's own; above everything held
+/// when that message is older than what is held. `None` when nothing was unread, or nothing is
+/// held.
 pub(crate) fn first_unread<'a>(
     messages: impl DoubleEndedIterator<Item = &'a ChatMessage>,
     unread: u64,
     me: &str,
-) -> Option<i64> {
+    newest: i64,
+) -> Option<Divider> {
     if unread == 0 {
         return None;
     }
     let mut counted = 0;
     let mut first = None;
+    let mut oldest = None;
     // Newest first; `first` ends at the oldest of the `unread` newest that are not ours.
-    for m in messages.rev() {
+    for m in messages.rev().filter(|m| m.meta.seq <= newest) {
+        oldest = Some(m.id);
         if !MessageKind::is_unread_worthy(m.meta.kind) {
             continue;
         }
@@ -120,10 +134,10 @@ pub(crate) fn first_unread<'a>(
             first = Some(m.id);
         }
         if counted == unread {
-            return first;
+            return first.map(Divider::At);
         }
     }
-    None
+    oldest.map(Divider::Above)
 }
 
 /// The reading aids' state for conversation `room` while it is open: the time "today" is
@@ -137,6 +151,9 @@ pub(crate) fn reading_state(
     let now = RwSignal::new(time::now_ms());
     let unread_from = RwSignal::new(None::<i64>);
     let placed = StoredValue::new(false);
+    // The newest message when the conversation opened: the unread are counted back from it,
+    // so that messages arriving later never move the divider.
+    let newest = StoredValue::new(None::<i64>);
     Effect::new(move |_| {
         if placed.get_value() {
             return;
@@ -145,10 +162,22 @@ pub(crate) fn reading_state(
         if unread == 0 || timeline.with(Timeline::is_reloading) {
             return;
         }
-        // Once: later messages would otherwise move it.
-        placed.set_value(true);
+        let Some(upto) = newest.get_value().or_else(|| {
+            let held = timeline.with(|t| t.messages().next_back().map(|m| m.meta.seq));
+            newest.set_value(held);
+            held
+        }) else {
+            return;
+        };
         let me = state.name.get_untracked();
-        unread_from.set(timeline.with(|t| first_unread(t.messages(), unread, &me)));
+        match timeline.with(|t| first_unread(t.messages(), unread, &me, upto)) {
+            // Above what is held, it follows older pages in until it is in its place.
+            Some(Divider::Above(id)) => unread_from.set(Some(id)),
+            found => {
+                placed.set_value(true);
+                unread_from.set(found.map(|(Divider::At(id) | Divider::Above(id))| id));
+            }
+        }
     });
     Effect::new(move |_| {
         if let Ok(ticks) =
@@ -333,16 +362,20 @@ mod tests {
             msg(5, "ann", NOON),
             msg(6, "bob", NOON),
         ];
-        let first = |unread| first_unread(held.iter(), unread, "ann");
+        let first = |unread| first_unread(held.iter(), unread, "ann", 6);
         assert_eq!(first(0), None);
-        assert_eq!(first(1), Some(6));
+        assert_eq!(first(1), Some(Divider::At(6)));
         // The reader's own message is not where the divider goes: the next one is.
-        assert_eq!(first(2), Some(6));
+        assert_eq!(first(2), Some(Divider::At(6)));
         // Notices are not counted.
-        assert_eq!(first(3), Some(4));
-        assert_eq!(first(4), Some(2));
-        assert_eq!(first(5), Some(1));
-        // More unread than held: the first of them is not on screen.
-        assert_eq!(first(6), None);
+        assert_eq!(first(3), Some(Divider::At(4)));
+        assert_eq!(first(4), Some(Divider::At(2)));
+        assert_eq!(first(5), Some(Divider::At(1)));
+        // More unread than held: above everything held, until older pages come.
+        assert_eq!(first(6), Some(Divider::Above(1)));
+        assert_eq!(first_unread(held[3..].iter(), 4, "ann", 6), Some(Divider::Above(4)));
+        // Counted back from the newest when it opened, whatever came after.
+        assert_eq!(first_unread(held.iter(), 1, "ann", 4), Some(Divider::At(4)));
+        assert_eq!(first_unread([].iter(), 3, "ann", 6), None);
     }
 }
