@@ -373,7 +373,10 @@ mod tests {
         assert_eq!(first(5), Some(Divider::At(1)));
         // More unread than held: above everything held, until older pages come.
         assert_eq!(first(6), Some(Divider::Above(1)));
-        assert_eq!(first_unread(held[3..].iter(), 4, "ann", 6), Some(Divider::Above(4)));
+        assert_eq!(
+            first_unread(held[3..].iter(), 4, "ann", 6),
+            Some(Divider::Above(4))
+        );
         // Counted back from the newest when it opened, whatever came after.
         assert_eq!(first_unread(held.iter(), 1, "ann", 4), Some(Divider::At(4)));
         assert_eq!(first_unread([].iter(), 3, "ann", 6), None);

@@ -76,7 +76,11 @@ impl Live {
     pub(super) fn room_list(&self, list: RoomList) {
         let active = self.state.active.get_untracked();
         // The lobby shown only until the address's conversation opens keeps its unread.
-        let viewing = if self.on_screen(&active) { active.as_str() } else { "" };
+        let viewing = if self.on_screen(&active) {
+            active.as_str()
+        } else {
+            ""
+        };
         self.state.rooms.update(|r| r.apply_list(list, viewing));
         // Rooms left in another tab, or that a new identity is not in.
         let gone: Vec<String> = self.state.timelines.with_untracked(|all| {
