@@ -415,8 +415,19 @@ async fn the_page_is_rendered_with_the_latest_messages_escaped() {
     assert!(!page.contains("<img src=x"));
     assert!(!page.contains("</script><script>alert(2)"));
     assert!(page.contains("data-testid=\"messages\""));
-    // The wasm under the name cargo-leptos gives it, whatever built this binary.
-    assert!(page.contains(r#"href="/pkg/palaver.wasm""#), "{page}");
+    // The wasm under the name cargo-leptos gives it, whatever built this binary, under the
+    // build's own address (`/b/<version>-<hash>/pkg/`).
+    let build = format!(r#"href="/b/{}-"#, env!("CARGO_PKG_VERSION"));
+    let wasm = page
+        .find(r#"/pkg/palaver.wasm""#)
+        .expect("the page preloads its wasm");
+    // In the same attribute: the one quote between them is the one that opens it.
+    assert!(
+        page[..wasm]
+            .rfind(&build)
+            .is_some_and(|at| page[at..wasm].matches('"').count() == 1),
+        "{page}"
+    );
 
     // The same 50, for the browser to hydrate with, in the head's JSON.
     let start = page
