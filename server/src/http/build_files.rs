@@ -54,10 +54,13 @@ async fn serve(dir: ServeDir, prefix: Arc<str>, request: Request) -> Response {
     parts.uri = file;
     let Ok(mut response) = dir.oneshot(Request::from_parts(parts, body)).await;
     if response.status().is_success() {
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         );
+        // The `.br` or `.gz` copy goes to those who accept it: a shared cache must tell.
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response.map(Body::new)
 }
@@ -93,8 +96,10 @@ mod tests {
             ok.headers()[header::CACHE_CONTROL],
             "public, max-age=31536000, immutable"
         );
+        assert_eq!(ok.headers()[header::VARY], "accept-encoding");
         let br = get(&router, "/b/1.0-abc/pkg/chunk_1.wasm", Some("br")).await;
         assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(br.headers()[header::VARY], "accept-encoding");
 
         let other = get(&router, "/b/0.9-old/pkg/chunk_1.wasm", None).await;
         assert_eq!(other.status(), StatusCode::NOT_FOUND);
