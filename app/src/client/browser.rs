@@ -289,6 +289,13 @@ impl<N: Namespace> Socket<N> {
         self.with_handlers(|h| h.events.entry(E::NAME).or_default().push(handler));
     }
 
+    /// Calls `handler` for every `E` received, still encoded: for a handler whose decoder is
+    /// in a chunk of its own (`ui/lazy.rs`).
+    pub fn on_encoded<E: ServerEvent<Namespace = N>>(&self, handler: impl Fn(Incoming) + 'static) {
+        let handler: EventHandler = Rc::new(move |incoming: &Incoming| handler(incoming.clone()));
+        self.with_handlers(|h| h.events.entry(E::NAME).or_default().push(handler));
+    }
+
     /// Called after every (re)connect of this namespace.
     pub fn on_connect(&self, handler: impl Fn() + 'static) {
         self.with_handlers(|h| h.on_connect.push(Rc::new(handler)));

@@ -28,6 +28,8 @@ use super::attachments::{Chips, Uploads};
 use super::autocomplete::MentionSuggest;
 use super::jobs::Panel;
 use super::live::LiveHandle;
+#[cfg(feature = "hydrate")]
+use super::live::{JobsWork, Live};
 use super::mentions::MentionsPanel;
 use super::message_actions::EditForm;
 use super::profiles::OwnProfile;
@@ -166,6 +168,27 @@ part!(
     upload_chips, palaver_upload_chips,
     (uploads: RwSignal<Uploads>) => view! { <Chips uploads/> }
 );
+
+/// The person's jobs followed by the code that does (see `Live::follow_jobs`). A chunk that
+/// does not arrive is logged: the Jobs panel asks for the list again when it opens.
+#[cfg(feature = "hydrate")]
+pub(crate) fn jobs(live: Live, work: JobsWork) {
+    #[cfg(feature = "split")]
+    {
+        #[wasm_split(palaver_jobs, wasm_split_path = ::leptos::wasm_split, fallible)]
+        fn chunk(live: Live, work: JobsWork) -> Result<(), SplitLoaderError> {
+            live.jobs_work(work);
+            Ok(())
+        }
+        leptos::task::spawn_local(async move {
+            if let Err(e) = chunk(live, work).await {
+                leptos::logging::error!("{e}");
+            }
+        });
+    }
+    #[cfg(not(feature = "split"))]
+    live.jobs_work(work);
+}
 
 /// Sends files picked for the next message, with the code that sends them.
 #[cfg(feature = "hydrate")]

@@ -54,6 +54,8 @@ mod sender;
 
 #[cfg(feature = "hydrate")]
 pub(crate) use browser::Live;
+#[cfg(feature = "hydrate")]
+pub(crate) use jobs::JobsWork;
 
 #[cfg(not(feature = "hydrate"))]
 pub(crate) use inert::Live;

@@ -6,26 +6,53 @@ use leptos::task::spawn_local;
 
 use super::ACK_TIMEOUT;
 use super::browser::Live;
-use crate::client::AckError;
-use crate::events::{JobChanged, JobInfo, JobKind, ListJobs, PERSON_JOBS, StartExport};
+use crate::client::{AckError, Incoming};
+use crate::events::{Event as _, JobChanged, JobInfo, JobKind, ListJobs, PERSON_JOBS, StartExport};
 use crate::ui::jobs::{Jobs, page_now_ms};
+
+/// What the jobs' chunk is asked to do.
+pub(crate) enum JobsWork {
+    /// Ask for the person's jobs.
+    List,
+    /// A `job` event, still encoded.
+    Changed(Incoming),
+}
 
 /// Notices shown at once at most; the oldest go first.
 const NOTICES: usize = 3;
 
 impl Live {
-    /// Follows the person's jobs for as long as the page lives.
+    /// Follows the person's jobs for as long as the page lives. The code that does is a chunk
+    /// of its own (`ui/lazy.rs`), loaded by the first `job` event or the first connect with a
+    /// name: a guest without one has no jobs.
     pub(super) fn follow_jobs(&self) {
         let this = self.clone();
-        self.socket.on(move |JobChanged { job }| {
-            let ended = this.state.jobs.try_update(|j| j.apply(job)).flatten();
-            if let Some(info) = ended {
-                this.notice(info);
-            }
+        self.socket.on_encoded::<JobChanged>(move |event| {
+            crate::ui::lazy::jobs(this.clone(), JobsWork::Changed(event))
         });
         let this = self.clone();
         // What changed while we were away; the `job` events tell the rest.
-        self.socket.on_connect(move || this.list_jobs());
+        self.socket.on_connect(move || {
+            if this.state.name.with_untracked(|n| !n.is_empty()) {
+                crate::ui::lazy::jobs(this.clone(), JobsWork::List);
+            }
+        });
+    }
+
+    /// Does `work`, in the jobs' chunk.
+    pub(crate) fn jobs_work(&self, work: JobsWork) {
+        match work {
+            JobsWork::List => self.list_jobs(),
+            JobsWork::Changed(event) => match event.decode::<JobChanged>() {
+                Ok(JobChanged { job }) => {
+                    let ended = self.state.jobs.try_update(|j| j.apply(job)).flatten();
+                    if let Some(info) = ended {
+                        self.notice(info);
+                    }
+                }
+                Err(e) => leptos::logging::warn!("ignored `{}`: {e}", JobChanged::NAME),
+            },
+        }
     }
 
     /// Asks for the person's jobs.
