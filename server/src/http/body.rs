@@ -33,6 +33,33 @@ pub(crate) fn refuse(status: StatusCode, code: &str, message: impl Into<String>)
         .into_response()
 }
 
+impl BodyError {
+    /// The answer that refuses the body: `too_large` words the route's limit, `empty` says
+    /// what to send.
+    pub(crate) fn refusal(self, too_large: fn(u64) -> Response, empty: &str) -> Response {
+        match self {
+            BodyError::BrokeOff(m) => refuse(
+                StatusCode::BAD_REQUEST,
+                "upload_failed",
+                format!("the upload broke off: {m}"),
+            ),
+            BodyError::TooLarge { limit } => too_large(limit),
+            BodyError::Empty => refuse(StatusCode::BAD_REQUEST, "empty", empty),
+            BodyError::Store(e) => unavailable(e),
+        }
+    }
+}
+
+/// The database failed a file's request: logged, and the client told to try again.
+pub(crate) fn unavailable(e: StoreError) -> Response {
+    tracing::warn!(error = %e, "a file's storage failed");
+    refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the server could not do that just now; try again",
+    )
+}
+
 /// Streams `body` into the incomplete file `blob`, at most `limit` bytes, showing each piece
 /// to `peek` on its way (to keep the first bytes, say), then marks the file whole. Its size.
 pub(crate) async fn into_blob(

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use app::events::JobKind;
 
 use crate::accounts;
-use crate::http::body::{self, BodyError, refuse};
+use crate::http::body::{self, refuse};
 use crate::jobs::Queue;
 use crate::jobs::files::{FILE_LIFETIME_MS, link_is_good};
 use crate::jobs::import::{ImportFormat, ImportPayload};
@@ -221,21 +221,10 @@ fn too_large(max: u64) -> Response {
 async fn receive(state: &FilesState, blob: BlobId, body: Body) -> Result<u64, Response> {
     body::into_blob(&state.store, blob, body, state.max_import_bytes, |_| {})
         .await
-        .map_err(|e| match e {
-            BodyError::BrokeOff(m) => refuse(
-                StatusCode::BAD_REQUEST,
-                "upload_failed",
-                format!("the upload broke off: {m}"),
-            ),
-            BodyError::TooLarge { limit } => too_large(limit),
-            BodyError::Empty => refuse(
-                StatusCode::BAD_REQUEST,
-                "empty",
+        .map_err(|e| {
+            e.refusal(
+                too_large,
                 "the upload is empty: send the archive as the request's body",
-            ),
-            BodyError::Store(e) => {
-                warn!(error = %e, "storing an upload failed");
-                refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
-            }
+            )
         })
 }

@@ -27,7 +27,7 @@ use tracing::{info, warn};
 use crate::accounts;
 use crate::config::GuestPolicy;
 use crate::conversation::{Conversation, ConversationId};
-use crate::http::body::{self, BodyError, refuse};
+use crate::http::body::{self, refuse, unavailable};
 use crate::http::peer::{self, Source};
 use crate::jobs::thumbnails::ThumbnailPayload;
 use crate::state::Chat;
@@ -52,16 +52,6 @@ pub(crate) fn routes(chat: Chat, limit: u64) -> Router {
         .route("/uploads/{id}/{name}", get(download))
         .route("/uploads/{id}/thumbnail/{name}", get(thumbnail))
         .with_state(Uploads { chat, limit })
-}
-
-/// `{"error": code, "message": text}` with `status`.
-fn unavailable(e: StoreError) -> Response {
-    warn!(error = %e, "a file's storage failed");
-    refuse(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "the server could not do that just now; try again",
-    )
 }
 
 fn too_large(limit: u64) -> Response {
@@ -238,19 +228,11 @@ async fn receive(uploads: &Uploads, blob: BlobId, body: Body) -> Result<(u64, Ve
         head.extend_from_slice(&data[..take]);
     })
     .await
-    .map_err(|e| match e {
-        BodyError::BrokeOff(m) => refuse(
-            StatusCode::BAD_REQUEST,
-            "upload_failed",
-            format!("the upload broke off: {m}"),
-        ),
-        BodyError::TooLarge { limit } => too_large(limit),
-        BodyError::Empty => refuse(
-            StatusCode::BAD_REQUEST,
-            "empty",
+    .map_err(|e| {
+        e.refusal(
+            too_large,
             "the file is empty: send it as the request's body",
-        ),
-        BodyError::Store(e) => unavailable(e),
+        )
     })?;
     Ok((total, head))
 }
