@@ -115,7 +115,10 @@ test('the sidebar is a drawer: the menu button opens it, and Escape, a tap besid
   // behind is not reached with the drawer over it.
   await page.getByRole('button', { name: 'Conversations' }).click();
   await expect(drawer).toBeVisible();
+  // Opening puts focus in at the next frame: wait for it, or it lands after ours.
+  await expect(convo(page, 'lobby')).toBeFocused();
   await drawer.locator('button:visible').last().focus();
+  await expect(drawer.locator('button:visible').last()).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(drawer).toBeHidden();
   await expect(page.getByRole('button', { name: 'Conversations' })).toBeFocused();
