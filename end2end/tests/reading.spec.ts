@@ -66,7 +66,8 @@ test('each day has its separator, and times are the reader\'s own, to the toolti
   // A shared link to a room she is not in: she joins it (once the import has made it).
   await expect(async () => {
     await ann.goto(`${server.url}/r/general`);
-    await expect(ann.getByTestId('convo-title')).toHaveText('general', { timeout: 3_000 });
+    // Its title shows while it opens; the conversation itself only once joined.
+    await expect(ann.locator('section.conversation[data-room="general"]')).toBeVisible({ timeout: 3_000 });
   }).toPass({ timeout: 30_000 });
   await expect(messages(ann)).toHaveCount(4);
 
@@ -220,7 +221,14 @@ test('a conversation has its own address: a reload, the back button and a shared
   await expect(ann).toHaveURL(`${base}/`);
 
   // Shared links: bob lands in the room (and joins it), then in his conversation with ann.
+  // The page the server sends for a room's address draws that room opening, not the lobby.
+  await send(cy, 'in the lobby');
+  const landing = await (await fetch(`${base}/r/rust`)).text();
+  expect(landing).toContain('data-testid="opening"');
+  expect(landing).not.toContain('data-testid="messages"');
+  expect(await (await fetch(`${base}/`)).text()).toContain('data-testid="messages"');
   await bob.goto(`${base}/r/rust`);
+  await expect(bob.getByTestId('opening')).toHaveCount(0);
   await expect(bob.getByTestId('convo-title')).toHaveText('rust');
   await expect(messageWithText(bob, 'in rust')).toHaveCount(1);
   await expect(convo(bob, 'rust')).toBeVisible();

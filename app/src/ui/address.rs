@@ -1,9 +1,10 @@
 //! A conversation's own address: `/` for the lobby, `/r/<room>` for a room and `/dm/<name>`
 //! for a direct conversation, percent-encoded. The server renders the chat page at each of
-//! them; the browser opens the conversation once it knows the person's conversations (or
-//! says why not and stays in the lobby), pushes an entry as the reader moves between
-//! conversations, and follows the back and forward buttons. The History API does this
-//! directly: a router would add to the wasm for one page.
+//! them, with the named conversation's title over an "Opening…" note rather than the lobby;
+//! the browser opens the conversation once it knows the person's conversations (or says why
+//! not and shows the lobby), pushes an entry as the reader moves between conversations, and
+//! follows the back and forward buttons. The History API does this directly: a router would
+//! add to the wasm for one page.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
@@ -47,6 +48,45 @@ pub(crate) fn target(path: &str) -> Option<Target> {
     }
 }
 
+/// The conversation the page was loaded at, other than the lobby, until it is on screen or
+/// refused: the lobby is not being read meanwhile, and is not drawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Landing {
+    pub(crate) to: Target,
+    /// Opening it was asked for (the person's conversations are known).
+    pub(crate) asked: bool,
+}
+
+impl Landing {
+    /// Where the page is loaded: the request's path on the server, the location's in the
+    /// browser, so that both draw the same page.
+    pub(crate) fn at_load() -> Option<Landing> {
+        #[cfg(feature = "ssr")]
+        let path = leptos::prelude::use_context::<http::request::Parts>()
+            .map(|parts| parts.uri.path().to_owned());
+        #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+        let path = leptos::prelude::window().location().pathname().ok();
+        #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+        let path: Option<String> = None;
+        Landing::at(path.as_deref()?)
+    }
+
+    fn at(path: &str) -> Option<Landing> {
+        match target(path)? {
+            Target::Lobby => None,
+            to => Some(Landing { to, asked: false }),
+        }
+    }
+
+    /// What the conversation is called until it opens: the room's name, the other person's.
+    pub(crate) fn title(&self) -> String {
+        match &self.to {
+            Target::Lobby => LOBBY.to_owned(),
+            Target::Room(name) | Target::Dm(name) => name.clone(),
+        }
+    }
+}
+
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 /// The address of conversation `room`, whose title (for a direct one, the other person's
 /// name) is `title`.
@@ -61,25 +101,16 @@ pub(crate) fn path(room: &str, title: &str) -> String {
 }
 
 #[cfg(feature = "hydrate")]
-pub(crate) use browser::{follow, land, landing_elsewhere};
+pub(crate) use browser::{follow, land, landing_dropped};
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::cell::{Cell, RefCell};
-
     use leptos::prelude::*;
 
     use super::{Target, path, target};
     use crate::events::LOBBY;
     use crate::ui::live::{Live, LiveHandle};
     use crate::ui::state::ChatState;
-
-    thread_local! {
-        /// Where the page was loaded, until the person's conversations are known.
-        static LANDING: RefCell<Option<Target>> = const { RefCell::new(None) };
-        /// Opening the landing conversation was asked for and has not happened yet.
-        static LANDING_OPEN: Cell<bool> = const { Cell::new(false) };
-    }
 
     fn location_path() -> Option<String> {
         window().location().pathname().ok()
@@ -99,16 +130,12 @@ mod browser {
 
     /// Keeps the address and the conversation on screen in step, in both directions.
     pub(crate) fn follow(state: ChatState, live: LiveHandle) {
-        let landing = location_path().as_deref().and_then(target);
-        if landing.as_ref().is_some_and(|t| *t != Target::Lobby) {
-            LANDING.with_borrow_mut(|l| *l = landing);
-        }
         // Another conversation on screen: a new entry, unless the address names it already
         // (it was opened from the address, or by the back button).
         Effect::new(move |before: Option<String>| {
             let room = state.active.get();
             if before.is_some_and(|b| b != room) {
-                LANDING_OPEN.set(false);
+                state.landing.set(None);
                 let title = state.rooms.with_untracked(|r| r.title(&room));
                 let to = path(&room, &title);
                 if location_path().as_deref() != Some(to.as_str()) {
@@ -120,10 +147,11 @@ mod browser {
         // The landing conversation could not be opened (the alert says why): the address
         // goes back to what is on screen.
         Effect::new(move |_| {
-            if state.alert.with(Option::is_some) && LANDING_OPEN.replace(false) {
-                let room = state.active.get_untracked();
-                let title = state.rooms.with_untracked(|r| r.title(&room));
-                set_address(&path(&room, &title), false);
+            let asked = state
+                .landing
+                .with_untracked(|l| l.as_ref().is_some_and(|l| l.asked));
+            if state.alert.with(Option::is_some) && asked {
+                landing_dropped(state);
             }
         });
         // Kept for as long as the page is open: the handle only removes it if asked.
@@ -135,20 +163,33 @@ mod browser {
         });
     }
 
-    /// Whether the page was loaded at another conversation's address and has not yet opened
-    /// it (or been refused it): the lobby on screen meanwhile is not being read.
-    pub(crate) fn landing_elsewhere() -> bool {
-        LANDING.with_borrow(Option::is_some) || LANDING_OPEN.get()
+    /// The conversation the page was loaded at will not be opened (refused, or the lobby was
+    /// chosen meanwhile): the lobby is shown, at its own address.
+    pub(crate) fn landing_dropped(state: ChatState) {
+        if state.landing.with_untracked(Option::is_none) {
+            return;
+        }
+        state.landing.set(None);
+        let room = state.active.get_untracked();
+        let title = state.rooms.with_untracked(|r| r.title(&room));
+        set_address(&path(&room, &title), false);
     }
 
     /// The person's conversations are known: opens the one the page was loaded at, once.
     /// A room they are not in is joined (a shared link is how people are brought to one);
-    /// if that is refused, the alert says why and the lobby stays.
+    /// if that is refused, the alert says why and the lobby is shown.
     pub(crate) fn land(live: &Live, state: ChatState) {
-        let Some(to) = LANDING.with_borrow_mut(Option::take) else {
+        let Some(to) = state
+            .landing
+            .with_untracked(|l| l.as_ref().filter(|l| !l.asked).map(|l| l.to.clone()))
+        else {
             return;
         };
-        LANDING_OPEN.set(true);
+        state.landing.update(|l| {
+            if let Some(l) = l {
+                l.asked = true;
+            }
+        });
         match to {
             Target::Lobby => live.open(LOBBY.to_owned()),
             Target::Room(room) if state.rooms.with_untracked(|r| r.is_member(&room)) => {
@@ -216,6 +257,19 @@ mod tests {
         ] {
             assert_eq!(target(none), None, "{none}");
         }
+    }
+
+    #[test]
+    fn a_page_lands_elsewhere_at_a_room_or_a_dm_only() {
+        assert_eq!(Landing::at("/"), None);
+        assert_eq!(Landing::at("/r/lobby"), None);
+        assert_eq!(Landing::at("/admin"), None);
+        let room = Landing::at("/r/rust").expect("a room");
+        assert_eq!((room.title(), room.asked), ("rust".to_owned(), false));
+        assert_eq!(
+            Landing::at("/dm/Ann%20B").map(|l| l.title()),
+            Some("Ann B".to_owned())
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::account::{AccountBar, AuthForms, UpgradeBanner};
-use super::conversation::{Conversation, Drafts};
+use super::address::Landing;
+use super::conversation::{Conversation, Drafts, Opening};
 use super::drawer::{Drawer, DrawerBackdrop};
 use super::focus::SkipToMessage;
 use super::jobs::{JobNotices, JobsPanel};
@@ -96,11 +97,14 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                 <DrawerBackdrop drawer/>
                 // Drawn afresh for each conversation: its own scroll position and composer.
                 {move || {
+                    if let Some(title) = state.landing.with(|l| l.as_ref().map(Landing::title)) {
+                        return Either::Left(view! { <Opening title/> });
+                    }
                     let room = state.active.get();
                     let timeline = state
                         .timeline(&room)
                         .unwrap_or_else(|| ArcRwSignal::new(Timeline::loading(&room)));
-                    view! { <Conversation room timeline state live hydrated drafts/> }
+                    Either::Right(view! { <Conversation room timeline state live hydrated drafts/> })
                 }}
             </div>
             <SearchPanel search state live/>

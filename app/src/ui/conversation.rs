@@ -297,6 +297,23 @@ pub(crate) fn Conversation(
 
 /// The conversation's name (locked if private), its counts, the Members panel's button for
 /// rooms we are in but the lobby, and Leave for rooms that can be left.
+/// The conversation the page's address names, while it is opened: its title over a note,
+/// rather than the lobby, which it is not.
+#[component]
+pub(crate) fn Opening(title: String) -> impl IntoView {
+    view! {
+        <section class="conversation" aria-label="Conversation" aria-busy="true" data-testid="opening">
+            <header class="convo-head">
+                <DrawerToggle/>
+                <h2 class="convo-title" data-testid="convo-title">{title}</h2>
+            </header>
+            <div class="scroller">
+                <p class="edge" data-testid="history-loading" role="status">"Opening…"</p>
+            </div>
+        </section>
+    }
+}
+
 #[component]
 fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl IntoView {
     let info = move || state.rooms.with(|r| r.get(&room.get_value()).cloned());

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 
 use super::account::AccountState;
+use super::address::Landing;
 use super::jobs::Jobs;
 use super::notifications::Notify;
 use super::profiles::Profiles;
@@ -22,6 +23,9 @@ pub(crate) type Timelines = HashMap<String, ArcRwSignal<Timeline>>;
 pub(crate) struct ChatState {
     /// The conversation on screen. Its timeline always exists.
     pub(crate) active: RwSignal<String>,
+    /// The conversation the page's address named, drawn as opening in place of `active`
+    /// (the lobby) until it is on screen.
+    pub(crate) landing: RwSignal<Option<Landing>>,
     pub(crate) timelines: RwSignal<Timelines>,
     pub(crate) rooms: RwSignal<Rooms>,
     /// The "More rooms" list's filter and next page.
@@ -68,6 +72,7 @@ impl ChatState {
         )]);
         ChatState {
             active: RwSignal::new(LOBBY.to_owned()),
+            landing: RwSignal::new(Landing::at_load()),
             timelines: RwSignal::new(timelines),
             rooms: RwSignal::new(Rooms::default()),
             browse: RwSignal::new(Browse::default()),

@@ -32,6 +32,9 @@ impl Live {
         // Setting it redraws the conversation, scroll position included: only on a change.
         if self.state.active.get_untracked() != room {
             self.state.active.set(room.clone());
+        } else {
+            // The lobby chosen while the address's conversation was opening: it stays.
+            crate::ui::address::landing_dropped(self.state);
         }
         self.seen(&room);
     }
@@ -68,7 +71,7 @@ impl Live {
     /// a moment while the page opens the conversation its address names.
     pub(super) fn on_screen(&self, room: &str) -> bool {
         self.state.active.with_untracked(|a| a == room)
-            && !(room == LOBBY && crate::ui::address::landing_elsewhere())
+            && !(room == LOBBY && self.state.landing.with_untracked(Option::is_some))
     }
 
     /// The server's list of our conversations: on connect, and whenever our memberships
