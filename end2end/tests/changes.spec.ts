@@ -116,7 +116,7 @@ test('a reply quotes its parent, and a click on the quote finds the parent', asy
   await expect(bob.getByTestId('status')).toHaveAttribute('data-state', 'connected');
   await expect(row(bob, 'me!').getByTestId('quoted')).toContainText('who is up for an early lunch?');
 
-  // A reply whose parent is pages back: the page loads older history until it is found.
+  // A reply whose parent is pages back: the page loads the history around it.
   for (let i = 0; i < 60; i++) await send(ann, `filler ${i}`);
   await row(ann, 'who is up for an early lunch?').getByTestId('reply').click();
   await send(ann, 'back to lunch');

@@ -1,5 +1,6 @@
-//! Changes to messages from the page: editing and deleting one's own, reacting, and jumping
-//! to a reply's parent; and `message changed` from the server, live or replayed.
+//! Changes to messages from the page: editing and deleting one's own, and reacting; and
+//! `message changed` from the server, live or replayed. (A jump to a reply's parent is in
+//! `search.rs`, with search's.)
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,13 +10,9 @@ use super::browser::Live;
 use super::sender::capitalise;
 use crate::client::AckError;
 use crate::events::{
-    EditMessage, History, MAX_HISTORY_LIMIT, Main, MessageChanged, React, RemoveMessage, Reply,
-    Request, validate_text,
+    EditMessage, Main, MessageChanged, React, RemoveMessage, Reply, Request, validate_text,
 };
 use crate::ui::timeline::Timeline;
-
-/// Older pages a jump to a reply's parent loads at most before it gives up.
-const JUMP_PAGES: usize = 10;
 
 impl Live {
     /// A message's new state: into its timeline, if the page holds it.
@@ -67,50 +64,6 @@ impl Live {
                     changes.fail("Not connected; try again once the page is back online".into())
                 }
                 Err(e) => changes.fail(format!("No answer from the server: {e:?}")),
-            }
-        });
-    }
-
-    /// Shows message `id` of the conversation on screen, loading older pages (a bounded
-    /// number) until it is held, then scrolls to it and highlights it.
-    pub(crate) fn jump_to(&self, id: i64) {
-        let room = self.state.active.get_untracked();
-        let Some(timeline) = self.state.timeline(&room) else {
-            return;
-        };
-        let this = self.clone();
-        spawn_local(async move {
-            for _ in 0..JUMP_PAGES {
-                let before = timeline.with_untracked(|t| {
-                    (t.get(id).is_none() && t.can_load_older()).then(|| t.oldest_id())
-                });
-                let Some(before) = before else {
-                    break;
-                };
-                timeline.update(|t| t.set_loading_older(true));
-                let request = History {
-                    room: room.clone(),
-                    before,
-                    limit: Some(MAX_HISTORY_LIMIT),
-                    ..History::default()
-                };
-                let page = this.socket.emit_with_ack(&request, ACK_TIMEOUT).await;
-                match page.map(|r| r.into_result()) {
-                    Ok(Ok(page)) if timeline.with_untracked(|t| t.oldest_id() == before) => {
-                        timeline.update(|t| t.prepend_older(page.messages, page.more));
-                    }
-                    _ => {
-                        timeline.update(|t| t.set_loading_older(false));
-                        break;
-                    }
-                }
-            }
-            if timeline.with_untracked(|t| t.get(id).is_some()) {
-                this.state.changes.highlight(id);
-            } else {
-                this.state
-                    .changes
-                    .fail("That message is no longer in this conversation".into());
             }
         });
     }

@@ -1,6 +1,7 @@
-//! Search's socket side: asking for hits, and the jump to one: its conversation shown with
-//! the messages around it, the hit marked and scrolled to, and the gap after it filled on
-//! request.
+//! Search's socket side: asking for hits; and jumps to a message, from a hit or a reply's
+//! quote: its conversation shown with the messages around it (a window apart from the newest,
+//! however far back), the message marked or highlighted and scrolled to, and the gap after the
+//! window filled on request.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,8 +10,11 @@ use super::ACK_TIMEOUT;
 use super::browser::Live;
 use super::sender::capitalise;
 use crate::client::AckError;
-use crate::events::{HISTORY_PAGE, History, Search};
+use crate::events::{HISTORY_PAGE, History, HistoryPage, Search};
 use crate::ui::search::Results;
+
+/// Why a jump finds nothing: the message was deleted, or moved out of reach.
+const GONE: &str = "That message is no longer in this conversation";
 
 impl Live {
     /// Asks for `request`'s hits; `append` for the next page of the same query.
@@ -28,40 +32,61 @@ impl Live {
         });
     }
 
-    /// Shows message `id` of `room` in its context: the conversation opened, the page around
-    /// the message loaded unless it is held, the message marked and scrolled into view.
+    /// Shows message `id` of `room` in its context, from a search hit: the conversation
+    /// opened, the message marked and scrolled into view.
     pub(crate) fn jump(&self, room: String, id: i64) {
-        self.open(room.clone());
-        let Some(timeline) = self.state.timeline(&room) else {
-            return;
-        };
-        if timeline.with_untracked(|t| t.holds(id)) {
-            return mark(id);
-        }
-        let socket = self.socket.clone();
-        let state = self.state;
+        let this = self.clone();
         spawn_local(async move {
-            let request = History {
-                room: room.clone(),
-                around: Some(id),
-                limit: Some(HISTORY_PAGE),
-                ..History::default()
-            };
-            match socket
-                .emit_with_ack(&request, ACK_TIMEOUT)
-                .await
-                .map(|r| r.into_result())
-            {
-                Ok(Ok(page)) => {
-                    timeline.update(|t| t.hold_window(page.messages, page.more, page.newer));
-                    mark(id);
-                }
-                Ok(Err(e)) => state.alert.set(Some(capitalise(&e.to_string()))),
-                Err(e) => state
-                    .alert
-                    .set(Some(format!("Could not show the message: {}", problem(&e)))),
+            match this.show(room, id).await {
+                Ok(true) => mark(id),
+                Ok(false) => this.state.alert.set(Some(GONE.to_owned())),
+                Err(e) => this.state.alert.set(Some(e)),
             }
         });
+    }
+
+    /// Shows the parent of a reply in the conversation on screen, highlighted for a moment.
+    pub(crate) fn jump_to(&self, id: i64) {
+        let this = self.clone();
+        let room = self.state.active.get_untracked();
+        spawn_local(async move {
+            match this.show(room, id).await {
+                Ok(true) => this.state.changes.highlight(id),
+                Ok(false) => this.state.changes.fail(GONE.to_owned()),
+                Err(e) => this.state.changes.fail(e),
+            }
+        });
+    }
+
+    /// Opens `room` and, unless the page holds message `id`, the page of history around it,
+    /// however far back; then whether the message is held (it may have been deleted).
+    async fn show(&self, room: String, id: i64) -> Result<bool, String> {
+        self.open(room.clone());
+        let Some(timeline) = self.state.timeline(&room) else {
+            return Ok(false);
+        };
+        if !timeline.with_untracked(|t| t.holds(id)) {
+            let around = History {
+                around: Some(id),
+                ..History::default()
+            };
+            let page = self.history(&room, around).await?;
+            timeline.update(|t| t.hold_window(page.messages, page.more, page.newer));
+        }
+        Ok(timeline.with_untracked(|t| t.get(id).is_some()))
+    }
+
+    /// A page of `room`'s history, as `request` places it.
+    async fn history(&self, room: &str, request: History) -> Result<HistoryPage, String> {
+        let request = History {
+            room: room.to_owned(),
+            limit: Some(HISTORY_PAGE),
+            ..request
+        };
+        match self.socket.emit_with_ack(&request, ACK_TIMEOUT).await {
+            Ok(reply) => reply.into_result().map_err(|e| capitalise(&e.to_string())),
+            Err(e) => Err(format!("Could not show the message: {}", problem(&e))),
+        }
     }
 
     /// Loads the next page of the gap after the window on screen.
@@ -74,23 +99,17 @@ impl Live {
             return;
         };
         timeline.update(|t| t.set_loading_gap(true));
-        let socket = self.socket.clone();
+        let this = self.clone();
         spawn_local(async move {
-            let request = History {
-                room: room.clone(),
+            let next = History {
                 after: Some(after),
-                limit: Some(HISTORY_PAGE),
                 ..History::default()
             };
-            match socket
-                .emit_with_ack(&request, ACK_TIMEOUT)
-                .await
-                .map(|r| r.into_result())
-            {
-                Ok(Ok(page)) => timeline.update(|t| t.fill_gap(page.messages, page.newer)),
+            match this.history(&room, next).await {
+                Ok(page) => timeline.update(|t| t.fill_gap(page.messages, page.newer)),
                 // The button asks again.
-                other => {
-                    leptos::logging::warn!("the gap of {room} failed: {other:?}");
+                Err(e) => {
+                    leptos::logging::warn!("the gap of {room} failed: {e}");
                     timeline.update(|t| t.set_loading_gap(false));
                 }
             }
