@@ -268,11 +268,12 @@ fn delivery(frame: &str) -> Option<Probe> {
     (text.as_bytes()[end] == b'"').then(|| Probe::parse(&text[..end]))?
 }
 
-fn record(recorder: &Recorder, order: &mut Order, probe: Probe) {
+fn record(recorder: &Recorder, order: &mut Order, probe: Probe, len: usize) {
     let arrival = order.arrive(probe.publisher, probe.seq);
     let latency = now_us().saturating_sub(probe.scheduled_us);
     recorder.with(|t| {
         t.received += 1;
+        t.largest_frame = t.largest_frame.max(len);
         match arrival {
             Arrival::InOrder => {}
             Arrival::Duplicate => t.duplicates += 1,
@@ -302,8 +303,14 @@ async fn run(
         tokio::select! {
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => match delivery(&text) {
-                    Some(probe) => record(&recorder, &mut order, probe),
-                    None => conn.handle_frame(&text, now_ms()),
+                    Some(probe) => record(&recorder, &mut order, probe, text.len()),
+                    None => {
+                        recorder.with(|t| {
+                            t.other_frames += 1;
+                            t.largest_frame = t.largest_frame.max(text.len());
+                        });
+                        conn.handle_frame(&text, now_ms());
+                    }
                 },
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => {
@@ -357,7 +364,7 @@ async fn run(
                         continue;
                     };
                     if let Some(probe) = Probe::parse(&message.text) {
-                        record(&recorder, &mut order, probe);
+                        record(&recorder, &mut order, probe, 0);
                     }
                 }
                 Output::Ack(id, answer) => match pending.remove(&id) {

@@ -24,6 +24,10 @@ pub(crate) struct Tally {
     pub(crate) reordered: u64,
     /// Connections the server closed while they should have stayed open.
     pub(crate) dropped: u64,
+    /// Text frames received other than deliveries: acks, announcements, heartbeats.
+    pub(crate) other_frames: u64,
+    /// The longest text frame received, in bytes.
+    pub(crate) largest_frame: usize,
     /// Why the first failed send failed (the server's error, or the ack's).
     pub(crate) first_failure: Option<String>,
 }
@@ -40,6 +44,8 @@ impl Tally {
         self.duplicates += other.duplicates;
         self.reordered += other.reordered;
         self.dropped += other.dropped;
+        self.other_frames += other.other_frames;
+        self.largest_frame = self.largest_frame.max(other.largest_frame);
         if self.first_failure.is_none() {
             self.first_failure.clone_from(&other.first_failure);
         }

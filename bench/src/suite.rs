@@ -437,6 +437,20 @@ impl Suite {
         ));
         rows.push(row(
             scenario,
+            "frames received per connection while held",
+            Better::Lower,
+            both,
+            |r| Cell::of(r.frames as f64 / last as f64, ""),
+        ));
+        rows.push(row(
+            scenario,
+            "longest frame received",
+            Better::Lower,
+            both,
+            |r| Cell::of(r.largest_frame as f64, "B"),
+        ));
+        rows.push(row(
+            scenario,
             format!("idle CPU, {last} held"),
             Better::Lower,
             both,
@@ -452,6 +466,14 @@ impl Suite {
                 target: Some(IDLE_OVERHEAD_KB),
             },
             |r| Cell::of(r.slope() / 1024.0, "KB"),
+        );
+        floor_row(
+            floor,
+            scenario,
+            "frames received per connection while held",
+            &results,
+            Overhead::Difference { target: None },
+            |r| Cell::of(r.frames as f64 / last as f64, ""),
         );
         floor_row(
             floor,

@@ -27,6 +27,10 @@ pub(crate) struct Idle {
     pub(crate) dropped: u64,
     /// Server CPU while holding the most, as a fraction of one core.
     pub(crate) idle_cpu: f64,
+    /// Frames the server sent the connections while they were held (connect, announcements,
+    /// heartbeats), and the longest: what an idle connection's buffers had to hold.
+    pub(crate) frames: u64,
+    pub(crate) largest_frame: usize,
 }
 
 impl Idle {
@@ -76,7 +80,7 @@ pub(crate) async fn run(
     let before = server.cpu_seconds()?;
     tokio::time::sleep(cpu_window).await;
     let idle_cpu = (server.cpu_seconds()? - before) / cpu_window.as_secs_f64();
-    let mut dropped = 0;
+    let (mut dropped, mut frames, mut largest_frame) = (0, 0, 0);
     for mut h in holders {
         if let Some(mut stdin) = h.child.stdin.take() {
             let _ = stdin.write_all(b"stop\n").await;
@@ -84,6 +88,10 @@ pub(crate) async fn run(
         while let Ok(Some(line)) = h.lines.next_line().await {
             if let Some(n) = line.strip_prefix("dropped ") {
                 dropped += n.trim().parse::<u64>().unwrap_or(0);
+            } else if let Some(n) = line.strip_prefix("frames ") {
+                frames += n.trim().parse::<u64>().unwrap_or(0);
+            } else if let Some(n) = line.strip_prefix("largest ") {
+                largest_frame = largest_frame.max(n.trim().parse::<usize>().unwrap_or(0));
             }
         }
         let _ = h.child.wait().await;
@@ -92,6 +100,8 @@ pub(crate) async fn run(
         levels: result,
         dropped,
         idle_cpu,
+        frames,
+        largest_frame,
     })
 }
 
@@ -122,7 +132,8 @@ async fn spawn_holder(
 }
 
 /// The `hold` subcommand: opens `count` connections, says `ready`, holds them until told to
-/// stop (a line on stdin, or its end), then says how many the server dropped meanwhile.
+/// stop (a line on stdin, or its end), then says how many the server dropped meanwhile, how
+/// many frames they received, and the longest.
 pub(crate) async fn hold(
     server: std::net::SocketAddr,
     first: usize,
@@ -140,8 +151,10 @@ pub(crate) async fn hold(
     println!("ready {}", clients.len());
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let _ = stdin.next_line().await;
-    let dropped = recorder.snapshot().dropped;
-    println!("dropped {dropped}");
+    let tally = recorder.snapshot();
+    println!("dropped {}", tally.dropped);
+    println!("frames {}", tally.other_frames);
+    println!("largest {}", tally.largest_frame);
     drop(clients);
     Ok(())
 }
