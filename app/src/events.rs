@@ -556,12 +556,13 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// How many people `presence` names at most; the rest are counted in [`Presence::more`].
-pub const PRESENCE_NAMES: usize = 100;
+/// How many people `presence` names at most; the rest are counted in [`Presence::more`]. A
+/// line of names is read, not searched: more would cost every member's buffers for nothing.
+pub const PRESENCE_NAMES: usize = 20;
 
 /// `presence`, server to a room: who is in it now. Sent to the room after a person comes or
 /// goes (their first tab opens, their last one closes) or a guest does: coalesced, at most
-/// every 200 ms, and less often in big rooms (every 200 ms per 1,000 people, at most 5 s).
+/// every 200 ms, and less often in big rooms (every 200 ms per 200 people, at most 5 s).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Presence {
     pub room: String,

@@ -493,7 +493,7 @@ fn online_pieces(online: &[String], more: usize, guests: usize) -> Vec<Piece> {
 
 /// Which of a direct conversation's two people (`me` and `other`) are online: as the server
 /// told it for the conversation, or until it has, as far as the lobby's names tell (they
-/// leave out people beyond the first 100).
+/// leave out people beyond the first 20).
 fn dm_online(all: &HashMap<String, Presence>, room: &str, me: &str, other: &str) -> Vec<String> {
     if let Some(p) = all.get(room) {
         return p.online.clone();

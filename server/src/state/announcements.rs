@@ -19,8 +19,9 @@ use crate::conversation::Conversation;
 pub(crate) const SETTLE: Duration = Duration::from_millis(200);
 /// The longest, however big the room.
 const SLOWEST: Duration = Duration::from_secs(5);
-/// People per [`SETTLE`] of pause: a room of 10,000 is announced at most every 2 s.
-const PEOPLE_PER_SETTLE: usize = 1_000;
+/// People per [`SETTLE`] of pause: a room of 1,000 is announced at most every second, one
+/// of 5,000 or more every 5 s; about 1,000 deliveries a second per room, however big.
+const PEOPLE_PER_SETTLE: usize = 200;
 
 /// How long to leave between two announcements of a room with `online` people: each costs
 /// one delivery per member, so big rooms are announced less often.
@@ -123,8 +124,9 @@ mod tests {
     #[test]
     fn bigger_rooms_are_announced_less_often() {
         assert_eq!(pace(0), SETTLE);
-        assert_eq!(pace(1_999), SETTLE);
-        assert_eq!(pace(10_000), Duration::from_secs(2));
+        assert_eq!(pace(399), SETTLE);
+        assert_eq!(pace(1_000), Duration::from_secs(1));
+        assert_eq!(pace(5_000), SLOWEST);
         assert_eq!(pace(1_000_000), SLOWEST);
     }
 

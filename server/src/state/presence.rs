@@ -331,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn a_big_room_names_the_first_hundred_and_counts_the_rest() {
+    fn a_big_room_names_the_first_few_and_counts_the_rest() {
         let rooms = Rooms::default();
         for i in 0..PRESENCE_NAMES + 5 {
             rooms.enter("lobby", &person(&format!("p{i:03}")));
