@@ -60,12 +60,30 @@ async fn the_page_renders_markdown_keeps_lines_and_leaves_html_as_text() {
 #[tokio::test]
 async fn a_conversation_s_address_serves_the_chat_page() {
     let server = TestServer::start().await;
-    for path in ["/r/rust", "/r/lobby", "/dm/bob", "/dm/Ann%20Smith"] {
+    // The lobby's own address draws it; another conversation's draws that one opening, by
+    // its name, not the lobby (the browser opens it once it knows the person's list).
+    for (path, title) in [
+        ("/r/lobby", None),
+        ("/r/rust", Some("rust")),
+        ("/dm/bob", Some("bob")),
+        ("/dm/Ann%20Smith", Some("Ann Smith")),
+    ] {
         let (status, page) = server.get(path).await;
         assert_eq!(status, 200, "{path}");
-        assert!(page.contains(r#"data-testid="messages""#), "{path}");
         assert!(page.contains("__palaverEarlySocket"), "{path}");
         assert!(page.contains(r#"id="palaver-first-page""#), "{path}");
+        let messages = page.contains(r#"data-testid="messages""#);
+        let opening = page.contains(r#"data-testid="opening""#);
+        match title {
+            None => assert!(messages && !opening, "{path}"),
+            Some(title) => {
+                assert!(opening && !messages, "{path}");
+                // Its title is the heading drawn just after.
+                let at = page.find(r#"data-testid="opening""#).unwrap_or(0);
+                let heading: String = page[at..].chars().take(400).collect();
+                assert!(heading.contains(&format!(">{title}<")), "{path}: {heading}");
+            }
+        }
     }
     for path in ["/r/", "/dm/", "/r/a/b", "/room/rust"] {
         let (status, page) = server.get(path).await;
