@@ -217,7 +217,10 @@ fn row_key(info: &RoomInfo) -> (String, String, u64, usize, usize, bool) {
 #[component]
 fn ConvoLink(info: RoomInfo, state: ChatState, live: LiveHandle) -> impl IntoView {
     let room = StoredValue::new(info.room.clone());
-    let current = move || room.with_value(|r| state.active.with(|a| a == r));
+    // While the address's conversation opens, the lobby behind it is not the one on screen.
+    let current = move || {
+        state.landing.with(Option::is_none) && room.with_value(|r| state.active.with(|a| a == r))
+    };
     let unread = info.unread;
     view! {
         <li>
