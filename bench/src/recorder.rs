@@ -24,7 +24,8 @@ pub(crate) struct Tally {
     pub(crate) reordered: u64,
     /// Connections the server closed while they should have stayed open.
     pub(crate) dropped: u64,
-    /// Text frames received other than deliveries: acks, announcements, heartbeats.
+    /// Text frames not read as a delivery at a glance: acks, announcements, heartbeats (and
+    /// the rare delivery that needs decoding).
     pub(crate) other_frames: u64,
     /// The longest text frame received, in bytes.
     pub(crate) largest_frame: usize,

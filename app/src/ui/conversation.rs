@@ -295,8 +295,6 @@ pub(crate) fn Conversation(
     }
 }
 
-/// The conversation's name (locked if private), its counts, the Members panel's button for
-/// rooms we are in but the lobby, and Leave for rooms that can be left.
 /// The conversation the page's address names, while it is opened: its title over a note,
 /// rather than the lobby, which it is not.
 #[component]
@@ -314,6 +312,8 @@ pub(crate) fn Opening(title: String) -> impl IntoView {
     }
 }
 
+/// The conversation's name (locked if private), its counts, the Members panel's button for
+/// rooms we are in but the lobby, and Leave for rooms that can be left.
 #[component]
 fn Header(room: StoredValue<String>, state: ChatState, live: LiveHandle) -> impl IntoView {
     let info = move || state.rooms.with(|r| r.get(&room.get_value()).cloned());

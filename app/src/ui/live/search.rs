@@ -85,7 +85,7 @@ impl Live {
         };
         match self.socket.emit_with_ack(&request, ACK_TIMEOUT).await {
             Ok(reply) => reply.into_result().map_err(|e| capitalise(&e.to_string())),
-            Err(e) => Err(format!("Could not show the message: {}", problem(&e))),
+            Err(e) => Err(format!("Could not load the messages: {}", problem(&e))),
         }
     }
 
