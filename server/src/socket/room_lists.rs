@@ -23,7 +23,7 @@ use crate::state::announcements::{SETTLE, pace};
 use crate::store::{RoomRow, StoreError};
 
 /// Announces changed rooms, forever; counts to everyone while at most `everyone_up_to`
-/// are online.
+/// are online and the announcements' budget allows it.
 pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
     loop {
         chat.announcements.changed().await;
@@ -31,36 +31,47 @@ pub(crate) async fn announce(io: SocketIo, chat: Chat, everyone_up_to: usize) {
         let Some(main) = io.of(Main::PATH) else {
             continue;
         };
-        let due = chat
-            .announcements
-            .take_due(Instant::now(), |room| pace(chat.presence.online(room)));
+        // A room's announcement is a `presence` and a `room update` to each member online.
+        let due = chat.announcements.take_due(
+            Instant::now(),
+            |room| pace(chat.presence.online(room)),
+            |room| 2 * chat.presence.online(room) as u64,
+        );
         if due.changed.is_empty() {
             continue;
         }
-        // Everyone hears every room's counts while that stays cheap. Everyone online is
-        // in the lobby, so its count is the server's, without listing every socket.
-        let to_everyone = chat.presence.online(LOBBY) <= everyone_up_to;
+        // Everyone online is in the lobby, so its count is the server's, without listing
+        // every socket.
+        let everyone_online = chat.presence.online(LOBBY);
+        let to_everyone = everyone_online <= everyone_up_to;
+        let counts = chat.store.member_counts(&due.changed).await;
+        if let Err(e) = &counts {
+            warn!(error = %e, "room count query failed");
+        }
         for room in due.changed {
             // Each node tells its own sockets, what it knows of every node's.
             if let Some(presence) = chat.presence.snapshot(&room) {
                 let _ = broadcast(main.clone().local().within(room.clone()), &presence).await;
             }
-            let (members, private) = match chat.store.member_count(&room).await {
-                Ok(counted) => counted,
-                Err(e) => {
-                    warn!(room, error = %e, "room count query failed");
-                    continue;
-                }
+            let Ok(counts) = &counts else {
+                continue;
             };
+            let (members, private) = counts.get(&room).copied().unwrap_or((0, false));
+            let online = chat.presence.online(&room);
+            // A private room's counts are its members' business alone; others hear of a
+            // public room's while that stays cheap, and of a new one while the budget lasts.
+            let wanted = (to_everyone || due.created.contains(&room)) && !private;
+            let everyone = wanted
+                && chat
+                    .announcements
+                    .spend(everyone_online.saturating_sub(online) as u64);
             let update = RoomUpdate {
-                online: chat.presence.online(&room),
+                online,
                 room,
                 members,
                 ..RoomUpdate::default()
             };
-            // A private room's counts are its members' business alone.
-            let everyone = to_everyone || due.created.contains(&update.room);
-            let to = if everyone && !private {
+            let to = if everyone {
                 main.clone().local()
             } else {
                 main.clone().local().within(update.room.clone())

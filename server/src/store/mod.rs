@@ -10,6 +10,7 @@ pub(crate) mod blobs;
 pub(crate) mod jobs;
 pub(crate) mod write;
 
+use std::collections::HashMap;
 use std::fs::{File, TryLockError};
 use std::sync::{Arc, Mutex};
 
@@ -1058,6 +1059,39 @@ impl Store {
         let row: Option<(i64, bool)> =
             on_pool!(self, p => sqlx::query_as(sql).bind(room).fetch_optional(p).await?);
         Ok(row.map_or((0, false), |(n, private)| (n as usize, private)))
+    }
+
+    /// [`Store::member_count`] of each of `rooms`, in one query; rooms that do not exist are
+    /// left out.
+    pub(crate) async fn member_counts(
+        &self,
+        rooms: &[String],
+    ) -> Result<HashMap<String, (usize, bool)>, StoreError> {
+        let names = serde_json::to_string(rooms).unwrap_or_else(|_| "[]".to_owned());
+        let rows: Vec<(String, i64, bool)> = match &self.pool {
+            Pool::Sqlite { pool, .. } => {
+                sqlx::query_as(
+                    "SELECT name, members, is_private FROM rooms
+                     WHERE name IN (SELECT value FROM json_each($1))",
+                )
+                .bind(&names)
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres { pool, .. } => {
+                sqlx::query_as(
+                    "SELECT name, members, is_private FROM rooms
+                     WHERE name IN (SELECT json_array_elements_text($1::json))",
+                )
+                .bind(&names)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(name, n, private)| (name, (n as usize, private)))
+            .collect())
     }
 
     /// The settings of the room `name`, if it is a room (not a direct conversation).
