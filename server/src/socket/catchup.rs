@@ -75,8 +75,7 @@ pub(crate) async fn prepare(
     let seen = chat.recent.seen(room.as_str());
     // Before the messages: a change committed between the reads is then replayed again
     // later rather than skipped (a client keeps the newer of two copies).
-    let change_head = chat.store.change_head(room.as_str()).await?;
-    let (last_id, last_seq) = chat.store.head(room.as_str()).await?;
+    let (change_head, (last_id, last_seq)) = chat.store.heads(room.as_str()).await?;
     let (mut rows, mut gap) = match cursor {
         // A cursor beyond the head means the client holds messages this server never stored
         // (another database): it must reload, not trust what it has.

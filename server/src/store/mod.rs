@@ -891,6 +891,19 @@ impl Store {
         Ok(row.map_or(0, |(n,)| n))
     }
 
+    /// [`Store::change_head`] and [`Store::head`] of `room` in one read, from one snapshot:
+    /// `(change head, (id, seq))`.
+    pub(crate) async fn heads(&self, room: &str) -> Result<(i64, (i64, i64)), StoreError> {
+        let sql = "SELECT COALESCE((SELECT change_seq FROM rooms WHERE name = $1), 0),
+                          COALESCE(newest.id, 0), COALESCE(newest.seq, 0)
+                   FROM (SELECT 1) AS one
+                   LEFT JOIN (SELECT id, seq FROM messages WHERE room = $1
+                              ORDER BY seq DESC LIMIT 1) AS newest ON TRUE";
+        let (changes, id, seq): (i64, i64, i64) =
+            on_pool!(self, p => sqlx::query_as(sql).bind(room).fetch_one(p).await?);
+        Ok((changes, (id, seq)))
+    }
+
     /// The first `limit` messages of `room` with an id up to `up_to` that changed after
     /// change `after` of its feed, in the order of their last change: what a client holding
     /// the room up to `up_to` missed of its changes.
@@ -1512,6 +1525,16 @@ mod tests {
             assert!(store.leave("rust", "p1").await.unwrap());
             assert!(!store.leave("rust", "p1").await.unwrap());
             assert_eq!(counts(store.clone()).await, (2, 1, 0));
+            // All at once, as the announcer asks; a room that does not exist is left out.
+            let rooms = ["lobby", "rust", "nowhere"].map(str::to_owned);
+            let all = store.member_counts(&rooms).await.unwrap();
+            assert_eq!(
+                all,
+                HashMap::from([
+                    ("lobby".to_owned(), (2, false)),
+                    ("rust".to_owned(), (1, false))
+                ])
+            );
             let listed = store.room_list(Some("p2")).await.unwrap();
             let members: Vec<(&str, i64)> = listed
                 .iter()
@@ -1974,6 +1997,10 @@ mod tests {
             assert_eq!(l2.seq, 2);
             assert_eq!(store.head("a").await.unwrap(), (a2.id, 2));
             assert_eq!(store.head("none").await.unwrap(), (0, 0));
+            // Both heads in one read, as the two reads give them.
+            let change_head = store.change_head("a").await.unwrap();
+            assert_eq!(store.heads("a").await.unwrap(), (change_head, (a2.id, 2)));
+            assert_eq!(store.heads("none").await.unwrap(), (0, (0, 0)));
         }
     }
 
