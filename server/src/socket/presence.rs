@@ -26,7 +26,7 @@ pub(crate) fn announce(chat: &Chat, change: Option<Presence>) {
 }
 
 /// Tells a direct conversation's two people which of them are online, as a `presence` of
-/// the conversation: the lobby's `presence` names at most 100 people, so it cannot tell whether
+/// the conversation: the lobby's `presence` names at most 20 people, so it cannot tell whether
 /// one particular person is there. `leaving`: a person whose last socket is going; the
 /// disconnect handler runs while it still counts as connected.
 pub(crate) async fn tell_dm(chat: &Chat, io: &SocketIo, dm: &DmPeople, leaving: Option<&str>) {

@@ -5,8 +5,9 @@
 //! A room's counts go to everyone while at most `counts_to_everyone_up_to` (1,000 by default)
 //! are online (people, each once, and guests), and to its members beyond, so that many rooms
 //! changing at once cost their members' deliveries, not rooms × everyone; a new room's go to
-//! everyone, so that people discover it live. On a big server, others see fresh counts of rooms
-//! they are not in with their next `browse rooms` page.
+//! everyone, so that people discover it live. Either way only while the announcements' budget
+//! lasts (see [`crate::state::announcements`]). On a big server, others see fresh counts of
+//! rooms they are not in with their next `browse rooms` page.
 
 use crate::cluster::SocketIo;
 use app::events::{
