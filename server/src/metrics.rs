@@ -21,6 +21,8 @@ pub(crate) struct Metrics {
     pub(crate) catchups: AtomicU64,
     /// Catch-ups that found more missing than the window and replayed nothing.
     pub(crate) catchup_gaps: AtomicU64,
+    /// Catch-ups that could not be finished (the socket was closed, or a read failed).
+    pub(crate) catchups_failed: AtomicU64,
     pub(crate) messages_replayed: AtomicU64,
     /// Messages refused because their sender was over the rate limit.
     pub(crate) messages_throttled: AtomicU64,
@@ -80,6 +82,11 @@ impl Metrics {
                 "palaver_catchup_gaps_total",
                 "Catch-ups further behind than the replay window.",
                 &self.catchup_gaps,
+            ),
+            (
+                "palaver_catchups_failed_total",
+                "Catch-ups not finished: the socket was closed first, or a read failed.",
+                &self.catchups_failed,
             ),
             (
                 "palaver_messages_replayed_total",

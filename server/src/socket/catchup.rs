@@ -309,7 +309,8 @@ fn fit(socket: &SocketRef, p: &mut Prepared) {
 
 /// A catch-up that could not be completed leaves a hole the client cannot see. Closing the
 /// socket makes it reconnect and catch up from its own cursor, which still predates the hole.
-pub(crate) fn drop_behind(socket: &SocketRef, e: CatchUpError) {
+pub(crate) fn drop_behind(socket: &SocketRef, chat: &Chat, e: CatchUpError) {
+    chat.metrics.catchups_failed.fetch_add(1, Ordering::Relaxed);
     error!(sid = %socket.id, error = %e, "catch-up failed; disconnecting the socket");
     let _ = socket.clone().disconnect();
 }
@@ -350,7 +351,7 @@ pub(crate) async fn sync(ctx: Ctx, request: Sync) -> Result<Vec<Synced>, Handler
             Ok(synced) => done.push(synced),
             Err(CatchUpError::Store(e)) => return Err(HandlerError::store("the sync query")(e)),
             Err(e) => {
-                drop_behind(socket, e);
+                drop_behind(socket, chat, e);
                 return Err(ChatError::Unavailable.into());
             }
         }

@@ -124,7 +124,7 @@ async fn on_connect(
         match catchup::prepare(&chat, room, cursor, changes).await {
             Ok(prepared) => read.push(prepared),
             Err(e) => {
-                catchup::drop_behind(&socket, e.into());
+                catchup::drop_behind(&socket, &chat, e.into());
                 break;
             }
         }
@@ -152,7 +152,7 @@ async fn on_connect(
                 }
             });
         if let Err(e) = sent {
-            catchup::drop_behind(&socket, e);
+            catchup::drop_behind(&socket, &chat, e);
             break;
         }
     }
