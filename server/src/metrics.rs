@@ -132,7 +132,11 @@ mod tests {
         let text = m.render();
         assert!(text.contains("\npalaver_emits_dropped_total 3\n"), "{text}");
         assert!(text.contains("# TYPE palaver_messages_stored_total counter"));
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 8);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 9);
+        assert!(
+            text.contains("\npalaver_catchups_failed_total 0\n"),
+            "{text}"
+        );
         assert_eq!(m.messages_per_minute(), 0);
         m.record_stored();
         m.record_stored();
