@@ -148,6 +148,11 @@ pub struct Config {
     #[arg(long, env = "PALAVER_NOTICE_WINDOW", default_value = "60s", value_parser = notice_window)]
     pub notice_window: Duration,
 
+    /// A room posts at most one "joined" notice this often: the people who join it meanwhile
+    /// are named together in one notice at the end; `0s` posts each at once.
+    #[arg(long, env = "PALAVER_JOINED_NOTICES_EVERY", default_value = "3s", value_parser = notice_window)]
+    pub joined_notices_every: Duration,
+
     /// Origins whose pages may open a socket, comma-separated (e.g. `https://chat.example.org`).
     /// Replaces the site's own origin (the public URL's, or the listening address's).
     #[arg(long, env = "PALAVER_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = crate::http::origin::parse_address)]
@@ -447,6 +452,7 @@ impl Config {
             search_limit: Limit::every(30, Duration::from_secs(60)),
             trusted_proxies: Vec::new(),
             notice_window: Duration::from_secs(60),
+            joined_notices_every: Duration::from_secs(3),
             counts_to_everyone_up_to: 1_000,
             workers: 2,
             job_lease: Duration::from_secs(30),
@@ -570,7 +576,7 @@ mod tests {
                 c.read_limit,
                 c.mark_limit,
                 c.name_limit,
-                c.notice_window,
+                (c.notice_window, c.joined_notices_every),
                 c.backup_every,
                 c.backup_keep,
                 (
@@ -596,12 +602,18 @@ mod tests {
             "off",
             "--notice-window",
             "0s",
+            "--joined-notices-every",
+            "10s",
         ])
         .unwrap();
         assert_eq!(flags.trusted_proxies.len(), 2);
         assert_eq!(
-            (flags.join_limit, flags.notice_window),
-            (Limit::Off, Duration::ZERO)
+            (
+                flags.join_limit,
+                flags.notice_window,
+                flags.joined_notices_every
+            ),
+            (Limit::Off, Duration::ZERO, Duration::from_secs(10))
         );
         assert!(Config::try_parse_from(["palaver", "--dm-limit", "lots"]).is_err());
     }

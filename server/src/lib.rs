@@ -135,6 +135,7 @@ pub async fn run(
             limits: state::limits::Limits::new(&config),
             trusted_proxies: peer::TrustedProxies::new(&config.trusted_proxies),
             notice_window: config.notice_window,
+            joined_notices_every: config.joined_notices_every,
             webhooks: state::Webhooks {
                 public_base: public_base(&config, listener.local_addr()?),
                 allow_private: config.webhooks_allow_private,

@@ -110,9 +110,13 @@ pub(crate) fn MessageRow(
     }
 }
 
-/// "ann joined", "ann left": what a notice says; `None` for anything else.
+/// "ann joined", "ann left": what a notice says; `None` for anything else. A "joined" that
+/// names several people says so in its text ("ann, bob and 3 others joined").
 fn notice_text(m: &ChatMessage) -> Option<String> {
     match m.meta.kind {
+        Some(MessageKind::Joined) if m.text != "joined" && !m.text.is_empty() => {
+            Some(m.text.clone())
+        }
         Some(MessageKind::Joined) => Some(format!("{} joined", m.meta.author)),
         Some(MessageKind::Left) => Some(format!("{} left", m.meta.author)),
         _ => None,
@@ -159,6 +163,11 @@ mod tests {
             "ann left"
         );
         assert_eq!(notice_text(&with(None)), None);
+        let gathered = ChatMessage {
+            text: "ann, bob and cy joined".into(),
+            ..with(Some(MessageKind::Joined))
+        };
+        assert_eq!(notice_text(&gathered).unwrap(), "ann, bob and cy joined");
         assert_eq!(notice_text(&with(Some(MessageKind::Announcement))), None);
     }
 }

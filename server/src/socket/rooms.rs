@@ -22,7 +22,7 @@ use crate::socket::emit::broadcast;
 use crate::socket::identity::{self, Identity};
 use crate::socket::limits::{self, Action};
 use crate::socket::messages::publish;
-use crate::socket::notices::OnLeave;
+use crate::socket::notices::{OnJoined, OnLeave};
 use crate::socket::request::{Ctx, HandlerError};
 use crate::socket::room_lists::{self, send_to_person};
 use crate::socket::{peers, presence};
@@ -102,7 +102,7 @@ pub(crate) async fn join(ctx: Ctx, request: JoinRoom) -> Result<RoomInfo, Handle
     // its person's room yet: the ack promises the room's messages from here on.
     enter(io, chat, &who, name, joined.then_some(socket)).await;
     if joined && chat.notices.join(name, person, Instant::now()) {
-        notice(io, chat, &who, name, Notice::Joined).await;
+        tell_joined(io, chat, &who, name).await;
     }
     after_membership_change(io, chat, &who, name).await
 }
@@ -128,7 +128,7 @@ pub(crate) async fn leave(ctx: Ctx, request: LeaveRoom) -> Result<Left, HandlerE
         return Err(ChatError::NotMember { room: name }.into());
     }
     match chat.notices.leave(&name, person, Instant::now()) {
-        OnLeave::Post => notice(io, chat, &who, &name, Notice::Left).await,
+        OnLeave::Post => notice(io, chat, &who.name, &name, Notice::Left).await,
         OnLeave::HoldUntil(at) => hold_back_left(io, chat, &who, &name, at),
         OnLeave::Held => {}
     }
@@ -247,7 +247,7 @@ pub(crate) async fn add_member(ctx: Ctx, request: AddMember) -> Result<(), Handl
     if added {
         enter(io, chat, &them, &name, None).await;
         if chat.notices.join(&name, person, Instant::now()) {
-            notice(io, chat, &them, &name, Notice::Joined).await;
+            tell_joined(io, chat, &them, &name).await;
         }
         if let Err(e) = send_to_person(chat, io, &them).await {
             warn!(error = %e, "room list query failed");
@@ -277,7 +277,7 @@ pub(crate) async fn remove_member(ctx: Ctx, request: RemoveMember) -> Result<(),
         return Ok(());
     }
     // Told to the room while they are still in it, as when they leave.
-    notice(io, chat, &them, &name, Notice::Left).await;
+    notice(io, chat, &them.name, &name, Notice::Left).await;
     take_out(io, chat, &them, &name).await?;
     info!(room = %name, by = %who.name, removed = %them.name, "member removed");
     Ok(())
@@ -391,17 +391,42 @@ pub(crate) fn part_here(io: &SocketIo, chat: &Chat, person: &str, room: &str) {
     chat.announcements.touch(room);
 }
 
+/// Tells `room` that `who` joined: at once, or gathered with others who join about now (see
+/// `notices.rs`).
+async fn tell_joined(io: &SocketIo, chat: &Chat, who: &Identity, room: &str) {
+    match chat.notices.joined(room, &who.name, Instant::now()) {
+        OnJoined::Post => notice(io, chat, &who.name, room, Notice::Joined).await,
+        OnJoined::GatherUntil(at) => gather_joined(io, chat, room, at),
+        OnJoined::Gathered => {}
+    }
+}
+
+/// Posts the "joined" of those gathered in `room` at `at`.
+fn gather_joined(io: &SocketIo, chat: &Chat, room: &str, at: Instant) {
+    let (io, chat, room) = (io.clone(), chat.clone(), room.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+        if let Some(joiners) = chat.notices.gathered(&room, Instant::now()) {
+            let text = Notice::Gathered(&joiners.text);
+            notice(&io, &chat, &joiners.author, &room, text).await;
+        }
+    });
+}
+
 /// What a membership change posts to its room.
 #[derive(Debug, Clone, Copy)]
-enum Notice {
+enum Notice<'a> {
     Joined,
+    /// Several people's "joined", its text naming them.
+    Gathered(&'a str),
     Left,
 }
 
-/// Posts "joined" or "left" to the room, from `who`.
-async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, notice: Notice) {
+/// Posts "joined" or "left" to the room, by `author`.
+async fn notice(io: &SocketIo, chat: &Chat, author: &str, room: &str, notice: Notice<'_>) {
     let (text, kind) = match notice {
         Notice::Joined => ("joined", MessageKind::Joined),
+        Notice::Gathered(text) => (text, MessageKind::Joined),
         Notice::Left => ("left", MessageKind::Left),
     };
     let Some(main) = io.of(Main::PATH) else {
@@ -409,7 +434,7 @@ async fn notice(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, notice: 
     };
     let message = NewMessage {
         room,
-        author: &who.name,
+        author,
         text,
         client_offset: None,
         sender: None,
@@ -431,7 +456,7 @@ fn hold_back_left(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, at: In
             return;
         };
         if chat.notices.due(&room, person) {
-            notice(&io, &chat, &who, &room, Notice::Left).await;
+            notice(&io, &chat, &who.name, &room, Notice::Left).await;
         }
     });
 }

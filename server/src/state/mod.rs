@@ -79,6 +79,7 @@ pub(crate) struct Guards {
     pub(crate) limits: limits::Limits,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) notice_window: std::time::Duration,
+    pub(crate) joined_notices_every: std::time::Duration,
     pub(crate) webhooks: Webhooks,
     pub(crate) accounts: crate::accounts::Accounts,
 }
@@ -123,7 +124,10 @@ impl Chat {
             announcements: Arc::default(),
             limits: Arc::new(guards.limits),
             trusted_proxies: Arc::new(guards.trusted_proxies),
-            notices: Arc::new(Notices::new(guards.notice_window)),
+            notices: Arc::new(Notices::new(
+                guards.notice_window,
+                guards.joined_notices_every,
+            )),
             metrics,
             lagging,
             order,

@@ -138,7 +138,8 @@ async fn a_room_message_reaches_its_members_only() {
     .await;
     assert_eq!(code(&read), "not_member");
 
-    // Once he joins, the room's history is his.
+    // Once he joins, the room's history is his. Bob's "joined" was posted moments ago, so
+    // Cy's is gathered with any others' for the end of the room's notice period.
     data(&request(&mut cy, JoinRoom::NAME, vec![json!({"room": "rust"})]).await);
     let page = data(&request(&mut cy, History::NAME, vec![json!({"room": "rust"})]).await);
     let texts: Vec<&Value> = page["messages"]
@@ -147,11 +148,47 @@ async fn a_room_message_reaches_its_members_only() {
         .iter()
         .map(|m| &m[0])
         .collect();
+    assert_eq!(texts, [&json!("joined"), &json!("borrowck")]);
+    let notice = next_message(&mut cy).await;
     assert_eq!(
-        texts,
-        [&json!("joined"), &json!("borrowck"), &json!("joined")]
+        (&notice[0], &notice[2]["author"], &notice[2]["kind"]),
+        (&json!("joined"), &json!("cy"), &json!("joined"))
     );
     assert_eq!(support::server_panics(), 0);
+}
+
+#[tokio::test]
+async fn a_crowd_joining_a_room_is_told_in_two_notices() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    data(&request(&mut ann, CreateRoom::NAME, vec![json!({"name": "party"})]).await);
+    let mut crowd = Vec::new();
+    for name in ["bob", "cy", "dee", "eve", "fay", "gus"] {
+        let mut c = server.client(json!({ "name": name })).await;
+        data(&request(&mut c, JoinRoom::NAME, vec![json!({"room": "party"})]).await);
+        crowd.push(c);
+    }
+    // The first joiner's notice at once; the five after it in one, at the period's end,
+    // which reaches them as well.
+    let first = next_message(&mut ann).await;
+    assert_eq!(
+        (&first[0], &first[2]["author"]),
+        (&json!("joined"), &json!("bob"))
+    );
+    let gathered = next_message(&mut ann).await;
+    assert_eq!(
+        (&gathered[0], &gathered[2]["author"], &gathered[2]["kind"]),
+        (
+            &json!("cy, dee, eve and 2 others joined"),
+            &json!("cy"),
+            &json!("joined")
+        )
+    );
+    assert_eq!(gathered[2]["seq"], 2, "nothing was posted between");
+    let heard = next_message(crowd.last_mut().unwrap()).await;
+    assert_eq!(heard, gathered);
+    let page = data(&request(&mut ann, History::NAME, vec![json!({"room": "party"})]).await);
+    assert_eq!(page["messages"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
