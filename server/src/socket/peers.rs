@@ -113,7 +113,9 @@ pub(crate) async fn exchange(io: SocketIo, chat: Chat) {
                     }
                     Note::Membership { node: from, person, room, change } if from != node => {
                         match change {
-                            Membership::Entered => enter_here(&io, &chat, &person, &room, None),
+                            Membership::Entered => {
+                                enter_here(&io, &chat, &person, &room, None);
+                            }
                             Membership::Left => part_here(&io, &chat, &person, &room),
                         }
                     }

@@ -95,7 +95,7 @@ pub(crate) async fn room_list(
 /// `who`'s list from their rows of [`crate::store::Store::room_list`], with who is online now.
 pub(crate) fn list_of(chat: &Chat, io: &SocketIo, who: &Identity, rows: Vec<RoomRow>) -> RoomList {
     RoomList {
-        rooms: rows.into_iter().map(|r| info(chat, io, who, r)).collect(),
+        rooms: rows.into_iter().map(|r| entry(chat, io, who, r)).collect(),
     }
 }
 
@@ -116,7 +116,7 @@ pub(crate) async fn browse(
     let more = rows.len() > limit;
     rows.truncate(limit);
     Ok(RoomPage {
-        rooms: rows.into_iter().map(|r| info(chat, io, who, r)).collect(),
+        rooms: rows.into_iter().map(|r| entry(chat, io, who, r)).collect(),
         more,
     })
 }
@@ -132,7 +132,8 @@ pub(crate) fn is_online(chat: &Chat, io: &SocketIo, person: &str) -> bool {
     is_here(io, person) || chat.presence.elsewhere(person)
 }
 
-fn info(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
+/// `r` as `who`'s list shows it.
+pub(crate) fn entry(chat: &Chat, io: &SocketIo, who: &Identity, r: RoomRow) -> RoomInfo {
     let dm = r.kind == RoomKind::Dm;
     let online = if dm {
         // The two people, each counted when any of their sockets is here.

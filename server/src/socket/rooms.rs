@@ -27,6 +27,7 @@ use crate::socket::request::{Ctx, HandlerError};
 use crate::socket::room_lists::{self, send_to_person};
 use crate::socket::{peers, presence};
 use crate::state::Chat;
+use crate::store::write::Joining;
 use crate::store::{NewMessage, now_ms};
 
 fn person(who: &Identity) -> Result<&str, ChatError> {
@@ -92,19 +93,30 @@ pub(crate) async fn join(ctx: Ctx, request: JoinRoom) -> Result<RoomInfo, Handle
     let Conversation::Room(name) = room.conversation() else {
         return Err(unknown().into());
     };
-    let joined = chat
+    let entry = match chat
         .writer
         .join_public(name, person, now_ms())
         .await
         .map_err(HandlerError::store("joining a room"))?
-        .ok_or_else(unknown)?;
+    {
+        Joining::NoRoom => return Err(unknown().into()),
+        Joining::AlreadyIn => None,
+        Joining::Joined(entry) => Some(entry),
+    };
     // A new member's asking socket joins now, even if its connect handler has not put it in
     // its person's room yet: the ack promises the room's messages from here on.
-    enter(io, chat, &who, name, joined.then_some(socket)).await;
-    if joined && chat.notices.join(name, person, Instant::now()) {
+    let others = enter(io, chat, &who, name, entry.is_some().then_some(socket)).await;
+    if entry.is_some() && chat.notices.join(name, person, Instant::now()) {
         tell_joined(io, chat, &who, name).await;
     }
-    after_membership_change(io, chat, &who, name).await
+    match entry {
+        // The asker is the person's only socket (one connecting meanwhile reads its list
+        // again: see `enter_here`), so the ack is all the news: no list to read and send.
+        Some(entry) if others == 0 && !chat.bus.linked() => {
+            Ok(room_lists::entry(chat, io, &who, *entry))
+        }
+        _ => after_membership_change(io, chat, &who, name).await,
+    }
 }
 
 /// `leave room`: every socket of the person leaves it, and the room is told first.
@@ -349,24 +361,32 @@ pub(crate) async fn mark_read(ctx: Ctx, request: MarkRead) -> Result<(), Handler
 }
 
 /// Puts every socket of `who`, on every node, into `room` and counts them in.
-async fn enter(io: &SocketIo, chat: &Chat, who: &Identity, room: &str, asker: Option<&SocketRef>) {
+async fn enter(
+    io: &SocketIo,
+    chat: &Chat,
+    who: &Identity,
+    room: &str,
+    asker: Option<&SocketRef>,
+) -> usize {
     let Some(person) = &who.person else {
-        return;
+        return 0;
     };
-    enter_here(io, chat, person, room, asker);
+    let others = enter_here(io, chat, person, room, asker);
     peers::tell_membership(chat, peers::Membership::Entered, person, room).await;
+    others
 }
 
-/// Puts every socket of `person` on this node (and `asker`) into `room` and counts them in.
+/// Puts every socket of `person` on this node (and `asker`) into `room` and counts them in:
+/// how many of them are not `asker`.
 pub(crate) fn enter_here(
     io: &SocketIo,
     chat: &Chat,
     person: &str,
     room: &str,
     asker: Option<&SocketRef>,
-) {
+) -> usize {
     let Some(main) = io.of(Main::PATH) else {
-        return;
+        return 0;
     };
     // Before looking for the person's sockets: a socket connecting meanwhile either is found
     // here or sees the count move (see the connect handler).
@@ -377,6 +397,10 @@ pub(crate) fn enter_here(
         presence::announce(chat, change);
     }
     chat.announcements.touch(room);
+    sockets
+        .iter()
+        .filter(|s| asker.is_none_or(|a| a.id != s.id))
+        .count()
 }
 
 /// Takes every socket of `person` on this node out of `room` and counts them out.

@@ -22,7 +22,9 @@ use crate::socket::emit::broadcast;
 use crate::socket::lagging::Lagging;
 use crate::socket::recent::Recent;
 use crate::store::mentions::Mentioned;
-use crate::store::write::{self, Change, MessageOutcome, Pending, WriterConnection, Written};
+use crate::store::write::{
+    self, Change, Joining, MessageOutcome, Pending, WriterConnection, Written,
+};
 use crate::store::{
     Backend, Claim, ImportBatch, ImportOutcome, NewMessage, OffsetInUse, Store, StoreError,
 };
@@ -508,13 +510,13 @@ impl Writer {
         room: &str,
         person: &str,
         now: i64,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<Joining, StoreError> {
         let (room, person) = (room.to_owned(), person.to_owned());
         match self
             .change(Change::JoinPublic { room, person, now })
             .await?
         {
-            write::Outcome::Public(joined) => Ok(joined),
+            write::Outcome::Public(joining) => Ok(joining),
             other => Err(StoreError::unexpected(other)),
         }
     }

@@ -286,7 +286,7 @@ pub(crate) struct DmPeople {
 }
 
 /// A conversation as one person sees it (see [`Store::room_list`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RoomRow {
     pub(crate) name: String,
     pub(crate) kind: RoomKind,

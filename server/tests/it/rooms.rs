@@ -158,6 +158,41 @@ async fn a_room_message_reaches_its_members_only() {
 }
 
 #[tokio::test]
+async fn a_join_answers_the_entry_the_list_shows_and_reaches_the_other_tabs() {
+    let server = TestServer::start().await;
+    let mut ann = server.client(json!({"name": "ann"})).await;
+    data(&request(&mut ann, CreateRoom::NAME, vec![json!({"name": "rust"})]).await);
+    post(&mut ann, "rust", "one").await;
+    post(&mut ann, "rust", "two").await;
+    // Bob on one tab: the ack is the entry a list read afterwards shows, but for the head,
+    // which is his "joined" notice's there (the notice reaches him live).
+    let mut bob = server.client(json!({"name": "bob"})).await;
+    let token = bob.session.clone().unwrap()["token"].clone();
+    let mut entry = data(&request(&mut bob, JoinRoom::NAME, vec![json!({"room": "rust"})]).await);
+    assert_eq!(
+        (&entry["members"], &entry["unread"], &entry["lastSeq"]),
+        (&json!(2), &json!(0), &json!(2))
+    );
+    assert_eq!(next_message(&mut bob).await[2]["seq"], 3);
+    let mut later = server.client(json!({ "token": token.clone() })).await;
+    let listed = rooms(&mut later).await["rust"].clone();
+    entry["lastSeq"] = json!(3);
+    assert_eq!(entry, listed);
+    // Cy on two tabs: the one that did not ask learns of it from a new list.
+    let mut cy = server.client(json!({"name": "cy"})).await;
+    let token = cy.session.clone().unwrap()["token"].clone();
+    let mut cy_tab = server.client(json!({ "token": token })).await;
+    rooms(&mut cy_tab).await;
+    let entry = data(&request(&mut cy, JoinRoom::NAME, vec![json!({"room": "rust"})]).await);
+    assert_eq!(entry["joined"], true);
+    assert_eq!(
+        rooms_with(&mut cy_tab, "rust").await["rust"]["joined"],
+        true
+    );
+    drop((ann, later));
+}
+
+#[tokio::test]
 async fn a_crowd_joining_a_room_is_told_in_two_notices() {
     let server = TestServer::start().await;
     let mut ann = server.client(json!({"name": "ann"})).await;

@@ -154,13 +154,24 @@ pub(crate) enum Outcome {
     Claim(Claim),
     /// Of a change that says whether it changed anything (created, joined, left).
     Made(bool),
-    /// Of [`Change::JoinPublic`]: `None` when there is no such room that the person may join
-    /// (a private room they are not in is none).
-    Public(Option<bool>),
+    /// Of [`Change::JoinPublic`].
+    Public(Joining),
     /// Of a change with nothing to say.
     Done,
     /// Of a change to a message.
     Message(MessageOutcome),
+}
+
+/// What [`Change::JoinPublic`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Joining {
+    /// No such room that the person may join (a private room they are not in is none).
+    NoRoom,
+    /// They were in it already.
+    AlreadyIn,
+    /// They are in it now: the room as their list shows it, read in the same transaction (a
+    /// newcomer has nothing unread).
+    Joined(Box<crate::store::RoomRow>),
 }
 
 /// A change and whom to tell of its outcome.

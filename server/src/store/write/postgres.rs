@@ -17,7 +17,7 @@ use app::events::LOBBY;
 
 use crate::store::uploads;
 use crate::store::write::{
-    Change, Outcome, Pending, Written, postgres_import, postgres_messages, repeat,
+    Change, Joining, Outcome, Pending, Written, postgres_import, postgres_messages, repeat,
 };
 use crate::store::{
     COLUMNS, Claim, ImportBatch, ImportOutcome, Inserted, NewMessage, OffsetInUse, StoreError,
@@ -473,11 +473,26 @@ async fn make(c: &mut PgConnection, change: &Change) -> Result<Outcome, sqlx::Er
             .fetch_optional(&mut *c)
             .await?
             .is_some();
-            if public {
-                Outcome::Public(Some(join(c, room, person, *now).await?))
+            Outcome::Public(if !public {
+                Joining::NoRoom
+            } else if !join(c, room, person, *now).await? {
+                Joining::AlreadyIn
             } else {
-                Outcome::Public(None)
-            }
+                // The newcomer's entry: their read marker is the room's head.
+                Joining::Joined(Box::new(
+                    sqlx::query_as(
+                        "SELECT r.name, r.kind, r.members, TRUE AS joined,
+                                m.read_seq AS last_seq, 0::BIGINT AS unread, NULL::TEXT AS peer,
+                                r.is_private, r.listed, r.posting, r.created_by
+                         FROM rooms r JOIN members m ON m.room = r.name AND m.person = $2
+                         WHERE r.name = $1",
+                    )
+                    .bind(room)
+                    .bind(person)
+                    .fetch_one(&mut *c)
+                    .await?,
+                ))
+            })
         }
         Change::Leave { room, person } => Outcome::Made(
             sqlx::query("DELETE FROM members WHERE room = $1 AND person = $2")

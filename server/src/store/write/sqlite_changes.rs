@@ -5,11 +5,11 @@
 //! and with posts, and never contend with the writer for SQLite's write lock: through the
 //! pool, each was a commit of its own, and a collision slept in SQLite's busy handler.
 
-use app::events::LOBBY;
+use app::events::{LOBBY, RoomKind};
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, ffi};
 
-use crate::store::Claim;
-use crate::store::write::{Change, Outcome, sqlite_messages};
+use crate::store::write::{Change, Joining, Outcome, sqlite_messages};
+use crate::store::{Claim, RoomRow};
 
 /// Makes `change` on `c`.
 pub(crate) fn make(c: &Connection, change: &Change) -> rusqlite::Result<Outcome> {
@@ -195,14 +195,9 @@ fn join(c: &Connection, room: &str, person: &str, now: i64) -> rusqlite::Result<
         == 1)
 }
 
-/// Adds `person` to the room `room`: whether they were not in it already, or `None` when there
-/// is no such room they may join (a private room takes only those a member adds).
-fn join_public(
-    c: &Connection,
-    room: &str,
-    person: &str,
-    now: i64,
-) -> rusqlite::Result<Option<bool>> {
+/// Adds `person` to the room `room`, unless there is no such room they may join (a private
+/// room takes only those a member adds).
+fn join_public(c: &Connection, room: &str, person: &str, now: i64) -> rusqlite::Result<Joining> {
     let public = c
         .prepare_cached(
             "SELECT 1 FROM rooms WHERE name = ?1 AND kind = 'room'
@@ -211,9 +206,32 @@ fn join_public(
         )?
         .exists([room, person])?;
     if !public {
-        return Ok(None);
+        return Ok(Joining::NoRoom);
     }
-    join(c, room, person, now).map(Some)
+    if !join(c, room, person, now)? {
+        return Ok(Joining::AlreadyIn);
+    }
+    // The newcomer's entry: their read marker is the room's head.
+    c.prepare_cached(
+        "SELECT r.members, r.is_private, r.listed, r.posting, r.created_by, m.read_seq
+         FROM rooms r JOIN members m ON m.room = r.name AND m.person = ?2
+         WHERE r.name = ?1",
+    )?
+    .query_row([room, person], |row| {
+        Ok(Joining::Joined(Box::new(RoomRow {
+            name: room.to_owned(),
+            kind: RoomKind::Room,
+            members: row.get(0)?,
+            joined: true,
+            last_seq: row.get(5)?,
+            unread: 0,
+            peer: None,
+            private: row.get(1)?,
+            listed: row.get(2)?,
+            posting: row.get(3)?,
+            owner: row.get(4)?,
+        })))
+    })
 }
 
 /// Takes `person` out of `room`; false when they were not in it.
