@@ -49,8 +49,9 @@ pub(crate) async fn run(
         .map(|(i, c)| c.join_room_owned(room(i % rooms))))
     .await?;
     let gather_seconds = started.elapsed().as_secs_f64();
-    // Let the server's coalesced announcements of all those arrivals settle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let what the server tells of all those arrivals settle before publishing: counts and
+    // presence are paced, and a room's "joined" notices gathered for 3 s after its first.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let publishers: Vec<Publisher> = owners
         .iter()
         .enumerate()
