@@ -194,7 +194,8 @@ async fn a_join_answers_the_entry_the_list_shows_and_reaches_the_other_tabs() {
 
 #[tokio::test]
 async fn a_crowd_joining_a_room_is_told_in_two_notices() {
-    let server = TestServer::start().await;
+    // A period longer than the default, so that a slow machine still joins everyone within it.
+    let server = TestServer::start_with(|c| c.joined_notices_every = Duration::from_secs(5)).await;
     let mut ann = server.client(json!({"name": "ann"})).await;
     data(&request(&mut ann, CreateRoom::NAME, vec![json!({"name": "party"})]).await);
     let mut crowd = Vec::new();
