@@ -42,6 +42,9 @@ pub(crate) enum Membership {
 
 /// Tells the other nodes that `person` entered or left `room`; alone, nobody.
 pub(crate) async fn tell_membership(chat: &Chat, change: Membership, person: &str, room: &str) {
+    if !chat.bus.linked() {
+        return;
+    }
     let note = Note::Membership {
         node: chat.node.to_string(),
         person: person.to_owned(),
