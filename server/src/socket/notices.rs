@@ -231,7 +231,6 @@ impl Notices {
 fn joined_text(names: &[String], count: usize) -> String {
     match (names, count.saturating_sub(names.len())) {
         ([_], 0) | ([], _) => "joined".to_owned(),
-        ([a, b], 0) => format!("{a} and {b} joined"),
         ([first @ .., last], 0) => format!("{} and {last} joined", first.join(", ")),
         (names, 1) => format!("{} and 1 other joined", names.join(", ")),
         (names, more) => format!("{} and {more} others joined", names.join(", ")),
