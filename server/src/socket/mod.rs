@@ -51,6 +51,7 @@ use crate::logging::Rejections;
 use crate::socket::emit::emit;
 use crate::socket::request::{AckRequested, answer, serve};
 use crate::state::Chat;
+use crate::state::arrivals::{Arrival, Turn};
 use catchup::{CatchUpError, Cursor, MAX_SYNC_ROOMS};
 use sign_in::authenticate;
 
@@ -91,7 +92,24 @@ async fn on_connect(
             renamed.to,
         ));
     }
+    if let Some(turn) = chat.arrivals.admit(Arrival { socket, auth }) {
+        tokio::spawn(welcome_in_turn(turn, io, chat));
+    }
+}
 
+/// Welcomes sockets one after another, in one of a few places ([`crate::state::arrivals`]).
+async fn welcome_in_turn(mut turn: Turn, io: SocketIo, chat: Chat) {
+    while let Some(Arrival { socket, auth }) = turn.next() {
+        if socket.connected() {
+            welcome(socket, io.clone(), auth, &chat).await;
+        }
+    }
+}
+
+/// The rest of a connect, run in a [`Turn`]: the person's conversations, their catch-up, and
+/// presence.
+async fn welcome(socket: SocketRef, io: SocketIo, auth: MainAuth, chat: &Chat) {
+    let who = identity::of(&socket);
     // The person's conversations: their list, and the public rooms among them (lobby
     // included) to join the socket to; a guest is in the lobby only.
     let entries = chat.entries.load(Ordering::SeqCst);
@@ -121,10 +139,10 @@ async fn on_connect(
             .as_ref()
             .and_then(|c| c.get(room.as_str()))
             .copied();
-        match catchup::prepare(&chat, room, cursor, changes).await {
+        match catchup::prepare(chat, room, cursor, changes).await {
             Ok(prepared) => read.push(prepared),
             Err(e) => {
-                catchup::drop_behind(&socket, &chat, e.into());
+                catchup::drop_behind(&socket, chat, e.into());
                 break;
             }
         }
@@ -140,7 +158,7 @@ async fn on_connect(
     }
     let mut synced = Vec::with_capacity(read.len());
     for prepared in read {
-        let sent = catchup::finish(&socket, &chat, prepared)
+        let sent = catchup::finish(&socket, chat, prepared)
             .await
             .and_then(|s| match auth.since {
                 // The tutorial's client knows no `synced`.
@@ -152,7 +170,7 @@ async fn on_connect(
                 }
             });
         if let Err(e) = sent {
-            catchup::drop_behind(&socket, &chat, e);
+            catchup::drop_behind(&socket, chat, e);
             break;
         }
     }
@@ -164,7 +182,7 @@ async fn on_connect(
         return;
     }
     if chat.bus.linked() {
-        catchup::heads_since_joining(&socket, &chat, synced).await;
+        catchup::heads_since_joining(&socket, chat, synced).await;
     }
     // A join committed after the first read, before the socket was in its person's room,
     // could not find it (`rooms::enter` looks for a person's sockets there); if any join put
@@ -187,15 +205,15 @@ async fn on_connect(
         }
     }
     // Counted online now that this socket is.
-    let list = rows.map(|rows| room_lists::list_of(&chat, &io, &who, rows));
+    let list = rows.map(|rows| room_lists::list_of(chat, &io, &who, rows));
     if let Ok(list) = &list {
         let _ = emit(&socket, list);
     }
     for change in arrived {
-        presence::announce(&chat, change);
+        presence::announce(chat, change);
     }
     if let Ok(list) = &list {
-        presence::tell_dms(&chat, &io, &who, list).await;
+        presence::tell_dms(chat, &io, &who, list).await;
     }
 }
 

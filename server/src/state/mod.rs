@@ -2,6 +2,7 @@
 //! One process owns all of it (see ARCHITECTURE.md, "one process").
 
 pub(crate) mod announcements;
+pub(crate) mod arrivals;
 pub(crate) mod gates;
 pub(crate) mod limits;
 pub(crate) mod peers;
@@ -60,6 +61,8 @@ pub(crate) struct Chat {
     /// How many times a person's sockets were put into a room they had just joined or made:
     /// a connect handler that sees it move while it connects reads the person's rooms again.
     pub(crate) entries: Arc<AtomicU64>,
+    /// Sockets being welcomed, and those waiting for their welcome.
+    pub(crate) arrivals: Arc<arrivals::Arrivals>,
     /// The other nodes, if any (`socket/peers.rs` talks with them).
     pub(crate) bus: Bus,
     /// This node's id among them, made at start.
@@ -136,6 +139,7 @@ impl Chat {
             backlogs,
             catchups: Arc::default(),
             entries: Arc::default(),
+            arrivals: Arc::default(),
             bus,
             node: uuid::Uuid::new_v4().simple().to_string().into(),
             webhooks: Arc::new(guards.webhooks),
