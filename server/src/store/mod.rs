@@ -595,6 +595,9 @@ impl Backend {
 pub(crate) const WAL_AUTOCHECKPOINT: u32 = 16_000;
 
 /// How long opening a Postgres database may take before the server gives up starting.
+/// Each pooled SQLite connection's page cache, in KiB (SQLite's `cache_size` takes KiB as a
+/// negative number).
+const READ_CACHE_KIB: i32 = -512;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the writer waits to connect to Postgres: its posts wait meanwhile, and with the
 /// database away they are answered `unavailable` soon rather than at the request's timeout.
@@ -665,6 +668,10 @@ impl Store {
             // Temporary tables (… RETURNING uses one) in memory, as on the writer's connection.
             .pragma("temp_store", "MEMORY")
             .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT.to_string())
+            // A reader's cache is emptied whenever the writer has committed since its last
+            // read, which in a busy chat is nearly every read: a small one costs few reads, and
+            // bounds the pool's caches together (SQLite's default is 2 MiB each).
+            .pragma("cache_size", READ_CACHE_KIB.to_string())
             .foreign_keys(true);
         // sqlx names an in-memory database `file:sqlx-in-memory-N`, shared by the pool's
         // connections through SQLite's shared cache; the writer joins it by that name.
