@@ -9,15 +9,21 @@
 //!
 //! Only the headers the Socket.IO layer reads are kept ([`KEPT`]), each up to [`MAX_KEPT_VALUE`]
 //! bytes, and of the cookies only the session's: a client could otherwise make the server keep
-//! hundreds of kilobytes of headers for as long as its socket stays open. (The origin check
-//! runs before this, on the whole request.)
+//! hundreds of kilobytes of headers for as long as its socket stays open. Of the extensions,
+//! only those read later ([`kept_extensions`]). (The origin check runs before this, on the
+//! whole request.)
 
-use axum::extract::{OriginalUri, Request};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::http::origin::is_socket_request;
+use crate::socket::backlog::Outflow;
+use hyper::upgrade::OnUpgrade;
 
 pub(crate) async fn detach(request: Request, next: Next) -> Response {
     if !is_socket_request(request.uri().path()) {
@@ -26,11 +32,27 @@ pub(crate) async fn detach(request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     parts.uri = owned_uri(&parts.uri);
     parts.headers = owned_headers(&parts.headers);
-    if let Some(OriginalUri(uri)) = parts.extensions.get::<OriginalUri>() {
-        let uri = owned_uri(uri);
-        parts.extensions.insert(OriginalUri(uri));
-    }
+    parts.extensions = kept_extensions(&mut parts.extensions);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// What is read of a handshake's extensions from here on: the client's address (`peer.rs`),
+/// the connection's outflow (`backlog.rs`), and hyper's upgrade, which the WebSocket handshake
+/// takes. The rest (axum's `OriginalUri`, which points into the read buffer, and its
+/// `MatchedPath`) would only be kept for the session's life, and past three entries the map
+/// doubles.
+fn kept_extensions(extensions: &mut Extensions) -> Extensions {
+    let mut kept = Extensions::new();
+    if let Some(peer) = extensions.remove::<ConnectInfo<SocketAddr>>() {
+        kept.insert(peer);
+    }
+    if let Some(outflow) = extensions.remove::<Arc<Outflow>>() {
+        kept.insert(outflow);
+    }
+    if let Some(upgrade) = extensions.remove::<OnUpgrade>() {
+        kept.insert(upgrade);
+    }
+    kept
 }
 
 fn owned_uri(uri: &Uri) -> Uri {
@@ -84,12 +106,13 @@ mod tests {
     use super::*;
     use axum::Router;
     use axum::body::{Body, Bytes};
+    use axum::extract::OriginalUri;
     use axum::http::StatusCode;
     use tower::ServiceExt;
 
     /// Behind the middleware, as the Socket.IO layer sits, nothing of the request points into
-    /// the buffer it was parsed from: not the URI, not a header, not axum's `OriginalUri`
-    /// (which the first attempt at this missed).
+    /// the buffer it was parsed from: not the URI, not a header, and axum's `OriginalUri`
+    /// (which the first attempt at this missed) is gone.
     #[tokio::test]
     async fn behind_it_nothing_points_into_the_read_buffer() {
         // Like hyper: the URI and a header value are slices of one read buffer.
@@ -115,9 +138,8 @@ mod tests {
 
         let app = Router::new()
             .fallback(move |request: Request| async move {
-                let original = &request.extensions().get::<OriginalUri>().unwrap().0;
                 let fine = outside(request.uri().path().as_bytes())
-                    && outside(original.path().as_bytes())
+                    && request.extensions().get::<OriginalUri>().is_none()
                     && outside(request.headers()[header::HOST].as_bytes());
                 if fine {
                     StatusCode::OK
@@ -128,6 +150,21 @@ mod tests {
             .layer(axum::middleware::from_fn(detach));
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn only_the_extensions_read_later_are_kept() {
+        let peer: SocketAddr = "192.0.2.7:4321".parse().unwrap();
+        let mut extensions = Extensions::new();
+        extensions.insert(ConnectInfo(peer));
+        extensions.insert(OriginalUri(Uri::from_static("/socket.io/?EIO=4")));
+        extensions.insert(7_u32);
+        let kept = kept_extensions(&mut extensions);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(
+            kept.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            Some(peer)
+        );
     }
 
     #[test]
