@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use app::events::{PRESENCE_NAMES, Presence, TYPING_EVERY_MS};
+use app::events::{LOBBY, PRESENCE_NAMES, Presence, TYPING_EVERY_MS};
 
 use crate::socket::identity::Identity;
 use crate::state::peers::{Peers, RoomView};
@@ -42,7 +42,13 @@ impl Rooms {
         if !socket.connected() || socket.rooms().iter().any(|r| r == room) {
             return None;
         }
-        socket.join(room.to_owned());
+        if room == LOBBY {
+            // Borrowed: every socket's own set of rooms holds its name, and an owned one is an
+            // allocation each.
+            socket.join(LOBBY);
+        } else {
+            socket.join(room.to_owned());
+        }
         self.version.fetch_add(1, Ordering::Relaxed);
         enter(&mut rooms, room, who)
     }
