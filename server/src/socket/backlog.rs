@@ -18,7 +18,7 @@
 //! make a socket look emptier than it is by what its client did read.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,22 @@ pub(crate) struct Backlog {
     /// a namespace are swept after a while.
     since: Instant,
     connected: std::sync::atomic::AtomicBool,
+    /// Requests of the socket's being handled ([`Backlog::start_request`]).
+    requests: AtomicUsize,
+}
+
+/// Requests one socket may have under way at once. Each is a task holding its handler's whole
+/// state until it ends; a client sending faster than they end would otherwise hold as many as
+/// it sent (100,000 `history` requests held 215 MB).
+const REQUESTS_UNDER_WAY: usize = 32;
+
+/// One request under way on a socket; its place is given back when this is dropped.
+pub(crate) struct Underway(Arc<Backlog>);
+
+impl Drop for Underway {
+    fn drop(&mut self) {
+        self.0.requests.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Backlogs {
@@ -98,6 +114,7 @@ impl Backlogs {
                     owner: self.inner.clone(),
                     since: Instant::now(),
                     connected: false.into(),
+                    requests: AtomicUsize::new(0),
                 })
             })
             .clone()
@@ -194,6 +211,16 @@ impl Drop for Backlog {
 }
 
 impl Backlog {
+    /// A place for one more request, if the socket has fewer than [`REQUESTS_UNDER_WAY`].
+    pub(crate) fn start_request(self: &Arc<Self>) -> Option<Underway> {
+        self.requests
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < REQUESTS_UNDER_WAY).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Underway(self.clone()))
+    }
+
     /// Marks the session as connected to a namespace: it is no longer swept.
     pub(crate) fn connected(&self) {
         self.connected.store(true, Ordering::Relaxed);
@@ -372,6 +399,21 @@ mod tests {
 
     fn backlogs(per_socket: u64, total: u64) -> Backlogs {
         Backlogs::new(Bounds { per_socket, total })
+    }
+
+    #[test]
+    fn a_socket_has_at_most_its_requests_under_way_and_an_ended_one_frees_its_place() {
+        let s = backlogs(200, 2_000).of(Sid::new());
+        let mut underway: Vec<Underway> = (0..REQUESTS_UNDER_WAY)
+            .map(|_| s.start_request().expect("a place"))
+            .collect();
+        assert!(s.start_request().is_none());
+        underway.pop();
+        let again = s.start_request();
+        assert!(again.is_some());
+        assert!(s.start_request().is_none());
+        drop((underway, again));
+        assert_eq!(s.requests.load(Ordering::Acquire), 0);
     }
 
     #[test]

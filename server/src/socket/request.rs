@@ -104,7 +104,21 @@ where
         return;
     };
     let socket = SocketRef::from(socket);
+    let underway = match socket.extensions.get::<Arc<Backlog>>() {
+        Some(backlog) => match backlog.start_request() {
+            Some(underway) => Some(underway),
+            None => {
+                let busy = ChatError::Overloaded {
+                    retry_after_ms: OVERLOADED_RETRY_MS,
+                };
+                answer::<T>(&socket, R::NAME, ack, wants_ack, Err(busy));
+                return;
+            }
+        },
+        None => None,
+    };
     tokio::spawn(async move {
+        let _underway = underway;
         let result = match request {
             Ok(request) => {
                 let ctx = Ctx {
