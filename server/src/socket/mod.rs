@@ -102,6 +102,10 @@ async fn welcome_in_turn(mut turn: Turn, io: SocketIo, chat: Chat) {
     while let Some(Arrival { socket, auth }) = turn.next() {
         if socket.connected() {
             welcome(socket, io.clone(), auth, &chat).await;
+        } else {
+            // Closed while it waited: its catch-up is one that could not be finished, as when
+            // a socket closes during its catch-up (`catchup::drop_behind`).
+            chat.metrics.catchups_failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
