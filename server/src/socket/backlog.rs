@@ -72,7 +72,7 @@ pub(crate) struct Backlog {
     /// a namespace are swept after a while.
     since: Instant,
     connected: std::sync::atomic::AtomicBool,
-    /// Requests of the socket's being handled ([`Backlog::start_request`]).
+    /// How many of the socket's requests are being handled ([`Backlog::start_request`]).
     requests: AtomicUsize,
 }
 
