@@ -8,6 +8,7 @@
 
 use leptos::prelude::*;
 
+use super::markup;
 use crate::events::{
     FileInfo, MAX_FILES_PER_MESSAGE, Thumbnail, UPLOADS_PATH, path_segment, size_text,
 };
@@ -379,48 +380,48 @@ pub(crate) fn Chips(uploads: RwSignal<Uploads>) -> impl IntoView {
     }
 }
 
-/// A message's files: images as their thumbnail (a placeholder until it is made) opening the
-/// whole image, other files as a chip with their name and size.
-#[component]
-pub(crate) fn Files(files: Vec<FileInfo>) -> impl IntoView {
-    (!files.is_empty()).then(|| {
-        let items = files
-            .into_iter()
-            .map(|f| {
-                let label = format!("{} ({})", f.name, size_text(f.size));
-                let inline = f.is_inline_image();
-                match f.thumbnail {
-                    Thumbnail::Ready if inline => view! {
-                        <li class="file image">
-                            <a href=f.url() target="_blank" rel="noopener noreferrer" title=label.clone()>
-                                <img src=f.thumbnail_url() alt=f.name.clone() loading="lazy" data-testid="thumbnail"/>
-                            </a>
-                        </li>
-                    }
-                    .into_any(),
-                    Thumbnail::Pending if inline => view! {
-                        <li class="file image">
-                            <a href=f.url() target="_blank" rel="noopener noreferrer" title=label.clone()>
-                                <span class="thumbnail-placeholder" data-testid="thumbnail-placeholder" role="img" aria-label=format!("{} (preparing)", f.name)></span>
-                            </a>
-                        </li>
-                    }
-                    .into_any(),
-                    _ => view! {
-                        <li class="file">
-                            <a class="file-chip" href=f.url() download=f.name.clone() data-testid="file-chip">
-                                <span class="file-name">{f.name.clone()}</span>
-                                " "
-                                <span class="file-size">{size_text(f.size)}</span>
-                            </a>
-                        </li>
-                    }
-                    .into_any(),
-                }
-            })
-            .collect_view();
-        view! { <ul class="files" aria-label="Files">{items}</ul> }
-    })
+/// A message's files as markup (`<li>`s): an inline image links to the file around its
+/// thumbnail, or a placeholder while the thumbnail is made; any other file is a chip that
+/// downloads it.
+pub(crate) fn files_markup(files: &[FileInfo]) -> String {
+    let mut out = String::new();
+    for f in files {
+        let url = f.url();
+        let inline = f.is_inline_image();
+        if inline && matches!(f.thumbnail, Thumbnail::Ready | Thumbnail::Pending) {
+            out.push_str("<li class=\"file image\"><a href=\"");
+            markup::escape(&mut out, &url);
+            out.push_str("\" target=\"_blank\" rel=\"noopener noreferrer\" title=\"");
+            markup::escape(&mut out, &format!("{} ({})", f.name, size_text(f.size)));
+            out.push_str("\">");
+            if f.thumbnail == Thumbnail::Ready {
+                out.push_str("<img src=\"");
+                markup::escape(&mut out, &f.thumbnail_url());
+                out.push_str("\" alt=\"");
+                markup::escape(&mut out, &f.name);
+                out.push_str("\" loading=\"lazy\" data-testid=\"thumbnail\">");
+            } else {
+                out.push_str(
+                    "<span class=\"thumbnail-placeholder\" data-testid=\"thumbnail-placeholder\" \
+                     role=\"img\" aria-label=\"",
+                );
+                markup::escape(&mut out, &format!("{} (preparing)", f.name));
+                out.push_str("\"></span>");
+            }
+            out.push_str("</a></li>");
+        } else {
+            out.push_str("<li class=\"file\"><a class=\"file-chip\" href=\"");
+            markup::escape(&mut out, &url);
+            out.push_str("\" download=\"");
+            markup::escape(&mut out, &f.name);
+            out.push_str("\" data-testid=\"file-chip\">");
+            markup::element(&mut out, "span", "file-name", None, &f.name);
+            out.push(' ');
+            markup::element(&mut out, "span", "file-size", None, &size_text(f.size));
+            out.push_str("</a></li>");
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -435,6 +436,36 @@ mod tests {
             content_type: "image/png".into(),
             thumbnail: Thumbnail::Pending,
         }
+    }
+
+    #[test]
+    fn files_are_drawn_as_images_or_chips_and_their_names_stay_text() {
+        let image = FileInfo {
+            name: "<b>\"a\".png".into(),
+            thumbnail: Thumbnail::Ready,
+            ..info(1)
+        };
+        let drawn = files_markup(&[image]);
+        assert!(drawn.starts_with("<li class=\"file image\"><a href=\"/uploads/1/"));
+        assert!(drawn.contains(
+            "title=\"&lt;b&gt;&quot;a&quot;.png (10 B)\"><img src=\"/uploads/1/thumbnail/"
+        ));
+        assert!(drawn.contains("alt=\"&lt;b&gt;&quot;a&quot;.png\" loading=\"lazy\""));
+        assert!(!drawn.contains("<b>"));
+        assert!(files_markup(&[info(2)]).contains(
+            "data-testid=\"thumbnail-placeholder\" role=\"img\" aria-label=\"f2.png (preparing)\""
+        ));
+        let other = FileInfo {
+            content_type: "application/pdf".into(),
+            thumbnail: Thumbnail::None,
+            ..info(3)
+        };
+        assert_eq!(
+            files_markup(&[other]),
+            "<li class=\"file\"><a class=\"file-chip\" href=\"/uploads/3/f3.png\" download=\"f3.png\" \
+             data-testid=\"file-chip\"><span class=\"file-name\">f3.png</span> \
+             <span class=\"file-size\">10 B</span></a></li>"
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! Mentions on screen: a message's text with its `@name`s shown as mentions (ours stand
 //! out), and the "Mentions" panel that lists the messages mentioning us.
 
-use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
@@ -9,34 +8,11 @@ use super::markdown::MessageText;
 use super::notifications::SoundToggle;
 use super::state::ChatState;
 use crate::events::ChatMessage;
-use crate::mentions::{self, Piece};
+use crate::mentions;
 
 /// Whether `text` mentions the reader `me` (nobody, for a guest).
 pub(crate) fn mentions_me(text: &str, me: &str) -> bool {
     !me.is_empty() && mentions::mentions(text, me)
-}
-
-/// A run of a message's plain text, its mentions as chips: still text, never HTML.
-pub(crate) fn with_mentions(text: &str, me: Signal<String>) -> AnyView {
-    mentions::pieces(text)
-        .into_iter()
-        .map(|piece| match piece {
-            Piece::Text(t) => Either::Left(t.to_owned()),
-            Piece::Mention(name) => {
-                let name = name.to_owned();
-                let at = format!("@{name}");
-                Either::Right(view! {
-                    <span
-                        class="mention"
-                        class:me=move || me.with(|me| me.eq_ignore_ascii_case(&name))
-                    >
-                        {at}
-                    </span>
-                })
-            }
-        })
-        .collect_view()
-        .into_any()
 }
 
 /// The messages that mention us, newest first; a click opens the conversation.

@@ -1,16 +1,17 @@
 //! One row of the message list: a message, a pending send, or a notice ("ann joined").
 
-use leptos::either::{Either, EitherOf3};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
-use super::attachments::Files;
+use super::attachments;
 use super::markdown::MessageText;
+use super::markup;
 use super::mentions::mentions_me;
-use super::message_actions::{EditedMark, MessageFooter, QuotedParent, highlighted};
-use super::profiles::{Author, Profiles};
+use super::message_actions::{MessageFooter, QuotedParent, highlighted};
+use super::profiles::{Profiles, push_author};
 use super::time;
 use super::timeline::{Row, SendState};
-use crate::events::{ChatMessage, MessageKind};
+use crate::events::{ChatMessage, FileInfo, MessageKind};
 
 #[component]
 pub(crate) fn MessageRow(
@@ -30,12 +31,15 @@ pub(crate) fn MessageRow(
         Row::Sent(m) if notice_text(&m).is_some() => {
             let text = notice_text(&m).unwrap_or_default();
             let ts = m.meta.ts;
+            let markup = move || {
+                let mut out = String::new();
+                markup::element(&mut out, "span", "notice-text", None, &text);
+                out.push(' ');
+                markup::time(&mut out, ts, hydrated.get());
+                out
+            };
             EitherOf3::A(view! {
-                <li class="notice" data-testid="notice" data-id=m.id>
-                    <span class="notice-text">{text}</span>
-                    " "
-                    <Time ts hydrated/>
-                </li>
+                <li class="notice" data-testid="notice" data-id=m.id inner_html=markup></li>
             })
         }
         Row::Sent(m) => {
@@ -53,21 +57,39 @@ pub(crate) fn MessageRow(
             let person = m.meta.kind.is_none();
             let text = m.text.clone();
             let mentions_me = move || me.with(|me| mentions_me(&text, me));
+            let edited = m.meta.edited;
+            let header = move || {
+                let mut out = String::new();
+                if person {
+                    profiles.with(|p| push_author(&mut out, &author, id, p));
+                } else {
+                    markup::element(&mut out, "span", "author", None, &author);
+                }
+                if bot {
+                    markup::element(
+                        &mut out,
+                        "span",
+                        "badge",
+                        Some("posted by a program"),
+                        "bot",
+                    );
+                }
+                let local = hydrated.get();
+                markup::time(&mut out, ts, local);
+                if let Some(at) = edited {
+                    let when = format!("edited {}", time::utc_iso(at));
+                    out.push_str("<span class=\"edited\" data-testid=\"edited\" title=\"");
+                    markup::escape(&mut out, &when);
+                    out.push_str("\">(edited)</span>");
+                }
+                out
+            };
             EitherOf3::B(view! {
                 <li class="message" class:mine=mine class:grouped=grouped class:announcement=announcement class:bot=bot class:highlighted=highlighted(id) class:mentions-me=mentions_me data-testid="message" data-id=id data-state="sent">
-                    <div class="meta">
-                        {if person {
-                            Either::Left(view! { <Author author id profiles/> })
-                        } else {
-                            Either::Right(view! { <span class="author">{author}</span> })
-                        }}
-                        {bot.then(|| view! { <span class="badge" title="posted by a program">"bot"</span> })}
-                        <Time ts hydrated/>
-                        <EditedMark edited=m.meta.edited/>
-                    </div>
+                    <div class="meta" inner_html=header></div>
                     <QuotedParent reply=m.meta.reply.clone()/>
                     <MessageText text=m.text.clone() me/>
-                    <Files files=m.meta.files.clone()/>
+                    {files(&m.meta.files)}
                     <MessageFooter message=m mine/>
                 </li>
             })
@@ -92,7 +114,7 @@ pub(crate) fn MessageRow(
                         <span class="sending">{if busy { "sending…" } else { "not sent" }}</span>
                     </div>
                     <MessageText text=p.text me/>
-                    <Files files=p.files/>
+                    {files(&p.files)}
                     {failed.map(|reason| view! {
                         <div class="failure">
                             <span class="error">{reason}</span>
@@ -123,15 +145,13 @@ fn notice_text(m: &ChatMessage) -> Option<String> {
     }
 }
 
-/// A message's time, its full date and time in the tooltip: in UTC until hydrated, then local.
-#[component]
-fn Time(ts: i64, hydrated: Signal<bool>) -> impl IntoView {
-    let shifted = move || time::shifted(ts, hydrated.get());
-    view! {
-        <time datetime=time::utc_iso(ts) title=move || time::tooltip(shifted(), hydrated.get())>
-            {move || time::utc_hm(shifted())}
-        </time>
-    }
+/// A message's files: inline images (or their placeholder while the thumbnail is made), and
+/// a chip for any other file; nothing when it has none.
+fn files(files: &[FileInfo]) -> Option<impl IntoView + use<>> {
+    (!files.is_empty()).then(|| {
+        let markup = attachments::files_markup(files);
+        view! { <ul class="files" aria-label="Files" inner_html=markup></ul> }
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use leptos::prelude::*;
 use super::live::LiveHandle;
 use super::reactions::Reactions;
 use super::state::ChatState;
-use super::time;
 use crate::events::{ChatMessage, MessageKind, ReplyQuote};
 
 /// How long a message jumped to stays highlighted.
@@ -122,15 +121,6 @@ impl Actions {
 pub(crate) fn highlighted(id: i64) -> impl Fn() -> bool + Copy + 'static {
     let actions = use_context::<Actions>();
     move || actions.is_some_and(|a| a.state.changes.highlighted.with(|h| *h == Some(id)))
-}
-
-/// "(edited)", with when in its tooltip.
-#[component]
-pub(crate) fn EditedMark(edited: Option<i64>) -> impl IntoView {
-    edited.map(|ts| {
-        let when = format!("edited {}", time::utc_iso(ts));
-        view! { <span class="edited" data-testid="edited" title=when>"(edited)"</span> }
-    })
 }
 
 /// The message a reply answers, above its text; a click jumps to it.

@@ -16,6 +16,7 @@ mod jobs;
 mod lazy;
 mod live;
 mod markdown;
+mod markup;
 mod mentions;
 mod message;
 mod message_actions;

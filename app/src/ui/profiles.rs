@@ -4,10 +4,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use leptos::either::Either;
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
+use super::markup;
 use super::state::ChatState;
 use crate::events::{MAX_DISPLAY_NAME_CHARS, MAX_STATUS_CHARS, Profile, name_key};
 
@@ -121,46 +121,39 @@ pub(crate) fn hue_class(name: &str) -> String {
     format!("hue-{}", hash % HUES)
 }
 
-/// A message's author: their picture, their display name (or name), and their name beside a
-/// display name; the status as the author's title.
-#[component]
-pub(crate) fn Author(author: String, id: i64, profiles: RwSignal<Profiles>) -> impl IntoView {
-    let name = Memo::new(move |_| profiles.with(|p| p.current_name(&author, id)));
-    let profile = Memo::new(move |_| profiles.with(|p| name.with(|n| p.of(n).cloned())));
-    let display = move || {
-        profile
-            .with(|p| p.as_ref().and_then(|p| p.display_name.clone()))
-            .unwrap_or_else(|| name.get())
-    };
-    let handle = move || {
-        profile
-            .with(|p| p.as_ref().and_then(|p| p.display_name.clone()))
-            .map(|_| format!("@{}", name.get()))
-    };
-    let title = move || {
-        let status = profile.with(|p| p.as_ref().and_then(|p| p.status.clone()));
-        match status {
-            Some(status) => format!("{} — {status}", name.get()),
-            None => name.get(),
+/// A message's author, as markup: their picture, their display name (or name), and their
+/// name beside a display name; the status as the author's title.
+pub(crate) fn push_author(out: &mut String, author: &str, id: i64, profiles: &Profiles) {
+    let name = profiles.current_name(author, id);
+    let profile = profiles.of(&name);
+    let display_name = profile.and_then(|p| p.display_name.as_deref());
+    match profile.and_then(|p| p.avatar) {
+        Some(v) => {
+            out.push_str("<img class=\"avatar\" src=\"");
+            markup::escape(out, &avatar_url(&name, v));
+            out.push_str("\" alt=\"\" aria-hidden=\"true\">");
         }
+        None => {
+            out.push_str("<span class=\"avatar ");
+            out.push_str(&hue_class(&name));
+            out.push_str("\" aria-hidden=\"true\">");
+            markup::escape(out, &initials(&name, display_name));
+            out.push_str("</span>");
+        }
+    }
+    let title = match profile.and_then(|p| p.status.as_deref()) {
+        Some(status) => format!("{name} — {status}"),
+        None => name.clone(),
     };
-    let picture = move || {
-        let display_name = profile.with(|p| p.as_ref().and_then(|p| p.display_name.clone()));
-        name.with(|n| initials(n, display_name.as_deref()))
-    };
-    let class = move || format!("avatar {}", name.with(|n| hue_class(n)));
-    let uploaded = move || {
-        profile
-            .with(|p| p.as_ref().and_then(|p| p.avatar))
-            .map(|v| name.with(|n| avatar_url(n, v)))
-    };
-    view! {
-        {move || match uploaded() {
-            Some(src) => Either::Left(view! { <img class="avatar" src=src alt="" aria-hidden="true"/> }),
-            None => Either::Right(view! { <span class=class aria-hidden="true">{picture}</span> }),
-        }}
-        <span class="author" title=title>{display}</span>
-        {move || handle().map(|h| view! { <span class="handle">{h}</span> })}
+    markup::element(
+        out,
+        "span",
+        "author",
+        Some(&title),
+        display_name.unwrap_or(&name),
+    );
+    if display_name.is_some() {
+        markup::element(out, "span", "handle", None, &format!("@{name}"));
     }
 }
 
