@@ -84,8 +84,23 @@ pub(crate) fn MessageRow(
                 }
                 out
             };
+            let highlighted = highlighted(id);
+            // One class list rather than a binding per class: a binding is a view of its own.
+            let class = move || {
+                let on = [
+                    (mine.get(), " mine"),
+                    (grouped, " grouped"),
+                    (announcement, " announcement"),
+                    (bot, " bot"),
+                    (highlighted(), " highlighted"),
+                    (mentions_me(), " mentions-me"),
+                ];
+                on.iter()
+                    .filter(|(on, _)| *on)
+                    .fold(String::from("message"), |c, (_, name)| c + name)
+            };
             EitherOf3::B(view! {
-                <li class="message" class:mine=mine class:grouped=grouped class:announcement=announcement class:bot=bot class:highlighted=highlighted(id) class:mentions-me=mentions_me data-testid="message" data-id=id data-state="sent">
+                <li class=class data-testid="message" data-id=id data-state="sent">
                     <div class="meta" inner_html=header></div>
                     <QuotedParent reply=m.meta.reply.clone()/>
                     <MessageText text=m.text.clone() me/>
