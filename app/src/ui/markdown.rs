@@ -493,8 +493,8 @@ pub(crate) fn MessageText(
     me: Signal<String>,
 ) -> impl IntoView {
     let blocks = parse(&text);
-    // Drawn as markup of our own writing (every piece of the text escaped), not as a view per
-    // node: a view per kind of node, each hydrated and rebuilt, was a twentieth of the wasm.
+    // Markup of our own writing (every piece of the text escaped) rather than a view per node,
+    // each kind of which would bring its own hydrate, build and rebuild code to the wasm.
     let markup = move || me.with(|me| html(&blocks, me));
     view! { <div class="text" dir="auto" inner_html=markup></div> }
 }

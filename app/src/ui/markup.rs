@@ -1,7 +1,7 @@
 //! Markup written as text, for the parts of a message row drawn in one piece (`inner_html`):
-//! its text, its header and its files. A view per piece, each hydrated and rebuilt, was a
-//! large share of the browser's wasm; a row has many of them and they rarely change. Every
-//! piece of text or attribute value goes through [`escape`].
+//! its text, its header and its files. A view per piece would bring its own hydrate, build
+//! and rebuild code to the browser's wasm; a row has many pieces, and they rarely change.
+//! Every piece of text or attribute value goes through [`escape`].
 
 use super::time;
 
