@@ -5,7 +5,8 @@
 
 use super::time;
 
-/// `text` as it reads, in an element or in a quoted attribute value.
+/// `text` as it reads, in an element or in a quoted attribute value. Ten lines of ours rather
+/// than `html-escape` (tachys's), whose encoder weighs more in the wasm than this whole module.
 pub(crate) fn escape(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
