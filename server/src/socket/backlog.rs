@@ -78,7 +78,7 @@ pub(crate) struct Backlog {
 
 /// Requests one socket may have under way at once. Each is a task holding its handler's whole
 /// state until it ends; a client sending faster than they end would otherwise hold as many as
-/// it sent (100,000 `history` requests held 215 MB).
+/// it sent.
 const REQUESTS_UNDER_WAY: usize = 32;
 
 /// One request under way on a socket; its place is given back when this is dropped.
