@@ -5,7 +5,7 @@
 //! The browser driver (`browser.rs`) feeds it WebSocket frames and timer ticks; tests feed it
 //! strings. Nothing here reads a clock or touches a socket.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -133,6 +133,7 @@ struct NsState {
 }
 
 struct PendingAck {
+    id: i64,
     ns: usize,
     deadline: Millis,
 }
@@ -147,7 +148,8 @@ pub struct Connection {
     watchdog: Option<Millis>,
     namespaces: Vec<NsState>,
     next_ack: i64,
-    acks: BTreeMap<i64, PendingAck>,
+    /// In the order sent, so by id; a few at a time.
+    acks: Vec<PendingAck>,
     parser_state: ParserState,
     out: VecDeque<Output>,
 }
@@ -165,7 +167,7 @@ impl Connection {
             watchdog: None,
             namespaces: Vec::new(),
             next_ack: 0,
-            acks: BTreeMap::new(),
+            acks: Vec::new(),
             parser_state: ParserState::default(),
             out: VecDeque::new(),
         }
@@ -253,13 +255,11 @@ impl Connection {
         self.next_ack += 1;
         packet.inner.set_ack_id(id);
         self.send_packet(packet);
-        self.acks.insert(
+        self.acks.push(PendingAck {
             id,
-            PendingAck {
-                ns: ns.index,
-                deadline: now + timeout,
-            },
-        );
+            ns: ns.index,
+            deadline: now + timeout,
+        });
         Ok(id)
     }
 
@@ -308,17 +308,7 @@ impl Connection {
     /// Time passed: expires acks, and notices a server that stopped pinging (or never sent
     /// its handshake).
     pub fn handle_timeout(&mut self, now: Millis) {
-        let expired: Vec<i64> = self
-            .acks
-            .iter()
-            .filter(|(_, a)| a.deadline <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.acks.remove(&id);
-            self.out
-                .push_back(Output::Ack(id, Err(AckFailure::Timeout)));
-        }
+        self.fail_acks(&|a| a.deadline <= now, AckFailure::Timeout);
         if self.watchdog.is_some_and(|d| d <= now) {
             self.watchdog = None;
             self.out.push_back(Output::CloseTransport);
@@ -328,7 +318,7 @@ impl Connection {
     /// When [`Connection::handle_timeout`] next has something to do.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.acks
-            .values()
+            .iter()
             .map(|a| a.deadline)
             .chain(self.watchdog)
             .reduce(f64::min)
@@ -418,8 +408,8 @@ impl Connection {
             PacketData::EventAck(data, id) => {
                 // Unknown ids (answers after the timeout was reported, or on another
                 // namespace than the request's) are dropped.
-                if self.acks.get(&id).is_some_and(|a| a.ns == index) {
-                    self.acks.remove(&id);
+                if let Some(i) = self.acks.iter().position(|a| a.id == id && a.ns == index) {
+                    self.acks.remove(i);
                     self.out.push_back(Output::Ack(id, Ok(data)));
                 }
             }
@@ -440,16 +430,17 @@ impl Connection {
                 "connect error for unknown namespace {ns}"
             )));
         };
-        // v5 sends `{"message": …}`; older servers a bare string.
-        let message = match serde_json::from_str::<serde_json::Value>(body) {
-            Ok(serde_json::Value::Object(o)) => o
-                .get("message")
-                .and_then(|m| m.as_str())
-                .unwrap_or_default()
-                .to_owned(),
-            Ok(serde_json::Value::String(s)) => s,
-            _ => body.to_owned(),
-        };
+        // v5 sends `{"message": …}`; older servers a bare string. Read as those two shapes
+        // rather than as any JSON value, whose decoder the page would carry for this alone.
+        #[derive(serde::Deserialize)]
+        struct Refused {
+            #[serde(default)]
+            message: String,
+        }
+        let message = serde_json::from_str::<Refused>(body)
+            .map(|r| r.message)
+            .or_else(|_| serde_json::from_str::<String>(body))
+            .unwrap_or_else(|_| body.to_owned());
         self.refuse(index, message);
     }
 
@@ -465,18 +456,19 @@ impl Connection {
         self.namespaces.iter().position(|n| n.path == path)
     }
 
-    fn lose_namespace(&mut self, index: usize) {
-        let failed: Vec<i64> = self
-            .acks
-            .iter()
-            .filter(|(_, a)| a.ns == index)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in failed {
-            self.acks.remove(&id);
-            self.out
-                .push_back(Output::Ack(id, Err(AckFailure::Disconnected)));
+    /// Fails the pending acks that `lost` picks, in the order they were sent.
+    fn fail_acks(&mut self, lost: &dyn Fn(&PendingAck) -> bool, failure: AckFailure) {
+        let (failed, kept) = std::mem::take(&mut self.acks)
+            .into_iter()
+            .partition::<Vec<_>, _>(|a| lost(a));
+        self.acks = kept;
+        for a in failed {
+            self.out.push_back(Output::Ack(a.id, Err(failure)));
         }
+    }
+
+    fn lose_namespace(&mut self, index: usize) {
+        self.fail_acks(&|a| a.ns == index, AckFailure::Disconnected);
         let ns = &mut self.namespaces[index];
         if ns.status != NsStatus::Idle {
             ns.status = NsStatus::Idle;
@@ -966,6 +958,29 @@ mod tests {
         // A refusal of a CONNECT no longer pending is stale.
         c.handle_frame(r#"44{"message":"again"}"#, 2.0);
         assert!(c.poll_output().is_none());
+    }
+
+    /// v5's object, an older server's bare string, and anything else as it came.
+    #[test]
+    fn a_refusal_reads_in_each_shape() {
+        for (body, said) in [
+            (r#"{"message":"go away","data":{"x":1}}"#, "go away"),
+            (r#"{"data":1}"#, ""),
+            (r#""not allowed""#, "not allowed"),
+            ("not json", "not json"),
+        ] {
+            let mut c = Connection::new();
+            let main = c.add_namespace::<Main>();
+            c.handle_frame(OPEN, 0.0);
+            c.connect(main, &MainAuth::default()).unwrap();
+            drain(&mut c);
+            c.handle_frame(&format!("44{body}"), 1.0);
+            let out = drain(&mut c);
+            assert!(
+                matches!(&out[..], [Output::ConnectError(0, m)] if m == said),
+                "{body}: {out:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! `chat message`s. Rooms to join come a page at a time from `browse rooms`, and live from
 //! `room update` when one is created. Pure, so those rules are unit-tested.
 
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
 
 use crate::events::{
     LOBBY, MessageKind, MessageMeta, Posting, RoomInfo, RoomKind, RoomList, RoomUpdate, is_dm,
@@ -14,21 +14,25 @@ use crate::events::{
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Rooms {
-    by_id: BTreeMap<String, RoomInfo>,
+    /// Sorted by `room`, one entry each. A sorted list rather than a `BTreeMap`: a map's code
+    /// is instantiated per key and value type, and the browser's wasm is the first load.
+    by_id: Vec<RoomInfo>,
     /// How many messages a conversation had unread when it came on screen, for its "new
-    /// messages" divider; kept until it is closed.
-    opened_unread: BTreeMap<String, u64>,
+    /// messages" divider; kept until it is closed (a few at most).
+    opened_unread: Vec<(String, u64)>,
 }
+
+/// How a list of conversations is ordered. One type for every order, so that the sort's code
+/// is instantiated once.
+type Order = fn(&RoomInfo, &RoomInfo) -> Ordering;
 
 impl Default for Rooms {
     /// Before the server's list arrives (and on the server-rendered page): the lobby, which
     /// everyone is in.
     fn default() -> Rooms {
-        let mut by_id = BTreeMap::new();
-        by_id.insert(LOBBY.to_owned(), placeholder(LOBBY, RoomKind::Room, LOBBY));
         Rooms {
-            by_id,
-            opened_unread: BTreeMap::new(),
+            by_id: vec![placeholder(LOBBY, RoomKind::Room, LOBBY)],
+            opened_unread: Vec::new(),
         }
     }
 }
@@ -60,30 +64,23 @@ impl Rooms {
     /// from): it stays, to join again, unless it is private (no one joins those by themselves).
     /// A direct conversation it leaves out was another identity's.
     pub(crate) fn apply_list(&mut self, list: RoomList, viewing: &str) {
-        let mut by_id: BTreeMap<String, RoomInfo> = list
-            .rooms
-            .into_iter()
-            .map(|mut info| {
-                if info.room == viewing && info.unread > 0 {
-                    self.opened_unread
-                        .entry(info.room.clone())
-                        .or_insert(info.unread);
-                    info.unread = 0;
-                }
-                (info.room.clone(), info)
-            })
-            .collect();
-        for (room, mut info) in std::mem::take(&mut self.by_id) {
-            if info.kind == RoomKind::Room && !info.private && !by_id.contains_key(&room) {
+        let held = std::mem::replace(&mut self.by_id, list.rooms);
+        self.by_id.sort_by(by_room as Order);
+        self.by_id.dedup_by(|a, b| a.room == b.room);
+        if let Some(info) = self.by_id.iter_mut().find(|i| i.room == viewing) {
+            if info.unread > 0 {
+                remember_unread(&mut self.opened_unread, viewing, info.unread);
+            }
+            info.unread = 0;
+        }
+        for mut info in held {
+            if info.kind == RoomKind::Room && !info.private && self.find(&info.room).is_err() {
                 info.joined = false;
                 info.unread = 0;
-                by_id.insert(room, info);
+                self.put(info);
             }
         }
-        by_id
-            .entry(LOBBY.to_owned())
-            .or_insert_with(|| placeholder(LOBBY, RoomKind::Room, LOBBY));
-        self.by_id = by_id;
+        self.entry(LOBBY, || placeholder(LOBBY, RoomKind::Room, LOBBY));
     }
 
     /// A page of `browse rooms`: rooms we could join, with their counts. One we joined
@@ -91,14 +88,14 @@ impl Rooms {
     pub(crate) fn browsed(&mut self, page: Vec<RoomInfo>) {
         for info in page {
             if !self.is_member(&info.room) {
-                self.by_id.insert(info.room.clone(), info);
+                self.put(info);
             }
         }
     }
 
     /// A room's counts changed, or a room was created (then it is new to us, and not joined).
     pub(crate) fn apply_update(&mut self, update: RoomUpdate) {
-        let info = self.by_id.entry(update.room.clone()).or_insert_with(|| {
+        let info = self.entry(&update.room, || {
             let mut info = placeholder(&update.room, RoomKind::Room, &update.room);
             info.joined = false;
             info
@@ -117,26 +114,28 @@ impl Rooms {
     pub(crate) fn upsert(&mut self, mut info: RoomInfo, viewing: &str) {
         if info.room == viewing {
             if info.unread > 0 {
-                self.opened_unread
-                    .entry(info.room.clone())
-                    .or_insert(info.unread);
+                remember_unread(&mut self.opened_unread, &info.room, info.unread);
             }
             info.unread = 0;
         }
         // An answer may be older than a live message already counted: keep the newer seq.
-        if let Some(old) = self.by_id.get(&info.room) {
+        if let Some(old) = self.get(&info.room) {
             info.last_seq = info.last_seq.max(old.last_seq);
         }
-        self.by_id.insert(info.room.clone(), info);
+        self.put(info);
     }
 
     /// We left `room`: it is listed as one to join again, unless it is private.
     pub(crate) fn left(&mut self, room: &str) {
-        if self.by_id.get(room).is_some_and(|info| info.private) {
-            self.by_id.remove(room);
-        } else if let Some(info) = self.by_id.get_mut(room) {
-            info.joined = false;
-            info.unread = 0;
+        match self.find(room) {
+            Ok(i) if self.by_id[i].private => {
+                self.by_id.remove(i);
+            }
+            Ok(i) => {
+                self.by_id[i].joined = false;
+                self.by_id[i].unread = 0;
+            }
+            Err(_) => {}
         }
     }
 
@@ -144,7 +143,7 @@ impl Rooms {
     /// already counted is not), someone else's, worth reading (not a notice), and its
     /// conversation is not the one being viewed. Returns whether anything changed.
     pub(crate) fn arrived(&mut self, meta: &MessageMeta, me: &str, viewing: bool) -> bool {
-        let info = self.by_id.entry(meta.room.clone()).or_insert_with(|| {
+        let info = self.entry(&meta.room, || {
             // A direct conversation someone just opened with us, or a room we joined in
             // another tab, before the server's new list reached this one.
             let (kind, title) = if is_dm(&meta.room) && meta.author != me {
@@ -168,12 +167,10 @@ impl Rooms {
 
     /// The conversation is on screen: nothing in it is unread. Returns whether that changed.
     pub(crate) fn viewed(&mut self, room: &str) -> bool {
-        match self.by_id.get_mut(room) {
-            Some(info) if info.unread > 0 => {
-                self.opened_unread
-                    .entry(room.to_owned())
-                    .or_insert(info.unread);
-                info.unread = 0;
+        match self.find(room) {
+            Ok(i) if self.by_id[i].unread > 0 => {
+                remember_unread(&mut self.opened_unread, room, self.by_id[i].unread);
+                self.by_id[i].unread = 0;
                 true
             }
             _ => false,
@@ -182,38 +179,68 @@ impl Rooms {
 
     /// How many messages `room` had unread when it came on screen (0 if none).
     pub(crate) fn opened_unread(&self, room: &str) -> u64 {
-        self.opened_unread.get(room).copied().unwrap_or(0)
+        self.opened_unread
+            .iter()
+            .find(|(r, _)| r == room)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// `room` left the screen: its divider goes with it.
     pub(crate) fn closed(&mut self, room: &str) {
-        self.opened_unread.remove(room);
+        self.opened_unread.retain(|(r, _)| r != room);
     }
 
     pub(crate) fn get(&self, room: &str) -> Option<&RoomInfo> {
-        self.by_id.get(room)
+        self.find(room).ok().map(|i| &self.by_id[i])
+    }
+
+    fn get_mut(&mut self, room: &str) -> Option<&mut RoomInfo> {
+        self.find(room).ok().map(|i| &mut self.by_id[i])
+    }
+
+    /// Where `room` is in the list, or where it would go.
+    fn find(&self, room: &str) -> Result<usize, usize> {
+        self.by_id.binary_search_by(|i| i.room.as_str().cmp(room))
+    }
+
+    /// `room`'s entry, made by `new` if there is none.
+    fn entry(&mut self, room: &str, new: impl FnOnce() -> RoomInfo) -> &mut RoomInfo {
+        let i = match self.find(room) {
+            Ok(i) => i,
+            Err(i) => {
+                self.by_id.insert(i, new());
+                i
+            }
+        };
+        &mut self.by_id[i]
+    }
+
+    /// Adds `info`, or replaces its conversation's entry.
+    fn put(&mut self, info: RoomInfo) {
+        match self.find(&info.room) {
+            Ok(i) => self.by_id[i] = info,
+            Err(i) => self.by_id.insert(i, info),
+        }
     }
 
     /// Whether we belong to `room`: a room we joined, or one of our direct conversations.
     pub(crate) fn is_member(&self, room: &str) -> bool {
         // A direct conversation is listed only to its two people.
-        self.by_id
-            .get(room)
+        self.get(room)
             .is_some_and(|info| info.joined || info.kind == RoomKind::Dm)
     }
 
     /// Whether we may post in `room`: false only in a room whose owner and moderators post
     /// (and we are neither), as its entry says. The server checks again.
     pub(crate) fn may_post(&self, room: &str) -> bool {
-        self.by_id
-            .get(room)
+        self.get(room)
             .is_none_or(|info| info.posting == Posting::Members || info.manage)
     }
 
     /// The server refused our post to `room` as only its owner and moderators post there:
     /// its entry says so too, until the server's next list says otherwise.
     pub(crate) fn posting_closed(&mut self, room: &str) {
-        if let Some(info) = self.by_id.get_mut(room) {
+        if let Some(info) = self.get_mut(room) {
             info.posting = Posting::Managers;
             info.manage = false;
         }
@@ -221,8 +248,7 @@ impl Rooms {
 
     /// What to call a conversation: its title, or its id before the server described it.
     pub(crate) fn title(&self, room: &str) -> String {
-        self.by_id
-            .get(room)
+        self.get(room)
             .map_or_else(|| room.to_owned(), |info| info.title.clone())
     }
 
@@ -230,11 +256,11 @@ impl Rooms {
     pub(crate) fn joined(&self) -> Vec<RoomInfo> {
         let mut rooms: Vec<RoomInfo> = self
             .by_id
-            .values()
+            .iter()
             .filter(|i| i.kind == RoomKind::Room && i.joined)
             .cloned()
             .collect();
-        rooms.sort_by_key(|i| (i.room != LOBBY, i.room.clone()));
+        rooms.sort_by(lobby_first as Order);
         rooms
     }
 
@@ -242,7 +268,7 @@ impl Rooms {
     /// by name.
     pub(crate) fn others(&self, matching: &str) -> Vec<RoomInfo> {
         self.by_id
-            .values()
+            .iter()
             .filter(|i| i.kind == RoomKind::Room && !i.joined && i.room.contains(matching))
             .cloned()
             .collect()
@@ -252,12 +278,37 @@ impl Rooms {
     pub(crate) fn direct(&self) -> Vec<RoomInfo> {
         let mut dms: Vec<RoomInfo> = self
             .by_id
-            .values()
+            .iter()
             .filter(|i| i.kind == RoomKind::Dm)
             .cloned()
             .collect();
-        dms.sort_by_key(|i| i.title.to_ascii_lowercase());
+        dms.sort_by(by_title as Order);
         dms
+    }
+}
+
+fn by_room(a: &RoomInfo, b: &RoomInfo) -> Ordering {
+    a.room.cmp(&b.room)
+}
+
+/// The lobby first, then by name.
+fn lobby_first(a: &RoomInfo, b: &RoomInfo) -> Ordering {
+    (a.room != LOBBY)
+        .cmp(&(b.room != LOBBY))
+        .then_with(|| by_room(a, b))
+}
+
+/// By title, whatever its case.
+fn by_title(a: &RoomInfo, b: &RoomInfo) -> Ordering {
+    a.title
+        .to_ascii_lowercase()
+        .cmp(&b.title.to_ascii_lowercase())
+}
+
+/// Keeps the first count seen for `room`: the divider stays where it was put.
+fn remember_unread(opened: &mut Vec<(String, u64)>, room: &str, unread: u64) {
+    if !opened.iter().any(|(r, _)| r == room) {
+        opened.push((room.to_owned(), unread));
     }
 }
 
@@ -353,6 +404,10 @@ mod tests {
         assert_eq!(names(rooms.direct()), ["dm:1:2"]);
         assert!(rooms.is_member("dm:1:2") && rooms.is_member("rust") && !rooms.is_member("go"));
         assert_eq!(rooms.title("dm:1:2"), "bob");
+        // The server's order is not the one looked up by.
+        for room in ["rust", LOBBY, "go", "dm:1:2"] {
+            assert_eq!(rooms.get(room).map(|i| i.room.as_str()), Some(room));
+        }
         // Before any list: the lobby alone.
         assert_eq!(names(Rooms::default().joined()), [LOBBY]);
     }
