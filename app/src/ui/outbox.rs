@@ -58,13 +58,17 @@ mod browser {
                 .flatten()
                 .and_then(|v| serde_json::from_str::<Entry>(&v).ok())
             {
-                Some(e) => entries.push(e),
+                // In the order written; inserted in place rather than sorted after, as a sort
+                // is a function of its own in the wasm for each kind of item.
+                Some(e) => {
+                    let at = entries.partition_point(|x: &Entry| x.at.total_cmp(&e.at).is_le());
+                    entries.insert(at, e);
+                }
                 None => {
                     let _ = s.remove_item(&k);
                 }
             }
         }
-        entries.sort_by(|a, b| a.at.total_cmp(&b.at));
         entries
     }
 

@@ -24,8 +24,6 @@
 //!
 //! There is one timeline per conversation the page has opened.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use crate::events::{ChatMessage, MessageKind, MessageMeta, Posted, ReplyQuote};
 
 /// A message the user sent that the server has not acknowledged.
@@ -86,10 +84,12 @@ pub(crate) struct Place {
 pub(crate) struct Timeline {
     /// The conversation it belongs to, for the messages it builds from acks.
     room: String,
-    /// Confirmed messages by id, tombstones of deleted ones included.
-    sent: BTreeMap<i64, ChatMessage>,
-    /// seq to id, for the messages in `sent`.
-    seqs: BTreeMap<i64, i64>,
+    /// Confirmed messages sorted by id, tombstones of deleted ones included. Sorted lists
+    /// rather than B-trees here: a B-tree's code is instantiated per key and value type, in
+    /// the wasm every first visit loads, and messages mostly arrive at the end.
+    sent: Vec<ChatMessage>,
+    /// (seq, id) sorted by seq, for the messages in `sent`.
+    seqs: Vec<(i64, i64)>,
     /// The catch-up cursor: everything from the start of the list up to here is held.
     cursor: Place,
     /// Between a `synced` gap and the reloaded page: the cursor means nothing then, so holes
@@ -97,8 +97,9 @@ pub(crate) struct Timeline {
     reloading: bool,
     /// In the order the user sent them; shown after every confirmed message.
     pending: Vec<Pending>,
-    /// Ids deleted by a moderator; remembered so that a copy arriving late stays hidden.
-    deleted: BTreeSet<i64>,
+    /// Ids deleted by a moderator, sorted; remembered so that a copy arriving late stays
+    /// hidden.
+    deleted: Vec<i64>,
     /// Whether the conversation's first message is held: there is nothing older to load.
     complete: bool,
     /// An older page is on its way.
@@ -155,26 +156,55 @@ impl Timeline {
     /// page that brings it). Whether anything changed.
     pub(crate) fn apply_change(&mut self, mut message: ChatMessage) -> bool {
         self.changes = self.changes.max(message.meta.changed);
-        let Some(held) = self.sent.get_mut(&message.id) else {
+        let Ok(i) = self.at(message.id) else {
             return false;
         };
-        if held.meta.changed >= message.meta.changed {
+        if self.sent[i].meta.changed >= message.meta.changed {
             return false;
         }
         if message.meta.kind == Some(MessageKind::Deleted) {
-            self.deleted.insert(message.id);
-        } else if self.deleted.contains(&message.id) {
+            self.mark_deleted(message.id);
+        } else if self.is_deleted(message.id) {
             tombstone(&mut message);
         }
-        *held = message;
+        self.sent[i] = message;
         true
     }
 
     /// The message `id`, if it is held and shown.
     pub(crate) fn get(&self, id: i64) -> Option<&ChatMessage> {
-        self.sent
-            .get(&id)
+        self.at(id)
+            .ok()
+            .map(|i| &self.sent[i])
             .filter(|m| m.meta.kind != Some(MessageKind::Deleted))
+    }
+
+    /// Where message `id` is in `sent`, or where it would go.
+    fn at(&self, id: i64) -> Result<usize, usize> {
+        self.sent.binary_search_by_key(&id, |m| m.id)
+    }
+
+    /// The id of the message at `seq`, if it is held.
+    fn id_at(&self, seq: i64) -> Option<i64> {
+        let i = self.seqs.binary_search_by_key(&seq, |&(s, _)| s).ok()?;
+        Some(self.seqs[i].1)
+    }
+
+    fn put_seq(&mut self, seq: i64, id: i64) {
+        match self.seqs.binary_search_by_key(&seq, |&(s, _)| s) {
+            Ok(i) => self.seqs[i].1 = id,
+            Err(i) => self.seqs.insert(i, (seq, id)),
+        }
+    }
+
+    fn is_deleted(&self, id: i64) -> bool {
+        self.deleted.binary_search(&id).is_ok()
+    }
+
+    fn mark_deleted(&mut self, id: i64) {
+        if let Err(i) = self.deleted.binary_search(&id) {
+            self.deleted.insert(i, id);
+        }
     }
 
     /// A timeline of `room` whose first page is on its way ([`Timeline::finish_reload`]). It
@@ -210,9 +240,8 @@ impl Timeline {
         !self.reloading
             && self
                 .seqs
-                .keys()
-                .next_back()
-                .is_some_and(|&newest| newest > self.cursor.seq)
+                .last()
+                .is_some_and(|&(newest, _)| newest > self.cursor.seq)
     }
 
     /// Whether the room's head (`seq`) is beyond what is held.
@@ -225,17 +254,16 @@ impl Timeline {
         if let Some(offset) = &message.meta.client_offset {
             self.pending.retain(|p| &p.key != offset);
         }
-        if self.deleted.contains(&message.id) {
+        if self.is_deleted(message.id) {
             tombstone(&mut message);
         }
-        self.seqs.insert(message.meta.seq, message.id);
+        self.put_seq(message.meta.seq, message.id);
         // A copy older than the one held (a page read before a change that came live) does
         // not undo the change.
-        match self.sent.get(&message.id) {
-            Some(held) if held.meta.changed > message.meta.changed => {}
-            _ => {
-                self.sent.insert(message.id, message);
-            }
+        match self.at(message.id) {
+            Ok(i) if self.sent[i].meta.changed > message.meta.changed => {}
+            Ok(i) => self.sent[i] = message,
+            Err(i) => self.sent.insert(i, message),
         }
         self.advance();
     }
@@ -243,9 +271,9 @@ impl Timeline {
     /// A moderator deleted message `id`: it disappears from view, but stays held as a
     /// tombstone so that its `seq` is not taken for a lost delivery.
     pub(crate) fn remove(&mut self, id: i64) {
-        self.deleted.insert(id);
-        if let Some(m) = self.sent.get_mut(&id) {
-            tombstone(m);
+        self.mark_deleted(id);
+        if let Ok(i) = self.at(id) {
+            tombstone(&mut self.sent[i]);
         }
     }
 
@@ -262,29 +290,29 @@ impl Timeline {
 
     /// Id of the oldest message held, to ask for the page before it; `None` when none is.
     pub(crate) fn oldest_id(&self) -> Option<i64> {
-        self.sent.keys().next().copied()
+        self.sent.first().map(|m| m.id)
     }
 
     /// The `seq` of the newest message held, what the reader has seen once it is shown.
     pub(crate) fn newest_seq(&self) -> i64 {
-        self.seqs.keys().next_back().copied().unwrap_or(0)
+        self.seqs.last().map_or(0, |&(seq, _)| seq)
     }
 
     /// The names of the people whose own messages it holds (not notices, announcements or
     /// programs'), each once.
     pub(crate) fn authors(&self) -> Vec<String> {
-        let names: BTreeSet<&str> = self
-            .sent
-            .values()
-            .filter(|m| m.meta.kind.is_none())
-            .map(|m| m.meta.author.as_str())
-            .collect();
-        names.into_iter().map(str::to_owned).collect()
+        let mut names: Vec<String> = Vec::new();
+        for m in self.sent.iter().filter(|m| m.meta.kind.is_none()) {
+            if !names.contains(&m.meta.author) {
+                names.push(m.meta.author.clone());
+            }
+        }
+        names
     }
 
     /// Id of the newest confirmed message, 0 when none is.
     pub(crate) fn newest_id(&self) -> i64 {
-        self.sent.keys().next_back().copied().unwrap_or(0)
+        self.sent.last().map_or(0, |m| m.id)
     }
 
     /// Whether the conversation's beginning is held.
@@ -307,7 +335,7 @@ impl Timeline {
     }
 
     fn advance(&mut self) {
-        while let Some(&id) = self.seqs.get(&(self.cursor.seq + 1)) {
+        while let Some(id) = self.id_at(self.cursor.seq + 1) {
             self.cursor = Place {
                 seq: self.cursor.seq + 1,
                 id,
@@ -332,7 +360,7 @@ impl Timeline {
         // A window held apart stays; whether it now meets the page is settled below.
         let window = self.window_top;
         let live: Vec<ChatMessage> = std::mem::take(&mut self.sent)
-            .into_values()
+            .into_iter()
             .filter(|m| m.id > newest || window.is_some_and(|top| m.meta.seq <= top))
             .collect();
         self.seqs.clear();
@@ -360,7 +388,7 @@ impl Timeline {
         if let Some(old) = self.window_top.take() {
             self.drop_up_to(old);
         }
-        let lowest = self.seqs.keys().next().copied();
+        let lowest = self.seqs.first().map(|&(seq, _)| seq);
         if lowest.is_none_or(|low| bottom < low) {
             // The window is now the oldest part held.
             self.complete = starts_conversation(&page, more);
@@ -396,17 +424,18 @@ impl Timeline {
     /// gap, or while a page of it is on its way.
     pub(crate) fn gap_after(&self) -> Option<i64> {
         let top = self.window_top.filter(|_| !self.loading_gap)?;
-        self.seqs.get(&top).copied()
+        self.id_at(top)
     }
 
     /// The id of the last message shown before the gap, where the gap is shown.
     pub(crate) fn gap_shown_after(&self) -> Option<i64> {
         let top = self.window_top?;
-        self.seqs.range(..=top).rev().map(|(_, id)| *id).find(|id| {
-            self.sent
-                .get(id)
-                .is_some_and(|m| m.meta.kind != Some(MessageKind::Deleted))
-        })
+        let end = self.seqs.partition_point(|&(seq, _)| seq <= top);
+        self.seqs[..end]
+            .iter()
+            .rev()
+            .map(|&(_, id)| id)
+            .find(|&id| self.get(id).is_some())
     }
 
     pub(crate) fn set_loading_gap(&mut self, loading: bool) {
@@ -415,7 +444,7 @@ impl Timeline {
 
     /// Whether message `id` is held (a jump to it needs no page).
     pub(crate) fn holds(&self, id: i64) -> bool {
-        self.sent.contains_key(&id)
+        self.at(id).is_ok()
     }
 
     /// Moves the window's top up over the seqs now held above it; once it meets the next
@@ -424,23 +453,20 @@ impl Timeline {
         let Some(mut top) = self.window_top else {
             return;
         };
-        while self.seqs.contains_key(&(top + 1)) {
+        while self.id_at(top + 1).is_some() {
             top += 1;
         }
-        let above = self.seqs.range(top + 1..).next().is_some();
+        let above = self.seqs.last().is_some_and(|&(seq, _)| seq > top);
         self.window_top = (above || self.reloading).then_some(top);
     }
 
     /// Lets go of the held messages up to `seq`, a window no longer shown.
     fn drop_up_to(&mut self, seq: i64) {
-        let ids: Vec<i64> = self.seqs.range(..=seq).map(|(_, id)| *id).collect();
-        for id in ids {
-            if let Some(m) = self.sent.remove(&id) {
-                self.seqs.remove(&m.meta.seq);
-            }
-        }
+        // Every message held has its seq in `seqs`, and only those.
+        self.sent.retain(|m| m.meta.seq > seq);
+        self.seqs.retain(|&(s, _)| s > seq);
         // What is held now starts at the newest messages' page, whose start is not known.
-        self.complete = self.seqs.keys().next().is_some_and(|&s| s <= 1);
+        self.complete = self.seqs.first().is_some_and(|&(s, _)| s <= 1);
     }
 
     /// Turns a pending send into a stored message after its ack. A broadcast of the same
@@ -450,22 +476,27 @@ impl Timeline {
             return;
         };
         let p = self.pending.remove(i);
-        self.sent.entry(posted.id).or_insert(ChatMessage {
-            text: p.text,
-            id: posted.id,
-            meta: MessageMeta {
-                room: self.room.clone(),
-                author: p.author,
-                ts: posted.ts,
-                seq: posted.seq,
-                client_offset: Some(p.key),
-                kind: None,
-                reply: p.reply,
-                files: p.files,
-                ..Default::default()
-            },
-        });
-        self.seqs.insert(posted.seq, posted.id);
+        if let Err(at) = self.at(posted.id) {
+            self.sent.insert(
+                at,
+                ChatMessage {
+                    text: p.text,
+                    id: posted.id,
+                    meta: MessageMeta {
+                        room: self.room.clone(),
+                        author: p.author,
+                        ts: posted.ts,
+                        seq: posted.seq,
+                        client_offset: Some(p.key),
+                        kind: None,
+                        reply: p.reply,
+                        files: p.files,
+                        ..Default::default()
+                    },
+                },
+            );
+        }
+        self.put_seq(posted.seq, posted.id);
         self.advance();
     }
 
@@ -501,8 +532,8 @@ impl Timeline {
 
     /// A file of message `id` has its thumbnail now (or will have none).
     pub(crate) fn file_ready(&mut self, id: i64, file: crate::events::FileInfo) {
-        if let Some(m) = self.sent.get_mut(&id)
-            && let Some(f) = m.meta.files.iter_mut().find(|f| f.id == file.id)
+        if let Ok(i) = self.at(id)
+            && let Some(f) = self.sent[i].meta.files.iter_mut().find(|f| f.id == file.id)
         {
             *f = file;
         }
@@ -532,7 +563,7 @@ impl Timeline {
     /// Whether a stored message with client offset `key` is held.
     pub(crate) fn has_offset(&self, key: &str) -> bool {
         self.sent
-            .values()
+            .iter()
             .any(|m| m.meta.client_offset.as_deref() == Some(key))
     }
 
@@ -567,9 +598,10 @@ impl Timeline {
     /// How many confirmed rows shown are newer than message `id`: what a reader who last saw
     /// `id` has not seen.
     pub(crate) fn shown_after(&self, id: i64) -> usize {
-        self.sent
-            .range(id + 1..)
-            .filter(|(_, m)| m.meta.kind != Some(MessageKind::Deleted))
+        let after = self.sent.partition_point(|m| m.id <= id);
+        self.sent[after..]
+            .iter()
+            .filter(|m| m.meta.kind != Some(MessageKind::Deleted))
             .count()
     }
 
@@ -580,7 +612,7 @@ impl Timeline {
 
     fn visible(&self) -> impl DoubleEndedIterator<Item = &ChatMessage> {
         self.sent
-            .values()
+            .iter()
             .filter(|m| m.meta.kind != Some(MessageKind::Deleted))
     }
 }

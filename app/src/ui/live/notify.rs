@@ -174,10 +174,10 @@ impl Live {
 /// `more` merged into `held`, each message once, newest first.
 fn merge(held: &mut Vec<ChatMessage>, more: Vec<ChatMessage>) {
     for m in more {
-        if !held.iter().any(|h| h.id == m.id) {
-            held.push(m);
+        // Newest first: `h` goes before `m` when it is newer.
+        if let Err(at) = held.binary_search_by(|h| m.id.cmp(&h.id)) {
+            held.insert(at, m);
         }
     }
-    held.sort_by_key(|m| std::cmp::Reverse(m.id));
     held.truncate(KEPT_MENTIONS);
 }
