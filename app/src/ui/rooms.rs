@@ -22,10 +22,6 @@ pub(crate) struct Rooms {
     opened_unread: Vec<(String, u64)>,
 }
 
-/// How a list of conversations is ordered. One type for every order, so that the sort's code
-/// is instantiated once.
-type Order = fn(&RoomInfo, &RoomInfo) -> Ordering;
-
 impl Default for Rooms {
     /// Before the server's list arrives (and on the server-rendered page): the lobby, which
     /// everyone is in.
@@ -64,9 +60,12 @@ impl Rooms {
     /// from): it stays, to join again, unless it is private (no one joins those by themselves).
     /// A direct conversation it leaves out was another identity's.
     pub(crate) fn apply_list(&mut self, list: RoomList, viewing: &str) {
-        let held = std::mem::replace(&mut self.by_id, list.rooms);
-        self.by_id.sort_by(by_room as Order);
-        self.by_id.dedup_by(|a, b| a.room == b.room);
+        // Each put in its place rather than sorted after: a sort is code of its own per item
+        // type and order, in the wasm every first visit loads.
+        let held = std::mem::take(&mut self.by_id);
+        for info in list.rooms {
+            self.put(info);
+        }
         if let Some(info) = self.by_id.iter_mut().find(|i| i.room == viewing) {
             if info.unread > 0 {
                 remember_unread(&mut self.opened_unread, viewing, info.unread);
@@ -260,7 +259,10 @@ impl Rooms {
             .filter(|i| i.kind == RoomKind::Room && i.joined)
             .cloned()
             .collect();
-        rooms.sort_by(lobby_first as Order);
+        // Already by name: only the lobby moves.
+        if let Some(i) = rooms.iter().position(|r| r.room == LOBBY) {
+            rooms[..=i].rotate_right(1);
+        }
         rooms
     }
 
@@ -276,26 +278,14 @@ impl Rooms {
 
     /// Our direct conversations, by the other person's name.
     pub(crate) fn direct(&self) -> Vec<RoomInfo> {
-        let mut dms: Vec<RoomInfo> = self
-            .by_id
-            .iter()
-            .filter(|i| i.kind == RoomKind::Dm)
-            .cloned()
-            .collect();
-        dms.sort_by(by_title as Order);
+        let mut dms: Vec<RoomInfo> = Vec::new();
+        for info in self.by_id.iter().filter(|i| i.kind == RoomKind::Dm) {
+            // After any of the same name, as a stable sort would.
+            let at = dms.partition_point(|d| by_title(d, info).is_le());
+            dms.insert(at, info.clone());
+        }
         dms
     }
-}
-
-fn by_room(a: &RoomInfo, b: &RoomInfo) -> Ordering {
-    a.room.cmp(&b.room)
-}
-
-/// The lobby first, then by name.
-fn lobby_first(a: &RoomInfo, b: &RoomInfo) -> Ordering {
-    (a.room != LOBBY)
-        .cmp(&(b.room != LOBBY))
-        .then_with(|| by_room(a, b))
 }
 
 /// By title, whatever its case.
@@ -410,6 +400,35 @@ mod tests {
         }
         // Before any list: the lobby alone.
         assert_eq!(names(Rooms::default().joined()), [LOBBY]);
+    }
+
+    /// Rooms by name with the lobby first, wherever its name falls; direct conversations by
+    /// the other person's name, whatever its case; a room listed twice is there once.
+    #[test]
+    fn each_list_has_its_order() {
+        let dm = |room: &str, title: &str| RoomInfo {
+            title: title.into(),
+            ..info(room, RoomKind::Dm, true, 0, 1)
+        };
+        let mut rooms = Rooms::default();
+        rooms.apply_list(
+            RoomList {
+                rooms: vec![
+                    info("zeta", RoomKind::Room, true, 0, 1),
+                    dm("dm:1:3", "carol"),
+                    info(LOBBY, RoomKind::Room, true, 0, 1),
+                    dm("dm:1:2", "bob"),
+                    info("alpha", RoomKind::Room, true, 0, 1),
+                    dm("dm:1:4", "Alice"),
+                    info("zeta", RoomKind::Room, true, 3, 1),
+                ],
+            },
+            "",
+        );
+        let names = |v: Vec<RoomInfo>| v.into_iter().map(|i| i.title).collect::<Vec<_>>();
+        assert_eq!(names(rooms.joined()), [LOBBY, "alpha", "zeta"]);
+        assert_eq!(names(rooms.direct()), ["Alice", "bob", "carol"]);
+        assert_eq!(unread(&rooms, "zeta"), 3, "the later entry of a room wins");
     }
 
     #[test]
