@@ -26,18 +26,18 @@ use super::attachments::not_sent;
 use super::attachments::send_files;
 use super::attachments::{Chips, Uploads};
 use super::autocomplete::MentionSuggest;
-use super::jobs::Panel;
+use super::jobs::{NoticeList, Panel};
 use super::live::LiveHandle;
 #[cfg(feature = "hydrate")]
 use super::live::{JobsWork, Live};
 use super::mentions::MentionsPanel;
-use super::message_actions::EditForm;
+use super::message_actions::{ChangesUi, EditForm, Replying};
 use super::profiles::OwnProfile;
 use super::reactions::Picker;
 use super::room_settings::Members;
 use super::search::{ResultsPanel, SearchState};
 use super::state::ChatState;
-use crate::events::Reaction;
+use crate::events::{JobInfo, Reaction, ReplyQuote};
 
 #[cfg(feature = "split")]
 use leptos::wasm_split::{SplitLoaderError, wasm_split};
@@ -99,6 +99,12 @@ part!(
 );
 
 part!(
+    /// The notices of jobs that ended, from the first one on.
+    job_notices, palaver_job_notices,
+    (notices: RwSignal<Vec<JobInfo>>) => view! { <NoticeList notices/> }
+);
+
+part!(
     /// The forms to sign in, up, or choose a new password.
     auth_forms, palaver_auth_forms,
     (account: AccountState, hydrated: Signal<bool>) => view! { <Forms account hydrated/> }
@@ -149,6 +155,12 @@ part!(
     /// A message's text being edited.
     edit_form, palaver_edit_form,
     (id: i64, text: String) => view! { <EditForm id text/> }
+);
+
+part!(
+    /// The message the next post answers, above the composer.
+    replying, palaver_replying,
+    (quote: ReplyQuote, changes: ChangesUi) => view! { <Replying quote changes/> }
 );
 
 part!(

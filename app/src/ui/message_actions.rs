@@ -271,19 +271,7 @@ pub(crate) fn ReplyBanner() -> impl IntoView {
         })
     };
     Some(view! {
-        {move || quote().map(|q| view! {
-            <div class="reply-banner" data-testid="reply-banner">
-                <span>"Replying to " <strong>{q.author}</strong> ": " <span class="quoted-excerpt">{q.excerpt}</span></span>
-                <button
-                    type="button"
-                    class="action"
-                    aria-label="Cancel the reply"
-                    on:click=move |_| changes.replying.set(None)
-                >
-                    "×"
-                </button>
-            </div>
-        })}
+        {move || quote().map(|q| crate::ui::lazy::replying(q, changes))}
         {move || changes.error.get().map(|why| view! {
             <p class="action-error" role="alert" data-testid="action-error">
                 {why}
@@ -291,6 +279,24 @@ pub(crate) fn ReplyBanner() -> impl IntoView {
             </p>
         })}
     })
+}
+
+/// The message the next post answers; a chunk (`ui::lazy`), loaded on the first reply.
+#[component]
+pub(crate) fn Replying(quote: ReplyQuote, changes: ChangesUi) -> impl IntoView {
+    view! {
+        <div class="reply-banner" data-testid="reply-banner">
+            <span>"Replying to " <strong>{quote.author}</strong> ": " <span class="quoted-excerpt">{quote.excerpt}</span></span>
+            <button
+                type="button"
+                class="action"
+                aria-label="Cancel the reply"
+                on:click=move |_| changes.replying.set(None)
+            >
+                "×"
+            </button>
+        </div>
+    }
 }
 
 fn focus_composer() {

@@ -188,11 +188,23 @@ fn JobRow(info: JobInfo) -> impl IntoView {
     }
 }
 
-/// The notices of jobs that ended, newest last, until dismissed.
+/// The notices of jobs that ended, newest last, until dismissed. The live region is always
+/// there, so that what comes into it is read out; the list's code is a chunk (`ui::lazy`),
+/// loaded with the first notice: a page without jobs never shows one.
 #[component]
 pub(crate) fn JobNotices(notices: RwSignal<Vec<JobInfo>>) -> impl IntoView {
+    let any = Memo::new(move |_| notices.with(|n| !n.is_empty()));
     view! {
         <div class="job-notices" role="status" aria-live="polite" data-testid="job-notices">
+            {move || any.get().then(|| crate::ui::lazy::job_notices(notices))}
+        </div>
+    }
+}
+
+/// The notices themselves.
+#[component]
+pub(crate) fn NoticeList(notices: RwSignal<Vec<JobInfo>>) -> impl IntoView {
+    view! {
             <For
                 each=move || notices.get()
                 key=|info| info.id
@@ -217,6 +229,5 @@ pub(crate) fn JobNotices(notices: RwSignal<Vec<JobInfo>>) -> impl IntoView {
                     }
                 }
             />
-        </div>
     }
 }
