@@ -311,8 +311,8 @@ impl Live {
         let this = self.clone();
         let room = room.to_owned();
         spawn_local(async move {
-            let since = Since::from([(room.clone(), timeline.with_untracked(Timeline::last_id))]);
-            let changes = Since::from([(
+            let since = cursor_map([(room.clone(), timeline.with_untracked(Timeline::last_id))]);
+            let changes = cursor_map([(
                 room.clone(),
                 timeline.with_untracked(Timeline::change_cursor),
             )]);
@@ -471,14 +471,22 @@ impl Live {
 /// first page. The lobby's always: the server answers for it whatever we send.
 fn cursors(state: &ChatState) -> Since {
     state.timelines.with_untracked(|all| {
-        all.iter()
-            .filter_map(|(room, t)| {
-                t.with_untracked(|t| {
-                    (room == LOBBY || !t.is_reloading()).then(|| (room.clone(), t.last_id()))
-                })
+        cursor_map(all.iter().filter_map(|(room, t)| {
+            t.with_untracked(|t| {
+                (room == LOBBY || !t.is_reloading()).then(|| (room.clone(), t.last_id()))
             })
-            .collect()
+        }))
     })
+}
+
+/// Cursors by conversation, put in one at a time: collecting into the map, or making it from
+/// an array, sorts first and builds in bulk, more code in the wasm for a handful of entries.
+pub(super) fn cursor_map(cursors: impl IntoIterator<Item = (String, i64)>) -> Since {
+    let mut map = Since::new();
+    for (room, at) in cursors {
+        map.insert(room, at);
+    }
+    map
 }
 
 pub(super) async fn sleep(pause: std::time::Duration) {

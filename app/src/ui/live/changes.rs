@@ -72,11 +72,9 @@ impl Live {
 /// The change cursor of each conversation whose timeline has its first page.
 pub(super) fn change_cursors(state: &crate::ui::state::ChatState) -> crate::events::Since {
     state.timelines.with_untracked(|all| {
-        all.iter()
-            .filter_map(|(room, t)| {
-                t.with_untracked(|t| (!t.is_reloading()).then(|| (room.clone(), t.change_cursor())))
-            })
-            .collect()
+        super::browser::cursor_map(all.iter().filter_map(|(room, t)| {
+            t.with_untracked(|t| (!t.is_reloading()).then(|| (room.clone(), t.change_cursor())))
+        }))
     })
 }
 
