@@ -7,13 +7,13 @@
 //! one with the wrapper for the socket, one without it for what the page reads from its head.
 //! The array's layout is the codec's: a tuple (or a tuple struct) is spread over the
 //! arguments, anything else is the first argument.
+//!
+//! Arguments are read into a `serde_json::Value` first, and each type from that value: every
+//! type's decoder is then written against the value's one reader rather than against the text
+//! parser, which is less code in the wasm for each type the page receives.
 
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::value::SeqAccessDeserializer;
-use serde::de::{DeserializeOwned, Error as _, IgnoredAny, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::Serialize;
 use socketioxide_core::parser::{is_de_tuple, is_ser_tuple};
 
 /// `["name", …args]` for an event, `[…args]` for an ack's answer.
@@ -45,42 +45,25 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
 
 /// Reads `T` from a packet's array, after the event's name when `with_event`.
 pub(crate) fn decode<T: DeserializeOwned>(data: &str, with_event: bool) -> serde_json::Result<T> {
-    let mut de = serde_json::Deserializer::from_str(data);
-    let value = de.deserialize_seq(Args::<T> {
-        with_event,
-        tuple: is_de_tuple::<T>(),
-        _t: PhantomData,
-    })?;
-    de.end()?;
-    Ok(value)
-}
-
-struct Args<T> {
-    with_event: bool,
-    tuple: bool,
-    _t: PhantomData<fn() -> T>,
-}
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for Args<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a packet's list of arguments")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
-        if self.with_event && seq.next_element::<IgnoredAny>()?.is_none() {
-            return Err(A::Error::custom("an event without its name"));
+    let serde_json::Value::Array(mut items) = serde_json::from_str(data)? else {
+        return Err(serde_json::Error::custom(
+            "a packet's arguments are not a list",
+        ));
+    };
+    if with_event {
+        if items.is_empty() {
+            return Err(serde_json::Error::custom("an event without its name"));
         }
-        if self.tuple {
-            return T::deserialize(SeqAccessDeserializer::new(seq));
-        }
-        let value = seq
-            .next_element::<T>()?
-            .ok_or_else(|| A::Error::custom("no argument"))?;
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(value)
+        items.remove(0);
     }
+    if is_de_tuple::<T>() {
+        return T::deserialize(serde_json::Value::Array(items));
+    }
+    let first = items
+        .into_iter()
+        .next()
+        .ok_or_else(|| serde_json::Error::custom("no argument"))?;
+    T::deserialize(first)
 }
 
 #[cfg(test)]
