@@ -51,10 +51,7 @@ impl FirstPage {
 
     /// Reads what [`FirstPage::to_json`] wrote; anything else is an error to show, not a panic.
     pub fn from_json(text: &str) -> FirstPage {
-        // Through a value, as the socket's arguments are read (`client::args`), so that the
-        // messages' decoder is the same code.
-        serde_json::from_str::<serde_json::Value>(text)
-            .and_then(serde_json::from_value)
+        crate::client::args::read(text)
             .unwrap_or_else(|e| FirstPage(Err(format!("the page's messages are unreadable: {e}"))))
     }
 }

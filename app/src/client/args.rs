@@ -12,8 +12,8 @@
 //! type's decoder is then written against the value's one reader rather than against the text
 //! parser, which is less code in the wasm for each type the page receives.
 
-use serde::de::{DeserializeOwned, Error as _};
 use serde::Serialize;
+use serde::de::{DeserializeOwned, Error as _};
 use socketioxide_core::parser::{is_de_tuple, is_ser_tuple};
 
 /// `["name", …args]` for an event, `[…args]` for an ack's answer.
@@ -41,6 +41,13 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     out.push_str(items);
     out.push(']');
     Ok(out)
+}
+
+/// Reads `T` from JSON text as the arguments are read, through a value: for what the page
+/// keeps in storage or its head, so that the types it shares with the socket share their
+/// decoders too.
+pub(crate) fn read<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
 }
 
 /// Reads `T` from a packet's array, after the event's name when `with_event`.

@@ -430,17 +430,16 @@ impl Connection {
                 "connect error for unknown namespace {ns}"
             )));
         };
-        // v5 sends `{"message": …}`; older servers a bare string. Read as those two shapes
-        // rather than as any JSON value, whose decoder the page would carry for this alone.
-        #[derive(serde::Deserialize)]
-        struct Refused {
-            #[serde(default)]
-            message: String,
-        }
-        let message = serde_json::from_str::<Refused>(body)
-            .map(|r| r.message)
-            .or_else(|_| serde_json::from_str::<String>(body))
-            .unwrap_or_else(|_| body.to_owned());
+        // v5 sends `{"message": …}`; older servers a bare string.
+        let message = match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(o)) => o
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            Ok(serde_json::Value::String(s)) => s,
+            _ => body.to_owned(),
+        };
         self.refuse(index, message);
     }
 

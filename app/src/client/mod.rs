@@ -85,7 +85,7 @@
 //! let _ = connection.emit(admin, &message); // SendMessage belongs to `/`
 //! ```
 
-mod args;
+pub(crate) mod args;
 mod backoff;
 mod connection;
 pub(crate) mod early;

@@ -56,7 +56,7 @@ mod browser {
                 .get_item(&k)
                 .ok()
                 .flatten()
-                .and_then(|v| serde_json::from_str::<Entry>(&v).ok())
+                .and_then(|v| crate::client::args::read::<Entry>(&v).ok())
             {
                 // In the order written; inserted in place rather than sorted after, as a sort
                 // is a function of its own in the wasm for each kind of item.

@@ -199,7 +199,7 @@ pub(crate) mod kept {
         let s = session()?;
         let json = s.get_item(NOTE_KEY).ok().flatten()?;
         let _ = s.remove_item(NOTE_KEY);
-        serde_json::from_str(&json).ok()
+        crate::client::args::read(&json).ok()
     }
 }
 
