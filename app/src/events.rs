@@ -2580,46 +2580,52 @@ impl From<ChatError> for WireError {
 }
 
 impl<'de> Deserialize<'de> for WireError {
-    /// Reads the error as one flat struct of optional fields, then picks the variant by `code`.
-    /// serde's derived decoder for a flattened, internally tagged enum buffers the whole object
-    /// first, and that generic machinery was a twentieth of the browser's wasm.
+    /// Reads the error's object as a JSON map, then picks the variant by `code` and takes the
+    /// fields that variant carries. serde's derived decoder for a flattened, internally tagged
+    /// enum buffers the whole object first, and that generic machinery was a twentieth of the
+    /// browser's wasm; a derived struct of every optional field was still 10 KB of it.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        struct Flat {
-            code: String,
-            message: String,
-            max: Option<usize>,
-            event: Option<String>,
-            detail: Option<String>,
-            room: Option<String>,
-            name: Option<String>,
-            id: Option<i64>,
-            retry_after_ms: Option<u64>,
-            webhook: Option<String>,
-            bot: Option<String>,
-            role: Option<String>,
-            invite: Option<String>,
-            session: Option<String>,
-        }
-        let f = Flat::deserialize(deserializer)?;
+        use serde_json::Value;
+        let fields = serde_json::Map::<String, Value>::deserialize(deserializer)?;
         // Each variant's fields, required only by the codes that carry them.
-        fn need<T, E: de::Error>(field: &Option<T>, name: &'static str) -> Result<T, E>
-        where
-            T: Clone,
-        {
-            field.clone().ok_or_else(|| E::missing_field(name))
+        let field = |name: &'static str| {
+            fields
+                .get(name)
+                .ok_or_else(|| de::Error::missing_field(name))
+        };
+        let text = |name| -> Result<String, D::Error> {
+            let value = field(name)?;
+            value
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| wrong(name, "a string"))
+        };
+        let int = |name| -> Result<i64, D::Error> {
+            let value = field(name)?;
+            value.as_i64().ok_or_else(|| wrong(name, "an integer"))
+        };
+        let count = |name| -> Result<u64, D::Error> {
+            let value = field(name)?;
+            value.as_u64().ok_or_else(|| wrong(name, "a count"))
+        };
+        fn wrong<E: de::Error>(name: &str, expected: &str) -> E {
+            E::custom(format_args!("`{name}` is not {expected}"))
         }
-        let max = || need(&f.max, "max");
-        let event = || need(&f.event, "event");
-        let room = || need(&f.room, "room");
-        let error = match f.code.as_str() {
+        let max = || -> Result<usize, D::Error> {
+            usize::try_from(count("max")?).map_err(|_| de::Error::custom("max is too large"))
+        };
+        let event = || text("event");
+        let room = || text("room");
+        let code = text("code")?;
+        let message = text("message")?;
+        let error = match code.as_str() {
             "empty" => ChatError::Empty,
             "too_long" => ChatError::TooLong { max: max()? },
             "offset_too_long" => ChatError::OffsetTooLong { max: max()? },
             "offset_in_use" => ChatError::OffsetInUse,
             "invalid_payload" => ChatError::InvalidPayload {
                 event: event()?,
-                detail: need(&f.detail, "detail")?,
+                detail: text("detail")?,
             },
             "unknown_event" => ChatError::UnknownEvent { event: event()? },
             "unknown_room" => ChatError::UnknownRoom { room: room()? },
@@ -2629,56 +2635,48 @@ impl<'de> Deserialize<'de> for WireError {
             "cannot_leave" => ChatError::CannotLeave { room: room()? },
             "name_required" => ChatError::NameRequired,
             "unknown_person" => ChatError::UnknownPerson {
-                name: need(&f.name, "name")?,
+                name: text("name")?,
             },
-            "unknown_message" => ChatError::UnknownMessage {
-                id: need(&f.id, "id")?,
-            },
+            "unknown_message" => ChatError::UnknownMessage { id: int("id")? },
             "admin_only" => ChatError::AdminOnly { event: event()? },
             "rate_limited" => ChatError::RateLimited {
-                retry_after_ms: need(&f.retry_after_ms, "retry_after_ms")?,
+                retry_after_ms: count("retry_after_ms")?,
             },
             "overloaded" => ChatError::Overloaded {
-                retry_after_ms: need(&f.retry_after_ms, "retry_after_ms")?,
+                retry_after_ms: count("retry_after_ms")?,
             },
             "unavailable" => ChatError::Unavailable,
             "unknown_webhook" => ChatError::UnknownWebhook {
-                webhook: need(&f.webhook, "webhook")?,
+                webhook: text("webhook")?,
             },
-            "unknown_bot" => ChatError::UnknownBot {
-                bot: need(&f.bot, "bot")?,
-            },
+            "unknown_bot" => ChatError::UnknownBot { bot: text("bot")? },
             "invalid_bot_name" => ChatError::InvalidBotName { max: max()? },
             "invalid_webhook_url" => ChatError::InvalidWebhookUrl {
-                detail: need(&f.detail, "detail")?,
+                detail: text("detail")?,
             },
             "sign_in_required" => ChatError::SignInRequired,
             "role_required" => ChatError::RoleRequired {
-                role: need(&f.role, "role")?,
+                role: text("role")?,
             },
             "unknown_session" => ChatError::UnknownSession {
-                session: need(&f.session, "session")?,
+                session: text("session")?,
             },
             "unknown_invite" => ChatError::UnknownInvite {
-                invite: need(&f.invite, "invite")?,
+                invite: text("invite")?,
             },
             "no_account" => ChatError::NoAccount {
-                name: need(&f.name, "name")?,
+                name: text("name")?,
             },
             "last_admin" => ChatError::LastAdmin,
             "read_only_room" => ChatError::ReadOnlyRoom { room: room()? },
             "not_manager" => ChatError::NotManager { room: room()? },
             "invalid_query" => ChatError::InvalidQuery {
-                detail: need(&f.detail, "detail")?,
+                detail: text("detail")?,
             },
-            "not_yours" => ChatError::NotYours {
-                id: need(&f.id, "id")?,
-            },
+            "not_yours" => ChatError::NotYours { id: int("id")? },
             "too_many_reactions" => ChatError::TooManyReactions { max: max()? },
             "invalid_emoji" => ChatError::InvalidEmoji { max: max()? },
-            "unknown_file" => ChatError::UnknownFile {
-                id: need(&f.id, "id")?,
-            },
+            "unknown_file" => ChatError::UnknownFile { id: int("id")? },
             "too_many_files" => ChatError::TooManyFiles { max: max()? },
             other => {
                 return Err(de::Error::custom(format_args!(
@@ -2686,10 +2684,7 @@ impl<'de> Deserialize<'de> for WireError {
                 )));
             }
         };
-        Ok(WireError {
-            error,
-            message: f.message,
-        })
+        Ok(WireError { error, message })
     }
 }
 
@@ -3387,6 +3382,15 @@ mod tests {
             json!({"room": "lobby", "lastId": 40, "lastSeq": 31, "gap": false, "replayed": 3})
         );
         assert_eq!(serde_json::from_value::<Synced>(v).unwrap(), synced);
+        // A change cursor, and a field added later, read back as written.
+        let changed = Synced {
+            change_seq: 7,
+            ..synced
+        };
+        let mut v = serde_json::to_value(&changed).unwrap();
+        assert_eq!(v["changeSeq"], 7);
+        v["addedLater"] = json!(true);
+        assert_eq!(serde_json::from_value::<Synced>(v).unwrap(), changed);
         let h: History = serde_json::from_value(json!({"room": "lobby"})).unwrap();
         assert_eq!((h.before, h.limit), (None, None));
         let page = HistoryPage {
