@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// Longest message text accepted, in Unicode scalar values (what JS users call characters,
@@ -1300,7 +1300,9 @@ impl Event for NotifyLevels {
 }
 impl ClientEvent for NotifyLevels {}
 impl Request for NotifyLevels {
-    type Ack = Reply<BTreeMap<String, NotifyLevel>>;
+    /// By conversation. A hash map: the page keeps the levels in one, and a B-tree's decoder
+    /// would be code of its own in its wasm.
+    type Ack = Reply<HashMap<String, NotifyLevel>>;
 }
 
 /// `notify level`, server to each socket of a person: they set conversation `room`'s level

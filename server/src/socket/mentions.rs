@@ -2,7 +2,7 @@
 //! with the post), the `mentions` list, the `members` a `@` completes to, and each person's
 //! notification level per conversation (`notify`, `notify levels`).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use app::events::{
     ChatError, ChatMessage, ListMembers, ListMentions, MAX_DISPLAY_NAME_CHARS, MAX_MEMBERS_LIMIT,
@@ -154,10 +154,10 @@ pub(crate) async fn set_level(ctx: Ctx, r: SetNotify) -> Result<(), HandlerError
 pub(crate) async fn levels(
     ctx: Ctx,
     _: NotifyLevels,
-) -> Result<BTreeMap<String, NotifyLevel>, HandlerError> {
+) -> Result<HashMap<String, NotifyLevel>, HandlerError> {
     let Ctx { socket, chat, .. } = &ctx;
     let Some(person) = identity::of(socket).person else {
-        return Ok(BTreeMap::new());
+        return Ok(HashMap::new());
     };
     limits::charge(socket, chat, Action::Read, 1)?;
     Ok(chat
