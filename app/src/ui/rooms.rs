@@ -60,24 +60,25 @@ impl Rooms {
     /// from): it stays, to join again, unless it is private (no one joins those by themselves).
     /// A direct conversation it leaves out was another identity's.
     pub(crate) fn apply_list(&mut self, list: RoomList, viewing: &str) {
-        // Each put in its place rather than sorted after: a sort is code of its own per item
+        // The rooms held that may be joined again stay where they are in the sorted list (they
+        // may be many, browsed page after page), and the list's entries are put in among them,
+        // replacing their own. Put rather than sorted after: a sort is code of its own per item
         // type and order, in the wasm every first visit loads.
-        let held = std::mem::take(&mut self.by_id);
+        self.by_id.retain_mut(|info| {
+            let again = info.kind == RoomKind::Room && !info.private;
+            info.joined = false;
+            info.unread = 0;
+            again
+        });
         for info in list.rooms {
             self.put(info);
         }
-        if let Some(info) = self.by_id.iter_mut().find(|i| i.room == viewing) {
+        if let Ok(i) = self.find(viewing) {
+            let info = &mut self.by_id[i];
             if info.unread > 0 {
                 remember_unread(&mut self.opened_unread, viewing, info.unread);
             }
             info.unread = 0;
-        }
-        for mut info in held {
-            if info.kind == RoomKind::Room && !info.private && self.find(&info.room).is_err() {
-                info.joined = false;
-                info.unread = 0;
-                self.put(info);
-            }
         }
         self.entry(LOBBY, || placeholder(LOBBY, RoomKind::Room, LOBBY));
     }
