@@ -457,6 +457,10 @@ impl Connection {
 
     /// Fails the pending acks that `lost` picks, in the order they were sent.
     fn fail_acks(&mut self, lost: &dyn Fn(&PendingAck) -> bool, failure: AckFailure) {
+        // Called at every deadline: most of the time nothing is lost, and nothing is rebuilt.
+        if !self.acks.iter().any(lost) {
+            return;
+        }
         let (failed, kept) = std::mem::take(&mut self.acks)
             .into_iter()
             .partition::<Vec<_>, _>(|a| lost(a));
