@@ -98,13 +98,24 @@ pub(crate) fn initials(name: &str, display_name: Option<&str>) -> String {
     let letters: String = words
         .filter_map(|w| w.chars().find(|c| c.is_alphanumeric()))
         .take(2)
-        .flat_map(char::to_uppercase)
         .collect();
     if letters.is_empty() {
         "?".to_owned()
     } else {
-        letters
+        capitals(&letters)
     }
+}
+
+/// `text` in capitals. The browser asks the page's own `toUpperCase`: std's table of capitals
+/// would be 12 KB of the wasm for the two letters of a picture.
+#[cfg(feature = "hydrate")]
+fn capitals(text: &str) -> String {
+    js_sys::JsString::from(text).to_upper_case().into()
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn capitals(text: &str) -> String {
+    text.to_uppercase()
 }
 
 /// Where `name`'s uploaded picture of version `v` is.

@@ -220,9 +220,12 @@ impl Live {
     }
 }
 
+/// An error's text with a capital first letter. Errors are written in English, so ASCII's
+/// capitals do (std's table of every script's would be 12 KB of the wasm).
 pub(super) fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+    let mut text = s.to_owned();
+    if let Some(first) = text.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    text
 }
