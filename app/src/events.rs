@@ -2538,7 +2538,8 @@ pub const ADMIN_JOBS: usize = 200;
 // ---------------------------------------------------------------------------------------------
 
 /// The envelope of every ack: `{ "data": T }` or `{ "error": { "code", "message", … } }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Decoded by hand (below), encoded by serde.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reply<T> {
     Data(T),
@@ -2550,6 +2551,33 @@ impl<T> Reply<T> {
         match self {
             Reply::Data(t) => Ok(t),
             Reply::Error(e) => Err(e.error),
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Reply<T> {
+    /// Reads the envelope as a JSON map of one entry, then `T` or the error from its value.
+    /// serde's derived decoder for an enum is a visitor and a variant reader for each `T`, and
+    /// the browser decodes a dozen kinds of answer.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        if fields.len() != 1 {
+            return Err(de::Error::invalid_length(
+                fields.len(),
+                &"`data` or `error`",
+            ));
+        }
+        let Some((key, value)) = fields.into_iter().next() else {
+            return Err(de::Error::invalid_length(0, &"`data` or `error`"));
+        };
+        match key.as_str() {
+            "data" => T::deserialize(value)
+                .map(Reply::Data)
+                .map_err(de::Error::custom),
+            "error" => WireError::deserialize(value)
+                .map(Reply::Error)
+                .map_err(de::Error::custom),
+            other => Err(de::Error::unknown_variant(other, &["data", "error"])),
         }
     }
 }
@@ -3235,6 +3263,30 @@ mod tests {
         );
         let back: Reply<Posted> = serde_json::from_value(v).unwrap();
         assert_eq!(back.into_result(), Err(ChatError::TooLong { max: 4000 }));
+        let back: Reply<Posted> =
+            serde_json::from_value(serde_json::to_value(&ok).unwrap()).unwrap();
+        assert_eq!(back, ok);
+        let unit = serde_json::to_string(&Reply::from(Ok(()))).unwrap();
+        assert_eq!(unit, r#"{"data":null}"#);
+        assert_eq!(
+            serde_json::from_str::<Reply<()>>(&unit).unwrap(),
+            Reply::Data(())
+        );
+        // An envelope is one entry, `data` or `error`, holding what its kind holds.
+        for bad in [
+            json!({}),
+            json!({"data": {"id": 3, "ts": 9, "seq": 2}, "error": {"code": "empty", "message": "m"}}),
+            json!({"result": {"id": 3, "ts": 9, "seq": 2}}),
+            json!({"data": {"id": "3", "ts": 9, "seq": 2}}),
+            json!({"error": {"code": "empty"}}),
+            json!("data"),
+            json!([{"id": 3, "ts": 9, "seq": 2}]),
+        ] {
+            assert!(
+                serde_json::from_value::<Reply<Posted>>(bad.clone()).is_err(),
+                "{bad} read as an answer"
+            );
+        }
     }
 
     /// The hand-written decoder reads back what serde's derived encoder writes, for every code.
