@@ -36,7 +36,6 @@ mod timeline;
 
 use leptos::either::EitherOf3;
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 
 use crate::client::early;
 use crate::history::{self, FirstPage};
@@ -73,6 +72,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover"/>
                 <meta name="color-scheme" content="light dark"/>
+                <title>"Palaver"</title>
+                <link rel="stylesheet" href="/pkg/palaver.css"/>
                 <link rel="icon" href=FAVICON/>
                 // Installing the app: its manifest, icons and the colour of its bar (the header's).
                 <link rel="manifest" href="/manifest.webmanifest"/>
@@ -84,7 +85,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 {early_socket}
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options root/>
-                <MetaTags/>
                 // The first messages, for the browser to hydrate with (`history`).
                 {first_page_json}
             </head>
@@ -100,17 +100,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[derive(Clone, Debug)]
 pub struct BuildRoot(pub String);
 
+/// The page's body. Its head is the shell's alone, written by the server and never hydrated:
+/// nothing in the browser changes it but the tab's title (`notifications`), through the
+/// document itself.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-    view! {
-        <Stylesheet id="leptos" href="/pkg/palaver.css"/>
-        <Title text="Palaver"/>
-        {match Page::current() {
-            Page::Chat => EitherOf3::A(view! { <chat::ChatPage/> }),
-            Page::Admin => EitherOf3::B(lazy::admin_page()),
-            Page::NotFound => EitherOf3::C(view! { <NotFound/> }),
-        }}
+    match Page::current() {
+        Page::Chat => EitherOf3::A(view! { <chat::ChatPage/> }),
+        Page::Admin => EitherOf3::B(lazy::admin_page()),
+        Page::NotFound => EitherOf3::C(view! { <NotFound/> }),
     }
 }
 

@@ -80,3 +80,27 @@ async fn the_page_asks_for_its_build_s_own_files() {
     let (status, _, body) = fetch(&server, &format!("/b/{second}/pkg/chunk_1.wasm")).await;
     assert_eq!((status, body.as_str()), (200, "the second build's chunk"));
 }
+
+/// Each page's head names its title and the stylesheet once: the server writes the head alone
+/// (the browser hydrates the body only), so nothing adds a second copy or leaves one out.
+#[tokio::test]
+async fn every_page_names_its_title_and_stylesheet_once() {
+    let server = TestServer::start().await;
+    for (path, status) in [
+        ("/", 200),
+        ("/r/lobby", 200),
+        ("/admin", 200),
+        ("/nowhere", 404),
+    ] {
+        let (got, _, page) = fetch(&server, path).await;
+        assert_eq!(got, status, "{path}");
+        let head = &page[..page.find("</head>").expect("a head")];
+        for tag in [
+            "<title>Palaver</title>",
+            r#"<link rel="stylesheet" href="/pkg/palaver.css">"#,
+        ] {
+            assert_eq!(head.matches(tag).count(), 1, "{tag} on {path}: {head}");
+            assert!(!page[head.len()..].contains(tag), "{tag} in {path}'s body");
+        }
+    }
+}
