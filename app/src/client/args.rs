@@ -52,6 +52,12 @@ pub(crate) fn read<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
 
 /// Reads `T` from a packet's array, after the event's name when `with_event`.
 pub(crate) fn decode<T: DeserializeOwned>(data: &str, with_event: bool) -> serde_json::Result<T> {
+    T::deserialize(arguments(data, with_event, is_de_tuple::<T>())?)
+}
+
+/// A packet's arguments as the one value a type reads: all of them as an array for a tuple,
+/// else the first. Not generic, so that the wasm holds it once rather than once per type.
+fn arguments(data: &str, with_event: bool, tuple: bool) -> serde_json::Result<serde_json::Value> {
     let serde_json::Value::Array(mut items) = serde_json::from_str(data)? else {
         return Err(serde_json::Error::custom(
             "a packet's arguments are not a list",
@@ -63,14 +69,13 @@ pub(crate) fn decode<T: DeserializeOwned>(data: &str, with_event: bool) -> serde
         }
         items.remove(0);
     }
-    if is_de_tuple::<T>() {
-        return T::deserialize(serde_json::Value::Array(items));
+    if tuple {
+        return Ok(serde_json::Value::Array(items));
     }
-    let first = items
+    items
         .into_iter()
         .next()
-        .ok_or_else(|| serde_json::Error::custom("no argument"))?;
-    T::deserialize(first)
+        .ok_or_else(|| serde_json::Error::custom("no argument"))
 }
 
 #[cfg(test)]

@@ -79,6 +79,12 @@ impl<N> Clone for Socket<N> {
 }
 
 type EventHandler = Rc<dyn Fn(&Incoming)>;
+
+/// An event that did not decode as its type: logged and skipped.
+#[cold]
+fn ignored(event: &str, namespace: &str, e: &DecodeError) {
+    leptos::logging::warn!("ignored `{event}` on {namespace}: {e}");
+}
 /// Computes fresh auth (user code, so it runs with no borrow held) and returns what sends the
 /// namespace's CONNECT with it.
 type Connector = Rc<dyn Fn() -> Box<dyn FnOnce(&mut Connection) -> Result<(), EmitError>>>;
@@ -279,21 +285,29 @@ impl<N: Namespace> Socket<N> {
     /// Calls `handler` for every `E` received. A payload that does not decode as `E` is logged
     /// and skipped.
     pub fn on<E: ServerEvent<Namespace = N>>(&self, handler: impl Fn(E) + 'static) {
-        let handler: EventHandler =
-            Rc::new(
-                move |incoming: &Incoming| match incoming.clone().decode::<E>() {
-                    Ok(event) => handler(event),
-                    Err(e) => leptos::logging::warn!("ignored `{}` on {}: {e}", E::NAME, N::PATH),
-                },
-            );
-        self.with_handlers(|h| h.events.entry(E::NAME).or_default().push(handler));
+        self.add_handler(
+            E::NAME,
+            Rc::new(move |incoming: &Incoming| match incoming.decode::<E>() {
+                Ok(event) => handler(event),
+                Err(e) => ignored(E::NAME, N::PATH, &e),
+            }),
+        );
     }
 
     /// Calls `handler` for every `E` received, still encoded: for a handler whose decoder is
     /// in a chunk of its own (`ui/lazy.rs`).
     pub fn on_encoded<E: ServerEvent<Namespace = N>>(&self, handler: impl Fn(Incoming) + 'static) {
-        let handler: EventHandler = Rc::new(move |incoming: &Incoming| handler(incoming.clone()));
-        self.with_handlers(|h| h.events.entry(E::NAME).or_default().push(handler));
+        self.add_handler(
+            E::NAME,
+            Rc::new(move |incoming: &Incoming| handler(incoming.clone())),
+        );
+    }
+
+    /// The part of `on` that is the same for every event, kept out of line: inlined, the wasm
+    /// would hold it once for each of the page's two dozen handlers.
+    #[inline(never)]
+    fn add_handler(&self, event: &'static str, handler: EventHandler) {
+        self.with_handlers(|h| h.events.entry(event).or_default().push(handler));
     }
 
     /// Called after every (re)connect of this namespace.

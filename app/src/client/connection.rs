@@ -95,7 +95,7 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    pub fn decode<E: ServerEvent>(self) -> Result<E, DecodeError> {
+    pub fn decode<E: ServerEvent>(&self) -> Result<E, DecodeError> {
         args::decode(text(&self.data)?, true).map_err(|e| DecodeError(e.to_string()))
     }
 }
