@@ -2561,24 +2561,31 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Reply<T> {
     /// the browser decodes a dozen kinds of answer.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let fields = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
-        if fields.len() != 1 {
-            return Err(de::Error::invalid_length(
-                fields.len(),
-                &"`data` or `error`",
-            ));
-        }
-        let Some((key, value)) = fields.into_iter().next() else {
-            return Err(de::Error::invalid_length(0, &"`data` or `error`"));
-        };
-        match key.as_str() {
-            "data" => T::deserialize(value)
+        match envelope(fields).map_err(de::Error::custom)? {
+            Ok(data) => T::deserialize(data)
                 .map(Reply::Data)
                 .map_err(de::Error::custom),
-            "error" => WireError::deserialize(value)
-                .map(Reply::Error)
-                .map_err(de::Error::custom),
-            other => Err(de::Error::unknown_variant(other, &["data", "error"])),
+            Err(error) => Ok(Reply::Error(error)),
         }
+    }
+}
+
+/// An answer's envelope opened: the value of `data`, or the error. Apart from `Reply`'s
+/// decoder, which is generic, so that the wasm holds it once.
+fn envelope(
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Result<Result<serde_json::Value, WireError>, serde_json::Error> {
+    if fields.len() != 1 {
+        return Err(de::Error::invalid_length(
+            fields.len(),
+            &"`data` or `error`",
+        ));
+    }
+    match fields.into_iter().next() {
+        Some((key, value)) if key == "data" => Ok(Ok(value)),
+        Some((key, value)) if key == "error" => WireError::deserialize(value).map(Err),
+        Some((other, _)) => Err(de::Error::unknown_variant(&other, &["data", "error"])),
+        None => Err(de::Error::invalid_length(0, &"`data` or `error`")),
     }
 }
 
