@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 
 /// Longest message text accepted, in Unicode scalar values (what JS users call characters,
@@ -342,8 +342,112 @@ pub struct Posted {
 }
 
 /// Catch-up cursors: conversation (room) name to the id of the newest message held with
-/// nothing missing before it. `0` means "nothing held".
-pub type Since = BTreeMap<String, i64>;
+/// nothing missing before it. `0` means "nothing held". A JSON object on the wire.
+///
+/// Kept as a list sorted by conversation, each once, rather than a `BTreeMap`: the browser
+/// builds one at every connect, and a B-tree of its own key and value types was 5 KB of its
+/// wasm. The server reads the conversations in name order, as it did the map's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Since(Vec<(String, i64)>);
+
+impl Since {
+    pub fn new() -> Since {
+        Since::default()
+    }
+
+    /// Sets `room`'s cursor, replacing the one it had.
+    pub fn insert(&mut self, room: String, at: i64) {
+        match self.0.binary_search_by(|(r, _)| r.as_str().cmp(&room)) {
+            Ok(i) => self.0[i].1 = at,
+            Err(i) => self.0.insert(i, (room, at)),
+        }
+    }
+
+    pub fn get(&self, room: &str) -> Option<&i64> {
+        let i = self
+            .0
+            .binary_search_by(|(r, _)| r.as_str().cmp(room))
+            .ok()?;
+        Some(&self.0[i].1)
+    }
+
+    /// Conversations and their cursors, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &i64)> {
+        self.0.iter().map(|(room, at)| (room, at))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// From cursors in any order, a conversation named twice keeping its last.
+    fn from_unsorted(mut all: Vec<(String, i64)>) -> Since {
+        // Stable: of a conversation's cursors, the last stays last.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut sorted: Vec<(String, i64)> = Vec::with_capacity(all.len());
+        for (room, at) in all {
+            match sorted.last_mut() {
+                Some(last) if last.0 == room => last.1 = at,
+                _ => sorted.push((room, at)),
+            }
+        }
+        Since(sorted)
+    }
+}
+
+impl<const N: usize> From<[(String, i64); N]> for Since {
+    fn from(cursors: [(String, i64); N]) -> Since {
+        Since::from_unsorted(cursors.into())
+    }
+}
+
+impl FromIterator<(String, i64)> for Since {
+    fn from_iter<I: IntoIterator<Item = (String, i64)>>(cursors: I) -> Since {
+        Since::from_unsorted(cursors.into_iter().collect())
+    }
+}
+
+impl IntoIterator for Since {
+    type Item = (String, i64);
+    type IntoIter = std::vec::IntoIter<(String, i64)>;
+
+    /// In name order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl Serialize for Since {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(room, at)| (room, at)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Since {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Cursors;
+        impl<'de> Visitor<'de> for Cursors {
+            type Value = Since;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of conversations' cursors")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Since, A::Error> {
+                let mut all = Vec::new();
+                while let Some(entry) = map.next_entry::<String, i64>()? {
+                    all.push(entry);
+                }
+                Ok(Since::from_unsorted(all))
+            }
+        }
+        deserializer.deserialize_map(Cursors)
+    }
+}
 
 /// `sync`, client to server: "replay what I am missing". Sent when the client notices a hole
 /// (a `seq` skipped, or a [`RoomHead`] ahead of it). The server sends the missing
@@ -352,7 +456,7 @@ pub type Since = BTreeMap<String, i64>;
 pub struct Sync {
     pub since: Since,
     /// Change cursors, as in [`MainAuth::changes`]: the changes after them are replayed too.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "Since::is_empty")]
     pub changes: Since,
 }
 
@@ -3423,6 +3527,62 @@ mod tests {
             serde_json::to_value(&a).unwrap(),
             json!({"serverOffset": 2, "name": "bo", "since": {"lobby": 9}})
         );
+    }
+
+    /// Cursors are an object on the wire, kept in conversation order with each conversation
+    /// once (its last cursor), however they were put in or read.
+    #[test]
+    fn cursors_are_one_per_conversation_in_name_order() {
+        let mut since = Since::new();
+        for (room, at) in [
+            ("general", 4),
+            ("dm:ann:bob", 9),
+            ("lobby", 2),
+            ("general", 6),
+        ] {
+            since.insert(room.to_owned(), at);
+        }
+        let order: Vec<(&String, &i64)> = since.iter().collect();
+        assert_eq!(
+            order,
+            [
+                (&"dm:ann:bob".to_owned(), &9),
+                (&"general".to_owned(), &6),
+                (&"lobby".to_owned(), &2)
+            ]
+        );
+        assert_eq!(
+            (since.get("general"), since.get("random")),
+            (Some(&6), None)
+        );
+        let wire = serde_json::to_string(&since).unwrap();
+        assert_eq!(wire, r#"{"dm:ann:bob":9,"general":6,"lobby":2}"#);
+        assert_eq!(serde_json::from_str::<Since>(&wire).unwrap(), since);
+        // Read in any order, a conversation twice keeping the last, as a map would.
+        let read: Since = serde_json::from_str(r#"{"lobby":1,"general":3,"lobby":2}"#).unwrap();
+        assert_eq!(
+            read,
+            Since::from([("general".into(), 3), ("lobby".into(), 2)])
+        );
+        let collected: Since = [
+            ("b".to_owned(), 1),
+            ("a".to_owned(), 2),
+            ("b".to_owned(), 3),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            collected.into_iter().collect::<Vec<_>>(),
+            [("a".into(), 2), ("b".into(), 3)]
+        );
+        for bad in [
+            r#"[["lobby",1]]"#,
+            r#"{"lobby":"1"}"#,
+            r#"{"lobby":1.5}"#,
+            "3",
+        ] {
+            assert!(serde_json::from_str::<Since>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

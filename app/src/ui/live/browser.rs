@@ -479,8 +479,8 @@ fn cursors(state: &ChatState) -> Since {
     })
 }
 
-/// Cursors by conversation, put in one at a time: collecting into the map, or making it from
-/// an array, sorts first and builds in bulk, more code in the wasm for a handful of entries.
+/// Cursors by conversation, put in one at a time: collecting sorts, a second sort's code in
+/// the wasm for a handful of entries.
 pub(super) fn cursor_map(cursors: impl IntoIterator<Item = (String, i64)>) -> Since {
     let mut map = Since::new();
     for (room, at) in cursors {
