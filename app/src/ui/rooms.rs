@@ -34,7 +34,7 @@ impl Default for Rooms {
 }
 
 /// An entry for a conversation the server has not described yet.
-fn placeholder(room: &str, kind: RoomKind, title: &str) -> RoomInfo {
+pub(crate) fn placeholder(room: &str, kind: RoomKind, title: &str) -> RoomInfo {
     RoomInfo {
         room: room.to_owned(),
         kind,

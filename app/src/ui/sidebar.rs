@@ -201,15 +201,13 @@ pub(crate) fn Sidebar(
     }
 }
 
-/// A row's key: it changes whenever what the row shows does.
-fn row_key(info: &RoomInfo) -> (String, String, u64, usize, usize, bool) {
-    (
-        info.room.clone(),
-        info.title.clone(),
-        info.unread,
-        info.members,
-        info.online,
-        info.private,
+/// A row's key: it changes whenever what the row shows does. One string, as the message
+/// list's keys are: a tuple would be a keyed list's set of keys of its own type in the wasm.
+/// A conversation's name, first, has no line break, so two conversations never share a key.
+fn row_key(info: &RoomInfo) -> String {
+    format!(
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        info.room, info.title, info.unread, info.members, info.online, info.private
     )
 }
 
@@ -243,5 +241,38 @@ fn ConvoLink(info: RoomInfo, state: ChatState, live: LiveHandle) -> impl IntoVie
                 })}
             </button>
         </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::RoomKind;
+    use crate::ui::rooms::placeholder;
+
+    /// A row is drawn again when anything it shows changes, and no two rows share a key.
+    #[test]
+    fn a_rows_key_follows_what_it_shows() {
+        let row = placeholder("general", RoomKind::Room, "general");
+        let changed: [fn(&mut RoomInfo); 5] = [
+            |r| r.title = "General".into(),
+            |r| r.unread = 1,
+            |r| r.members = 2,
+            |r| r.online = 1,
+            |r| r.private = true,
+        ];
+        for change in changed {
+            let mut other = row.clone();
+            change(&mut other);
+            assert_ne!(row_key(&row), row_key(&other), "{other:?}");
+        }
+        let mut read = row.clone();
+        read.last_seq = 9;
+        assert_eq!(row_key(&row), row_key(&read), "what the row does not show");
+        // A conversation's name has no line break (`validate_room_name`, and a direct one's
+        // names), so no title makes two conversations' keys meet.
+        assert!(crate::events::validate_room_name("general\nx").is_err());
+        let other = placeholder("random", RoomKind::Room, "general");
+        assert_ne!(row_key(&row), row_key(&other));
     }
 }
