@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use super::attachments::{self, AttachButton, UploadChips, Uploads};
 use super::composer::{fit_to_text, sends};
 use super::drawer::DrawerToggle;
+use super::few::Few;
 use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::message_actions::{Actions, ReplyBanner};
@@ -30,7 +31,7 @@ const STICK_PX: i32 = 48;
 const OLDER_PX: i32 = 400;
 
 /// Drafts by conversation, so switching does not lose or misdirect what was being written.
-pub(crate) type Drafts = StoredValue<HashMap<String, String>>;
+pub(crate) type Drafts = StoredValue<Few<String, String>>;
 
 #[component]
 pub(crate) fn Conversation(

@@ -11,6 +11,7 @@ mod conversation;
 mod drawer;
 #[cfg(feature = "hydrate")]
 mod fetch;
+mod few;
 mod focus;
 mod jobs;
 mod lazy;

@@ -2,7 +2,6 @@
 //! typing.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use leptos::prelude::*;
@@ -17,6 +16,7 @@ use crate::events::{
     Sync, Synced, TYPING_EVERY_MS, TYPING_SHOWS_MS, Typing, validate_name,
 };
 use crate::ui::account::kept;
+use crate::ui::few::Few;
 use crate::ui::outbox;
 use crate::ui::state::ChatState;
 use crate::ui::status::Status;
@@ -29,19 +29,19 @@ pub(super) struct Books {
     /// way nothing else may be sent, so sends are stored in the order they were written.
     pub(super) busy: bool,
     /// Unanswered attempts per send.
-    pub(super) attempts: HashMap<String, u32>,
+    pub(super) attempts: Few<String, u32>,
     /// Every waiting send in the order it was written: (client offset, conversation).
     pub(super) queue: Vec<(String, String)>,
     /// Conversations with a `sync` or `history` reload under way.
-    pub(super) syncing: HashSet<String>,
+    pub(super) syncing: Few<String, ()>,
     /// Counts `browse rooms` requests: only the answer to the newest is shown.
     pub(super) browse_asked: u64,
     /// The newest `seq` reported with `read`, per conversation.
-    pub(super) read: HashMap<String, i64>,
+    pub(super) read: Few<String, i64>,
     /// When our own `typing` last went out, per conversation.
-    pub(super) typed_at: HashMap<String, f64>,
+    pub(super) typed_at: Few<String, f64>,
     /// Until when each (conversation, name) shows as typing (`Date.now()` ms).
-    pub(super) typing_until: HashMap<(String, String), f64>,
+    pub(super) typing_until: Few<(String, String), f64>,
     /// Signed out: the page is on its way to reload.
     pub(super) leaving: bool,
 }
@@ -305,7 +305,13 @@ impl Live {
         let Some(timeline) = self.state.timeline(room) else {
             return;
         };
-        if !self.books.borrow_mut().syncing.insert(room.to_owned()) {
+        if self
+            .books
+            .borrow_mut()
+            .syncing
+            .insert(room.to_owned(), ())
+            .is_some()
+        {
             return;
         }
         let this = self.clone();
@@ -352,7 +358,13 @@ impl Live {
             return;
         };
         timeline.update(Timeline::begin_reload);
-        if !self.books.borrow_mut().syncing.insert(room.to_owned()) {
+        if self
+            .books
+            .borrow_mut()
+            .syncing
+            .insert(room.to_owned(), ())
+            .is_some()
+        {
             return;
         }
         let this = self.clone();

@@ -176,7 +176,7 @@ impl Live {
     fn unanswered(&self, room: &str, key: &str) -> bool {
         let attempts = {
             let mut books = self.books.borrow_mut();
-            let n = books.attempts.entry(key.to_owned()).or_default();
+            let n = books.attempts.get_or_default(key.to_owned());
             *n += 1;
             *n
         };
