@@ -1519,16 +1519,17 @@ pub fn path_segment(name: &str) -> String {
 pub fn size_text(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
     let mut unit = 0;
-    let mut scale = 1u128;
-    while u128::from(bytes) >= scale * 1024 && unit < UNITS.len() - 1 {
+    let mut scale = 1u64;
+    while bytes >= scale * 1024 && unit < UNITS.len() - 1 {
         scale *= 1024;
         unit += 1;
     }
     if unit == 0 {
         return format!("{bytes} B");
     }
-    // Tenths in whole numbers, rounded half up: the page then needs no float formatting.
-    let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
+    // Tenths in whole numbers, rounded half up: the page then needs no float formatting. The
+    // whole units and the rest apart, so that no size overflows (nor needs u128's code).
+    let tenths = bytes / scale * 10 + ((bytes % scale) * 10 + scale / 2) / scale;
     format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
 }
 
@@ -3646,6 +3647,32 @@ mod tests {
         assert_eq!(size_text(10 * 1024 * 1024), "10.0 MB");
         assert_eq!(size_text(1_288_490_189), "1.2 GB");
         assert_eq!(size_text(u64::MAX), "17179869184.0 GB");
+        assert_eq!(size_text(1024 + 51), "1.0 KB");
+        assert_eq!(size_text(1024 + 52), "1.1 KB");
+        // Tenths rounded half up, exactly, at every size: as computed without overflow in
+        // 128 bits, near each unit's edges and the largest sizes.
+        let exact = |bytes: u64| {
+            let unit = [1u128, 1 << 10, 1 << 20, 1 << 30]
+                .into_iter()
+                .rposition(|scale| u128::from(bytes) >= scale)
+                .unwrap_or(0);
+            let scale = 1u128 << (10 * unit);
+            let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
+            match unit {
+                0 => format!("{bytes} B"),
+                _ => format!(
+                    "{}.{} {}",
+                    tenths / 10,
+                    tenths % 10,
+                    ["", "KB", "MB", "GB"][unit]
+                ),
+            }
+        };
+        for edge in [1u64 << 10, 1 << 20, 1 << 30, u64::MAX / 10, u64::MAX] {
+            for bytes in edge.saturating_sub(600)..=edge.saturating_add(600) {
+                assert_eq!(size_text(bytes), exact(bytes), "{bytes}");
+            }
+        }
     }
 
     /// A job's events hold a `JobInfo`; the codec takes a newtype struct for an argument list
