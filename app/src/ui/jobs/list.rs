@@ -6,13 +6,12 @@
 //! furthest of what was heard, so a late, older word never moves it back. Pure, so those
 //! rules are unit-tested.
 
-use std::collections::BTreeMap;
-
 use crate::events::{JobInfo, JobKind, JobState};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Jobs {
-    by_id: BTreeMap<i64, JobInfo>,
+    /// Sorted by id, each once: a B-tree would be its own code in the wasm, for a few dozen.
+    by_id: Vec<JobInfo>,
     /// Jobs held at most; the oldest go first.
     cap: usize,
 }
@@ -22,7 +21,7 @@ pub(crate) struct Jobs {
 impl Jobs {
     pub(crate) fn new(cap: usize) -> Jobs {
         Jobs {
-            by_id: BTreeMap::new(),
+            by_id: Vec::new(),
             cap: cap.max(1),
         }
     }
@@ -34,7 +33,7 @@ impl Jobs {
         let mut ended: Vec<JobInfo> = jobs
             .into_iter()
             .filter_map(|info| {
-                let known = self.by_id.contains_key(&info.id);
+                let known = self.find(info.id).is_some();
                 self.apply(info).filter(|_| known)
             })
             .collect();
@@ -45,14 +44,14 @@ impl Jobs {
     /// A `job` event: the job as it now is, if this change ended it (for its notice). A job
     /// first heard of when it ends (started in another tab) ends here too.
     pub(crate) fn apply(&mut self, info: JobInfo) -> Option<JobInfo> {
-        let was_final = self.by_id.get(&info.id).map(|held| held.state.is_final());
-        if let Some(held) = self.by_id.get(&info.id)
+        let was_final = self.find(info.id).map(|held| held.state.is_final());
+        if let Some(held) = self.find(info.id)
             && rank(held) > rank(&info)
         {
             return None;
         }
         let ended = info.state.is_final() && was_final != Some(true);
-        self.by_id.insert(info.id, info.clone());
+        self.put(info.clone());
         self.trim();
         ended.then_some(info)
     }
@@ -60,7 +59,10 @@ impl Jobs {
     /// A job this page just started (`id` from its answer): listed as queued at once, until
     /// the server tells more. `now` is the page's clock, shown until then.
     pub(crate) fn started(&mut self, id: i64, kind: JobKind, now: i64) {
-        self.by_id.entry(id).or_insert(JobInfo {
+        if self.find(id).is_some() {
+            return;
+        }
+        self.put(JobInfo {
             id,
             kind,
             state: JobState::Queued,
@@ -80,12 +82,25 @@ impl Jobs {
 
     /// Newest first.
     pub(crate) fn newest_first(&self) -> Vec<JobInfo> {
-        self.by_id.values().rev().cloned().collect()
+        self.by_id.iter().rev().cloned().collect()
     }
 
     #[cfg(test)]
     fn get(&self, id: i64) -> Option<&JobInfo> {
-        self.by_id.get(&id)
+        self.find(id)
+    }
+
+    fn find(&self, id: i64) -> Option<&JobInfo> {
+        let i = self.by_id.binary_search_by_key(&id, |j| j.id).ok()?;
+        Some(&self.by_id[i])
+    }
+
+    /// Holds `info` in its place by id, in place of what was held of it.
+    fn put(&mut self, info: JobInfo) {
+        match self.by_id.binary_search_by_key(&info.id, |j| j.id) {
+            Ok(i) => self.by_id[i] = info,
+            Err(i) => self.by_id.insert(i, info),
+        }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -99,14 +114,14 @@ impl Jobs {
     /// Dead jobs: dead letters, to moderators.
     pub(crate) fn dead(&self) -> usize {
         self.by_id
-            .values()
+            .iter()
             .filter(|i| i.state == JobState::Dead)
             .count()
     }
 
     /// Jobs not finished yet (queued, waiting for a retry, or running).
     pub(crate) fn unfinished(&self) -> usize {
-        self.by_id.values().filter(|i| !i.state.is_final()).count()
+        self.by_id.iter().filter(|i| !i.state.is_final()).count()
     }
 
     /// "3 jobs: 1 not finished, 1 dead letter", for `/admin`.
@@ -128,8 +143,9 @@ impl Jobs {
 
     /// Drops the oldest beyond the cap: ids grow, so the smallest are the oldest.
     fn trim(&mut self) {
-        while self.by_id.len() > self.cap {
-            self.by_id.pop_first();
+        if self.by_id.len() > self.cap {
+            let over = self.by_id.len() - self.cap;
+            self.by_id.drain(..over);
         }
     }
 }
