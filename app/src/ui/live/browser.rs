@@ -299,19 +299,20 @@ impl Live {
         }
     }
 
+    /// Marks `room`'s `sync` or reload as under way: false if one already was, since a
+    /// conversation has one such request at a time.
+    fn begin_syncing(&self, room: &str) -> bool {
+        let mut books = self.books.borrow_mut();
+        books.syncing.insert(room.to_owned(), ()).is_none()
+    }
+
     /// Asks for what is missing after a conversation's cursor; one request per conversation
     /// at a time.
     pub(super) fn sync(&self, room: &str) {
         let Some(timeline) = self.state.timeline(room) else {
             return;
         };
-        if self
-            .books
-            .borrow_mut()
-            .syncing
-            .insert(room.to_owned(), ())
-            .is_some()
-        {
+        if !self.begin_syncing(room) {
             return;
         }
         let this = self.clone();
@@ -358,13 +359,7 @@ impl Live {
             return;
         };
         timeline.update(Timeline::begin_reload);
-        if self
-            .books
-            .borrow_mut()
-            .syncing
-            .insert(room.to_owned(), ())
-            .is_some()
-        {
+        if !self.begin_syncing(room) {
             return;
         }
         let this = self.clone();
