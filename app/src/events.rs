@@ -357,18 +357,19 @@ impl Since {
 
     /// Sets `room`'s cursor, replacing the one it had.
     pub fn insert(&mut self, room: String, at: i64) {
-        match self.0.binary_search_by(|(r, _)| r.as_str().cmp(&room)) {
+        match self.find(&room) {
             Ok(i) => self.0[i].1 = at,
             Err(i) => self.0.insert(i, (room, at)),
         }
     }
 
     pub fn get(&self, room: &str) -> Option<&i64> {
-        let i = self
-            .0
-            .binary_search_by(|(r, _)| r.as_str().cmp(room))
-            .ok()?;
-        Some(&self.0[i].1)
+        self.find(room).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Where `room` is, or would go.
+    fn find(&self, room: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(r, _)| r.as_str().cmp(room))
     }
 
     /// Conversations and their cursors, in name order.
@@ -423,7 +424,7 @@ impl IntoIterator for Since {
 
 impl Serialize for Since {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(room, at)| (room, at)))
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -2680,17 +2681,15 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Reply<T> {
 fn envelope(
     fields: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Result<serde_json::Value, WireError>, serde_json::Error> {
-    if fields.len() != 1 {
-        return Err(de::Error::invalid_length(
-            fields.len(),
-            &"`data` or `error`",
-        ));
-    }
-    match fields.into_iter().next() {
-        Some((key, value)) if key == "data" => Ok(Ok(value)),
-        Some((key, value)) if key == "error" => WireError::deserialize(value).map(Err),
-        Some((other, _)) => Err(de::Error::unknown_variant(&other, &["data", "error"])),
-        None => Err(de::Error::invalid_length(0, &"`data` or `error`")),
+    let count = fields.len();
+    let mut entries = fields.into_iter();
+    let (Some((key, value)), None) = (entries.next(), entries.next()) else {
+        return Err(de::Error::invalid_length(count, &"`data` or `error`"));
+    };
+    match key.as_str() {
+        "data" => Ok(Ok(value)),
+        "error" => WireError::deserialize(value).map(Err),
+        other => Err(de::Error::unknown_variant(other, &["data", "error"])),
     }
 }
 

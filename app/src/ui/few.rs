@@ -16,8 +16,6 @@ impl<K, V> Default for Few<K, V> {
     }
 }
 
-// Without `hydrate` nothing holds one but the tests.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 impl<K: PartialEq, V> Few<K, V> {
     fn position<Q: PartialEq + ?Sized>(&self, key: &Q) -> Option<usize>
     where
@@ -53,6 +51,8 @@ impl<K: PartialEq, V> Few<K, V> {
     }
 
     /// The value under `key`, put there first if there was none.
+    // Only the browser's sender counts with it.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub(crate) fn get_or_default(&mut self, key: K) -> &mut V
     where
         V: Default,
