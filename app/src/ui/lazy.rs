@@ -42,11 +42,15 @@ use crate::events::{JobInfo, Reaction, ReplyQuote};
 #[cfg(feature = "split")]
 use leptos::wasm_split::{SplitLoaderError, wasm_split};
 
-/// Shows what a chunk's function builds, once its chunk has loaded, or why it could not.
+/// A chunk's function on its way: what [`loaded`] waits for.
 #[cfg(feature = "split")]
-fn loaded(
-    view: impl Future<Output = Result<AnyView, SplitLoaderError>> + 'static,
-) -> impl IntoView {
+type Loading = std::pin::Pin<Box<dyn Future<Output = Result<AnyView, SplitLoaderError>>>>;
+
+/// Shows what a chunk's function builds, once its chunk has loaded, or why it could not.
+/// Boxed, so that every part shares one instance of the future and its `Suspend`, rather than
+/// one per part.
+#[cfg(feature = "split")]
+fn loaded(view: Loading) -> impl IntoView {
     Suspend::new(send_wrapper::SendWrapper::new(async move {
         view.await.unwrap_or_else(failed)
     }))
@@ -78,7 +82,7 @@ macro_rules! part {
                 fn chunk($($arg: $ty),*) -> Result<AnyView, SplitLoaderError> {
                     Ok($view.into_any())
                 }
-                loaded(chunk($($arg),*))
+                loaded(Box::pin(chunk($($arg),*)))
             }
             #[cfg(not(feature = "split"))]
             $view
