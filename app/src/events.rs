@@ -14,7 +14,6 @@ use serde::de::{self, DeserializeOwned, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 
 /// Longest message text accepted, in Unicode scalar values (what JS users call characters,
@@ -1405,9 +1404,41 @@ impl Event for NotifyLevels {
 }
 impl ClientEvent for NotifyLevels {}
 impl Request for NotifyLevels {
-    /// By conversation. A hash map: the page keeps the levels in one, and a B-tree's decoder
-    /// would be code of its own in its wasm.
-    type Ack = Reply<HashMap<String, NotifyLevel>>;
+    type Ack = Reply<Levels>;
+}
+
+/// [`NotifyLevels`]' answer: levels by conversation, a JSON object on the wire. A list rather
+/// than a map: the page puts them in its own, and a map's decoder would be code of its own in
+/// its wasm.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Levels(pub Vec<(String, NotifyLevel)>);
+
+impl Serialize for Levels {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(room, level)| (room, level)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Levels {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ByRoom;
+        impl<'de> Visitor<'de> for ByRoom {
+            type Value = Levels;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of conversations' notification levels")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Levels, A::Error> {
+                let mut all = Vec::new();
+                while let Some(entry) = map.next_entry::<String, NotifyLevel>()? {
+                    all.push(entry);
+                }
+                Ok(Levels(all))
+            }
+        }
+        deserializer.deserialize_map(ByRoom)
+    }
 }
 
 /// `notify level`, server to each socket of a person: they set conversation `room`'s level
@@ -3527,6 +3558,26 @@ mod tests {
             serde_json::to_value(&a).unwrap(),
             json!({"serverOffset": 2, "name": "bo", "since": {"lobby": 9}})
         );
+    }
+
+    /// Levels are an object on the wire, by conversation, read from a `Value` as the page
+    /// reads every answer; anything but an object of levels is refused.
+    #[test]
+    fn levels_are_an_object_by_conversation() {
+        let levels = Levels(vec![
+            ("dm:ann:bob".to_owned(), NotifyLevel::None),
+            ("general".to_owned(), NotifyLevel::All),
+        ]);
+        let wire = serde_json::to_value(&levels).unwrap();
+        assert_eq!(wire, json!({"dm:ann:bob": "none", "general": "all"}));
+        assert_eq!(serde_json::from_value::<Levels>(wire).unwrap(), levels);
+        assert_eq!(
+            serde_json::from_value::<Levels>(json!({})).unwrap(),
+            Levels::default()
+        );
+        for bad in [json!([]), json!({"general": "loud"}), json!({"general": 1})] {
+            assert!(serde_json::from_value::<Levels>(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     /// Cursors are an object on the wire, kept in conversation order with each conversation

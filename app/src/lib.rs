@@ -14,6 +14,8 @@ pub mod events;
 pub mod history;
 pub mod mentions;
 
+mod sorted_map;
+
 #[cfg(feature = "hydrate")]
 pub use ui::hydrate;
 pub use ui::{App, BuildRoot, Page, shell};

@@ -6,7 +6,6 @@
 //! held while user code runs (handlers, auth functions), so it may call back into the client.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -25,6 +24,7 @@ use super::connection::{
 };
 use super::early;
 use crate::events::{ClientEvent, Namespace, Request, ServerEvent};
+use crate::sorted_map::SortedMap;
 
 /// The state of the one Engine.IO connection behind every [`Socket`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +92,7 @@ type Connector = Rc<dyn Fn() -> Box<dyn FnOnce(&mut Connection) -> Result<(), Em
 struct NsHandlers {
     path: &'static str,
     connect: Connector,
-    events: HashMap<&'static str, Vec<EventHandler>>,
+    events: SortedMap<&'static str, Vec<EventHandler>>,
     on_connect: Vec<Rc<dyn Fn()>>,
     on_connect_error: Vec<Rc<dyn Fn(String)>>,
     on_disconnect: Vec<Rc<dyn Fn()>>,
@@ -127,7 +127,7 @@ struct Inner {
     generation: Cell<u32>,
     closed: Cell<bool>,
     namespaces: RefCell<Vec<NsHandlers>>,
-    acks: RefCell<HashMap<i64, Rc<AckSlot>>>,
+    acks: RefCell<SortedMap<i64, Rc<AckSlot>>>,
     state: ArcRwSignal<ConnectionState>,
     backoff: RefCell<Backoff>,
     /// The pending `setTimeout`s: the protocol's next deadline, and the next reconnection.
@@ -187,7 +187,7 @@ impl Client {
                 generation: Cell::new(0),
                 closed: Cell::new(false),
                 namespaces: RefCell::new(Vec::new()),
-                acks: RefCell::new(HashMap::new()),
+                acks: RefCell::new(SortedMap::default()),
                 state: ArcRwSignal::new(ConnectionState::Connecting),
                 backoff: RefCell::new(Backoff::default()),
                 deadline_timer: Cell::new(None),
@@ -222,7 +222,7 @@ impl Client {
                 namespaces.push(NsHandlers {
                     path: N::PATH,
                     connect,
-                    events: HashMap::new(),
+                    events: SortedMap::default(),
                     on_connect: Vec::new(),
                     on_connect_error: Vec::new(),
                     on_disconnect: Vec::new(),
@@ -307,7 +307,7 @@ impl<N: Namespace> Socket<N> {
     /// would hold it once for each of the page's two dozen handlers.
     #[inline(never)]
     fn add_handler(&self, event: &'static str, handler: EventHandler) {
-        self.with_handlers(|h| h.events.entry(event).or_default().push(handler));
+        self.with_handlers(|h| h.events.get_or_default(event).push(handler));
     }
 
     /// Called after every (re)connect of this namespace.

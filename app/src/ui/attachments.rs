@@ -13,6 +13,9 @@ use crate::events::{
     FileInfo, MAX_FILES_PER_MESSAGE, Thumbnail, UPLOADS_PATH, path_segment, size_text,
 };
 
+/// The composer's hidden file input, which the attach button opens.
+const PICKER_ID: &str = "attach-input";
+
 /// Where an upload is.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 #[derive(Debug, Clone, PartialEq)]
@@ -285,7 +288,6 @@ pub(crate) fn AttachButton(
     signed_in: Signal<bool>,
     hydrated: Signal<bool>,
 ) -> impl IntoView {
-    let picker = NodeRef::<leptos::html::Input>::new();
     let title = move || {
         if signed_in.get() {
             "Attach files (or drop them here, or paste)"
@@ -293,12 +295,17 @@ pub(crate) fn AttachButton(
             "Sign in to share files: guests cannot"
         }
     };
-    let on_change = move |_| {
+    let on_change = move |ev: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
-        if let Some(input) = picker.get_untracked() {
+        if let Some(input) = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok())
+        {
             send_all(uploads, input.files());
             input.set_value("");
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
     };
     view! {
         <button
@@ -309,7 +316,10 @@ pub(crate) fn AttachButton(
             title=title
             disabled=move || !hydrated.get() || !signed_in.get() || !uploads.with(Uploads::has_room)
             on:click=move |_| {
-                if let Some(input) = picker.get_untracked() {
+                #[cfg(feature = "hydrate")]
+                if let Some(input) = super::focus::element(PICKER_ID)
+                    .and_then(|el| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el).ok())
+                {
                     input.click();
                 }
             }
@@ -320,8 +330,8 @@ pub(crate) fn AttachButton(
             type="file"
             multiple
             hidden
+            id=PICKER_ID
             data-testid="attach-input"
-            node_ref=picker
             on:change=on_change
         />
     }

@@ -40,7 +40,6 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
     let live = LiveHandle::new();
     let drafts: Drafts = StoredValue::new(Default::default());
     let jobs_open = RwSignal::new(false);
-    let jobs_opener = NodeRef::<leptos::html::Button>::new();
     let search = SearchState::new();
     let drawer = Drawer::provide(state.active);
 
@@ -93,7 +92,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
             <AuthForms account=state.account hydrated/>
             <UpgradeBanner account=state.account name=state.name hydrated/>
             <div class="layout" class:drawer-open=move || drawer.is_open()>
-                <Sidebar state live hydrated jobs_open jobs_opener/>
+                <Sidebar state live hydrated jobs_open/>
                 <DrawerBackdrop drawer/>
                 // Drawn afresh for each conversation: its own scroll position and composer.
                 {move || {
@@ -108,7 +107,7 @@ fn ChatRoom(initial: Vec<ChatMessage>) -> impl IntoView {
                 }}
             </div>
             <SearchPanel search state live/>
-            <JobsPanel state live open=jobs_open opener=jobs_opener hydrated/>
+            <JobsPanel state live open=jobs_open hydrated/>
             <JobNotices notices=state.job_notices/>
         </main>
     }

@@ -27,12 +27,14 @@ fn touch_keyboard() -> bool {
     false
 }
 
-/// Sizes a textarea to its text: its height reset, then set to what the text needs (the
-/// CSS `max-height` caps it).
+/// Sizes the composer (element `id`) to its text: its height reset, then set to what the text
+/// needs (the CSS `max-height` caps it).
 #[cfg(feature = "hydrate")]
-pub(crate) fn fit_to_text(el: &web_sys::HtmlTextAreaElement) {
+pub(crate) fn fit_to_text(id: &str) {
     use wasm_bindgen::JsCast;
-    let Some(el) = el.dyn_ref::<web_sys::HtmlElement>() else {
+    let Some(el) =
+        super::focus::element(id).and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
         return;
     };
     let style = el.style();
@@ -43,4 +45,4 @@ pub(crate) fn fit_to_text(el: &web_sys::HtmlTextAreaElement) {
 }
 
 #[cfg(not(feature = "hydrate"))]
-pub(crate) fn fit_to_text<T>(_: &T) {}
+pub(crate) fn fit_to_text(_: &str) {}

@@ -2,16 +2,13 @@
 //! message list with older pages at its top, who is typing, and the composer (or why there is
 //! none).
 
-use std::collections::HashMap;
-
 use leptos::either::{EitherOf3, EitherOf5};
-use leptos::html;
 use leptos::prelude::*;
 
 use super::attachments::{self, AttachButton, UploadChips, Uploads};
 use super::composer::{fit_to_text, sends};
 use super::drawer::DrawerToggle;
-use super::few::Few;
+use super::focus::element;
 use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::message_actions::{Actions, ReplyBanner};
@@ -24,14 +21,18 @@ use super::state::ChatState;
 use super::time;
 use super::timeline::{Row, Timeline};
 use crate::events::{ChatError, LOBBY, Presence, RoomKind, is_dm, typing_phrase, validate_text};
+use crate::sorted_map::SortedMap;
 
+/// The ids of the message list's scrolling element and of the composer.
+const SCROLLER_ID: &str = "scroller";
+const COMPOSER_ID: &str = "message-input";
 /// How close to the newest message (in px) still counts as "reading the newest".
 const STICK_PX: i32 = 48;
 /// How close to the oldest message held (in px) asks for the page before it.
 const OLDER_PX: i32 = 400;
 
 /// Drafts by conversation, so switching does not lose or misdirect what was being written.
-pub(crate) type Drafts = StoredValue<Few<String, String>>;
+pub(crate) type Drafts = StoredValue<SortedMap<String, String>>;
 
 #[component]
 pub(crate) fn Conversation(
@@ -62,12 +63,13 @@ pub(crate) fn Conversation(
     // Where the last scroll event found the view: only a move towards the oldest end asks
     // for an older page, not the events that layout and restoring `keep` cause.
     let last_top = StoredValue::new(0_i32);
-    let scroller = NodeRef::<html::Div>::new();
+    // The list's scrolling element, found by id: one conversation is on screen at a time.
+    let scroller = move || element(SCROLLER_ID);
     let load_older = move || {
         if !timeline.with_untracked(Timeline::can_load_older) {
             return;
         }
-        if let Some(el) = scroller.get_untracked() {
+        if let Some(el) = scroller() {
             keep.set_value(Some(el.scroll_top()));
         }
         live.run(|l| l.load_older());
@@ -76,7 +78,7 @@ pub(crate) fn Conversation(
     let scroll_to_newest = move || {
         // The scroller is `column-reverse`, so its newest end is scrollTop 0; that also makes
         // the server-rendered page open at the newest message before any script runs.
-        if let Some(el) = scroller.get_untracked() {
+        if let Some(el) = scroller() {
             el.set_scroll_top(0);
         }
         stick.set(true);
@@ -87,7 +89,7 @@ pub(crate) fn Conversation(
             timeline.with(|t| ((t.newest_id(), t.len()), t.is_loading_older()));
         if !loading_older
             && let Some(top) = keep.try_update_value(Option::take).flatten()
-            && let Some(el) = scroller.get_untracked()
+            && let Some(el) = scroller()
         {
             // `column-reverse`: scrollTop counts from the newest end, which did not move.
             el.set_scroll_top(top);
@@ -106,7 +108,7 @@ pub(crate) fn Conversation(
         }
     };
     let on_scroll = move |_| {
-        let Some(el) = scroller.get_untracked() else {
+        let Some(el) = scroller() else {
             return;
         };
         let at_newest = el.scroll_top() >= -STICK_PX;
@@ -158,13 +160,10 @@ pub(crate) fn Conversation(
         ev.prevent_default();
         send();
     };
-    let composer = NodeRef::<html::Textarea>::new();
     // The composer grows with its text, up to its CSS `max-height`, then scrolls.
     Effect::new(move |_| {
         draft.track();
-        if let Some(el) = composer.get() {
-            fit_to_text(&el);
-        }
+        fit_to_text(COMPOSER_ID);
     });
     let (now, unread_from) = reading_state(room, timeline, state);
     let on_retry = Callback::new(move |key: String| live.run(|l| l.retry(key.clone())));
@@ -201,7 +200,7 @@ pub(crate) fn Conversation(
         >
             <Header room state live/>
             <PresenceLine room state live/>
-            <div class="scroller" node_ref=scroller on:scroll=on_scroll>
+            <div class="scroller" id=SCROLLER_ID on:scroll=on_scroll>
                 <ol
                     class="messages"
                     data-testid="messages"
@@ -257,8 +256,7 @@ pub(crate) fn Conversation(
                     <UploadChips uploads/>
                     <AttachButton uploads signed_in hydrated/>
                     <textarea
-                        id="message-input"
-                        node_ref=composer
+                        id=COMPOSER_ID
                         aria-label="Message"
                         autocomplete="off"
                         rows="1"
@@ -495,7 +493,7 @@ fn online_pieces(online: &[String], more: usize, guests: usize) -> Vec<Piece> {
 /// Which of a direct conversation's two people (`me` and `other`) are online: as the server
 /// told it for the conversation, or until it has, as far as the lobby's names tell (they
 /// leave out people beyond the first 20).
-fn dm_online(all: &HashMap<String, Presence>, room: &str, me: &str, other: &str) -> Vec<String> {
+fn dm_online(all: &SortedMap<String, Presence>, room: &str, me: &str, other: &str) -> Vec<String> {
     if let Some(p) = all.get(room) {
         return p.online.clone();
     }
@@ -510,9 +508,7 @@ fn dm_online(all: &HashMap<String, Presence>, room: &str, me: &str, other: &str)
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
-    use super::{Piece, dm_online, online_pieces};
+    use super::{Piece, SortedMap, dm_online, online_pieces};
     use crate::events::Presence;
 
     fn presence(room: &str, online: &[&str], more: usize) -> (String, Presence) {
@@ -529,7 +525,7 @@ mod tests {
     fn a_direct_conversation_trusts_its_own_presence_over_the_lobby() {
         // 150 online: the lobby names 100 of them, and not zed.
         let lobby = presence("lobby", &["amy", "ann"], 148);
-        let mut all: HashMap<String, Presence> = [lobby].into();
+        let mut all: SortedMap<String, Presence> = [lobby].into();
         assert_eq!(dm_online(&all, "dm:p1:p2", "ann", "zed"), ["ann"]);
         all.extend([presence("dm:p1:p2", &["ann", "zed"], 0)]);
         assert_eq!(dm_online(&all, "dm:p1:p2", "ann", "zed"), ["ann", "zed"]);

@@ -6,6 +6,12 @@ use leptos::prelude::*;
 /// The composer's id (`conversation.rs`).
 const COMPOSER: &str = "#message-input";
 
+/// The page's element `id`, found when needed rather than held: a `NodeRef` is a signal of
+/// its own element type, code of its own in the wasm. Only called in the browser.
+pub(crate) fn element(id: &str) -> Option<leptos::web_sys::Element> {
+    document().get_element_by_id(id)
+}
+
 /// Focuses the first element matching one of `selectors`, in order; whether one was found.
 pub(crate) fn focus_first(selectors: &[&str]) -> bool {
     #[cfg(feature = "hydrate")]

@@ -14,7 +14,7 @@ use crate::events::JobInfo;
 
 pub(crate) use import_form::ImportForm;
 pub(crate) use list::Jobs;
-pub(crate) use panel::{JobNotices, JobsPanel, NoticeList, Panel};
+pub(crate) use panel::{JOBS_OPENER_ID, JobNotices, JobsPanel, NoticeList, Panel};
 pub(crate) use table::JobTable;
 
 /// The page's clock, in ms since the Unix epoch: for jobs it lists before the server does.

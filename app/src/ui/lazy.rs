@@ -16,7 +16,6 @@
 // rewrites into a call to the chunk; this module holds no unsafe code of its own.
 #![cfg_attr(feature = "split", allow(unsafe_code))]
 
-use leptos::html;
 use leptos::prelude::*;
 
 use super::account::{AccountState, Forms, SignedInControls, Upgrade};
@@ -97,9 +96,8 @@ part!(
         state: ChatState,
         live: LiveHandle,
         open: RwSignal<bool>,
-        opener: NodeRef<html::Button>,
         hydrated: Signal<bool>,
-    ) => view! { <Panel state live open opener hydrated/> }
+    ) => view! { <Panel state live open hydrated/> }
 );
 
 part!(

@@ -11,7 +11,6 @@ mod conversation;
 mod drawer;
 #[cfg(feature = "hydrate")]
 mod fetch;
-mod few;
 mod focus;
 mod jobs;
 mod lazy;

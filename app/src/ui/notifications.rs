@@ -5,14 +5,13 @@
 //! The rules (which message notifies, what the title says) are pure and unit-tested here; the
 //! browser's side (`Notification`, WebAudio, `document.title`) is at the end, `hydrate` only.
 
-use std::collections::{HashMap, HashSet};
-
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
 use super::rooms::Rooms;
 use super::state::ChatState;
 use crate::events::{ChatMessage, NotifyLevel, RoomKind, is_dm};
+use crate::sorted_map::SortedMap;
 
 /// The page's title with nothing unread.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -26,11 +25,11 @@ const SOUND_KEY: &str = "palaver.sound";
 pub(crate) struct Notify {
     /// The levels the person chose, by conversation (from the server, or this page's for a
     /// guest); the others have their kind's default.
-    pub(crate) levels: RwSignal<HashMap<String, NotifyLevel>>,
+    pub(crate) levels: RwSignal<SortedMap<String, NotifyLevel>>,
     /// Messages that mention us, newest first: the server's list and those since.
     pub(crate) mentions: RwSignal<Vec<ChatMessage>>,
     /// Conversations with a mention of us that arrived while they were not on screen.
-    pub(crate) mentioned_in: RwSignal<HashSet<String>>,
+    pub(crate) mentioned_in: RwSignal<SortedMap<String, ()>>,
     /// The browser's notification permission: "default", "granted", "denied", or
     /// "unsupported".
     pub(crate) permission: RwSignal<String>,
@@ -42,9 +41,9 @@ pub(crate) struct Notify {
 impl Notify {
     pub(crate) fn new() -> Notify {
         Notify {
-            levels: RwSignal::new(HashMap::new()),
+            levels: RwSignal::new(SortedMap::default()),
             mentions: RwSignal::new(Vec::new()),
-            mentioned_in: RwSignal::new(HashSet::new()),
+            mentioned_in: RwSignal::new(SortedMap::default()),
             permission: RwSignal::new("default".to_owned()),
             sound: RwSignal::new(false),
             panel_open: RwSignal::new(false),
@@ -53,7 +52,7 @@ impl Notify {
 }
 
 /// The level of conversation `room`: the one chosen, or its kind's default.
-pub(crate) fn level_of(levels: &HashMap<String, NotifyLevel>, room: &str) -> NotifyLevel {
+pub(crate) fn level_of(levels: &SortedMap<String, NotifyLevel>, room: &str) -> NotifyLevel {
     levels.get(room).copied().unwrap_or_else(|| {
         NotifyLevel::default_for(if is_dm(room) {
             RoomKind::Dm
@@ -91,8 +90,8 @@ pub(crate) fn tab_title(unread: u64, mention: bool) -> String {
 /// one of them holds an unread mention.
 pub(crate) fn title_counts(
     rooms: &Rooms,
-    levels: &HashMap<String, NotifyLevel>,
-    mentioned_in: &HashSet<String>,
+    levels: &SortedMap<String, NotifyLevel>,
+    mentioned_in: &SortedMap<String, ()>,
 ) -> (u64, bool) {
     let mut unread = 0;
     let mut mention = false;
@@ -101,7 +100,7 @@ pub(crate) fn title_counts(
             continue;
         }
         unread += info.unread;
-        mention |= mentioned_in.contains(&info.room);
+        mention |= mentioned_in.contains_key(&info.room);
     }
     (unread, mention)
 }
@@ -129,7 +128,10 @@ pub(crate) fn NotifyBar(
     // A conversation on screen has no unread mention left.
     Effect::new(move |_| {
         let room = state.active.get();
-        if notify.mentioned_in.with_untracked(|m| m.contains(&room)) {
+        if notify
+            .mentioned_in
+            .with_untracked(|m| m.contains_key(&room))
+        {
             notify.mentioned_in.update(|m| {
                 m.remove(&room);
             });
@@ -396,7 +398,7 @@ mod tests {
 
     #[test]
     fn levels_default_by_kind_and_decide_what_notifies() {
-        let mut levels = HashMap::new();
+        let mut levels = SortedMap::default();
         assert_eq!(level_of(&levels, "dm:a:b"), NotifyLevel::All);
         assert_eq!(level_of(&levels, "lobby"), NotifyLevel::Mentions);
         levels.insert("lobby".to_owned(), NotifyLevel::None);
@@ -437,11 +439,14 @@ mod tests {
             },
             "elsewhere",
         );
-        let mut levels = HashMap::new();
-        let mentioned: HashSet<String> = ["quiet".to_owned()].into();
+        let mut levels = SortedMap::default();
+        let mentioned: SortedMap<String, ()> = [("quiet".to_owned(), ())].into();
         assert_eq!(title_counts(&rooms, &levels, &mentioned), (8, true));
         levels.insert("quiet".to_owned(), NotifyLevel::None);
         assert_eq!(title_counts(&rooms, &levels, &mentioned), (3, false));
-        assert_eq!(title_counts(&rooms, &levels, &HashSet::new()), (3, false));
+        assert_eq!(
+            title_counts(&rooms, &levels, &SortedMap::default()),
+            (3, false)
+        );
     }
 }

@@ -2,14 +2,13 @@
 //! renames (a message written under an old name shows under the new one), and the initials
 //! picture drawn for each name. The model is pure and unit-tested; the components read it.
 
-use std::collections::{HashMap, HashSet};
-
 use leptos::prelude::*;
 
 use super::live::LiveHandle;
 use super::markup;
 use super::state::ChatState;
 use crate::events::{MAX_DISPLAY_NAME_CHARS, MAX_STATUS_CHARS, Profile, name_key};
+use crate::sorted_map::SortedMap;
 
 /// Picture colours: a name's is one of these many CSS classes (`hue-0` …), so that the page
 /// needs no inline style (the Content-Security-Policy allows none).
@@ -19,12 +18,12 @@ const HUES: u32 = 12;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Profiles {
     /// By name key.
-    known: HashMap<String, Profile>,
+    known: SortedMap<String, Profile>,
     /// Names asked for (or told of), so that each is asked once.
-    asked: HashSet<String>,
+    asked: SortedMap<String, ()>,
     /// Old name key → (new name, the newest message id written under the old name): a later
     /// holder of the old name keeps it on their own messages.
-    renamed: HashMap<String, (String, i64)>,
+    renamed: SortedMap<String, (String, i64)>,
 }
 
 impl Profiles {
@@ -45,7 +44,7 @@ impl Profiles {
             self.renamed.insert(from, (profile.name.clone(), newest_id));
         }
         let key = name_key(&profile.name);
-        self.asked.insert(key.clone());
+        self.asked.add(key.clone());
         self.known.insert(
             key,
             Profile {
@@ -84,7 +83,7 @@ impl Profiles {
     ) -> Vec<String> {
         names
             .into_iter()
-            .filter(|n| self.asked.insert(name_key(n)))
+            .filter(|n| self.asked.add(name_key(n)))
             .map(str::to_owned)
             .collect()
     }
@@ -315,7 +314,8 @@ mod tests {
         assert_eq!(initials("x", Some("élodie")), "É");
         assert_eq!(initials("..", None), "?");
         assert_eq!(hue_class("Ann"), hue_class("ann"));
-        let all: HashSet<String> = (0..200).map(|i| hue_class(&format!("p{i}"))).collect();
+        let all: std::collections::HashSet<String> =
+            (0..200).map(|i| hue_class(&format!("p{i}"))).collect();
         assert!(all.len() > 6, "names spread over the colours: {all:?}");
     }
 }

@@ -2,10 +2,10 @@
 //! its unread badge (and a lock if private); rooms to join, found a page at a time and by
 //! name, or joined by name; forms to create a room (private or not) and to message someone.
 
-use leptos::html;
 use leptos::prelude::*;
 
 use super::drawer::{Drawer, SIDEBAR_ID};
+use super::jobs::JOBS_OPENER_ID;
 use super::live::LiveHandle;
 use super::room_settings::Lock;
 use super::rooms::counts_line;
@@ -17,9 +17,8 @@ pub(crate) fn Sidebar(
     state: ChatState,
     live: LiveHandle,
     hydrated: Signal<bool>,
-    /// Whether the Jobs panel is open, and its button.
+    /// Whether the Jobs panel is open.
     jobs_open: RwSignal<bool>,
-    jobs_opener: NodeRef<html::Button>,
 ) -> impl IntoView {
     let new_room = RwSignal::new(String::new());
     let private = RwSignal::new(false);
@@ -69,9 +68,8 @@ pub(crate) fn Sidebar(
         >
             <button
                 type="button"
-                id="jobs-open"
+                id=JOBS_OPENER_ID
                 class="jobs-open"
-                node_ref=jobs_opener
                 aria-haspopup="dialog"
                 aria-controls="jobs-panel"
                 aria-expanded=move || jobs_open.get().to_string()

@@ -1,8 +1,6 @@
 //! What the chat page shows, as signals: the live side (`live.rs`) writes them, the components
 //! read them.
 
-use std::collections::HashMap;
-
 use leptos::prelude::*;
 
 use super::account::AccountState;
@@ -14,10 +12,11 @@ use super::rooms::{Browse, Rooms};
 use super::status::Status;
 use super::timeline::Timeline;
 use crate::events::{ChatMessage, JobInfo, LOBBY, PERSON_JOBS, Presence};
+use crate::sorted_map::SortedMap;
 
 /// One timeline per conversation the page has opened, by conversation id. Each has its own
 /// signal, so a message in one conversation does not redraw another.
-pub(crate) type Timelines = HashMap<String, ArcRwSignal<Timeline>>;
+pub(crate) type Timelines = SortedMap<String, ArcRwSignal<Timeline>>;
 
 #[derive(Clone, Copy)]
 pub(crate) struct ChatState {
@@ -41,7 +40,7 @@ pub(crate) struct ChatState {
     /// Signing in, up and out.
     pub(crate) account: AccountState,
     /// Who is online, per room.
-    pub(crate) presence: RwSignal<HashMap<String, Presence>>,
+    pub(crate) presence: RwSignal<SortedMap<String, Presence>>,
     /// Who is typing where: (conversation, name).
     pub(crate) typists: RwSignal<Vec<(String, String)>>,
     /// Why the last join, leave, create or open did not work.
@@ -81,7 +80,7 @@ impl ChatState {
             name_draft: RwSignal::new(String::new()),
             name_error: RwSignal::new(None),
             account: AccountState::new(),
-            presence: RwSignal::new(HashMap::new()),
+            presence: RwSignal::new(SortedMap::default()),
             typists: RwSignal::new(Vec::new()),
             alert: RwSignal::new(None),
             jobs: RwSignal::new(Jobs::new(PERSON_JOBS)),

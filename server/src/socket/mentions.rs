@@ -2,11 +2,9 @@
 //! with the post), the `mentions` list, the `members` a `@` completes to, and each person's
 //! notification level per conversation (`notify`, `notify levels`).
 
-use std::collections::HashMap;
-
 use app::events::{
-    ChatError, ChatMessage, ListMembers, ListMentions, MAX_DISPLAY_NAME_CHARS, MAX_MEMBERS_LIMIT,
-    MAX_MENTIONS_PAGE, Main, Member, MentionPage, Namespace as _, NotifyChanged, NotifyLevel,
+    ChatError, ChatMessage, Levels, ListMembers, ListMentions, MAX_DISPLAY_NAME_CHARS,
+    MAX_MEMBERS_LIMIT, MAX_MENTIONS_PAGE, Main, Member, MentionPage, Namespace as _, NotifyChanged,
     NotifyLevels, SetNotify, name_key,
 };
 use app::mentions;
@@ -151,20 +149,13 @@ pub(crate) async fn set_level(ctx: Ctx, r: SetNotify) -> Result<(), HandlerError
 }
 
 /// `notify levels`.
-pub(crate) async fn levels(
-    ctx: Ctx,
-    _: NotifyLevels,
-) -> Result<HashMap<String, NotifyLevel>, HandlerError> {
+pub(crate) async fn levels(ctx: Ctx, _: NotifyLevels) -> Result<Levels, HandlerError> {
     let Ctx { socket, chat, .. } = &ctx;
     let Some(person) = identity::of(socket).person else {
-        return Ok(HashMap::new());
+        return Ok(Levels::default());
     };
     limits::charge(socket, chat, Action::Read, 1)?;
-    Ok(chat
-        .store
-        .notify_levels(&person)
-        .await
-        .map_err(HandlerError::store("the notification levels query"))?
-        .into_iter()
-        .collect())
+    Ok(Levels(chat.store.notify_levels(&person).await.map_err(
+        HandlerError::store("the notification levels query"),
+    )?))
 }

@@ -8,8 +8,12 @@ use leptos::prelude::*;
 use super::list::{download_link, ended_line, kind_label, state_label};
 use super::{ImportForm, Progress};
 use crate::events::{JobInfo, JobState, is_dm};
+use crate::ui::focus::focus_first;
 use crate::ui::live::{LiveHandle, session_token};
 use crate::ui::state::ChatState;
+
+/// The sidebar's button that opens the panel: focus goes back there when it closes.
+pub(crate) const JOBS_OPENER_ID: &str = "jobs-open";
 
 /// The panel, whose code the browser loads when it first opens (`ui::lazy`): it is closed on
 /// every page load.
@@ -18,13 +22,11 @@ pub(crate) fn JobsPanel(
     state: ChatState,
     live: LiveHandle,
     open: RwSignal<bool>,
-    /// The button that opens it: focus goes back there when it closes.
-    opener: NodeRef<html::Button>,
     hydrated: Signal<bool>,
 ) -> impl IntoView {
     view! {
         <Show when=move || open.get()>
-            {crate::ui::lazy::jobs_panel(state, live, open, opener, hydrated)}
+            {crate::ui::lazy::jobs_panel(state, live, open, hydrated)}
         </Show>
     }
 }
@@ -34,8 +36,6 @@ pub(crate) fn Panel(
     state: ChatState,
     live: LiveHandle,
     open: RwSignal<bool>,
-    /// The button that opens it: focus goes back there when it closes.
-    opener: NodeRef<html::Button>,
     hydrated: Signal<bool>,
 ) -> impl IntoView {
     let close_button = NodeRef::<html::Button>::new();
@@ -53,9 +53,7 @@ pub(crate) fn Panel(
     let close = move || {
         open.set(false);
         // Back where the person was.
-        if let Some(b) = opener.get_untracked() {
-            let _ = b.focus();
-        }
+        focus_first(&[&format!("#{JOBS_OPENER_ID}")]);
     };
     let room = move || state.active.get();
     let room_title = move || {

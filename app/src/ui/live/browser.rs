@@ -15,8 +15,8 @@ use crate::events::{
     MessageDeleted, Presence, Refusal, RoomHead, RoomList, RoomUpdate, Session, Since, StartTyping,
     Sync, Synced, TYPING_EVERY_MS, TYPING_SHOWS_MS, Typing, validate_name,
 };
+use crate::sorted_map::SortedMap;
 use crate::ui::account::kept;
-use crate::ui::few::Few;
 use crate::ui::outbox;
 use crate::ui::state::ChatState;
 use crate::ui::status::Status;
@@ -29,19 +29,19 @@ pub(super) struct Books {
     /// way nothing else may be sent, so sends are stored in the order they were written.
     pub(super) busy: bool,
     /// Unanswered attempts per send.
-    pub(super) attempts: Few<String, u32>,
+    pub(super) attempts: SortedMap<String, u32>,
     /// Every waiting send in the order it was written: (client offset, conversation).
     pub(super) queue: Vec<(String, String)>,
     /// Conversations with a `sync` or `history` reload under way.
-    pub(super) syncing: Few<String, ()>,
+    pub(super) syncing: SortedMap<String, ()>,
     /// Counts `browse rooms` requests: only the answer to the newest is shown.
     pub(super) browse_asked: u64,
     /// The newest `seq` reported with `read`, per conversation.
-    pub(super) read: Few<String, i64>,
+    pub(super) read: SortedMap<String, i64>,
     /// When our own `typing` last went out, per conversation.
-    pub(super) typed_at: Few<String, f64>,
+    pub(super) typed_at: SortedMap<String, f64>,
     /// Until when each (conversation, name) shows as typing (`Date.now()` ms).
-    pub(super) typing_until: Few<(String, String), f64>,
+    pub(super) typing_until: SortedMap<(String, String), f64>,
     /// Signed out: the page is on its way to reload.
     pub(super) leaving: bool,
 }

@@ -36,9 +36,9 @@ impl Live {
                     .await;
                 // A guest's are the page's own: kept as they are.
                 if let Ok(Ok(levels)) = answer.map(|r| r.into_result())
-                    && !levels.is_empty()
+                    && !levels.0.is_empty()
                 {
-                    notify.levels.update(|l| l.extend(levels));
+                    notify.levels.update(|l| l.extend(levels.0));
                 }
             });
             this.load_mentions();
@@ -100,7 +100,7 @@ impl Live {
             notify.mentions.update(|all| merge(all, vec![m.clone()]));
             if out_of_sight {
                 notify.mentioned_in.update(|r| {
-                    r.insert(room.clone());
+                    r.add(room.clone());
                 });
             }
         }
