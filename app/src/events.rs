@@ -3576,7 +3576,10 @@ mod tests {
             Levels::default()
         );
         for bad in [json!([]), json!({"general": "loud"}), json!({"general": 1})] {
-            assert!(serde_json::from_value::<Levels>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<Levels>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -85,8 +85,17 @@ export async function openConvo(page: Page, title: string) {
   await expect(convo(page, title)).toHaveAttribute('aria-current', 'true');
 }
 
+/** Opens the sidebar's "More rooms" (rooms to join, the form to create one) if it is closed. */
+export async function moreRooms(page: Page) {
+  const toggle = page.getByTestId('more-rooms-toggle');
+  if ((await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-expanded', 'true');
+  await expect(page.getByLabel('New room name')).toBeVisible();
+}
+
 /** Creates a room from the sidebar; the page then shows it. */
 export async function createRoom(page: Page, name: string) {
+  await moreRooms(page);
   await page.getByLabel('New room name').fill(name);
   await page.getByRole('button', { name: 'Create', exact: true }).click();
   await expect(page.getByTestId('convo-title')).toHaveText(name);
@@ -95,6 +104,7 @@ export async function createRoom(page: Page, name: string) {
 
 /** Joins a room listed under "More rooms"; the page then shows it. */
 export async function joinRoom(page: Page, name: string) {
+  await moreRooms(page);
   await page.getByRole('button', { name: `Join ${name}`, exact: true }).click();
   await expect(page.getByTestId('convo-title')).toHaveText(name);
   await expect(page.getByTestId('history-loading')).toHaveCount(0);

@@ -13,6 +13,7 @@ import {
   openConvo,
   createRoom,
   joinRoom,
+  moreRooms,
   messageWithText,
   openAdmin,
 } from './fixtures';
@@ -190,6 +191,7 @@ test.describe.serial('export a room, then import it into a fresh server', () => 
     // The room, whether the import made ann a member or left it to be joined.
     await ann.reload();
     await expect(ann.getByTestId('status')).toHaveAttribute('data-state', 'connected');
+    await moreRooms(ann);
     await ann.getByLabel('Find a room').fill(ROOM);
     const join = ann.getByRole('button', { name: `Join ${ROOM}`, exact: true });
     await expect(convo(ann, ROOM).or(join)).toBeVisible();

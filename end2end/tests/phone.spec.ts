@@ -5,7 +5,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from '@playwright/test';
-import { test, expect, convo } from './fixtures';
+import { test, expect, convo, moreRooms } from './fixtures';
 import { signUp } from './accounts.helpers';
 import { ROOT } from '../support/server.mjs';
 import type { PalaverServer } from '../support/server.mjs';
@@ -29,6 +29,7 @@ async function openPhone(browser: Browser, server: PalaverServer, name?: string)
 
 /** Creates a room from the open drawer; the page then shows it, and the drawer closes. */
 async function createRoom(page: Page, name: string) {
+  await moreRooms(page);
   await page.getByLabel('New room name').fill(name);
   await page.getByRole('button', { name: 'Create', exact: true }).click();
   await expect(page.getByTestId('convo-title')).toHaveText(name);

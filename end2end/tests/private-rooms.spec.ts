@@ -1,4 +1,4 @@
-import { test, expect, openChat, send, messageWithText, convo, createRoom, openConvo } from './fixtures';
+import { test, expect, openChat, send, messageWithText, convo, createRoom, moreRooms, openConvo } from './fixtures';
 
 test('a private room is seen by its members alone, who add people; its owner removes them', async ({
   browser,
@@ -21,6 +21,7 @@ test('a private room is seen by its members alone, who add people; its owner rem
   await expect(messageWithText(ann, 'the hidden plan')).toHaveAttribute('data-state', 'sent');
 
   // Bob is offered the public room, never the private one, by browsing or searching.
+  await moreRooms(bob);
   await expect(bob.locator('[data-testid="other-room"][data-room="open"]')).toBeVisible();
   await expect(bob.locator('[data-testid="other-room"][data-room="secret"]')).toHaveCount(0);
   const find = bob.getByLabel('Find a room');
@@ -97,6 +98,7 @@ test('in an announcement room only its owner posts; the others read', async ({ b
 
   // Unlisted: bob does not find it, but joins it by its name.
   const bob = await openChat(browser, server, 'bob');
+  await moreRooms(bob);
   const find = bob.getByLabel('Find a room');
   await find.fill('news');
   await expect(bob.getByTestId('no-other-rooms')).toHaveText('No room matches');

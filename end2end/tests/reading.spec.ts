@@ -11,6 +11,7 @@ import {
   unread,
   openConvo,
   createRoom,
+  moreRooms,
   messageExactly,
 } from './fixtures';
 import { connect, send as post } from '../support/sio.mjs';
@@ -239,6 +240,7 @@ test('a conversation has its own address: a reload, the back button and a shared
   // A private room's link is refused to others, as a room that does not exist: the lobby,
   // with a note, and the address says so.
   await openConvo(ann, 'rust');
+  await moreRooms(ann);
   await ann.getByTestId('create-private').check();
   await createRoom(ann, 'secret');
   await expect(ann).toHaveURL(`${base}/r/secret`);

@@ -11,6 +11,7 @@ import {
   openConvo,
   createRoom,
   joinRoom,
+  moreRooms,
   notices,
 } from './fixtures';
 import { connect, send as post } from '../support/sio.mjs';
@@ -23,6 +24,7 @@ test('a room reaches only its members, with its own presence and typing', async 
   await createRoom(ann, 'rust');
   await joinRoom(bob, 'rust');
   // Cy sees the room offered, with its counts, but is not in it.
+  await moreRooms(cy);
   const offered = cy.locator('[data-testid="other-room"][data-room="rust"]');
   await expect(offered.locator('.counts')).toHaveText('2 members, 2 online');
   await expect(convo(cy, 'rust')).toHaveCount(0);
@@ -303,6 +305,10 @@ test.describe('a bot that makes more rooms than a page holds', () => {
     socket.close();
 
     const ann = await openChat(browser, server, 'ann');
+    // Closed at first: the list is asked for when it opens.
+    await expect(ann.getByTestId('more-rooms-toggle')).toHaveAttribute('aria-expanded', 'false');
+    await expect(ann.getByTestId('other-room')).toHaveCount(0);
+    await moreRooms(ann);
     const offered = ann.getByTestId('other-room');
     await expect(offered).toHaveCount(50);
     await expect(offered.first()).toHaveAttribute('data-room', 'room-00');
@@ -314,6 +320,7 @@ test.describe('a bot that makes more rooms than a page holds', () => {
 
     // Bob has the first page only, and finds one beyond it by part of its name.
     const bob = await openChat(browser, server, 'bob');
+    await moreRooms(bob);
     const find = bob.getByLabel('Find a room');
     await expect(bob.getByTestId('other-room')).toHaveCount(50);
     await find.fill('M-54');

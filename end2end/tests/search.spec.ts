@@ -1,4 +1,4 @@
-import { test, expect, openChat, send, messageWithText, convo } from './fixtures';
+import { test, expect, openChat, send, messageWithText, convo, moreRooms } from './fixtures';
 import { connect, send as post } from '../support/sio.mjs';
 import type { Page } from '@playwright/test';
 
@@ -28,6 +28,7 @@ test('a search finds only what its reader may read', async ({ browser, server })
   await send(ann, 'kumquat between us');
   await expect(messageWithText(ann, 'kumquat between us')).toHaveAttribute('data-state', 'sent');
   // Ann's private room.
+  await moreRooms(ann);
   await ann.getByLabel('New room name').fill('vault');
   await ann.getByLabel('Private', { exact: true }).check();
   await ann.getByRole('button', { name: 'Create', exact: true }).click();

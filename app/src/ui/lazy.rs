@@ -33,6 +33,7 @@ use super::mentions::MentionsPanel;
 use super::message_actions::{ChangesUi, EditForm, Replying};
 use super::profiles::OwnProfile;
 use super::reactions::Picker;
+use super::room_browser::RoomBrowser;
 use super::room_settings::Members;
 use super::search::{ResultsPanel, SearchState};
 use super::state::ChatState;
@@ -133,6 +134,12 @@ part!(
     /// The person's own profile form.
     profile_form, palaver_profile_form,
     (state: ChatState, live: LiveHandle) => view! { <OwnProfile state live/> }
+);
+
+part!(
+    /// The rooms to join, and the form to create one.
+    room_browser, palaver_room_browser,
+    (state: ChatState, live: LiveHandle, hydrated: Signal<bool>) => view! { <RoomBrowser state live hydrated/> }
 );
 
 part!(

@@ -25,6 +25,7 @@ mod outbox;
 mod profiles;
 mod reactions;
 mod reading;
+mod room_browser;
 mod room_settings;
 mod rooms;
 mod search;

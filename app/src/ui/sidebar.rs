@@ -1,6 +1,6 @@
 //! The sidebar: the Jobs button; the rooms we are in and our direct conversations, each with
-//! its unread badge (and a lock if private); rooms to join, found a page at a time and by
-//! name, or joined by name; forms to create a room (private or not) and to message someone.
+//! its unread badge (and a lock if private); the form to message someone; and "More rooms",
+//! which opens the rooms to join and the form to create one (`room_browser.rs`).
 
 use leptos::prelude::*;
 
@@ -8,9 +8,8 @@ use super::drawer::{Drawer, SIDEBAR_ID};
 use super::jobs::JOBS_OPENER_ID;
 use super::live::LiveHandle;
 use super::room_settings::Lock;
-use super::rooms::counts_line;
 use super::state::ChatState;
-use crate::events::{MAX_NAME_CHARS, MAX_ROOM_NAME_CHARS, RoomInfo};
+use crate::events::{MAX_NAME_CHARS, RoomInfo};
 
 #[component]
 pub(crate) fn Sidebar(
@@ -20,21 +19,9 @@ pub(crate) fn Sidebar(
     /// Whether the Jobs panel is open.
     jobs_open: RwSignal<bool>,
 ) -> impl IntoView {
-    let new_room = RwSignal::new(String::new());
-    let private = RwSignal::new(false);
     let dm_name = RwSignal::new(String::new());
-    let find = RwSignal::new(String::new());
-    let create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        live.run(|l| l.create(new_room.get_untracked(), private.get_untracked()));
-        new_room.set(String::new());
-        private.set(false);
-    };
-    // An unlisted room is joined by its name: the one typed to find it.
-    let join_named = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        live.run(|l| l.join_by_name(find.get_untracked()));
-    };
+    // Whether the rooms to join are shown.
+    let browsing = RwSignal::new(false);
     let start_dm = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         live.run(|l| l.open_dm(dm_name.get_untracked()));
@@ -42,17 +29,7 @@ pub(crate) fn Sidebar(
     };
     let joined = move || state.rooms.with(|r| r.joined());
     let direct = move || state.rooms.with(|r| r.direct());
-    let matching = move || state.browse.with(|b| b.matching.clone());
-    let others = move || {
-        let matching = matching();
-        state.rooms.with(|r| r.others(&matching))
-    };
-    let more_follow = move || state.browse.with(|b| b.next.is_some());
-    let loading = move || state.browse.with(|b| b.loading);
     let drawer = use_context::<Drawer>();
-    let none_left = move || {
-        state.browse.with(|b| b.answered) && !loading() && !more_follow() && others().is_empty()
-    };
 
     view! {
         <nav
@@ -107,94 +84,23 @@ pub(crate) fn Sidebar(
                 <button type="submit" disabled=move || !hydrated.get()>"Open"</button>
             </form>
 
-            <h2 id="others-heading">"More rooms"</h2>
-            // The form and the alert come before the list, which may be long.
-            <form class="side-form" on:submit=create>
-                <input
-                    aria-label="New room name"
-                    placeholder="New room…"
-                    autocomplete="off"
-                    maxlength=MAX_ROOM_NAME_CHARS.to_string()
-                    prop:value=move || new_room.get()
-                    on:input=move |ev| new_room.set(event_target_value(&ev))
-                    disabled=move || !hydrated.get()
-                />
-                <label class="private-toggle" title="Seen and joined by its members alone">
-                    <input
-                        type="checkbox"
-                        data-testid="create-private"
-                        prop:checked=move || private.get()
-                        on:change=move |ev| private.set(event_target_checked(&ev))
-                        disabled=move || !hydrated.get()
-                    />
-                    "Private"
-                </label>
-                <button type="submit" disabled=move || !hydrated.get()>"Create"</button>
-            </form>
-            <p class="side-alert" data-testid="sidebar-alert" role="alert">{move || state.alert.get()}</p>
-            <form class="side-form find-form" on:submit=join_named>
-                <input
-                    class="find-room"
-                    type="search"
-                    aria-label="Find a room"
-                    placeholder="Find a room…"
-                    autocomplete="off"
-                    maxlength=MAX_ROOM_NAME_CHARS.to_string()
-                    on:input=move |ev| {
-                        let text = event_target_value(&ev);
-                        find.set(text.clone());
-                        live.run(|l| l.browse(text));
-                    }
-                    disabled=move || !hydrated.get()
-                />
-                <button
-                    type="submit"
-                    data-testid="join-by-name"
-                    aria-label="Join by name"
-                    title="Join the room of this name, listed or not"
-                    disabled=move || !hydrated.get()
-                >
-                    "Join"
-                </button>
-            </form>
-            <ul class="browse" aria-labelledby="others-heading" data-testid="other-rooms">
-                <For
-                    each=others
-                    key=row_key
-                    children=move |info| {
-                        let room = info.room.clone();
-                        view! {
-                            <li class="browse-room" data-testid="other-room" data-room=info.room.clone()>
-                                <span class="title">{info.title.clone()}</span>
-                                <span class="counts">{counts_line(&info)}</span>
-                                <button
-                                    type="button"
-                                    aria-label=format!("Join {}", info.room)
-                                    on:click=move |_| live.run(|l| l.join(room.clone()))
-                                >
-                                    "Join"
-                                </button>
-                            </li>
-                        }
-                    }
-                />
-            </ul>
-            <Show when=none_left>
-                <p class="browse-empty" data-testid="no-other-rooms">
-                    {move || if matching().is_empty() { "No other rooms yet" } else { "No room matches" }}
-                </p>
-            </Show>
-            <Show when=more_follow>
+            // Rooms to join, and a new room: behind their heading, with their code
+            // (`ui::lazy`), which a first visit does not need.
+            <h2 id="others-heading">
                 <button
                     type="button"
-                    class="browse-more"
-                    data-testid="more-rooms"
-                    disabled=loading
-                    on:click=move |_| live.run(|l| l.browse_more())
+                    class="more-toggle"
+                    data-testid="more-rooms-toggle"
+                    aria-expanded=move || browsing.get().to_string()
+                    aria-controls="room-browser"
+                    disabled=move || !hydrated.get()
+                    on:click=move |_| browsing.update(|b| *b = !*b)
                 >
-                    "Show more rooms"
+                    "More rooms"
                 </button>
-            </Show>
+            </h2>
+            <p class="side-alert" data-testid="sidebar-alert" role="alert">{move || state.alert.get()}</p>
+            <Show when=move || browsing.get()>{super::lazy::room_browser(state, live, hydrated)}</Show>
         </nav>
     }
 }
@@ -202,7 +108,7 @@ pub(crate) fn Sidebar(
 /// A row's key: it changes whenever what the row shows does. One string, as the message
 /// list's keys are: a tuple would be a keyed list's set of keys of its own type in the wasm.
 /// A conversation's name, first, has no line break, so two conversations never share a key.
-fn row_key(info: &RoomInfo) -> String {
+pub(crate) fn row_key(info: &RoomInfo) -> String {
     format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         info.room, info.title, info.unread, info.members, info.online, info.private

@@ -156,8 +156,6 @@ impl Live {
             for room in loading {
                 this.reload(&room);
             }
-            // Rooms created or emptied while we were away: the first page again.
-            this.browse(this.state.browse.with_untracked(|b| b.matching.clone()));
             this.pump();
         });
         let this = live.clone();
