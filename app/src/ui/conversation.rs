@@ -2,7 +2,7 @@
 //! message list with older pages at its top, who is typing, and the composer (or why there is
 //! none).
 
-use leptos::either::{EitherOf3, EitherOf5};
+use leptos::either::{EitherOf3, EitherOf4, EitherOf5};
 use leptos::prelude::*;
 
 use super::attachments::{self, AttachButton, UploadChips, Uploads};
@@ -16,10 +16,9 @@ use super::notifications::NotifySetting;
 use super::reading::{self, Item, reading_state};
 use super::room_settings::{Lock, MembersPanel, READ_ONLY};
 use super::rooms::counts_line;
-use super::search::GapMarker;
 use super::state::ChatState;
 use super::time;
-use super::timeline::{Row, Timeline};
+use super::timeline::Timeline;
 use crate::events::{ChatError, LOBBY, Presence, RoomKind, is_dm, typing_phrase, validate_text};
 use crate::sorted_map::SortedMap;
 
@@ -211,27 +210,36 @@ pub(crate) fn Conversation(
                     <For
                         each=move || {
                             let local = hydrated.get();
-                            let rows = timeline.with(Timeline::rows);
-                            reading::items(rows, unread_from.get(), now.get(), |ts| time::shifted(ts, local))
+                            let (rows, gap_after, loading) = timeline.with(|t| {
+                                (t.rows(), t.gap_shown_after(), t.gap_after().is_none())
+                            });
+                            let items = reading::items(rows, unread_from.get(), now.get(), |ts| time::shifted(ts, local));
+                            reading::mark_gap(items, gap_after, loading)
                         }
                         key=Item::key
                         children=move |item| match item {
-                            Item::Day { day, label } => EitherOf3::A(view! {
+                            Item::Day { day, label } => EitherOf4::A(view! {
                                 <li class="day-separator" data-testid="day-separator" data-day=day>
                                     <span>{label}</span>
                                 </li>
                             }),
-                            Item::Unread => EitherOf3::B(view! {
+                            Item::Unread => EitherOf4::B(view! {
                                 <li class="new-divider" data-testid="new-messages"><span>"New messages"</span></li>
                             }),
                             Item::Row { row, grouped } => {
                                 let profiles = state.profiles;
-                                let after = match &row { Row::Sent(m) => Some(m.id), Row::Pending(_) => None };
-                                EitherOf3::C(view! {
+                                EitherOf4::C(view! {
                                     <MessageRow row grouped me profiles hydrated on_retry on_discard/>
-                                    <GapMarker timeline after live/>
                                 })
                             }
+                            // Where a window of older messages ends and those not held begin.
+                            Item::Gap { loading } => EitherOf4::D(view! {
+                                <li class="gap" data-testid="gap">
+                                    <button type="button" disabled=loading on:click=move |_| live.run(|l| l.fill_gap())>
+                                        "Show newer messages"
+                                    </button>
+                                </li>
+                            }),
                         }
                     />
                 </ol>

@@ -1,6 +1,6 @@
 //! How a conversation's rows read: a separator before each day, a "new messages" divider
-//! before the first unread message, and consecutive messages of one person grouped under one
-//! header. Pure, so these rules are unit-tested; `conversation.rs` draws the [`Item`]s, and
+//! before the first unread message, consecutive messages of one person grouped under one
+//! header, and the gap where a window of older messages ends. Pure, so these rules are unit-tested; `conversation.rs` draws the [`Item`]s, and
 //! [`reading_state`] holds what they are computed from while a conversation is open.
 
 use std::time::Duration;
@@ -27,6 +27,9 @@ pub(crate) enum Item {
     Unread,
     /// A row, `grouped` when it continues the previous message's group (no header of its own).
     Row { row: Row, grouped: bool },
+    /// After a window of older messages (a jump to a search's hit), where the messages not
+    /// held begin: it loads the next page of them, or is `loading` it.
+    Gap { loading: bool },
 }
 
 impl Item {
@@ -35,6 +38,7 @@ impl Item {
         match self {
             Item::Day { day, label } => format!("d{day}:{label}"),
             Item::Unread => "unread".to_owned(),
+            Item::Gap { loading } => format!("gap:{loading}"),
             Item::Row { row, grouped } => {
                 let mut key = row.key();
                 if *grouped {
@@ -86,6 +90,19 @@ pub(crate) fn items(
         };
         last_person = person.map(|author| (author, ts));
         items.push(Item::Row { row, grouped });
+    }
+    items
+}
+
+/// `items` with the gap after message `after`, the window's newest, when there is one.
+pub(crate) fn mark_gap(mut items: Vec<Item>, after: Option<i64>, loading: bool) -> Vec<Item> {
+    let at = after.and_then(|after| {
+        items
+            .iter()
+            .position(|item| matches!(item, Item::Row { row: Row::Sent(m), .. } if m.id == after))
+    });
+    if let Some(at) = at {
+        items.insert(at + 1, Item::Gap { loading });
     }
     items
 }
@@ -232,6 +249,7 @@ mod tests {
             .map(|i| match i {
                 Item::Day { label, .. } => format!("[{label}]"),
                 Item::Unread => "---".to_owned(),
+                Item::Gap { .. } => "...".to_owned(),
                 Item::Row {
                     row: Row::Sent(m),
                     grouped,
@@ -239,6 +257,39 @@ mod tests {
                 Item::Row { grouped, .. } => format!("{}p", if grouped { "+" } else { "" }),
             })
             .collect()
+    }
+
+    /// The gap follows the window's newest message, before the next day's separator, and
+    /// its key says whether its page is on the way; no gap, or a message not held, adds none.
+    #[test]
+    fn the_gap_follows_the_windows_newest_message() {
+        let day = 86_400_000;
+        let rows = vec![
+            msg(1, "ann", NOON - day),
+            msg(2, "ann", NOON - day + MIN),
+            msg(3, "bob", NOON),
+        ];
+        let drawn = |after, loading| -> Vec<String> {
+            let rows = rows.clone().into_iter().map(Row::Sent).collect();
+            mark_gap(items(rows, None, NOON, |t| t), after, loading)
+                .iter()
+                .map(|item| match item {
+                    Item::Day { .. } => "day".to_owned(),
+                    Item::Row {
+                        row: Row::Sent(m), ..
+                    } => m.id.to_string(),
+                    other => other.key(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            drawn(Some(2), false),
+            ["day", "1", "2", "gap:false", "day", "3"]
+        );
+        assert_eq!(drawn(Some(2), true)[3], "gap:true");
+        for (after, loading) in [(None, false), (Some(9), false)] {
+            assert!(!drawn(after, loading).iter().any(|k| k.starts_with("gap")));
+        }
     }
 
     #[test]

@@ -1,12 +1,10 @@
-//! Search: the box in the header, the results panel with its filters, and the marker of the
-//! gap between a hit's window and the newest messages (`gap.rs`). What is pure here (the
-//! filters as a request, the pages of results) is unit-tested; the socket side is
-//! `ui/live/search.rs`.
+//! Search: the box in the header and the results panel with its filters (the gap between a
+//! hit's window and the newest messages is one of the message list's items, `reading.rs`).
+//! What is pure here (the filters as a request, the pages of results) is unit-tested; the
+//! socket side is `ui/live/search.rs`.
 
-mod gap;
 mod panel;
 
-pub(crate) use gap::GapMarker;
 pub(crate) use panel::{ResultsPanel, SearchBox, SearchPanel};
 
 use leptos::prelude::*;
