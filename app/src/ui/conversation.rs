@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use super::attachments::{self, AttachButton, UploadChips, Uploads};
 use super::composer::{fit_to_text, sends};
 use super::drawer::DrawerToggle;
-use super::focus::element;
+use super::focus::{COMPOSER_ID, element};
 use super::live::LiveHandle;
 use super::message::MessageRow;
 use super::message_actions::{Actions, ReplyBanner};
@@ -22,9 +22,8 @@ use super::timeline::Timeline;
 use crate::events::{ChatError, LOBBY, Presence, RoomKind, is_dm, typing_phrase, validate_text};
 use crate::sorted_map::SortedMap;
 
-/// The ids of the message list's scrolling element and of the composer.
+/// The id of the message list's scrolling element.
 const SCROLLER_ID: &str = "scroller";
-const COMPOSER_ID: &str = "message-input";
 /// How close to the newest message (in px) still counts as "reading the newest".
 const STICK_PX: i32 = 48;
 /// How close to the oldest message held (in px) asks for the page before it.

@@ -3,13 +3,19 @@
 
 use leptos::prelude::*;
 
-/// The composer's id (`conversation.rs`).
+/// The composer, as a selector and as its id (`conversation.rs`).
 const COMPOSER: &str = "#message-input";
+pub(crate) const COMPOSER_ID: &str = COMPOSER.split_at(1).1;
 
 /// The page's element `id`, found when needed rather than held: a `NodeRef` is a signal of
 /// its own element type, code of its own in the wasm. Only called in the browser.
 pub(crate) fn element(id: &str) -> Option<leptos::web_sys::Element> {
     document().get_element_by_id(id)
+}
+
+/// Focuses the composer; whether there is one (a read-only room has none).
+pub(crate) fn focus_composer() -> bool {
+    focus_first(&[COMPOSER])
 }
 
 /// Focuses the first element matching one of `selectors`, in order; whether one was found.
@@ -52,7 +58,7 @@ pub(crate) fn SkipToMessage() -> impl IntoView {
             on:click=move |ev| {
                 // Focused by hand: following the link to an input scrolls to it but need not
                 // focus it. Without a composer (a read-only room) the link does as links do.
-                if focus_first(&[COMPOSER]) {
+                if focus_composer() {
                     ev.prevent_default();
                 }
             }

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::focus::focus_composer;
 use super::live::LiveHandle;
 use super::reactions::Reactions;
 use super::state::ChatState;
@@ -296,19 +297,5 @@ pub(crate) fn Replying(quote: ReplyQuote, changes: ChangesUi) -> impl IntoView {
                 "×"
             </button>
         </div>
-    }
-}
-
-fn focus_composer() {
-    #[cfg(feature = "hydrate")]
-    {
-        use wasm_bindgen::JsCast as _;
-        if let Some(el) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id("message-input"))
-            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = el.focus();
-        }
     }
 }
